@@ -1,0 +1,331 @@
+import Foundation
+import KubeModels
+
+/// Tekton Chains' `chains-config`, parsed. Keys, defaults and allowed values are Chains' own
+/// (`pkg/config/config.go` at e44b60fe), so an existing ConfigMap means the same thing here.
+public struct ChainsConfig: Sendable, Equatable {
+    public struct Artifact: Sendable, Equatable {
+        public var format: String
+        /// Storage backend names, sorted (Chains stores in sorted order). `[""]` means storage is disabled.
+        public var storage: [String]
+        public var signer: String
+
+        /// Chains' `Artifact.Enabled()`: a signer other than `none` and storage not disabled with `""`.
+        public var isEnabled: Bool { signer != "none" && storage != [""] }
+    }
+
+    public struct Transparency: Sendable, Equatable {
+        public enum Mode: String, Sendable { case off, on, manual }
+        public var mode: Mode
+        public var url: String
+        public var isEnabled: Bool { mode != .off }
+    }
+
+    public var taskRun: Artifact
+    public var pipelineRun: Artifact
+    public var oci: Artifact
+    public var deepInspection: Bool
+
+    public var gcsBucket: String
+    public var ociRepository: String
+    public var ociRepositoryInsecure: Bool
+    public var ociEncodingFormat: String
+    public var docdbURL: String
+    public var grafeasProjectID: String
+    public var grafeasNoteID: String
+    public var grafeasNoteHint: String
+    public var archivistaURL: String
+
+    public var kmsRef: String
+    public var fulcioEnabled: Bool
+    public var fulcioAddress: String
+    public var fulcioIssuer: String
+    public var fulcioProvider: String
+    public var identityTokenFile: String
+    public var tufMirrorURL: String
+
+    public var builderID: String
+    public var buildType: String
+    public var transparency: Transparency
+    public var managedBy: [String]
+
+    /// Every key with its effective value, defaults included — what `chains config check` prints.
+    public var effective: [(key: String, value: String, isDefault: Bool)]
+
+    public static func == (lhs: ChainsConfig, rhs: ChainsConfig) -> Bool {
+        lhs.effective.map { "\($0.key)=\($0.value)" } == rhs.effective.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// All defaults: what an empty `chains-config` means.
+    public static let defaults: ChainsConfig = {
+        switch parse([:]) {
+        case .success(let parsed): return parsed.config
+        case .failure(let errors): preconditionFailure("defaults do not parse: \(errors)")
+        }
+    }()
+}
+
+/// One invalid key. The message names the key, the value and what is allowed.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var key: String
+    public var value: String
+    public var reason: String
+    public var allowed: [String]
+
+    public var description: String {
+        var text = "\(key): invalid value \"\(value)\": \(reason)"
+        if !allowed.isEmpty { text += "; allowed: " + allowed.map { "\"\($0)\"" }.joined(separator: ", ") }
+        return text
+    }
+}
+
+/// Every invalid key of one ConfigMap (Chains stops at the first; we report them all).
+public struct ConfigErrors: Error, Sendable, Equatable, CustomStringConvertible {
+    public var source: String
+    public var errors: [ConfigError]
+    public var description: String {
+        "\(source): invalid chains-config:\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+public struct ParsedConfig: Sendable {
+    public var config: ChainsConfig
+    /// Keys that Chains does not know (kept out of the config, reported so typos are visible).
+    public var unknownKeys: [String]
+}
+
+extension ChainsConfig {
+    enum Kind {
+        case free
+        case oneOf([String])
+        case setOf([String])
+        case bool
+        case transparency
+    }
+
+    struct Key {
+        var name: String
+        var defaultValue: String
+        var kind: Kind
+    }
+
+    static let formats = ["in-toto", "slsa/v1", "slsa/v2alpha3", "slsa/v2alpha4"]
+    static let taskRunStorage = ["tekton", "oci", "gcs", "docdb", "grafeas", "kafka", "archivista"]
+    static let pipelineRunStorage = ["tekton", "oci", "gcs", "docdb", "grafeas", "archivista"]
+    static let signers = ["x509", "kms", "none"]
+    static let boolValues = ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]
+    static let buildTypes = ["https://tekton.dev/chains/v2/slsa", "https://tekton.dev/chains/v2/slsa-tekton"]
+
+    /// The key table, in the order `config check` prints it.
+    static let keys: [Key] = [
+        Key(name: "artifacts.taskrun.format", defaultValue: "in-toto", kind: .oneOf(formats)),
+        Key(name: "artifacts.taskrun.storage", defaultValue: "tekton", kind: .setOf(taskRunStorage)),
+        Key(name: "artifacts.taskrun.signer", defaultValue: "x509", kind: .oneOf(signers)),
+        Key(name: "artifacts.pipelinerun.format", defaultValue: "in-toto", kind: .oneOf(formats)),
+        Key(name: "artifacts.pipelinerun.storage", defaultValue: "tekton", kind: .setOf(pipelineRunStorage)),
+        Key(name: "artifacts.pipelinerun.signer", defaultValue: "x509", kind: .oneOf(signers)),
+        Key(name: "artifacts.pipelinerun.enable-deep-inspection", defaultValue: "false", kind: .bool),
+        Key(name: "artifacts.oci.format", defaultValue: "simplesigning", kind: .oneOf(["simplesigning"])),
+        Key(name: "artifacts.oci.storage", defaultValue: "oci", kind: .setOf(taskRunStorage)),
+        Key(name: "artifacts.oci.signer", defaultValue: "x509", kind: .oneOf(signers)),
+        Key(name: "storage.gcs.bucket", defaultValue: "", kind: .free),
+        Key(name: "storage.oci.repository", defaultValue: "", kind: .free),
+        Key(name: "storage.oci.repository.insecure", defaultValue: "false", kind: .bool),
+        Key(name: "storage.oci.encoding-format", defaultValue: "dsse", kind: .oneOf(["dsse", "sigstore-bundle"])),
+        Key(name: "storage.docdb.url", defaultValue: "", kind: .free),
+        Key(name: "storage.docdb.mongo-server-url", defaultValue: "", kind: .free),
+        Key(name: "storage.docdb.mongo-server-url-dir", defaultValue: "", kind: .free),
+        Key(name: "storage.docdb.mongo-server-url-path", defaultValue: "", kind: .free),
+        Key(name: "storage.grafeas.projectid", defaultValue: "", kind: .free),
+        Key(name: "storage.grafeas.noteid", defaultValue: "", kind: .free),
+        Key(
+            name: "storage.grafeas.notehint", defaultValue: "This attestation note was generated by Tekton Chains",
+            kind: .free),
+        Key(name: "storage.archivista.url", defaultValue: "", kind: .free),
+        Key(name: "storage.pubsub.provider", defaultValue: "", kind: .oneOf(["", "inmemory", "kafka"])),
+        Key(name: "storage.pubsub.topic", defaultValue: "", kind: .free),
+        Key(name: "storage.pubsub.kafka.bootstrap.servers", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.kmsref", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.address", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.token", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.token-path", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.oidc.path", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.oidc.role", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.oidc.token-path", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.spire.sock", defaultValue: "", kind: .free),
+        Key(name: "signers.kms.auth.spire.audience", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.fulcio.enabled", defaultValue: "false", kind: .bool),
+        Key(name: "signers.x509.fulcio.address", defaultValue: "https://fulcio.sigstore.dev", kind: .free),
+        Key(name: "signers.x509.fulcio.issuer", defaultValue: "https://oauth2.sigstore.dev/auth", kind: .free),
+        Key(name: "signers.x509.fulcio.provider", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.identity.token.file", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.tuf.mirror.url", defaultValue: "https://tuf-repo-cdn.sigstore.dev", kind: .free),
+        Key(name: "builder.id", defaultValue: "https://tekton.dev/chains/v2", kind: .free),
+        Key(name: "builddefinition.buildtype", defaultValue: "https://tekton.dev/chains/v2/slsa", kind: .oneOf(buildTypes)),
+        Key(name: "transparency.enabled", defaultValue: "false", kind: .transparency),
+        Key(name: "transparency.url", defaultValue: "https://rekor.sigstore.dev", kind: .free),
+        Key(name: "filter.managed-by", defaultValue: "", kind: .free),
+    ]
+
+    /// Parses `chains-config` data. Pure: no I/O, the same input always gives the same result.
+    ///
+    /// Differences from Chains, on purpose: an invalid boolean and an unknown `transparency.enabled` value are
+    /// errors (Chains silently keeps the default / turns transparency off), and every error is reported, not
+    /// only the first.
+    public static func parse(_ data: [String: String]) -> Result<ParsedConfig, ConfigErrors> {
+        var errors: [ConfigError] = []
+        var values: [String: String] = [:]
+        var effective: [(key: String, value: String, isDefault: Bool)] = []
+        for key in keys {
+            guard let raw = data[key.name] else {
+                values[key.name] = key.defaultValue
+                effective.append((key.name, key.defaultValue, true))
+                continue
+            }
+            switch key.kind {
+            case .free:
+                values[key.name] = raw
+            case .oneOf(let allowed):
+                if allowed.contains(raw) {
+                    values[key.name] = raw
+                } else {
+                    errors.append(ConfigError(key: key.name, value: raw, reason: "not one of the allowed values", allowed: allowed))
+                }
+            case .setOf(let allowed):
+                let elements = raw.split(separator: ",", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
+                if elements == [""] {
+                    values[key.name] = ""
+                } else if let bad = elements.first(where: { !allowed.contains($0) }) {
+                    errors.append(
+                        ConfigError(
+                            key: key.name, value: raw,
+                            reason: bad.isEmpty
+                                ? "an empty element (a stray comma?); use \"\" alone to disable storage"
+                                : "unknown storage backend \"\(bad)\"",
+                            allowed: allowed))
+                } else {
+                    values[key.name] = elements.joined(separator: ",")
+                }
+            case .bool:
+                if raw.isEmpty {
+                    values[key.name] = key.defaultValue
+                } else if let b = parseBool(raw) {
+                    values[key.name] = b ? "true" : "false"
+                } else {
+                    errors.append(ConfigError(key: key.name, value: raw, reason: "not a boolean", allowed: ["true", "false"]))
+                }
+            case .transparency:
+                switch raw {
+                case "true", "manual", "false", "": values[key.name] = raw.isEmpty ? "false" : raw
+                default:
+                    errors.append(
+                        ConfigError(
+                            key: key.name, value: raw,
+                            reason: "Tekton Chains would silently treat this as \"false\"",
+                            allowed: ["true", "manual", "false"]))
+                }
+            }
+            effective.append((key.name, values[key.name] ?? raw, false))
+        }
+        if !errors.isEmpty { return .failure(ConfigErrors(source: "chains-config", errors: errors)) }
+
+        func artifact(_ prefix: String) -> Artifact {
+            let storage = values["\(prefix).storage"]!
+            return Artifact(
+                format: values["\(prefix).format"]!,
+                storage: storage.isEmpty ? [""] : Array(Set(storage.split(separator: ",").map(String.init))).sorted(),
+                signer: values["\(prefix).signer"]!)
+        }
+        let known = Set(keys.map(\.name))
+        let config = ChainsConfig(
+            taskRun: artifact("artifacts.taskrun"),
+            pipelineRun: artifact("artifacts.pipelinerun"),
+            oci: artifact("artifacts.oci"),
+            deepInspection: values["artifacts.pipelinerun.enable-deep-inspection"] == "true",
+            gcsBucket: values["storage.gcs.bucket"]!,
+            ociRepository: values["storage.oci.repository"]!,
+            ociRepositoryInsecure: values["storage.oci.repository.insecure"] == "true",
+            ociEncodingFormat: values["storage.oci.encoding-format"]!,
+            docdbURL: values["storage.docdb.url"]!,
+            grafeasProjectID: values["storage.grafeas.projectid"]!,
+            grafeasNoteID: values["storage.grafeas.noteid"]!,
+            grafeasNoteHint: values["storage.grafeas.notehint"]!,
+            archivistaURL: values["storage.archivista.url"]!,
+            kmsRef: values["signers.kms.kmsref"]!,
+            fulcioEnabled: values["signers.x509.fulcio.enabled"] == "true",
+            fulcioAddress: values["signers.x509.fulcio.address"]!,
+            fulcioIssuer: values["signers.x509.fulcio.issuer"]!,
+            fulcioProvider: values["signers.x509.fulcio.provider"]!,
+            identityTokenFile: values["signers.x509.identity.token.file"]!,
+            tufMirrorURL: values["signers.x509.tuf.mirror.url"]!,
+            builderID: values["builder.id"]!,
+            buildType: values["builddefinition.buildtype"]!,
+            transparency: Transparency(
+                mode: values["transparency.enabled"] == "manual"
+                    ? .manual : (values["transparency.enabled"] == "true" ? .on : .off),
+                url: values["transparency.url"]!),
+            managedBy: values["filter.managed-by"]!.split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }.filter { !$0.isEmpty },
+            effective: effective)
+        return .success(ParsedConfig(config: config, unknownKeys: data.keys.filter { !known.contains($0) }.sorted()))
+    }
+
+    /// Go's `strconv.ParseBool`.
+    static func parseBool(_ s: String) -> Bool? {
+        switch s {
+        case "1", "t", "T", "TRUE", "true", "True": return true
+        case "0", "f", "F", "FALSE", "false", "False": return false
+        default: return nil
+        }
+    }
+}
+
+// MARK: - Reading the ConfigMap from a file
+
+extension ChainsConfig {
+    /// Reads a `chains-config` ConfigMap manifest, or a flat `key: value` file, into its data map.
+    public static func loadData(from url: URL) throws(ManifestError) -> [String: String] {
+        let (documents, _) = try ManifestReader.read(file: url)
+        guard documents.count == 1, case .object(let root) = documents[0] else {
+            throw ManifestError(
+                code: .shape, source: url.path,
+                reason: documents.isEmpty
+                    ? "the file is empty; expected the chains-config ConfigMap"
+                    : "expected one document (the chains-config ConfigMap), found \(documents.count)")
+        }
+        let members: [String: JSONValue]
+        let prefix: String
+        if root["kind"] != nil || root["apiVersion"] != nil {
+            guard root["kind"]?.stringValue == "ConfigMap" else {
+                throw ManifestError(
+                    code: .unsupportedKind, source: url.path, field: "kind",
+                    reason: "expected ConfigMap, found \(root["kind"]?.serialized() ?? "nothing")")
+            }
+            guard let data = root["data"] else { return [:] }
+            guard case .object(let d) = data else {
+                throw ManifestError(code: .shape, source: url.path, field: "data", reason: "expected an object of strings")
+            }
+            members = d
+            prefix = "data."
+        } else {
+            members = root
+            prefix = ""
+        }
+        var out: [String: String] = [:]
+        for (key, value) in members {
+            switch value {
+            case .string(let s): out[key] = s
+            case .bool(let b): out[key] = b ? "true" : "false"
+            case .number(let n): out[key] = JSONValue.format(number: n)
+            case .null: out[key] = ""
+            default:
+                throw ManifestError(
+                    code: .shape, source: url.path, field: prefix + key, reason: "expected a string, found \(value.serialized())")
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,145 @@
+/// A reference that could not be parsed; says which one and why.
+public struct ReferenceError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reference: String
+    public var reason: String
+    public init(reference: String, reason: String) {
+        self.reference = reference
+        self.reason = reason
+    }
+    public var description: String { "invalid image reference \"\(reference)\": \(reason)" }
+}
+
+/// A container image reference, normalised the way go-containerregistry's `name` package does it (non-strict):
+/// Docker Hub is `index.docker.io` with `library/` for one-segment names, a tag before a digest is dropped,
+/// repositories are lowercase.
+public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
+    public static let dockerHub = "index.docker.io"
+
+    /// Registry host, with port if any (`index.docker.io`, `gcr.io`, `127.0.0.1:5000`).
+    public let registry: String
+    /// Repository path within the registry, `library/` added for Docker Hub official images.
+    public let repository: String
+    public let tag: String?
+    public let digest: Digest?
+
+    /// `registry/repository`: what cosign and Chains call the image's name (`docker-reference`).
+    public var name: String { "\(registry)/\(repository)" }
+
+    /// `registry/repository@sha256:…` when there is a digest, else `registry/repository:tag`.
+    public var description: String {
+        if let digest { return "\(name)@\(digest)" }
+        return "\(name):\(tag ?? "latest")"
+    }
+
+    public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
+        self.registry = registry
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+    }
+
+    /// Parses `[registry/]repository[:tag][@sha256:hex]`.
+    public init(parsing text: String) throws(ReferenceError) {
+        var base = Substring(text)
+        var digest: Digest?
+        let atParts = text.split(separator: "@", omittingEmptySubsequences: false)
+        if atParts.count > 2 {
+            throw ReferenceError(reference: text, reason: "a reference may contain at most one '@'")
+        }
+        if atParts.count == 2 {
+            base = atParts[0]
+            do {
+                digest = try Digest(parsingSHA256: String(atParts[1]))
+            } catch {
+                throw ReferenceError(reference: text, reason: error.reason)
+            }
+        }
+        let (repoPart, tag) = try ImageReference.splitTag(base, whole: text)
+        let (registry, repository) = try ImageReference.splitRepository(repoPart, whole: text)
+        self.init(registry: registry, repository: repository, tag: digest == nil ? tag : nil, digest: digest)
+    }
+
+    /// Parses a reference that must carry a digest (`name.NewDigest`): exactly one `@` and a sha256 digest.
+    public init(parsingDigest text: String) throws(ReferenceError) {
+        guard text.split(separator: "@", omittingEmptySubsequences: false).count == 2 else {
+            throw ReferenceError(
+                reference: text, reason: "a digest reference must contain exactly one '@' (registry/repository@sha256:hex)")
+        }
+        try self.init(parsing: text)
+    }
+
+    /// Parses a repository with no tag or digest (`storage.oci.repository`).
+    public init(parsingRepository text: String) throws(ReferenceError) {
+        let (registry, repository) = try ImageReference.splitRepository(Substring(text), whole: text)
+        self.init(registry: registry, repository: repository)
+    }
+
+    /// The same repository with a different digest or tag.
+    public func with(digest: Digest) -> ImageReference {
+        ImageReference(registry: registry, repository: repository, tag: nil, digest: digest)
+    }
+
+    public func with(tag: String) -> ImageReference {
+        ImageReference(registry: registry, repository: repository, tag: tag, digest: nil)
+    }
+
+    /// A repository in the same or another registry (for `storage.oci.repository`).
+    public var repositoryOnly: ImageReference { ImageReference(registry: registry, repository: repository) }
+
+    static func splitTag(_ base: Substring, whole: String) throws(ReferenceError) -> (Substring, String?) {
+        let parts = base.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count > 1, let last = parts.last, !last.contains("/") else { return (base, nil) }
+        let tag = String(last)
+        guard isValidTag(tag) else {
+            throw ReferenceError(reference: whole, reason: "tag \"\(tag)\" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+        }
+        return (base.dropLast(tag.count + 1), tag)
+    }
+
+    static func splitRepository(_ name: Substring, whole: String) throws(ReferenceError) -> (String, String) {
+        guard !name.isEmpty else { throw ReferenceError(reference: whole, reason: "a repository name must be given") }
+        var registry = ""
+        var repository = String(name)
+        let parts = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        if parts.count == 2, parts[0].contains(".") || parts[0].contains(":") {
+            registry = String(parts[0])
+            repository = String(parts[1])
+        }
+        guard repository.utf8.count >= 2, repository.utf8.count <= 255 else {
+            throw ReferenceError(reference: whole, reason: "a repository must be 2 to 255 characters long")
+        }
+        guard repository.utf8.allSatisfy(isRepositoryByte) else {
+            throw ReferenceError(
+                reference: whole,
+                reason: "repository \"\(repository)\" may contain only lowercase letters, digits and _ - . /")
+        }
+        if registry.isEmpty || registry == "docker.io" { registry = dockerHub }
+        guard isValidRegistry(registry) else {
+            throw ReferenceError(reference: whole, reason: "registry \"\(registry)\" is not a valid host[:port]")
+        }
+        if registry == dockerHub && !repository.contains("/") { repository = "library/" + repository }
+        return (registry, repository)
+    }
+
+    static func isRepositoryByte(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7a) || (b >= 0x30 && b <= 0x39) || b == 0x5f || b == 0x2d || b == 0x2e || b == 0x2f
+    }
+
+    static func isValidTag(_ tag: String) -> Bool {
+        let bytes = Array(tag.utf8)
+        guard !bytes.isEmpty, bytes.count <= 128 else { return false }
+        func word(_ b: UInt8) -> Bool {
+            (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x5f
+        }
+        return word(bytes[0]) && bytes.dropFirst().allSatisfy { word($0) || $0 == 0x2e || $0 == 0x2d }
+    }
+
+    /// host or host:port, as `url.Parse("//"+name).Host == name` accepts it (no path, user info or spaces).
+    static func isValidRegistry(_ registry: String) -> Bool {
+        guard !registry.isEmpty else { return false }
+        return registry.utf8.allSatisfy { b in
+            (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x2e || b == 0x2d
+                || b == 0x3a || b == 0x5f || b == 0x5b || b == 0x5d
+        }
+    }
+}
