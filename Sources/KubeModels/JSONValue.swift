@@ -189,7 +189,7 @@ extension JSONValue {
         return "\(n)"
     }
 
-    static func appendQuoted(_ s: String, to out: inout String, escaping: Escaping) {
+    public static func appendQuoted(_ s: String, to out: inout String, escaping: Escaping) {
         out.append("\"")
         for scalar in s.unicodeScalars {
             switch scalar {

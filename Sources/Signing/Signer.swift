@@ -1,0 +1,112 @@
+import Foundation
+
+/// Signs bytes. Key signers have no certificate; keyless signers (Fulcio) will carry one.
+public protocol Signer: Sendable {
+    var publicKey: PublicKey { get }
+    /// PEM of the signing certificate, or "" for key signers.
+    var certificatePEM: String { get }
+    /// PEM of the rest of the chain, or "".
+    var chainPEM: String { get }
+    /// Where the key came from, for the summary (`x509.pem in /etc/signing-secrets`).
+    var origin: String { get }
+    func sign(_ message: Data) throws(SigningError) -> Data
+}
+
+/// A signer over a private key held in memory.
+public struct KeySigner: Signer {
+    public let key: PrivateKey
+    public let hash: HashPolicy
+    public let origin: String
+    public let publicKey: PublicKey
+    public var certificatePEM: String { "" }
+    public var chainPEM: String { "" }
+
+    public init(key: PrivateKey, hash: HashPolicy, origin: String) {
+        self.key = key
+        self.hash = hash
+        self.origin = origin
+        self.publicKey = key.publicKey
+    }
+
+    public func sign(_ message: Data) throws(SigningError) -> Data {
+        do {
+            return try key.sign(message, hash: hash)
+        } catch {
+            throw SigningError(code: .signingFailed, file: origin, reason: "signing failed: \(error)")
+        }
+    }
+}
+
+/// DSSE (Dead Simple Signing Envelope) as Chains writes it for in-toto payloads.
+public enum DSSE {
+    public static let inTotoPayloadType = "application/vnd.in-toto+json"
+
+    /// Pre-Authentication Encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>`.
+    public static func pae(payloadType: String, payload: Data) -> Data {
+        var out = Data("DSSEv1 \(payloadType.utf8.count) \(payloadType) \(payload.count) ".utf8)
+        out.append(payload)
+        return out
+    }
+
+    /// Signs `payload` and returns the envelope JSON, with Go's field order:
+    /// `{"payloadType":…,"payload":…,"signatures":[{"keyid":…,"sig":…}]}`.
+    public static func sign(payload: Data, payloadType: String = inTotoPayloadType, signer: any Signer)
+        throws(SigningError) -> Data
+    {
+        let signature = try signer.sign(pae(payloadType: payloadType, payload: payload))
+        var json = #"{"payloadType":"# + quoted(payloadType)
+        json += #","payload":""# + payload.base64EncodedString() + "\""
+        json += #","signatures":[{"keyid":"# + quoted(signer.publicKey.keyID)
+        json += #","sig":""# + signature.base64EncodedString() + #""}]}"#
+        return Data(json.utf8)
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    public struct Envelope: Codable, Sendable {
+        public struct Signature: Codable, Sendable {
+            public var keyid: String?
+            public var sig: String
+        }
+        public var payloadType: String
+        public var payload: String
+        public var signatures: [Signature]
+    }
+
+    /// Verifies an envelope with a public key; returns the payload bytes when a signature verifies.
+    public static func verify(envelope data: Data, publicKey: PublicKey) -> Data? {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data),
+            let payload = decodeBase64(envelope.payload)
+        else { return nil }
+        let message = pae(payloadType: envelope.payloadType, payload: payload)
+        for signature in envelope.signatures {
+            if let sig = decodeBase64(signature.sig), publicKey.isValidSignature(sig, for: message) { return payload }
+        }
+        return nil
+    }
+
+    /// Standard or URL-safe base64, padded or not (DSSE verifiers must accept both).
+    static func decodeBase64(_ s: String) -> Data? {
+        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while t.count % 4 != 0 { t += "=" }
+        return Data(base64Encoded: t)
+    }
+}
