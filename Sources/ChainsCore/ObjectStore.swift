@@ -1,0 +1,70 @@
+import Foundation
+import KubeModels
+
+/// Kubernetes objects read from manifest directories (`--objects DIR`), standing in for the cluster.
+/// The controller will answer the same questions from the API server.
+public struct ObjectStore: Sendable {
+    public struct Key: Hashable, Sendable {
+        public var kind: String
+        public var namespace: String
+        public var name: String
+    }
+    public private(set) var objects: [Key: (source: String, json: JSONValue)] = [:]
+    public private(set) var warnings: [String] = []
+
+    public init() {}
+
+    /// Reads every `.yaml`, `.yml` and `.json` file under the directories (recursively). Unreadable files are
+    /// warnings, not failures: one bad manifest must not stop the run.
+    public init(directories: [URL]) throws(ManifestError) {
+        let fm = FileManager.default
+        for dir in directories {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+                throw ManifestError(code: .unreadable, source: dir.path, reason: "--objects needs a directory of manifests")
+            }
+            let files = (fm.enumerator(at: dir, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? [])
+                .filter { ["yaml", "yml", "json"].contains($0.pathExtension) }
+                .sorted { $0.path < $1.path }
+            for file in files {
+                do {
+                    for doc in try ManifestReader.read(file: file).documents { add(doc, source: file.path) }
+                } catch {
+                    warnings.append("\(error) (file ignored)")
+                }
+            }
+        }
+    }
+
+    public mutating func add(_ json: JSONValue, source: String) {
+        guard let kind = json["kind"]?.stringValue, let name = json["metadata"]?["name"]?.stringValue else {
+            warnings.append("\(source): a document without kind or metadata.name was ignored")
+            return
+        }
+        let namespace = json["metadata"]?["namespace"]?.stringValue ?? "default"
+        objects[Key(kind: kind, namespace: namespace, name: name)] = (source, json)
+    }
+
+    public func get(kind: String, namespace: String, name: String) -> (source: String, json: JSONValue)? {
+        objects[Key(kind: kind, namespace: namespace.isEmpty ? "default" : namespace, name: name)]
+    }
+
+    /// The child TaskRuns of a PipelineRun, found by `status.childReferences` as the controller finds them.
+    /// Returns the children found and the names that are missing (or are not TaskRuns, e.g. CustomRuns).
+    public func children(of pr: PipelineRun) throws(ManifestError) -> (found: [TaskRun], missing: [String]) {
+        var found: [TaskRun] = []
+        var missing: [String] = []
+        for ref in pr.status.childReferences ?? [] {
+            if let kind = ref.kind, kind != "TaskRun" {
+                missing.append("\(ref.name) (a \(kind); only TaskRun children can be described)")
+                continue
+            }
+            guard let entry = get(kind: "TaskRun", namespace: pr.namespace, name: ref.name) else {
+                missing.append(ref.name)
+                continue
+            }
+            found.append(try TaskRun(json: entry.json, source: entry.source))
+        }
+        return (found, missing)
+    }
+}
