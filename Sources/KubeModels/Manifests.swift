@@ -183,6 +183,13 @@ extension JSONValue {
         case .number(let n): return Node(JSONValue.format(number: n), Tag(.float), .plain)
         case .string(let s):
             // Tagged `str`: the emitter quotes any string a YAML 1.1 reader would take for a bool, number or null.
+            // Quote whatever a YAML 1.1 reader (kubectl, PyYAML) would take for a bool, number, null or date.
+            let readsAsString: Bool = {
+                guard !s.isEmpty else { return false }
+                if case .string = ManifestReader.resolvePlain(s) {} else { return false }
+                return Yams.Resolver.default.resolveTag(of: Node(s)) == .str
+            }()
+            if !readsAsString { return Node(s, Tag(.str), .doubleQuoted) }
             return Node(s, Tag(.str), s.contains("\n") ? .literal : .any)
         case .array(let items): return Node(items.map { $0.yamlNode() })
         case .object(let members):

@@ -77,12 +77,12 @@ public enum TypeHints {
     public static func ociImages(_ results: [Result], diagnostics: inout Diagnostics) -> [ImageReference] {
         var seen = Set<String>()
         var out: [ImageReference] = []
-        func add(_ text: String, from result: String) {
+        func add(_ text: String, from result: String, warnIfInvalid: Bool = true) {
             do {
                 let ref = try ImageReference(parsingDigest: text)
                 if seen.insert(ref.description).inserted { out.append(ref) }
             } catch {
-                diagnostics.warn(result, "skipped: \(error)")
+                if warnIfInvalid { diagnostics.warn(result, "skipped: \(error)") }
             }
         }
         for (marker, s) in pairs(results, uriSuffix: imageURL, digestSuffix: imageDigest) {
@@ -95,8 +95,9 @@ public enum TypeHints {
                 if !trimmed.isEmpty { add(trimmed, from: images) }
             }
         }
+        // A build artifact need not be an image (`pkg:…` URIs): only those that parse as one are signed.
         for (name, s) in buildArtifacts(results, diagnostics: &diagnostics) {
-            add("\(s.uri)@\(s.digest)", from: name)
+            add("\(s.uri)@\(s.digest)", from: name, warnIfInvalid: false)
         }
         return out
     }

@@ -127,7 +127,7 @@ enum SLSAv02 {
         -> Statement
     {
         let subjects = Subjects.taskRun(tr, diagnostics: &diagnostics)
-        let materials = try Materials.taskMaterials(tr, diagnostics: &diagnostics)
+        let materials = Materials.taskMaterials(tr, diagnostics: &diagnostics)
         var predicate: [String: JSONValue] = [
             "builder": ["id": .string(options.builderID)],
             "buildType": "tekton.dev/v1/TaskRun",
@@ -147,7 +147,7 @@ enum SLSAv02 {
     {
         let run = pr.pipelineRun
         let subjects = Subjects.pipelineRun(pr, deepInspection: options.deepInspection, diagnostics: &diagnostics)
-        let materials = try Materials.pipelineMaterials(
+        let materials = Materials.pipelineMaterials(
             pr, deepInspection: options.deepInspection, diagnostics: &diagnostics)
         var predicate: [String: JSONValue] = [
             "builder": ["id": .string(options.builderID)],

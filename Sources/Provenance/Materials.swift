@@ -72,16 +72,28 @@ enum Materials {
         return Artifact(name: "oci://" + uri, digest: [String(digest[0]): String(digest[1])])
     }
 
-    static func stepImages(_ tr: TaskRun) throws(PayloadError) -> [Artifact] {
+    /// Step or sidecar images as materials. An `imageID` without `@alg:hex` is left out with a warning; Chains
+    /// fails the whole attestation for it, which leaves the run unsigned forever.
+    static func containerImages(_ states: [(name: String?, imageID: String?)], kind: String, diagnostics: inout Diagnostics)
+        -> [Artifact]
+    {
         var out: [Artifact] = []
-        for step in tr.status.steps ?? [] { out = append(out, [try fromImageID(step.imageID ?? "")]) }
+        for state in states {
+            do {
+                out = append(out, [try fromImageID(state.imageID ?? "")])
+            } catch {
+                diagnostics.warn("\(kind) \(state.name ?? "")", "image left out of the provenance: \(error.reason)")
+            }
+        }
         return out
     }
 
-    static func sidecarImages(_ tr: TaskRun) throws(PayloadError) -> [Artifact] {
-        var out: [Artifact] = []
-        for sidecar in tr.status.sidecars ?? [] { out = append(out, [try fromImageID(sidecar.imageID ?? "")]) }
-        return out
+    static func stepImages(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
+        containerImages((tr.status.steps ?? []).map { ($0.name, $0.imageID) }, kind: "step", diagnostics: &diagnostics)
+    }
+
+    static func sidecarImages(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
+        containerImages((tr.status.sidecars ?? []).map { ($0.name, $0.imageID) }, kind: "sidecar", diagnostics: &diagnostics)
     }
 
     /// `git+<url>.git` as Chains' `SPDXGit` writes it.
@@ -176,9 +188,9 @@ enum Materials {
     }
 
     /// SLSA v0.2 TaskRun materials: step images, sidecar images, git, `*ARTIFACT_INPUTS`.
-    static func taskMaterials(_ tr: TaskRun, diagnostics: inout Diagnostics) throws(PayloadError) -> [Artifact] {
-        var out = append([], try stepImages(tr))
-        out = append(out, try sidecarImages(tr))
+    static func taskMaterials(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
+        var out = append([], stepImages(tr, diagnostics: &diagnostics))
+        out = append(out, sidecarImages(tr, diagnostics: &diagnostics))
         return append(out, taskParamsAndResults(tr, diagnostics: &diagnostics))
     }
 
@@ -189,13 +201,13 @@ enum Materials {
 
     /// SLSA v0.2 PipelineRun materials.
     static func pipelineMaterials(_ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics)
-        throws(PayloadError) -> [Artifact]
+        -> [Artifact]
     {
         var out: [Artifact] = []
         if let r = refSource(pr.pipelineRun.provenance) { out = append(out, [r]) }
         for tr in pr.executedTaskRuns {
-            out = append(out, try stepImages(tr))
-            out = append(out, try sidecarImages(tr))
+            out = append(out, stepImages(tr, diagnostics: &diagnostics))
+            out = append(out, sidecarImages(tr, diagnostics: &diagnostics))
             if let r = refSource(tr.provenance) { out = append(out, [r]) }
         }
         return append(out, pipelineParamsAndResults(pr, deepInspection: deepInspection, diagnostics: &diagnostics))

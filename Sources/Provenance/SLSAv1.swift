@@ -62,23 +62,9 @@ enum SLSAv1 {
         }
     }
 
-    /// Step and sidecar images; an `imageID` without a digest is skipped with a warning (Chains fails the
-    /// whole attestation for it).
+    /// Step then sidecar images, each list merged on its own (Chains appends the two lists as they are).
     static func images(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        var out: [Artifact] = []
-        for (kind, ids) in [("step", (tr.status.steps ?? []).map { ($0.name, $0.imageID) }),
-                            ("sidecar", (tr.status.sidecars ?? []).map { ($0.name, $0.imageID) })] {
-            var group: [Artifact] = []
-            for (name, id) in ids {
-                do {
-                    group = append(group, [try Materials.fromImageID(id ?? "")])
-                } catch {
-                    diagnostics.warn("\(kind) \(name ?? "")", "image left out of the provenance: \(error.reason)")
-                }
-            }
-            out += group
-        }
-        return out
+        Materials.stepImages(tr, diagnostics: &diagnostics) + Materials.sidecarImages(tr, diagnostics: &diagnostics)
     }
 
     static func taskRunDependencies(_ tr: TaskRun, alpha4: Bool, diagnostics: inout Diagnostics) -> [Descriptor] {

@@ -169,8 +169,13 @@ public enum PublicKey: @unchecked Sendable {
     case ed25519(Curve25519.Signing.PublicKey)
     case rsa(_RSA.Signing.PublicKey)
 
-    /// PKIX `PUBLIC KEY` PEM.
+    /// PKIX `PUBLIC KEY` PEM, ending with a newline.
     public var pem: String {
+        let text = pemWithoutNewline
+        return text.hasSuffix("\n") ? text : text + "\n"
+    }
+
+    private var pemWithoutNewline: String {
         switch self {
         case .p256(let k): return k.pemRepresentation
         case .p384(let k): return k.pemRepresentation

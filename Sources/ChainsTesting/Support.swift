@@ -1,0 +1,103 @@
+import Foundation
+
+/// Paths inside the package, found from this file's location so tests run from any working directory.
+public enum PackagePaths {
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static var examples: URL { root.appendingPathComponent("Examples") }
+    public static var interop: URL { root.appendingPathComponent("Tests/Interop") }
+    public static func example(_ name: String) -> URL { examples.appendingPathComponent(name) }
+}
+
+/// A directory removed when the value goes away.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let url: URL
+
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("chains-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> URL {
+        let f = file(name)
+        try FileManager.default.createDirectory(at: f.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: f)
+        return f
+    }
+
+    @discardableResult
+    public func write(_ name: String, data: Data) throws -> URL {
+        let f = file(name)
+        try data.write(to: f)
+        return f
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The result of a child process.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public struct MissingTool: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs a program to completion (stdin closed unless given).
+public func runProcess(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil)
+    throws -> ProcessResult
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(stdin) }
+    try input.fileHandleForWriting.close()
+    // Read both pipes before waiting so a chatty child cannot block on a full pipe.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var outData = Data()
+    nonisolated(unsafe) var errData = Data()
+    group.enter()
+    DispatchQueue.global().async {
+        outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }
+    errData = err.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// The independent Python verifiers (securesystemslib, cryptography, PyNaCl) installed by `scripts/test.sh`.
+public enum Python {
+    public static func executable() throws -> String {
+        let env = ProcessInfo.processInfo.environment["CHAINS_TEST_PYTHON"]
+        let candidate = env ?? PackagePaths.root.appendingPathComponent(".venv-test/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw MissingTool(
+                description:
+                    "the Python verifiers are not installed (\(candidate)); run scripts/test.sh, which creates .venv-test")
+        }
+        return candidate
+    }
+
+    /// Runs `Tests/Interop/<script>` with the verifier venv.
+    public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
+        try runProcess(try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need on a fresh Debian machine, then runs `swift test`.
+#   scripts/test.sh            # everything
+#   scripts/test.sh --filter X # passed on to swift test
+# Idempotent: apt and pip skip what is already there. Needs root (or sudo) only for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# 1. Debian packages the tests start or call: ssh-keygen (an independent SSH fingerprint for DSSE key ids),
+#    openssl (independent key and signature checks), python3-venv (for the verifiers below).
+APT_PACKAGES=(openssh-client openssl python3-venv)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    echo "== installing ${missing[*]}"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# 2. A Python venv with pinned independent verifiers (securesystemslib, cryptography, PyNaCl).
+venv="$root/.venv-test"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum Tests/Interop/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== creating $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r Tests/Interop/requirements.txt
+    echo "$want" > "$stamp"
+fi
+export CHAINS_TEST_PYTHON="$venv/bin/python"
+
+# 3. The tests.
+echo "== swift test"
+exec swift test "$@"
