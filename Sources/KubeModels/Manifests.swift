@@ -56,10 +56,12 @@ public enum ManifestReader {
         }
         var documents: [JSONValue] = []
         do {
-            for node in try Yams.compose_all(yaml: text) {
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() {
                 let value = try jsonValue(from: node)
                 if value != .null { documents.append(value) }
             }
+            if let error = sequence.error { throw error }
         } catch let error as ManifestError {
             throw ManifestError(code: error.code, source: source, field: error.field, reason: error.reason)
         } catch {

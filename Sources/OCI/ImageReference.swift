@@ -108,6 +108,9 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         guard repository.utf8.count >= 2, repository.utf8.count <= 255 else {
             throw ReferenceError(reference: whole, reason: "a repository must be 2 to 255 characters long")
         }
+        guard !repository.hasPrefix("/"), !repository.hasSuffix("/"), !repository.contains("//") else {
+            throw ReferenceError(reference: whole, reason: "repository \"\(repository)\" has an empty path component")
+        }
         guard repository.utf8.allSatisfy(isRepositoryByte) else {
             throw ReferenceError(
                 reference: whole,
@@ -137,6 +140,10 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     /// host or host:port, as `url.Parse("//"+name).Host == name` accepts it (no path, user info or spaces).
     static func isValidRegistry(_ registry: String) -> Bool {
         guard !registry.isEmpty else { return false }
+        if let colon = registry.lastIndex(of: ":"), !registry.hasSuffix("]") {
+            let port = registry[registry.index(after: colon)...]
+            guard !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber) else { return false }
+        }
         return registry.utf8.allSatisfy { b in
             (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x2e || b == 0x2d
                 || b == 0x3a || b == 0x5f || b == 0x5b || b == 0x5d
