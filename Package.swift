@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "ProvenanceTests",
             dependencies: ["Provenance", "ChainsTesting"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Golden"],
             swiftSettings: strict
         ),
         .testTarget(name: "SigningTests", dependencies: ["Signing", "ChainsTesting"], swiftSettings: strict),

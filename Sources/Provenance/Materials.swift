@@ -128,10 +128,7 @@ enum Materials {
             if r.name == TypeHints.gitCommit { commit = r.value.stringValue ?? "" }
             if r.name == TypeHints.gitURL { url = r.value.stringValue ?? "" }
         }
-        // As in Chains, the URL is normalised before the emptiness check: a commit without a URL gives `git+.git`.
-        url = spdxGit(url)
-        var out: [Artifact] = []
-        if !commit.isEmpty { out = append(out, [Artifact(name: url, digest: ["sha1": commit])]) }
+        let out = gitMaterial(url: url, commit: commit, where: tr.displayName, diagnostics: &diagnostics)
         return append(out, structuredInputs(tr.results, diagnostics: &diagnostics))
     }
 
@@ -145,10 +142,22 @@ enum Materials {
                 if r.name == TypeHints.gitCommit { commit = r.value.stringValue ?? "" }
                 if r.name == TypeHints.gitURL { url = r.value.stringValue ?? "" }
             }
-            url = spdxGit(url)
-            if !commit.isEmpty { out = append(out, [Artifact(name: url, digest: ["sha1": commit])]) }
+            out = append(
+                out, gitMaterial(url: url, commit: commit, where: "step \(step.name ?? "")", diagnostics: &diagnostics))
         }
         return append(out, structuredInputs(stepResults(tr), diagnostics: &diagnostics))
+    }
+
+    /// The `git+<url>.git` material for a commit. Chains normalises the URL before checking it, so a commit
+    /// without a URL becomes the material `git+.git`; we leave it out and say why.
+    static func gitMaterial(url: String, commit: String, where place: String, diagnostics: inout Diagnostics) -> [Artifact] {
+        if commit.isEmpty { return [] }
+        if url.isEmpty {
+            diagnostics.warn(
+                TypeHints.gitCommit, "\(place) gives a commit but no \(TypeHints.gitURL); the git material is left out")
+            return []
+        }
+        return [Artifact(name: spdxGit(url), digest: ["sha1": commit])]
     }
 
     static func stepResults(_ tr: TaskRun) -> [Result] {
