@@ -83,7 +83,17 @@ let package = Package(
             exclude: ["Golden"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SigningTests", dependencies: ["Signing", "ChainsTesting"], swiftSettings: strict),
-        .testTarget(name: "ChainsCoreTests", dependencies: ["ChainsCore", "ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SigningTests",
+            dependencies: ["Signing", "ChainsTesting", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChainsCoreTests",
+            dependencies: [
+                "ChainsCore", "ChainsTesting", "Signing", "KubeModels", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -1,0 +1,171 @@
+import ChainsTesting
+import Foundation
+import KubeModels
+import Signing
+import Testing
+
+@testable import ChainsCore
+
+/// End-to-end `chains sign` over the examples, checking what is written with independent verifiers.
+@Suite("chains sign")
+struct SignJobTests {
+    let kaniko = PackagePaths.example("taskrun-kaniko.yaml")
+    let trUID = "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11"
+    let imageKey = "c6cad725fced"
+
+    func annotations(_ report: SignJob.Report) throws -> [String: String] {
+        let doc = try ManifestReader.parse(Data(try #require(report.document).utf8), source: "out").documents[0]
+        return try #require(doc["metadata"]?["annotations"]?.objectValue).compactMapValues(\.stringValue)
+    }
+
+    @Test("with no key, a P-256 x509.pem is created, and the run and its image are signed and stored as annotations")
+    func embeddedDefault() async throws {
+        let dir = try TemporaryDirectory()
+        setenv("CHAINS_SIGNING_SECRETS", dir.file("secrets").path, 1)
+        defer { unsetenv("CHAINS_SIGNING_SECRETS") }
+        let report = await SignJob(runFile: kaniko).run()
+        #expect(report.exitCode == 0, "\(report.lines)")
+        #expect(report.lines.contains { $0.hasPrefix("created a new ECDSA P-256 signing key: \(dir.file("secrets").path)/x509.pem") })
+        let a = try annotations(report)
+        #expect(a["chains.tekton.dev/signed"] == "true")
+        for key in ["taskrun-\(trUID)", imageKey] {
+            for kind in ["payload", "signature", "cert", "chain"] { #expect(a["chains.tekton.dev/\(kind)-\(key)"] != nil) }
+            #expect(a["chains.tekton.dev/cert-\(key)"] == "")
+        }
+        // The user's own annotations are kept.
+        #expect(a["pipeline.tekton.dev/release"] == "v1.3.0")
+
+        // Verify with securesystemslib (DSSE) and cryptography (simplesigning), from the public key alone.
+        let key = try PrivateKey(pem: String(contentsOf: dir.file("secrets/x509.pem"), encoding: .utf8), file: "x509.pem")
+        let pub = try dir.write("pub.pem", key.publicKey.pem)
+        let envelope = try dir.write("env.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
+        let payload = try #require(Data(base64Encoded: a["chains.tekton.dev/payload-taskrun-\(trUID)"]!))
+        let dsse = try Python.run("verify_dsse.py", [pub.path, envelope.path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+        #expect(dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SHA256Hex.of(payload))
+        let simple = try dir.write("simple.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-\(imageKey)"]!)))
+        let sig = try dir.write("simple.sig", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-\(imageKey)"]!)))
+        let checked = try Python.run("verify_signature.py", [pub.path, simple.path, sig.path])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        let statement = try JSONValue(parsing: payload)
+        #expect(statement["predicateType"] == "https://slsa.dev/provenance/v0.2")
+
+        // A second run with the same key reuses it.
+        let again = await SignJob(runFile: kaniko, force: true).run()
+        #expect(!again.lines.contains { $0.hasPrefix("created a new") })
+    }
+
+    @Test("a cosign key set signs; the DSSE key id is the key's SSH fingerprint")
+    func cosignKey() async throws {
+        let dir = try TemporaryDirectory()
+        let made = try Python.run("cosign_key.py", ["make", dir.url.path, "pw"])
+        #expect(made.status == 0)
+        let report = await SignJob(runFile: kaniko, signingSecrets: dir.url).run()
+        #expect(report.exitCode == 0)
+        let a = try annotations(report)
+        let envelope = try JSONValue(parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
+        let fingerprint = try Python.run("ssh_fingerprint.py", [dir.file("cosign.pub").path])
+        #expect(envelope["signatures"]?.arrayValue?.first?["keyid"]?.stringValue == fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let verified = try Python.run("verify_dsse.py", [dir.file("cosign.pub").path, try dir.write("e.json", data: Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)!).path])
+        #expect(verified.status == 0, "\(verified.stderr)")
+    }
+
+    @Test("a run that is not finished is reported and left untouched (exit 1)")
+    func notDone() async throws {
+        let dir = try TemporaryDirectory()
+        let text = try String(contentsOf: kaniko, encoding: .utf8).replacingOccurrences(of: "status: \"True\"", with: "status: Unknown")
+        let run = try dir.write("running.yaml", text)
+        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        #expect(report.exitCode == 1)
+        #expect(report.document == nil)
+        #expect(report.lines.contains { $0.contains("is not finished") && $0.contains("Nothing was signed") })
+    }
+
+    @Test("an already signed run is left alone unless --force")
+    func alreadySigned() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let first = await SignJob(runFile: kaniko, signingSecrets: dir.url).run()
+        let signed = try dir.write("signed.yaml", try #require(first.document))
+        let second = await SignJob(runFile: signed, signingSecrets: dir.url).run()
+        #expect(second.exitCode == 0)
+        #expect(second.document == nil)
+        #expect(second.lines.contains { $0.contains("already marked chains.tekton.dev/signed=true") })
+        let forced = await SignJob(runFile: signed, signingSecrets: dir.url, force: true).run()
+        #expect(forced.document != nil)
+    }
+
+    @Test("with a ConfigMap that asks for OCI storage, the missing backend is named, tekton storage still happens, and retries is recorded")
+    func unbuiltBackend() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let config = try dir.write("cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,oci\n")
+        let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
+        #expect(report.exitCode == 1)
+        #expect(report.lines.contains { $0.contains("storage backend \"oci\" is not available (not built yet") })
+        let a = try annotations(report)
+        #expect(a["chains.tekton.dev/retries"] == "0")
+        #expect(a["chains.tekton.dev/signed"] == nil)
+        #expect(a["chains.tekton.dev/payload-taskrun-\(trUID)"] != nil)
+    }
+
+    @Test("an invalid ConfigMap is bad input (exit 2) with every error listed")
+    func badConfig() async throws {
+        let dir = try TemporaryDirectory()
+        let config = try dir.write("cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.format: slsa/v9\n  transparency.enabled: yes\n")
+        let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
+        #expect(report.exitCode == 2)
+        let text = report.lines.joined(separator: "\n")
+        #expect(text.contains(config.path))
+        #expect(text.contains("artifacts.taskrun.format: invalid value \"slsa/v9\""))
+        #expect(text.contains("transparency.enabled: invalid value \"yes\""))
+    }
+
+    @Test("a PipelineRun's children are found by childReferences among --objects; missing ones are named")
+    func pipelineRun() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let pr = PackagePaths.example("pipelinerun-git-build.yaml")
+        let config = PackagePaths.example("chains-config.yaml")
+        let missing = await SignJob(runFile: pr, configFile: config, signingSecrets: dir.url).run()
+        #expect(missing.exitCode == 1)
+        #expect(missing.lines.contains { $0.contains("app-ci-4mz8w-fetch-source, app-ci-4mz8w-build") && $0.contains("--objects") })
+
+        let report = await SignJob(
+            runFile: pr, configFile: config, signingSecrets: dir.url, objectDirectories: [PackagePaths.example("cluster")]
+        ).run()
+        #expect(report.exitCode == 0, "\(report.lines)")
+        let a = try annotations(report)
+        let payload = try JSONValue(parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-pipelinerun-7c3b2a19-8d4e-4f5a-b6c7-d8e9f0a1b2c3"]!)))
+        // Deep inspection is on in the example config: the child TaskRuns' results are byproducts.
+        let names = payload["predicate"]?["runDetails"]?["byproducts"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        #expect(names.contains("taskRunResults/app-ci-4mz8w-fetch-source/commit"))
+        #expect(payload["predicate"]?["runDetails"]?["builder"]?["id"] == "https://ci.example.com/tekton-chains")
+    }
+
+    @Test("malformed input names the file and field (exit 2)")
+    func malformed() async throws {
+        let dir = try TemporaryDirectory()
+        let run = try dir.write("bad.yaml", "apiVersion: tekton.dev/v1\nkind: TaskRun\nstatus:\n  results: 3\n")
+        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        #expect(report.exitCode == 2)
+        #expect(report.lines.contains { $0.contains("\(run.path): field status.results") })
+    }
+
+    @Test("JSON in gives JSON out")
+    func jsonOut() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let doc = try ManifestReader.read(file: kaniko).documents[0]
+        let run = try dir.write("run.json", doc.prettySerialized())
+        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        #expect(report.document?.hasPrefix("{") == true)
+        #expect(try annotations(report)["chains.tekton.dev/signed"] == "true")
+    }
+}
+
+import Crypto
+
+enum SHA256Hex {
+    static func of(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+}
