@@ -91,7 +91,8 @@ let package = Package(
         .testTarget(
             name: "ChainsCoreTests",
             dependencies: [
-                "ChainsCore", "ChainsTesting", "Signing", "KubeModels", .product(name: "Crypto", package: "swift-crypto"),
+                "ChainsCore", "ChainsTesting", "Signing", "KubeModels",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

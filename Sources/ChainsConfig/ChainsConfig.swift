@@ -161,7 +161,9 @@ extension ChainsConfig {
         Key(name: "signers.x509.identity.token.file", defaultValue: "", kind: .free),
         Key(name: "signers.x509.tuf.mirror.url", defaultValue: "https://tuf-repo-cdn.sigstore.dev", kind: .free),
         Key(name: "builder.id", defaultValue: "https://tekton.dev/chains/v2", kind: .free),
-        Key(name: "builddefinition.buildtype", defaultValue: "https://tekton.dev/chains/v2/slsa", kind: .oneOf(buildTypes)),
+        Key(
+            name: "builddefinition.buildtype", defaultValue: "https://tekton.dev/chains/v2/slsa",
+            kind: .oneOf(buildTypes)),
         Key(name: "transparency.enabled", defaultValue: "false", kind: .transparency),
         Key(name: "transparency.url", defaultValue: "https://rekor.sigstore.dev", kind: .free),
         Key(name: "filter.managed-by", defaultValue: "", kind: .free),
@@ -189,7 +191,9 @@ extension ChainsConfig {
                 if allowed.contains(raw) {
                     values[key.name] = raw
                 } else {
-                    errors.append(ConfigError(key: key.name, value: raw, reason: "not one of the allowed values", allowed: allowed))
+                    errors.append(
+                        ConfigError(
+                            key: key.name, value: raw, reason: "not one of the allowed values", allowed: allowed))
                 }
             case .setOf(let allowed):
                 let elements = raw.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -214,7 +218,8 @@ extension ChainsConfig {
                 } else if let b = parseBool(raw) {
                     values[key.name] = b ? "true" : "false"
                 } else {
-                    errors.append(ConfigError(key: key.name, value: raw, reason: "not a boolean", allowed: ["true", "false"]))
+                    errors.append(
+                        ConfigError(key: key.name, value: raw, reason: "not a boolean", allowed: ["true", "false"]))
                 }
             case .transparency:
                 switch raw {
@@ -306,7 +311,8 @@ extension ChainsConfig {
             }
             guard let data = root["data"] else { return [:] }
             guard case .object(let d) = data else {
-                throw ManifestError(code: .shape, source: url.path, field: "data", reason: "expected an object of strings")
+                throw ManifestError(
+                    code: .shape, source: url.path, field: "data", reason: "expected an object of strings")
             }
             members = d
             prefix = "data."
@@ -323,7 +329,8 @@ extension ChainsConfig {
             case .null: out[key] = ""
             default:
                 throw ManifestError(
-                    code: .shape, source: url.path, field: prefix + key, reason: "expected a string, found \(value.serialized())")
+                    code: .shape, source: url.path, field: prefix + key,
+                    reason: "expected a string, found \(value.serialized())")
             }
         }
         return out

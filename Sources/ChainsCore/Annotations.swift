@@ -34,7 +34,12 @@ public enum ChainsAnnotations {
     public static func afterSuccess() -> [String: String] { [signed: "true"] }
 
     /// Annotation keys the tekton backend writes for one stored item.
-    public static func storageKeys(shortKey: String) -> (payload: String, signature: String, cert: String, chain: String) {
-        (prefix + "payload-" + shortKey, prefix + "signature-" + shortKey, prefix + "cert-" + shortKey, prefix + "chain-" + shortKey)
+    public static func storageKeys(
+        shortKey: String
+    ) -> (payload: String, signature: String, cert: String, chain: String) {
+        (
+            prefix + "payload-" + shortKey, prefix + "signature-" + shortKey, prefix + "cert-" + shortKey,
+            prefix + "chain-" + shortKey
+        )
     }
 }

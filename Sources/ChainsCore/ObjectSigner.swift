@@ -7,7 +7,9 @@ import Signing
 
 /// What went wrong at one stage for one object; the stages are Chains' metric `error_type`s.
 public struct SigningFailure: Sendable, CustomStringConvertible {
-    public enum Stage: String, Sendable { case payloadCreation = "payload_creation", signing, storage, tlog, configuration }
+    public enum Stage: String, Sendable {
+        case payloadCreation = "payload_creation", signing, storage, tlog, configuration
+    }
     public var stage: Stage
     public var artifactType: String
     public var object: String
@@ -55,7 +57,9 @@ public struct ObjectSigner: Sendable {
         case image(ImageReference)
     }
 
-    public func sign(_ run: AnyRun, children: [TaskRun] = [], existingAnnotations: [String: String]) async -> SignOutcome {
+    public func sign(
+        _ run: AnyRun, children: [TaskRun] = [], existingAnnotations: [String: String]
+    ) async -> SignOutcome {
         var outcome = SignOutcome()
         let options = FormatOptions(
             builderID: config.builderID, buildType: config.buildType, deepInspection: config.deepInspection)
@@ -67,7 +71,8 @@ public struct ObjectSigner: Sendable {
         case .taskRun(let tr):
             steps.append(("tekton", config.taskRun, [.run]))
             if config.oci.isEnabled {
-                steps.append(("oci", config.oci, TypeHints.ociImages(tr.results, diagnostics: &diagnostics).map { .image($0) }))
+                steps.append(
+                    ("oci", config.oci, TypeHints.ociImages(tr.results, diagnostics: &diagnostics).map { .image($0) }))
             } else {
                 steps.append(("oci", config.oci, []))
             }
@@ -110,7 +115,9 @@ public struct ObjectSigner: Sendable {
                         }
                     } catch {
                         outcome.failures.append(
-                            .init(stage: .payloadCreation, artifactType: step.type, object: objectName, message: error.description))
+                            .init(
+                                stage: .payloadCreation, artifactType: step.type, object: objectName,
+                                message: error.description))
                         continue
                     }
                 case .image(let image):
@@ -125,7 +132,8 @@ public struct ObjectSigner: Sendable {
                         .init(
                             stage: .configuration, artifactType: step.type, object: objectName,
                             message: "no signer \(step.artifact.signer) configured for \(step.type)"
-                                + (step.artifact.signer == "kms" ? " (KMS signing is not built yet in Chains in Swift)" : "")))
+                                + (step.artifact.signer == "kms"
+                                    ? " (KMS signing is not built yet in Chains in Swift)" : "")))
                     break
                 }
                 let signature: Data
@@ -156,7 +164,8 @@ public struct ObjectSigner: Sendable {
                             .init(
                                 stage: .storage, artifactType: step.type, object: objectName,
                                 message: "storage backend \"\(name)\" is not available"
-                                    + (StorageBackends.planned.contains(name) ? " (not built yet in Chains in Swift)" : "")))
+                                    + (StorageBackends.planned.contains(name)
+                                        ? " (not built yet in Chains in Swift)" : "")))
                         continue
                     }
                     do {
@@ -174,7 +183,8 @@ public struct ObjectSigner: Sendable {
             }
         }
         outcome.warnings += diagnostics.warnings.map { "\(meta.displayName): \($0)" }
-        let marks = outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(existingAnnotations)
+        let marks =
+            outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(existingAnnotations)
         outcome.annotations.merge(marks) { _, new in new }
         return outcome
     }

@@ -21,7 +21,8 @@ public struct ObjectStore: Sendable {
         for dir in directories {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-                throw ManifestError(code: .unreadable, source: dir.path, reason: "--objects needs a directory of manifests")
+                throw ManifestError(
+                    code: .unreadable, source: dir.path, reason: "--objects needs a directory of manifests")
             }
             let files = (fm.enumerator(at: dir, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? [])
                 .filter { ["yaml", "yml", "json"].contains($0.pathExtension) }

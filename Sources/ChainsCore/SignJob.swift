@@ -47,8 +47,11 @@ public struct SignJob: Sendable {
 
     /// The per-user signing-secrets directory: `$CHAINS_SIGNING_SECRETS`, else `$XDG_CONFIG_HOME/chains/signing-secrets`,
     /// else `~/.config/chains/signing-secrets`.
-    public static func defaultSigningSecrets(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let explicit = environment["CHAINS_SIGNING_SECRETS"], !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
+    public static func defaultSigningSecrets(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL
+    {
+        if let explicit = environment["CHAINS_SIGNING_SECRETS"], !explicit.isEmpty {
+            return URL(fileURLWithPath: explicit)
+        }
         let base =
             environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".config")
@@ -104,7 +107,9 @@ public struct SignJob: Sendable {
             switch ChainsConfig.parse(data) {
             case .success(let parsed):
                 config = parsed.config
-                for key in parsed.unknownKeys { report.lines.append("warning: chains-config key \"\(key)\" is not a Chains key; ignored") }
+                for key in parsed.unknownKeys {
+                    report.lines.append("warning: chains-config key \"\(key)\" is not a Chains key; ignored")
+                }
             case .failure(var errors):
                 errors.source = configFile?.path ?? "embedded default"
                 report.lines.append("error: \(errors)")
@@ -115,7 +120,8 @@ public struct SignJob: Sendable {
             return report
         }
         if configFile == nil {
-            report.lines.append("config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
+            report.lines.append(
+                "config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
         }
 
         // 3. Children of a PipelineRun, from --objects.
@@ -135,7 +141,8 @@ public struct SignJob: Sendable {
                     report.status = .failed
                     report.lines.append(
                         "error: \(pr.displayName): child TaskRuns not found among --objects: \(missing.joined(separator: ", ")). "
-                            + "Give the directory holding them with --objects DIR (Chains does not sign a PipelineRun whose children it cannot see).")
+                            + "Give the directory holding them with --objects DIR (Chains does not sign a PipelineRun whose children it cannot see)."
+                    )
                     return report
                 }
                 if let running = found.first(where: { !$0.isDone }) {
@@ -144,7 +151,9 @@ public struct SignJob: Sendable {
                     return report
                 }
                 children = found
-                if !found.isEmpty { report.lines.append("found \(found.count) child TaskRun(s) by status.childReferences") }
+                if !found.isEmpty {
+                    report.lines.append("found \(found.count) child TaskRun(s) by status.childReferences")
+                }
             } catch {
                 report.lines.append("error: \(error)")
                 return report
@@ -206,7 +215,10 @@ public struct SignJob: Sendable {
         if outcome.succeeded {
             report.lines.append("marked \(ChainsAnnotations.signed)=true; wrote \(output?.path ?? "the run to stdout")")
         } else {
-            let mark = outcome.annotations.map { "\($0.key)=\($0.value)" }.filter { !$0.contains("/payload-") && !$0.contains("/signature-") && !$0.contains("/cert-") && !$0.contains("/chain-") }
+            let mark = outcome.annotations.map { "\($0.key)=\($0.value)" }.filter {
+                !$0.contains("/payload-") && !$0.contains("/signature-") && !$0.contains("/cert-")
+                    && !$0.contains("/chain-")
+            }
             report.lines.append("signing failed; recorded \(mark.sorted().joined(separator: ", ")) on the run")
         }
         return report

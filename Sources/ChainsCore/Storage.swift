@@ -61,7 +61,8 @@ public actor CollectingSink: AnnotationSink {
     public func add(_ new: [String: String]) async throws {
         for (k, v) in new {
             guard k.hasPrefix(ChainsAnnotations.prefix) else {
-                throw StorageError(backend: "tekton", item: k, reason: "annotation keys must start with chains.tekton.dev/")
+                throw StorageError(
+                    backend: "tekton", item: k, reason: "annotation keys must start with chains.tekton.dev/")
             }
             annotations[k] = v
         }

@@ -50,7 +50,9 @@ public struct MissingTool: Error, CustomStringConvertible {
 }
 
 /// Runs a program to completion (stdin closed unless given).
-public func runProcess(_ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil)
+public func runProcess(
+    _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil
+)
     throws -> ProcessResult
 {
     let process = Process()
@@ -91,13 +93,15 @@ public enum Python {
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
             throw MissingTool(
                 description:
-                    "the Python verifiers are not installed (\(candidate)); run scripts/test.sh, which creates .venv-test")
+                    "the Python verifiers are not installed (\(candidate)); run scripts/test.sh, which creates .venv-test"
+            )
         }
         return candidate
     }
 
     /// Runs `Tests/Interop/<script>` with the verifier venv.
     public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
-        try runProcess(try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
+        try runProcess(
+            try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
 }

@@ -75,7 +75,9 @@ public struct ServiceAccount: Codable, Sendable, Hashable {
     public var secrets: [ObjectReference]?
     public var imagePullSecrets: [LocalObjectReference]?
 
-    public init(metadata: ObjectMeta, secrets: [ObjectReference]? = nil, imagePullSecrets: [LocalObjectReference]? = nil) {
+    public init(
+        metadata: ObjectMeta, secrets: [ObjectReference]? = nil, imagePullSecrets: [LocalObjectReference]? = nil
+    ) {
         self.apiVersion = "v1"
         self.kind = "ServiceAccount"
         self.metadata = metadata
@@ -137,7 +139,8 @@ extension ManifestError {
                 reason: "expected \(ManifestError.friendly(type)), found null")
         case .keyNotFound(let key, let context):
             self.init(
-                code: .shape, source: source, field: path(context.codingPath + [key]), reason: "required field is missing")
+                code: .shape, source: source, field: path(context.codingPath + [key]),
+                reason: "required field is missing")
         case .dataCorrupted(let context):
             self.init(code: .shape, source: source, field: path(context.codingPath), reason: context.debugDescription)
         @unknown default:

@@ -34,12 +34,15 @@ public enum ManifestReader {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ManifestError(code: .unreadable, source: url.path, reason: "cannot read the file (\(error.localizedDescription))")
+            throw ManifestError(
+                code: .unreadable, source: url.path, reason: "cannot read the file (\(error.localizedDescription))")
         }
         return try parse(data, source: url.path)
     }
 
-    public static func parse(_ data: Data, source: String) throws(ManifestError) -> (
+    public static func parse(
+        _ data: Data, source: String
+    ) throws(ManifestError) -> (
         documents: [JSONValue], format: Format
     ) {
         guard let text = String(data: data, encoding: .utf8) else {
@@ -112,8 +115,9 @@ public enum ManifestReader {
         case "false", "False", "FALSE": return .bool(false)
         default: break
         }
-        if let first = s.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
-            || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+        if let first = s.utf8.first,
+            first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".")
+                || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
         {
             if isYAMLInteger(s), let d = Double(s) { return .number(d) }
             if isYAMLFloat(s), let d = Double(s) { return .number(d) }
@@ -195,7 +199,8 @@ extension JSONValue {
             return Node(s, Tag(.str), s.contains("\n") ? .literal : .any)
         case .array(let items): return Node(items.map { $0.yamlNode() })
         case .object(let members):
-            return Node(members.keys.sorted(by: JSONValue.keyOrder).map { (Node($0, Tag(.str)), members[$0]!.yamlNode()) })
+            return Node(
+                members.keys.sorted(by: JSONValue.keyOrder).map { (Node($0, Tag(.str)), members[$0]!.yamlNode()) })
         }
     }
 }

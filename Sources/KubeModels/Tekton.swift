@@ -274,7 +274,9 @@ public struct TaskRun: TektonRun, Hashable {
         metadata = shape.metadata ?? ObjectMeta()
         spec = shape.spec ?? TaskRunSpec()
         status = shape.status ?? TaskRunStatus()
-        if let flags = status.provenance?.featureFlags { status.provenance?.featureFlags = FeatureFlags.normalise(flags) }
+        if let flags = status.provenance?.featureFlags {
+            status.provenance?.featureFlags = FeatureFlags.normalise(flags)
+        }
         raw = converted
     }
 }
@@ -306,7 +308,9 @@ public struct PipelineRun: TektonRun, Hashable {
         metadata = shape.metadata ?? ObjectMeta()
         spec = shape.spec ?? PipelineRunSpec()
         status = shape.status ?? PipelineRunStatus()
-        if let flags = status.provenance?.featureFlags { status.provenance?.featureFlags = FeatureFlags.normalise(flags) }
+        if let flags = status.provenance?.featureFlags {
+            status.provenance?.featureFlags = FeatureFlags.normalise(flags)
+        }
         raw = converted
     }
 }

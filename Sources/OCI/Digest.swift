@@ -20,7 +20,8 @@ public struct Digest: Sendable, Hashable, CustomStringConvertible, Comparable {
     /// Parses a `sha256:<64 lowercase hex>` digest, the only kind an OCI reference may carry.
     public init(parsingSHA256 text: String) throws(ReferenceError) {
         guard text.hasPrefix("sha256:") else {
-            throw ReferenceError(reference: text, reason: "unsupported digest algorithm; expected sha256:<64 hex digits>")
+            throw ReferenceError(
+                reference: text, reason: "unsupported digest algorithm; expected sha256:<64 hex digits>")
         }
         let hex = String(text.dropFirst("sha256:".count))
         guard Digest.isLowerHex(hex, count: 64) else {

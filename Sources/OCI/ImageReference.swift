@@ -63,7 +63,8 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     public init(parsingDigest text: String) throws(ReferenceError) {
         guard text.split(separator: "@", omittingEmptySubsequences: false).count == 2 else {
             throw ReferenceError(
-                reference: text, reason: "a digest reference must contain exactly one '@' (registry/repository@sha256:hex)")
+                reference: text,
+                reason: "a digest reference must contain exactly one '@' (registry/repository@sha256:hex)")
         }
         try self.init(parsing: text)
     }
@@ -91,7 +92,8 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         guard parts.count > 1, let last = parts.last, !last.contains("/") else { return (base, nil) }
         let tag = String(last)
         guard isValidTag(tag) else {
-            throw ReferenceError(reference: whole, reason: "tag \"\(tag)\" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+            throw ReferenceError(
+                reference: whole, reason: "tag \"\(tag)\" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
         }
         return (base.dropLast(tag.count + 1), tag)
     }

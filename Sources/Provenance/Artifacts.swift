@@ -51,7 +51,9 @@ public enum TypeHints {
     public static let gitCommit = "CHAINS-GIT_COMMIT"
 
     /// `*<uriSuffix>` / `*<digestSuffix>` string results grouped by their common prefix.
-    static func pairs(_ results: [Result], uriSuffix: String, digestSuffix: String) -> [(marker: String, StructuredSignable)] {
+    static func pairs(
+        _ results: [Result], uriSuffix: String, digestSuffix: String
+    ) -> [(marker: String, StructuredSignable)] {
         var order: [String] = []
         var partial: [String: StructuredSignable] = [:]
         for result in results {
@@ -114,7 +116,9 @@ public enum TypeHints {
     }
 
     /// Valid `*ARTIFACT_INPUTS` or `*ARTIFACT_OUTPUTS` object results.
-    public static func structured(_ results: [Result], suffix: String, diagnostics: inout Diagnostics)
+    public static func structured(
+        _ results: [Result], suffix: String, diagnostics: inout Diagnostics
+    )
         -> [StructuredSignable]
     {
         results.compactMap { result in
@@ -129,7 +133,9 @@ public enum TypeHints {
     }
 
     /// `*ARTIFACT_OUTPUTS` results marked `isBuildArtifact: "true"` and valid.
-    public static func buildArtifacts(_ results: [Result], diagnostics: inout Diagnostics) -> [(String, StructuredSignable)] {
+    public static func buildArtifacts(
+        _ results: [Result], diagnostics: inout Diagnostics
+    ) -> [(String, StructuredSignable)] {
         results.compactMap { result in
             switch isBuildArtifact(result) {
             case .success(let s?): return (result.name, s)
@@ -179,7 +185,8 @@ public enum TypeHints {
         let hex = parts[1].trimmingCharacters(in: .whitespaces)
         let lengths = ["sha256": 64, "sha384": 96, "sha512": 128, "sha1": 40]
         guard let length = lengths[algorithm] else {
-            return .failure(HintError("unsupported digest algorithm in \"\(digest)\" (use sha256, sha384, sha512 or sha1)"))
+            return .failure(
+                HintError("unsupported digest algorithm in \"\(digest)\" (use sha256, sha384, sha512 or sha1)"))
         }
         guard Digest.isLowerHex(hex, count: length) else {
             return .failure(HintError("\(algorithm) digest \"\(hex)\" must be \(length) lowercase hex digits"))

@@ -76,7 +76,8 @@ public enum Formats {
             case .inToto, .slsaV1:
                 return try SLSAv02.taskRun(tr, options: options, diagnostics: &diagnostics)
             case .slsaV2alpha3, .slsaV2alpha4:
-                return try SLSAv1.taskRun(tr, alpha4: format == .slsaV2alpha4, options: options, diagnostics: &diagnostics)
+                return try SLSAv1.taskRun(
+                    tr, alpha4: format == .slsaV2alpha4, options: options, diagnostics: &diagnostics)
             }
         } catch {
             throw PayloadError(run: tr.displayName, reason: error.reason)
@@ -102,10 +103,14 @@ public enum Formats {
         }
     }
 
-    static func statementJSON(type: String, subjects: [Artifact], predicateType: String, predicate: JSONValue)
+    static func statementJSON(
+        type: String, subjects: [Artifact], predicateType: String, predicate: JSONValue
+    )
         -> JSONValue
     {
-        var o: [String: JSONValue] = ["_type": .string(type), "predicateType": .string(predicateType), "predicate": predicate]
+        var o: [String: JSONValue] = [
+            "_type": .string(type), "predicateType": .string(predicateType), "predicate": predicate,
+        ]
         if !subjects.isEmpty { o["subject"] = .array(subjects.map(\.subjectJSON)) }
         return .object(o)
     }
@@ -123,7 +128,9 @@ enum SLSAv02 {
     static let statementType = "https://in-toto.io/Statement/v0.1"
     static let predicateType = "https://slsa.dev/provenance/v0.2"
 
-    static func taskRun(_ tr: TaskRun, options: FormatOptions, diagnostics: inout Diagnostics) throws(PayloadError)
+    static func taskRun(
+        _ tr: TaskRun, options: FormatOptions, diagnostics: inout Diagnostics
+    ) throws(PayloadError)
         -> Statement
     {
         let subjects = Subjects.taskRun(tr, diagnostics: &diagnostics)
@@ -142,7 +149,9 @@ enum SLSAv02 {
             subjects: subjects, predicateType: predicateType)
     }
 
-    static func pipelineRun(_ pr: PipelineRunWithChildren, options: FormatOptions, diagnostics: inout Diagnostics)
+    static func pipelineRun(
+        _ pr: PipelineRunWithChildren, options: FormatOptions, diagnostics: inout Diagnostics
+    )
         throws(PayloadError) -> Statement
     {
         let run = pr.pipelineRun
@@ -169,7 +178,9 @@ enum SLSAv02 {
         var configSource: [String: JSONValue] = [:]
         if let source = run.provenance?.refSource {
             if let uri = source.uri, !uri.isEmpty { configSource["uri"] = .string(uri) }
-            if let digest = source.digest, !digest.isEmpty { configSource["digest"] = .object(digest.mapValues { .string($0) }) }
+            if let digest = source.digest, !digest.isEmpty {
+                configSource["digest"] = .object(digest.mapValues { .string($0) })
+            }
             if let e = source.entryPoint, !e.isEmpty { configSource["entryPoint"] = .string(e) }
         }
         var parameters: [String: JSONValue] = [:]
@@ -181,7 +192,9 @@ enum SLSAv02 {
             $0.key != "kubectl.kubernetes.io/last-applied-configuration" && !$0.key.hasPrefix("chains.tekton.dev/")
         }
         if !annotations.isEmpty { environment["annotations"] = .object(annotations.mapValues { .string($0) }) }
-        if let labels = run.metadata.labels, !labels.isEmpty { environment["labels"] = .object(labels.mapValues { .string($0) }) }
+        if let labels = run.metadata.labels, !labels.isEmpty {
+            environment["labels"] = .object(labels.mapValues { .string($0) })
+        }
         if !environment.isEmpty { out["environment"] = .object(environment) }
         return .object(out)
     }

@@ -74,7 +74,9 @@ enum Materials {
 
     /// Step or sidecar images as materials. An `imageID` without `@alg:hex` is left out with a warning; Chains
     /// fails the whole attestation for it, which leaves the run unsigned forever.
-    static func containerImages(_ states: [(name: String?, imageID: String?)], kind: String, diagnostics: inout Diagnostics)
+    static func containerImages(
+        _ states: [(name: String?, imageID: String?)], kind: String, diagnostics: inout Diagnostics
+    )
         -> [Artifact]
     {
         var out: [Artifact] = []
@@ -93,7 +95,8 @@ enum Materials {
     }
 
     static func sidecarImages(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        containerImages((tr.status.sidecars ?? []).map { ($0.name, $0.imageID) }, kind: "sidecar", diagnostics: &diagnostics)
+        containerImages(
+            (tr.status.sidecars ?? []).map { ($0.name, $0.imageID) }, kind: "sidecar", diagnostics: &diagnostics)
     }
 
     /// `git+<url>.git` as Chains' `SPDXGit` writes it.
@@ -150,7 +153,9 @@ enum Materials {
 
     /// The `git+<url>.git` material for a commit. Chains normalises the URL before checking it, so a commit
     /// without a URL becomes the material `git+.git`; we leave it out and say why.
-    static func gitMaterial(url: String, commit: String, where place: String, diagnostics: inout Diagnostics) -> [Artifact] {
+    static func gitMaterial(
+        url: String, commit: String, where place: String, diagnostics: inout Diagnostics
+    ) -> [Artifact] {
         if commit.isEmpty { return [] }
         if url.isEmpty {
             diagnostics.warn(
@@ -209,7 +214,9 @@ enum Materials {
     }
 
     /// SLSA v0.2 PipelineRun materials.
-    static func pipelineMaterials(_ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics)
+    static func pipelineMaterials(
+        _ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics
+    )
         -> [Artifact]
     {
         var out: [Artifact] = []
@@ -246,7 +253,9 @@ enum Subjects {
         fromResults(tr.results, diagnostics: &diagnostics)
     }
 
-    static func pipelineRun(_ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics)
+    static func pipelineRun(
+        _ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics
+    )
         -> [Artifact]
     {
         let own = fromResults(pr.pipelineRun.results, diagnostics: &diagnostics)
@@ -279,7 +288,9 @@ enum Subjects {
         return append(out, fromBuildArtifacts(tr.results, diagnostics: &diagnostics))
     }
 
-    static func v2alpha4PipelineRun(_ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics)
+    static func v2alpha4PipelineRun(
+        _ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics
+    )
         -> [Artifact]
     {
         var out = fromBuildArtifacts(pr.pipelineRun.results, diagnostics: &diagnostics)

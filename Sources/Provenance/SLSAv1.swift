@@ -136,7 +136,8 @@ enum SLSAv1 {
     static func taskRunByproducts(_ tr: TaskRun, alpha4: Bool) -> [Descriptor] {
         guard alpha4 else {
             return tr.results.map {
-                Descriptor(name: "taskRunResults/\($0.name)", content: resultContent($0.value), mediaType: "application/json")
+                Descriptor(
+                    name: "taskRunResults/\($0.name)", content: resultContent($0.value), mediaType: "application/json")
             }
         }
         return byproductsWithoutBuildArtifacts(tr.results, prefix: "taskRunResults/\(tr.name)/")
@@ -194,7 +195,9 @@ enum SLSAv1 {
         options.buildType.isEmpty ? FormatOptions.slsaBuildType : options.buildType
     }
 
-    static func taskRun(_ tr: TaskRun, alpha4: Bool, options: FormatOptions, diagnostics: inout Diagnostics)
+    static func taskRun(
+        _ tr: TaskRun, alpha4: Bool, options: FormatOptions, diagnostics: inout Diagnostics
+    )
         throws(PayloadError) -> Statement
     {
         let type = buildType(options)
@@ -203,7 +206,8 @@ enum SLSAv1 {
             ? Subjects.v2alpha4TaskRun(tr, diagnostics: &diagnostics) : Subjects.taskRun(tr, diagnostics: &diagnostics)
         let predicate = try predicate(
             run: tr, buildType: type,
-            external: externalParameters(RunSpec.taskRun(tr.raw["spec"]), provenance: tr.provenance, resolver: tr.spec.taskRef?.resolver),
+            external: externalParameters(
+                RunSpec.taskRun(tr.raw["spec"]), provenance: tr.provenance, resolver: tr.spec.taskRef?.resolver),
             dependencies: taskRunDependencies(tr, alpha4: alpha4, diagnostics: &diagnostics),
             byproducts: taskRunByproducts(tr, alpha4: alpha4), options: options)
         return Statement(
@@ -231,13 +235,15 @@ enum SLSAv1 {
         } else {
             byproducts = run.results.map {
                 Descriptor(
-                    name: "pipelineRunResults/\($0.name)", content: resultContent($0.value), mediaType: "application/json")
+                    name: "pipelineRunResults/\($0.name)", content: resultContent($0.value),
+                    mediaType: "application/json")
             }
         }
         let predicate = try predicate(
             run: run, buildType: type,
             external: externalParameters(
-                RunSpec.pipelineRun(run.raw["spec"]), provenance: run.provenance, resolver: run.spec.pipelineRef?.resolver),
+                RunSpec.pipelineRun(run.raw["spec"]), provenance: run.provenance,
+                resolver: run.spec.pipelineRef?.resolver),
             dependencies: pipelineRunDependencies(pr, alpha4: alpha4, options: options, diagnostics: &diagnostics),
             byproducts: byproducts, options: options)
         return Statement(

@@ -43,7 +43,9 @@ public enum CosignKey {
         guard envelope.kdf.name == "scrypt", envelope.cipher.name == "nacl/secretbox" else {
             throw SigningError(
                 code: .malformedCosignKey, file: file,
-                reason: "unsupported kdf \(envelope.kdf.name) / cipher \(envelope.cipher.name); expected scrypt + nacl/secretbox")
+                reason:
+                    "unsupported kdf \(envelope.kdf.name) / cipher \(envelope.cipher.name); expected scrypt + nacl/secretbox"
+            )
         }
         let params = envelope.kdf.params
         guard params.N > 1, params.N & (params.N - 1) == 0, params.N <= 1 << 20, (1...32).contains(params.r),
@@ -54,7 +56,8 @@ public enum CosignKey {
         guard let salt = Data(base64Encoded: envelope.kdf.salt), let nonce = Data(base64Encoded: envelope.cipher.nonce),
             let box = Data(base64Encoded: envelope.ciphertext), nonce.count == SecretBox.nonceLength
         else {
-            throw SigningError(code: .malformedCosignKey, file: file, reason: "salt, nonce or ciphertext is not valid base64")
+            throw SigningError(
+                code: .malformedCosignKey, file: file, reason: "salt, nonce or ciphertext is not valid base64")
         }
         let key = try derive(password: password, salt: salt, n: params.N, r: params.r, p: params.p, file: file)
         guard let der = SecretBox.open(Array(box), nonce: Array(nonce), key: key) else {
@@ -63,7 +66,8 @@ public enum CosignKey {
                 reason: "cannot decrypt the key: the password in cosign.password is wrong (or the key is damaged)")
         }
         guard let privateKey = PrivateKey(der: Data(der)) else {
-            throw SigningError(code: .unsupportedKey, file: file, reason: "the decrypted key is not a supported PKCS#8 key")
+            throw SigningError(
+                code: .unsupportedKey, file: file, reason: "the decrypted key is not a supported PKCS#8 key")
         }
         return privateKey
     }
@@ -86,7 +90,8 @@ public enum CosignKey {
         return PEM.encode(label: pemLabel, der: try encoder.encode(envelope))
     }
 
-    static func derive(password: Data, salt: Data, n: Int, r: Int, p: Int, file: String) throws(SigningError) -> [UInt8] {
+    static func derive(password: Data, salt: Data, n: Int, r: Int, p: Int, file: String) throws(SigningError) -> [UInt8]
+    {
         do {
             let key = try KDF.Scrypt.deriveKey(
                 from: password, salt: salt, outputByteCount: 32, rounds: n, blockSize: r, parallelism: p)

@@ -208,7 +208,8 @@ public enum PublicKey: @unchecked Sendable {
             self = .rsa(k)
         } else {
             throw SigningError(
-                code: .malformedPEM, file: file, reason: "not a PUBLIC KEY PEM of a supported type (ECDSA, Ed25519, RSA)")
+                code: .malformedPEM, file: file,
+                reason: "not a PUBLIC KEY PEM of a supported type (ECDSA, Ed25519, RSA)")
         }
     }
 
@@ -251,11 +252,14 @@ public enum PublicKey: @unchecked Sendable {
         }
         switch self {
         case .p256(let k):
-            return string(Array("ecdsa-sha2-nistp256".utf8)) + string(Array("nistp256".utf8)) + string(k.x963Representation)
+            return string(Array("ecdsa-sha2-nistp256".utf8)) + string(Array("nistp256".utf8))
+                + string(k.x963Representation)
         case .p384(let k):
-            return string(Array("ecdsa-sha2-nistp384".utf8)) + string(Array("nistp384".utf8)) + string(k.x963Representation)
+            return string(Array("ecdsa-sha2-nistp384".utf8)) + string(Array("nistp384".utf8))
+                + string(k.x963Representation)
         case .p521(let k):
-            return string(Array("ecdsa-sha2-nistp521".utf8)) + string(Array("nistp521".utf8)) + string(k.x963Representation)
+            return string(Array("ecdsa-sha2-nistp521".utf8)) + string(Array("nistp521".utf8))
+                + string(k.x963Representation)
         case .ed25519(let k):
             return string(Array("ssh-ed25519".utf8)) + string(k.rawRepresentation)
         case .rsa(let k):

@@ -84,7 +84,9 @@ enum Salsa20 {
 
     static func block(key: [UInt8], nonce8: [UInt8], counter: UInt64) -> [UInt8] {
         var input = nonce8
-        for shift in stride(from: 0, to: 64, by: 8) { input.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift))) }
+        for shift in stride(from: 0, to: 64, by: 8) {
+            input.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift)))
+        }
         let initial = initialState(key: key, input: input)
         var x = initial
         rounds(&x)

@@ -50,7 +50,9 @@ public enum DSSE {
 
     /// Signs `payload` and returns the envelope JSON, with Go's field order:
     /// `{"payloadType":…,"payload":…,"signatures":[{"keyid":…,"sig":…}]}`.
-    public static func sign(payload: Data, payloadType: String = inTotoPayloadType, signer: any Signer)
+    public static func sign(
+        payload: Data, payloadType: String = inTotoPayloadType, signer: any Signer
+    )
         throws(SigningError) -> Data
     {
         let signature = try signer.sign(pae(payloadType: payloadType, payload: payload))

@@ -23,7 +23,9 @@ public enum SigningSecrets {
             guard fm.isReadableFile(atPath: passwordFile.path) else {
                 throw SigningError(
                     code: .missingPassword, file: passwordFile.path,
-                    reason: "cosign.key needs its password in cosign.password next to it (the file is missing or unreadable)")
+                    reason:
+                        "cosign.key needs its password in cosign.password next to it (the file is missing or unreadable)"
+                )
             }
             let password = try readData(passwordFile)
             let key = try CosignKey.decrypt(pem: try read(cosignKey), password: password, file: cosignKey.path)
@@ -31,7 +33,9 @@ public enum SigningSecrets {
         }
         throw SigningError(
             code: .missingKey, file: directory.path,
-            reason: "no valid private key found, looked for: [x509.pem, cosign.key]; create one with `chains keys generate --dir \(directory.path)`")
+            reason:
+                "no valid private key found, looked for: [x509.pem, cosign.key]; create one with `chains keys generate --dir \(directory.path)`"
+        )
     }
 
     static func read(_ url: URL) throws(SigningError) -> String {

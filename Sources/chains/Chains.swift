@@ -27,15 +27,20 @@ struct Sign: AsyncParsableCommand {
     @Argument(help: "The run manifest (YAML or JSON, as `kubectl get -o yaml` prints it).")
     var run: String
 
-    @Option(help: "The chains-config ConfigMap (or a flat key: value file). Default: every artifact stored with tekton.")
+    @Option(
+        help: "The chains-config ConfigMap (or a flat key: value file). Default: every artifact stored with tekton.")
     var config: String?
 
     @Option(
         name: .customLong("signing-secrets"),
-        help: "Directory with x509.pem, or cosign.key + cosign.password. Default: a per-user directory, created on first use.")
+        help:
+            "Directory with x509.pem, or cosign.key + cosign.password. Default: a per-user directory, created on first use."
+    )
     var signingSecrets: String?
 
-    @Option(name: .customLong("objects"), help: "Directory of Kubernetes manifests standing in for the cluster (repeatable).")
+    @Option(
+        name: .customLong("objects"),
+        help: "Directory of Kubernetes manifests standing in for the cluster (repeatable).")
     var objects: [String] = []
 
     @Option(help: "Where to write the signed run (default: stdout).")
@@ -48,7 +53,8 @@ struct Sign: AsyncParsableCommand {
         let job = SignJob(
             runFile: URL(fileURLWithPath: run), configFile: config.map { URL(fileURLWithPath: $0) },
             signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
-            objectDirectories: objects.map { URL(fileURLWithPath: $0) }, output: output.map { URL(fileURLWithPath: $0) },
+            objectDirectories: objects.map { URL(fileURLWithPath: $0) },
+            output: output.map { URL(fileURLWithPath: $0) },
             force: force)
         let report = await job.run()
         if let document = report.document {
@@ -75,13 +81,16 @@ struct Provenance: AsyncParsableCommand {
     @Argument(help: "The run manifest.")
     var run: String
 
-    @Option(help: "Payload format: in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4 (default: from --config, else in-toto).")
+    @Option(
+        help: "Payload format: in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4 (default: from --config, else in-toto).")
     var format: String?
 
     @Option(help: "The chains-config ConfigMap (builder.id, builddefinition.buildtype, deep inspection, formats).")
     var config: String?
 
-    @Option(name: .customLong("objects"), help: "Directory of manifests holding a PipelineRun's child TaskRuns (repeatable).")
+    @Option(
+        name: .customLong("objects"),
+        help: "Directory of manifests holding a PipelineRun's child TaskRuns (repeatable).")
     var objects: [String] = []
 
     @Option(name: .customLong("child"), help: "A child TaskRun manifest, in order (repeatable; instead of --objects).")
@@ -104,7 +113,8 @@ struct Provenance: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             let anyRun = try AnyRun(json: doc, source: run)
-            let options = FormatOptions(builderID: cfg.builderID, buildType: cfg.buildType, deepInspection: cfg.deepInspection)
+            let options = FormatOptions(
+                builderID: cfg.builderID, buildType: cfg.buildType, deepInspection: cfg.deepInspection)
             var diagnostics = Diagnostics()
             let statement: Statement
             switch anyRun {
@@ -174,7 +184,9 @@ struct ConfigCommand: AsyncParsableCommand {
                 let width = parsed.config.effective.map(\.key.count).max() ?? 0
                 for entry in parsed.config.effective {
                     let pad = String(repeating: " ", count: width - entry.key.count)
-                    print("\(entry.key)\(pad)  \(entry.value.isEmpty ? "\"\"" : entry.value)\(entry.isDefault ? "  (default)" : "")")
+                    print(
+                        "\(entry.key)\(pad)  \(entry.value.isEmpty ? "\"\"" : entry.value)\(entry.isDefault ? "  (default)" : "")"
+                    )
                 }
                 for key in parsed.unknownKeys { say("warning: \(key) is not a Chains key; ignored") }
             }
@@ -210,8 +222,13 @@ struct Keys: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             let directory = dir.map { URL(fileURLWithPath: $0) } ?? SignJob.defaultSigningSecrets()
-            let names = cosign ? [SigningSecrets.cosignKeyFile, SigningSecrets.cosignPublicFile, SigningSecrets.cosignPasswordFile] : [SigningSecrets.x509File]
-            let existing = names.filter { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
+            let names =
+                cosign
+                ? [SigningSecrets.cosignKeyFile, SigningSecrets.cosignPublicFile, SigningSecrets.cosignPasswordFile]
+                : [SigningSecrets.x509File]
+            let existing = names.filter {
+                FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
+            }
             if !existing.isEmpty && !force {
                 say("error: \(directory.path) already has \(existing.joined(separator: ", ")); use --force to replace")
                 throw ExitCode(1)
@@ -224,7 +241,9 @@ struct Keys: AsyncParsableCommand {
                         throw ExitCode(2)
                     }
                     let password = try Data(contentsOf: URL(fileURLWithPath: passwordFile))
-                    for url in try SigningSecrets.writeCosign(key, password: password, to: directory) { say("wrote \(url.path)") }
+                    for url in try SigningSecrets.writeCosign(key, password: password, to: directory) {
+                        say("wrote \(url.path)")
+                    }
                 } else {
                     say("wrote \(try SigningSecrets.writeX509(key, to: directory).path)")
                 }

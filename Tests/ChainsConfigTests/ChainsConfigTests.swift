@@ -48,23 +48,30 @@ struct ChainsConfigTests {
         #expect(c.fulcioEnabled)
     }
 
-    @Test("transparency modes", arguments: [("true", ChainsConfig.Transparency.Mode.on), ("manual", .manual), ("false", .off), ("", .off)])
+    @Test(
+        "transparency modes",
+        arguments: [("true", ChainsConfig.Transparency.Mode.on), ("manual", .manual), ("false", .off), ("", .off)])
     func transparency(value: String, mode: ChainsConfig.Transparency.Mode) throws {
         #expect(try parse(["transparency.enabled": value]).transparency.mode == mode)
     }
 
-    @Test("invalid values are errors naming the key, the value and the allowed values", arguments: [
-        ("artifacts.taskrun.format", "slsa/v3", "allowed: \"in-toto\", \"slsa/v1\", \"slsa/v2alpha3\", \"slsa/v2alpha4\""),
-        ("artifacts.taskrun.storage", "tekton,s3", "unknown storage backend \"s3\""),
-        ("artifacts.pipelinerun.storage", "kafka", "unknown storage backend \"kafka\""),
-        ("artifacts.oci.storage", "oci,", "stray comma"),
-        ("artifacts.oci.signer", "cosign", "allowed: \"x509\", \"kms\", \"none\""),
-        ("artifacts.pipelinerun.enable-deep-inspection", "yes", "not a boolean"),
-        ("storage.oci.repository.insecure", "enabled", "not a boolean"),
-        ("transparency.enabled", "True", "would silently treat this as \"false\""),
-        ("storage.oci.encoding-format", "bundle", "allowed: \"dsse\", \"sigstore-bundle\""),
-        ("builddefinition.buildtype", "https://example.com/x", "allowed: \"https://tekton.dev/chains/v2/slsa\""),
-    ])
+    @Test(
+        "invalid values are errors naming the key, the value and the allowed values",
+        arguments: [
+            (
+                "artifacts.taskrun.format", "slsa/v3",
+                "allowed: \"in-toto\", \"slsa/v1\", \"slsa/v2alpha3\", \"slsa/v2alpha4\""
+            ),
+            ("artifacts.taskrun.storage", "tekton,s3", "unknown storage backend \"s3\""),
+            ("artifacts.pipelinerun.storage", "kafka", "unknown storage backend \"kafka\""),
+            ("artifacts.oci.storage", "oci,", "stray comma"),
+            ("artifacts.oci.signer", "cosign", "allowed: \"x509\", \"kms\", \"none\""),
+            ("artifacts.pipelinerun.enable-deep-inspection", "yes", "not a boolean"),
+            ("storage.oci.repository.insecure", "enabled", "not a boolean"),
+            ("transparency.enabled", "True", "would silently treat this as \"false\""),
+            ("storage.oci.encoding-format", "bundle", "allowed: \"dsse\", \"sigstore-bundle\""),
+            ("builddefinition.buildtype", "https://example.com/x", "allowed: \"https://tekton.dev/chains/v2/slsa\""),
+        ])
     func invalid(key: String, value: String, fragment: String) {
         guard case .failure(let errors) = ChainsConfig.parse([key: value]) else {
             Issue.record("\(key)=\(value) was accepted")
@@ -78,7 +85,11 @@ struct ChainsConfigTests {
 
     @Test("every invalid key is reported, not just the first")
     func allErrors() {
-        guard case .failure(let errors) = ChainsConfig.parse(["artifacts.taskrun.format": "x", "transparency.enabled": "on"]) else {
+        guard
+            case .failure(let errors) = ChainsConfig.parse([
+                "artifacts.taskrun.format": "x", "transparency.enabled": "on",
+            ])
+        else {
             Issue.record("accepted")
             return
         }
@@ -101,10 +112,19 @@ struct ChainsConfigTests {
             try Data(text.utf8).write(to: url)
             return url
         }
-        let cm = try write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: chains-config}\ndata:\n  artifacts.taskrun.format: slsa/v1\n  transparency.enabled: \"manual\"\n")
-        #expect(try ChainsConfig.loadData(from: cm) == ["artifacts.taskrun.format": "slsa/v1", "transparency.enabled": "manual"])
+        let cm = try write(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: chains-config}\ndata:\n  artifacts.taskrun.format: slsa/v1\n  transparency.enabled: \"manual\"\n"
+        )
+        #expect(
+            try ChainsConfig.loadData(from: cm) == [
+                "artifacts.taskrun.format": "slsa/v1", "transparency.enabled": "manual",
+            ])
         let flat = try write("flat.yaml", "builder.id: https://ci.example.com\nstorage.oci.repository.insecure: true\n")
-        #expect(try ChainsConfig.loadData(from: flat) == ["builder.id": "https://ci.example.com", "storage.oci.repository.insecure": "true"])
+        #expect(
+            try ChainsConfig.loadData(from: flat) == [
+                "builder.id": "https://ci.example.com", "storage.oci.repository.insecure": "true",
+            ])
         let secret = try write("s.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n")
         #expect { _ = try ChainsConfig.loadData(from: secret) } throws: { "\($0)".contains("expected ConfigMap") }
         let nested = try write("n.yaml", "apiVersion: v1\nkind: ConfigMap\ndata:\n  builder.id: {a: b}\n")

@@ -4,10 +4,12 @@ import Testing
 
 @Suite("Annotation rules")
 struct AnnotationsTests {
-    @Test("reconciled means signed=true or signed=failed", arguments: [
-        (["chains.tekton.dev/signed": "true"], true), (["chains.tekton.dev/signed": "failed"], true),
-        (["chains.tekton.dev/signed": "false"], false), ([:], false),
-    ])
+    @Test(
+        "reconciled means signed=true or signed=failed",
+        arguments: [
+            (["chains.tekton.dev/signed": "true"], true), (["chains.tekton.dev/signed": "failed"], true),
+            (["chains.tekton.dev/signed": "false"], false), ([:], false),
+        ])
     func reconciled(annotations: [String: String], expected: Bool) {
         #expect(ChainsAnnotations.isReconciled(annotations) == expected)
     }
@@ -19,7 +21,8 @@ struct AnnotationsTests {
         for _ in 0..<5 {
             let next = ChainsAnnotations.afterFailure(annotations)
             annotations.merge(next) { _, n in n }
-            marks.append(next[ChainsAnnotations.retries].map { "retries=\($0)" } ?? "signed=\(next[ChainsAnnotations.signed]!)")
+            marks.append(
+                next[ChainsAnnotations.retries].map { "retries=\($0)" } ?? "signed=\(next[ChainsAnnotations.signed]!)")
         }
         #expect(marks == ["retries=0", "retries=1", "retries=2", "retries=3", "signed=failed"])
         #expect(annotations[ChainsAnnotations.retries] == "3")
@@ -27,6 +30,7 @@ struct AnnotationsTests {
 
     @Test("a non-numeric retries value means no retry is left")
     func badRetries() {
-        #expect(ChainsAnnotations.afterFailure([ChainsAnnotations.retries: "x"]) == [ChainsAnnotations.signed: "failed"])
+        #expect(
+            ChainsAnnotations.afterFailure([ChainsAnnotations.retries: "x"]) == [ChainsAnnotations.signed: "failed"])
     }
 }

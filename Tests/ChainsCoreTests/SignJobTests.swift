@@ -1,4 +1,5 @@
 import ChainsTesting
+import Crypto
 import Foundation
 import KubeModels
 import Signing
@@ -25,26 +26,35 @@ struct SignJobTests {
         defer { unsetenv("CHAINS_SIGNING_SECRETS") }
         let report = await SignJob(runFile: kaniko).run()
         #expect(report.exitCode == 0, "\(report.lines)")
-        #expect(report.lines.contains { $0.hasPrefix("created a new ECDSA P-256 signing key: \(dir.file("secrets").path)/x509.pem") })
+        #expect(
+            report.lines.contains {
+                $0.hasPrefix("created a new ECDSA P-256 signing key: \(dir.file("secrets").path)/x509.pem")
+            })
         let a = try annotations(report)
         #expect(a["chains.tekton.dev/signed"] == "true")
         for key in ["taskrun-\(trUID)", imageKey] {
-            for kind in ["payload", "signature", "cert", "chain"] { #expect(a["chains.tekton.dev/\(kind)-\(key)"] != nil) }
+            for kind in ["payload", "signature", "cert", "chain"] {
+                #expect(a["chains.tekton.dev/\(kind)-\(key)"] != nil)
+            }
             #expect(a["chains.tekton.dev/cert-\(key)"] == "")
         }
         // The user's own annotations are kept.
         #expect(a["pipeline.tekton.dev/release"] == "v1.3.0")
 
         // Verify with securesystemslib (DSSE) and cryptography (simplesigning), from the public key alone.
-        let key = try PrivateKey(pem: String(contentsOf: dir.file("secrets/x509.pem"), encoding: .utf8), file: "x509.pem")
+        let key = try PrivateKey(
+            pem: String(contentsOf: dir.file("secrets/x509.pem"), encoding: .utf8), file: "x509.pem")
         let pub = try dir.write("pub.pem", key.publicKey.pem)
-        let envelope = try dir.write("env.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
+        let envelope = try dir.write(
+            "env.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
         let payload = try #require(Data(base64Encoded: a["chains.tekton.dev/payload-taskrun-\(trUID)"]!))
         let dsse = try Python.run("verify_dsse.py", [pub.path, envelope.path])
         #expect(dsse.status == 0, "\(dsse.stderr)")
         #expect(dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SHA256Hex.of(payload))
-        let simple = try dir.write("simple.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-\(imageKey)"]!)))
-        let sig = try dir.write("simple.sig", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-\(imageKey)"]!)))
+        let simple = try dir.write(
+            "simple.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-\(imageKey)"]!)))
+        let sig = try dir.write(
+            "simple.sig", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-\(imageKey)"]!)))
         let checked = try Python.run("verify_signature.py", [pub.path, simple.path, sig.path])
         #expect(checked.status == 0, "\(checked.stderr)")
         let statement = try JSONValue(parsing: payload)
@@ -63,17 +73,27 @@ struct SignJobTests {
         let report = await SignJob(runFile: kaniko, signingSecrets: dir.url).run()
         #expect(report.exitCode == 0)
         let a = try annotations(report)
-        let envelope = try JSONValue(parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
+        let envelope = try JSONValue(
+            parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
         let fingerprint = try Python.run("ssh_fingerprint.py", [dir.file("cosign.pub").path])
-        #expect(envelope["signatures"]?.arrayValue?.first?["keyid"]?.stringValue == fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
-        let verified = try Python.run("verify_dsse.py", [dir.file("cosign.pub").path, try dir.write("e.json", data: Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)!).path])
+        #expect(
+            envelope["signatures"]?.arrayValue?.first?["keyid"]?.stringValue
+                == fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let verified = try Python.run(
+            "verify_dsse.py",
+            [
+                dir.file("cosign.pub").path,
+                try dir.write("e.json", data: Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)!)
+                    .path,
+            ])
         #expect(verified.status == 0, "\(verified.stderr)")
     }
 
     @Test("a run that is not finished is reported and left untouched (exit 1)")
     func notDone() async throws {
         let dir = try TemporaryDirectory()
-        let text = try String(contentsOf: kaniko, encoding: .utf8).replacingOccurrences(of: "status: \"True\"", with: "status: Unknown")
+        let text = try String(contentsOf: kaniko, encoding: .utf8).replacingOccurrences(
+            of: "status: \"True\"", with: "status: Unknown")
         let run = try dir.write("running.yaml", text)
         let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
         #expect(report.exitCode == 1)
@@ -95,11 +115,14 @@ struct SignJobTests {
         #expect(forced.document != nil)
     }
 
-    @Test("with a ConfigMap that asks for OCI storage, the missing backend is named, tekton storage still happens, and retries is recorded")
+    @Test(
+        "with a ConfigMap that asks for OCI storage, the missing backend is named, tekton storage still happens, and retries is recorded"
+    )
     func unbuiltBackend() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
-        let config = try dir.write("cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,oci\n")
+        let config = try dir.write(
+            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,oci\n")
         let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
         #expect(report.exitCode == 1)
         #expect(report.lines.contains { $0.contains("storage backend \"oci\" is not available (not built yet") })
@@ -112,7 +135,10 @@ struct SignJobTests {
     @Test("an invalid ConfigMap is bad input (exit 2) with every error listed")
     func badConfig() async throws {
         let dir = try TemporaryDirectory()
-        let config = try dir.write("cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.format: slsa/v9\n  transparency.enabled: yes\n")
+        let config = try dir.write(
+            "cm.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.format: slsa/v9\n  transparency.enabled: yes\n"
+        )
         let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
         #expect(report.exitCode == 2)
         let text = report.lines.joined(separator: "\n")
@@ -129,16 +155,23 @@ struct SignJobTests {
         let config = PackagePaths.example("chains-config.yaml")
         let missing = await SignJob(runFile: pr, configFile: config, signingSecrets: dir.url).run()
         #expect(missing.exitCode == 1)
-        #expect(missing.lines.contains { $0.contains("app-ci-4mz8w-fetch-source, app-ci-4mz8w-build") && $0.contains("--objects") })
+        #expect(
+            missing.lines.contains {
+                $0.contains("app-ci-4mz8w-fetch-source, app-ci-4mz8w-build") && $0.contains("--objects")
+            })
 
         let report = await SignJob(
-            runFile: pr, configFile: config, signingSecrets: dir.url, objectDirectories: [PackagePaths.example("cluster")]
+            runFile: pr, configFile: config, signingSecrets: dir.url,
+            objectDirectories: [PackagePaths.example("cluster")]
         ).run()
         #expect(report.exitCode == 0, "\(report.lines)")
         let a = try annotations(report)
-        let payload = try JSONValue(parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-pipelinerun-7c3b2a19-8d4e-4f5a-b6c7-d8e9f0a1b2c3"]!)))
+        let payload = try JSONValue(
+            parsing: try #require(
+                Data(base64Encoded: a["chains.tekton.dev/payload-pipelinerun-7c3b2a19-8d4e-4f5a-b6c7-d8e9f0a1b2c3"]!)))
         // Deep inspection is on in the example config: the child TaskRuns' results are byproducts.
-        let names = payload["predicate"]?["runDetails"]?["byproducts"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+        let names =
+            payload["predicate"]?["runDetails"]?["byproducts"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
         #expect(names.contains("taskRunResults/app-ci-4mz8w-fetch-source/commit"))
         #expect(payload["predicate"]?["runDetails"]?["builder"]?["id"] == "https://ci.example.com/tekton-chains")
     }
@@ -163,8 +196,6 @@ struct SignJobTests {
         #expect(try annotations(report)["chains.tekton.dev/signed"] == "true")
     }
 }
-
-import Crypto
 
 enum SHA256Hex {
     static func of(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }

@@ -59,12 +59,14 @@ struct ManifestTests {
         #expect(text.contains("signed: \"true\""))
     }
 
-    @Test("a malformed TaskRun names the file and the path of the bad field", arguments: [
-        ("status: {results: {name: x}}", "status.results"),
-        ("status: {steps: [{name: s, imageID: [1]}]}", "status.steps[0].imageID"),
-        ("metadata: {labels: {a: [1, 2]}}", "metadata.labels.a"),
-        ("spec: {params: [{value: x}]}", "spec.params[0].name"),
-    ])
+    @Test(
+        "a malformed TaskRun names the file and the path of the bad field",
+        arguments: [
+            ("status: {results: {name: x}}", "status.results"),
+            ("status: {steps: [{name: s, imageID: [1]}]}", "status.steps[0].imageID"),
+            ("metadata: {labels: {a: [1, 2]}}", "metadata.labels.a"),
+            ("spec: {params: [{value: x}]}", "spec.params[0].name"),
+        ])
     func malformed(body: String, path: String) throws {
         let doc = try yaml("apiVersion: tekton.dev/v1\nkind: TaskRun\n" + body)[0]
         #expect {
@@ -100,13 +102,18 @@ struct ManifestTests {
                 - {name: n, value: 42}
             """)[0]
         let run = try TaskRun(json: doc, source: "t")
-        #expect(run.results.map(\.value) == [.string("abc"), .array(["x", "y"]), .object(["uri": "u", "digest": "sha256:1"]), .string("42")])
+        #expect(
+            run.results.map(\.value) == [
+                .string("abc"), .array(["x", "y"]), .object(["uri": "u", "digest": "sha256:1"]), .string("42"),
+            ])
         #expect(run.isDone)
     }
 
-    @Test("done means a Succeeded condition that is not Unknown", arguments: [
-        ("True", true), ("False", true), ("Unknown", false),
-    ])
+    @Test(
+        "done means a Succeeded condition that is not Unknown",
+        arguments: [
+            ("True", true), ("False", true), ("Unknown", false),
+        ])
     func done(status: String, done: Bool) throws {
         let doc = try yaml("kind: TaskRun\nstatus: {conditions: [{type: Succeeded, status: \"\(status)\"}]}")[0]
         #expect(try TaskRun(json: doc, source: "t").isDone == done)
@@ -116,7 +123,9 @@ struct ManifestTests {
     @Test("v1beta1 runs are converted: taskResults, pipelineResults, serviceAccountName, timeout, taskRuns map")
     func v1beta1() throws {
         let tr = try TaskRun(
-            json: try yaml("apiVersion: tekton.dev/v1beta1\nkind: TaskRun\nstatus: {taskResults: [{name: IMAGE_URL, value: x}]}")[0],
+            json: try yaml(
+                "apiVersion: tekton.dev/v1beta1\nkind: TaskRun\nstatus: {taskResults: [{name: IMAGE_URL, value: x}]}")[
+                    0],
             source: "t")
         #expect(tr.results.map(\.name) == ["IMAGE_URL"])
         #expect(tr.raw["apiVersion"] == "tekton.dev/v1")

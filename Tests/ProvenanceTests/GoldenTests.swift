@@ -9,7 +9,8 @@ import Testing
 /// --filter GoldenTests` after a deliberate change, and read the diff.
 @Suite("Golden provenance for realistic runs")
 struct GoldenTests {
-    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Golden")
 
     struct Case: CustomTestStringConvertible, Sendable {
         var run: String
@@ -29,14 +30,21 @@ struct GoldenTests {
     static let cases: [Case] =
         ["taskrun-kaniko.yaml", "taskrun-buildah-v1beta1.yaml", "taskrun-stepactions.yaml"].flatMap { run in
             [PayloadFormat.slsaV1, .slsaV2alpha3, .slsaV2alpha4].map { Case(run: run, format: $0) }
-        } + [PayloadFormat.slsaV1, .slsaV2alpha3, .slsaV2alpha4].flatMap { format in
-            [false, true].map { Case(run: "pipelinerun-git-build.yaml", children: prChildren, format: format, deep: $0) }
-        } + [Case(run: "pipelinerun-git-build.yaml", children: prChildren, format: .slsaV2alpha3,
-                  buildType: "https://tekton.dev/chains/v2/slsa-tekton")]
+        }
+        + [PayloadFormat.slsaV1, .slsaV2alpha3, .slsaV2alpha4].flatMap { format in
+            [false, true].map {
+                Case(run: "pipelinerun-git-build.yaml", children: prChildren, format: format, deep: $0)
+            }
+        } + [
+            Case(
+                run: "pipelinerun-git-build.yaml", children: prChildren, format: .slsaV2alpha3,
+                buildType: "https://tekton.dev/chains/v2/slsa-tekton")
+        ]
 
     static func statement(_ c: Case) throws -> Statement {
         let (docs, _) = try ManifestReader.read(file: PackagePaths.example(c.run))
-        let options = FormatOptions(builderID: "https://tekton.dev/chains/v2", buildType: c.buildType, deepInspection: c.deep)
+        let options = FormatOptions(
+            builderID: "https://tekton.dev/chains/v2", buildType: c.buildType, deepInspection: c.deep)
         var diagnostics = Diagnostics()
         switch try AnyRun(json: docs[0], source: c.run) {
         case .taskRun(let tr):

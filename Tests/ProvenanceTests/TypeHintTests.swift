@@ -14,12 +14,14 @@ func o(_ name: String, _ value: [String: String]) -> RunResult { RunResult(name:
 
 @Suite("Type hints")
 struct TypeHintTests {
-    @Test("images come from pairs, IMAGES (comma or newline) and build-artifact outputs, de-duplicated, in result order")
+    @Test(
+        "images come from pairs, IMAGES (comma or newline) and build-artifact outputs, de-duplicated, in result order")
     func ociImages() {
         var diagnostics = Diagnostics()
         let images = TypeHints.ociImages(
             [
-                r("second-IMAGE_URL", "gcr.io/b/two"), r("first-IMAGE_DIGEST", d1), r("first-IMAGE_URL", "gcr.io/a/one "),
+                r("second-IMAGE_URL", "gcr.io/b/two"), r("first-IMAGE_DIGEST", d1),
+                r("first-IMAGE_URL", "gcr.io/a/one "),
                 r("second-IMAGE_DIGEST", d2),
                 r("IMAGES", " gcr.io/a/one@\(d1),\nbusybox@\(d3)\n\n ,gcr.io/c/three:v1@\(d3)"),
                 o("app-ARTIFACT_OUTPUTS", ["uri": "gcr.io/d/four", "digest": d1, "isBuildArtifact": "true"]),
@@ -37,7 +39,10 @@ struct TypeHintTests {
     func invalidImages() {
         var diagnostics = Diagnostics()
         let images = TypeHints.ociImages(
-            [r("IMAGE_URL", "gcr.io/Upper/case"), r("IMAGE_DIGEST", d1), r("IMAGES", "gcr.io/x/y:latest,gcr.io/ok/img@\(d2)")],
+            [
+                r("IMAGE_URL", "gcr.io/Upper/case"), r("IMAGE_DIGEST", d1),
+                r("IMAGES", "gcr.io/x/y:latest,gcr.io/ok/img@\(d2)"),
+            ],
             diagnostics: &diagnostics)
         #expect(images.map(\.description) == ["gcr.io/ok/img@\(d2)"])
         #expect(diagnostics.warnings.map(\.result) == ["IMAGE_URL", "IMAGES"])
@@ -48,20 +53,25 @@ struct TypeHintTests {
     @Test("a pair with one half missing or empty is dropped")
     func halfPairs() {
         var diagnostics = Diagnostics()
-        #expect(TypeHints.ociImages([r("IMAGE_URL", "gcr.io/a/b"), r("IMAGE_DIGEST", "  ")], diagnostics: &diagnostics).isEmpty)
+        #expect(
+            TypeHints.ociImages([r("IMAGE_URL", "gcr.io/a/b"), r("IMAGE_DIGEST", "  ")], diagnostics: &diagnostics)
+                .isEmpty)
     }
 
-    @Test("structured results need an object with uri and a valid digest", arguments: [
-        (["uri": "u", "digest": "sha1:" + String(repeating: "1", count: 40)], true),
-        (["uri": "u", "digest": "SHA256:" + String(repeating: "a", count: 64)], true),
-        (["uri": "u", "digest": "sha512:" + String(repeating: "a", count: 128)], true),
-        (["uri": "u"], false), (["digest": d1], false), (["uri": "u", "digest": ""], false),
-        (["uri": "u", "digest": "md5:abc"], false), (["uri": "u", "digest": "sha256:abc"], false),
-        (["uri": "u", "digest": "sha256"], false),
-    ])
+    @Test(
+        "structured results need an object with uri and a valid digest",
+        arguments: [
+            (["uri": "u", "digest": "sha1:" + String(repeating: "1", count: 40)], true),
+            (["uri": "u", "digest": "SHA256:" + String(repeating: "a", count: 64)], true),
+            (["uri": "u", "digest": "sha512:" + String(repeating: "a", count: 128)], true),
+            (["uri": "u"], false), (["digest": d1], false), (["uri": "u", "digest": ""], false),
+            (["uri": "u", "digest": "md5:abc"], false), (["uri": "u", "digest": "sha256:abc"], false),
+            (["uri": "u", "digest": "sha256"], false),
+        ])
     func structured(value: [String: String], valid: Bool) {
         var diagnostics = Diagnostics()
-        let found = TypeHints.structured([o("X_ARTIFACT_INPUTS", value)], suffix: TypeHints.artifactInputs, diagnostics: &diagnostics)
+        let found = TypeHints.structured(
+            [o("X_ARTIFACT_INPUTS", value)], suffix: TypeHints.artifactInputs, diagnostics: &diagnostics)
         #expect(found.count == (valid ? 1 : 0))
         #expect(diagnostics.warnings.count == (valid ? 0 : 1))
     }
@@ -78,8 +88,15 @@ struct TypeHintTests {
     func appendArtifacts() {
         let merged = append(
             [Artifact(name: "a", digest: ["sha256": "1"])],
-            [Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]), Artifact(name: "a", digest: ["sha256": "3"])])
-        #expect(merged == [Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]), Artifact(name: "a", digest: ["sha256": "3"])])
+            [
+                Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]),
+                Artifact(name: "a", digest: ["sha256": "3"]),
+            ])
+        #expect(
+            merged == [
+                Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]),
+                Artifact(name: "a", digest: ["sha256": "3"]),
+            ])
     }
 
     @Test("simplesigning payload is byte-exact")
@@ -95,11 +112,16 @@ struct TypeHintTests {
     func badImageID() throws {
         let json = try JSONValue(
             parsing: Data(
-                #"{"kind":"TaskRun","status":{"steps":[{"name":"a","imageID":"busybox:latest"},{"name":"b","imageID":"gcr.io/x/y@\#(d1)"}]}}"#.utf8))
+                #"{"kind":"TaskRun","status":{"steps":[{"name":"a","imageID":"busybox:latest"},{"name":"b","imageID":"gcr.io/x/y@\#(d1)"}]}}"#
+                    .utf8))
         var diagnostics = Diagnostics()
         let statement = try Formats.statement(
-            taskRun: try TaskRun(json: json, source: "t"), format: .slsaV1, options: FormatOptions(), diagnostics: &diagnostics)
-        #expect(statement.json["predicate"]?["materials"] == [["uri": "oci://gcr.io/x/y", "digest": ["sha256": .string(String(d1.dropFirst(7)))]]])
+            taskRun: try TaskRun(json: json, source: "t"), format: .slsaV1, options: FormatOptions(),
+            diagnostics: &diagnostics)
+        #expect(
+            statement.json["predicate"]?["materials"] == [
+                ["uri": "oci://gcr.io/x/y", "digest": ["sha256": .string(String(d1.dropFirst(7)))]]
+            ])
         #expect(diagnostics.warnings.map(\.result) == ["step a"])
         #expect(throws: PayloadError.self) { try Materials.fromImageID("busybox:latest") }
     }
@@ -112,50 +134,64 @@ struct TypeHintTests {
             _ = try Formats.statement(
                 taskRun: try TaskRun(json: json, source: "t"), format: .slsaV2alpha3,
                 options: FormatOptions(buildType: "https://example.com/bt"), diagnostics: &diagnostics)
-        } throws: { "\($0)".contains("TaskRun ns/t1") && "\($0)".contains("unsupported buildType https://example.com/bt") }
+        } throws: {
+            "\($0)".contains("TaskRun ns/t1") && "\($0)".contains("unsupported buildType https://example.com/bt")
+        }
     }
 }
 
 @Suite("Timestamps, durations and runSpec")
 struct RenderingTests {
-    @Test("timestamps are re-rendered in UTC", arguments: [
-        ("2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z"),
-        ("2021-03-29T21:50:00+12:00", "2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z"),
-        ("2026-11-27T09:15:02.123456Z", "2026-11-27T09:15:02.123456Z", "2026-11-27T09:15:02.123456Z"),
-        ("2026-11-27T09:17:40.5Z", "2026-11-27T09:17:40.5Z", "2026-11-27T09:17:40.500Z"),
-        ("2000-02-29T00:00:00.000000001-01:30", "2000-02-29T01:30:00.000000001Z", "2000-02-29T01:30:00.000000001Z"),
-    ])
+    @Test(
+        "timestamps are re-rendered in UTC",
+        arguments: [
+            ("2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z"),
+            ("2021-03-29T21:50:00+12:00", "2021-03-29T09:50:00Z", "2021-03-29T09:50:00Z"),
+            ("2026-11-27T09:15:02.123456Z", "2026-11-27T09:15:02.123456Z", "2026-11-27T09:15:02.123456Z"),
+            ("2026-11-27T09:17:40.5Z", "2026-11-27T09:17:40.5Z", "2026-11-27T09:17:40.500Z"),
+            ("2000-02-29T00:00:00.000000001-01:30", "2000-02-29T01:30:00.000000001Z", "2000-02-29T01:30:00.000000001Z"),
+        ])
     func timestamps(input: String, go: String, proto: String) throws {
         let t = try #require(Timestamp(rfc3339: input))
         #expect(t.goRFC3339Nano == go)
         #expect(t.protoJSON == proto)
     }
 
-    @Test("malformed timestamps are not parsed", arguments: ["", "2021-13-01T00:00:00Z", "2021-03-29 09:50:00Z", "2021-03-29T09:50:00"])
+    @Test(
+        "malformed timestamps are not parsed",
+        arguments: ["", "2021-13-01T00:00:00Z", "2021-03-29 09:50:00Z", "2021-03-29T09:50:00"])
     func badTimestamps(input: String) {
         #expect(Timestamp(rfc3339: input) == nil)
     }
 
-    @Test("durations render as Go's Duration.String()", arguments: [
-        ("1h", "1h0m0s"), ("90m", "1h30m0s"), ("1h0m0s", "1h0m0s"), ("30s", "30s"), ("1.5h", "1h30m0s"),
-        ("500ms", "500ms"), ("0", "0s"), ("2m3.5s", "2m3.5s"), ("bogus", "bogus"),
-    ])
+    @Test(
+        "durations render as Go's Duration.String()",
+        arguments: [
+            ("1h", "1h0m0s"), ("90m", "1h30m0s"), ("1h0m0s", "1h0m0s"), ("30s", "30s"), ("1.5h", "1h30m0s"),
+            ("500ms", "500ms"), ("0", "0s"), ("2m3.5s", "2m3.5s"), ("bogus", "bogus"),
+        ])
     func durations(input: String, output: String) {
         #expect(GoDuration.normalise(input) == output)
     }
 
-    @Test("runSpec is Go's re-serialisation: unknown and empty fields dropped, serviceAccountName and computeResources added")
+    @Test(
+        "runSpec is Go's re-serialisation: unknown and empty fields dropped, serviceAccountName and computeResources added"
+    )
     func runSpec() throws {
         let spec = try JSONValue(
             parsing: Data(
-                #"{"params":[],"bogus":1,"timeout":"1h","taskRef":{"name":"t","bundle":"x"},"taskSpec":{"steps":[{"name":"s","image":"i","args":[]}]}}"#.utf8))
+                #"{"params":[],"bogus":1,"timeout":"1h","taskRef":{"name":"t","bundle":"x"},"taskSpec":{"steps":[{"name":"s","image":"i","args":[]}]}}"#
+                    .utf8))
         #expect(
             RunSpec.taskRun(spec) == [
                 "serviceAccountName": "", "timeout": "1h0m0s", "taskRef": ["name": "t"],
                 "taskSpec": ["steps": [["name": "s", "image": "i", "computeResources": [:]]]],
             ])
         let pr = try JSONValue(parsing: Data(#"{"pipelineRef":{"name":"p"},"timeouts":{"pipeline":"2h"}}"#.utf8))
-        #expect(RunSpec.pipelineRun(pr) == ["pipelineRef": ["name": "p"], "timeouts": ["pipeline": "2h0m0s"], "taskRunTemplate": [:]])
+        #expect(
+            RunSpec.pipelineRun(pr) == [
+                "pipelineRef": ["name": "p"], "timeouts": ["pipeline": "2h0m0s"], "taskRunTemplate": [:],
+            ])
     }
 
     @Test("buildConfig 'after' collects runAfter and result references; finally tasks follow the last task")

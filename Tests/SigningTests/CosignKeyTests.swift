@@ -6,7 +6,8 @@ import Testing
 
 @Suite("cosign.key (sigstore encrypted keys)")
 struct CosignKeyTests {
-    @Test("a key made by PyNaCl + scrypt decrypts, signs, and the signature verifies with Python cryptography",
+    @Test(
+        "a key made by PyNaCl + scrypt decrypts, signs, and the signature verifies with Python cryptography",
         arguments: ["p256", "p384", "ed25519"])
     func pynaclKey(kind: String) throws {
         let dir = try TemporaryDirectory()
@@ -35,20 +36,23 @@ struct CosignKeyTests {
         #expect(opened.stdout == key.publicKey.pem)
         let keyText = try String(contentsOf: dir.file("cosign.key"), encoding: .utf8)
         #expect(keyText.hasPrefix("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"))
-        let mode = try FileManager.default.attributesOfItem(atPath: dir.file("cosign.key").path)[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: dir.file("cosign.key").path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }
 
     @Test("a wrong password says so and names the file")
     func wrongPassword() throws {
         let dir = try TemporaryDirectory()
-        _ = try SigningSecrets.writeCosign(try PrivateKey.generate(.ecdsaP256), password: Data("right".utf8), to: dir.url)
+        _ = try SigningSecrets.writeCosign(
+            try PrivateKey.generate(.ecdsaP256), password: Data("right".utf8), to: dir.url)
         try dir.write("cosign.password", "hunter2")
         #expect {
             _ = try SigningSecrets.loadSigner(from: dir.url)
         } throws: { error in
             guard let e = error as? SigningError else { return false }
-            return e.code == .wrongPassword && e.description.contains("cosign.key") && e.description.contains("password")
+            return e.code == .wrongPassword && e.description.contains("cosign.key")
+                && e.description.contains("password")
                 && !e.description.contains("hunter2")
         }
     }
@@ -76,11 +80,19 @@ struct CosignKeyTests {
         #expect(loaded.publicKey.pem == key.publicKey.pem)
     }
 
-    @Test("damaged cosign keys get clear errors", arguments: [
-        ("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n", "JSON is not valid"),
-        ("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n", "expected a ENCRYPTED SIGSTORE PRIVATE KEY"),
-        ("garbage", "no PEM block"),
-    ])
+    @Test(
+        "damaged cosign keys get clear errors",
+        arguments: [
+            (
+                "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nbm90IGpzb24=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+                "JSON is not valid"
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+                "expected a ENCRYPTED SIGSTORE PRIVATE KEY"
+            ),
+            ("garbage", "no PEM block"),
+        ])
     func damaged(pem: String, fragment: String) {
         #expect {
             _ = try CosignKey.decrypt(pem: pem, password: Data(), file: "cosign.key")

@@ -1,4 +1,5 @@
 import ChainsTesting
+import Crypto
 import Foundation
 import Testing
 
@@ -48,19 +49,31 @@ struct KeysTests {
         #expect(loaded.publicKey.pem == key.publicKey.pem)
     }
 
-    @Test("malformed and unsupported PEM inputs get clear errors", arguments: [
-        ("not a key at all", SigningError.Code.malformedPEM, "no PEM block found"),
-        ("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", .unsupportedKey, "found a CERTIFICATE PEM block"),
-        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", .unsupportedKey, "not an ECDSA"),
-        ("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n", .encryptedKey, "encrypted PKCS#8"),
-        ("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\ne30=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n", .encryptedKey, "name it cosign.key"),
-    ])
+    @Test(
+        "malformed and unsupported PEM inputs get clear errors",
+        arguments: [
+            ("not a key at all", SigningError.Code.malformedPEM, "no PEM block found"),
+            (
+                "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n", .unsupportedKey,
+                "found a CERTIFICATE PEM block"
+            ),
+            ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", .unsupportedKey, "not an ECDSA"),
+            (
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n", .encryptedKey,
+                "encrypted PKCS#8"
+            ),
+            (
+                "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\ne30=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+                .encryptedKey, "name it cosign.key"
+            ),
+        ])
     func malformed(pem: String, code: SigningError.Code, fragment: String) {
         #expect {
             _ = try PrivateKey(pem: pem, file: "/etc/signing-secrets/x509.pem")
         } throws: { error in
             guard let e = error as? SigningError else { return false }
-            return e.code == code && e.description.contains(fragment) && e.description.hasPrefix("/etc/signing-secrets/x509.pem: ")
+            return e.code == code && e.description.contains(fragment)
+                && e.description.hasPrefix("/etc/signing-secrets/x509.pem: ")
         }
     }
 
@@ -74,9 +87,11 @@ struct KeysTests {
         #expect(throws: SigningError.self) { try PrivateKey(pem: enc.stdout, file: "x509.pem") }
     }
 
-    @Test("key ids equal the OpenSSH SHA256 fingerprint computed by Python cryptography", arguments: [
-        KeyAlgorithm.ecdsaP256, .ecdsaP384, .ecdsaP521, .ed25519, .rsa2048,
-    ])
+    @Test(
+        "key ids equal the OpenSSH SHA256 fingerprint computed by Python cryptography",
+        arguments: [
+            KeyAlgorithm.ecdsaP256, .ecdsaP384, .ecdsaP521, .ed25519, .rsa2048,
+        ])
     func keyIDMatchesOpenSSH(algorithm: KeyAlgorithm) throws {
         let key = try PrivateKey.generate(algorithm)
         let dir = try TemporaryDirectory()
@@ -98,8 +113,6 @@ struct KeysTests {
         #expect(!k.publicKey.isValidSignature(cosign, for: SHA256Digest.of(message)))
     }
 }
-
-import Crypto
 
 enum P384SignatureCheck {
     static func parse(_ der: Data) throws -> P384.Signing.ECDSASignature { try .init(derRepresentation: der) }

@@ -58,7 +58,9 @@ struct SecretBoxTests {
         #expect(hexString(tag) == "a8061dc1305136c6c22b8baf0c0127a9")
     }
 
-    @Test("seal then open round-trips every length around block boundaries", arguments: [0, 1, 15, 16, 17, 63, 64, 65, 200])
+    @Test(
+        "seal then open round-trips every length around block boundaries",
+        arguments: [0, 1, 15, 16, 17, 63, 64, 65, 200])
     func roundTrip(length: Int) {
         let m = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
         let sealed = SecretBox.seal(m, nonce: nonce, key: key)
