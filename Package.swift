@@ -71,7 +71,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "chains-bench",
-            dependencies: ["ChainsCore", "ChainsTesting"],
+            dependencies: ["ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig"],
             swiftSettings: strict
         ),
         .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
