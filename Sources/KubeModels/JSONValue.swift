@@ -101,14 +101,18 @@ extension JSONValue {
 
     /// Compact JSON with object keys sorted by their UTF-8 bytes — deterministic for the same value.
     public func serialized(escaping: Escaping = .minimal) -> String {
-        var out = ""
-        out.reserveCapacity(256)
-        write(into: &out, escaping: escaping)
-        return out
+        String(decoding: serializedBytes(escaping: escaping), as: UTF8.self)
     }
 
     public func serializedData(escaping: Escaping = .minimal) -> Data {
-        Data(serialized(escaping: escaping).utf8)
+        Data(serializedBytes(escaping: escaping))
+    }
+
+    public func serializedBytes(escaping: Escaping = .minimal) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        write(into: &out, escaping: escaping)
+        return out
     }
 
     /// Indented JSON (two spaces, sorted keys) for files people read.
@@ -119,30 +123,30 @@ extension JSONValue {
         return out
     }
 
-    func write(into out: inout String, escaping: Escaping) {
+    func write(into out: inout [UInt8], escaping: Escaping) {
         switch self {
-        case .null: out.append("null")
-        case .bool(let b): out.append(b ? "true" : "false")
-        case .number(let n): out.append(JSONValue.format(number: n))
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): out.append(contentsOf: JSONValue.format(number: n).utf8)
         case .string(let s): JSONValue.appendQuoted(s, to: &out, escaping: escaping)
         case .array(let items):
-            out.append("[")
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out.append(",") }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(into: &out, escaping: escaping)
             }
-            out.append("]")
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out.append("{")
+            out.append(UInt8(ascii: "{"))
             var first = true
-            for key in members.keys.sorted(by: JSONValue.keyOrder) {
-                if !first { out.append(",") }
+            for (key, value) in members.sorted(by: { JSONValue.keyOrder($0.key, $1.key) }) {
+                if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 JSONValue.appendQuoted(key, to: &out, escaping: escaping)
-                out.append(":")
-                members[key]!.write(into: &out, escaping: escaping)
+                out.append(UInt8(ascii: ":"))
+                value.write(into: &out, escaping: escaping)
             }
-            out.append("}")
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -170,7 +174,7 @@ extension JSONValue {
             }
             out.append(closePad + "}")
         default:
-            write(into: &out, escaping: .minimal)
+            out.append(serialized())
         }
     }
 
@@ -190,29 +194,46 @@ extension JSONValue {
     }
 
     public static func appendQuoted(_ s: String, to out: inout String, escaping: Escaping) {
-        out.append("\"")
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            case "<" where escaping == .goEncodingJSON: out.append("\\u003c")
-            case ">" where escaping == .goEncodingJSON: out.append("\\u003e")
-            case "&" where escaping == .goEncodingJSON: out.append("\\u0026")
-            case "\u{2028}" where escaping == .goEncodingJSON: out.append("\\u2028")
-            case "\u{2029}" where escaping == .goEncodingJSON: out.append("\\u2029")
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+        var bytes: [UInt8] = []
+        appendQuoted(s, to: &bytes, escaping: escaping)
+        out.append(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Appends `s` as a JSON string. Works on UTF-8 bytes: everything but `"`, `\\`, control characters (and, for
+    /// Go, `<`, `>`, `&`, U+2028, U+2029) is copied as it is.
+    public static func appendQuoted(_ s: String, to out: inout [UInt8], escaping: Escaping) {
+        let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        var utf8 = s.utf8.makeIterator()
+        var pending: [UInt8] = []  // lookahead for E2 80 A8/A9
+        while let b = pending.isEmpty ? utf8.next() : pending.removeFirst() {
+            switch b {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hexDigits[Int(b >> 4)])
+                out.append(hexDigits[Int(b & 0xf)])
+            case UInt8(ascii: "<") where escaping == .goEncodingJSON: out.append(contentsOf: "\\u003c".utf8)
+            case UInt8(ascii: ">") where escaping == .goEncodingJSON: out.append(contentsOf: "\\u003e".utf8)
+            case UInt8(ascii: "&") where escaping == .goEncodingJSON: out.append(contentsOf: "\\u0026".utf8)
+            case 0xE2 where escaping == .goEncodingJSON:
+                let b1 = utf8.next()
+                let b2 = b1 == 0x80 ? utf8.next() : nil
+                if b1 == 0x80, let b2, b2 == 0xA8 || b2 == 0xA9 {
+                    out.append(contentsOf: (b2 == 0xA8 ? "\\u2028" : "\\u2029").utf8)
                 } else {
-                    out.unicodeScalars.append(scalar)
+                    out.append(b)
+                    if let b1 { pending.append(b1) }
+                    if let b2 { pending.append(b2) }
                 }
+            default: out.append(b)
             }
         }
-        out.append("\"")
+        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -159,6 +159,8 @@ struct ManifestTests {
         let v: JSONValue = ["b": .number(1), "a": "<&>", "c": .number(1.5)]
         #expect(v.serialized() == #"{"a":"<&>","b":1,"c":1.5}"#)
         #expect(v.serialized(escaping: .goEncodingJSON) == #"{"a":"\u003c\u0026\u003e","b":1,"c":1.5}"#)
-        #expect(JSONValue.string("\u{1}\n").serialized() == #""\u0001\n""#)
+        #expect(JSONValue.string("\u{1}\n\u{1f}").serialized() == #""\u0001\n\u001f""#)
+        #expect(JSONValue.string("é\u{2028}€").serialized(escaping: .goEncodingJSON) == "\"é\\u2028€\"")
+        #expect(JSONValue.string("é\u{2028}€").serialized() == "\"é\u{2028}€\"")
     }
 }
