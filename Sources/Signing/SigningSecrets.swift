@@ -4,6 +4,7 @@ import Foundation
 /// `cosign.key` + `cosign.password`, chosen in Chains' order (x509.pem first).
 public enum SigningSecrets {
     public static let x509File = "x509.pem"
+    public static let x509PublicFile = "x509.pub"
     public static let cosignKeyFile = "cosign.key"
     public static let cosignPasswordFile = "cosign.password"
     public static let cosignPublicFile = "cosign.pub"
@@ -53,11 +54,13 @@ public enum SigningSecrets {
         }
     }
 
-    /// Writes an ECDSA P-256 (or other) `x509.pem`, readable by the owner only.
+    /// Writes an ECDSA P-256 (or other) `x509.pem`, readable by the owner only, and its public key as
+    /// `x509.pub` (for `cosign verify --key`; nothing reads it back).
     public static func writeX509(_ key: PrivateKey, to directory: URL) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = directory.appendingPathComponent(x509File)
         try writePrivate(Data(key.pkcs8PEM.utf8), to: url)
+        try Data(key.publicKey.pem.utf8).write(to: directory.appendingPathComponent(x509PublicFile))
         return url
     }
 
