@@ -172,7 +172,8 @@ public struct SignJob: Sendable {
                 if !hasKey {
                     let url = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: secrets)
                     report.lines.append(
-                        "created a new ECDSA P-256 signing key: \(url.path) (public key: \(SigningSecrets.x509PublicFile) beside it)")
+                        "created a new ECDSA P-256 signing key: \(url.path) (public key: \(SigningSecrets.x509PublicFile) beside it)"
+                    )
                 }
             }
             signer = try SigningSecrets.loadSigner(from: secrets)
