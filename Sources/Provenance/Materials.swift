@@ -54,6 +54,20 @@ func append(_ original: [Artifact], _ items: [Artifact]) -> [Artifact] {
     return out
 }
 
+/// `CHAINS-GIT_URL` / `CHAINS-GIT_COMMIT` values; a later scan overrides an earlier one (defaults → params → results).
+struct GitHints {
+    var commit = ""
+    var url = ""
+
+    mutating func scan(_ values: [(name: String, value: ParamValue?)]) {
+        for (name, value) in values {
+            guard let value else { continue }
+            if name == TypeHints.gitCommit { commit = value.stringValue ?? "" }
+            if name == TypeHints.gitURL { url = value.stringValue ?? "" }
+        }
+    }
+}
+
 enum Materials {
     static let gitPrefix = "git+"
 
@@ -116,21 +130,11 @@ enum Materials {
 
     /// Git material from `CHAINS-GIT_*` (task param defaults → run params → results) and `*ARTIFACT_INPUTS`.
     static func taskParamsAndResults(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        var commit = ""
-        var url = ""
-        for p in tr.status.taskSpec?.params ?? [] {
-            guard let d = p.default else { continue }
-            if p.name == TypeHints.gitCommit { commit = d.stringValue ?? "" }
-            if p.name == TypeHints.gitURL { url = d.stringValue ?? "" }
-        }
-        for p in tr.spec.params ?? [] {
-            if p.name == TypeHints.gitCommit { commit = p.value.stringValue ?? "" }
-            if p.name == TypeHints.gitURL { url = p.value.stringValue ?? "" }
-        }
-        for r in tr.status.results ?? [] {
-            if r.name == TypeHints.gitCommit { commit = r.value.stringValue ?? "" }
-            if r.name == TypeHints.gitURL { url = r.value.stringValue ?? "" }
-        }
+        var git = GitHints()
+        git.scan((tr.status.taskSpec?.params ?? []).map { ($0.name, $0.default) })
+        git.scan((tr.spec.params ?? []).map { ($0.name, $0.value) })
+        git.scan((tr.status.results ?? []).map { ($0.name, $0.value) })
+        let (commit, url) = (git.commit, git.url)
         let out = gitMaterial(url: url, commit: commit, where: tr.displayName, diagnostics: &diagnostics)
         return append(out, structuredInputs(tr.results, diagnostics: &diagnostics))
     }
@@ -139,14 +143,12 @@ enum Materials {
     static func stepActionResults(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
         var out: [Artifact] = []
         for step in tr.status.steps ?? [] {
-            var commit = ""
-            var url = ""
-            for r in step.results ?? [] {
-                if r.name == TypeHints.gitCommit { commit = r.value.stringValue ?? "" }
-                if r.name == TypeHints.gitURL { url = r.value.stringValue ?? "" }
-            }
+            var git = GitHints()
+            git.scan((step.results ?? []).map { ($0.name, $0.value) })
             out = append(
-                out, gitMaterial(url: url, commit: commit, where: "step \(step.name ?? "")", diagnostics: &diagnostics))
+                out,
+                gitMaterial(
+                    url: git.url, commit: git.commit, where: "step \(step.name ?? "")", diagnostics: &diagnostics))
         }
         return append(out, structuredInputs(stepResults(tr), diagnostics: &diagnostics))
     }
@@ -173,30 +175,19 @@ enum Materials {
         _ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics
     ) -> [Artifact] {
         var out = append([], structuredInputs(pr.pipelineRun.results, diagnostics: &diagnostics))
-        var commit = ""
-        var url = ""
+        var git = GitHints()
         if let spec = pr.pipelineRun.status.pipelineSpec {
             if deepInspection {
                 for tr in pr.executedTaskRuns {
                     out = append(out, taskParamsAndResults(tr, diagnostics: &diagnostics))
                 }
             }
-            for p in spec.params ?? [] {
-                guard let d = p.default else { continue }
-                if p.name == TypeHints.gitCommit { commit = d.stringValue ?? "" }
-                if p.name == TypeHints.gitURL { url = d.stringValue ?? "" }
-            }
+            git.scan((spec.params ?? []).map { ($0.name, $0.default) })
         }
-        for p in pr.pipelineRun.spec.params ?? [] {
-            if p.name == TypeHints.gitCommit { commit = p.value.stringValue ?? "" }
-            if p.name == TypeHints.gitURL { url = p.value.stringValue ?? "" }
-        }
-        for r in pr.pipelineRun.results {
-            if r.name == TypeHints.gitCommit { commit = r.value.stringValue ?? "" }
-            if r.name == TypeHints.gitURL { url = r.value.stringValue ?? "" }
-        }
-        if !commit.isEmpty && !url.isEmpty {
-            out = append(out, [Artifact(name: spdxGit(url), digest: ["sha1": commit])])
+        git.scan((pr.pipelineRun.spec.params ?? []).map { ($0.name, $0.value) })
+        git.scan(pr.pipelineRun.results.map { ($0.name, $0.value) })
+        if !git.commit.isEmpty && !git.url.isEmpty {
+            out = append(out, [Artifact(name: spdxGit(git.url), digest: ["sha1": git.commit])])
         }
         return out
     }
