@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -30,6 +33,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "ChainsConfig", dependencies: ["KubeModels"], swiftSettings: strict),
+        .target(
+            name: "HTTPTransport",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "RegistryAuth", dependencies: ["OCI", "KubeModels"], swiftSettings: strict),
+        .target(
+            name: "OCIRegistry",
+            dependencies: ["OCI", "RegistryAuth", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(
             name: "Provenance",
             dependencies: [
@@ -50,14 +71,20 @@ let package = Package(
         .target(
             name: "ChainsCore",
             dependencies: [
-                "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing",
-                .product(name: "Logging", package: "swift-log"),
+                "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "RegistryAuth", "OCIRegistry",
+                "HTTPTransport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "ChainsTesting",
-            dependencies: ["ChainsCore", "KubeModels", "Signing", "Provenance"],
+            dependencies: [
+                "ChainsCore", "KubeModels", "Signing", "Provenance", "OCI", "HTTPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -77,6 +104,12 @@ let package = Package(
         .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
         .testTarget(name: "KubeModelsTests", dependencies: ["KubeModels"], swiftSettings: strict),
         .testTarget(name: "ChainsConfigTests", dependencies: ["ChainsConfig"], swiftSettings: strict),
+        .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth", "ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "OCIRegistryTests",
+            dependencies: ["OCIRegistry", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ProvenanceTests",
             dependencies: ["Provenance", "ChainsTesting"],

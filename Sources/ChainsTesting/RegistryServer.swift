@@ -1,0 +1,176 @@
+import Foundation
+
+/// Debian's `docker-registry` (distribution 2.8) started for one test on 127.0.0.1 with a config the test writes:
+/// no auth, htpasswd Basic (bcrypt), token auth (with `TokenServer`), optionally TLS with a test CA.
+public final class RegistryServer: @unchecked Sendable {
+    public enum Auth: Sendable {
+        case none
+        /// user → password (bcrypt htpasswd entries are made with `htpasswd -B`).
+        case htpasswd([String: String])
+        case token(realm: String, service: String, issuer: String, rootCertificatePEM: String)
+    }
+
+    public let port: Int
+    public let tls: TestCA?
+    let process: Process
+    let directory: TemporaryDirectory
+
+    /// `host:port` as clients name it.
+    public var address: String { "127.0.0.1:\(port)" }
+
+    public init(auth: Auth = .none, tls: Bool = false) async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") else {
+            throw MissingTool(description: "docker-registry is not installed; run scripts/test.sh (it installs the Debian package)")
+        }
+        directory = try TemporaryDirectory()
+        port = try freePort()
+        var config = """
+            version: 0.1
+            log:
+              level: error
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: \(directory.url.path)/data
+              delete:
+                enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
+            http:
+              addr: 127.0.0.1:\(port)
+              secret: test-only-http-secret
+
+            """
+        var ca: TestCA?
+        if tls {
+            let made = try TestCA(directory: directory)
+            ca = made
+            config += "  tls:\n    certificate: \(made.serverCertificate.path)\n    key: \(made.serverKey.path)\n"
+        }
+        self.tls = ca
+        switch auth {
+        case .none: break
+        case .htpasswd(let users):
+            var lines = ""
+            for (user, password) in users.sorted(by: { $0.key < $1.key }) {
+                let r = try runProcess("/usr/bin/htpasswd", ["-Bbn", user, password])
+                guard r.status == 0 else { throw MissingTool(description: "htpasswd failed: \(r.stderr)") }
+                lines += r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+            }
+            try directory.write("htpasswd", lines)
+            config += "auth:\n  htpasswd:\n    realm: test-registry\n    path: \(directory.file("htpasswd").path)\n"
+        case .token(let realm, let service, let issuer, let rootPEM):
+            try directory.write("rootcerts.pem", rootPEM)
+            config += """
+                auth:
+                  token:
+                    realm: \(realm)
+                    service: \(service)
+                    issuer: \(issuer)
+                    rootcertbundle: \(directory.file("rootcerts.pem").path)
+
+                """
+        }
+        try directory.write("config.yml", config)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/docker-registry")
+        process.arguments = ["serve", directory.file("config.yml").path]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = try FileHandle(forWritingTo: directory.write("registry.log", ""))
+        try process.run()
+        // Ready when /v2/ answers (bounded: 10 s).
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if isListening(port: port) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        process.terminate()
+        throw MissingTool(description: "docker-registry did not start on port \(port): \(try String(contentsOf: directory.file("registry.log"), encoding: .utf8))")
+    }
+
+    public var log: String { (try? String(contentsOf: directory.file("registry.log"), encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 / localhost, made with openssl.
+public struct TestCA: Sendable {
+    public let certificate: URL
+    public let serverCertificate: URL
+    public let serverKey: URL
+
+    init(directory: TemporaryDirectory) throws {
+        let d = directory.url.path
+        func openssl(_ args: [String]) throws {
+            let r = try runProcess("/usr/bin/openssl", args)
+            guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
+        }
+        try openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/ca.key",
+            "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        try openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/server.key",
+            "-out", "\(d)/server.csr", "-subj", "/CN=127.0.0.1",
+        ])
+        try directory.write(
+            "server.ext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n")
+        try openssl([
+            "x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key", "-CAcreateserial",
+            "-out", "\(d)/server.crt", "-days", "2", "-extfile", "\(d)/server.ext",
+        ])
+        certificate = URL(fileURLWithPath: "\(d)/ca.crt")
+        serverCertificate = URL(fileURLWithPath: "\(d)/server.crt")
+        serverKey = URL(fileURLWithPath: "\(d)/server.key")
+    }
+}
+
+/// An ES256 key and self-signed certificate for a token server, made with openssl.
+public func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
+    let d = directory.url.path
+    let r = try runProcess("/usr/bin/openssl", [
+        "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/token.key",
+        "-out", "\(d)/token.crt", "-days", "2", "-subj", "/CN=chains-test-token", "-addext", "basicConstraints=critical,CA:TRUE",
+    ])
+    guard r.status == 0 else { throw MissingTool(description: "openssl: \(r.stderr)") }
+    return (try String(contentsOf: directory.file("token.key"), encoding: .utf8), try String(contentsOf: directory.file("token.crt"), encoding: .utf8))
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard bound else { throw MissingTool(description: "no free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+func isListening(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request as a test server sees it.
+public struct ServedRequest: Sendable {
+    public var method: String
+    public var uri: String
+    public var headers: [(String, String)]
+    public var body: Data
+    /// The address the client connected to (`127.0.0.1:port` or `localhost:port`).
+    public var host: String
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+    public var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
+    public var query: [String: [String]] {
+        var out: [String: [String]] = [:]
+        for item in URLComponents(string: "http://x\(uri)")?.queryItems ?? [] { out[item.name, default: []].append(item.value ?? "") }
+        return out
+    }
+}
+
+public struct ServedResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: Data
+    public init(status: Int, headers: [(String, String)] = [], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+    public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
+        ServedResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
+    }
+}
+
+/// A small HTTP/1.1 server on 127.0.0.1 for test peers (token server, fault-injecting proxy).
+public final class TestHTTPServer: Sendable {
+    let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    public let port: Int
+    let task: Task<Void, Never>
+
+    public init(handler: @escaping @Sendable (ServedRequest) async -> ServedResponse) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        channel = server
+        port = server.channel.localAddress?.port ?? 0
+        task = Task {
+            try? await server.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask { await TestHTTPServer.serve(connection, handler: handler) }
+                    }
+                }
+            }
+        }
+    }
+
+    static func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        handler: @Sendable (ServedRequest) async -> ServedResponse
+    ) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var body = ByteBuffer()
+            for try await part in inbound {
+                switch part {
+                case .head(let h):
+                    head = h
+                    body.clear()
+                case .body(var b):
+                    body.writeBuffer(&b)
+                case .end:
+                    guard let h = head else { continue }
+                    let request = ServedRequest(
+                        method: h.method.rawValue, uri: h.uri, headers: h.headers.map { ($0.name, $0.value) },
+                        body: Data(body.readableBytesView), host: h.headers["Host"].first ?? "")
+                    let response = await handler(request)
+                    var headers = HTTPHeaders(response.headers)
+                    headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
+                    if h.method != .HEAD && !response.body.isEmpty {
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                    }
+                    try await outbound.write(.end(nil))
+                }
+            }
+        }
+    }
+
+    public func stop() async {
+        try? await channel.channel.close()
+        task.cancel()
+    }
+}

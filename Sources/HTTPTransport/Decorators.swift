@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// Retries on 408, 429 and 5xx answers and on broken connections, with exponential backoff and full jitter,
+/// honouring `Retry-After` (capped). The clock is injected so tests do not sleep.
+public struct RetryingTransport: HTTPTransport {
+    public var base: any HTTPTransport
+    public var maxAttempts: Int
+    public var initialDelay: Double
+    public var maxDelay: Double
+    public var sleep: @Sendable (Double) async throws -> Void
+    public var random: @Sendable () -> Double
+
+    public init(
+        _ base: any HTTPTransport, maxAttempts: Int = 5, initialDelay: Double = 0.2, maxDelay: Double = 10,
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
+        self.base = base
+        self.maxAttempts = maxAttempts
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.sleep = sleep
+        self.random = random
+    }
+
+    static let retryableStatus: Set<Int> = [408, 429, 500, 502, 503, 504]
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var attempt = 1
+        while true {
+            do {
+                let response = try await base.send(request)
+                guard Self.retryableStatus.contains(response.status), attempt < maxAttempts else { return response }
+                try await sleep(delay(attempt: attempt, retryAfter: response.headers["Retry-After"]))
+            } catch let error as TransportError where error.isTransient && attempt < maxAttempts {
+                try await sleep(delay(attempt: attempt, retryAfter: nil))
+            }
+            attempt += 1
+        }
+    }
+
+    /// Full jitter: uniform in [0, min(max, initial·2^(n-1))]; `Retry-After` (seconds or HTTP date) wins, capped.
+    public func delay(attempt: Int, retryAfter: String?) -> Double {
+        if let retryAfter {
+            if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) { return min(max(seconds, 0), maxDelay) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            if let date = formatter.date(from: retryAfter) { return min(max(date.timeIntervalSinceNow, 0), maxDelay) }
+        }
+        let ceiling = min(maxDelay, initialDelay * pow(2, Double(attempt - 1)))
+        return ceiling * random()
+    }
+}
+
+/// Counts requests (by method) and records the hosts that received an `Authorization` header — for benchmarks
+/// and for proving credentials stay with their host.
+public final class CountingTransport: HTTPTransport {
+    public let base: any HTTPTransport
+    private let state = Mutex<(total: Int, byMethod: [String: Int])>((0, [:]))
+
+    public init(_ base: any HTTPTransport) { self.base = base }
+
+    public var total: Int { state.withLock { $0.total } }
+    public var byMethod: [String: Int] { state.withLock { $0.byMethod } }
+    public func reset() { state.withLock { $0 = (0, [:]) } }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        state.withLock {
+            $0.total += 1
+            $0.byMethod[request.method, default: 0] += 1
+        }
+        return try await base.send(request)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+/// How to reach a registry: verified TLS (the default), TLS with an extra CA bundle, TLS without verification,
+/// or plain HTTP. Insecure choices are per registry and opt-in only.
+public struct RegistryConnection: Sendable, Hashable {
+    public enum Security: Sendable, Hashable {
+        case verified
+        case customCA(path: String)
+        case insecureSkipVerify
+        case plainHTTP
+    }
+    public var security: Security
+
+    public init(_ security: Security) { self.security = security }
+
+    public var scheme: String { security == .plainHTTP ? "http" : "https" }
+}
+
+/// Per-registry connection settings (`host[:port]` → setting), with a default for all others.
+public struct ConnectionPolicy: Sendable {
+    public var registries: [String: RegistryConnection]
+    public var defaultConnection: RegistryConnection
+
+    public init(registries: [String: RegistryConnection] = [:], default defaultConnection: RegistryConnection = .init(.verified)) {
+        self.registries = registries
+        self.defaultConnection = defaultConnection
+    }
+
+    public func connection(for registry: String) -> RegistryConnection {
+        registries[registry] ?? defaultConnection
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import KubeModels
+
+/// Registry credentials, as docker's `AuthConfig` holds them. Never printed: `description` is redacted.
+public struct Credential: Sendable, Hashable, CustomStringConvertible {
+    public var username: String
+    public var password: String
+    /// An OAuth2 refresh token (`identitytoken`), exchanged with `grant_type=refresh_token`.
+    public var identityToken: String
+    /// A bearer token sent to the registry as it is (`registrytoken`).
+    public var registryToken: String
+
+    public init(username: String = "", password: String = "", identityToken: String = "", registryToken: String = "") {
+        self.username = username
+        self.password = password
+        self.identityToken = identityToken
+        self.registryToken = registryToken
+    }
+
+    public static let anonymous = Credential()
+
+    public var isAnonymous: Bool { self == .anonymous }
+
+    /// What kind of credential this is, with the user name but no secret.
+    public var description: String {
+        if !registryToken.isEmpty { return "registry token" }
+        if !identityToken.isEmpty { return "identity token" + (username.isEmpty || username == "<token>" ? "" : " for \(username)") }
+        if !username.isEmpty { return "user \(username)" }
+        return "anonymous"
+    }
+
+    /// The secrets this credential carries, for log scanning and redaction.
+    public var secrets: [String] {
+        [password, identityToken, registryToken].filter { !$0.isEmpty }
+    }
+}
+
+/// Where a credential came from, so users can see why it was (or was not) used.
+public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable {
+        case serviceAccountSecret = "ServiceAccount secrets"
+        case podTemplatePullSecret = "pod template imagePullSecrets"
+        case serviceAccountPullSecret = "ServiceAccount imagePullSecrets"
+        case dockerConfig = "docker config"
+        case credentialHelper = "credential helper"
+        case anonymous = "anonymous"
+    }
+    public var kind: Kind
+    /// `namespace/name` of the Secret, or the file path, or the helper program.
+    public var origin: String
+    /// The Secret data key (`.dockerconfigjson`) or config key that matched (`registry.example.com`).
+    public var key: String
+    /// `namespace/name` of the ServiceAccount, when the Secret was found through one.
+    public var serviceAccount: String?
+
+    public init(kind: Kind, origin: String, key: String, serviceAccount: String? = nil) {
+        self.kind = kind
+        self.origin = origin
+        self.key = key
+        self.serviceAccount = serviceAccount
+    }
+
+    public var description: String {
+        switch kind {
+        case .anonymous: return "anonymous (no matching credentials)"
+        case .dockerConfig: return "docker config \(origin), entry \"\(key)\""
+        case .credentialHelper: return "credential helper \(origin) for \"\(key)\""
+        case .serviceAccountSecret, .serviceAccountPullSecret:
+            return "secret \(origin) (\(kind.rawValue) of \(serviceAccount ?? "?")), entry \"\(key)\""
+        case .podTemplatePullSecret:
+            return "secret \(origin) (\(kind.rawValue)), entry \"\(key)\""
+        }
+    }
+}
+
+public struct SourcedCredential: Sendable, Hashable {
+    public var credential: Credential
+    public var source: CredentialSource
+    public init(_ credential: Credential, source: CredentialSource) {
+        self.credential = credential
+        self.source = source
+    }
+}
+
+/// A problem reading credentials: a warning, never fatal (the next source may work).
+public struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
+    public var source: String
+    public var message: String
+    public var description: String { "\(source): \(message)" }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import KubeModels
+
+/// A docker `config.json` (`{"auths": …, "credHelpers": …, "credsStore": …}`) or a legacy `.dockercfg`
+/// (the bare map of entries).
+public struct DockerConfig: Sendable, Hashable {
+    public var auths: [String: Credential]
+    public var credHelpers: [String: String]
+    public var credsStore: String?
+
+    public init(auths: [String: Credential] = [:], credHelpers: [String: String] = [:], credsStore: String? = nil) {
+        self.auths = auths
+        self.credHelpers = credHelpers
+        self.credsStore = credsStore
+    }
+
+    public struct FormatError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses either format. An entry that cannot be decoded is reported, the others are kept.
+    public static func parse(_ data: Data) throws(FormatError) -> (config: DockerConfig, problems: [String]) {
+        guard let root = try? JSONValue(parsing: data), case .object(let object) = root else {
+            throw FormatError(description: "not a JSON object (expected {\"auths\": {…}})")
+        }
+        var config = DockerConfig()
+        var problems: [String] = []
+        let entries: [String: JSONValue]
+        if object["auths"] != nil || object["credHelpers"] != nil || object["credsStore"] != nil {
+            entries = object["auths"]?.objectValue ?? [:]
+            for (host, helper) in object["credHelpers"]?.objectValue ?? [:] {
+                if let name = helper.stringValue { config.credHelpers[host] = name }
+            }
+            config.credsStore = object["credsStore"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        } else {
+            entries = object  // legacy .dockercfg
+        }
+        for (key, value) in entries {
+            switch decodeEntry(value) {
+            case .success(let c): config.auths[key] = c
+            case .failure(let reason): problems.append("entry \"\(key)\": \(reason)")
+            }
+        }
+        return (config, problems)
+    }
+
+    static func decodeEntry(_ value: JSONValue) -> Result<Credential, FormatError> {
+        guard case .object(let o) = value else { return .failure(FormatError(description: "not an object")) }
+        var c = Credential(
+            username: o["username"]?.stringValue ?? "", password: o["password"]?.stringValue ?? "",
+            identityToken: o["identitytoken"]?.stringValue ?? "", registryToken: o["registrytoken"]?.stringValue ?? "")
+        if let auth = o["auth"]?.stringValue, !auth.isEmpty {
+            guard let decoded = decodeBase64(auth), let text = String(data: decoded, encoding: .utf8) else {
+                return .failure(FormatError(description: "\"auth\" is not base64 of user:password"))
+            }
+            guard let colon = text.firstIndex(of: ":") else {
+                return .failure(FormatError(description: "\"auth\" does not decode to user:password"))
+            }
+            c.username = String(text[..<colon])
+            var password = String(text[text.index(after: colon)...])
+            while password.hasSuffix("\0") { password.removeLast() }
+            c.password = password
+        }
+        return .success(c)
+    }
+
+    /// Padded or unpadded standard base64, as Kubernetes and go-containerregistry accept it.
+    static func decodeBase64(_ s: String) -> Data? {
+        var t = s.trimmingCharacters(in: .whitespacesAndNewlines)
+        while t.count % 4 != 0 { t += "=" }
+        return Data(base64Encoded: t)
+    }
+
+    /// `https://host:port/path` → `host:port` (docker's `ConvertToHostname`).
+    static func hostname(_ key: String) -> String {
+        var k = Substring(key)
+        if let range = k.range(of: "://") { k = k[range.upperBound...] }
+        return String(k.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+    }
+}
+
+/// Runs `docker-credential-<helper> get` (the docker credential helper protocol).
+public struct CredentialHelper: Sendable {
+    public var name: String
+    /// Directories to look for the program in (default: `$PATH`).
+    public var searchPath: [String]
+
+    public init(name: String, searchPath: [String]? = nil) {
+        self.name = name
+        self.searchPath =
+            searchPath
+            ?? (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+    }
+
+    public var program: String { "docker-credential-\(name)" }
+
+    /// The credential for `serverURL`; nil when the helper has none ("credentials not found").
+    public func get(_ serverURL: String) throws(CredentialWarning) -> Credential? {
+        guard let executable = searchPath.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else {
+            throw CredentialWarning(source: program, message: "not found on PATH; install it or remove it from the docker config")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["get"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+            input.fileHandleForWriting.write(Data(serverURL.utf8))
+            try input.fileHandleForWriting.close()
+        } catch {
+            throw CredentialWarning(source: program, message: "could not be run: \(error.localizedDescription)")
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0 else {
+            if text.contains("credentials not found") { return nil }
+            // Helpers print their error on stdout; it names no secret.
+            throw CredentialWarning(source: program, message: "get \(serverURL) failed: \(text.prefix(200))")
+        }
+        guard let json = try? JSONValue(parsing: data), let secret = json["Secret"]?.stringValue else {
+            throw CredentialWarning(source: program, message: "returned something that is not {\"Username\",\"Secret\"} JSON")
+        }
+        let username = json["Username"]?.stringValue ?? ""
+        if username == "<token>" { return Credential(identityToken: secret) }
+        return Credential(username: username, password: secret)
+    }
+}

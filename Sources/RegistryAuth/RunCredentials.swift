@@ -1,0 +1,215 @@
+import Foundation
+import KubeModels
+import OCI
+
+/// Kubernetes objects the credential search reads: Secrets and ServiceAccounts. `chains sign` answers from
+/// `--objects` manifests; the controller will answer from the API server.
+public protocol ClusterObjects: Sendable {
+    func secret(namespace: String, name: String) async throws -> Secret?
+    func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount?
+}
+
+/// The local docker configuration: `--docker-config DIR`, else `$DOCKER_CONFIG`, else `~/.docker`.
+public struct LocalDockerConfig: Sendable {
+    public var path: String
+    public var config: DockerConfig
+    public var helperSearchPath: [String]?
+
+    public init(path: String, config: DockerConfig, helperSearchPath: [String]? = nil) {
+        self.path = path
+        self.config = config
+        self.helperSearchPath = helperSearchPath
+    }
+
+    /// Loads `config.json` from the directory; nil (with no warning) when there is none.
+    public static func load(directory: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(CredentialWarning) -> LocalDockerConfig?
+    {
+        let dir =
+            directory ?? environment["DOCKER_CONFIG"]
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.docker")
+        let path = dir + "/config.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if directory != nil {
+                throw CredentialWarning(source: path, message: "no config.json in the --docker-config directory")
+            }
+            return nil
+        }
+        do {
+            let (config, problems) = try DockerConfig.parse(data)
+            if let first = problems.first { throw CredentialWarning(source: path, message: first) }
+            return LocalDockerConfig(path: path, config: config)
+        } catch let error as DockerConfig.FormatError {
+            throw CredentialWarning(source: path, message: error.description)
+        } catch let warning as CredentialWarning {
+            throw warning
+        } catch {
+            throw CredentialWarning(source: path, message: "\(error)")
+        }
+    }
+
+    /// Docker's lookup: keys `registry/repository` then `registry` (Docker Hub: `https://index.docker.io/v1/`);
+    /// `credHelpers[key]`, else `credsStore`, else `auths` (exact key, then by host name).
+    public func lookup(_ image: ImageReference) -> (credentials: [SourcedCredential], warnings: [CredentialWarning]) {
+        let registryKey = image.registry == ImageReference.dockerHub ? "https://index.docker.io/v1/" : image.registry
+        var out: [SourcedCredential] = []
+        var warnings: [CredentialWarning] = []
+        for key in [image.name, registryKey] {
+            if let helper = config.credHelpers[key] ?? config.credHelpers[DockerConfig.hostname(key)] ?? config.credsStore {
+                let h = CredentialHelper(name: helper, searchPath: helperSearchPath)
+                do {
+                    if let c = try h.get(key == image.name ? image.registry : key) {
+                        out.append(SourcedCredential(c, source: .init(kind: .credentialHelper, origin: h.program, key: key)))
+                        break
+                    }
+                } catch {
+                    warnings.append(error)
+                }
+                continue
+            }
+            if let c = config.auths[key] {
+                out.append(SourcedCredential(c, source: .init(kind: .dockerConfig, origin: path, key: key)))
+                break
+            }
+            if let match = config.auths.keys.sorted().first(where: { DockerConfig.hostname($0) == DockerConfig.hostname(key) && !key.contains("/") || $0 == key }) {
+                out.append(SourcedCredential(config.auths[match]!, source: .init(kind: .dockerConfig, origin: path, key: match)))
+                break
+            }
+        }
+        return (out, warnings)
+    }
+}
+
+/// Finds every credential that may push to an image for a run, in the order they are tried:
+///
+/// 1. the run's ServiceAccount `secrets` (where Tekton Chains looks, and the recommended place),
+/// 2. the run's pod template `imagePullSecrets`,
+/// 3. the ServiceAccount's `imagePullSecrets`,
+/// 4. the local docker config and its credential helpers,
+/// 5. anonymous.
+///
+/// Within a source, keys are matched as the kubelet does (most specific first). Only the run's own namespace
+/// is read. Missing Secrets or ServiceAccounts are warnings.
+public struct RunCredentialResolver: Sendable {
+    public var objects: any ClusterObjects
+    public var dockerConfig: LocalDockerConfig?
+
+    public init(objects: any ClusterObjects, dockerConfig: LocalDockerConfig?) {
+        self.objects = objects
+        self.dockerConfig = dockerConfig
+    }
+
+    public struct Resolution: Sendable {
+        public var candidates: [SourcedCredential]
+        public var warnings: [CredentialWarning]
+    }
+
+    public func resolve(
+        image: ImageReference, namespace rawNamespace: String, serviceAccount rawSA: String,
+        podTemplatePullSecrets: [String]
+    ) async -> Resolution {
+        let namespace = rawNamespace.isEmpty ? "default" : rawNamespace
+        let saName = rawSA.isEmpty ? "default" : rawSA
+        let saRef = "\(namespace)/\(saName)"
+        var warnings: [CredentialWarning] = []
+        var candidates: [SourcedCredential] = []
+        let target = image.name
+
+        var sa: ServiceAccount?
+        do {
+            sa = try await objects.serviceAccount(namespace: namespace, name: saName)
+            if sa == nil {
+                warnings.append(CredentialWarning(source: "ServiceAccount \(saRef)", message: "not found; its secrets are not used"))
+            }
+        } catch {
+            warnings.append(CredentialWarning(source: "ServiceAccount \(saRef)", message: "cannot be read: \(error)"))
+        }
+
+        func fromSecrets(_ names: [String], kind: CredentialSource.Kind, via: String?) async {
+            for name in names where !name.isEmpty {
+                let ref = "\(namespace)/\(name)"
+                let secret: Secret?
+                do {
+                    secret = try await objects.secret(namespace: namespace, name: name)
+                } catch {
+                    warnings.append(CredentialWarning(source: "Secret \(ref)", message: "cannot be read: \(error)"))
+                    continue
+                }
+                guard let secret else {
+                    warnings.append(CredentialWarning(source: "Secret \(ref)", message: "not found (listed in \(kind.rawValue))"))
+                    continue
+                }
+                let keyring = SecretCredentials.keyring(secret, ref: ref, kind: kind, serviceAccount: via)
+                warnings += keyring.warnings
+                candidates += keyring.keyring.lookup(target)
+            }
+        }
+
+        await fromSecrets((sa?.secrets ?? []).compactMap(\.name), kind: .serviceAccountSecret, via: saRef)
+        await fromSecrets(podTemplatePullSecrets, kind: .podTemplatePullSecret, via: nil)
+        await fromSecrets((sa?.imagePullSecrets ?? []).compactMap(\.name), kind: .serviceAccountPullSecret, via: saRef)
+        if let dockerConfig {
+            let (found, problems) = dockerConfig.lookup(image)
+            candidates += found
+            warnings += problems
+        }
+        candidates.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
+        return Resolution(candidates: candidates, warnings: warnings)
+    }
+}
+
+/// Docker credentials held in a Kubernetes Secret.
+public enum SecretCredentials {
+    /// `kubernetes.io/dockerconfigjson` (`.dockerconfigjson`), `kubernetes.io/dockercfg` (`.dockercfg`), an Opaque
+    /// secret holding `.dockerconfigjson` or `config.json` (what `kubectl create secret generic --from-file` makes),
+    /// and Tekton's `kubernetes.io/basic-auth` secrets annotated `tekton.dev/docker-N: <registry>`.
+    public static func keyring(_ secret: Secret, ref: String, kind: CredentialSource.Kind, serviceAccount: String?)
+        -> (keyring: Keyring, warnings: [CredentialWarning])
+    {
+        var keyring = Keyring()
+        var warnings: [CredentialWarning] = []
+        let type = secret.type ?? "Opaque"
+        let candidates: [String]
+        switch type {
+        case "kubernetes.io/dockerconfigjson": candidates = [".dockerconfigjson"]
+        case "kubernetes.io/dockercfg": candidates = [".dockercfg"]
+        case "kubernetes.io/basic-auth":
+            let registries = (secret.metadata.annotations ?? [:]).filter { $0.key.hasPrefix("tekton.dev/docker-") }
+                .sorted { $0.key < $1.key }.map(\.value)
+            let user = secret.value(forKey: "username").map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let password = secret.value(forKey: "password").map { String(decoding: $0, as: UTF8.self) } ?? ""
+            for registry in registries {
+                keyring.add(
+                    key: registry,
+                    SourcedCredential(
+                        Credential(username: user, password: password),
+                        source: .init(kind: kind, origin: ref, key: "basic-auth for \(registry)", serviceAccount: serviceAccount)))
+            }
+            return (keyring, warnings)
+        default: candidates = [".dockerconfigjson", "config.json", ".dockercfg"]
+        }
+        guard let key = candidates.first(where: { secret.value(forKey: $0).map { !$0.isEmpty } ?? false }),
+            let data = secret.value(forKey: key)
+        else {
+            if candidates.count == 1 {
+                warnings.append(CredentialWarning(source: "Secret \(ref)", message: "type \(type) but no \(candidates[0]) data"))
+            }
+            return (keyring, warnings)
+        }
+        do {
+            let (config, problems) = try DockerConfig.parse(data)
+            for p in problems { warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: p)) }
+            let skipped = keyring.add(config) { entryKey in
+                CredentialSource(kind: kind, origin: ref, key: entryKey, serviceAccount: serviceAccount)
+            }
+            for s in skipped {
+                warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: "entry \"\(s)\" is not a registry name; ignored"))
+            }
+        } catch {
+            warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: error.description))
+        }
+        return (keyring, warnings)
+    }
+}
+
+extension CredentialWarning: Error {}
