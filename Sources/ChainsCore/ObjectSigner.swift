@@ -192,5 +192,5 @@ public struct ObjectSigner: Sendable {
 
 public enum StorageBackends {
     /// Backend names Chains accepts that are not built here yet.
-    public static let planned: Set<String> = ["oci", "gcs", "docdb", "grafeas", "kafka", "archivista"]
+    public static let planned: Set<String> = ["gcs", "docdb", "grafeas", "kafka", "archivista"]
 }

@@ -1,7 +1,10 @@
 import ChainsConfig
 import Foundation
+import HTTPTransport
 import KubeModels
+import OCIRegistry
 import Provenance
+import RegistryAuth
 import Signing
 
 /// `chains sign`: one run from a file, signed and written back with its annotations.
@@ -12,10 +15,14 @@ public struct SignJob: Sendable {
     public var objectDirectories: [URL]
     public var output: URL?
     public var force: Bool
+    /// `--docker-config DIR`; nil means `$DOCKER_CONFIG`, then `~/.docker`.
+    public var dockerConfig: String?
+    /// How to reach registries (CA bundles, insecure ones).
+    public var registries: RegistrySettings
 
     public init(
         runFile: URL, configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [],
-        output: URL? = nil, force: Bool = false
+        output: URL? = nil, force: Bool = false, dockerConfig: String? = nil, registries: RegistrySettings = .init()
     ) {
         self.runFile = runFile
         self.configFile = configFile
@@ -23,6 +30,8 @@ public struct SignJob: Sendable {
         self.objectDirectories = objectDirectories
         self.output = output
         self.force = force
+        self.dockerConfig = dockerConfig
+        self.registries = registries
     }
 
     /// What happened, for the exit code and the summary.
@@ -124,17 +133,17 @@ public struct SignJob: Sendable {
                 "config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
         }
 
-        // 3. Children of a PipelineRun, from --objects.
+        // 3. The stand-in cluster (--objects), and a PipelineRun's children from it.
+        let store: ObjectStore
+        do throws(ManifestError) {
+            store = try ObjectStore(directories: objectDirectories)
+        } catch {
+            report.lines.append("error: \(error)")
+            return report
+        }
+        report.lines += store.warnings.map { "warning: \($0)" }
         var children: [TaskRun] = []
         if case .pipelineRun(let pr) = anyRun, config.pipelineRun.isEnabled {
-            let store: ObjectStore
-            do throws(ManifestError) {
-                store = try ObjectStore(directories: objectDirectories)
-            } catch {
-                report.lines.append("error: \(error)")
-                return report
-            }
-            report.lines += store.warnings.map { "warning: \($0)" }
             do throws(ManifestError) {
                 let (found, missing) = try store.children(of: pr)
                 if !missing.isEmpty {
@@ -186,11 +195,41 @@ public struct SignJob: Sendable {
 
         // 5. Sign and store.
         let sink = CollectingSink()
-        let objectSigner = ObjectSigner(
-            config: config, signers: ["x509": signer], backends: ["tekton": TektonStorage(sink: sink)])
+        var backends: [String: any StorageBackend] = ["tekton": TektonStorage(sink: sink)]
+        let usesOCI = [config.taskRun, config.pipelineRun, config.oci].contains {
+            $0.isEnabled && $0.storage.contains("oci")
+        }
+        var transport: AsyncHTTPClientTransport?
+        var ociStorage: OCIStorage?
+        if usesOCI {
+            do {
+                let policy = registries.policy(insecureByDefault: config.ociRepositoryInsecure)
+                let http = try AsyncHTTPClientTransport(policy: policy)
+                transport = http
+                let local: LocalDockerConfig?
+                do {
+                    local = try LocalDockerConfig.load(directory: dockerConfig)
+                } catch {
+                    report.lines.append("warning: \(error)")
+                    local = nil
+                }
+                let storage = try OCIStorage(
+                    client: RegistryClient(transport: RetryingTransport(http), policy: policy),
+                    resolver: RunCredentialResolver(objects: store, dockerConfig: local), context: RunContext(run: run),
+                    config: config)
+                ociStorage = storage
+                backends["oci"] = storage
+            } catch {
+                report.lines.append("error: oci storage cannot start: \(error)")
+            }
+        }
+        let objectSigner = ObjectSigner(config: config, signers: ["x509": signer], backends: backends)
         var outcome = await objectSigner.sign(anyRun, children: children, existingAnnotations: existing)
+        try? await transport?.shutdown()
         outcome.annotations.merge(await sink.annotations) { mark, _ in mark }
         report.outcome = outcome
+        for r in ociStorage?.records ?? [] { report.lines.append("oci: \(r.target): \(r.outcome) (\(r.credential))") }
+        for n in Set(ociStorage?.notes ?? []).sorted() { report.lines.append("note: \(n)") }
 
         for record in outcome.signed {
             report.lines.append(

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTransport
 
@@ -21,7 +22,9 @@ public final class TokenRegistry: Sendable {
                 Self.pullUser.0: .init(password: Self.pullUser.1, rights: ["": ["pull"]]),
             ], anonymous: ["public/": ["pull"]])
         registry = try await RegistryServer(
-            auth: .token(realm: tokens.realm, service: "test-registry", issuer: tokens.issuer, rootCertificatePEM: cert), tls: tls)
+            auth: .token(
+                realm: tokens.realm, service: "test-registry", issuer: tokens.issuer, rootCertificatePEM: cert),
+            tls: tls)
     }
 
     public var address: String { registry.address }
@@ -38,7 +41,9 @@ public func pushTestImage(
     transport: any HTTPTransport, scheme: String = "http", registry: String, repository: String, tag: String,
     authorization: String? = nil, content: String = "hello"
 ) async throws -> String {
-    func send(_ method: String, _ url: URL, _ headers: HTTPHeaders = [:], _ body: Data? = nil) async throws -> HTTPResponse {
+    func send(
+        _ method: String, _ url: URL, _ headers: HTTPHeaders = [:], _ body: Data? = nil
+    ) async throws -> HTTPResponse {
         var h = headers
         if let authorization { h["Authorization"] = authorization }
         return try await transport.send(HTTPRequest(method: method, url: url, headers: h, body: body))
@@ -49,7 +54,8 @@ public func pushTestImage(
         guard start.status == 202, let location = start.headers["Location"] else {
             throw MissingTool(description: "test image upload refused: HTTP \(start.status)")
         }
-        var c = URLComponents(url: URL(string: location, relativeTo: start.url)!.absoluteURL, resolvingAgainstBaseURL: false)!
+        var c = URLComponents(
+            url: URL(string: location, relativeTo: start.url)!.absoluteURL, resolvingAgainstBaseURL: false)!
         c.queryItems = (c.queryItems ?? []) + [URLQueryItem(name: "digest", value: digest)]
         let put = try await send("PUT", c.url!, ["Content-Type": "application/octet-stream"], data)
         guard put.status == 201 else { throw MissingTool(description: "test image blob PUT: HTTP \(put.status)") }
@@ -57,7 +63,9 @@ public func pushTestImage(
     }
     let layer = Data("layer: \(content)\n".utf8)
     let layerDigest = try await upload(layer)
-    let config = Data(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(layerDigest)"]},"config":{}}"#.utf8)
+    let config = Data(
+        #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["\#(layerDigest)"]},"config":{}}"#
+            .utf8)
     let configDigest = try await upload(config)
     let manifest = Data(
         #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(configDigest)","size":\#(config.count)},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\#(layerDigest)","size":\#(layer.count)}]}"#
@@ -69,12 +77,12 @@ public func pushTestImage(
     return "sha256:" + sha256Hex(manifest)
 }
 
-import Crypto
-
 func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
 
 /// The Authorization header for a token registry's push user, fetched directly from the token server.
-public func directToken(_ registry: TokenRegistry, repository: String, user: (String, String) = TokenRegistry.pushUser)
+public func directToken(
+    _ registry: TokenRegistry, repository: String, user: (String, String) = TokenRegistry.pushUser
+)
     async throws -> String
 {
     let transport = try AsyncHTTPClientTransport()

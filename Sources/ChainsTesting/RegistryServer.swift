@@ -20,7 +20,8 @@ public final class RegistryServer: @unchecked Sendable {
 
     public init(auth: Auth = .none, tls: Bool = false) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") else {
-            throw MissingTool(description: "docker-registry is not installed; run scripts/test.sh (it installs the Debian package)")
+            throw MissingTool(
+                description: "docker-registry is not installed; run scripts/test.sh (it installs the Debian package)")
         }
         directory = try TemporaryDirectory()
         port = try freePort()
@@ -87,7 +88,10 @@ public final class RegistryServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         process.terminate()
-        throw MissingTool(description: "docker-registry did not start on port \(port): \(try String(contentsOf: directory.file("registry.log"), encoding: .utf8))")
+        throw MissingTool(
+            description:
+                "docker-registry did not start on port \(port): \(try String(contentsOf: directory.file("registry.log"), encoding: .utf8))"
+        )
     }
 
     public var log: String { (try? String(contentsOf: directory.file("registry.log"), encoding: .utf8)) ?? "" }
@@ -115,17 +119,21 @@ public struct TestCA: Sendable {
             guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
         }
         try openssl([
-            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/ca.key",
-            "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+            "\(d)/ca.key",
+            "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test CA", "-addext",
+            "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         ])
         try openssl([
-            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/server.key",
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+            "\(d)/server.key",
             "-out", "\(d)/server.csr", "-subj", "/CN=127.0.0.1",
         ])
         try directory.write(
             "server.ext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n")
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+        )
         try openssl([
             "x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key", "-CAcreateserial",
             "-out", "\(d)/server.crt", "-days", "2", "-extfile", "\(d)/server.ext",
@@ -139,12 +147,19 @@ public struct TestCA: Sendable {
 /// An ES256 key and self-signed certificate for a token server, made with openssl.
 public func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
     let d = directory.url.path
-    let r = try runProcess("/usr/bin/openssl", [
-        "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "\(d)/token.key",
-        "-out", "\(d)/token.crt", "-days", "2", "-subj", "/CN=chains-test-token", "-addext", "basicConstraints=critical,CA:TRUE",
-    ])
+    let r = try runProcess(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+            "\(d)/token.key",
+            "-out", "\(d)/token.crt", "-days", "2", "-subj", "/CN=chains-test-token", "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ])
     guard r.status == 0 else { throw MissingTool(description: "openssl: \(r.stderr)") }
-    return (try String(contentsOf: directory.file("token.key"), encoding: .utf8), try String(contentsOf: directory.file("token.crt"), encoding: .utf8))
+    return (
+        try String(contentsOf: directory.file("token.key"), encoding: .utf8),
+        try String(contentsOf: directory.file("token.crt"), encoding: .utf8)
+    )
 }
 
 /// A TCP port free on 127.0.0.1 right now.
@@ -157,7 +172,9 @@ public func freePort() throws -> Int {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+        }
     }
     guard bound else { throw MissingTool(description: "no free port") }
     return Int(UInt16(bigEndian: addr.sin_port))
@@ -171,6 +188,8 @@ func isListening(port: Int) -> Bool {
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
     }
 }

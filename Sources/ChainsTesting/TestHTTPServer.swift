@@ -18,7 +18,9 @@ public struct ServedRequest: Sendable {
     public var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
     public var query: [String: [String]] {
         var out: [String: [String]] = [:]
-        for item in URLComponents(string: "http://x\(uri)")?.queryItems ?? [] { out[item.name, default: []].append(item.value ?? "") }
+        for item in URLComponents(string: "http://x\(uri)")?.queryItems ?? [] {
+            out[item.name, default: []].append(item.value ?? "")
+        }
         return out
     }
 }
@@ -89,7 +91,9 @@ public final class TestHTTPServer: Sendable {
                     var headers = HTTPHeaders(response.headers)
                     headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                     try await outbound.write(
-                        .head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
+                        .head(
+                            HTTPResponseHead(
+                                version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
                     if h.method != .HEAD && !response.body.isEmpty {
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
                     }

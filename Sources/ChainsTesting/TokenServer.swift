@@ -27,19 +27,29 @@ public final class TokenServer: Sendable {
     let certificateDER: Data
     public let issuer = "chains-test-issuer"
     public let service: String
-    let config: Mutex<(users: [String: User], anonymous: [String: [String]], refreshTokens: [String: String], expiresIn: Int, stats: Stats)>
+    let config:
+        Mutex<
+            (
+                users: [String: User], anonymous: [String: [String]], refreshTokens: [String: String], expiresIn: Int,
+                stats: Stats
+            )
+        >
 
     public var port: Int { server.port }
     public var realm: String { "http://127.0.0.1:\(server.port)/token" }
 
     /// `keyPEM`/`certificatePEM`: the signing key and its self-signed certificate (also the registry's rootcertbundle).
-    public init(service: String, keyPEM: String, certificatePEM: String, users: [String: User], anonymous: [String: [String]] = [:]) async throws {
+    public init(
+        service: String, keyPEM: String, certificatePEM: String, users: [String: User],
+        anonymous: [String: [String]] = [:]
+    ) async throws {
         self.service = service
         key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
         let body = certificatePEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         guard let der = Data(base64Encoded: body) else { throw MissingTool(description: "bad certificate PEM") }
         certificateDER = der
-        let state = Mutex((users: users, anonymous: anonymous, refreshTokens: [String: String](), expiresIn: 300, stats: Stats()))
+        let state = Mutex(
+            (users: users, anonymous: anonymous, refreshTokens: [String: String](), expiresIn: 300, stats: Stats()))
         config = state
         let box = HandlerBox()
         server = try await TestHTTPServer { request in await box.handle(request) }
@@ -91,7 +101,9 @@ public final class TokenServer: Sendable {
                 user = name
             }
         }
-        guard params["service"]?.first == service else { return ServedResponse.json(400, #"{"error":"unknown service"}"#) }
+        guard params["service"]?.first == service else {
+            return ServedResponse.json(400, #"{"error":"unknown service"}"#)
+        }
         var access: [[String: Any]] = []
         for scope in params["scope"] ?? [] {
             let parts = scope.split(separator: ":", omittingEmptySubsequences: false)
@@ -104,7 +116,10 @@ public final class TokenServer: Sendable {
         }
         let expiresIn = config.withLock { $0.expiresIn }
         let token = jwt(subject: user ?? "", access: access, lifetime: expiresIn)
-        var response: [String: Any] = ["token": token, "access_token": token, "expires_in": expiresIn, "issued_at": ISO8601DateFormatter().string(from: Date())]
+        var response: [String: Any] = [
+            "token": token, "access_token": token, "expires_in": expiresIn,
+            "issued_at": ISO8601DateFormatter().string(from: Date()),
+        ]
         if r.method == "POST", let user { response["refresh_token"] = issueRefreshToken(for: user) }
         let body = try! JSONSerialization.data(withJSONObject: response)
         return ServedResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)

@@ -17,7 +17,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let maxRedirects = 5
     let maxBodyBytes = 64 * 1024 * 1024
 
-    public init(policy: ConnectionPolicy = .init(), userAgent: String = "chains-in-swift/0.1", logger: Logger? = nil) throws {
+    public init(
+        policy: ConnectionPolicy = .init(), userAgent: String = "chains-in-swift/0.1", logger: Logger? = nil
+    ) throws {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
         config.timeout = .init(connect: .seconds(5), read: .seconds(60))
@@ -73,9 +75,11 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
                 headers["Cookie"] = nil
             }
             let method = response.status == 303 ? "GET" : current.method
-            current = HTTPRequest(method: method, url: next, headers: headers, body: method == "GET" ? nil : current.body)
+            current = HTTPRequest(
+                method: method, url: next, headers: headers, body: method == "GET" ? nil : current.body)
         }
-        throw TransportError(kind: .tooManyRedirects, host: request.url.hostAndPort, reason: "more than \(maxRedirects) redirects")
+        throw TransportError(
+            kind: .tooManyRedirects, host: request.url.hostAndPort, reason: "more than \(maxRedirects) redirects")
     }
 
     func sendOnce(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -96,7 +100,8 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             var headers = HTTPHeaders()
             for h in response.headers { headers.add(h.name, h.value) }
             logger.debug("\(request.method) \(request.url.redactedForLog) → \(response.status.code)")
-            return HTTPResponse(status: Int(response.status.code), headers: headers, body: Data(buffer: body), url: request.url)
+            return HTTPResponse(
+                status: Int(response.status.code), headers: headers, body: Data(buffer: body), url: request.url)
         } catch let error as HTTPClientError {
             if error == .connectTimeout || error == .readTimeout || error == .deadlineExceeded {
                 throw TransportError(kind: .timeout, host: host, reason: "timed out (\(error))")

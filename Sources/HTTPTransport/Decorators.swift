@@ -43,7 +43,9 @@ public struct RetryingTransport: HTTPTransport {
     /// Full jitter: uniform in [0, min(max, initial·2^(n-1))]; `Retry-After` (seconds or HTTP date) wins, capped.
     public func delay(attempt: Int, retryAfter: String?) -> Double {
         if let retryAfter {
-            if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) { return min(max(seconds, 0), maxDelay) }
+            if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {
+                return min(max(seconds, 0), maxDelay)
+            }
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"

@@ -21,7 +21,9 @@ public struct ConnectionPolicy: Sendable {
     public var registries: [String: RegistryConnection]
     public var defaultConnection: RegistryConnection
 
-    public init(registries: [String: RegistryConnection] = [:], default defaultConnection: RegistryConnection = .init(.verified)) {
+    public init(
+        registries: [String: RegistryConnection] = [:], default defaultConnection: RegistryConnection = .init(.verified)
+    ) {
         self.registries = registries
         self.defaultConnection = defaultConnection
     }

@@ -249,6 +249,9 @@ extension TektonRun {
 
 public struct TaskRun: TektonRun, Hashable {
     public static let kind = "TaskRun"
+
+    /// A TaskRun with nothing in it: `default` namespace and ServiceAccount.
+    public static let empty: TaskRun = try! TaskRun(json: .object(["metadata": ["name": "<none>"]]), source: "")
     public var metadata: ObjectMeta
     public var spec: TaskRunSpec
     public var status: TaskRunStatus

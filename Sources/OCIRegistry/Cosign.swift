@@ -43,11 +43,14 @@ public struct CosignLayer: Sendable {
     }
 
     /// A DSSE attestation layer: the signature lives in the envelope, so the signature annotation is empty.
-    public static func attestation(envelope: Data, predicateType: String, certificate: String, chain: String) -> CosignLayer {
+    public static func attestation(
+        envelope: Data, predicateType: String, certificate: String, chain: String
+    ) -> CosignLayer {
         CosignLayer(
             payload: envelope, mediaType: MediaType.dsseEnvelope,
             annotations: [
-                CosignAnnotation.signature: "", CosignAnnotation.certificate: certificate, CosignAnnotation.chain: chain,
+                CosignAnnotation.signature: "", CosignAnnotation.certificate: certificate,
+                CosignAnnotation.chain: chain,
                 CosignAnnotation.predicateType: predicateType,
             ])
     }
@@ -80,7 +83,8 @@ enum CosignConfig {
 extension RegistrySession {
     /// Appends a layer to the subject's `.sig` or `.att` image (creating it when missing), unless a layer with the
     /// same digest is already there; then reads the manifest back and checks the layer is in it.
-    public func attach(_ layer: CosignLayer, as kind: CosignAttachment, to subject: Digest) async throws -> AttachResult {
+    public func attach(_ layer: CosignLayer, as kind: CosignAttachment, to subject: Digest) async throws -> AttachResult
+    {
         let tag = kind.tag(for: subject)
         let layerDigest = layer.digest
         let existing = try await manifest(tag, accept: [MediaType.ociManifest, MediaType.dockerManifest])
@@ -137,13 +141,19 @@ extension RegistrySession {
         else {
             throw RegistryError(
                 registry: registry, repository: repository, operation: "read back \(tag)", status: 200,
-                message: "the registry accepted the push but \(tag) read back does not contain layer \(layer); not marking signed")
+                message:
+                    "the registry accepted the push but \(tag) read back does not contain layer \(layer); not marking signed"
+            )
         }
     }
 
     /// The layers of the subject's `.sig` or `.att` image (empty when there is none).
-    public func attachments(_ kind: CosignAttachment, of subject: Digest) async throws -> [(descriptor: Descriptor, payload: Data)] {
-        guard let fetched = try await manifest(kind.tag(for: subject), accept: [MediaType.ociManifest, MediaType.dockerManifest]),
+    public func attachments(
+        _ kind: CosignAttachment, of subject: Digest
+    ) async throws -> [(descriptor: Descriptor, payload: Data)] {
+        guard
+            let fetched = try await manifest(
+                kind.tag(for: subject), accept: [MediaType.ociManifest, MediaType.dockerManifest]),
             let manifest = try? JSONDecoder().decode(ImageManifest.self, from: fetched.bytes)
         else { return [] }
         var out: [(Descriptor, Data)] = []
@@ -193,19 +203,29 @@ extension RegistryClient {
         var tried: [Credential] = []
         for candidate in candidates {
             if tried.contains(candidate.credential) {
-                attempts.append(.init(source: candidate.source, credential: candidate.credential.description, outcome: "same credential as above; skipped"))
+                attempts.append(
+                    .init(
+                        source: candidate.source, credential: candidate.credential.description,
+                        outcome: "same credential as above; skipped"))
                 continue
             }
             tried.append(candidate.credential)
             let session = self.session(repository: repository, credential: candidate.credential, scopes: scopes)
             do {
                 let value = try await operation(session)
-                attempts.append(.init(source: candidate.source, credential: candidate.credential.description, outcome: "ok"))
+                attempts.append(
+                    .init(source: candidate.source, credential: candidate.credential.description, outcome: "ok"))
                 return (value, candidate, attempts)
             } catch let error as RegistryError where error.isAuthorizationFailure {
-                attempts.append(.init(source: candidate.source, credential: candidate.credential.description, outcome: error.description))
+                attempts.append(
+                    .init(
+                        source: candidate.source, credential: candidate.credential.description,
+                        outcome: error.description))
             } catch let error as TokenError where error.isAuthorizationFailure {
-                attempts.append(.init(source: candidate.source, credential: candidate.credential.description, outcome: error.description))
+                attempts.append(
+                    .init(
+                        source: candidate.source, credential: candidate.credential.description,
+                        outcome: error.description))
             }
         }
         throw NoUsableCredential(target: repository.name, operation: name, attempts: attempts)

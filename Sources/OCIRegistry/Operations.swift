@@ -32,17 +32,21 @@ extension RegistrySession {
         }
         let session = try resolve(location, against: start.url)
         let put = try await send(
-            "PUT", appending(session, digest: digest), headers: ["Content-Type": "application/octet-stream"], body: data)
+            "PUT", appending(session, digest: digest), headers: ["Content-Type": "application/octet-stream"], body: data
+        )
         if put.status == 201 { return }
         guard [400, 405, 411, 416].contains(put.status), !fail(put, "").isAuthorizationFailure else {
             throw fail(put, "upload blob \(digest)")
         }
         // Chunked fallback.
         let again = try await send("POST", url("blobs/uploads/"))
-        guard again.status == 202, let location2 = again.headers["Location"] else { throw fail(again, "start blob upload") }
+        guard again.status == 202, let location2 = again.headers["Location"] else {
+            throw fail(again, "start blob upload")
+        }
         let patch = try await send(
             "PATCH", try resolve(location2, against: again.url),
-            headers: ["Content-Type": "application/octet-stream", "Content-Range": "0-\(max(data.count - 1, 0))"], body: data)
+            headers: ["Content-Type": "application/octet-stream", "Content-Range": "0-\(max(data.count - 1, 0))"],
+            body: data)
         guard patch.status == 202 || patch.status == 204, let location3 = patch.headers["Location"] else {
             throw fail(patch, "upload blob chunk \(digest)")
         }
@@ -59,15 +63,20 @@ extension RegistrySession {
     /// Opens an upload session and cancels it: proves push access without writing anything.
     public func checkPush() async throws {
         let start = try await send("POST", url("blobs/uploads/"))
-        guard start.status == 202, let location = start.headers["Location"] else { throw fail(start, "open upload session") }
+        guard start.status == 202, let location = start.headers["Location"] else {
+            throw fail(start, "open upload session")
+        }
         _ = try? await send("DELETE", try resolve(location, against: start.url))
     }
 
     /// The manifest at a tag or digest, or nil when there is none.
-    public func manifest(_ reference: String, accept: [String] = MediaType.acceptedManifests) async throws
+    public func manifest(
+        _ reference: String, accept: [String] = MediaType.acceptedManifests
+    ) async throws
         -> FetchedManifest?
     {
-        let response = try await send("GET", url("manifests/\(reference)"), headers: ["Accept": accept.joined(separator: ", ")])
+        let response = try await send(
+            "GET", url("manifests/\(reference)"), headers: ["Accept": accept.joined(separator: ", ")])
         if response.status == 404 { return nil }
         guard response.status == 200 else { throw fail(response, "GET manifest \(reference)") }
         let digest = Digest.sha256(of: response.body)
@@ -87,7 +96,8 @@ extension RegistrySession {
     /// PUTs manifest bytes at a tag or digest with their media type; returns their digest.
     @discardableResult
     public func putManifest(_ bytes: Data, mediaType: String, reference: String) async throws -> Digest {
-        let response = try await send("PUT", url("manifests/\(reference)"), headers: ["Content-Type": mediaType], body: bytes)
+        let response = try await send(
+            "PUT", url("manifests/\(reference)"), headers: ["Content-Type": mediaType], body: bytes)
         guard [200, 201, 202].contains(response.status) else { throw fail(response, "PUT manifest \(reference)") }
         return Digest.sha256(of: bytes)
     }

@@ -3,6 +3,7 @@ import HTTPTransport
 import Logging
 import OCI
 import RegistryAuth
+import Synchronization
 
 /// Talks to registries: pings, challenges, Basic and Bearer (GET and OAuth2 refresh-token POST) auth, token caching,
 /// blobs, manifests, tags and referrers. One instance is shared; it holds the token cache.
@@ -15,7 +16,8 @@ public final class RegistryClient: Sendable {
     public static let clientID = "chains-in-swift"
 
     public init(
-        transport: any HTTPTransport, policy: ConnectionPolicy = .init(), now: @escaping @Sendable () -> Date = { Date() },
+        transport: any HTTPTransport, policy: ConnectionPolicy = .init(),
+        now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger? = nil
     ) {
         self.transport = transport
@@ -27,24 +29,67 @@ public final class RegistryClient: Sendable {
 
     /// A session for one repository, one credential and the scopes it needs.
     public func session(repository: ImageReference, credential: Credential, scopes: [String]) -> RegistrySession {
-        RegistrySession(client: self, registry: repository.registry, repository: repository.repository, credential: credential, scopes: scopes)
+        RegistrySession(
+            client: self, registry: repository.registry, repository: repository.repository, credential: credential,
+            scopes: scopes)
     }
 
     func baseURL(_ registry: String) -> URL {
-        URL(string: "\(policy.connection(for: registry).scheme)://\(registry)")!
+        let scheme = state.scheme(registry) ?? policy.connection(for: registry).scheme
+        return URL(string: "\(scheme)://\(registry)")!
     }
 
-    /// `GET /v2/`: nil when the registry needs no auth, else its challenge. Cached per registry.
+    /// Loopback registries (127.0.0.0/8, localhost, ::1) may speak plain HTTP, as go-containerregistry and docker
+    /// allow; so may registries configured insecure. Never any other.
+    func isLoopback(_ registry: String) -> Bool {
+        let host =
+            registry.hasPrefix("[")
+            ? String(registry.prefix(while: { $0 != "]" }).dropFirst())
+            : (registry.split(separator: ":").first.map(String.init) ?? registry)
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    func mayUsePlainHTTP(_ registry: String) -> Bool {
+        let connection = policy.connection(for: registry)
+        return connection.security == .insecureSkipVerify || (connection.security == .verified && isLoopback(registry))
+    }
+
+    /// `GET /v2/`: nil when the registry needs no auth, else its challenge. Cached per registry. For a loopback
+    /// registry plain HTTP is asked first (a TLS server answers that at once with 400; a TLS handshake with a plain
+    /// server only fails at the connect timeout); for an insecure one HTTPS first, then HTTP.
     func challenge(for registry: String) async throws -> Challenge? {
         if let known = await state.challenge(registry) { return known }
-        let url = baseURL(registry).appendingPathComponent("v2/")
-        let response = try await transport.send(HTTPRequest(method: "GET", url: url))
+        func ping(_ scheme: String) async throws -> HTTPResponse {
+            try await transport.send(HTTPRequest(method: "GET", url: URL(string: "\(scheme)://\(registry)/v2/")!))
+        }
+        var response: HTTPResponse
+        let configured = policy.connection(for: registry).scheme
+        if configured == "https" && mayUsePlainHTTP(registry) && isLoopback(registry),
+            let plain = try? await ping("http"), plain.status == 200 || plain.status == 401
+        {
+            response = plain
+            state.setScheme(registry, "http")
+        } else {
+            do {
+                response = try await ping(configured)
+            } catch let httpsError as TransportError
+                where configured == "https" && mayUsePlainHTTP(registry) && !isLoopback(registry)
+            {
+                guard let plain = try? await ping("http"), plain.status == 200 || plain.status == 401 else {
+                    throw httpsError
+                }
+                response = plain
+                state.setScheme(registry, "http")
+            }
+        }
         let challenge: Challenge?
         switch response.status {
         case 200: challenge = nil
         case 401:
             let parsed = Challenge.parse(response.headers.values("WWW-Authenticate"))
-            challenge = parsed.first { $0.scheme == "bearer" } ?? parsed.first { $0.scheme == "basic" } ?? Challenge(scheme: "basic", parameters: [:])
+            challenge =
+                parsed.first { $0.scheme == "bearer" } ?? parsed.first { $0.scheme == "basic" }
+                ?? Challenge(scheme: "basic", parameters: [:])
         default:
             throw RegistryError(
                 registry: registry, repository: "", operation: "ping /v2/", status: response.status,
@@ -58,6 +103,11 @@ public final class RegistryClient: Sendable {
 /// Mutable state shared by sessions: challenges per registry, tokens per registry+credential+scopes, refresh
 /// tokens handed out by token servers.
 actor ClientState {
+    /// Schemes learned by pinging (plain HTTP after an HTTPS failure); read synchronously when building URLs.
+    nonisolated let schemes = Mutex<[String: String]>([:])
+    nonisolated func scheme(_ registry: String) -> String? { schemes.withLock { $0[registry] } }
+    nonisolated func setScheme(_ registry: String, _ scheme: String) { schemes.withLock { $0[registry] = scheme } }
+
     struct Token {
         var value: String
         var expires: Date
@@ -93,7 +143,8 @@ public struct RegistrySession: Sendable {
 
     var credentialKey: String {
         // Identifies the credential in caches without keeping its secret as a key in clear.
-        let material = "\(credential.username)\u{0}\(credential.password)\u{0}\(credential.identityToken)\u{0}\(credential.registryToken)"
+        let material =
+            "\(credential.username)\u{0}\(credential.password)\u{0}\(credential.identityToken)\u{0}\(credential.registryToken)"
         return Digest.sha256(of: Array(material.utf8)).hex
     }
 
@@ -121,13 +172,18 @@ public struct RegistrySession: Sendable {
         guard let realmText = challenge.realm, let realm = URL(string: realmText), let realmHost = realm.host,
             !realmHost.isEmpty
         else {
-            throw TokenError(registry: registry, realm: challenge.realm ?? "<none>", status: nil, reason: "the Bearer challenge has no valid realm")
+            throw TokenError(
+                registry: registry, realm: challenge.realm ?? "<none>", status: nil,
+                reason: "the Bearer challenge has no valid realm")
         }
         let connection = client.policy.connection(for: registry)
-        if realm.scheme != "https" && !(connection.security == .plainHTTP || connection.security == .insecureSkipVerify) {
+        let registryOverHTTP = client.baseURL(registry).scheme == "http"
+        if realm.scheme != "https" && !(registryOverHTTP || connection.security == .insecureSkipVerify) {
             throw TokenError(
                 registry: registry, realm: realmText, status: nil,
-                reason: "the token realm is not https; credentials are not sent over plain http unless the registry is configured insecure")
+                reason:
+                    "the token realm is plain http for an https registry; credentials are not sent over plain http unless the registry is configured insecure"
+            )
         }
         await client.state.countTokenRequest()
         let service = challenge.service ?? ""
@@ -144,7 +200,8 @@ public struct RegistrySession: Sendable {
             let body = Data((form.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B").utf8)
             response = try await client.transport.send(
                 HTTPRequest(
-                    method: "POST", url: realm, headers: ["Content-Type": "application/x-www-form-urlencoded"], body: body))
+                    method: "POST", url: realm, headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                    body: body))
             if response.status == 404 || response.status == 405 {
                 response = try await getToken(realm: realm, service: service, scopes: scopes)
             }
@@ -154,24 +211,30 @@ public struct RegistrySession: Sendable {
         guard response.status == 200 else {
             let reason: String
             switch response.status {
-            case 401: reason = credential.isAnonymous ? "anonymous access refused" : "the credentials were refused (\(credential))"
+            case 401:
+                reason =
+                    credential.isAnonymous ? "anonymous access refused" : "the credentials were refused (\(credential))"
             case 403: reason = "access denied for \(credential)"
             default: reason = "unexpected answer"
             }
             throw TokenError(registry: registry, realm: realm.redactedForLog, status: response.status, reason: reason)
         }
         guard let json = try? JSONSerialization.jsonObject(with: response.body.prefix(64 * 1024)) as? [String: Any],
-            let value = (json["access_token"] as? String).flatMap({ $0.isEmpty ? nil : $0 }) ?? (json["token"] as? String),
+            let value = (json["access_token"] as? String).flatMap({ $0.isEmpty ? nil : $0 })
+                ?? (json["token"] as? String),
             !value.isEmpty
         else {
-            throw TokenError(registry: registry, realm: realm.redactedForLog, status: 200, reason: "the answer has no token")
+            throw TokenError(
+                registry: registry, realm: realm.redactedForLog, status: 200, reason: "the answer has no token")
         }
         if let newRefresh = json["refresh_token"] as? String, !newRefresh.isEmpty {
             await client.state.setRefreshToken(credentialKey, newRefresh)
         }
         let lifetime = max((json["expires_in"] as? NSNumber)?.doubleValue ?? 60, 60)
         var issued = client.now()
-        if let issuedAt = json["issued_at"] as? String, let date = ISO8601DateFormatter().date(from: issuedAt), date < issued {
+        if let issuedAt = json["issued_at"] as? String, let date = ISO8601DateFormatter().date(from: issuedAt),
+            date < issued
+        {
             issued = date
         }
         // Refresh early: a token is not used in its last tenth of life (at most 30 s before expiry).
@@ -191,16 +254,29 @@ public struct RegistrySession: Sendable {
         var headers = HTTPHeaders()
         if !credential.username.isEmpty || !credential.password.isEmpty {
             // The token protocol sends the user's credentials to the realm, which may be another host.
-            headers["Authorization"] = "Basic " + Data("\(credential.username):\(credential.password)".utf8).base64EncodedString()
+            headers["Authorization"] =
+                "Basic " + Data("\(credential.username):\(credential.password)".utf8).base64EncodedString()
         }
         return try await client.transport.send(HTTPRequest(method: "GET", url: components.url!, headers: headers))
     }
 
     /// Sends a request to the registry with auth; on a 401 with a new challenge, fetches a fresh token (adding the
     /// scope the registry asked for) and retries once.
-    public func send(_ method: String, _ url: URL, headers: HTTPHeaders = [:], body: Data? = nil) async throws -> HTTPResponse {
-        var request = HTTPRequest(method: method, url: url, headers: headers, body: body)
+    public func send(
+        _ method: String, _ url: URL, headers: HTTPHeaders = [:], body: Data? = nil
+    ) async throws -> HTTPResponse {
         let sameHost = url.hostAndPort == registry
+        var url = url
+        if sameHost {
+            // The ping decides the scheme (a loopback registry may be plain HTTP); URLs made before it follow.
+            _ = try await client.challenge(for: registry)
+            let scheme = client.baseURL(registry).scheme
+            if url.scheme != scheme, var c = URLComponents(url: url, resolvingAgainstBaseURL: false) {
+                c.scheme = scheme
+                url = c.url ?? url
+            }
+        }
+        var request = HTTPRequest(method: method, url: url, headers: headers, body: body)
         if sameHost, let auth = try await authorization(force: false) { request.headers["Authorization"] = auth }
         var response = try await client.transport.send(request)
         if response.status == 401, sameHost {

@@ -40,7 +40,8 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
         return text
     }
 
-    static func from(_ response: HTTPResponse, registry: String, repository: String, operation: String) -> RegistryError {
+    static func from(_ response: HTTPResponse, registry: String, repository: String, operation: String) -> RegistryError
+    {
         var codes: [String] = []
         var messages: [String] = []
         if let json = try? JSONSerialization.jsonObject(with: response.body.prefix(64 * 1024)) as? [String: Any],

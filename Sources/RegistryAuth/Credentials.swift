@@ -24,7 +24,9 @@ public struct Credential: Sendable, Hashable, CustomStringConvertible {
     /// What kind of credential this is, with the user name but no secret.
     public var description: String {
         if !registryToken.isEmpty { return "registry token" }
-        if !identityToken.isEmpty { return "identity token" + (username.isEmpty || username == "<token>" ? "" : " for \(username)") }
+        if !identityToken.isEmpty {
+            return "identity token" + (username.isEmpty || username == "<token>" ? "" : " for \(username)")
+        }
         if !username.isEmpty { return "user \(username)" }
         return "anonymous"
     }

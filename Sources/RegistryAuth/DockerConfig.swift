@@ -89,16 +89,21 @@ public struct CredentialHelper: Sendable {
         self.name = name
         self.searchPath =
             searchPath
-            ?? (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
+            ?? (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+            .map(String.init)
     }
 
     public var program: String { "docker-credential-\(name)" }
 
     /// The credential for `serverURL`; nil when the helper has none ("credentials not found").
     public func get(_ serverURL: String) throws(CredentialWarning) -> Credential? {
-        guard let executable = searchPath.map({ "\($0)/\(program)" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let executable = searchPath.map({ "\($0)/\(program)" }).first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
         else {
-            throw CredentialWarning(source: program, message: "not found on PATH; install it or remove it from the docker config")
+            throw CredentialWarning(
+                source: program, message: "not found on PATH; install it or remove it from the docker config")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -124,7 +129,8 @@ public struct CredentialHelper: Sendable {
             throw CredentialWarning(source: program, message: "get \(serverURL) failed: \(text.prefix(200))")
         }
         guard let json = try? JSONValue(parsing: data), let secret = json["Secret"]?.stringValue else {
-            throw CredentialWarning(source: program, message: "returned something that is not {\"Username\",\"Secret\"} JSON")
+            throw CredentialWarning(
+                source: program, message: "returned something that is not {\"Username\",\"Secret\"} JSON")
         }
         let username = json["Username"]?.stringValue ?? ""
         if username == "<token>" { return Credential(identityToken: secret) }

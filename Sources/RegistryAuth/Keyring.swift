@@ -43,7 +43,9 @@ public struct Keyring: Sendable {
     public static func normaliseKey(_ raw: String) -> String? {
         var text = raw.trimmingCharacters(in: .whitespaces)
         if !text.hasPrefix("http://") && !text.hasPrefix("https://") { text = "https://" + text }
-        guard let components = URLComponents(string: text), var host = components.host, !host.isEmpty else { return nil }
+        guard let components = URLComponents(string: text), var host = components.host, !host.isEmpty else {
+            return nil
+        }
         if let port = components.port { host += ":\(port)" }
         if host == "docker.io" || host == "registry-1.docker.io" { host = "index.docker.io" }
         var path = components.path

@@ -22,7 +22,9 @@ public struct LocalDockerConfig: Sendable {
     }
 
     /// Loads `config.json` from the directory; nil (with no warning) when there is none.
-    public static func load(directory: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+    public static func load(
+        directory: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws(CredentialWarning) -> LocalDockerConfig?
     {
         let dir =
@@ -55,11 +57,14 @@ public struct LocalDockerConfig: Sendable {
         var out: [SourcedCredential] = []
         var warnings: [CredentialWarning] = []
         for key in [image.name, registryKey] {
-            if let helper = config.credHelpers[key] ?? config.credHelpers[DockerConfig.hostname(key)] ?? config.credsStore {
+            if let helper = config.credHelpers[key] ?? config.credHelpers[DockerConfig.hostname(key)]
+                ?? config.credsStore
+            {
                 let h = CredentialHelper(name: helper, searchPath: helperSearchPath)
                 do {
                     if let c = try h.get(key == image.name ? image.registry : key) {
-                        out.append(SourcedCredential(c, source: .init(kind: .credentialHelper, origin: h.program, key: key)))
+                        out.append(
+                            SourcedCredential(c, source: .init(kind: .credentialHelper, origin: h.program, key: key)))
                         break
                     }
                 } catch {
@@ -71,8 +76,12 @@ public struct LocalDockerConfig: Sendable {
                 out.append(SourcedCredential(c, source: .init(kind: .dockerConfig, origin: path, key: key)))
                 break
             }
-            if let match = config.auths.keys.sorted().first(where: { DockerConfig.hostname($0) == DockerConfig.hostname(key) && !key.contains("/") || $0 == key }) {
-                out.append(SourcedCredential(config.auths[match]!, source: .init(kind: .dockerConfig, origin: path, key: match)))
+            if let match = config.auths.keys.sorted().first(where: {
+                DockerConfig.hostname($0) == DockerConfig.hostname(key) && !key.contains("/") || $0 == key
+            }) {
+                out.append(
+                    SourcedCredential(
+                        config.auths[match]!, source: .init(kind: .dockerConfig, origin: path, key: match)))
                 break
             }
         }
@@ -119,7 +128,9 @@ public struct RunCredentialResolver: Sendable {
         do {
             sa = try await objects.serviceAccount(namespace: namespace, name: saName)
             if sa == nil {
-                warnings.append(CredentialWarning(source: "ServiceAccount \(saRef)", message: "not found; its secrets are not used"))
+                warnings.append(
+                    CredentialWarning(source: "ServiceAccount \(saRef)", message: "not found; its secrets are not used")
+                )
             }
         } catch {
             warnings.append(CredentialWarning(source: "ServiceAccount \(saRef)", message: "cannot be read: \(error)"))
@@ -136,7 +147,8 @@ public struct RunCredentialResolver: Sendable {
                     continue
                 }
                 guard let secret else {
-                    warnings.append(CredentialWarning(source: "Secret \(ref)", message: "not found (listed in \(kind.rawValue))"))
+                    warnings.append(
+                        CredentialWarning(source: "Secret \(ref)", message: "not found (listed in \(kind.rawValue))"))
                     continue
                 }
                 let keyring = SecretCredentials.keyring(secret, ref: ref, kind: kind, serviceAccount: via)
@@ -163,7 +175,9 @@ public enum SecretCredentials {
     /// `kubernetes.io/dockerconfigjson` (`.dockerconfigjson`), `kubernetes.io/dockercfg` (`.dockercfg`), an Opaque
     /// secret holding `.dockerconfigjson` or `config.json` (what `kubectl create secret generic --from-file` makes),
     /// and Tekton's `kubernetes.io/basic-auth` secrets annotated `tekton.dev/docker-N: <registry>`.
-    public static func keyring(_ secret: Secret, ref: String, kind: CredentialSource.Kind, serviceAccount: String?)
+    public static func keyring(
+        _ secret: Secret, ref: String, kind: CredentialSource.Kind, serviceAccount: String?
+    )
         -> (keyring: Keyring, warnings: [CredentialWarning])
     {
         var keyring = Keyring()
@@ -183,7 +197,9 @@ public enum SecretCredentials {
                     key: registry,
                     SourcedCredential(
                         Credential(username: user, password: password),
-                        source: .init(kind: kind, origin: ref, key: "basic-auth for \(registry)", serviceAccount: serviceAccount)))
+                        source: .init(
+                            kind: kind, origin: ref, key: "basic-auth for \(registry)", serviceAccount: serviceAccount))
+                )
             }
             return (keyring, warnings)
         default: candidates = [".dockerconfigjson", "config.json", ".dockercfg"]
@@ -192,7 +208,8 @@ public enum SecretCredentials {
             let data = secret.value(forKey: key)
         else {
             if candidates.count == 1 {
-                warnings.append(CredentialWarning(source: "Secret \(ref)", message: "type \(type) but no \(candidates[0]) data"))
+                warnings.append(
+                    CredentialWarning(source: "Secret \(ref)", message: "type \(type) but no \(candidates[0]) data"))
             }
             return (keyring, warnings)
         }
@@ -203,7 +220,9 @@ public enum SecretCredentials {
                 CredentialSource(kind: kind, origin: ref, key: entryKey, serviceAccount: serviceAccount)
             }
             for s in skipped {
-                warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: "entry \"\(s)\" is not a registry name; ignored"))
+                warnings.append(
+                    CredentialWarning(
+                        source: "Secret \(ref) \(key)", message: "entry \"\(s)\" is not a registry name; ignored"))
             }
         } catch {
             warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: error.description))

@@ -2,8 +2,12 @@ import ArgumentParser
 import ChainsConfig
 import ChainsCore
 import Foundation
+import HTTPTransport
 import KubeModels
+import OCI
+import OCIRegistry
 import Provenance
+import RegistryAuth
 import Signing
 
 @main
@@ -12,7 +16,9 @@ struct Chains: AsyncParsableCommand {
         commandName: "chains",
         abstract: "Sign Tekton runs and their images: SLSA provenance and cosign-compatible signatures.",
         discussion: "Keys, annotations and chains-config are Tekton Chains' own; see docs/ for the details.",
-        subcommands: [Sign.self, Provenance.self, ConfigCommand.self, Keys.self])
+        subcommands: [
+            Sign.self, Verify.self, VerifyAttestation.self, Auth.self, Provenance.self, ConfigCommand.self, Keys.self,
+        ])
 }
 
 /// Writes to stderr (summaries, warnings, errors); stdout carries only the output document.
@@ -253,6 +259,244 @@ struct Keys: AsyncParsableCommand {
                 throw error
             } catch {
                 say("error: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+/// Options every registry-facing command shares.
+struct RegistryOptions: ParsableArguments {
+    @Option(
+        name: .customLong("docker-config"),
+        help: "Directory holding a docker config.json with push credentials (default: $DOCKER_CONFIG, then ~/.docker).")
+    var dockerConfig: String?
+
+    @Option(
+        name: .customLong("registry-ca"), help: "HOST=FILE: trust the CA bundle FILE for registry HOST (repeatable).")
+    var registryCA: [String] = []
+
+    @Option(
+        name: .customLong("insecure-registry"),
+        help: "HOST: skip TLS verification for this registry and allow plain HTTP (repeatable; opt-in per registry).")
+    var insecureRegistry: [String] = []
+
+    func settings() throws -> RegistrySettings {
+        var cas: [String: String] = [:]
+        for entry in registryCA {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--registry-ca takes HOST=FILE, got \"\(entry)\"")
+            }
+            guard FileManager.default.isReadableFile(atPath: parts[1]) else {
+                throw ValidationError("--registry-ca \(parts[0]): cannot read \(parts[1])")
+            }
+            cas[parts[0]] = parts[1]
+        }
+        return RegistrySettings(caBundles: cas, insecure: Set(insecureRegistry))
+    }
+}
+
+/// Registry access for commands that only read or probe (verify, auth explain).
+func makeClient(_ registry: RegistryOptions) throws -> (AsyncHTTPClientTransport, RegistryClient) {
+    let policy = try registry.settings().policy(insecureByDefault: false)
+    let transport = try AsyncHTTPClientTransport(policy: policy)
+    return (transport, RegistryClient(transport: RetryingTransport(transport), policy: policy))
+}
+
+func parseImage(_ text: String) throws -> ImageReference {
+    do {
+        return try ImageReference(parsing: text)
+    } catch {
+        say("error: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+func readKey(_ path: String) throws -> PublicKey {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        say("error: cannot read the key \(path)")
+        throw ExitCode(2)
+    }
+    do {
+        return try PublicKey(pem: text, file: path)
+    } catch {
+        if let privateKey = try? PrivateKey(pem: text, file: path) { return privateKey.publicKey }
+        say("error: \(error)")
+        throw ExitCode(2)
+    }
+}
+
+/// Credentials for reading: the local docker config, then anonymous.
+func readCredentials(_ registry: RegistryOptions, image: ImageReference) -> [SourcedCredential] {
+    var out: [SourcedCredential] = []
+    do {
+        if let local = try LocalDockerConfig.load(directory: registry.dockerConfig) {
+            let (found, warnings) = local.lookup(image)
+            out += found
+            for w in warnings { say("warning: \(w)") }
+        }
+    } catch {
+        say("warning: \(error)")
+    }
+    out.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
+    return out
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check an image's cosign signatures (sha256-<hex>.sig) with a public key.")
+
+    @Argument(help: "The image (repo@sha256:… or repo:tag).")
+    var image: String
+
+    @Option(help: "Public key PEM (cosign.pub, x509.pub) — or the private key file, whose public half is used.")
+    var key: String
+
+    @Option(
+        name: .customLong("repository"),
+        help: "Where the signatures were stored (storage.oci.repository), if not beside the image.")
+    var repository: String?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        let ref = try parseImage(image)
+        let publicKey = try readKey(key)
+        let (transport, client) = try makeClient(registry)
+        defer { Task { try? await transport.shutdown() } }
+        let target = try repository.map { try ImageReference(parsingRepository: $0) }
+        do {
+            let verifier = AttachmentVerifier(
+                client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
+            let report = try await verifier.verifySignatures(ref, repository: target)
+            say("checked \(report.checks.count) signature(s) in \(report.location) with key \(publicKey.keyID)")
+            for c in report.checks { say("  \(c.valid ? "✓" : "✗") layer \(c.layer.prefix(19))…: \(c.detail)") }
+            guard !report.valid.isEmpty else {
+                say("error: no valid signature for \(report.image)")
+                throw ExitCode(1)
+            }
+            for c in report.valid { print(String(decoding: c.payload, as: UTF8.self)) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            say("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct VerifyAttestation: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-attestation",
+        abstract: "Check an image's attestations (sha256-<hex>.att) with a public key; print the verified statements.")
+
+    @Argument(help: "The image (repo@sha256:… or repo:tag).")
+    var image: String
+
+    @Option(help: "Public key PEM, or the private key file.")
+    var key: String
+
+    @Option(help: "Predicate type: slsaprovenance (v0.2), slsaprovenance1 (v1.0), or a URI. Default: any.")
+    var type: String?
+
+    @Option(name: .customLong("repository"), help: "Where the attestations were stored, if not beside the image.")
+    var repository: String?
+
+    @OptionGroup var registry: RegistryOptions
+
+    func run() async throws {
+        let ref = try parseImage(image)
+        let publicKey = try readKey(key)
+        let (transport, client) = try makeClient(registry)
+        defer { Task { try? await transport.shutdown() } }
+        let target = try repository.map { try ImageReference(parsingRepository: $0) }
+        let predicate = type.map(AttachmentVerifier.predicateType(forType:))
+        do {
+            let verifier = AttachmentVerifier(
+                client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
+            let report = try await verifier.verifyAttestations(ref, predicateType: predicate, repository: target)
+            say(
+                "checked \(report.checks.count) attestation(s) in \(report.location) with key \(publicKey.keyID)"
+                    + (predicate.map { ", predicate type \($0)" } ?? ""))
+            for c in report.checks { say("  \(c.valid ? "✓" : "✗") layer \(c.layer.prefix(19))…: \(c.detail)") }
+            guard !report.valid.isEmpty else {
+                say("error: no valid attestation for \(report.image)")
+                throw ExitCode(1)
+            }
+            for c in report.valid { print(String(decoding: c.payload, as: UTF8.self)) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            say("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Auth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Registry credentials.", subcommands: [Explain.self])
+
+    struct Explain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "List every credential that matches an image, in the order pushes try them, with where each came from.")
+
+        @Argument(help: "The image or repository.")
+        var image: String
+
+        @Option(help: "The run whose ServiceAccount, pod template and namespace decide the credentials.")
+        var run: String?
+
+        @Option(
+            name: .customLong("objects"),
+            help: "Directory of Secrets and ServiceAccounts standing in for the cluster (repeatable).")
+        var objects: [String] = []
+
+        @Flag(
+            name: .customLong("check-push"),
+            help: "Ask the registry whether each credential may push (opens and cancels an upload).")
+        var checkPush = false
+
+        @OptionGroup var registry: RegistryOptions
+
+        func run() async throws {
+            let ref = try parseImage(image)
+            var context = RunContext(run: TaskRun.empty)
+            if let run {
+                do {
+                    let docs = try ManifestReader.read(file: URL(fileURLWithPath: run)).documents
+                    context = RunContext(run: try AnyRun(json: docs.first ?? .null, source: run).run)
+                } catch {
+                    say("error: \(error)")
+                    throw ExitCode(2)
+                }
+            }
+            let store: ObjectStore
+            do {
+                store = try ObjectStore(directories: objects.map { URL(fileURLWithPath: $0) })
+            } catch {
+                say("error: \(error)")
+                throw ExitCode(2)
+            }
+            for w in store.warnings { say("warning: \(w)") }
+            var local: LocalDockerConfig?
+            do {
+                local = try LocalDockerConfig.load(directory: registry.dockerConfig)
+            } catch {
+                say("warning: \(error)")
+            }
+            let (transport, client) = try makeClient(registry)
+            let explainer = AuthExplainer(
+                resolver: RunCredentialResolver(objects: store, dockerConfig: local), client: client)
+            say(
+                "run: \(context.displayName) — namespace \(context.namespace.isEmpty ? "default" : context.namespace), "
+                    + "ServiceAccount \(context.serviceAccount.isEmpty ? "default" : context.serviceAccount)")
+            let explanation = await explainer.explain(image: ref, context: context, checkPush: checkPush)
+            try? await transport.shutdown()
+            print(explanation.text, terminator: "")
+            if checkPush && explanation.firstGranted == nil {
+                say("error: no credential found for \(ref.name) is granted push")
                 throw ExitCode(1)
             }
         }

@@ -12,7 +12,9 @@ import Testing
 struct RegistryFlowTests {
     let payload = Data(#"{"critical":{"identity":{"docker-reference":"x"}},"optional":null}"#.utf8)
 
-    func http(_ registry: String, _ security: RegistryConnection.Security = .plainHTTP) throws -> (AsyncHTTPClientTransport, ConnectionPolicy) {
+    func http(
+        _ registry: String, _ security: RegistryConnection.Security = .plainHTTP
+    ) throws -> (AsyncHTTPClientTransport, ConnectionPolicy) {
         let policy = ConnectionPolicy(registries: [registry: .init(security)])
         return (try AsyncHTTPClientTransport(policy: policy), policy)
     }
@@ -24,10 +26,13 @@ struct RegistryFlowTests {
         let (transport, policy) = try http(reg.address)
         defer { Task { try? await transport.shutdown() } }
         let auth = try await directToken(reg, repository: "team/app")
-        let subject = try await pushTestImage(transport: transport, registry: reg.address, repository: "team/app", tag: "v1", authorization: auth)
+        let subject = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team/app", tag: "v1", authorization: auth)
         let client = RegistryClient(transport: transport, policy: policy)
         let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
-        let pusher = client.session(repository: repo, credential: Credential(username: "chains", password: "s3cret-push"), scopes: [Scope.push("team/app")])
+        let pusher = client.session(
+            repository: repo, credential: Credential(username: "chains", password: "s3cret-push"),
+            scopes: [Scope.push("team/app")])
         let layer = CosignLayer.signature(payload: payload, signature: Data([1, 2, 3]), certificate: "", chain: "")
         let result = try await pusher.attach(layer, as: .signature, to: try Digest(parsingSHA256: subject))
         #expect(!result.alreadyPresent)
@@ -39,7 +44,9 @@ struct RegistryFlowTests {
         #expect(layers.first?.payload == payload)
         #expect(layers.first?.descriptor.annotations?["dev.cosignproject.cosign/signature"] == "AQID")
 
-        let reader = client.session(repository: repo, credential: Credential(username: "reader", password: "r3ad-only"), scopes: [Scope.push("team/app")])
+        let reader = client.session(
+            repository: repo, credential: Credential(username: "reader", password: "r3ad-only"),
+            scopes: [Scope.push("team/app")])
         await #expect {
             _ = try await reader.attach(
                 CosignLayer.signature(payload: Data("other".utf8), signature: Data([9]), certificate: "", chain: ""),

@@ -1,0 +1,78 @@
+import Foundation
+import HTTPTransport
+import KubeModels
+import OCI
+import OCIRegistry
+import RegistryAuth
+
+/// `chains auth explain`: every credential that matches an image for a run, in the order it would be tried, where
+/// each came from, and (with `checkPush`) whether the registry grants push — an upload session opened and cancelled.
+public struct AuthExplainer: Sendable {
+    public var resolver: RunCredentialResolver
+    public var client: RegistryClient?
+
+    public init(resolver: RunCredentialResolver, client: RegistryClient?) {
+        self.resolver = resolver
+        self.client = client
+    }
+
+    public struct Line: Sendable {
+        public var index: Int
+        public var credential: String
+        public var source: String
+        public var push: String?
+    }
+
+    public struct Explanation: Sendable {
+        public var target: ImageReference
+        public var lines: [Line]
+        public var warnings: [String]
+        /// The first candidate granted push, when checked.
+        public var firstGranted: Int?
+
+        public var text: String {
+            var out = "credentials for \(target.name), in the order they are tried:\n"
+            for l in lines {
+                out += "  \(l.index). \(l.credential) — \(l.source)"
+                if let push = l.push { out += "\n       push: \(push)" }
+                out += "\n"
+            }
+            for w in warnings { out += "  warning: \(w)\n" }
+            if let firstGranted { out += "→ pushes would use #\(firstGranted)\n" }
+            return out
+        }
+    }
+
+    public func explain(image: ImageReference, context: RunContext, checkPush: Bool) async -> Explanation {
+        let target = image.repositoryOnly
+        let resolution = await resolver.resolve(
+            image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
+            podTemplatePullSecrets: context.podTemplatePullSecrets)
+        var lines: [Line] = []
+        var firstGranted: Int?
+        var seen: [Credential] = []
+        for (i, candidate) in resolution.candidates.enumerated() {
+            var line = Line(
+                index: i + 1, credential: candidate.credential.description, source: candidate.source.description)
+            if checkPush, let client {
+                if seen.contains(candidate.credential) {
+                    line.push = "same credential as above; not checked again"
+                } else {
+                    seen.append(candidate.credential)
+                    let session = client.session(
+                        repository: target, credential: candidate.credential, scopes: [Scope.push(target.repository)])
+                    do {
+                        try await session.checkPush()
+                        line.push = "granted (upload session opened and cancelled)"
+                        if firstGranted == nil { firstGranted = i + 1 }
+                    } catch {
+                        line.push = "refused: \(error)"
+                    }
+                }
+            }
+            lines.append(line)
+        }
+        return Explanation(
+            target: target, lines: lines, warnings: resolution.warnings.map(\.description), firstGranted: firstGranted)
+    }
+}

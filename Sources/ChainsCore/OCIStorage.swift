@@ -1,0 +1,184 @@
+import ChainsConfig
+import Foundation
+import HTTPTransport
+import KubeModels
+import OCI
+import OCIRegistry
+import RegistryAuth
+
+/// The run a stored item belongs to: where its push credentials are looked up.
+public struct RunContext: Sendable {
+    public var namespace: String
+    public var serviceAccount: String
+    public var podTemplatePullSecrets: [String]
+    public var displayName: String
+
+    public init(run: any TektonRun) {
+        namespace = run.namespace
+        serviceAccount = run.serviceAccountName
+        podTemplatePullSecrets = (run.podTemplate?.imagePullSecrets ?? []).compactMap(\.name)
+        displayName = run.displayName
+    }
+}
+
+/// What the OCI backend did for one item, for the summary.
+public struct OCIStoreRecord: Sendable {
+    public var target: String
+    public var credential: String
+    public var outcome: String
+}
+
+/// The `oci` backend: image signatures to `<repo>:sha256-<hex>.sig`, attestations to `.att` (one per image subject),
+/// in the image's repository or `storage.oci.repository`; credentials found for the run and tried in turn.
+public final class OCIStorage: StorageBackend, @unchecked Sendable {
+    public let name = "oci"
+    let client: RegistryClient
+    let resolver: RunCredentialResolver
+    let context: RunContext
+    let repositoryOverride: ImageReference?
+    let encoding: String
+    let lock = NSLock()
+    private var _records: [OCIStoreRecord] = []
+    private var _notes: [String] = []
+
+    public var records: [OCIStoreRecord] { lock.withLock { _records } }
+    public var notes: [String] { lock.withLock { _notes } }
+
+    public init(
+        client: RegistryClient, resolver: RunCredentialResolver, context: RunContext, config: ChainsConfig
+    ) throws {
+        self.client = client
+        self.resolver = resolver
+        self.context = context
+        encoding = config.ociEncodingFormat
+        if config.ociRepository.isEmpty {
+            repositoryOverride = nil
+        } else {
+            do {
+                repositoryOverride = try ImageReference(parsingRepository: config.ociRepository)
+            } catch {
+                throw StorageError(backend: "oci", item: "storage.oci.repository", reason: "\(error)")
+            }
+        }
+    }
+
+    func record(_ r: OCIStoreRecord) { lock.withLock { _records.append(r) } }
+    func note(_ n: String) { lock.withLock { _notes.append(n) } }
+
+    public func store(_ item: SignedItem) async throws {
+        guard encoding == "dsse" else {
+            throw StorageError(
+                backend: "oci", item: item.fullKey,
+                reason: "storage.oci.encoding-format \"\(encoding)\" is not built yet in Chains in Swift; use \"dsse\"")
+        }
+        if item.format == "simplesigning" {
+            let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
+            let layer = CosignLayer.signature(
+                payload: item.payload, signature: item.signature, certificate: item.certificatePEM, chain: item.chainPEM
+            )
+            try await push(layer, as: .signature, image: image)
+            return
+        }
+        let statement = try JSONDecoder().decode(StatementHead.self, from: item.payload)
+        guard let predicateType = statement.predicateType, !predicateType.isEmpty else {
+            throw StorageError(backend: "oci", item: item.fullKey, reason: "the statement has no predicateType")
+        }
+        let subjects = statement.subject ?? []
+        if subjects.isEmpty {
+            note("\(context.displayName): the attestation names no subject; nothing pushed to a registry")
+        }
+        for subject in subjects {
+            guard let hex = subject.digest?["sha256"],
+                let image = try? ImageReference(parsingDigest: "\(subject.name ?? "")@sha256:\(hex)")
+            else {
+                note(
+                    "\(context.displayName): subject \(subject.name ?? "<unnamed>") is not an OCI image (name@sha256); its attestation is kept in the other backends only"
+                )
+                continue
+            }
+            let layer = CosignLayer.attestation(
+                envelope: item.signature, predicateType: predicateType, certificate: item.certificatePEM,
+                chain: item.chainPEM)
+            try await push(layer, as: .attestation, image: image)
+        }
+    }
+
+    struct StatementHead: Decodable {
+        struct Subject: Decodable {
+            var name: String?
+            var digest: [String: String]?
+        }
+        var subject: [Subject]?
+        var predicateType: String?
+    }
+
+    static func imageOfSimpleSigning(_ payload: Data, key: String) throws -> ImageReference {
+        struct Simple: Decodable {
+            struct Critical: Decodable {
+                struct Identity: Decodable {
+                    var dockerReference: String
+                    enum CodingKeys: String, CodingKey { case dockerReference = "docker-reference" }
+                }
+                struct Image: Decodable {
+                    var digest: String
+                    enum CodingKeys: String, CodingKey { case digest = "docker-manifest-digest" }
+                }
+                var identity: Identity
+                var image: Image
+            }
+            var critical: Critical
+        }
+        do {
+            let s = try JSONDecoder().decode(Simple.self, from: payload)
+            return try ImageReference(
+                parsingDigest: "\(s.critical.identity.dockerReference)@\(s.critical.image.digest)")
+        } catch {
+            throw StorageError(
+                backend: "oci", item: key, reason: "not a simplesigning payload naming an image: \(error)")
+        }
+    }
+
+    func push(_ layer: CosignLayer, as kind: CosignAttachment, image: ImageReference) async throws {
+        let target = repositoryOverride ?? image.repositoryOnly
+        let resolution = await resolver.resolve(
+            image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
+            podTemplatePullSecrets: context.podTemplatePullSecrets)
+        for w in resolution.warnings { note("credentials: \(w)") }
+        let digest = image.digest!
+        do {
+            let (result, used, _) = try await client.withCredentials(
+                resolution.candidates, repository: target, scopes: [Scope.push(target.repository)],
+                operation: "push \(kind.tag(for: digest))"
+            ) { session in
+                try await session.attach(layer, as: kind, to: digest)
+            }
+            record(
+                OCIStoreRecord(
+                    target: "\(target.name):\(result.tag)", credential: "\(used.credential) from \(used.source)",
+                    outcome: result.alreadyPresent
+                        ? "already there (same layer digest); nothing written"
+                        : "pushed; read back with \(result.layerCount) layer(s)"))
+        } catch let error as NoUsableCredential {
+            throw StorageError(
+                backend: "oci", item: "\(target.name):\(kind.tag(for: digest))", reason: error.description)
+        } catch {
+            throw StorageError(backend: "oci", item: "\(target.name):\(kind.tag(for: digest))", reason: "\(error)")
+        }
+    }
+}
+
+extension ObjectStore: ClusterObjects {
+    public func secret(namespace: String, name: String) async throws -> Secret? {
+        guard let entry = get(kind: "Secret", namespace: namespace, name: name) else { return nil }
+        do {
+            return try entry.json.decode(Secret.self, source: entry.source)
+        } catch {
+            throw error
+        }
+    }
+
+    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+        guard let entry = get(kind: "ServiceAccount", namespace: namespace, name: name) else { return nil }
+        return try entry.json.decode(ServiceAccount.self, source: entry.source)
+    }
+}

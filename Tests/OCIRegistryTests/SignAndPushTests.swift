@@ -1,0 +1,172 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import HTTPTransport
+import OCI
+import OCIRegistry
+import RegistryAuth
+import Signing
+import Testing
+
+/// `chains sign` with `oci` storage against a real token-auth registry, credentials from Kubernetes objects.
+@Suite("Sign and push to a real registry", .serialized)
+struct SignAndPushTests {
+    struct Setup {
+        var registry: TokenRegistry
+        var transport: AsyncHTTPClientTransport
+        var digest: String
+        var image: String
+        var dir: TemporaryDirectory
+        var key: PrivateKey
+
+        func stop() async {
+            try? await transport.shutdown()
+            await registry.stop()
+        }
+    }
+
+    func setup(repository: String = "team-a/app") async throws -> Setup {
+        let reg = try await TokenRegistry()
+        let transport = try AsyncHTTPClientTransport(policy: .init(registries: [reg.address: .init(.plainHTTP)]))
+        let digest = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: repository, tag: "v1",
+            authorization: try await directToken(reg, repository: repository))
+        let dir = try TemporaryDirectory()
+        let key = try PrivateKey.generate(.ecdsaP256)
+        _ = try SigningSecrets.writeX509(key, to: dir.file("secrets"))
+        try dir.write("config.yaml", RunFixtures.ociConfig)
+        return Setup(
+            registry: reg, transport: transport, digest: digest, image: "\(reg.address)/\(repository)", dir: dir,
+            key: key)
+    }
+
+    func sign(
+        _ s: Setup, run: String, objects: [String: String], dockerConfig: String? = nil
+    ) async throws -> SignJob.Report {
+        let runFile = try s.dir.write("run-\(UUID().uuidString).yaml", run)
+        let objectsDir = s.dir.file("objects-\(UUID().uuidString)")
+        for (name, text) in objects { try s.dir.write("\(objectsDir.lastPathComponent)/\(name)", text) }
+        try FileManager.default.createDirectory(at: objectsDir, withIntermediateDirectories: true)
+        return await SignJob(
+            runFile: runFile, configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
+            objectDirectories: [objectsDir], dockerConfig: dockerConfig ?? s.dir.file("no-docker").path
+        ).run()
+    }
+
+    func verify(_ s: Setup) async throws -> (sig: AttachmentVerifier.Report, att: AttachmentVerifier.Report) {
+        let client = RegistryClient(
+            transport: s.transport, policy: .init(registries: [s.registry.address: .init(.plainHTTP)]))
+        let verifier = AttachmentVerifier(
+            client: client,
+            credentials: [
+                SourcedCredential(
+                    Credential(username: "reader", password: "r3ad-only"),
+                    source: .init(kind: .dockerConfig, origin: "test", key: ""))
+            ],
+            key: s.key.publicKey)
+        let image = try ImageReference(parsingDigest: "\(s.image)@\(s.digest)")
+        return (
+            try await verifier.verifySignatures(image),
+            try await verifier.verifyAttestations(image, predicateType: "https://slsa.dev/provenance/v0.2")
+        )
+    }
+
+    @Test("credentials in the ServiceAccount's secrets: .sig and .att pushed, verified, and the run marked signed")
+    func serviceAccountSecrets() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let report = try await sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(
+            report.lines.contains {
+                $0.hasPrefix("oci: \(s.image):sha256-") && $0.contains(".sig: pushed")
+                    && $0.contains("secret team-a/push-creds")
+            })
+        #expect(report.lines.contains { $0.contains(".att: pushed") })
+        let (sig, att) = try await verify(s)
+        #expect(sig.valid.count == 1)
+        #expect(att.valid.count == 1)
+        // No secret in anything we print.
+        #expect(!report.lines.joined().contains("s3cret-push"))
+        #expect(!(report.document ?? "").contains("s3cret-push"))
+    }
+
+    @Test("credentials only in the pod template's imagePullSecrets are found (Chains ignores them)")
+    func podTemplateOnly() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let report = try await sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest, podTemplatePullSecrets: ["regcred"]),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "regcred", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(report.lines.contains { $0.contains(".sig: pushed") && $0.contains("pod template imagePullSecrets") })
+    }
+
+    @Test("a read-only pull secret listed before a push-capable one: the push falls through to the second and succeeds")
+    func readOnlyFirst() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let report = try await sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["pull-only", "push-creds"]),
+                "a.yaml": RunFixtures.dockerConfigSecret(
+                    name: "pull-only", registry: s.registry.address, username: "reader", password: "r3ad-only"),
+                "b.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(report.lines.contains { $0.contains(".sig: pushed") && $0.contains("push-creds") })
+        let (sig, _) = try await verify(s)
+        #expect(sig.valid.count == 1)
+    }
+
+    @Test("a wrong password fails with a message naming the registry and every source tried, and records a retry")
+    func wrongPassword() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let report = try await sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: s.registry.address, username: "chains", password: "hunter2-wrong"),
+            ])
+        #expect(report.exitCode == 1)
+        let text = report.lines.joined(separator: "\n")
+        #expect(text.contains("\(s.image): push sha256-"))
+        #expect(text.contains("refused for every credential found"))
+        #expect(text.contains("user chains from secret team-a/push-creds (ServiceAccount secrets of team-a/builder)"))
+        #expect(text.contains("anonymous"))
+        #expect(!text.contains("hunter2-wrong"))
+        #expect(report.outcome?.annotations["chains.tekton.dev/retries"] == "0")
+    }
+
+    @Test("secrets in another namespace are not used, and a missing ServiceAccount is a warning")
+    func otherNamespace() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let report = try await sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(namespace: "team-b", secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", namespace: "team-b", registry: s.registry.address, username: "chains",
+                    password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 1)
+        let text = report.lines.joined(separator: "\n")
+        #expect(text.contains("ServiceAccount team-a/builder: not found"))
+        #expect(!text.contains("team-b/push-creds"))
+    }
+}
