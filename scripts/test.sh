@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-# 1. Debian packages the tests start or call: ssh-keygen (an independent SSH fingerprint for DSSE key ids),
+# 1. Debian packages the tests start or call: docker-registry (distribution 2.8, the real registry the tests
+#    push to), apache2-utils (htpasswd, bcrypt users for it), ssh-keygen,
 #    openssl (independent key and signature checks), python3-venv (for the verifiers below).
-APT_PACKAGES=(openssh-client openssl python3-venv)
+APT_PACKAGES=(openssh-client openssl python3-venv docker-registry apache2-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -27,13 +27,15 @@ public final class TokenServer: Sendable {
     let certificateDER: Data
     public let issuer = "chains-test-issuer"
     public let service: String
-    let config:
-        Mutex<
-            (
-                users: [String: User], anonymous: [String: [String]], refreshTokens: [String: String], expiresIn: Int,
-                stats: Stats
-            )
-        >
+    struct Config {
+        var users: [String: User]
+        var anonymous: [String: [String]]
+        var refreshTokens: [String: String] = [:]
+        var expiresIn = 300
+        var stats = Stats()
+        var jwtLifetime: Int?
+    }
+    let config: Mutex<Config>
 
     public var port: Int { server.port }
     public var realm: String { "http://127.0.0.1:\(server.port)/token" }
@@ -48,9 +50,7 @@ public final class TokenServer: Sendable {
         let body = certificatePEM.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         guard let der = Data(base64Encoded: body) else { throw MissingTool(description: "bad certificate PEM") }
         certificateDER = der
-        let state = Mutex(
-            (users: users, anonymous: anonymous, refreshTokens: [String: String](), expiresIn: 300, stats: Stats()))
-        config = state
+        config = Mutex(Config(users: users, anonymous: anonymous))
         let box = HandlerBox()
         server = try await TestHTTPServer { request in await box.handle(request) }
         box.owner.withLock { $0 = self }
@@ -66,6 +66,9 @@ public final class TokenServer: Sendable {
 
     public var stats: Stats { config.withLock { $0.stats } }
     public func setExpiresIn(_ seconds: Int) { config.withLock { $0.expiresIn = seconds } }
+    /// Makes the JWT itself expire after `seconds` while `expires_in` still says otherwise: a token that dies at
+    /// the registry before the client expects it to.
+    public func setJWTLifetime(_ seconds: Int?) { config.withLock { $0.jwtLifetime = seconds } }
     public func setUser(_ name: String, _ user: User?) { config.withLock { $0.users[name] = user } }
     /// Issues a refresh token (what docker puts in `identitytoken` after `docker login` to an OAuth registry).
     public func issueRefreshToken(for user: String) -> String {
@@ -114,8 +117,8 @@ public final class TokenServer: Sendable {
             let granted = wanted.filter { allowed.contains($0) }
             access.append(["type": "repository", "name": name, "actions": granted])
         }
-        let expiresIn = config.withLock { $0.expiresIn }
-        let token = jwt(subject: user ?? "", access: access, lifetime: expiresIn)
+        let (expiresIn, jwtLifetime) = config.withLock { ($0.expiresIn, $0.jwtLifetime) }
+        let token = jwt(subject: user ?? "", access: access, lifetime: jwtLifetime ?? expiresIn)
         var response: [String: Any] = [
             "token": token, "access_token": token, "expires_in": expiresIn,
             "issued_at": ISO8601DateFormatter().string(from: Date()),

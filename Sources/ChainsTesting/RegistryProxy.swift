@@ -1,0 +1,113 @@
+import Foundation
+import HTTPTransport
+import Synchronization
+
+/// A reverse proxy in front of a real registry that can inject faults: 5xx answers, and redirects of blob reads
+/// to another host (a "CDN") that records which headers reach it.
+public final class RegistryProxy: Sendable {
+    public struct Seen: Sendable {
+        public var method: String
+        public var path: String
+        public var hadAuthorization: Bool
+    }
+
+    struct State {
+        var failures: [(pathContains: String, status: Int, remaining: Int)] = []
+        var redirectBlobs = false
+        var seen: [Seen] = []
+        var cdnSeen: [Seen] = []
+    }
+
+    let server: TestHTTPServer
+    let cdn: TestHTTPServer
+    let upstream: String
+    final class Box: Sendable { let m = Mutex(State()) }
+    let state: Box
+    let transport: AsyncHTTPClientTransport
+
+    public var address: String { "127.0.0.1:\(server.port)" }
+    /// The CDN answers as `localhost:<port>`: another host than the registry's `127.0.0.1`.
+    public var cdnAddress: String { "localhost:\(cdn.port)" }
+
+    /// `upstream`: `host:port` of the real registry (plain HTTP). `cdnAuthorization`: what the CDN itself uses to
+    /// fetch blobs from the registry (it must not get the client's).
+    public init(upstream: String, cdnAuthorization: String? = nil) async throws {
+        self.upstream = upstream
+        let transport = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
+        self.transport = transport
+        let state = Box()
+        self.state = state
+        let forward: @Sendable (ServedRequest, String) async -> ServedResponse = { request, proxyHost in
+            var headers = HTTPHeaders()
+            for (name, value) in request.headers where name.lowercased() != "host" { headers.add(name, value) }
+            let url = URL(string: "http://\(upstream)\(request.uri)")!
+            do {
+                let response = try await transport.send(
+                    HTTPRequest(
+                        method: request.method, url: url, headers: headers,
+                        body: request.body.isEmpty ? nil : request.body))
+                var out: [(String, String)] = []
+                for (name, value) in response.headers
+                where !["content-length", "connection", "transfer-encoding"].contains(name.lowercased()) {
+                    out.append((name, value.replacingOccurrences(of: upstream, with: proxyHost)))
+                }
+                return ServedResponse(status: response.status, headers: out, body: response.body)
+            } catch {
+                return ServedResponse(status: 502, body: Data("\(error)".utf8))
+            }
+        }
+        cdn = try await TestHTTPServer { request in
+            state.m.withLock {
+                $0.cdnSeen.append(
+                    Seen(
+                        method: request.method, path: request.path,
+                        hadAuthorization: request.header("Authorization") != nil))
+            }
+            // The CDN fetches the blob from the registry with its own access.
+            var headers: [(String, String)] = []
+            if let cdnAuthorization { headers.append(("Authorization", cdnAuthorization)) }
+            let blob = ServedRequest(
+                method: "GET", uri: request.uri.replacingOccurrences(of: "/cdn", with: ""), headers: headers,
+                body: Data(), host: "")
+            return await forward(blob, "")
+        }
+        let cdnPort = cdn.port
+        server = try await TestHTTPServer { request in
+            let proxyHost = request.host
+            let decision: ServedResponse? = state.m.withLock { s in
+                s.seen.append(
+                    Seen(
+                        method: request.method, path: request.path,
+                        hadAuthorization: request.header("Authorization") != nil))
+                if let i = s.failures.firstIndex(where: { request.path.contains($0.pathContains) && $0.remaining > 0 })
+                {
+                    s.failures[i].remaining -= 1
+                    return ServedResponse(
+                        status: s.failures[i].status, headers: [("Retry-After", "0")], body: Data("injected".utf8))
+                }
+                if s.redirectBlobs, request.method == "GET", request.path.contains("/blobs/sha256:") {
+                    return ServedResponse(
+                        status: 307, headers: [("Location", "http://localhost:\(cdnPort)/cdn\(request.uri)")])
+                }
+                return nil
+            }
+            if let decision { return decision }
+            return await forward(request, proxyHost)
+        }
+    }
+
+    /// The next `count` requests whose path contains `pathContains` get `status` (with `Retry-After: 0`).
+    public func fail(_ pathContains: String, status: Int = 503, count: Int) {
+        state.m.withLock { $0.failures.append((pathContains, status, count)) }
+    }
+
+    public func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }
+    public var seen: [Seen] { state.m.withLock { $0.seen } }
+    public var cdnSeen: [Seen] { state.m.withLock { $0.cdnSeen } }
+
+    public func stop() async {
+        await server.stop()
+        await cdn.stop()
+        try? await transport.shutdown()
+    }
+}

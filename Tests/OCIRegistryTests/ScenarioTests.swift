@@ -1,0 +1,197 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import HTTPTransport
+import OCI
+import RegistryAuth
+import Synchronization
+import Testing
+
+@testable import OCIRegistry
+
+/// Failure scenarios against the real registry, some through a fault-injecting proxy.
+@Suite("Registry scenarios", .serialized)
+struct ScenarioTests {
+    let push = Credential(username: "chains", password: "s3cret-push")
+
+    func layer(_ n: Int) -> CosignLayer {
+        CosignLayer.signature(
+            payload: Data("payload \(n)".utf8), signature: Data([UInt8(n)]), certificate: "", chain: "")
+    }
+
+    func subject(_ n: Int) throws -> Digest { Digest.sha256(of: Data("subject \(n)".utf8)) }
+
+    @Test("a token that expires at the registry mid-run is refreshed once and the push goes on")
+    func tokenExpiry() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        // distribution accepts a token up to 60 s past its `exp`: a token with exp = now - 59 s lives one more second.
+        reg.tokens.setJWTLifetime(-59)
+        let client = RegistryClient(transport: transport)
+        let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
+        let session = client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+        _ = try await session.attach(layer(1), as: .signature, to: try subject(1))
+        let before = reg.tokens.stats.gets
+        try await Task.sleep(for: .seconds(1.5))
+        _ = try await session.attach(layer(2), as: .signature, to: try subject(2))
+        #expect(reg.tokens.stats.gets >= before + 1)
+    }
+
+    @Test("503 answers are retried with backoff (Retry-After honoured) and the push succeeds")
+    func unavailableThenRecovery() async throws {
+        let reg = try await TokenRegistry()
+        let proxy = try await RegistryProxy(upstream: reg.address)
+        defer {
+            Task {
+                await proxy.stop()
+                await reg.stop()
+            }
+        }
+        let base = try AsyncHTTPClientTransport()
+        defer { Task { try? await base.shutdown() } }
+        final class Box: Sendable { let delays = Mutex<[Double]>([]) }
+        let box = Box()
+        let retrying = RetryingTransport(base, sleep: { d in box.delays.withLock { $0.append(d) } })
+        proxy.fail("/manifests/", status: 503, count: 2)
+        let client = RegistryClient(transport: retrying)
+        let repo = try ImageReference(parsingRepository: "\(proxy.address)/team/app")
+        let result = try await client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+            .attach(layer(3), as: .signature, to: try subject(3))
+        #expect(!result.alreadyPresent)
+        #expect(box.delays.withLock { $0 } == [0, 0])
+        #expect(proxy.seen.filter { $0.path.contains("/manifests/") }.count >= 4)
+    }
+
+    @Test("503 forever gives up after the attempts and names the registry")
+    func unavailableForever() async throws {
+        let reg = try await TokenRegistry()
+        let proxy = try await RegistryProxy(upstream: reg.address)
+        defer {
+            Task {
+                await proxy.stop()
+                await reg.stop()
+            }
+        }
+        let base = try AsyncHTTPClientTransport()
+        defer { Task { try? await base.shutdown() } }
+        proxy.fail("/manifests/", status: 503, count: 100)
+        let client = RegistryClient(transport: RetryingTransport(base, maxAttempts: 3, sleep: { _ in }))
+        let repo = try ImageReference(parsingRepository: "\(proxy.address)/team/app")
+        await #expect {
+            _ = try await client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+                .attach(layer(4), as: .signature, to: try subject(4))
+        } throws: { error in
+            "\(error)".contains(proxy.address) && "\(error)".contains("503")
+        }
+    }
+
+    @Test("a blob read redirected to another host gets no credentials, and the content still verifies")
+    func redirectLeaksNothing() async throws {
+        let reg = try await TokenRegistry()
+        let cdnAuth = try await directToken(reg, repository: "team/app")
+        let proxy = try await RegistryProxy(upstream: reg.address, cdnAuthorization: cdnAuth)
+        defer {
+            Task {
+                await proxy.stop()
+                await reg.stop()
+            }
+        }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let client = RegistryClient(transport: transport)
+        let repo = try ImageReference(parsingRepository: "\(proxy.address)/team/app")
+        let session = client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+        _ = try await session.attach(layer(5), as: .signature, to: try subject(5))
+        proxy.redirectBlobReads(true)
+        let layers = try await session.attachments(.signature, of: try subject(5))
+        #expect(layers.first?.payload == Data("payload 5".utf8))
+        #expect(!proxy.cdnSeen.isEmpty)
+        #expect(proxy.cdnSeen.allSatisfy { !$0.hadAuthorization })
+        #expect(proxy.seen.contains { $0.path.contains("/blobs/") && $0.hadAuthorization })
+    }
+
+    @Test("htpasswd Basic auth: right password pushes, wrong one is refused with 401")
+    func basicAuth() async throws {
+        let reg = try await RegistryServer(auth: .htpasswd(["chains": "b4sic-pw"]))
+        defer { reg.stop() }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let client = RegistryClient(transport: transport)
+        let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
+        _ = try await client.session(
+            repository: repo, credential: Credential(username: "chains", password: "b4sic-pw"), scopes: []
+        )
+        .attach(layer(6), as: .signature, to: try subject(6))
+        await #expect {
+            _ = try await client.session(
+                repository: repo, credential: Credential(username: "chains", password: "nope"), scopes: []
+            )
+            .attach(layer(7), as: .signature, to: try subject(7))
+        } throws: { ($0 as? RegistryError)?.status == 401 }
+    }
+
+    @Test("TLS with a private CA: refused without the CA bundle, works with --registry-ca")
+    func privateCA() async throws {
+        let reg = try await RegistryServer(auth: .htpasswd(["chains": "tls-pw"]), tls: true)
+        defer { reg.stop() }
+        let repo = try ImageReference(parsingRepository: "localhost:\(reg.port)/team/app")
+        let credential = Credential(username: "chains", password: "tls-pw")
+        let plain = try AsyncHTTPClientTransport()
+        defer { Task { try? await plain.shutdown() } }
+        await #expect {
+            _ = try await RegistryClient(transport: plain).session(repository: repo, credential: credential, scopes: [])
+                .attach(layer(8), as: .signature, to: try subject(8))
+        } throws: { "\($0)".contains("localhost:\(reg.port)") }
+        let policy = ConnectionPolicy(registries: [
+            "localhost:\(reg.port)": .init(.customCA(path: reg.tls!.certificate.path))
+        ])
+        let trusted = try AsyncHTTPClientTransport(policy: policy)
+        defer { Task { try? await trusted.shutdown() } }
+        let result = try await RegistryClient(transport: trusted, policy: policy)
+            .session(repository: repo, credential: credential, scopes: [])
+            .attach(layer(8), as: .signature, to: try subject(8))
+        #expect(!result.alreadyPresent)
+    }
+
+    @Test("an identity token is exchanged with the OAuth2 refresh_token POST; the new refresh token is kept")
+    func identityToken() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let refresh = reg.tokens.issueRefreshToken(for: "chains")
+        let client = RegistryClient(transport: transport)
+        let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
+        _ = try await client.session(
+            repository: repo, credential: Credential(identityToken: refresh), scopes: [Scope.push("team/app")]
+        )
+        .attach(layer(9), as: .signature, to: try subject(9))
+        #expect(reg.tokens.stats.posts == 1)
+        #expect(reg.tokens.stats.gets == 0)
+    }
+
+    @Test("what we push reads back with oras (an independent OCI client)")
+    func orasReadsIt() async throws {
+        let reg = try await RegistryServer()
+        defer { reg.stop() }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let image = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team/app", tag: "v1")
+        let digest = try Digest(parsingSHA256: image)
+        let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
+        let l = layer(10)
+        let result = try await RegistryClient(transport: transport).session(
+            repository: repo, credential: .anonymous, scopes: []
+        )
+        .attach(l, as: .signature, to: digest)
+        let check = try Python.run("oras_read.py", [reg.address, "team/app", result.tag])
+        #expect(check.status == 0, "\(check.stderr)")
+        let lines = check.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("manifest \(result.manifestDigest)"))
+        #expect(lines.contains("layer \(l.digest) \(MediaType.cosignSimpleSigning) \(l.payload.count) ok"))
+        #expect(lines.contains("annotation dev.cosignproject.cosign/signature=\(Data([10]).base64EncodedString())"))
+    }
+}
