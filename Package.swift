@@ -98,16 +98,23 @@ let package = Package(
         ),
         .executableTarget(
             name: "chains-bench",
-            dependencies: ["ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig"],
+            dependencies: [
+                "ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
         .testTarget(name: "KubeModelsTests", dependencies: ["KubeModels"], swiftSettings: strict),
         .testTarget(name: "ChainsConfigTests", dependencies: ["ChainsConfig"], swiftSettings: strict),
-        .testTarget(name: "RegistryAuthTests", dependencies: ["RegistryAuth", "ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistryAuthTests", dependencies: ["RegistryAuth", "ChainsTesting", "KubeModels", "OCI"],
+            swiftSettings: strict),
         .testTarget(
             name: "OCIRegistryTests",
-            dependencies: ["OCIRegistry", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing"],
+            dependencies: [
+                "OCIRegistry", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "KubeModels",
+                "Provenance", "OCI",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,175 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import HTTPTransport
+import OCI
+import RegistryAuth
+import Signing
+import Testing
+
+@testable import OCIRegistry
+
+@Suite("WWW-Authenticate, retries, manifests")
+struct ProtocolUnitTests {
+    @Test("challenges: case-insensitive names, quoted values with escapes, several per line and per header")
+    func challenges() {
+        let parsed = Challenge.parse([
+            #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push repository:c:pull",error="insufficient_scope""#,
+            #"BASIC Realm="quoted \"realm\"", Bearer realm=https://other/token"#,
+        ])
+        #expect(parsed.count == 3)
+        #expect(parsed[0].scheme == "bearer")
+        #expect(parsed[0].realm == "https://auth.example.com/token")
+        #expect(parsed[0].service == "registry.example.com")
+        #expect(parsed[0].scopes == ["repository:a/b:pull,push", "repository:c:pull"])
+        #expect(parsed[0].error == "insufficient_scope")
+        #expect(parsed[1].scheme == "basic")
+        #expect(parsed[1].realm == #"quoted "realm""#)
+        #expect(parsed[2].scheme == "bearer")
+        #expect(parsed[2].realm == "https://other/token")
+    }
+
+    @Test("backoff: exponential with full jitter, capped; Retry-After in seconds or as a date wins, capped")
+    func backoff() {
+        let t = RetryingTransport(CountingTransport(NoTransport()), initialDelay: 0.2, maxDelay: 10, random: { 1 })
+        #expect(t.delay(attempt: 1, retryAfter: nil) == 0.2)
+        #expect(t.delay(attempt: 3, retryAfter: nil) == 0.8)
+        #expect(t.delay(attempt: 10, retryAfter: nil) == 10)
+        #expect(t.delay(attempt: 1, retryAfter: "3") == 3)
+        #expect(t.delay(attempt: 1, retryAfter: "3600") == 10)
+        let half = RetryingTransport(NoTransport(), initialDelay: 0.2, random: { 0.5 })
+        #expect(half.delay(attempt: 2, retryAfter: nil) == 0.2)
+    }
+
+    @Test("retries 429 and 5xx, not 4xx; gives the last answer after the attempts")
+    func retryPolicy() async throws {
+        let script = ScriptedTransport([503, 429, 200])
+        let r = try await RetryingTransport(script, sleep: { _ in }).send(
+            HTTPRequest(method: "GET", url: URL(string: "https://r/v2/")!))
+        #expect(r.status == 200)
+        #expect(script.calls == 3)
+        let notFound = ScriptedTransport([404, 200])
+        #expect(
+            try await RetryingTransport(notFound, sleep: { _ in }).send(
+                HTTPRequest(method: "GET", url: URL(string: "https://r/")!)
+            ).status == 404)
+        let always = ScriptedTransport(Array(repeating: 502, count: 9))
+        #expect(
+            try await RetryingTransport(always, maxAttempts: 4, sleep: { _ in }).send(
+                HTTPRequest(method: "GET", url: URL(string: "https://r/")!)
+            ).status == 502)
+        #expect(always.calls == 4)
+    }
+
+    @Test("manifests serialise with go-containerregistry's field order and exact digests")
+    func manifestBytes() throws {
+        let layer = Descriptor(
+            mediaType: MediaType.cosignSimpleSigning, digest: "sha256:aa", size: 3, annotations: ["b": "2", "a": "<1>"])
+        let m = ImageManifest(
+            config: Descriptor(mediaType: MediaType.ociConfig, digest: "sha256:cc", size: 2), layers: [layer])
+        let text = String(decoding: m.encoded(), as: UTF8.self)
+        #expect(
+            text
+                == #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:cc","size":2},"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":"sha256:aa","size":3,"annotations":{"a":"\u003c1\u003e","b":"2"}}]}"#
+        )
+        #expect(try JSONDecoder().decode(ImageManifest.self, from: m.encoded()) == m)
+        let config = String(decoding: CosignConfig.make(layers: [layer]), as: UTF8.self)
+        #expect(
+            config
+                == #"{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"config":{}}"#
+        )
+    }
+}
+
+struct NoTransport: HTTPTransport {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse { HTTPResponse(status: 200, url: request.url) }
+}
+
+final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
+    var statuses: [Int]
+    var calls = 0
+    init(_ statuses: [Int]) { self.statuses = statuses }
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        calls += 1
+        return HTTPResponse(status: statuses.removeFirst(), url: request.url)
+    }
+}
+
+@Suite("auth explain and verify against a real registry", .serialized)
+struct ExplainAndVerifyTests {
+    @Test("auth explain lists each credential in order with its source, and which may push")
+    func explain() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        var store = ObjectStore()
+        for yaml in [
+            RunFixtures.serviceAccount(secrets: ["pull-only", "push-creds"]),
+            RunFixtures.dockerConfigSecret(
+                name: "pull-only", registry: reg.address, username: "reader", password: "r3ad-only"),
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"),
+        ] {
+            for doc in try ManifestReaderShim.parse(yaml) { store.add(doc, source: "test") }
+        }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let run = try ManifestReaderShim.run(
+            RunFixtures.taskRun(
+                image: "\(reg.address)/team-a/app", digest: "sha256:" + String(repeating: "a", count: 64)))
+        let explanation = await AuthExplainer(
+            resolver: RunCredentialResolver(objects: store, dockerConfig: nil),
+            client: RegistryClient(transport: transport)
+        ).explain(
+            image: try ImageReference(parsing: "\(reg.address)/team-a/app"), context: RunContext(run: run),
+            checkPush: true)
+        let text = explanation.text
+        #expect(explanation.lines.map(\.credential) == ["user reader", "user chains", "anonymous"])
+        #expect(explanation.lines[0].push?.hasPrefix("refused:") == true)
+        #expect(explanation.lines[1].push == "granted (upload session opened and cancelled)")
+        #expect(explanation.lines[2].push?.hasPrefix("refused:") == true)
+        #expect(explanation.firstGranted == 2)
+        #expect(text.contains("secret team-a/push-creds (ServiceAccount secrets of team-a/builder)"))
+        #expect(!text.contains("s3cret-push") && !text.contains("r3ad-only"))
+    }
+
+    @Test("verify: a wrong key finds no valid signature; a tampered payload is rejected")
+    func verifyNegative() async throws {
+        let reg = try await RegistryServer()
+        defer { reg.stop() }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let digest = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team/app", tag: "v1")
+        let image = try ImageReference(parsingDigest: "\(reg.address)/team/app@\(digest)")
+        let key = try PrivateKey.generate(.ecdsaP256)
+        let payload = Formats_simpleSigning(image)
+        let client = RegistryClient(transport: transport)
+        let session = client.session(repository: image.repositoryOnly, credential: .anonymous, scopes: [])
+        _ = try await session.attach(
+            .signature(
+                payload: payload, signature: try key.sign(payload, hash: .sha256Always), certificate: "", chain: ""),
+            as: .signature, to: image.digest!)
+        let anonymous = [SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: ""))]
+        let good = try await AttachmentVerifier(client: client, credentials: anonymous, key: key.publicKey)
+            .verifySignatures(
+                image.with(tag: "v1"))
+        #expect(good.valid.count == 1)
+        let other = try PrivateKey.generate(.ecdsaP256).publicKey
+        let bad = try await AttachmentVerifier(client: client, credentials: anonymous, key: other).verifySignatures(
+            image)
+        #expect(bad.valid.isEmpty)
+        #expect(bad.checks.first?.detail.contains("does not verify") == true)
+        // A signature over another image's payload, attached to this one.
+        let otherImage = image.with(digest: Digest.sha256(of: Data("x".utf8)))
+        let foreign = Formats_simpleSigning(otherImage)
+        _ = try await session.attach(
+            .signature(
+                payload: foreign, signature: try key.sign(foreign, hash: .sha256Always), certificate: "", chain: ""),
+            as: .signature, to: image.digest!)
+        let mixed = try await AttachmentVerifier(client: client, credentials: anonymous, key: key.publicKey)
+            .verifySignatures(image)
+        #expect(mixed.checks.count == 2)
+        #expect(mixed.valid.count == 1)
+        #expect(mixed.checks.contains { $0.detail.contains("payload is for \(otherImage.digest!)") })
+    }
+}

@@ -1,0 +1,252 @@
+import ChainsTesting
+import Foundation
+import KubeModels
+import OCI
+import Testing
+
+@testable import RegistryAuth
+
+func cred(_ user: String) -> SourcedCredential {
+    SourcedCredential(
+        Credential(username: user, password: "pw-\(user)"), source: .init(kind: .dockerConfig, origin: "t", key: user))
+}
+
+@Suite("Keyring matching as the kubelet does it")
+struct KeyringTests {
+    @Test(
+        "keys are normalised",
+        arguments: [
+            ("https://index.docker.io/v1/", "index.docker.io"), ("docker.io", "index.docker.io"),
+            ("registry-1.docker.io", "index.docker.io"), ("quay.io/coreos", "quay.io/coreos"),
+            ("http://reg:5000/v2/", "reg:5000"), ("https://gcr.io/proj/", "gcr.io/proj"), ("*.gcr.io", "*.gcr.io"),
+        ])
+    func normalise(raw: String, key: String) {
+        #expect(Keyring.normaliseKey(raw) == key)
+    }
+
+    @Test(
+        "matching: wildcards by equal label count, exact ports, path prefixes",
+        arguments: [
+            ("*.gcr.io", "us.gcr.io/p/app", true), ("*.gcr.io", "gcr.io/p/app", false),
+            ("*.gcr.io", "a.b.gcr.io/p/app", false),
+            ("reg:5000", "reg:5000/app", true), ("reg:5000", "reg/app", false), ("reg", "reg:5000/app", false),
+            ("quay.io/team", "quay.io/team/app", true), ("quay.io/team", "quay.io/other/app", false),
+            ("quay.io/te", "quay.io/team/app", true),  // plain string prefix, as the kubelet does
+            ("*.example.com:5000", "reg.example.com:5000/x", true),
+        ])
+    func matching(key: String, image: String, matches: Bool) {
+        var k = Keyring()
+        k.add(key: key, cred("u"))
+        #expect(!k.lookup(image).isEmpty == matches)
+    }
+
+    @Test("the most specific key comes first; all matches are returned")
+    func order() {
+        var k = Keyring()
+        k.add(key: "quay.io", cred("registry-wide"))
+        k.add(key: "quay.io/team/app", cred("repo"))
+        k.add(key: "quay.io/team", cred("team"))
+        #expect(k.lookup("quay.io/team/app").map(\.credential.username) == ["repo", "team", "registry-wide"])
+    }
+
+    @Test("Docker Hub images fall back to the index.docker.io entry")
+    func dockerHub() {
+        var k = Keyring()
+        k.add(key: "https://index.docker.io/v1/", cred("hub"))
+        #expect(k.lookup("index.docker.io/library/busybox").map(\.credential.username) == ["hub"])
+        #expect(k.lookup("busybox").map(\.credential.username) == ["hub"])
+        #expect(k.lookup("ghcr.io/x/y").isEmpty)
+    }
+}
+
+@Suite("docker config.json and credential helpers")
+struct DockerConfigTests {
+    @Test("auth, username/password, identitytoken, registrytoken and legacy .dockercfg entries are read")
+    func parse() throws {
+        let json = #"""
+            {"auths":{
+              "a.example.com":{"auth":"dXNlcjpwYTpzcw=="},
+              "b.example.com":{"username":"u2","password":"p2"},
+              "c.example.com":{"identitytoken":"refresh-123"},
+              "d.example.com":{"registrytoken":"bearer-xyz"},
+              "e.example.com":{"auth":"dXNlcjpwYXNz"},
+              "bad.example.com":{"auth":"!!!"}
+            },"credHelpers":{"gcr.io":"gcloud"},"credsStore":"pass"}
+            """#
+        let (config, problems) = try DockerConfig.parse(Data(json.utf8))
+        #expect(config.auths["a.example.com"] == Credential(username: "user", password: "pa:ss"))
+        #expect(config.auths["b.example.com"] == Credential(username: "u2", password: "p2"))
+        #expect(config.auths["c.example.com"]?.identityToken == "refresh-123")
+        #expect(config.auths["d.example.com"]?.registryToken == "bearer-xyz")
+        #expect(config.auths["e.example.com"] == Credential(username: "user", password: "pass"))
+        #expect(config.credHelpers == ["gcr.io": "gcloud"])
+        #expect(config.credsStore == "pass")
+        #expect(problems == ["entry \"bad.example.com\": \"auth\" is not base64 of user:password"])
+        let legacy = try DockerConfig.parse(
+            Data(#"{"https://index.docker.io/v1/":{"auth":"dTpw","email":"x@y"}}"#.utf8)
+        ).config
+        #expect(legacy.auths["https://index.docker.io/v1/"] == Credential(username: "u", password: "p"))
+        #expect(throws: DockerConfig.FormatError.self) { try DockerConfig.parse(Data("[]".utf8)) }
+    }
+
+    @Test("credentials never show in descriptions")
+    func redacted() {
+        let c = Credential(username: "u", password: "hunter2", identityToken: "", registryToken: "")
+        #expect(c.description == "user u")
+        #expect(Credential(identityToken: "tok").description == "identity token")
+        #expect(!"\(c)".contains("hunter2"))
+    }
+
+    @Test("a credential helper is run with the helper protocol; <token> usernames become identity tokens")
+    func helper() throws {
+        let dir = try TemporaryDirectory()
+        let script = dir.file("docker-credential-fake")
+        try dir.write(
+            "docker-credential-fake",
+            """
+            #!/bin/sh
+            read server
+            case "$server" in
+              reg.example.com) echo '{"ServerURL":"reg.example.com","Username":"helper-user","Secret":"helper-secret"}' ;;
+              tok.example.com) echo '{"ServerURL":"tok.example.com","Username":"<token>","Secret":"refresh-tok"}' ;;
+              *) echo "credentials not found in native keychain"; exit 1 ;;
+            esac
+            """)
+        chmod(script.path, 0o755)
+        let helper = CredentialHelper(name: "fake", searchPath: [dir.url.path])
+        #expect(try helper.get("reg.example.com") == Credential(username: "helper-user", password: "helper-secret"))
+        #expect(try helper.get("tok.example.com") == Credential(identityToken: "refresh-tok"))
+        #expect(try helper.get("other.example.com") == nil)
+        #expect(throws: CredentialWarning.self) {
+            try CredentialHelper(name: "missing", searchPath: [dir.url.path]).get("x")
+        }
+
+        let local = LocalDockerConfig(
+            path: "config.json",
+            config: DockerConfig(
+                auths: ["reg.example.com": Credential(username: "file-user", password: "x")], credsStore: "fake"),
+            helperSearchPath: [dir.url.path])
+        let found = local.lookup(try ImageReference(parsingRepository: "reg.example.com/team/app")).credentials
+        #expect(found.map(\.credential.username) == ["helper-user"])
+        #expect(found.first?.source.kind == .credentialHelper)
+    }
+
+    @Test("docker's lookup: exact key, then by host name; Docker Hub under https://index.docker.io/v1/")
+    func localLookup() throws {
+        let local = LocalDockerConfig(
+            path: "/home/u/.docker/config.json",
+            config: DockerConfig(auths: [
+                "https://reg.example.com/v1/": Credential(username: "by-host", password: "x"),
+                "https://index.docker.io/v1/": Credential(username: "hub", password: "x"),
+            ]))
+        #expect(
+            local.lookup(try ImageReference(parsingRepository: "reg.example.com/a/b")).credentials.map(
+                \.credential.username) == ["by-host"])
+        #expect(
+            local.lookup(try ImageReference(parsingRepository: "busybox")).credentials.map(\.credential.username) == [
+                "hub"
+            ])
+        #expect(local.lookup(try ImageReference(parsingRepository: "ghcr.io/a/b")).credentials.isEmpty)
+    }
+}
+
+/// Objects held in memory, for resolver tests.
+struct Objects: ClusterObjects {
+    var secrets: [String: Secret] = [:]
+    var accounts: [String: ServiceAccount] = [:]
+    func secret(namespace: String, name: String) async throws -> Secret? { secrets["\(namespace)/\(name)"] }
+    func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+        accounts["\(namespace)/\(name)"]
+    }
+}
+
+func dockerSecret(
+    _ name: String, ns: String = "ci", type: String = "kubernetes.io/dockerconfigjson",
+    key: String = ".dockerconfigjson", registry: String, user: String
+) -> Secret {
+    let auth = Data("\(user):pw".utf8).base64EncodedString()
+    let body =
+        key == ".dockercfg"
+        ? #"{"\#(registry)":{"auth":"\#(auth)"}}"# : #"{"auths":{"\#(registry)":{"auth":"\#(auth)"}}}"#
+    return Secret(
+        metadata: ObjectMeta(name: name, namespace: ns), type: type, data: [key: Data(body.utf8).base64EncodedString()])
+}
+
+@Suite("Where a run's push credentials come from")
+struct ResolverTests {
+    let image = try! ImageReference(parsingRepository: "reg.example.com/team/app")
+
+    @Test("order: SA secrets, pod template imagePullSecrets, SA imagePullSecrets, docker config, anonymous")
+    func order() async throws {
+        var objects = Objects()
+        objects.accounts["ci/builder"] = ServiceAccount(
+            metadata: ObjectMeta(name: "builder", namespace: "ci"), secrets: [ObjectReference(name: "sa-secret")],
+            imagePullSecrets: [LocalObjectReference(name: "sa-pull")])
+        objects.secrets["ci/sa-secret"] = dockerSecret(
+            "sa-secret", registry: "reg.example.com", user: "from-sa-secrets")
+        objects.secrets["ci/pod-pull"] = dockerSecret(
+            "pod-pull", type: "kubernetes.io/dockercfg", key: ".dockercfg", registry: "reg.example.com",
+            user: "from-pod-template")
+        objects.secrets["ci/sa-pull"] = dockerSecret(
+            "sa-pull", type: "Opaque", key: "config.json", registry: "https://reg.example.com/v1/", user: "from-sa-pull"
+        )
+        let local = LocalDockerConfig(
+            path: "cfg",
+            config: DockerConfig(auths: ["reg.example.com": Credential(username: "from-docker-config", password: "x")]))
+        let r = await RunCredentialResolver(objects: objects, dockerConfig: local).resolve(
+            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: ["pod-pull"])
+        #expect(
+            r.candidates.map(\.credential.username) == [
+                "from-sa-secrets", "from-pod-template", "from-sa-pull", "from-docker-config", "",
+            ])
+        #expect(
+            r.candidates.map(\.source.kind) == [
+                .serviceAccountSecret, .podTemplatePullSecret, .serviceAccountPullSecret, .dockerConfig, .anonymous,
+            ])
+        #expect(
+            r.candidates[0].source.description
+                == "secret ci/sa-secret (ServiceAccount secrets of ci/builder), entry \"reg.example.com\"")
+        #expect(r.warnings.isEmpty)
+    }
+
+    @Test(
+        "missing ServiceAccount and Secrets are warnings; secrets of the wrong type are reported; the default SA is used"
+    )
+    func missing() async throws {
+        var objects = Objects()
+        objects.accounts["ci/default"] = ServiceAccount(
+            metadata: ObjectMeta(name: "default", namespace: "ci"),
+            secrets: [ObjectReference(name: "gone"), ObjectReference(name: "empty")])
+        objects.secrets["ci/empty"] = Secret(
+            metadata: ObjectMeta(name: "empty", namespace: "ci"), type: "kubernetes.io/dockerconfigjson", data: [:])
+        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
+            image: image, namespace: "ci", serviceAccount: "", podTemplatePullSecrets: ["also-gone"])
+        #expect(r.candidates.map(\.source.kind) == [.anonymous])
+        let text = r.warnings.map(\.description)
+        #expect(text.contains("Secret ci/gone: not found (listed in ServiceAccount secrets)"))
+        #expect(text.contains("Secret ci/empty: type kubernetes.io/dockerconfigjson but no .dockerconfigjson data"))
+        #expect(text.contains("Secret ci/also-gone: not found (listed in pod template imagePullSecrets)"))
+        let none = await RunCredentialResolver(objects: Objects(), dockerConfig: nil).resolve(
+            image: image, namespace: "", serviceAccount: "", podTemplatePullSecrets: [])
+        #expect(
+            none.warnings.map(\.description) == ["ServiceAccount default/default: not found; its secrets are not used"])
+    }
+
+    @Test("Tekton basic-auth secrets annotated tekton.dev/docker-N are used for their registry")
+    func tektonBasicAuth() async throws {
+        var objects = Objects()
+        objects.accounts["ci/default"] = ServiceAccount(
+            metadata: ObjectMeta(name: "default", namespace: "ci"), secrets: [ObjectReference(name: "basic")])
+        var secret = Secret(
+            metadata: ObjectMeta(name: "basic", namespace: "ci"), type: "kubernetes.io/basic-auth",
+            data: [
+                "username": Data("tekton-user".utf8).base64EncodedString(),
+                "password": Data("pw".utf8).base64EncodedString(),
+            ])
+        secret.metadata.annotations = ["tekton.dev/docker-0": "https://reg.example.com"]
+        objects.secrets["ci/basic"] = secret
+        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
+            image: image, namespace: "ci", serviceAccount: "", podTemplatePullSecrets: [])
+        #expect(r.candidates.first?.credential == Credential(username: "tekton-user", password: "pw"))
+    }
+}
