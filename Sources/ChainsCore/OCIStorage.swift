@@ -5,6 +5,7 @@ import KubeModels
 import OCI
 import OCIRegistry
 import RegistryAuth
+import Signing
 
 /// The run a stored item belongs to: where its push credentials are looked up.
 public struct RunContext: Sendable {
@@ -66,10 +67,9 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
     func note(_ n: String) { lock.withLock { _notes.append(n) } }
 
     public func store(_ item: SignedItem) async throws {
-        guard encoding == "dsse" else {
-            throw StorageError(
-                backend: "oci", item: item.fullKey,
-                reason: "storage.oci.encoding-format \"\(encoding)\" is not built yet in Chains in Swift; use \"dsse\"")
+        if encoding == "sigstore-bundle" {
+            try await storeBundle(item)
+            return
         }
         if item.format == "simplesigning" {
             let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
@@ -100,6 +100,73 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
                 envelope: item.signature, predicateType: predicateType, certificate: item.certificatePEM,
                 chain: item.chainPEM)
             try await push(layer, as: .attestation, image: image)
+        }
+    }
+
+    /// `storage.oci.encoding-format: sigstore-bundle`: sigstore bundle v0.3 referrers next to the image. An image
+    /// signature is what cosign v3 writes — a DSSE envelope over an in-toto statement with predicate type
+    /// `https://sigstore.dev/cosign/sign/v1` naming the image digest — not Chains' DSSE-wrapped simplesigning with a
+    /// raw signature, which cosign and the sigstore clients reject (tektoncd/chains#1831).
+    func storeBundle(_ item: SignedItem) async throws {
+        if repositoryOverride != nil {
+            note("storage.oci.repository is ignored with the sigstore-bundle encoding: referrers live beside the image")
+        }
+        guard let signer = item.signer else {
+            throw StorageError(backend: "oci", item: item.fullKey, reason: "no signer for the sigstore-bundle encoding")
+        }
+        let certificateDER = PEMBlocks.firstDER(item.certificatePEM)
+        if item.format == "simplesigning" {
+            let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
+            let envelope = try DSSE.sign(
+                payload: SigstoreBundleReferrer.signStatement(for: image.digest!), signer: signer)
+            let bundle = try SigstoreBundleReferrer.bundle(
+                envelope: envelope, publicKeyDER: signer.publicKey.derRepresentation, certificateDER: certificateDER)
+            try await pushBundle(bundle, predicateType: SigstoreBundleReferrer.cosignSignPredicate, image: image)
+            return
+        }
+        let statement = try JSONDecoder().decode(StatementHead.self, from: item.payload)
+        guard let predicateType = statement.predicateType, !predicateType.isEmpty else {
+            throw StorageError(backend: "oci", item: item.fullKey, reason: "the statement has no predicateType")
+        }
+        let bundle = try SigstoreBundleReferrer.bundle(
+            envelope: item.signature, publicKeyDER: signer.publicKey.derRepresentation, certificateDER: certificateDER)
+        for subject in statement.subject ?? [] {
+            guard let hex = subject.digest?["sha256"],
+                let image = try? ImageReference(parsingDigest: "\(subject.name ?? "")@sha256:\(hex)")
+            else {
+                note(
+                    "\(context.displayName): subject \(subject.name ?? "<unnamed>") is not an OCI image (name@sha256); no bundle pushed for it"
+                )
+                continue
+            }
+            try await pushBundle(bundle, predicateType: predicateType, image: image)
+        }
+    }
+
+    func pushBundle(_ bundle: Data, predicateType: String, image: ImageReference) async throws {
+        let target = image.repositoryOnly
+        let resolution = await resolver.resolve(
+            image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
+            podTemplatePullSecrets: context.podTemplatePullSecrets)
+        for w in resolution.warnings { note("credentials: \(w)") }
+        let what = "sigstore bundle (\(predicateType)) for \(image.digest!)"
+        do {
+            let (result, used, _) = try await client.withCredentials(
+                resolution.candidates, repository: target, scopes: [Scope.push(target.repository)],
+                operation: "attach \(what)"
+            ) { session in
+                try await session.attachBundle(bundle, predicateType: predicateType, to: image.digest!)
+            }
+            record(
+                OCIStoreRecord(
+                    target:
+                        "\(target.name)@\(result.manifestDigest) (referrer of \(image.digest!), index \(result.index))",
+                    credential: "\(used.credential) from \(used.source)",
+                    outcome: result.alreadyPresent ? "already there; nothing written" : "pushed \(what); read back"))
+        } catch let error as NoUsableCredential {
+            throw StorageError(backend: "oci", item: "\(target.name) \(what)", reason: error.description)
+        } catch {
+            throw StorageError(backend: "oci", item: "\(target.name) \(what)", reason: "\(error)")
         }
     }
 
@@ -180,5 +247,13 @@ extension ObjectStore: ClusterObjects {
     public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
         guard let entry = get(kind: "ServiceAccount", namespace: namespace, name: name) else { return nil }
         return try entry.json.decode(ServiceAccount.self, source: entry.source)
+    }
+}
+
+enum PEMBlocks {
+    /// The DER of the first PEM block, or nil for "" (key signing has no certificate).
+    static func firstDER(_ pem: String) -> Data? {
+        guard !pem.isEmpty else { return nil }
+        return PEM.blocks(in: pem).first?.der
     }
 }

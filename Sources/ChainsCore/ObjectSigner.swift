@@ -156,7 +156,7 @@ public struct ObjectSigner: Sendable {
                 let item = SignedItem(
                     artifactType: step.type, shortKey: shortKey, fullKey: fullKey, format: step.artifact.format,
                     payload: payload, signature: signature, certificatePEM: signer.certificatePEM,
-                    chainPEM: signer.chainPEM)
+                    chainPEM: signer.chainPEM, signer: signer)
                 var stored: [String] = []
                 for name in step.artifact.storage {
                     guard let backend = backends[name] else {

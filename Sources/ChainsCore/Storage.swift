@@ -1,5 +1,6 @@
 import ChainsConfig
 import Foundation
+import Signing
 
 /// One signed payload on its way to storage (Chains' `StorePayload` arguments).
 public struct SignedItem: Sendable {
@@ -15,6 +16,9 @@ public struct SignedItem: Sendable {
     public var signature: Data
     public var certificatePEM: String
     public var chainPEM: String
+    /// The signer that made `signature`, for backends that must sign a companion payload (the sigstore-bundle
+    /// encoding signs cosign's image-signature statement).
+    public var signer: (any Signer)?
 }
 
 /// Where annotations go: the run written back to a file (`chains sign`), or the API server (controller).

@@ -145,6 +145,51 @@ public struct AttachmentVerifier: Sendable {
             checks: checks)
     }
 
+    /// Checks every sigstore bundle referrer of the image: the DSSE envelope verifies with the key, the statement
+    /// names the image digest, and its predicate type is `predicateType` (cosign's `…/cosign/sign/v1` for
+    /// signatures) when given.
+    public func verifyBundles(_ image: ImageReference, predicateType: String?) async throws -> Report {
+        let resolved = try await resolve(image)
+        let digest = resolved.digest!
+        let found = try await client.withCredentials(
+            credentials, repository: resolved.repositoryOnly, scopes: [Scope.pull(resolved.repository)],
+            operation: "read referrers of \(digest)"
+        ) { session in try await session.bundles(of: digest) }.value
+        var checks: [Check] = []
+        for entry in found {
+            var problems: [String] = []
+            var statementBytes = Data()
+            let bundle = try? JSONSerialization.jsonObject(with: entry.bundle) as? [String: Any]
+            let envelope = bundle?["dsseEnvelope"] as? [String: Any]
+            if bundle?["mediaType"] as? String != MediaType.sigstoreBundle {
+                problems.append("not a v0.3 sigstore bundle")
+            }
+            if let envelope, let data = try? JSONSerialization.data(withJSONObject: envelope),
+                let payload = DSSE.verify(envelope: data, publicKey: key)
+            {
+                statementBytes = payload
+                let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+                let type = statement?["predicateType"] as? String
+                if let predicateType, type != predicateType {
+                    problems.append("predicate type is \(type ?? "missing"), not \(predicateType)")
+                }
+                let subjects = (statement?["subject"] as? [[String: Any]]) ?? []
+                if !subjects.contains(where: { ($0["digest"] as? [String: String])?["sha256"] == digest.hex }) {
+                    problems.append("no subject has digest \(digest)")
+                }
+            } else {
+                problems.append("the bundle's DSSE envelope does not verify with the key")
+            }
+            checks.append(
+                Check(
+                    layer: entry.manifest.description, valid: problems.isEmpty,
+                    detail: problems.isEmpty
+                        ? "bundle verified; statement names \(digest)" : problems.joined(separator: "; "),
+                    payload: statementBytes))
+        }
+        return Report(image: resolved, location: "\(resolved.name) referrers of \(digest)", checks: checks)
+    }
+
     func read(
         _ kind: CosignAttachment, of image: ImageReference, in target: ImageReference
     ) async throws

@@ -12,7 +12,7 @@ public final class RegistryProxy: Sendable {
     }
 
     struct State {
-        var failures: [(pathContains: String, status: Int, remaining: Int)] = []
+        var failures: [(pathContains: String, method: String?, status: Int, remaining: Int)] = []
         var redirectBlobs = false
         var seen: [Seen] = []
         var cdnSeen: [Seen] = []
@@ -79,8 +79,10 @@ public final class RegistryProxy: Sendable {
                     Seen(
                         method: request.method, path: request.path,
                         hadAuthorization: request.header("Authorization") != nil))
-                if let i = s.failures.firstIndex(where: { request.path.contains($0.pathContains) && $0.remaining > 0 })
-                {
+                if let i = s.failures.firstIndex(where: {
+                    request.path.contains($0.pathContains) && $0.remaining > 0
+                        && ($0.method == nil || $0.method == request.method)
+                }) {
                     s.failures[i].remaining -= 1
                     return ServedResponse(
                         status: s.failures[i].status, headers: [("Retry-After", "0")], body: Data("injected".utf8))
@@ -97,8 +99,8 @@ public final class RegistryProxy: Sendable {
     }
 
     /// The next `count` requests whose path contains `pathContains` get `status` (with `Retry-After: 0`).
-    public func fail(_ pathContains: String, status: Int = 503, count: Int) {
-        state.m.withLock { $0.failures.append((pathContains, status, count)) }
+    public func fail(_ pathContains: String, method: String? = nil, status: Int = 503, count: Int) {
+        state.m.withLock { $0.failures.append((pathContains, method, status, count)) }
     }
 
     public func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }

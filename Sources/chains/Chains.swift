@@ -297,11 +297,19 @@ struct RegistryOptions: ParsableArguments {
     }
 }
 
-/// Registry access for commands that only read or probe (verify, auth explain).
-func makeClient(_ registry: RegistryOptions) throws -> (AsyncHTTPClientTransport, RegistryClient) {
+/// Registry access for commands that only read or probe (verify, auth explain); the HTTP client is shut down on
+/// every path.
+func withClient<T>(_ registry: RegistryOptions, _ body: (RegistryClient) async throws -> T) async throws -> T {
     let policy = try registry.settings().policy(insecureByDefault: false)
     let transport = try AsyncHTTPClientTransport(policy: policy)
-    return (transport, RegistryClient(transport: RetryingTransport(transport), policy: policy))
+    do {
+        let value = try await body(RegistryClient(transport: RetryingTransport(transport), policy: policy))
+        try? await transport.shutdown()
+        return value
+    } catch {
+        try? await transport.shutdown()
+        throw error
+    }
 }
 
 func parseImage(_ text: String) throws -> ImageReference {
@@ -363,20 +371,32 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let ref = try parseImage(image)
         let publicKey = try readKey(key)
-        let (transport, client) = try makeClient(registry)
-        defer { Task { try? await transport.shutdown() } }
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
+        try await withClient(registry) { client in
+            try await verify(client, ref: ref, publicKey: publicKey, target: target)
+        }
+    }
+
+    func verify(
+        _ client: RegistryClient, ref: ImageReference, publicKey: PublicKey, target: ImageReference?
+    ) async throws {
         do {
             let verifier = AttachmentVerifier(
                 client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
             let report = try await verifier.verifySignatures(ref, repository: target)
             say("checked \(report.checks.count) signature(s) in \(report.location) with key \(publicKey.keyID)")
             for c in report.checks { say("  \(c.valid ? "✓" : "✗") layer \(c.layer.prefix(19))…: \(c.detail)") }
-            guard !report.valid.isEmpty else {
+            let bundles = try await verifier.verifyBundles(
+                report.image, predicateType: SigstoreBundleReferrer.cosignSignPredicate)
+            if !bundles.checks.isEmpty {
+                say("checked \(bundles.checks.count) sigstore bundle(s) in \(bundles.location)")
+                for c in bundles.checks { say("  \(c.valid ? "✓" : "✗") \(c.layer.prefix(19))…: \(c.detail)") }
+            }
+            guard !report.valid.isEmpty || !bundles.valid.isEmpty else {
                 say("error: no valid signature for \(report.image)")
                 throw ExitCode(1)
             }
-            for c in report.valid { print(String(decoding: c.payload, as: UTF8.self)) }
+            for c in report.valid + bundles.valid { print(String(decoding: c.payload, as: UTF8.self)) }
         } catch let e as ExitCode {
             throw e
         } catch {
@@ -408,9 +428,15 @@ struct VerifyAttestation: AsyncParsableCommand {
     func run() async throws {
         let ref = try parseImage(image)
         let publicKey = try readKey(key)
-        let (transport, client) = try makeClient(registry)
-        defer { Task { try? await transport.shutdown() } }
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
+        try await withClient(registry) { client in
+            try await verify(client, ref: ref, publicKey: publicKey, target: target)
+        }
+    }
+
+    func verify(
+        _ client: RegistryClient, ref: ImageReference, publicKey: PublicKey, target: ImageReference?
+    ) async throws {
         let predicate = type.map(AttachmentVerifier.predicateType(forType:))
         do {
             let verifier = AttachmentVerifier(
@@ -486,14 +512,14 @@ struct Auth: AsyncParsableCommand {
             } catch {
                 say("warning: \(error)")
             }
-            let (transport, client) = try makeClient(registry)
-            let explainer = AuthExplainer(
-                resolver: RunCredentialResolver(objects: store, dockerConfig: local), client: client)
             say(
                 "run: \(context.displayName) — namespace \(context.namespace.isEmpty ? "default" : context.namespace), "
                     + "ServiceAccount \(context.serviceAccount.isEmpty ? "default" : context.serviceAccount)")
-            let explanation = await explainer.explain(image: ref, context: context, checkPush: checkPush)
-            try? await transport.shutdown()
+            let resolver = RunCredentialResolver(objects: store, dockerConfig: local)
+            let explanation = try await withClient(registry) { client in
+                await AuthExplainer(resolver: resolver, client: client).explain(
+                    image: ref, context: context, checkPush: checkPush)
+            }
             print(explanation.text, terminator: "")
             if checkPush && explanation.firstGranted == nil {
                 say("error: no credential found for \(ref.name) is granted push")

@@ -195,3 +195,85 @@ struct ScenarioTests {
         #expect(lines.contains("annotation dev.cosignproject.cosign/signature=\(Data([10]).base64EncodedString())"))
     }
 }
+
+@Suite("Blob uploads", .serialized)
+struct BlobUploadTests {
+    @Test("a refused monolithic PUT falls back to a chunked PATCH + PUT")
+    func chunkedFallback() async throws {
+        let reg = try await RegistryServer()
+        let proxy = try await RegistryProxy(upstream: reg.address)
+        defer {
+            Task {
+                await proxy.stop()
+                reg.stop()
+            }
+        }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        proxy.fail("/blobs/uploads/", method: "PUT", status: 416, count: 1)
+        let session = RegistryClient(transport: transport).session(
+            repository: try ImageReference(parsingRepository: "\(proxy.address)/team/app"), credential: .anonymous,
+            scopes: [])
+        let blob = Data(repeating: 7, count: 100_000)
+        let digest = Digest.sha256(of: blob).description
+        try await session.uploadBlob(blob, digest: digest)
+        #expect(try await session.blobExists(digest))
+        #expect(proxy.seen.contains { $0.method == "PATCH" })
+    }
+
+    @Test("a blob present in another repository is mounted (201) instead of uploaded")
+    func crossRepositoryMount() async throws {
+        let reg = try await RegistryServer()
+        defer { reg.stop() }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let transport = CountingTransport(http)
+        let client = RegistryClient(transport: transport)
+        let source = client.session(
+            repository: try ImageReference(parsingRepository: "\(reg.address)/team/source"), credential: .anonymous,
+            scopes: [])
+        let blob = Data("shared layer".utf8)
+        let digest = Digest.sha256(of: blob).description
+        try await source.uploadBlob(blob, digest: digest)
+        transport.reset()
+        let target = client.session(
+            repository: try ImageReference(parsingRepository: "\(reg.address)/team/target"), credential: .anonymous,
+            scopes: [])
+        try await target.uploadBlob(blob, digest: digest, mountFrom: "team/source")
+        #expect(transport.byMethod == ["POST": 1])
+        #expect(try await target.blobExists(digest))
+    }
+
+    @Test("storage.oci.repository sends signatures and attestations to another repository")
+    func repositoryOverride() async throws {
+        let s = try await SignAndPushTests().setup()
+        defer { Task { await s.stop() } }
+        try s.dir.write(
+            "config.yaml", RunFixtures.ociConfig + "  storage.oci.repository: \(s.registry.address)/signatures/store\n")
+        let report = try await SignAndPushTests().sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(
+            report.lines.contains {
+                $0.hasPrefix("oci: \(s.registry.address)/signatures/store:sha256-") && $0.contains(".sig: pushed")
+            })
+        let client = RegistryClient(transport: s.transport)
+        let verifier = AttachmentVerifier(
+            client: client,
+            credentials: [
+                SourcedCredential(
+                    Credential(username: "reader", password: "r3ad-only"),
+                    source: .init(kind: .dockerConfig, origin: "t", key: ""))
+            ],
+            key: s.key.publicKey)
+        let image = try ImageReference(parsingDigest: "\(s.image)@\(s.digest)")
+        let store = try ImageReference(parsingRepository: "\(s.registry.address)/signatures/store")
+        #expect(try await verifier.verifySignatures(image, repository: store).valid.count == 1)
+        #expect(try await verifier.verifySignatures(image).checks.isEmpty)
+    }
+}

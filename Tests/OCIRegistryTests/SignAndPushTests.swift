@@ -170,3 +170,74 @@ struct SignAndPushTests {
         #expect(!text.contains("team-b/push-creds"))
     }
 }
+
+@Suite("sigstore-bundle encoding against a registry without a referrers API", .serialized)
+struct BundleModeTests {
+    @Test(
+        "bundles become referrers through the sha256-<hex> fallback index; the image signature is cosign v3's statement"
+    )
+    func bundles() async throws {
+        let s = try await SignAndPushTests().setup()
+        defer { Task { await s.stop() } }
+        try s.dir.write(
+            "config.yaml",
+            RunFixtures.ociConfig
+                + "  storage.oci.encoding-format: sigstore-bundle\n  storage.oci.repository: somewhere.example.com/ignored\n"
+        )
+        let report = try await SignAndPushTests().sign(
+            s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
+            objects: [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+            ])
+        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(
+            report.lines.contains { $0.contains("storage.oci.repository is ignored with the sigstore-bundle encoding") }
+        )
+        let hex = String(s.digest.dropFirst(7))
+        #expect(report.lines.filter { $0.contains("(referrer of \(s.digest), index sha256-\(hex))") }.count == 2)
+
+        let client = RegistryClient(transport: s.transport)
+        let reader = Credential(username: "reader", password: "r3ad-only")
+        let session = client.session(
+            repository: try ImageReference(parsingRepository: s.image), credential: reader,
+            scopes: [Scope.pull("team-a/app")])
+        let (index, viaAPI) = try await session.listReferrers(try Digest(parsingSHA256: s.digest))
+        #expect(!viaAPI)
+        #expect(index.manifests.count == 2)
+        #expect(index.manifests.allSatisfy { $0.artifactType == MediaType.sigstoreBundle })
+        let bundles = try await session.bundles(of: try Digest(parsingSHA256: s.digest))
+        #expect(
+            Set(bundles.map(\.predicateType)) == [
+                "https://sigstore.dev/cosign/sign/v1", "https://slsa.dev/provenance/v0.2",
+            ])
+
+        // Verified by our verifier and, for the DSSE inside each bundle, by securesystemslib.
+        let verifier = AttachmentVerifier(
+            client: client,
+            credentials: [SourcedCredential(reader, source: .init(kind: .dockerConfig, origin: "t", key: ""))],
+            key: s.key.publicKey)
+        let image = try ImageReference(parsingDigest: "\(s.image)@\(s.digest)")
+        #expect(
+            try await verifier.verifyBundles(image, predicateType: "https://sigstore.dev/cosign/sign/v1").valid.count
+                == 1)
+        #expect(
+            try await verifier.verifyBundles(image, predicateType: "https://slsa.dev/provenance/v0.2").valid.count == 1)
+        let pub = try s.dir.write("pub.pem", s.key.publicKey.pem)
+        for entry in bundles {
+            let bundle = try JSONSerialization.jsonObject(with: entry.bundle) as! [String: Any]
+            #expect(bundle["mediaType"] as? String == "application/vnd.dev.sigstore.bundle.v0.3+json")
+            let material = bundle["verificationMaterial"] as! [String: Any]
+            #expect((material["publicKey"] as? [String: String])?["hint"] != nil)
+            let envelope = try s.dir.write(
+                "env-\(UUID()).json", data: JSONSerialization.data(withJSONObject: bundle["dsseEnvelope"]!))
+            let checked = try Python.run("verify_dsse.py", [pub.path, envelope.path])
+            #expect(checked.status == 0, "\(checked.stderr)")
+        }
+        // No .sig / .att tags in this mode.
+        let tags = try await session.tags()
+        #expect(!tags.contains { $0.hasSuffix(".sig") || $0.hasSuffix(".att") })
+        #expect(tags.contains("sha256-\(hex)"))
+    }
+}
