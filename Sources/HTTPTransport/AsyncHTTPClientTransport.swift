@@ -12,6 +12,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let client: HTTPClient
     let policy: ConnectionPolicy
     let tlsByHost: [String: TLSConfiguration]
+    /// For hosts without their own setting: nil (verified, the system trust store) or no verification when the
+    /// default connection is insecure (`storage.oci.repository.insecure`).
+    let defaultTLS: TLSConfiguration?
     let logger: Logger
     let userAgent: String
     let maxRedirects = 5
@@ -51,6 +54,13 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             }
         }
         tlsByHost = tls
+        if policy.defaultConnection.security == .insecureSkipVerify {
+            var c = TLSConfiguration.makeClientConfiguration()
+            c.certificateVerification = .none
+            defaultTLS = c
+        } else {
+            defaultTLS = nil
+        }
     }
 
     /// Must be called once when done.
@@ -92,7 +102,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         } else if ["POST", "PUT", "PATCH"].contains(request.method) {
             r.headers.replaceOrAdd(name: "Content-Length", value: "0")
         }
-        if let tls = tlsByHost[request.url.hostAndPort] { r.tlsConfiguration = tls }
+        if let tls = tlsByHost[request.url.hostAndPort] ?? defaultTLS { r.tlsConfiguration = tls }
         let host = request.url.hostAndPort
         do {
             let response = try await client.execute(r, timeout: .seconds(120))

@@ -277,3 +277,36 @@ struct BlobUploadTests {
         #expect(try await verifier.verifySignatures(image).checks.isEmpty)
     }
 }
+
+@Suite("Insecure registries are opt-in", .serialized)
+struct InsecureTests {
+    @Test(
+        "--insecure-registry (or storage.oci.repository.insecure) accepts an untrusted certificate; the default refuses it"
+    )
+    func insecure() async throws {
+        let reg = try await RegistryServer(tls: true)
+        defer { reg.stop() }
+        let repo = try ImageReference(parsingRepository: "localhost:\(reg.port)/team/app")
+        let layer = CosignLayer.signature(payload: Data("p".utf8), signature: Data([1]), certificate: "", chain: "")
+        let subject = Digest.sha256(of: Data("s".utf8))
+        for policy in [
+            ConnectionPolicy(registries: ["localhost:\(reg.port)": .init(.insecureSkipVerify)]),
+            ConnectionPolicy(default: .init(.insecureSkipVerify)),
+        ] {
+            let transport = try AsyncHTTPClientTransport(policy: policy)
+            let result = try await RegistryClient(transport: transport, policy: policy)
+                .session(repository: repo, credential: .anonymous, scopes: []).attach(
+                    layer, as: .signature, to: subject)
+            try await transport.shutdown()
+            #expect(result.tag.hasSuffix(".sig"))
+        }
+        let strict = try AsyncHTTPClientTransport()
+        defer { Task { try? await strict.shutdown() } }
+        await #expect {
+            _ = try await RegistryClient(transport: strict).session(
+                repository: repo, credential: .anonymous, scopes: []
+            )
+            .attach(layer, as: .signature, to: subject)
+        } throws: { error in "\(error)".contains("TLS") || "\(error)".contains("certificate") }
+    }
+}
