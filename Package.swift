@@ -128,6 +128,7 @@ let package = Package(
             dependencies: ["Signing", "ChainsTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
         .testTarget(
             name: "ChainsCoreTests",
             dependencies: [

@@ -35,6 +35,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 export CHAINS_TEST_PYTHON="$venv/bin/python"
 
-# 3. The tests.
+# 3. The tests. The command-line tests run the `chains` executable, so build it first.
+echo "== swift build"
+swift build
 echo "== swift test"
 exec swift test "$@"

@@ -144,29 +144,38 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
     }
 
     func pushBundle(_ bundle: Data, predicateType: String, image: ImageReference) async throws {
-        let target = image.repositoryOnly
+        let what = "sigstore bundle (\(predicateType)) for \(image.digest!)"
+        try await withPushAccess(to: image.repositoryOnly, item: what, operation: "attach \(what)") { session, target in
+            let result = try await session.attachBundle(bundle, predicateType: predicateType, to: image.digest!)
+            return (
+                "\(target.name)@\(result.manifestDigest) (referrer of \(image.digest!), index \(result.index))",
+                result.alreadyPresent ? "already there; nothing written" : "pushed \(what); read back"
+            )
+        }
+    }
+
+    /// Finds the run's credentials for `target`, runs `body` with each in turn (see `withCredentials`), records
+    /// what happened; errors name the target and every attempt.
+    func withPushAccess(
+        to target: ImageReference, item: String, operation: String,
+        _ body: (RegistrySession, ImageReference) async throws -> (target: String, outcome: String)
+    ) async throws {
         let resolution = await resolver.resolve(
             image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
             podTemplatePullSecrets: context.podTemplatePullSecrets)
         for w in resolution.warnings { note("credentials: \(w)") }
-        let what = "sigstore bundle (\(predicateType)) for \(image.digest!)"
         do {
             let (result, used, _) = try await client.withCredentials(
-                resolution.candidates, repository: target, scopes: [Scope.push(target.repository)],
-                operation: "attach \(what)"
-            ) { session in
-                try await session.attachBundle(bundle, predicateType: predicateType, to: image.digest!)
-            }
+                resolution.candidates, repository: target, scopes: [Scope.push(target.repository)], operation: operation
+            ) { session in try await body(session, target) }
             record(
                 OCIStoreRecord(
-                    target:
-                        "\(target.name)@\(result.manifestDigest) (referrer of \(image.digest!), index \(result.index))",
-                    credential: "\(used.credential) from \(used.source)",
-                    outcome: result.alreadyPresent ? "already there; nothing written" : "pushed \(what); read back"))
+                    target: result.target, credential: "\(used.credential) from \(used.source)", outcome: result.outcome
+                ))
         } catch let error as NoUsableCredential {
-            throw StorageError(backend: "oci", item: "\(target.name) \(what)", reason: error.description)
+            throw StorageError(backend: "oci", item: item, reason: error.description)
         } catch {
-            throw StorageError(backend: "oci", item: "\(target.name) \(what)", reason: "\(error)")
+            throw StorageError(backend: "oci", item: item, reason: "\(error)")
         }
     }
 
@@ -207,29 +216,17 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
 
     func push(_ layer: CosignLayer, as kind: CosignAttachment, image: ImageReference) async throws {
         let target = repositoryOverride ?? image.repositoryOnly
-        let resolution = await resolver.resolve(
-            image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
-            podTemplatePullSecrets: context.podTemplatePullSecrets)
-        for w in resolution.warnings { note("credentials: \(w)") }
         let digest = image.digest!
-        do {
-            let (result, used, _) = try await client.withCredentials(
-                resolution.candidates, repository: target, scopes: [Scope.push(target.repository)],
-                operation: "push \(kind.tag(for: digest))"
-            ) { session in
-                try await session.attach(layer, as: kind, to: digest)
-            }
-            record(
-                OCIStoreRecord(
-                    target: "\(target.name):\(result.tag)", credential: "\(used.credential) from \(used.source)",
-                    outcome: result.alreadyPresent
-                        ? "already there (same layer digest); nothing written"
-                        : "pushed; read back with \(result.layerCount) layer(s)"))
-        } catch let error as NoUsableCredential {
-            throw StorageError(
-                backend: "oci", item: "\(target.name):\(kind.tag(for: digest))", reason: error.description)
-        } catch {
-            throw StorageError(backend: "oci", item: "\(target.name):\(kind.tag(for: digest))", reason: "\(error)")
+        let tag = kind.tag(for: digest)
+        try await withPushAccess(to: target, item: "\(target.name):\(tag)", operation: "push \(tag)") {
+            session, target in
+            let result = try await session.attach(layer, as: kind, to: digest)
+            return (
+                "\(target.name):\(result.tag)",
+                result.alreadyPresent
+                    ? "already there (same layer digest); nothing written"
+                    : "pushed; read back with \(result.layerCount) layer(s)"
+            )
         }
     }
 }
@@ -237,11 +234,7 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
 extension ObjectStore: ClusterObjects {
     public func secret(namespace: String, name: String) async throws -> Secret? {
         guard let entry = get(kind: "Secret", namespace: namespace, name: name) else { return nil }
-        do {
-            return try entry.json.decode(Secret.self, source: entry.source)
-        } catch {
-            throw error
-        }
+        return try entry.json.decode(Secret.self, source: entry.source)
     }
 
     public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {

@@ -47,6 +47,7 @@ public struct ProcessResult: Sendable {
 
 public struct MissingTool: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Runs a program to completion (stdin closed unless given).

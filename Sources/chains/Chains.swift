@@ -19,6 +19,29 @@ struct Chains: AsyncParsableCommand {
         subcommands: [
             Sign.self, Verify.self, VerifyAttestation.self, Auth.self, Provenance.self, ConfigCommand.self, Keys.self,
         ])
+
+    /// As ArgumentParser's, but bad usage exits with 2 (the project's convention) instead of 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success {
+                    print(message)
+                } else {
+                    say(message)
+                }
+            }
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
 }
 
 /// Writes to stderr (summaries, warnings, errors); stdout carries only the output document.
@@ -55,13 +78,15 @@ struct Sign: AsyncParsableCommand {
     @Flag(help: "Sign again even if the run is already marked signed or failed.")
     var force = false
 
+    @OptionGroup var registry: RegistryOptions
+
     func run() async throws {
         let job = SignJob(
             runFile: URL(fileURLWithPath: run), configFile: config.map { URL(fileURLWithPath: $0) },
             signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
             objectDirectories: objects.map { URL(fileURLWithPath: $0) },
             output: output.map { URL(fileURLWithPath: $0) },
-            force: force)
+            force: force, dockerConfig: registry.dockerConfig, registries: try registry.settings())
         let report = await job.run()
         if let document = report.document {
             if let output {
@@ -351,10 +376,8 @@ func readCredentials(_ registry: RegistryOptions, image: ImageReference) -> [Sou
     return out
 }
 
-struct Verify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check an image's cosign signatures (sha256-<hex>.sig) with a public key.")
-
+/// What `verify` and `verify-attestation` share: the image, the key, where attachments are, registry access.
+struct VerifyOptions: ParsableArguments {
     @Argument(help: "The image (repo@sha256:… or repo:tag).")
     var image: String
 
@@ -363,45 +386,60 @@ struct Verify: AsyncParsableCommand {
 
     @Option(
         name: .customLong("repository"),
-        help: "Where the signatures were stored (storage.oci.repository), if not beside the image.")
+        help: "Where signatures/attestations were stored (storage.oci.repository), if not beside the image.")
     var repository: String?
 
     @OptionGroup var registry: RegistryOptions
 
-    func run() async throws {
+    /// Runs `checks`, prints what was checked on stderr and the verified payloads on stdout; exit 1 when nothing
+    /// valid is found.
+    func run(
+        noun: String,
+        _ checks:
+            @Sendable (AttachmentVerifier, ImageReference, ImageReference?) async throws -> [AttachmentVerifier.Report]
+    ) async throws {
         let ref = try parseImage(image)
         let publicKey = try readKey(key)
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
-        try await withClient(registry) { client in
-            try await verify(client, ref: ref, publicKey: publicKey, target: target)
-        }
-    }
-
-    func verify(
-        _ client: RegistryClient, ref: ImageReference, publicKey: PublicKey, target: ImageReference?
-    ) async throws {
+        let registry = self.registry
+        let reports: [AttachmentVerifier.Report]
         do {
-            let verifier = AttachmentVerifier(
-                client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
-            let report = try await verifier.verifySignatures(ref, repository: target)
-            say("checked \(report.checks.count) signature(s) in \(report.location) with key \(publicKey.keyID)")
-            for c in report.checks { say("  \(c.valid ? "✓" : "✗") layer \(c.layer.prefix(19))…: \(c.detail)") }
-            let bundles = try await verifier.verifyBundles(
-                report.image, predicateType: SigstoreBundleReferrer.cosignSignPredicate)
-            if !bundles.checks.isEmpty {
-                say("checked \(bundles.checks.count) sigstore bundle(s) in \(bundles.location)")
-                for c in bundles.checks { say("  \(c.valid ? "✓" : "✗") \(c.layer.prefix(19))…: \(c.detail)") }
+            reports = try await withClient(registry) { client in
+                let verifier = AttachmentVerifier(
+                    client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
+                return try await checks(verifier, ref, target)
             }
-            guard !report.valid.isEmpty || !bundles.valid.isEmpty else {
-                say("error: no valid signature for \(report.image)")
-                throw ExitCode(1)
-            }
-            for c in report.valid + bundles.valid { print(String(decoding: c.payload, as: UTF8.self)) }
-        } catch let e as ExitCode {
-            throw e
         } catch {
             say("error: \(error)")
             throw ExitCode(1)
+        }
+        for report in reports
+        where !report.checks.isEmpty || report.location.hasSuffix(".sig") || report.location.hasSuffix(".att") {
+            say("checked \(report.checks.count) \(noun)(s) in \(report.location) with key \(publicKey.keyID)")
+            for c in report.checks { say("  \(c.valid ? "✓" : "✗") \(c.layer.prefix(19))…: \(c.detail)") }
+        }
+        let valid = reports.flatMap(\.valid)
+        guard !valid.isEmpty else {
+            say("error: no valid \(noun) for \(reports.first?.image.description ?? image)")
+            throw ExitCode(1)
+        }
+        for c in valid { print(String(decoding: c.payload, as: UTF8.self)) }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Check an image's signatures (cosign sha256-<hex>.sig, or sigstore bundle referrers) with a public key.")
+
+    @OptionGroup var options: VerifyOptions
+
+    func run() async throws {
+        try await options.run(noun: "signature") { verifier, ref, target in
+            let tagged = try await verifier.verifySignatures(ref, repository: target)
+            let bundles = try await verifier.verifyBundles(
+                tagged.image, predicateType: SigstoreBundleReferrer.cosignSignPredicate)
+            return [tagged, bundles]
         }
     }
 }
@@ -409,53 +447,25 @@ struct Verify: AsyncParsableCommand {
 struct VerifyAttestation: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify-attestation",
-        abstract: "Check an image's attestations (sha256-<hex>.att) with a public key; print the verified statements.")
+        abstract:
+            "Check an image's attestations (sha256-<hex>.att, or sigstore bundle referrers); print the verified statements."
+    )
 
-    @Argument(help: "The image (repo@sha256:… or repo:tag).")
-    var image: String
-
-    @Option(help: "Public key PEM, or the private key file.")
-    var key: String
+    @OptionGroup var options: VerifyOptions
 
     @Option(help: "Predicate type: slsaprovenance (v0.2), slsaprovenance1 (v1.0), or a URI. Default: any.")
     var type: String?
 
-    @Option(name: .customLong("repository"), help: "Where the attestations were stored, if not beside the image.")
-    var repository: String?
-
-    @OptionGroup var registry: RegistryOptions
-
     func run() async throws {
-        let ref = try parseImage(image)
-        let publicKey = try readKey(key)
-        let target = try repository.map { try ImageReference(parsingRepository: $0) }
-        try await withClient(registry) { client in
-            try await verify(client, ref: ref, publicKey: publicKey, target: target)
-        }
-    }
-
-    func verify(
-        _ client: RegistryClient, ref: ImageReference, publicKey: PublicKey, target: ImageReference?
-    ) async throws {
         let predicate = type.map(AttachmentVerifier.predicateType(forType:))
-        do {
-            let verifier = AttachmentVerifier(
-                client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
-            let report = try await verifier.verifyAttestations(ref, predicateType: predicate, repository: target)
-            say(
-                "checked \(report.checks.count) attestation(s) in \(report.location) with key \(publicKey.keyID)"
-                    + (predicate.map { ", predicate type \($0)" } ?? ""))
-            for c in report.checks { say("  \(c.valid ? "✓" : "✗") layer \(c.layer.prefix(19))…: \(c.detail)") }
-            guard !report.valid.isEmpty else {
-                say("error: no valid attestation for \(report.image)")
-                throw ExitCode(1)
+        try await options.run(noun: "attestation") { verifier, ref, target in
+            let tagged = try await verifier.verifyAttestations(ref, predicateType: predicate, repository: target)
+            var bundles = try await verifier.verifyBundles(tagged.image, predicateType: predicate)
+            // Without a type, cosign's image-signature statements are signatures, not attestations.
+            bundles.checks.removeAll { check in
+                String(decoding: check.payload, as: UTF8.self).contains(SigstoreBundleReferrer.cosignSignPredicate)
             }
-            for c in report.valid { print(String(decoding: c.payload, as: UTF8.self)) }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            say("error: \(error)")
-            throw ExitCode(1)
+            return [tagged, bundles]
         }
     }
 }

@@ -1,0 +1,146 @@
+import ChainsTesting
+import Foundation
+import Testing
+
+/// The `chains` executable as users run it: exit codes, stdout carrying only the document, summaries on stderr,
+/// and no secret in any output.
+@Suite("chains command line", .serialized)
+struct CLITests {
+    static func binary() throws -> String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for dir in [here, here.deletingLastPathComponent(), PackagePaths.root.appendingPathComponent(".build/debug")] {
+            let candidate = dir.appendingPathComponent("chains").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw MissingTool(
+            description: "the chains executable is not built; run scripts/test.sh (it runs swift build first)")
+    }
+
+    func chains(_ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        return try runProcess(try Self.binary(), args, environment: environment)
+    }
+
+    @Test("sign prints the signed run on stdout and the summary on stderr; exit 0")
+    func signExample() throws {
+        let dir = try TemporaryDirectory()
+        let r = try chains(
+            ["sign", PackagePaths.example("taskrun-kaniko.yaml").path], env: ["CHAINS_SIGNING_SECRETS": dir.url.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("apiVersion: tekton.dev/v1"))
+        #expect(r.stdout.contains("chains.tekton.dev/signed: \"true\""))
+        #expect(r.stderr.contains("created a new ECDSA P-256 signing key"))
+        #expect(r.stderr.contains("marked chains.tekton.dev/signed=true"))
+        #expect(!r.stdout.contains("found TaskRun"))
+        let key = try String(contentsOf: dir.file("x509.pem"), encoding: .utf8)
+        let body = key.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        #expect(!(r.stdout + r.stderr).contains(String(body.prefix(40))))
+    }
+
+    @Test("exit codes: 1 for a run that is not finished, 2 for bad input or bad usage")
+    func exitCodes() throws {
+        let dir = try TemporaryDirectory()
+        let running = try dir.write(
+            "running.yaml",
+            try String(contentsOf: PackagePaths.example("taskrun-kaniko.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "status: \"True\"", with: "status: Unknown"))
+        let notDone = try chains(["sign", running.path, "--signing-secrets", dir.url.path])
+        #expect(notDone.status == 1)
+        #expect(notDone.stdout.isEmpty)
+        let badConfig = try dir.write("cm.yaml", "transparency.enabled: \"on\"\n")
+        let bad = try chains(["config", "check", badConfig.path])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("transparency.enabled: invalid value \"on\""))
+        let usage = try chains(["sign"])
+        #expect(usage.status == 2)
+        #expect(usage.stderr.contains("Missing expected argument '<run>'"))
+    }
+
+    @Test(
+        "against a registry: sign pushes, verify and verify-attestation pass with the key and fail with another; auth explain; no secret printed"
+    )
+    func registryRoundTrip() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        let dir = try TemporaryDirectory()
+        let transport = try ChainsTestingHTTP.transport()
+        let digest = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team-a/app", tag: "v1",
+            authorization: try await directToken(reg, repository: "team-a/app"))
+        try await transport.shutdown()
+        let image = "\(reg.address)/team-a/app"
+        let run = try dir.write("run.yaml", RunFixtures.taskRun(image: image, digest: digest))
+        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["pull-only", "push-creds"]))
+        try dir.write(
+            "objects/a.yaml",
+            RunFixtures.dockerConfigSecret(
+                name: "pull-only", registry: reg.address, username: "reader", password: "r3ad-only"))
+        try dir.write(
+            "objects/b.yaml",
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
+        try dir.write("config.yaml", RunFixtures.ociConfig)
+        try dir.write(
+            "docker/config.json",
+            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        let secrets = dir.file("secrets").path
+        _ = try chains(["keys", "generate", "--dir", secrets])
+        var outputs: [ProcessResult] = []
+
+        let sign = try chains([
+            "sign", run.path, "--config", dir.file("config.yaml").path, "--objects", dir.file("objects").path,
+            "--signing-secrets", secrets, "--docker-config", dir.file("no-docker").path, "--output",
+            dir.file("signed.yaml").path,
+        ])
+        outputs.append(sign)
+        #expect(sign.status == 0, "\(sign.stderr)")
+        #expect(sign.stderr.contains(".sig: pushed"))
+
+        let ref = "\(image)@\(digest)"
+        let verify = try chains([
+            "verify", ref, "--key", "\(secrets)/x509.pub", "--docker-config", dir.file("docker").path,
+        ])
+        outputs.append(verify)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("\"docker-manifest-digest\":\"\(digest)\""))
+        #expect(verify.stderr.contains("✓"))
+
+        let att = try chains([
+            "verify-attestation", "\(image):v1", "--key", "\(secrets)/x509.pub", "--type", "slsaprovenance",
+            "--docker-config", dir.file("docker").path,
+        ])
+        outputs.append(att)
+        #expect(att.status == 0, "\(att.stderr)")
+        #expect(att.stdout.contains("https://slsa.dev/provenance/v0.2"))
+
+        let otherKey = dir.file("other")
+        _ = try chains(["keys", "generate", "--dir", otherKey.path])
+        let wrong = try chains([
+            "verify", ref, "--key", otherKey.appendingPathComponent("x509.pub").path, "--docker-config",
+            dir.file("docker").path,
+        ])
+        outputs.append(wrong)
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("does not verify"))
+
+        let explain = try chains([
+            "auth", "explain", image, "--run", run.path, "--objects", dir.file("objects").path, "--docker-config",
+            dir.file("docker").path, "--check-push",
+        ])
+        outputs.append(explain)
+        #expect(explain.status == 0, "\(explain.stderr)")
+        #expect(explain.stdout.contains("2. user chains — secret team-a/push-creds"))
+        #expect(explain.stdout.contains("→ pushes would use #2"))
+
+        for output in outputs {
+            for secret in [
+                "s3cret-push", "r3ad-only", Data("reader:r3ad-only".utf8).base64EncodedString(),
+                Data("chains:s3cret-push".utf8).base64EncodedString(),
+            ] {
+                #expect(
+                    !output.stdout.contains(secret) && !output.stderr.contains(secret), "a secret appeared in output")
+            }
+        }
+    }
+}
