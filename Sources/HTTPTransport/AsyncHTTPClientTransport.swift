@@ -116,6 +116,10 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             if error == .connectTimeout || error == .readTimeout || error == .deadlineExceeded {
                 throw TransportError(kind: .timeout, host: host, reason: "timed out (\(error))")
             }
+            if error == .remoteConnectionClosed {
+                throw TransportError(
+                    kind: .connectionReset, host: host, reason: "the connection was closed mid-request")
+            }
             throw TransportError(kind: .connection, host: host, reason: "\(error)")
         } catch let error as NIOSSLError {
             throw TransportError(kind: .tls, host: host, reason: "TLS failed: \(error)")
@@ -123,6 +127,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             throw error
         } catch {
             let text = "\(error)"
+            if text.contains("reset by peer") || text.contains("ECONNRESET") || text.contains("Broken pipe") {
+                throw TransportError(kind: .connectionReset, host: host, reason: "the connection was reset (\(text))")
+            }
             if text.contains("certificate") || text.contains("SSL") || text.contains("handshake") {
                 throw TransportError(
                     kind: .tls, host: host,

@@ -57,7 +57,9 @@ public struct HTTPResponse: Sendable {
 
 /// A failure to get any HTTP answer (connection refused, TLS failure, timeout). Says which host.
 public struct TransportError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case connection, tls, timeout, tooManyRedirects, insecureRedirect, other }
+    public enum Kind: Sendable {
+        case connection, connectionReset, tls, timeout, tooManyRedirects, insecureRedirect, other
+    }
     public var kind: Kind
     public var host: String
     public var reason: String
@@ -68,8 +70,9 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     }
     public var description: String { "\(host): \(reason)" }
 
-    /// Worth retrying (the connection broke, not the configuration).
-    public var isTransient: Bool { kind == .connection || kind == .timeout }
+    /// Worth retrying: the connection broke or timed out. A host that does not resolve or refuses connections is
+    /// a configuration problem and is reported at once.
+    public var isTransient: Bool { kind == .connectionReset || kind == .timeout }
 }
 
 /// Sends HTTP requests. Implementations: `AsyncHTTPClientTransport` (real network) and decorators

@@ -116,20 +116,38 @@ struct SignJobTests {
     }
 
     @Test(
-        "with a ConfigMap that asks for OCI storage, the missing backend is named, tekton storage still happens, and retries is recorded"
+        "with a ConfigMap that asks for GCS storage, the missing backend is named, tekton storage still happens, and retries is recorded"
     )
     func unbuiltBackend() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
-            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,oci\n")
+            "cm.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,gcs\n  artifacts.oci.storage: tekton\n"
+        )
         let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
         #expect(report.exitCode == 1)
-        #expect(report.lines.contains { $0.contains("storage backend \"oci\" is not available (not built yet") })
+        #expect(report.lines.contains { $0.contains("storage backend \"gcs\" is not available (not built yet") })
         let a = try annotations(report)
         #expect(a["chains.tekton.dev/retries"] == "0")
         #expect(a["chains.tekton.dev/signed"] == nil)
         #expect(a["chains.tekton.dev/payload-taskrun-\(trUID)"] != nil)
+    }
+
+    @Test("a registry that does not resolve is reported at once, not retried for a minute")
+    func unresolvableRegistry() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let config = try dir.write(
+            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton\n")
+        let report = await SignJob(
+            runFile: kaniko, configFile: config, signingSecrets: dir.url, dockerConfig: dir.url.path
+        ).run()
+        #expect(report.exitCode == 1)
+        let text = report.lines.joined(separator: "\n")
+        #expect(text.contains("storage oci for registry.example.com/team-a/app:sha256-c6cad725"))
+        #expect(text.contains("registry.example.com"))
+        #expect(report.outcome?.annotations["chains.tekton.dev/retries"] == "0")
     }
 
     @Test("an invalid ConfigMap is bad input (exit 2) with every error listed")
