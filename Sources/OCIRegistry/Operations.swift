@@ -24,8 +24,13 @@ extension RegistrySession {
     /// if the registry refuses the monolithic `PUT`, a fresh session with one `PATCH` and a closing `PUT`.
     public func uploadBlob(_ data: Data, digest: String, mountFrom: String? = nil) async throws {
         var query: [URLQueryItem] = []
-        if let mountFrom { query = [.init(name: "mount", value: digest), .init(name: "from", value: mountFrom)] }
-        let start = try await send("POST", url("blobs/uploads/", query: query))
+        var extra: [String] = []
+        if let mountFrom {
+            query = [.init(name: "mount", value: digest), .init(name: "from", value: mountFrom)]
+            // A mount needs pull on the source repository in the same token (after push on the target).
+            extra = [Scope.pull(mountFrom)]
+        }
+        let start = try await send("POST", url("blobs/uploads/", query: query), extraScopes: extra)
         if start.status == 201 { return }  // mounted
         guard start.status == 202, let location = start.headers["Location"] else {
             throw fail(start, "start blob upload")

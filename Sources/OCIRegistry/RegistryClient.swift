@@ -151,7 +151,7 @@ public struct RegistrySession: Sendable {
     func tokenKey(_ scopes: [String]) -> String { "\(registry)|\(credentialKey)|\(scopes.joined(separator: " "))" }
 
     /// The `Authorization` header for a request to the registry, or nil for none.
-    func authorization(force: Bool, extraScopes: [String] = []) async throws -> String? {
+    func authorization(force: Bool, extraScopes: [String] = [], prepend: Bool = true) async throws -> String? {
         guard let challenge = try await client.challenge(for: registry) else { return nil }
         if challenge.scheme == "basic" {
             guard !credential.username.isEmpty || !credential.password.isEmpty else { return nil }
@@ -159,7 +159,11 @@ public struct RegistrySession: Sendable {
         }
         if !credential.registryToken.isEmpty { return "Bearer \(credential.registryToken)" }
         var wanted = scopes
-        for s in extraScopes where !wanted.contains(s) { wanted.insert(s, at: 0) }
+        // Scopes a challenge asked for go first (some registries read only the first); a mount source's pull goes
+        // after the target's push.
+        for s in extraScopes where !wanted.contains(s) {
+            if prepend { wanted.insert(s, at: 0) } else { wanted.append(s) }
+        }
         let key = tokenKey(wanted)
         if !force, let cached = await client.state.token(key, now: client.now()) { return "Bearer \(cached)" }
         let token = try await fetchToken(challenge: challenge, scopes: wanted)
@@ -263,7 +267,7 @@ public struct RegistrySession: Sendable {
     /// Sends a request to the registry with auth; on a 401 with a new challenge, fetches a fresh token (adding the
     /// scope the registry asked for) and retries once.
     public func send(
-        _ method: String, _ url: URL, headers: HTTPHeaders = [:], body: Data? = nil
+        _ method: String, _ url: URL, headers: HTTPHeaders = [:], body: Data? = nil, extraScopes: [String] = []
     ) async throws -> HTTPResponse {
         let sameHost = url.hostAndPort == registry
         var url = url
@@ -277,7 +281,9 @@ public struct RegistrySession: Sendable {
             }
         }
         var request = HTTPRequest(method: method, url: url, headers: headers, body: body)
-        if sameHost, let auth = try await authorization(force: false) { request.headers["Authorization"] = auth }
+        if sameHost, let auth = try await authorization(force: false, extraScopes: extraScopes, prepend: false) {
+            request.headers["Authorization"] = auth
+        }
         var response = try await client.transport.send(request)
         if response.status == 401, sameHost {
             let challenge = Challenge.parse(response.headers.values("WWW-Authenticate")).first

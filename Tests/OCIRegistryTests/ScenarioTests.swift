@@ -310,3 +310,33 @@ struct InsecureTests {
         } throws: { error in "\(error)".contains("TLS") || "\(error)".contains("certificate") }
     }
 }
+
+@Suite("Mount across repositories with token auth", .serialized)
+struct TokenMountTests {
+    @Test("the token for a mount carries pull on the source repository, so the registry mounts instead of uploading")
+    func mountWithToken() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let transport = CountingTransport(http)
+        let client = RegistryClient(transport: transport)
+        let push = Credential(username: "chains", password: "s3cret-push")
+        let blob = Data("shared layer for mount".utf8)
+        let digest = Digest.sha256(of: blob).description
+        try await client.session(
+            repository: try ImageReference(parsingRepository: "\(reg.address)/team/source"), credential: push,
+            scopes: [Scope.push("team/source")]
+        )
+        .uploadBlob(blob, digest: digest)
+        transport.reset()
+        let target = client.session(
+            repository: try ImageReference(parsingRepository: "\(reg.address)/team/target"), credential: push,
+            scopes: [Scope.push("team/target")])
+        try await target.uploadBlob(blob, digest: digest, mountFrom: "team/source")
+        // One token request (push on target + pull on source) and one POST answered 201: mounted.
+        #expect(transport.byMethod["POST"] == 1)
+        #expect(transport.byMethod["PUT"] == nil)
+        #expect(try await target.blobExists(digest))
+    }
+}
