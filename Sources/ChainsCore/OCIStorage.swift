@@ -76,7 +76,7 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
             let layer = CosignLayer.signature(
                 payload: item.payload, signature: item.signature, certificate: item.certificatePEM, chain: item.chainPEM
             )
-            try await push(layer, as: .signature, image: image)
+            try await push(layer, as: .signature, image: image, sameSigner: Self.sameSigner(item))
             return
         }
         let statement = try JSONDecoder().decode(StatementHead.self, from: item.payload)
@@ -99,7 +99,7 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
             let layer = CosignLayer.attestation(
                 envelope: item.signature, predicateType: predicateType, certificate: item.certificatePEM,
                 chain: item.chainPEM)
-            try await push(layer, as: .attestation, image: image)
+            try await push(layer, as: .attestation, image: image, equivalent: Self.sameStatement(item))
         }
     }
 
@@ -214,13 +214,37 @@ public final class OCIStorage: StorageBackend, @unchecked Sendable {
         }
     }
 
-    func push(_ layer: CosignLayer, as kind: CosignAttachment, image: ImageReference) async throws {
+    /// An existing attestation layer is the same as ours when its envelope carries the same statement bytes and
+    /// verifies with our key: a retry re-signs (ECDSA signatures differ each time) but must not add a layer.
+    /// Chains appends one per retry.
+    static func sameSigner(_ item: SignedItem) -> (@Sendable ([String: String]) -> Bool)? {
+        guard let key = item.signer?.publicKey else { return nil }
+        let payload = item.payload
+        return { annotations in
+            guard let b64 = annotations[CosignAnnotation.signature], let signature = Data(base64Encoded: b64) else {
+                return false
+            }
+            return key.isValidSignature(signature, for: payload)
+        }
+    }
+
+    static func sameStatement(_ item: SignedItem) -> (@Sendable (Data) -> Bool)? {
+        guard let key = item.signer?.publicKey else { return nil }
+        let statement = item.payload
+        return { envelope in DSSE.verify(envelope: envelope, publicKey: key) == statement }
+    }
+
+    func push(
+        _ layer: CosignLayer, as kind: CosignAttachment, image: ImageReference,
+        sameSigner: (@Sendable ([String: String]) -> Bool)? = nil, equivalent: (@Sendable (Data) -> Bool)? = nil
+    ) async throws {
         let target = repositoryOverride ?? image.repositoryOnly
         let digest = image.digest!
         let tag = kind.tag(for: digest)
         try await withPushAccess(to: target, item: "\(target.name):\(tag)", operation: "push \(tag)") {
             session, target in
-            let result = try await session.attach(layer, as: kind, to: digest)
+            let result = try await session.attach(
+                layer, as: kind, to: digest, sameSigner: sameSigner, equivalent: equivalent)
             return (
                 "\(target.name):\(result.tag)",
                 result.alreadyPresent

@@ -83,8 +83,15 @@ enum CosignConfig {
 extension RegistrySession {
     /// Appends a layer to the subject's `.sig` or `.att` image (creating it when missing), unless a layer with the
     /// same digest is already there; then reads the manifest back and checks the layer is in it.
-    public func attach(_ layer: CosignLayer, as kind: CosignAttachment, to subject: Digest) async throws -> AttachResult
-    {
+    /// Duplicates: by default a layer with the same digest is already present (Chains' rule). `sameSigner`, when
+    /// given, must also accept that layer's annotations (its signature verifies with our key), else the layer is
+    /// appended again with our signature — a rotated key's signature is not lost. `equivalent`, when given, makes an
+    /// existing layer of the same media type whose content it accepts count as present too (an attestation
+    /// re-signed on a retry has a new signature but the same statement).
+    public func attach(
+        _ layer: CosignLayer, as kind: CosignAttachment, to subject: Digest,
+        sameSigner: (@Sendable ([String: String]) -> Bool)? = nil, equivalent: (@Sendable (Data) -> Bool)? = nil
+    ) async throws -> AttachResult {
         let tag = kind.tag(for: subject)
         let layerDigest = layer.digest
         let existing = try await manifest(tag, accept: [MediaType.ociManifest, MediaType.dockerManifest])
@@ -97,10 +104,23 @@ extension RegistrySession {
                     registry: registry, repository: repository, operation: "read \(tag)", status: 200,
                     message: "the existing \(tag) is not an image manifest; not overwriting it")
             }
-            if previous!.layers.contains(where: { $0.digest == layerDigest.description }) {
+            if previous!.layers.contains(where: {
+                $0.digest == layerDigest.description && (sameSigner?($0.annotations ?? [:]) ?? true)
+            }) {
                 return AttachResult(
                     repository: repository, tag: tag, manifestDigest: existing.digest, layerDigest: layerDigest,
                     alreadyPresent: true, layerCount: previous!.layers.count)
+            }
+            if let equivalent {
+                for old in previous!.layers where old.mediaType == layer.mediaType {
+                    let blob = try await send("GET", url("blobs/\(old.digest)"))
+                    if blob.status == 200, Digest.sha256(of: blob.body).description == old.digest, equivalent(blob.body)
+                    {
+                        return AttachResult(
+                            repository: repository, tag: tag, manifestDigest: existing.digest, layerDigest: layerDigest,
+                            alreadyPresent: true, layerCount: previous!.layers.count)
+                    }
+                }
             }
             if previous!.layers.count >= 1000 {
                 throw RegistryError(
@@ -119,6 +139,7 @@ extension RegistrySession {
             mediaType: layer.mediaType, digest: layerDigest.description, size: layer.payload.count,
             annotations: layer.annotations)
         let layers = (previous?.layers ?? []) + [newLayer]
+        // (The same blob may now appear twice, with different signatures: as cosign does on key rotation.)
         let configBytes = CosignConfig.make(layers: layers)
         let config = Descriptor.of(configBytes, mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig)
         try await uploadBlob(configBytes, digest: config.digest)
@@ -137,7 +158,7 @@ extension RegistrySession {
     func verifyReadBack(tag: String, manifestDigest: Digest, layer: Digest) async throws {
         guard let back = try await manifest(tag, accept: [MediaType.ociManifest, MediaType.dockerManifest]),
             let decoded = try? JSONDecoder().decode(ImageManifest.self, from: back.bytes),
-            decoded.layers.contains(where: { $0.digest == layer.description })
+            decoded.layers.count >= 1, decoded.layers.contains(where: { $0.digest == layer.description })
         else {
             throw RegistryError(
                 registry: registry, repository: repository, operation: "read back \(tag)", status: 200,

@@ -97,6 +97,41 @@ struct SignAndPushTests {
         #expect(!(report.document ?? "").contains("s3cret-push"))
     }
 
+    @Test(
+        "signing again (a retry) adds no layer: .sig dedupes by payload digest, .att by statement + key (Chains appends)"
+    )
+    func retryAddsNothing() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let objects = [
+            "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+            "secret.yaml": RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
+        ]
+        let run = RunFixtures.taskRun(image: s.image, digest: s.digest)
+        let first = try await sign(s, run: run, objects: objects)
+        #expect(first.exitCode == 0, "\(first.lines.joined(separator: "\n"))")
+        let second = try await sign(s, run: run, objects: objects)
+        #expect(second.exitCode == 0)
+        #expect(
+            second.lines.filter { $0.contains("already there") }.count == 2, "\(second.lines.joined(separator: "\n"))")
+        let (sig, att) = try await verify(s)
+        #expect(sig.checks.count == 1)
+        #expect(att.checks.count == 1)
+        // A rotated key is a different signer: its signature and attestation are added, not mistaken for ours
+        // (Chains' digest-only dedupe would drop the new key's image signature, and verification with it fails).
+        let rotated = try PrivateKey.generate(.ecdsaP256)
+        _ = try SigningSecrets.writeX509(rotated, to: s.dir.file("secrets"))
+        let third = try await sign(s, run: run, objects: objects)
+        #expect(third.lines.contains { $0.contains(".att: pushed; read back with 2 layer(s)") })
+        #expect(third.lines.contains { $0.contains(".sig: pushed; read back with 2 layer(s)") })
+        var rotatedSetup = s
+        rotatedSetup.key = rotated
+        let (sig2, att2) = try await verify(rotatedSetup)
+        #expect(sig2.valid.count == 1)
+        #expect(att2.valid.count == 1)
+    }
+
     @Test("credentials only in the pod template's imagePullSecrets are found (Chains ignores them)")
     func podTemplateOnly() async throws {
         let s = try await setup()
