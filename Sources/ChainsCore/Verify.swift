@@ -116,23 +116,8 @@ public struct AttachmentVerifier: Sendable {
         let layers = try await read(.attestation, of: resolved, in: target)
         var checks: [Check] = []
         for (descriptor, envelope) in layers {
-            var problems: [String] = []
-            var statementBytes = Data()
-            if let payload = DSSE.verify(envelope: envelope, publicKey: key) {
-                statementBytes = payload
-                let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
-                let type = statement?["predicateType"] as? String
-                if let predicateType, type != predicateType {
-                    problems.append("predicate type is \(type ?? "missing"), not \(predicateType)")
-                }
-                let subjects = (statement?["subject"] as? [[String: Any]]) ?? []
-                let hex = resolved.digest!.hex
-                if !subjects.contains(where: { ($0["digest"] as? [String: String])?["sha256"] == hex }) {
-                    problems.append("no subject has digest sha256:\(hex)")
-                }
-            } else {
-                problems.append("the DSSE envelope does not verify with the key")
-            }
+            let (statementBytes, problems) = checkEnvelope(
+                envelope, predicateType: predicateType, digest: resolved.digest!)
             checks.append(
                 Check(
                     layer: descriptor.digest, valid: problems.isEmpty,
@@ -143,6 +128,27 @@ public struct AttachmentVerifier: Sendable {
         return Report(
             image: resolved, location: "\(target.name):\(CosignAttachment.attestation.tag(for: resolved.digest!))",
             checks: checks)
+    }
+
+    /// A DSSE envelope: verifies with the key; its statement has `predicateType` (when given) and names `digest`.
+    /// Returns the verified statement bytes (empty when it does not verify) and the problems found.
+    func checkEnvelope(
+        _ envelope: Data, predicateType: String?, digest: Digest
+    ) -> (statement: Data, problems: [String]) {
+        guard let payload = DSSE.verify(envelope: envelope, publicKey: key) else {
+            return (Data(), ["the DSSE envelope does not verify with the key"])
+        }
+        var problems: [String] = []
+        let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+        let type = statement?["predicateType"] as? String
+        if let predicateType, type != predicateType {
+            problems.append("predicate type is \(type ?? "missing"), not \(predicateType)")
+        }
+        let subjects = (statement?["subject"] as? [[String: Any]]) ?? []
+        if !subjects.contains(where: { ($0["digest"] as? [String: String])?["sha256"] == digest.hex }) {
+            problems.append("no subject has digest \(digest)")
+        }
+        return (payload, problems)
     }
 
     /// Checks every sigstore bundle referrer of the image: the DSSE envelope verifies with the key, the statement
@@ -164,21 +170,12 @@ public struct AttachmentVerifier: Sendable {
             if bundle?["mediaType"] as? String != MediaType.sigstoreBundle {
                 problems.append("not a v0.3 sigstore bundle")
             }
-            if let envelope, let data = try? JSONSerialization.data(withJSONObject: envelope),
-                let payload = DSSE.verify(envelope: data, publicKey: key)
-            {
+            if let envelope, let data = try? JSONSerialization.data(withJSONObject: envelope) {
+                let (payload, found) = checkEnvelope(data, predicateType: predicateType, digest: digest)
                 statementBytes = payload
-                let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
-                let type = statement?["predicateType"] as? String
-                if let predicateType, type != predicateType {
-                    problems.append("predicate type is \(type ?? "missing"), not \(predicateType)")
-                }
-                let subjects = (statement?["subject"] as? [[String: Any]]) ?? []
-                if !subjects.contains(where: { ($0["digest"] as? [String: String])?["sha256"] == digest.hex }) {
-                    problems.append("no subject has digest \(digest)")
-                }
+                problems += found
             } else {
-                problems.append("the bundle's DSSE envelope does not verify with the key")
+                problems.append("the bundle has no DSSE envelope")
             }
             checks.append(
                 Check(

@@ -252,11 +252,7 @@ struct BlobUploadTests {
             "config.yaml", RunFixtures.ociConfig + "  storage.oci.repository: \(s.registry.address)/signatures/store\n")
         let report = try await SignAndPushTests().sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
-            objects: [
-                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
-                "secret.yaml": RunFixtures.dockerConfigSecret(
-                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
-            ])
+            objects: s.pushCredentials)
         #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
         #expect(
             report.lines.contains {

@@ -23,6 +23,15 @@ struct SignAndPushTests {
             try? await transport.shutdown()
             await registry.stop()
         }
+
+        /// The run's ServiceAccount with one secret holding the push user's credentials.
+        var pushCredentials: [String: String] {
+            [
+                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
+                "secret.yaml": RunFixtures.dockerConfigSecret(
+                    name: "push-creds", registry: registry.address, username: "chains", password: "s3cret-push"),
+            ]
+        }
     }
 
     func setup(repository: String = "team-a/app") async throws -> Setup {
@@ -77,11 +86,7 @@ struct SignAndPushTests {
         defer { Task { await s.stop() } }
         let report = try await sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
-            objects: [
-                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
-                "secret.yaml": RunFixtures.dockerConfigSecret(
-                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
-            ])
+            objects: s.pushCredentials)
         #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
         #expect(
             report.lines.contains {
@@ -103,11 +108,7 @@ struct SignAndPushTests {
     func retryAddsNothing() async throws {
         let s = try await setup()
         defer { Task { await s.stop() } }
-        let objects = [
-            "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
-            "secret.yaml": RunFixtures.dockerConfigSecret(
-                name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
-        ]
+        let objects = s.pushCredentials
         let run = RunFixtures.taskRun(image: s.image, digest: s.digest)
         let first = try await sign(s, run: run, objects: objects)
         #expect(first.exitCode == 0, "\(first.lines.joined(separator: "\n"))")
@@ -221,11 +222,7 @@ struct BundleModeTests {
         )
         let report = try await SignAndPushTests().sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
-            objects: [
-                "sa.yaml": RunFixtures.serviceAccount(secrets: ["push-creds"]),
-                "secret.yaml": RunFixtures.dockerConfigSecret(
-                    name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
-            ])
+            objects: s.pushCredentials)
         #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
         #expect(
             report.lines.contains { $0.contains("storage.oci.repository is ignored with the sigstore-bundle encoding") }
