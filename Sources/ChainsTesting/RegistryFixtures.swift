@@ -1,6 +1,6 @@
-import Crypto
 import Foundation
 import HTTPTransport
+import OCI
 
 /// A registry with token auth and its token server, users `chains` (push everywhere), `reader` (pull only) and
 /// anonymous pull on `public/`.
@@ -49,7 +49,7 @@ public func pushTestImage(
         return try await transport.send(HTTPRequest(method: method, url: url, headers: h, body: body))
     }
     func upload(_ data: Data) async throws -> String {
-        let digest = "sha256:" + sha256Hex(data)
+        let digest = Digest.sha256(of: data).description
         let start = try await send("POST", URL(string: "\(scheme)://\(registry)/v2/\(repository)/blobs/uploads/")!)
         guard start.status == 202, let location = start.headers["Location"] else {
             throw MissingTool(description: "test image upload refused: HTTP \(start.status)")
@@ -74,10 +74,8 @@ public func pushTestImage(
         "PUT", URL(string: "\(scheme)://\(registry)/v2/\(repository)/manifests/\(tag)")!,
         ["Content-Type": "application/vnd.oci.image.manifest.v1+json"], manifest)
     guard put.status == 201 else { throw MissingTool(description: "test image manifest PUT: HTTP \(put.status)") }
-    return "sha256:" + sha256Hex(manifest)
+    return Digest.sha256(of: manifest).description
 }
-
-func sha256Hex(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
 
 /// The Authorization header for a token registry's push user, fetched directly from the token server.
 public func directToken(

@@ -56,13 +56,17 @@ public struct LocalDockerConfig: Sendable {
         let registryKey = image.registry == ImageReference.dockerHub ? "https://index.docker.io/v1/" : image.registry
         var out: [SourcedCredential] = []
         var warnings: [CredentialWarning] = []
+        var asked = Set<String>()
         for key in [image.name, registryKey] {
             if let helper = config.credHelpers[key] ?? config.credHelpers[DockerConfig.hostname(key)]
                 ?? config.credsStore
             {
                 let h = CredentialHelper(name: helper, searchPath: helperSearchPath)
+                let serverURL = key == image.name ? image.registry : key
+                // Helpers are keyed by registry: the repository key and the registry key often ask the same thing.
+                guard asked.insert("\(helper)\u{0}\(serverURL)").inserted else { continue }
                 do {
-                    if let c = try h.get(key == image.name ? image.registry : key) {
+                    if let c = try h.get(serverURL) {
                         out.append(
                             SourcedCredential(c, source: .init(kind: .credentialHelper, origin: h.program, key: key)))
                         break

@@ -106,6 +106,7 @@ struct DockerConfigTests {
             """
             #!/bin/sh
             read server
+            echo "$server" >> "$(dirname "$0")/calls.log"
             case "$server" in
               reg.example.com) echo '{"ServerURL":"reg.example.com","Username":"helper-user","Secret":"helper-secret"}' ;;
               tok.example.com) echo '{"ServerURL":"tok.example.com","Username":"<token>","Secret":"refresh-tok"}' ;;
@@ -128,6 +129,12 @@ struct DockerConfigTests {
             helperSearchPath: [dir.url.path])
         let found = local.lookup(try ImageReference(parsingRepository: "reg.example.com/team/app")).credentials
         #expect(found.map(\.credential.username) == ["helper-user"])
+        // Asked once for the registry, not once per lookup key.
+        try? FileManager.default.removeItem(at: dir.file("calls.log"))
+        let none = LocalDockerConfig(
+            path: "config.json", config: DockerConfig(credsStore: "fake"), helperSearchPath: [dir.url.path])
+        #expect(none.lookup(try ImageReference(parsingRepository: "other.example.com/team/app")).credentials.isEmpty)
+        #expect(try String(contentsOf: dir.file("calls.log"), encoding: .utf8) == "other.example.com\n")
         #expect(found.first?.source.kind == .credentialHelper)
     }
 
