@@ -48,6 +48,10 @@ public struct ChainsConfig: Sendable, Equatable {
     public var buildType: String
     public var transparency: Transparency
     public var managedBy: [String]
+    /// Ours: the longest one HTTP request may take (`chains-in-swift.timeout.request`), in seconds.
+    public var requestTimeout: Double
+    /// Ours: the budget for signing and storing one run (`chains-in-swift.timeout.run`), in seconds.
+    public var runTimeout: Double
 
     /// Every key with its effective value, defaults included — what `chains config check` prints.
     public var effective: [(key: String, value: String, isDefault: Bool)]
@@ -101,6 +105,7 @@ extension ChainsConfig {
         case setOf([String])
         case bool
         case transparency
+        case duration
     }
 
     struct Key {
@@ -167,6 +172,9 @@ extension ChainsConfig {
         Key(name: "transparency.enabled", defaultValue: "false", kind: .transparency),
         Key(name: "transparency.url", defaultValue: "https://rekor.sigstore.dev", kind: .free),
         Key(name: "filter.managed-by", defaultValue: "", kind: .free),
+        // Ours (Tekton Chains ignores keys it does not know, so a shared ConfigMap may carry them).
+        Key(name: "chains-in-swift.timeout.request", defaultValue: "60s", kind: .duration),
+        Key(name: "chains-in-swift.timeout.run", defaultValue: "3m", kind: .duration),
     ]
 
     /// Parses `chains-config` data. Pure: no I/O, the same input always gives the same result.
@@ -184,53 +192,9 @@ extension ChainsConfig {
                 effective.append((key.name, key.defaultValue, true))
                 continue
             }
-            switch key.kind {
-            case .free:
-                values[key.name] = raw
-            case .oneOf(let allowed):
-                if allowed.contains(raw) {
-                    values[key.name] = raw
-                } else {
-                    errors.append(
-                        ConfigError(
-                            key: key.name, value: raw, reason: "not one of the allowed values", allowed: allowed))
-                }
-            case .setOf(let allowed):
-                let elements = raw.split(separator: ",", omittingEmptySubsequences: false).map {
-                    $0.trimmingCharacters(in: .whitespaces)
-                }
-                if elements == [""] {
-                    values[key.name] = ""
-                } else if let bad = elements.first(where: { !allowed.contains($0) }) {
-                    errors.append(
-                        ConfigError(
-                            key: key.name, value: raw,
-                            reason: bad.isEmpty
-                                ? "an empty element (a stray comma?); use \"\" alone to disable storage"
-                                : "unknown storage backend \"\(bad)\"",
-                            allowed: allowed))
-                } else {
-                    values[key.name] = elements.joined(separator: ",")
-                }
-            case .bool:
-                if raw.isEmpty {
-                    values[key.name] = key.defaultValue
-                } else if let b = parseBool(raw) {
-                    values[key.name] = b ? "true" : "false"
-                } else {
-                    errors.append(
-                        ConfigError(key: key.name, value: raw, reason: "not a boolean", allowed: ["true", "false"]))
-                }
-            case .transparency:
-                switch raw {
-                case "true", "manual", "false", "": values[key.name] = raw.isEmpty ? "false" : raw
-                default:
-                    errors.append(
-                        ConfigError(
-                            key: key.name, value: raw,
-                            reason: "Tekton Chains would silently treat this as \"false\"",
-                            allowed: ["true", "manual", "false"]))
-                }
+            switch check(raw, for: key) {
+            case .success(let value): values[key.name] = value
+            case .failure(let error): errors.append(error)
             }
             effective.append((key.name, values[key.name] ?? raw, false))
         }
@@ -274,8 +238,66 @@ extension ChainsConfig {
             managedBy: values["filter.managed-by"]!.split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces)
             }.filter { !$0.isEmpty },
+            requestTimeout: parseDuration(values["chains-in-swift.timeout.request"]!) ?? 60,
+            runTimeout: parseDuration(values["chains-in-swift.timeout.run"]!) ?? 180,
             effective: effective)
         return .success(ParsedConfig(config: config, unknownKeys: data.keys.filter { !known.contains($0) }.sorted()))
+    }
+
+    /// The effective value of one key, or why `raw` is not allowed.
+    static func check(_ raw: String, for key: Key) -> Result<String, ConfigError> {
+        func refuse(_ reason: String, _ allowed: [String]) -> Result<String, ConfigError> {
+            .failure(ConfigError(key: key.name, value: raw, reason: reason, allowed: allowed))
+        }
+        switch key.kind {
+        case .free:
+            return .success(raw)
+        case .oneOf(let allowed):
+            return allowed.contains(raw) ? .success(raw) : refuse("not one of the allowed values", allowed)
+        case .setOf(let allowed):
+            let elements = raw.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            if elements == [""] { return .success("") }
+            if let bad = elements.first(where: { !allowed.contains($0) }) {
+                return refuse(
+                    bad.isEmpty
+                        ? "an empty element (a stray comma?); use \"\" alone to disable storage"
+                        : "unknown storage backend \"\(bad)\"", allowed)
+            }
+            return .success(elements.joined(separator: ","))
+        case .bool:
+            if raw.isEmpty { return .success(key.defaultValue) }
+            guard let b = parseBool(raw) else { return refuse("not a boolean", ["true", "false"]) }
+            return .success(b ? "true" : "false")
+        case .transparency:
+            switch raw {
+            case "true", "manual", "false", "": return .success(raw.isEmpty ? "false" : raw)
+            default: return refuse("Tekton Chains would silently treat this as \"false\"", ["true", "manual", "false"])
+            }
+        case .duration:
+            guard let seconds = parseDuration(raw), seconds > 0 else {
+                return refuse("not a positive duration", ["90s", "3m", "1m30s", "500ms"])
+            }
+            return .success(raw)
+        }
+    }
+
+    /// A Go-style duration (`1h2m3s`, `500ms`, `1.5s`) in seconds; nil when it is not one.
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        guard !rest.isEmpty else { return nil }
+        var total = 0.0
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            total += value * unit.1
+        }
+        return total
     }
 
     /// Go's `strconv.ParseBool`.

@@ -2,7 +2,7 @@ import Foundation
 import KubeModels
 
 /// Kubernetes objects read from manifest directories (`--objects DIR`), standing in for the cluster.
-/// The controller will answer the same questions from the API server.
+/// The controller answers the same questions (`ClusterView`) from the API server.
 public struct ObjectStore: Sendable {
     public struct Key: Hashable, Sendable {
         public var kind: String
@@ -52,7 +52,7 @@ public struct ObjectStore: Sendable {
 
     /// The child TaskRuns of a PipelineRun, found by `status.childReferences` as the controller finds them.
     /// Returns the children found and the names that are missing (or are not TaskRuns, e.g. CustomRuns).
-    public func children(of pr: PipelineRun) throws(ManifestError) -> (found: [TaskRun], missing: [String]) {
+    public func lookupChildren(of pr: PipelineRun) throws(ManifestError) -> ChildLookup {
         var found: [TaskRun] = []
         var missing: [String] = []
         for ref in pr.status.childReferences ?? [] {
@@ -66,6 +66,25 @@ public struct ObjectStore: Sendable {
             }
             found.append(try TaskRun(json: entry.json, source: entry.source))
         }
-        return (found, missing)
+        return ChildLookup(found: found, missing: missing)
+    }
+}
+
+extension ObjectStore: ClusterView {
+    public func children(of run: PipelineRun) async throws -> ChildLookup { try lookupChildren(of: run) }
+
+    public func secret(namespace: String, name: String) async throws -> Secret? {
+        guard let entry = get(kind: "Secret", namespace: namespace, name: name) else { return nil }
+        return try entry.json.decode(Secret.self, source: entry.source)
+    }
+
+    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+        guard let entry = get(kind: "ServiceAccount", namespace: namespace, name: name) else { return nil }
+        return try entry.json.decode(ServiceAccount.self, source: entry.source)
+    }
+
+    public func pod(namespace: String, name: String) async throws -> Pod? {
+        guard let entry = get(kind: "Pod", namespace: namespace, name: name) else { return nil }
+        return try entry.json.decode(Pod.self, source: entry.source)
     }
 }

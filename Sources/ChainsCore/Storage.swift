@@ -1,9 +1,61 @@
 import ChainsConfig
 import Foundation
+import KubeModels
+import RegistryAuth
 import Signing
+import X509
 
-/// One signed payload on its way to storage (Chains' `StorePayload` arguments).
-public struct SignedItem: Sendable {
+/// The run an artifact belongs to: where its push credentials are looked up, how it is named in messages.
+public struct RunContext: Sendable {
+    public var namespace: String
+    public var uid: String
+    public var serviceAccount: String
+    public var podTemplatePullSecrets: [String]
+    /// `status.podName` of a TaskRun: the controller also reads that Pod's `imagePullSecrets`.
+    public var podName: String?
+    public var displayName: String
+
+    public init(run: any TektonRun) {
+        namespace = run.namespace
+        uid = run.uid
+        serviceAccount = run.serviceAccountName
+        podTemplatePullSecrets = (run.podTemplate?.imagePullSecrets ?? []).compactMap(\.name)
+        podName = run.raw["status"]?["podName"]?.stringValue
+        displayName = run.displayName
+    }
+}
+
+/// Kubernetes objects the service reads: a PipelineRun's children, and the Secrets, ServiceAccounts and Pods its
+/// credentials come from. `chains sign` answers from `--objects` manifests (`ObjectStore`); the controller from the
+/// API server, in the run's namespace only.
+public protocol ClusterView: ClusterObjects {
+    /// The child TaskRuns by `status.childReferences`, in that order.
+    func children(of run: PipelineRun) async throws -> ChildLookup
+    func pod(namespace: String, name: String) async throws -> Pod?
+}
+
+/// Hands out the signer an artifact type asks for (`x509`, `kms`). Asynchronous: a keyless source fetches (and
+/// caches) a certificate here.
+public protocol SignerSource: Sendable {
+    /// Whether `name` can be served at all; checked before anything is signed.
+    func supports(_ name: String) -> Bool
+    func signer(named name: String, for run: RunContext) async throws -> any Signer
+    /// Whether `x509` is served keylessly (Fulcio), as `signers.x509.fulcio.enabled` asks.
+    var isKeyless: Bool { get }
+}
+
+extension SignerSource {
+    public var isKeyless: Bool { false }
+}
+
+/// Where signatures are logged (Rekor). The service calls it after signing and before storing.
+public protocol TransparencyLog: Sendable {
+    func record(_ artifact: SignedArtifact) async throws -> TransparencyLogEntry
+}
+
+/// One signed payload on its way to storage (Chains' `StorePayload` arguments). Storage never signs: everything
+/// it writes is in here.
+public struct SignedArtifact: Sendable {
     /// Which artifact type produced it: `tekton` (TaskRun), `tekton-pipeline-run`, `oci`.
     public var artifactType: String
     /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
@@ -14,61 +66,97 @@ public struct SignedItem: Sendable {
     public var payload: Data
     /// The DSSE envelope JSON for in-toto formats; the raw signature for simplesigning.
     public var signature: Data
-    public var certificatePEM: String
-    public var chainPEM: String
-    /// The signer that made `signature`, for backends that must sign a companion payload (the sigstore-bundle
-    /// encoding signs cosign's image-signature statement).
-    public var signer: (any Signer)?
+    public var publicKey: PublicKey
+    /// The signer's certificate and chain (keyless); nil for key signers.
+    public var certificateChain: [Certificate]?
+    /// The envelope a sigstore bundle carries: for in-toto formats the signature; for an image signature with the
+    /// `sigstore-bundle` encoding, cosign v3's image statement signed by the same signer. Nil when not needed.
+    public var bundleEnvelope: Data?
+    /// The transparency-log entry for this signature, when one was made.
+    public var transparencyEntry: TransparencyLogEntry?
 }
 
-/// Where annotations go: the run written back to a file (`chains sign`), or the API server (controller).
-public protocol AnnotationSink: Sendable {
-    func add(_ annotations: [String: String]) async throws
+/// What a backend did with one artifact.
+public struct StorageReceipt: Sendable {
+    /// One write (or a write found already done).
+    public struct Location: Sendable {
+        /// `registry/repo:sha256-<hex>.sig`, `…@sha256:… (referrer of …)`, or an annotation key.
+        public var target: String
+        /// `user "x" from Secret ns/name (…)`; empty where no credential is involved.
+        public var credential: String
+        public var detail: String
+        public var alreadyPresent: Bool
+    }
+    public var backend: String
+    public var locations: [Location] = []
+    /// Annotations to write on the run (the `tekton` backend).
+    public var annotations: [String: String] = [:]
+    public var diagnostics: [Diagnostic] = []
+
+    public init(backend: String) { self.backend = backend }
 }
 
-/// A storage backend (`tekton`, `oci`, …).
+/// A storage backend (`tekton`, `oci`, …): stores what it is given, never signs.
 public protocol StorageBackend: Sendable {
     var name: String { get }
-    func store(_ item: SignedItem) async throws
+    func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt
 }
 
-/// A backend that could not store; names the backend and the item.
-public struct StorageError: Error, Sendable, CustomStringConvertible {
-    public var backend: String
-    public var item: String
-    public var reason: String
-    public var description: String { "storage \(backend) for \(item): \(reason)" }
-}
-
-/// The `tekton` backend: four base64 annotations on the run per stored item.
+/// The `tekton` backend: four base64 annotations on the run per stored item. The service collects them into the
+/// outcome's annotation patch; the front door writes them (into the output file, or to the API server).
 public struct TektonStorage: StorageBackend {
     public let name = "tekton"
-    let sink: any AnnotationSink
+    public init() {}
 
-    public init(sink: any AnnotationSink) { self.sink = sink }
-
-    public func store(_ item: SignedItem) async throws {
+    public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         let keys = ChainsAnnotations.storageKeys(shortKey: item.shortKey)
-        try await sink.add([
+        var receipt = StorageReceipt(backend: name)
+        receipt.annotations = [
             keys.payload: item.payload.base64EncodedString(),
             keys.signature: item.signature.base64EncodedString(),
-            keys.cert: Data(item.certificatePEM.utf8).base64EncodedString(),
-            keys.chain: Data(item.chainPEM.utf8).base64EncodedString(),
-        ])
+            keys.cert: Data(CertificatePEM.leaf(item.certificateChain).utf8).base64EncodedString(),
+            keys.chain: Data(CertificatePEM.rest(item.certificateChain).utf8).base64EncodedString(),
+        ]
+        receipt.locations = [.init(target: keys.signature, credential: "", detail: "annotation", alreadyPresent: false)]
+        return receipt
     }
 }
 
-/// Collects annotations in memory (for `chains sign`, which writes them into the output run).
-public actor CollectingSink: AnnotationSink {
-    public private(set) var annotations: [String: String] = [:]
-    public init() {}
-    public func add(_ new: [String: String]) async throws {
-        for (k, v) in new {
-            guard k.hasPrefix(ChainsAnnotations.prefix) else {
-                throw StorageError(
-                    backend: "tekton", item: k, reason: "annotation keys must start with chains.tekton.dev/")
-            }
-            annotations[k] = v
+/// Signers from a signing-secrets directory: `x509` is the key found there (x509.pem, else cosign.key); `kms` is
+/// not served. The key is loaded on first use, so a run that is skipped needs no key.
+public actor KeySignerSource: SignerSource {
+    public enum Origin: Sendable {
+        /// `--signing-secrets DIR` / `/etc/signing-secrets`: the key must be there.
+        case directory(URL)
+        /// The per-user default: an ECDSA P-256 `x509.pem` is created there on first use.
+        case createOnFirstUse(URL)
+    }
+    let origin: Origin
+    var loaded: KeySigner?
+    /// Set when a key was created on first use.
+    public private(set) var createdKey: URL?
+
+    public init(_ origin: Origin) { self.origin = origin }
+
+    public nonisolated func supports(_ name: String) -> Bool { name == "x509" }
+
+    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
+        guard name == "x509" else {
+            throw ChainsError(
+                .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
         }
+        if let loaded { return loaded }
+        let signer: KeySigner
+        switch origin {
+        case .directory(let dir):
+            signer = try SigningSecrets.loadSigner(from: dir)
+        case .createOnFirstUse(let dir):
+            if !SigningSecrets.hasKey(in: dir) {
+                createdKey = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir)
+            }
+            signer = try SigningSecrets.loadSigner(from: dir)
+        }
+        loaded = signer
+        return signer
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTransport
+import OCI
 import Synchronization
 
 /// A reverse proxy in front of a real registry that can inject faults: 5xx answers, and redirects of blob reads
@@ -14,6 +15,7 @@ public final class RegistryProxy: Sendable {
     struct State {
         var failures: [(pathContains: String, method: String?, status: Int, remaining: Int)] = []
         var redirectBlobs = false
+        var swallowed: [(pathContains: String, method: String, remaining: Int)] = []
         var seen: [Seen] = []
         var cdnSeen: [Seen] = []
     }
@@ -87,6 +89,15 @@ public final class RegistryProxy: Sendable {
                     return ServedResponse(
                         status: s.failures[i].status, headers: [("Retry-After", "0")], body: Data("injected".utf8))
                 }
+                if let i = s.swallowed.firstIndex(where: {
+                    request.path.contains($0.pathContains) && $0.method == request.method && $0.remaining > 0
+                }) {
+                    s.swallowed[i].remaining -= 1
+                    // What a broken cache or storage layer does: the write is acknowledged, nothing is kept.
+                    let digest = Digest.sha256(of: request.body).description
+                    return ServedResponse(
+                        status: 201, headers: [("Docker-Content-Digest", digest), ("Location", request.path)])
+                }
                 if s.redirectBlobs, request.method == "GET", request.path.contains("/blobs/sha256:") {
                     return ServedResponse(
                         status: 307, headers: [("Location", "http://localhost:\(cdnPort)/cdn\(request.uri)")])
@@ -101,6 +112,12 @@ public final class RegistryProxy: Sendable {
     /// The next `count` requests whose path contains `pathContains` get `status` (with `Retry-After: 0`).
     public func fail(_ pathContains: String, method: String? = nil, status: Int = 503, count: Int) {
         state.m.withLock { $0.failures.append((pathContains, method, status, count)) }
+    }
+
+    /// The next `count` requests with `method` whose path contains `pathContains` are answered 201 Created (with the
+    /// body's digest) and not forwarded: the registry acknowledges a write and stores nothing.
+    public func swallow(_ pathContains: String, method: String = "PUT", count: Int) {
+        state.m.withLock { $0.swallowed.append((pathContains, method, count)) }
     }
 
     public func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }

@@ -20,12 +20,18 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let maxRedirects = 5
     let maxBodyBytes = 64 * 1024 * 1024
 
+    let timeouts: HTTPTimeouts
+
     public init(
-        policy: ConnectionPolicy = .init(), userAgent: String = "chains-in-swift/0.1", logger: Logger? = nil
+        policy: ConnectionPolicy = .init(), timeouts: HTTPTimeouts = .init(), userAgent: String = "chains-in-swift/0.1",
+        logger: Logger? = nil
     ) throws {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
-        config.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        config.timeout = .init(
+            connect: .nanoseconds(Int64(timeouts.connect.nanoseconds)),
+            read: .nanoseconds(Int64(timeouts.request.nanoseconds)))
+        self.timeouts = timeouts
         config.decompression = .disabled
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
         self.policy = policy
@@ -70,26 +76,32 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         var current = request
         for _ in 0...maxRedirects {
             let response = try await sendOnce(current)
-            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["Location"],
-                let next = URL(string: location, relativeTo: current.url)?.absoluteURL
-            else { return response }
-            if current.url.scheme == "https" && next.scheme == "http" {
-                throw TransportError(
-                    kind: .insecureRedirect, host: current.url.hostAndPort,
-                    reason: "redirected from https to plain http (\(next.hostAndPort)); refused")
-            }
-            var headers = current.headers
-            if next.origin != current.url.origin {
-                // Credentials belong to the host they were issued for; a redirect elsewhere gets none.
-                headers["Authorization"] = nil
-                headers["Cookie"] = nil
-            }
-            let method = response.status == 303 ? "GET" : current.method
-            current = HTTPRequest(
-                method: method, url: next, headers: headers, body: method == "GET" ? nil : current.body)
+            guard let next = try Self.redirect(current, answeredBy: response) else { return response }
+            current = next
         }
         throw TransportError(
             kind: .tooManyRedirects, host: request.url.hostAndPort, reason: "more than \(maxRedirects) redirects")
+    }
+
+    /// The request a redirect answer leads to, or nil when `response` is not a redirect. Refuses https → http;
+    /// drops `Authorization` and `Cookie` when the origin changes (credentials belong to the host they were
+    /// issued for); 303 becomes a GET without a body.
+    public static func redirect(_ current: HTTPRequest, answeredBy response: HTTPResponse) throws -> HTTPRequest? {
+        guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["Location"],
+            let next = URL(string: location, relativeTo: current.url)?.absoluteURL
+        else { return nil }
+        if current.url.scheme == "https" && next.scheme != "https" {
+            throw TransportError(
+                kind: .insecureRedirect, host: current.url.hostAndPort,
+                reason: "redirected from https to \(next.scheme ?? "?")://\(next.hostAndPort); refused")
+        }
+        var headers = current.headers
+        if next.origin != current.url.origin {
+            headers["Authorization"] = nil
+            headers["Cookie"] = nil
+        }
+        let method = response.status == 303 ? "GET" : current.method
+        return HTTPRequest(method: method, url: next, headers: headers, body: method == "GET" ? nil : current.body)
     }
 
     func sendOnce(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -104,8 +116,15 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         }
         if let tls = tlsByHost[request.url.hostAndPort] ?? defaultTLS { r.tlsConfiguration = tls }
         let host = request.url.hostAndPort
+        var limit = timeouts.request
+        if let remaining = RequestBudget.remaining {
+            guard remaining > .milliseconds(1) else {
+                throw RequestBudget.exhausted(host: host, method: request.method, path: request.url.path)
+            }
+            limit = min(limit, remaining)
+        }
         do {
-            let response = try await client.execute(r, timeout: .seconds(120))
+            let response = try await client.execute(r, timeout: .nanoseconds(Int64(limit.nanoseconds)))
             let body = try await response.body.collect(upTo: maxBodyBytes)
             var headers = HTTPHeaders()
             for h in response.headers { headers.add(h.name, h.value) }
@@ -114,7 +133,12 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
                 status: Int(response.status.code), headers: headers, body: Data(buffer: body), url: request.url)
         } catch let error as HTTPClientError {
             if error == .connectTimeout || error == .readTimeout || error == .deadlineExceeded {
-                throw TransportError(kind: .timeout, host: host, reason: "timed out (\(error))")
+                if let remaining = RequestBudget.remaining, remaining <= .milliseconds(1) {
+                    throw RequestBudget.exhausted(host: host, method: request.method, path: request.url.path)
+                }
+                throw TransportError(
+                    kind: .timeout, host: host,
+                    reason: "\(request.method) \(request.url.path): no answer within \(limit.seconds) (\(error))")
             }
             if error == .remoteConnectionClosed {
                 throw TransportError(
@@ -148,5 +172,21 @@ extension URL {
         c?.user = nil
         c?.password = nil
         return c?.string ?? "<url>"
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for NIO's `TimeAmount`.
+    var nanoseconds: Double {
+        let (s, atto) = components
+        return Double(s) * 1e9 + Double(atto) / 1e9
+    }
+
+    /// `3m`, `60s`, `1.5s`: how limits are written in messages.
+    public var seconds: String {
+        let total = nanoseconds / 1e9
+        if total >= 60 && total.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(total / 60))m" }
+        if total == total.rounded() { return "\(Int(total))s" }
+        return String(format: "%.1fs", total)
     }
 }

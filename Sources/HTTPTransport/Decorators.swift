@@ -32,12 +32,22 @@ public struct RetryingTransport: HTTPTransport {
             do {
                 let response = try await base.send(request)
                 guard Self.retryableStatus.contains(response.status), attempt < maxAttempts else { return response }
-                try await sleep(delay(attempt: attempt, retryAfter: response.headers["Retry-After"]))
+                let wait = delay(attempt: attempt, retryAfter: response.headers["Retry-After"])
+                // A retry that would start after the run's deadline is not made: the last answer stands.
+                guard Self.fitsBudget(wait) else { return response }
+                try await sleep(wait)
             } catch let error as TransportError where error.isTransient && attempt < maxAttempts {
-                try await sleep(delay(attempt: attempt, retryAfter: nil))
+                let wait = delay(attempt: attempt, retryAfter: nil)
+                guard Self.fitsBudget(wait) else { throw error }
+                try await sleep(wait)
             }
             attempt += 1
         }
+    }
+
+    static func fitsBudget(_ wait: Double) -> Bool {
+        guard let remaining = RequestBudget.remaining else { return true }
+        return remaining > .milliseconds(Int64(wait * 1000) + 1)
     }
 
     /// Full jitter: uniform in [0, min(max, initial·2^(n-1))]; `Retry-After` (seconds or HTTP date) wins, capped.

@@ -86,6 +86,29 @@ public struct ServiceAccount: Codable, Sendable, Hashable {
     }
 }
 
+/// core/v1 Pod: only what credential lookup reads (`spec.imagePullSecrets`, `spec.serviceAccountName`).
+public struct Pod: Codable, Sendable, Hashable {
+    public struct Spec: Codable, Sendable, Hashable {
+        public var serviceAccountName: String?
+        public var imagePullSecrets: [LocalObjectReference]?
+        public init(serviceAccountName: String? = nil, imagePullSecrets: [LocalObjectReference]? = nil) {
+            self.serviceAccountName = serviceAccountName
+            self.imagePullSecrets = imagePullSecrets
+        }
+    }
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+
+    public init(metadata: ObjectMeta, spec: Spec?) {
+        self.apiVersion = "v1"
+        self.kind = "Pod"
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
 public struct ConfigMap: Codable, Sendable, Hashable {
     public var apiVersion: String?
     public var kind: String?

@@ -1,6 +1,35 @@
 import Foundation
 import HTTPTransport
 
+/// A distribution error code (`errors[].code` in a registry's answer), from the OCI distribution spec and Docker's
+/// registry; unknown codes are kept as they came.
+public struct RegistryErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+    public var description: String { rawValue }
+
+    public static let blobUnknown: Self = "BLOB_UNKNOWN"
+    public static let blobUploadInvalid: Self = "BLOB_UPLOAD_INVALID"
+    public static let blobUploadUnknown: Self = "BLOB_UPLOAD_UNKNOWN"
+    public static let digestInvalid: Self = "DIGEST_INVALID"
+    public static let manifestBlobUnknown: Self = "MANIFEST_BLOB_UNKNOWN"
+    public static let manifestInvalid: Self = "MANIFEST_INVALID"
+    public static let manifestUnknown: Self = "MANIFEST_UNKNOWN"
+    public static let nameInvalid: Self = "NAME_INVALID"
+    public static let nameUnknown: Self = "NAME_UNKNOWN"
+    public static let sizeInvalid: Self = "SIZE_INVALID"
+    public static let unauthorized: Self = "UNAUTHORIZED"
+    public static let denied: Self = "DENIED"
+    public static let unsupported: Self = "UNSUPPORTED"
+    public static let tooManyRequests: Self = "TOOMANYREQUESTS"
+
+    /// The credential was refused or lacks the right.
+    public var isAuthorization: Bool { self == .unauthorized || self == .denied }
+}
+
 /// A registry refused or failed a request. Names the registry, repository and operation; never a credential.
 public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var registry: String
@@ -8,13 +37,13 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var status: Int
     /// Distribution error codes from the body (`DENIED`, `UNAUTHORIZED`, `MANIFEST_UNKNOWN`…).
-    public var codes: [String]
+    public var codes: [RegistryErrorCode]
     public var message: String
     /// From the challenge: `insufficient_scope`, `invalid_token`.
     public var challengeError: String?
 
     public init(
-        registry: String, repository: String, operation: String, status: Int, codes: [String] = [], message: String,
+        registry: String, repository: String, operation: String, status: Int, codes: [RegistryErrorCode] = [], message: String,
         challengeError: String? = nil
     ) {
         self.registry = registry
@@ -28,13 +57,19 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
 
     /// The credential was refused or lacks the right: try the next one.
     public var isAuthorizationFailure: Bool {
-        status == 401 || status == 403 || codes.contains("DENIED") || codes.contains("UNAUTHORIZED")
+        status == 401 || status == 403 || codes.contains(where: \.isAuthorization)
             || challengeError == "insufficient_scope"
+    }
+
+    /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
+    /// refusing.
+    public var isRetryable: Bool {
+        !isAuthorizationFailure && ([408, 429].contains(status) || (500...599).contains(status) || codes.contains(.tooManyRequests))
     }
 
     public var description: String {
         var text = "\(registry)/\(repository): \(operation) failed: HTTP \(status)"
-        if !codes.isEmpty { text += " \(codes.joined(separator: ","))" }
+        if !codes.isEmpty { text += " \(codes.map(\.rawValue).joined(separator: ","))" }
         if !message.isEmpty { text += ": \(message)" }
         if let challengeError { text += " (\(challengeError))" }
         return text
@@ -42,13 +77,13 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
 
     static func from(_ response: HTTPResponse, registry: String, repository: String, operation: String) -> RegistryError
     {
-        var codes: [String] = []
+        var codes: [RegistryErrorCode] = []
         var messages: [String] = []
         if let json = try? JSONSerialization.jsonObject(with: response.body.prefix(64 * 1024)) as? [String: Any],
             let errors = json["errors"] as? [[String: Any]]
         {
             for e in errors {
-                if let c = e["code"] as? String { codes.append(c) }
+                if let c = e["code"] as? String { codes.append(RegistryErrorCode(rawValue: c)) }
                 if let m = e["message"] as? String, !m.isEmpty { messages.append(m) }
             }
         } else if !response.body.isEmpty, response.body.count < 200,
@@ -73,4 +108,6 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
         "\(registry): token request to \(realm) failed" + (status.map { ": HTTP \($0)" } ?? "") + ": \(reason)"
     }
     public var isAuthorizationFailure: Bool { status == 401 || status == 403 }
+    /// The token service is overloaded or failing, or could not be reached with an answer.
+    public var isRetryable: Bool { status.map { $0 == 408 || $0 == 429 || (500...599).contains($0) } ?? false }
 }

@@ -169,6 +169,16 @@ public enum PublicKey: @unchecked Sendable {
     case ed25519(Curve25519.Signing.PublicKey)
     case rsa(_RSA.Signing.PublicKey)
 
+    public var algorithmName: String {
+        switch self {
+        case .p256: return "ECDSA P-256"
+        case .p384: return "ECDSA P-384"
+        case .p521: return "ECDSA P-521"
+        case .ed25519: return "Ed25519"
+        case .rsa(let k): return "RSA-\(k.keySizeInBits)"
+        }
+    }
+
     /// PKIX `PUBLIC KEY` PEM, ending with a newline.
     public var pem: String {
         let text = pemWithoutNewline

@@ -1,15 +1,19 @@
 import Foundation
+import SwiftASN1
+import X509
 
-/// Signs bytes. Key signers have no certificate; keyless signers (Fulcio) will carry one.
+/// Signs bytes: a key from the signing secrets, a cosign key, a KMS key, or a keyless (Fulcio) identity.
+///
+/// Signing is asynchronous because KMS and keyless signers make network calls; key signers answer at once (a
+/// synchronous `sign` satisfies the requirement).
 public protocol Signer: Sendable {
     var publicKey: PublicKey { get }
-    /// PEM of the signing certificate, or "" for key signers.
-    var certificatePEM: String { get }
-    /// PEM of the rest of the chain, or "".
-    var chainPEM: String { get }
+    /// The signing certificate first, then the rest of its chain; nil for key signers. A keyless signer carries the
+    /// short-lived Fulcio certificate here.
+    var certificateChain: [Certificate]? { get }
     /// Where the key came from, for the summary (`x509.pem in /etc/signing-secrets`).
     var origin: String { get }
-    func sign(_ message: Data) throws(SigningError) -> Data
+    func sign(_ message: Data) async throws -> Data
 }
 
 /// A signer over a private key held in memory.
@@ -18,8 +22,7 @@ public struct KeySigner: Signer {
     public let hash: HashPolicy
     public let origin: String
     public let publicKey: PublicKey
-    public var certificatePEM: String { "" }
-    public var chainPEM: String { "" }
+    public var certificateChain: [Certificate]? { nil }
 
     public init(key: PrivateKey, hash: HashPolicy, origin: String) {
         self.key = key
@@ -34,6 +37,31 @@ public struct KeySigner: Signer {
         } catch {
             throw SigningError(code: .signingFailed, file: origin, reason: "signing failed: \(error)")
         }
+    }
+}
+
+/// PEM text of a certificate chain as Chains stores it: the leaf in `cert-*`, the rest in `chain-*`; "" for none.
+public enum CertificatePEM {
+    public static func leaf(_ chain: [Certificate]?) -> String {
+        guard let first = chain?.first else { return "" }
+        return pem([first])
+    }
+
+    public static func rest(_ chain: [Certificate]?) -> String {
+        guard let chain, chain.count > 1 else { return "" }
+        return pem(Array(chain.dropFirst()))
+    }
+
+    public static func pem(_ certificates: [Certificate]) -> String {
+        certificates.compactMap { try? $0.serializeAsPEM().pemString }.map { $0 + "\n" }.joined()
+    }
+
+    /// DER of the leaf, for sigstore bundles.
+    public static func leafDER(_ chain: [Certificate]?) -> Data? {
+        guard let first = chain?.first else { return nil }
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(first)) != nil else { return nil }
+        return Data(serializer.serializedBytes)
     }
 }
 
@@ -52,13 +80,24 @@ public enum DSSE {
     /// `{"payloadType":…,"payload":…,"signatures":[{"keyid":…,"sig":…}]}`.
     public static func sign(
         payload: Data, payloadType: String = inTotoPayloadType, signer: any Signer
-    )
-        throws(SigningError) -> Data
-    {
+    ) async throws -> Data {
+        let signature = try await signer.sign(pae(payloadType: payloadType, payload: payload))
+        return envelope(payload: payload, payloadType: payloadType, keyID: signer.publicKey.keyID, signature: signature)
+    }
+
+    /// The same, synchronously, for a key held in memory.
+    public static func sign(
+        payload: Data, payloadType: String = inTotoPayloadType, signer: KeySigner
+    ) throws(SigningError) -> Data {
         let signature = try signer.sign(pae(payloadType: payloadType, payload: payload))
+        return envelope(payload: payload, payloadType: payloadType, keyID: signer.publicKey.keyID, signature: signature)
+    }
+
+    /// The envelope JSON for a signature over `pae(payloadType, payload)`.
+    public static func envelope(payload: Data, payloadType: String, keyID: String, signature: Data) -> Data {
         var json = #"{"payloadType":"# + quoted(payloadType)
         json += #","payload":""# + payload.base64EncodedString() + "\""
-        json += #","signatures":[{"keyid":"# + quoted(signer.publicKey.keyID)
+        json += #","signatures":[{"keyid":"# + quoted(keyID)
         json += #","sig":""# + signature.base64EncodedString() + #""}]}"#
         return Data(json.utf8)
     }

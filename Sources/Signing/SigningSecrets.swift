@@ -9,6 +9,13 @@ public enum SigningSecrets {
     public static let cosignPasswordFile = "cosign.password"
     public static let cosignPublicFile = "cosign.pub"
 
+    /// Whether `directory` holds a key file (x509.pem or cosign.key).
+    public static func hasKey(in directory: URL) -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: directory.appendingPathComponent(x509File).path)
+            || fm.fileExists(atPath: directory.appendingPathComponent(cosignKeyFile).path)
+    }
+
     /// Loads the key signer from `directory`. Errors name the file and say what to do.
     public static func loadSigner(from directory: URL) throws(SigningError) -> KeySigner {
         let fm = FileManager.default

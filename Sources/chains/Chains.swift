@@ -1,13 +1,8 @@
 import ArgumentParser
-import ChainsConfig
 import ChainsCore
 import Foundation
-import HTTPTransport
-import KubeModels
 import OCI
 import OCIRegistry
-import Provenance
-import RegistryAuth
 import Signing
 
 @main
@@ -49,144 +44,6 @@ func say(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-struct Sign: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Sign a finished TaskRun or PipelineRun and write it back with its chains.tekton.dev/* annotations.")
-
-    @Argument(help: "The run manifest (YAML or JSON, as `kubectl get -o yaml` prints it).")
-    var run: String
-
-    @Option(
-        help: "The chains-config ConfigMap (or a flat key: value file). Default: every artifact stored with tekton.")
-    var config: String?
-
-    @Option(
-        name: .customLong("signing-secrets"),
-        help:
-            "Directory with x509.pem, or cosign.key + cosign.password. Default: a per-user directory, created on first use."
-    )
-    var signingSecrets: String?
-
-    @Option(
-        name: .customLong("objects"),
-        help: "Directory of Kubernetes manifests standing in for the cluster (repeatable).")
-    var objects: [String] = []
-
-    @Option(help: "Where to write the signed run (default: stdout).")
-    var output: String?
-
-    @Flag(help: "Sign again even if the run is already marked signed or failed.")
-    var force = false
-
-    @OptionGroup var registry: RegistryOptions
-
-    func run() async throws {
-        let job = SignJob(
-            runFile: URL(fileURLWithPath: run), configFile: config.map { URL(fileURLWithPath: $0) },
-            signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
-            objectDirectories: objects.map { URL(fileURLWithPath: $0) },
-            output: output.map { URL(fileURLWithPath: $0) },
-            force: force, dockerConfig: registry.dockerConfig, registries: try registry.settings())
-        let report = await job.run()
-        if let document = report.document {
-            if let output {
-                do {
-                    try Data(document.utf8).write(to: URL(fileURLWithPath: output))
-                } catch {
-                    say("error: cannot write \(output): \(error.localizedDescription)")
-                    throw ExitCode(1)
-                }
-            } else {
-                FileHandle.standardOutput.write(Data(document.utf8))
-            }
-        }
-        for line in report.lines { say(line) }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
-    }
-}
-
-struct Provenance: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print the in-toto statement Chains would sign for a run, without signing it.")
-
-    @Argument(help: "The run manifest.")
-    var run: String
-
-    @Option(
-        help: "Payload format: in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4 (default: from --config, else in-toto).")
-    var format: String?
-
-    @Option(help: "The chains-config ConfigMap (builder.id, builddefinition.buildtype, deep inspection, formats).")
-    var config: String?
-
-    @Option(
-        name: .customLong("objects"),
-        help: "Directory of manifests holding a PipelineRun's child TaskRuns (repeatable).")
-    var objects: [String] = []
-
-    @Option(name: .customLong("child"), help: "A child TaskRun manifest, in order (repeatable; instead of --objects).")
-    var children: [String] = []
-
-    func run() async throws {
-        do {
-            var data: [String: String] = [:]
-            if let config { data = try ChainsConfig.loadData(from: URL(fileURLWithPath: config)) }
-            let cfg: ChainsConfig
-            switch ChainsConfig.parse(data) {
-            case .success(let parsed): cfg = parsed.config
-            case .failure(let errors):
-                say("error: \(errors)")
-                throw ExitCode(2)
-            }
-            let (docs, _) = try ManifestReader.read(file: URL(fileURLWithPath: run))
-            guard let doc = docs.first else {
-                say("error: \(run): no document")
-                throw ExitCode(2)
-            }
-            let anyRun = try AnyRun(json: doc, source: run)
-            let options = FormatOptions(
-                builderID: cfg.builderID, buildType: cfg.buildType, deepInspection: cfg.deepInspection)
-            var diagnostics = Diagnostics()
-            let statement: Statement
-            switch anyRun {
-            case .taskRun(let tr):
-                guard let f = PayloadFormat(rawValue: format ?? cfg.taskRun.format), f.isInToto else {
-                    say("error: --format must be one of in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4")
-                    throw ExitCode(2)
-                }
-                statement = try Formats.statement(taskRun: tr, format: f, options: options, diagnostics: &diagnostics)
-            case .pipelineRun(let pr):
-                guard let f = PayloadFormat(rawValue: format ?? cfg.pipelineRun.format), f.isInToto else {
-                    say("error: --format must be one of in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4")
-                    throw ExitCode(2)
-                }
-                var kids: [TaskRun] = []
-                for path in children {
-                    for d in try ManifestReader.read(file: URL(fileURLWithPath: path)).documents {
-                        kids.append(try TaskRun(json: d, source: path))
-                    }
-                }
-                if !objects.isEmpty {
-                    let store = try ObjectStore(directories: objects.map { URL(fileURLWithPath: $0) })
-                    let (found, missing) = try store.children(of: pr)
-                    for m in missing { say("warning: child TaskRun \(m) not found") }
-                    kids += found
-                }
-                statement = try Formats.statement(
-                    pipelineRun: PipelineRunWithChildren(pr, children: kids), format: f, options: options,
-                    diagnostics: &diagnostics)
-            }
-            for w in diagnostics.warnings { say("warning: \(w)") }
-            FileHandle.standardOutput.write(Data(statement.json.prettySerialized().utf8))
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            say("error: \(error)")
-            throw ExitCode(2)
-        }
-    }
-}
-
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config", abstract: "Work with chains-config.", subcommands: [Check.self])
@@ -199,28 +56,21 @@ struct ConfigCommand: AsyncParsableCommand {
         var file: String
 
         func run() async throws {
-            let data: [String: String]
+            let loaded: LoadedConfig
             do {
-                data = try ChainsConfig.loadData(from: URL(fileURLWithPath: file))
+                loaded = try LoadedConfig.load(URL(fileURLWithPath: file))
             } catch {
                 say("error: \(error)")
                 throw ExitCode(2)
             }
-            switch ChainsConfig.parse(data) {
-            case .failure(var errors):
-                errors.source = file
-                say("error: \(errors)")
-                throw ExitCode(2)
-            case .success(let parsed):
-                let width = parsed.config.effective.map(\.key.count).max() ?? 0
-                for entry in parsed.config.effective {
-                    let pad = String(repeating: " ", count: width - entry.key.count)
-                    print(
-                        "\(entry.key)\(pad)  \(entry.value.isEmpty ? "\"\"" : entry.value)\(entry.isDefault ? "  (default)" : "")"
-                    )
-                }
-                for key in parsed.unknownKeys { say("warning: \(key) is not a Chains key; ignored") }
+            let width = loaded.config.effective.map(\.key.count).max() ?? 0
+            for entry in loaded.config.effective {
+                let pad = String(repeating: " ", count: width - entry.key.count)
+                print(
+                    "\(entry.key)\(pad)  \(entry.value.isEmpty ? "\"\"" : entry.value)\(entry.isDefault ? "  (default)" : "")"
+                )
             }
+            for d in loaded.diagnostics { say(d.description) }
         }
     }
 }
@@ -252,7 +102,7 @@ struct Keys: AsyncParsableCommand {
                 say("error: --type must be one of \(KeyAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
                 throw ExitCode(2)
             }
-            let directory = dir.map { URL(fileURLWithPath: $0) } ?? SignJob.defaultSigningSecrets()
+            let directory = dir.map { URL(fileURLWithPath: $0) } ?? LocalSetup.defaultSigningSecrets()
             let names =
                 cosign
                 ? [SigningSecrets.cosignKeyFile, SigningSecrets.cosignPublicFile, SigningSecrets.cosignPasswordFile]
@@ -322,21 +172,6 @@ struct RegistryOptions: ParsableArguments {
     }
 }
 
-/// Registry access for commands that only read or probe (verify, auth explain); the HTTP client is shut down on
-/// every path.
-func withClient<T>(_ registry: RegistryOptions, _ body: (RegistryClient) async throws -> T) async throws -> T {
-    let policy = try registry.settings().policy(insecureByDefault: false)
-    let transport = try AsyncHTTPClientTransport(policy: policy)
-    do {
-        let value = try await body(RegistryClient(transport: RetryingTransport(transport), policy: policy))
-        try? await transport.shutdown()
-        return value
-    } catch {
-        try? await transport.shutdown()
-        throw error
-    }
-}
-
 func parseImage(_ text: String) throws -> ImageReference {
     do {
         return try ImageReference(parsing: text)
@@ -344,36 +179,6 @@ func parseImage(_ text: String) throws -> ImageReference {
         say("error: \(error)")
         throw ExitCode(2)
     }
-}
-
-func readKey(_ path: String) throws -> PublicKey {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        say("error: cannot read the key \(path)")
-        throw ExitCode(2)
-    }
-    do {
-        return try PublicKey(pem: text, file: path)
-    } catch {
-        if let privateKey = try? PrivateKey(pem: text, file: path) { return privateKey.publicKey }
-        say("error: \(error)")
-        throw ExitCode(2)
-    }
-}
-
-/// Credentials for reading: the local docker config, then anonymous.
-func readCredentials(_ registry: RegistryOptions, image: ImageReference) -> [SourcedCredential] {
-    var out: [SourcedCredential] = []
-    do {
-        if let local = try LocalDockerConfig.load(directory: registry.dockerConfig) {
-            let (found, warnings) = local.lookup(image)
-            out += found
-            for w in warnings { say("warning: \(w)") }
-        }
-    } catch {
-        say("warning: \(error)")
-    }
-    out.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
-    return out
 }
 
 /// What `verify` and `verify-attestation` share: the image, the key, where attachments are, registry access.
@@ -399,16 +204,25 @@ struct VerifyOptions: ParsableArguments {
             @Sendable (AttachmentVerifier, ImageReference, ImageReference?) async throws -> [AttachmentVerifier.Report]
     ) async throws {
         let ref = try parseImage(image)
-        let publicKey = try readKey(key)
+        let publicKey: PublicKey
+        do {
+            publicKey = try LocalRegistryAccess.readKey(key)
+        } catch {
+            say("error: \(error)")
+            throw ExitCode(2)
+        }
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
-        let registry = self.registry
+        let (credentials, warnings) = LocalRegistryAccess.readCredentials(
+            dockerConfig: registry.dockerConfig, image: target ?? ref)
+        for w in warnings { say(w.description) }
         let reports: [AttachmentVerifier.Report]
         do {
-            reports = try await withClient(registry) { client in
-                let verifier = AttachmentVerifier(
-                    client: client, credentials: readCredentials(registry, image: target ?? ref), key: publicKey)
+            reports = try await LocalRegistryAccess.withClient(try registry.settings()) { client in
+                let verifier = AttachmentVerifier(client: client, credentials: credentials, key: publicKey)
                 return try await checks(verifier, ref, target)
             }
+        } catch let error as ValidationError {
+            throw error
         } catch {
             say("error: \(error)")
             throw ExitCode(1)
@@ -498,38 +312,22 @@ struct Auth: AsyncParsableCommand {
 
         func run() async throws {
             let ref = try parseImage(image)
-            var context = RunContext(run: TaskRun.empty)
-            if let run {
-                do {
-                    let docs = try ManifestReader.read(file: URL(fileURLWithPath: run)).documents
-                    context = RunContext(run: try AnyRun(json: docs.first ?? .null, source: run).run)
-                } catch {
-                    say("error: \(error)")
-                    throw ExitCode(2)
-                }
-            }
-            let store: ObjectStore
+            let result: (context: RunContext, explanation: AuthExplainer.Explanation, [Diagnostic])
             do {
-                store = try ObjectStore(directories: objects.map { URL(fileURLWithPath: $0) })
-            } catch {
+                result = try await LocalRegistryAccess.explain(
+                    image: ref, runFile: run.map { URL(fileURLWithPath: $0) },
+                    objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
+                    settings: try registry.settings(), checkPush: checkPush)
+            } catch let error as ChainsError {
                 say("error: \(error)")
-                throw ExitCode(2)
+                throw ExitCode(error.code == .badInput ? 2 : 1)
             }
-            for w in store.warnings { say("warning: \(w)") }
-            var local: LocalDockerConfig?
-            do {
-                local = try LocalDockerConfig.load(directory: registry.dockerConfig)
-            } catch {
-                say("warning: \(error)")
-            }
+            for d in result.2 { say(d.description) }
+            let context = result.context
+            let explanation = result.explanation
             say(
                 "run: \(context.displayName) — namespace \(context.namespace.isEmpty ? "default" : context.namespace), "
                     + "ServiceAccount \(context.serviceAccount.isEmpty ? "default" : context.serviceAccount)")
-            let resolver = RunCredentialResolver(objects: store, dockerConfig: local)
-            let explanation = try await withClient(registry) { client in
-                await AuthExplainer(resolver: resolver, client: client).explain(
-                    image: ref, context: context, checkPush: checkPush)
-            }
             print(explanation.text, terminator: "")
             if checkPush && explanation.firstGranted == nil {
                 say("error: no credential found for \(ref.name) is granted push")

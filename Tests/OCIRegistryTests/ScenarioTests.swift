@@ -39,6 +39,55 @@ struct ScenarioTests {
         #expect(reg.tokens.stats.gets >= before + 1)
     }
 
+    @Test("a cached token is not used past its expires_in: a new one is fetched before the registry must refuse it")
+    func tokenCacheHonoursExpiry() async throws {
+        let reg = try await TokenRegistry()
+        defer { Task { await reg.stop() } }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        // The registry would accept the token for an hour; the token server says it lives 120 s.
+        reg.tokens.setJWTLifetime(3600)
+        reg.tokens.setExpiresIn(120)
+        final class Clock: Sendable { let now = Mutex(Date()) }
+        let clock = Clock()
+        let client = RegistryClient(transport: transport, now: { clock.now.withLock { $0 } })
+        let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
+        let session = client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+        _ = try await session.attach(layer(21), as: .signature, to: try subject(21))
+        let first = reg.tokens.stats.gets
+        _ = try await session.attach(layer(22), as: .signature, to: try subject(22))
+        #expect(reg.tokens.stats.gets == first, "a fresh token is reused")
+        clock.now.withLock { $0 += 121 }
+        _ = try await session.attach(layer(23), as: .signature, to: try subject(23))
+        #expect(reg.tokens.stats.gets == first + 1, "an expired token is replaced, not sent")
+    }
+
+    @Test("a registry that acknowledges a manifest PUT and stores nothing is caught by the read-back")
+    func readAfterWrite() async throws {
+        let reg = try await TokenRegistry()
+        let proxy = try await RegistryProxy(upstream: reg.address)
+        defer {
+            Task {
+                await proxy.stop()
+                await reg.stop()
+            }
+        }
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let client = RegistryClient(transport: transport)
+        let repo = try ImageReference(parsingRepository: "\(proxy.address)/team/app")
+        let session = client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
+        proxy.swallow("/manifests/sha256-", count: 1)
+        await #expect {
+            _ = try await session.attach(layer(24), as: .signature, to: try subject(24))
+        } throws: { error in
+            "\(error)".contains("read back") && "\(error)".contains(proxy.address)
+        }
+        // Once the registry keeps what it is sent, the same push succeeds.
+        let result = try await session.attach(layer(24), as: .signature, to: try subject(24))
+        #expect(!result.alreadyPresent)
+    }
+
     @Test("503 answers are retried with backoff (Retry-After honoured) and the push succeeds")
     func unavailableThenRecovery() async throws {
         let reg = try await TokenRegistry()

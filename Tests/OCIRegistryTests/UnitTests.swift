@@ -173,3 +173,47 @@ struct ExplainAndVerifyTests {
         #expect(mixed.checks.contains { $0.detail.contains("payload is for \(otherImage.digest!)") })
     }
 }
+
+@Suite("redirects")
+struct RedirectTests {
+    func request(_ url: String) -> HTTPRequest {
+        HTTPRequest(
+            method: "PUT", url: URL(string: url)!, headers: ["Authorization": "Bearer t0ken", "Cookie": "c=1"],
+            body: Data("body".utf8))
+    }
+
+    func answer(_ status: Int, _ location: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Location": location], url: URL(string: "https://x")!)
+    }
+
+    @Test("https to plain http is refused, naming the registry")
+    func downgrade() {
+        #expect {
+            _ = try AsyncHTTPClientTransport.redirect(
+                request("https://reg.example.com/v2/x"), answeredBy: answer(307, "http://reg.example.com/v2/x"))
+        } throws: { error in
+            (error as? TransportError)?.kind == .insecureRedirect && "\(error)".contains("reg.example.com")
+        }
+    }
+
+    @Test("another host gets no Authorization or Cookie; the same origin keeps them; 303 becomes a bodiless GET")
+    func credentialsStayHome() throws {
+        let elsewhere = try #require(
+            try AsyncHTTPClientTransport.redirect(
+                request("https://reg.example.com/v2/x"), answeredBy: answer(307, "https://cdn.example.net/blob")))
+        #expect(elsewhere.headers["Authorization"] == nil && elsewhere.headers["Cookie"] == nil)
+        #expect(elsewhere.method == "PUT" && elsewhere.body == Data("body".utf8))
+        let samePort = try #require(
+            try AsyncHTTPClientTransport.redirect(
+                request("https://reg.example.com/v2/x"), answeredBy: answer(308, "https://reg.example.com:443/v2/y")))
+        #expect(samePort.headers["Authorization"] == "Bearer t0ken")
+        let otherPort = try #require(
+            try AsyncHTTPClientTransport.redirect(
+                request("https://reg.example.com/v2/x"), answeredBy: answer(307, "https://reg.example.com:8443/v2/y")))
+        #expect(otherPort.headers["Authorization"] == nil)
+        let seeOther = try #require(
+            try AsyncHTTPClientTransport.redirect(request("http://127.0.0.1:5000/a"), answeredBy: answer(303, "/b")))
+        #expect(seeOther.method == "GET" && seeOther.body == nil && seeOther.url.path == "/b")
+        #expect(try AsyncHTTPClientTransport.redirect(request("https://r/a"), answeredBy: answer(200, "/b")) == nil)
+    }
+}

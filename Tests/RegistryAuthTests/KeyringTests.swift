@@ -33,6 +33,10 @@ struct KeyringTests {
             ("quay.io/team", "quay.io/team/app", true), ("quay.io/team", "quay.io/other/app", false),
             ("quay.io/te", "quay.io/team/app", true),  // plain string prefix, as the kubelet does
             ("*.example.com:5000", "reg.example.com:5000/x", true),
+            // A key must not match a longer host that merely starts with it: another owner's domain.
+            ("registry.example.com", "registry.example.com.evil.io/team/app", false),
+            ("*.example.com", "reg.example.com.evil.io/team/app", false),
+            ("registry.example.com", "evil.registry.example.com/team/app", false),
         ])
     func matching(key: String, image: String, matches: Bool) {
         var k = Keyring()

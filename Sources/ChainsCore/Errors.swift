@@ -1,0 +1,140 @@
+import Foundation
+import HTTPTransport
+import KubeModels
+import OCIRegistry
+import Provenance
+import Signing
+
+/// What went wrong, for a user and for a program deciding what to do next: an opaque code, a message that says
+/// what to do, the context it happened in (file, chains-config key, registry, run), the error underneath, and
+/// whether trying again later may succeed. Modelled on swift-certificates' `CertificateError`. Never holds a
+/// secret.
+public struct ChainsError: Error, Sendable, CustomStringConvertible {
+    /// An opaque, stable code: compare with the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        /// A file or flag could not be read or makes no sense.
+        public static let badInput = Code(name: "bad-input")
+        /// chains-config asks for something Chains in Swift cannot do (yet).
+        public static let unsupported = Code(name: "unsupported")
+        /// The payload (provenance, simplesigning) could not be made.
+        public static let payload = Code(name: "payload")
+        /// The signer could not be found or failed.
+        public static let signing = Code(name: "signing")
+        /// The transparency log refused or failed.
+        public static let transparency = Code(name: "transparency")
+        /// Storage refused the credentials (401, 403, `DENIED`): trying again changes nothing.
+        public static let storageRefused = Code(name: "storage-refused")
+        /// Storage is unavailable (429, 5xx, reset or refused connections, DNS): it may work later.
+        public static let storageUnavailable = Code(name: "storage-unavailable")
+        /// A peer did not answer in time, or the run's time budget ran out.
+        public static let timeout = Code(name: "timeout")
+        /// Storage failed otherwise (a bad answer, a read-back that does not match).
+        public static let storage = Code(name: "storage")
+        /// Objects the run needs (children, Secrets) could not be read.
+        public static let cluster = Code(name: "cluster")
+    }
+
+    public var code: Code
+    public var message: String
+    public var file: String?
+    /// The chains-config key the error is about.
+    public var key: String?
+    public var registry: String?
+    public var run: String?
+    public var underlying: (any Error & Sendable)?
+    public var isRetryable: Bool
+
+    public init(
+        _ code: Code, _ message: String, file: String? = nil, key: String? = nil, registry: String? = nil,
+        run: String? = nil, underlying: (any Error & Sendable)? = nil, isRetryable: Bool = false
+    ) {
+        self.code = code
+        self.message = message
+        self.file = file
+        self.key = key
+        self.registry = registry
+        self.run = run
+        self.underlying = underlying
+        self.isRetryable = isRetryable
+    }
+
+    public var description: String {
+        if let key, !message.contains(key) { return "\(key): \(message)" }
+        if let file, !message.contains(file) { return "\(file): \(message)" }
+        return message
+    }
+}
+
+extension ChainsError {
+    /// Classifies an error from the libraries: keeps it as `underlying`, names its registry, and says whether it is
+    /// worth trying again — 401/403/`DENIED` no; 408/429/5xx, timeouts, resets, refused connections and DNS
+    /// failures yes.
+    public static func classify(_ error: any Error, stage code: Code) -> ChainsError {
+        switch error {
+        case let e as ChainsError:
+            return e
+        case let e as StorageError:
+            var inner = e.underlying.map { classify($0, stage: code) } ?? ChainsError(.storage, e.reason)
+            inner.message = e.description
+            inner.underlying = e
+            return inner
+        case let e as TransportError:
+            let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
+            return ChainsError(
+                e.kind == .timeout ? .timeout : (retryable ? .storageUnavailable : code), e.description,
+                registry: e.host, underlying: e, isRetryable: retryable)
+        case let e as RegistryError:
+            let kind: Code = e.isAuthorizationFailure ? .storageRefused : (e.isRetryable ? .storageUnavailable : code)
+            return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
+        case let e as TokenError:
+            let kind: Code = e.isAuthorizationFailure ? .storageRefused : (e.isRetryable ? .storageUnavailable : code)
+            return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
+        case let e as NoUsableCredential:
+            return ChainsError(.storageRefused, e.description, registry: e.target, underlying: e)
+        case let e as SigningError:
+            return ChainsError(.signing, e.description, file: e.file.isEmpty ? nil : e.file, underlying: e)
+        case let e as PayloadError:
+            return ChainsError(.payload, e.description, underlying: e)
+        case let e as ManifestError:
+            return ChainsError(.badInput, e.description, file: e.source, underlying: e)
+        default:
+            return ChainsError(code, "\(error)")
+        }
+    }
+}
+
+/// A storage backend could not store; names the backend, the item and the operation, and keeps the cause.
+public struct StorageError: Error, Sendable, CustomStringConvertible {
+    public var backend: String
+    public var item: String
+    public var reason: String
+    public var underlying: (any Error & Sendable)?
+
+    public init(backend: String, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
+        self.backend = backend
+        self.item = item
+        self.reason = reason
+        self.underlying = underlying
+    }
+
+    public var description: String { "storage \(backend) for \(item): \(reason)" }
+}
+
+/// Something a user should know that is not a failure: a file ignored, a credential source missing, a key created.
+public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable { case note, warning }
+    public var severity: Severity
+    public var message: String
+
+    public init(_ severity: Severity, _ message: String) {
+        self.severity = severity
+        self.message = message
+    }
+
+    public static func warning(_ message: String) -> Diagnostic { Diagnostic(.warning, message) }
+    public static func note(_ message: String) -> Diagnostic { Diagnostic(.note, message) }
+    public var description: String { "\(severity.rawValue): \(message)" }
+}

@@ -1,0 +1,188 @@
+import ChainsConfig
+import Foundation
+import HTTPTransport
+import KubeModels
+import Logging
+import OCIRegistry
+import RegistryAuth
+import Signing
+
+/// What happened to one run file, for the exit code and the summary.
+public struct SignReport: Sendable {
+    public enum Status: Sendable { case signed, failed, notDone, alreadySigned, badInput }
+    public var file: URL
+    public var status: Status
+    /// `TaskRun ns/name` and its uid, once the file was read.
+    public var run: String?
+    public var uid: String?
+    public var decision: SigningDecision?
+    public var outcome: RunOutcome?
+    /// Why the file could not be used (bad input).
+    public var error: ChainsError?
+    /// The run with its annotations (YAML or JSON, as read), or nil when nothing is written.
+    public var document: String?
+    /// A key created on first use for this run.
+    public var createdKey: URL?
+
+    /// 0 done; 1 the work failed or the run is not finished; 2 bad input.
+    public var exitCode: Int32 {
+        switch status {
+        case .signed, .alreadySigned: return 0
+        case .failed, .notDone: return 1
+        case .badInput: return 2
+        }
+    }
+}
+
+/// The `chains sign` front door: the signing service built once from local files, a run file in, the run with its
+/// annotations and a typed report out. The HTTP client (there is one only when a registry is used) is shut down
+/// by `shutdown()`; `withLocalSigning` does that on every path.
+public final class LocalSigning: Sendable {
+    public let service: SigningService
+    public let config: LoadedConfig
+    public let objects: ObjectStore
+    /// What setting up found worth saying: unknown config keys, ignored manifests, an unreadable docker config.
+    public let diagnostics: [Diagnostic]
+    let keys: KeySignerSource
+    let transport: AsyncHTTPClientTransport?
+
+    init(
+        service: SigningService, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
+        keys: KeySignerSource, transport: AsyncHTTPClientTransport?
+    ) {
+        self.service = service
+        self.config = config
+        self.objects = objects
+        self.diagnostics = diagnostics
+        self.keys = keys
+        self.transport = transport
+    }
+
+    public func shutdown() async { try? await transport?.shutdown() }
+
+    /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is
+    /// stored in `oci`, one HTTP client and registry client for the process.
+    public static func start(_ setup: LocalSetup, logger: Logger) async throws(LocalSetupError) -> LocalSigning {
+        var diagnostics: [Diagnostic] = []
+        let loaded: LoadedConfig
+        let store: ObjectStore
+        do throws(ChainsError) {
+            loaded = try LoadedConfig.load(setup.configFile)
+            diagnostics += loaded.diagnostics
+            do throws(ManifestError) {
+                store = try ObjectStore(directories: setup.objectDirectories)
+            } catch {
+                throw ChainsError(.badInput, error.description, file: error.source, underlying: error)
+            }
+        } catch {
+            throw LocalSetupError(errors: [error], diagnostics: diagnostics)
+        }
+        diagnostics += store.warnings.map { .warning($0) }
+        let config = loaded.config
+        let keys = KeySignerSource(
+            setup.signingSecrets.map { .directory($0) }
+                ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
+        var backends: [any StorageBackend] = [TektonStorage()]
+        var transport: AsyncHTTPClientTransport?
+        if [config.taskRun, config.pipelineRun, config.oci].contains(where: { $0.isEnabled && $0.storage.contains("oci") })
+        {
+            do {
+                let (oci, http, warnings) = try await makeOCIStorage(setup, config: config, store: store, logger: logger)
+                backends.append(oci)
+                transport = http
+                diagnostics += warnings
+            } catch {
+                throw LocalSetupError(errors: [ChainsError.classify(error, stage: .storage)], diagnostics: diagnostics)
+            }
+        }
+        do {
+            let service = try SigningService(
+                config: config, signers: keys, backends: backends, cluster: store, logger: logger,
+                runBudget: setup.runTimeout)
+            return LocalSigning(
+                service: service, config: loaded, objects: store, diagnostics: diagnostics, keys: keys,
+                transport: transport)
+        } catch {
+            try? await transport?.shutdown()
+            throw LocalSetupError(errors: error.errors, diagnostics: diagnostics)
+        }
+    }
+
+    static func makeOCIStorage(
+        _ setup: LocalSetup, config: ChainsConfig, store: ObjectStore, logger: Logger
+    ) async throws -> (OCIStorage, AsyncHTTPClientTransport, [Diagnostic]) {
+        let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
+        let timeouts = HTTPTimeouts(
+            request: setup.requestTimeout ?? .milliseconds(Int64(config.requestTimeout * 1000)))
+        let http = try AsyncHTTPClientTransport(policy: policy, timeouts: timeouts, logger: logger)
+        var warnings: [Diagnostic] = []
+        let local: LocalDockerConfig?
+        do {
+            local = try LocalDockerConfig.load(directory: setup.dockerConfig)
+        } catch {
+            warnings.append(.warning("\(error)"))
+            local = nil
+        }
+        do {
+            let storage = try OCIStorage(
+                client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
+                cluster: store, dockerConfig: local, config: config)
+            return (storage, http, warnings)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    /// Reads, decides, signs and writes back one run file. Bad input is a report, not a throw.
+    public func sign(file: URL, force: Bool = false) async -> SignReport {
+        var report = SignReport(file: file, status: .badInput)
+        let runFile: RunFile
+        do throws(ManifestError) {
+            runFile = try RunFile.read(file)
+        } catch {
+            report.error = ChainsError(.badInput, error.description, file: error.source, underlying: error)
+            return report
+        }
+        let meta = runFile.run.run
+        report.run = meta.displayName
+        report.uid = meta.uid
+        let decision = await service.decide(runFile.run, force: force)
+        report.decision = decision
+        let children: [TaskRun]
+        let reason: SignReason
+        switch decision {
+        case .skip(let skip):
+            report.status = Self.status(for: skip)
+            return report
+        case .sign(let r, let found):
+            (reason, children) = (r, found)
+        }
+        let created = await keys.createdKey
+        let outcome = await service.sign(runFile.run, children: children, reason: reason)
+        if created == nil { report.createdKey = await keys.createdKey }
+        report.outcome = outcome
+        // Written back also after a failure: the retry counter is recorded, as Chains records it.
+        report.document = runFile.document(adding: outcome.annotations.all)
+        report.status = outcome.succeeded ? .signed : .failed
+        return report
+    }
+
+    static func status(for skip: SkipReason) -> SignReport.Status {
+        switch skip {
+        case .notDone, .childrenUnfinished: return .notDone
+        case .alreadyReconciled: return .alreadySigned
+        case .childrenMissing, .childrenUnavailable: return .failed
+        }
+    }
+}
+
+/// Runs `body` with the `chains sign` front door and shuts its HTTP client down on every path.
+public func withLocalSigning<T: Sendable>(
+    _ setup: LocalSetup, logger: Logger, _ body: (LocalSigning) async -> T
+) async throws(LocalSetupError) -> T {
+    let front = try await LocalSigning.start(setup, logger: logger)
+    let value = await body(front)
+    await front.shutdown()
+    return value
+}

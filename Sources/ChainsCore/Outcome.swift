@@ -1,0 +1,63 @@
+import Foundation
+import Signing
+import X509
+
+/// What went wrong at one stage for one artifact; the stages are Chains' metric `error_type`s.
+public struct SigningFailure: Sendable, CustomStringConvertible {
+    public enum Stage: String, Sendable {
+        case payloadCreation = "payload_creation", signing, storage, tlog, configuration
+    }
+    public var stage: Stage
+    public var artifactType: String
+    public var object: String
+    public var error: ChainsError
+    /// Trying again later may succeed (a registry restarting, a timeout); a refused credential will not.
+    public var isRetryable: Bool { error.isRetryable }
+    public var description: String { "\(stage.rawValue) [\(artifactType) \(object)]: \(error)" }
+}
+
+/// One artifact signed: what was signed, by which key, logged where, stored where.
+public struct ArtifactOutcome: Sendable {
+    public var artifactType: String
+    public var object: String
+    public var format: String
+    public var payload: Data
+    public var signature: Data
+    public var keyID: String
+    /// The key's algorithm and where it came from, for the summary (`ECDSA P-256`, `/etc/signing-secrets/x509.pem`).
+    public var keyAlgorithm: String
+    public var signerOrigin: String
+    public var certificateChain: [Certificate]?
+    public var transparencyEntry: TransparencyLogEntry?
+    /// Backends that stored it, with what each wrote; a backend that failed is in the outcome's failures instead.
+    public var receipts: [StorageReceipt]
+    public var subjects: [String]
+    public var storedIn: [String] { receipts.map(\.backend) }
+}
+
+/// The annotations an outcome asks to write on the run, in two parts so a front door can apply only what it
+/// decides to: the `tekton` backend's storage annotations, and the mark (`signed: "true"`, or the next `retries` /
+/// `signed: "failed"` by Chains' rule).
+public struct AnnotationPatch: Sendable, Equatable {
+    public var storage: [String: String] = [:]
+    public var mark: [String: String] = [:]
+    public var all: [String: String] { storage.merging(mark) { _, mark in mark } }
+}
+
+/// The result of signing one run. Never thrown: failures are values.
+public struct RunOutcome: Sendable {
+    public var run: String
+    public var uid: String
+    public var reason: SignReason
+    public var artifacts: [ArtifactOutcome] = []
+    public var failures: [SigningFailure] = []
+    public var diagnostics: [Diagnostic] = []
+    public var annotations = AnnotationPatch()
+    /// Every artifact type is disabled in chains-config: nothing was signed, and the run is marked as Chains marks
+    /// it (`signed: "true"`).
+    public var nothingEnabled = false
+
+    public var succeeded: Bool { failures.isEmpty }
+    /// Every failure may go away by itself: the controller requeues with backoff instead of spending `retries`.
+    public var isRetryable: Bool { !failures.isEmpty && failures.allSatisfy(\.isRetryable) }
+}

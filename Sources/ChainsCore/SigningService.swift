@@ -1,0 +1,237 @@
+import ChainsConfig
+import Foundation
+import HTTPTransport
+import KubeModels
+import Logging
+import OCIRegistry
+import Provenance
+import Signing
+
+/// chains-config asks for something this process cannot do: each error names the key. Nothing was signed.
+public struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible {
+    public var errors: [ChainsError]
+    public var description: String {
+        "chains-config asks for what Chains in Swift cannot do; nothing was signed:\n"
+            + errors.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// The signing pipeline, built once per process and shared by every run: decide, make payloads, sign, log, store,
+/// and say what to mark on the run. `chains sign` and the controller differ only in the cluster view they pass
+/// and in what they do with the outcome.
+public struct SigningService: Sendable {
+    public let config: ChainsConfig
+    public let signers: any SignerSource
+    public let backends: [String: any StorageBackend]
+    public let cluster: any ClusterView
+    public let transparency: (any TransparencyLog)?
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+    /// The time one run may take, all network calls together.
+    public let runBudget: Duration
+    let payloads: PayloadPipeline
+
+    /// Refuses, naming each key, a configuration that asks for a signer, backend or transparency log it was not
+    /// given — never a quiet fallback to something weaker.
+    public init(
+        config: ChainsConfig, signers: any SignerSource, backends: [any StorageBackend], cluster: any ClusterView,
+        transparency: (any TransparencyLog)? = nil, logger: Logger = Logger(label: "chains", factory: { _ in
+            SwiftLogNoOpLogHandler()
+        }), now: @escaping @Sendable () -> Date = { Date() }, runBudget: Duration? = nil
+    ) throws(UnsupportedConfiguration) {
+        self.config = config
+        self.signers = signers
+        self.backends = Dictionary(backends.map { ($0.name, $0) }) { first, _ in first }
+        self.cluster = cluster
+        self.transparency = transparency
+        self.logger = logger
+        self.now = now
+        self.runBudget = runBudget ?? .milliseconds(Int64(config.runTimeout * 1000))
+        self.payloads = PayloadPipeline(config: config)
+        let refusals = Capabilities.refusals(
+            config: config, signers: signers, backends: Set(self.backends.keys), hasTransparencyLog: transparency != nil)
+        if !refusals.isEmpty { throw UnsupportedConfiguration(errors: refusals) }
+    }
+
+    /// Whether to sign `run` now: Chains' rules, with a PipelineRun's children looked up in the cluster view.
+    public func decide(_ run: AnyRun, force: Bool = false) async -> SigningDecision {
+        let first = SigningRules.decide(run, children: nil, config: config, force: force)
+        guard case .sign = first, case .pipelineRun(let pr) = run, SigningRules.needsChildren(run, config: config)
+        else { return first }
+        do {
+            let lookup = try await cluster.children(of: pr)
+            return SigningRules.decide(run, children: lookup, config: config, force: force)
+        } catch {
+            return .skip(.childrenUnavailable("\(error)"))
+        }
+    }
+
+    /// Signs every enabled artifact of `run` within the run's time budget. Every artifact type is attempted even
+    /// after one fails (Chains stops at the first), and every failure is reported.
+    public func sign(_ run: AnyRun, children: [TaskRun] = [], reason: SignReason = .unsigned) async -> RunOutcome {
+        await RequestBudget.withBudget(runBudget, label: "the run's time budget of \(runBudget.seconds)") {
+            await signWithinBudget(run, children: children, reason: reason)
+        }
+    }
+
+    func signWithinBudget(_ run: AnyRun, children: [TaskRun], reason: SignReason) async -> RunOutcome {
+        let meta = run.run
+        var outcome = RunOutcome(run: meta.displayName, uid: meta.uid, reason: reason)
+        let plan = payloads.plan(run, children: children)
+        outcome.diagnostics = plan.diagnostics
+        outcome.nothingEnabled = plan.enabledTypes.isEmpty
+        let context = RunContext(run: meta)
+        for item in plan.artifacts {
+            await process(item, context: context, into: &outcome)
+        }
+        outcome.annotations = Self.patch(for: outcome, annotations: meta.metadata.annotations ?? [:])
+        logger.info(
+            "signed run",
+            metadata: [
+                "run": "\(meta.displayName)", "artifacts": "\(outcome.artifacts.count)",
+                "failures": "\(outcome.failures.count)",
+            ])
+        return outcome
+    }
+
+    /// Payload → signature → log entry → storage, for one artifact.
+    func process(_ item: PlannedArtifact, context: RunContext, into outcome: inout RunOutcome) async {
+        func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
+            var classified = ChainsError.classify(error, stage: code)
+            classified.run = classified.run ?? context.displayName
+            outcome.failures.append(
+                SigningFailure(stage: stage, artifactType: item.artifactType, object: item.object, error: classified))
+        }
+        let payload: Payload
+        switch item.payload {
+        case .success(let p): payload = p
+        case .failure(let error):
+            fail(.payloadCreation, .payload, error)
+            return
+        }
+        var signed: SignedArtifact
+        let signer: any Signer
+        do {
+            (signed, signer) = try await signature(item, payload: payload, context: context)
+        } catch {
+            fail(.signing, .signing, error)
+            return
+        }
+        if let transparency, config.transparency.isEnabled {
+            do {
+                signed.transparencyEntry = try await transparency.record(signed)
+            } catch {
+                fail(.tlog, .transparency, error)
+                return
+            }
+        }
+        var artifact = ArtifactOutcome(
+            artifactType: item.artifactType, object: item.object, format: item.setting.format, payload: signed.payload,
+            signature: signed.signature, keyID: signer.publicKey.keyID, keyAlgorithm: signer.publicKey.algorithmName,
+            signerOrigin: signer.origin, certificateChain: signer.certificateChain,
+            transparencyEntry: signed.transparencyEntry, receipts: [], subjects: payload.subjects)
+        for name in item.setting.storage {
+            guard let backend = backends[name] else {
+                fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(name)\" is not available"))
+                continue
+            }
+            do {
+                artifact.receipts.append(try await backend.store(signed, for: context))
+            } catch {
+                fail(.storage, .storage, error)
+            }
+        }
+        outcome.artifacts.append(artifact)
+    }
+
+    /// Every signature is made here — storage never signs: the payload's, and for the `sigstore-bundle` encoding of
+    /// an image, cosign v3's image statement.
+    func signature(
+        _ item: PlannedArtifact, payload: Payload, context: RunContext
+    ) async throws -> (SignedArtifact, any Signer) {
+        let signer = try await signers.signer(named: item.setting.signer, for: context)
+        let signature =
+            item.format.isInToto
+            ? try await DSSE.sign(payload: payload.bytes, signer: signer) : try await signer.sign(payload.bytes)
+        var bundleEnvelope: Data?
+        if item.setting.storage.contains("oci") && config.ociEncodingFormat == "sigstore-bundle" {
+            if item.format.isInToto {
+                bundleEnvelope = signature
+            } else if let digest = item.image?.digest {
+                bundleEnvelope = try await DSSE.sign(
+                    payload: SigstoreBundleReferrer.signStatement(for: digest), signer: signer)
+            }
+        }
+        let artifact = SignedArtifact(
+            artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey, format: item.setting.format,
+            payload: payload.bytes, signature: signature, publicKey: signer.publicKey,
+            certificateChain: signer.certificateChain, bundleEnvelope: bundleEnvelope, transparencyEntry: nil)
+        return (artifact, signer)
+    }
+
+    /// Storage annotations, then the mark: `signed: "true"` after success; after a failure the next `retries`, then
+    /// `signed: "failed"`. A rerun that copied another run's marks starts its own count.
+    static func patch(for outcome: RunOutcome, annotations: [String: String]) -> AnnotationPatch {
+        var patch = AnnotationPatch()
+        for artifact in outcome.artifacts {
+            for receipt in artifact.receipts { patch.storage.merge(receipt.annotations) { _, new in new } }
+        }
+        var base = annotations
+        if case .copiedAnnotations = outcome.reason {
+            base = base.filter { !$0.key.hasPrefix(ChainsAnnotations.prefix) }
+        }
+        patch.mark = outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(base)
+        return patch
+    }
+
+    /// Payloads only, no signing: the statement `chains provenance` prints, made by the same pipeline.
+    public static func statement(
+        for run: AnyRun, children: [TaskRun], config: ChainsConfig, format: PayloadFormat
+    ) throws(ChainsError) -> (Statement, [Diagnostic]) {
+        try PayloadPipeline(config: config).statement(for: run, children: children, format: format)
+    }
+}
+
+/// What chains-config may ask for that a process cannot serve.
+enum Capabilities {
+    static func refusals(
+        config: ChainsConfig, signers: any SignerSource, backends: Set<String>, hasTransparencyLog: Bool
+    ) -> [ChainsError] {
+        var out: [ChainsError] = []
+        let artifacts = [
+            ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
+            ("artifacts.oci", config.oci),
+        ]
+        for (prefix, artifact) in artifacts where artifact.isEnabled {
+            if !signers.supports(artifact.signer) {
+                out.append(
+                    ChainsError(
+                        .unsupported,
+                        "asks for the \"\(artifact.signer)\" signer, which is not built yet in Chains in Swift; use \"x509\" (the key in the signing secrets)",
+                        key: "\(prefix).signer"))
+            }
+            for name in artifact.storage where !backends.contains(name) {
+                out.append(
+                    ChainsError(
+                        .unsupported,
+                        "storage backend \"\(name)\" is not built yet in Chains in Swift; use tekton or oci, or remove it",
+                        key: "\(prefix).storage"))
+            }
+        }
+        if config.fulcioEnabled && !signers.isKeyless && artifacts.contains(where: { $0.1.isEnabled && $0.1.signer == "x509" }) {
+            out.append(
+                ChainsError(
+                    .unsupported,
+                    "is \"true\", but keyless signing (Fulcio) is not built yet in Chains in Swift: runs would be signed with the local key instead. Set it to \"false\" to sign with the key in the signing secrets.",
+                    key: "signers.x509.fulcio.enabled"))
+        }
+        if config.transparency.isEnabled && !hasTransparencyLog {
+            out.append(
+                ChainsError(
+                    .unsupported,
+                    "is \"\(config.transparency.mode == .manual ? "manual" : "true")\", but Rekor upload is not built yet in Chains in Swift; set it to \"false\"",
+                    key: "transparency.enabled"))
+        }
+        return out
+    }
+}

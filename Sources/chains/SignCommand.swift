@@ -1,0 +1,226 @@
+import ArgumentParser
+import ChainsCore
+import Foundation
+import Logging
+
+struct Sign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sign a finished TaskRun or PipelineRun and write it back with its chains.tekton.dev/* annotations.")
+
+    @Argument(help: "The run manifest (YAML or JSON, as `kubectl get -o yaml` prints it).")
+    var run: String
+
+    @Option(
+        help: "The chains-config ConfigMap (or a flat key: value file). Default: every artifact stored with tekton.")
+    var config: String?
+
+    @Option(
+        name: .customLong("signing-secrets"),
+        help:
+            "Directory with x509.pem, or cosign.key + cosign.password. Default: a per-user directory, created on first use."
+    )
+    var signingSecrets: String?
+
+    @Option(
+        name: .customLong("objects"),
+        help: "Directory of Kubernetes manifests standing in for the cluster (repeatable).")
+    var objects: [String] = []
+
+    @Option(help: "Where to write the signed run (default: stdout).")
+    var output: String?
+
+    @Flag(help: "Sign again even if the run is already marked signed or failed.")
+    var force = false
+
+    @Option(
+        name: .customLong("request-timeout"),
+        help: "The longest one registry request may take, e.g. 30s (default: chains-in-swift.timeout.request, 60s).")
+    var requestTimeout: String?
+
+    @Option(
+        name: .customLong("run-timeout"),
+        help: "The time budget for signing and storing the run, e.g. 2m (default: chains-in-swift.timeout.run, 3m).")
+    var runTimeout: String?
+
+    @Flag(name: .customLong("verbose"), help: "Log what the service does (requests, decisions) on stderr.")
+    var verbose = false
+
+    @OptionGroup var registry: RegistryOptions
+
+    func setup() throws -> LocalSetup {
+        func duration(_ text: String?, _ flag: String) throws -> Duration? {
+            guard let text else { return nil }
+            guard let value = LocalSetup.duration(text) else {
+                throw ValidationError("--\(flag) takes a positive duration such as 90s, 3m or 1m30s, got \"\(text)\"")
+            }
+            return value
+        }
+        return LocalSetup(
+            configFile: config.map { URL(fileURLWithPath: $0) },
+            signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
+            objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
+            registries: try registry.settings(), requestTimeout: try duration(requestTimeout, "request-timeout"),
+            runTimeout: try duration(runTimeout, "run-timeout"))
+    }
+
+    func run() async throws {
+        let setup = try setup()
+        var logger = Logger(label: "chains")
+        logger.logLevel = verbose ? .debug : .warning
+        let output = self.output
+        let file = URL(fileURLWithPath: run)
+        let force = self.force
+        let (report, summary): (SignReport, [String])
+        do {
+            (report, summary) = try await withLocalSigning(setup, logger: logger) { front in
+                let report = await front.sign(file: file, force: force)
+                return (report, SignSummary.lines(report, front: front, output: output))
+            }
+        } catch {
+            for d in error.diagnostics { say(d.description) }
+            for e in error.errors { say("error: \(e)") }
+            throw ExitCode(2)
+        }
+        if let document = report.document {
+            if let output {
+                do {
+                    try Data(document.utf8).write(to: URL(fileURLWithPath: output))
+                } catch {
+                    say("error: cannot write \(output): \(error.localizedDescription)")
+                    throw ExitCode(1)
+                }
+            } else {
+                FileHandle.standardOutput.write(Data(document.utf8))
+            }
+        }
+        for line in summary { say(line) }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+/// The summary `chains sign` prints on stderr, rendered from the typed report.
+enum SignSummary {
+    static func lines(_ report: SignReport, front: LocalSigning, output: String?) -> [String] {
+        var lines: [String] = []
+        if let run = report.run {
+            lines.append("found \(run) (uid \(report.uid.map { $0.isEmpty ? "<none>" : $0 } ?? "<none>"))")
+        }
+        lines += front.diagnostics.map(\.description)
+        if front.config.file == nil {
+            lines.append("config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
+        }
+        if let error = report.error {
+            return lines + ["error: \(error)"]
+        }
+        switch report.decision {
+        case .skip(let reason):
+            lines.append(skipped(reason, run: report.run ?? "the run"))
+        case .sign(let reason, let children):
+            if case .copiedAnnotations(let others) = reason {
+                lines.append(
+                    "note: its chains.tekton.dev annotations were copied from another run (uid \(others.joined(separator: ", "))); signing it as a new run"
+                )
+            }
+            if !children.isEmpty { lines.append("found \(children.count) child TaskRun(s) by status.childReferences") }
+        case nil:
+            break
+        }
+        if let created = report.createdKey {
+            lines.append("created a new ECDSA P-256 signing key: \(created.path) (public key: x509.pub beside it)")
+        }
+        if let outcome = report.outcome { lines += signed(outcome, output: output) }
+        return lines
+    }
+
+    static func skipped(_ reason: SkipReason, run: String) -> String {
+        switch reason {
+        case .notDone(let condition):
+            return "error: \(run) is not finished (Succeeded condition: \(condition)); "
+                + "Chains signs runs only when they are done. Nothing was signed or written."
+        case .alreadyReconciled(let mark):
+            return "\(run) is already marked chains.tekton.dev/signed=\(mark); nothing to do (use --force to sign it again)"
+        case .childrenMissing(let names):
+            return "error: \(run): child TaskRuns not found among --objects: \(names.joined(separator: ", ")). "
+                + "Give the directory holding them with --objects DIR (Chains does not sign a PipelineRun whose children it cannot see)."
+        case .childrenUnfinished(let names):
+            return "error: child \(names.joined(separator: ", ")) is not finished; nothing was signed"
+        case .childrenUnavailable(let why):
+            return "error: \(run): its child TaskRuns cannot be read: \(why)"
+        }
+    }
+
+    static func signed(_ outcome: RunOutcome, output: String?) -> [String] {
+        var lines: [String] = []
+        var keys: [String] = []
+        for a in outcome.artifacts {
+            let key = "key: \(a.keyAlgorithm) from \(a.signerOrigin), key id \(a.keyID)"
+            if !keys.contains(key) { keys.append(key) }
+        }
+        lines += keys
+        var notes: [String] = []
+        for receipt in outcome.artifacts.flatMap(\.receipts) {
+            for l in receipt.locations where receipt.backend != "tekton" {
+                lines.append("\(receipt.backend): \(l.target): \(l.detail) (\(l.credential))")
+            }
+            notes += receipt.diagnostics.map(\.description)
+        }
+        lines += Set(notes).sorted()
+        for a in outcome.artifacts {
+            lines.append(
+                "signed \(a.artifactType) \(a.object) as \(a.format)"
+                    + (a.storedIn.isEmpty ? " (not stored)" : " → \(a.storedIn.joined(separator: ", "))"))
+            for subject in a.subjects { lines.append("  subject \(subject)") }
+        }
+        if outcome.nothingEnabled {
+            lines.append("nothing to sign: every artifact type is disabled in chains-config")
+        }
+        lines += outcome.diagnostics.map(\.description)
+        lines += outcome.failures.map {
+            "error: \($0)" + ($0.isRetryable ? " (retryable: the peer may recover; run chains sign again)" : "")
+        }
+        if outcome.succeeded {
+            lines.append("marked chains.tekton.dev/signed=true; wrote \(output ?? "the run to stdout")")
+        } else {
+            let mark = outcome.annotations.mark.map { "\($0.key)=\($0.value)" }.sorted()
+            lines.append("signing failed; recorded \(mark.joined(separator: ", ")) on the run")
+        }
+        return lines
+    }
+}
+
+struct Provenance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the in-toto statement Chains would sign for a run, without signing it.")
+
+    @Argument(help: "The run manifest.")
+    var run: String
+
+    @Option(
+        help: "Payload format: in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4 (default: from --config, else in-toto).")
+    var format: String?
+
+    @Option(help: "The chains-config ConfigMap (builder.id, builddefinition.buildtype, deep inspection, formats).")
+    var config: String?
+
+    @Option(
+        name: .customLong("objects"),
+        help: "Directory of manifests holding a PipelineRun's child TaskRuns (repeatable).")
+    var objects: [String] = []
+
+    @Option(name: .customLong("child"), help: "A child TaskRun manifest, in order (repeatable; instead of --objects).")
+    var children: [String] = []
+
+    func run() async throws {
+        do {
+            let (statement, diagnostics) = try await LocalProvenance.statement(
+                runFile: URL(fileURLWithPath: run), configFile: config.map { URL(fileURLWithPath: $0) },
+                objectDirectories: objects.map { URL(fileURLWithPath: $0) },
+                childFiles: children.map { URL(fileURLWithPath: $0) }, format: format)
+            for d in diagnostics { say(d.description) }
+            FileHandle.standardOutput.write(Data(statement.json.prettySerialized().utf8))
+        } catch {
+            say("error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
