@@ -82,6 +82,7 @@ let package = Package(
             name: "ChainsTesting",
             dependencies: [
                 "ChainsCore", "KubeModels", "Signing", "Provenance", "OCI", "HTTPTransport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

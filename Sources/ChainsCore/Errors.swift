@@ -112,6 +112,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     public var item: String
     public var reason: String
     public var underlying: (any Error & Sendable)?
+    /// What the backend noticed before it failed (a missing ServiceAccount, a Secret it could not read).
+    public var diagnostics: [Diagnostic] = []
 
     public init(backend: String, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
         self.backend = backend

@@ -36,10 +36,22 @@ public struct OCIStorage: StorageBackend {
 
     public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         var receipt = StorageReceipt(backend: name)
-        if encoding == "sigstore-bundle" {
-            try await storeBundle(item, run: run, into: &receipt)
-            return receipt
+        do {
+            if encoding == "sigstore-bundle" {
+                try await storeBundle(item, run: run, into: &receipt)
+            } else {
+                try await storeAttachments(item, run: run, into: &receipt)
+            }
+        } catch var error as StorageError {
+            // What was learnt on the way (a missing ServiceAccount, say) explains the failure: keep it.
+            error.diagnostics += receipt.diagnostics
+            throw error
         }
+        return receipt
+    }
+
+    /// `.sig` for an image signature, `.att` per image subject of an attestation.
+    func storeAttachments(_ item: SignedArtifact, run: RunContext, into receipt: inout StorageReceipt) async throws {
         if item.format == "simplesigning" {
             let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
             let layer = CosignLayer.signature(
@@ -48,7 +60,7 @@ public struct OCIStorage: StorageBackend {
             )
             try await push(
                 layer, as: .signature, image: image, run: run, into: &receipt, sameSigner: Self.sameSigner(item))
-            return receipt
+            return
         }
         let statement = try Self.statementHead(item)
         let subjects = statement.subject ?? []
@@ -70,7 +82,6 @@ public struct OCIStorage: StorageBackend {
             try await push(
                 layer, as: .attestation, image: image, run: run, into: &receipt, equivalent: Self.sameStatement(item))
         }
-        return receipt
     }
 
     /// `storage.oci.encoding-format: sigstore-bundle`: sigstore bundle v0.3 referrers next to the image. An image

@@ -138,6 +138,9 @@ public struct SigningService: Sendable {
             do {
                 artifact.receipts.append(try await backend.store(signed, for: context))
             } catch {
+                for d in (error as? StorageError)?.diagnostics ?? [] where !outcome.diagnostics.contains(d) {
+                    outcome.diagnostics.append(d)
+                }
                 fail(.storage, .storage, error)
             }
         }

@@ -190,6 +190,7 @@ public struct RegistrySession: Sendable {
             )
         }
         await client.state.countTokenRequest()
+        let asked = client.now()
         let service = challenge.service ?? ""
         let refresh = await client.state.refreshToken(credentialKey)
         let identityToken = refresh ?? (credential.identityToken.isEmpty ? nil : credential.identityToken)
@@ -235,12 +236,9 @@ public struct RegistrySession: Sendable {
             await client.state.setRefreshToken(credentialKey, newRefresh)
         }
         let lifetime = max((json["expires_in"] as? NSNumber)?.doubleValue ?? 60, 60)
-        var issued = client.now()
-        if let issuedAt = json["issued_at"] as? String, let date = ISO8601DateFormatter().date(from: issuedAt),
-            date < issued
-        {
-            issued = date
-        }
+        // The token's life counts from when we asked for it, by our clock: the server's `issued_at` is on its clock,
+        // and a skew larger than the lifetime would make every token look expired on arrival.
+        let issued = asked
         // Refresh early: a token is not used in its last tenth of life (at most 30 s before expiry).
         let margin = min(30, lifetime / 10)
         return ClientState.Token(value: value, expires: issued.addingTimeInterval(lifetime - margin))

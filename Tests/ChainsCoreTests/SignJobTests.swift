@@ -14,7 +14,7 @@ struct SignJobTests {
     let trUID = "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11"
     let imageKey = "c6cad725fced"
 
-    func annotations(_ report: SignJob.Report) throws -> [String: String] {
+    func annotations(_ report: SignedRun) throws -> [String: String] {
         let doc = try ManifestReader.parse(Data(try #require(report.document).utf8), source: "out").documents[0]
         return try #require(doc["metadata"]?["annotations"]?.objectValue).compactMapValues(\.stringValue)
     }
@@ -24,12 +24,9 @@ struct SignJobTests {
         let dir = try TemporaryDirectory()
         setenv("CHAINS_SIGNING_SECRETS", dir.file("secrets").path, 1)
         defer { unsetenv("CHAINS_SIGNING_SECRETS") }
-        let report = await SignJob(runFile: kaniko).run()
-        #expect(report.exitCode == 0, "\(report.lines)")
-        #expect(
-            report.lines.contains {
-                $0.hasPrefix("created a new ECDSA P-256 signing key: \(dir.file("secrets").path)/x509.pem")
-            })
+        let report = await signRunFile(kaniko, setup: LocalSetup())
+        #expect(report.exitCode == 0, "\(report.facts)")
+        #expect(report.report?.createdKey?.path == "\(dir.file("secrets").path)/x509.pem")
         let a = try annotations(report)
         #expect(a["chains.tekton.dev/signed"] == "true")
         for key in ["taskrun-\(trUID)", imageKey] {
@@ -61,8 +58,8 @@ struct SignJobTests {
         #expect(statement["predicateType"] == "https://slsa.dev/provenance/v0.2")
 
         // A second run with the same key reuses it.
-        let again = await SignJob(runFile: kaniko, force: true).run()
-        #expect(!again.lines.contains { $0.hasPrefix("created a new") })
+        let again = await signRunFile(kaniko, setup: LocalSetup(), force: true)
+        #expect(again.report?.createdKey == nil)
     }
 
     @Test("a cosign key set signs; the DSSE key id is the key's SSH fingerprint")
@@ -70,7 +67,7 @@ struct SignJobTests {
         let dir = try TemporaryDirectory()
         let made = try Python.run("cosign_key.py", ["make", dir.url.path, "pw"])
         #expect(made.status == 0)
-        let report = await SignJob(runFile: kaniko, signingSecrets: dir.url).run()
+        let report = await signRunFile(kaniko, setup: LocalSetup(signingSecrets: dir.url))
         #expect(report.exitCode == 0)
         let a = try annotations(report)
         let envelope = try JSONValue(
@@ -95,29 +92,28 @@ struct SignJobTests {
         let text = try String(contentsOf: kaniko, encoding: .utf8).replacingOccurrences(
             of: "status: \"True\"", with: "status: Unknown")
         let run = try dir.write("running.yaml", text)
-        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        let report = await signRunFile(run, setup: LocalSetup(signingSecrets: dir.url))
         #expect(report.exitCode == 1)
         #expect(report.document == nil)
-        #expect(report.lines.contains { $0.contains("is not finished") && $0.contains("Nothing was signed") })
+        #expect(report.report?.decision?.skipReason == .notDone(condition: "Unknown"))
+        #expect(report.outcome == nil)
     }
 
     @Test("an already signed run is left alone unless --force")
     func alreadySigned() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
-        let first = await SignJob(runFile: kaniko, signingSecrets: dir.url).run()
+        let first = await signRunFile(kaniko, setup: LocalSetup(signingSecrets: dir.url))
         let signed = try dir.write("signed.yaml", try #require(first.document))
-        let second = await SignJob(runFile: signed, signingSecrets: dir.url).run()
+        let second = await signRunFile(signed, setup: LocalSetup(signingSecrets: dir.url))
         #expect(second.exitCode == 0)
         #expect(second.document == nil)
-        #expect(second.lines.contains { $0.contains("already marked chains.tekton.dev/signed=true") })
-        let forced = await SignJob(runFile: signed, signingSecrets: dir.url, force: true).run()
+        #expect(second.report?.decision?.skipReason == .alreadyReconciled(mark: "true"))
+        let forced = await signRunFile(signed, setup: LocalSetup(signingSecrets: dir.url), force: true)
         #expect(forced.document != nil)
     }
 
-    @Test(
-        "with a ConfigMap that asks for GCS storage, the missing backend is named, tekton storage still happens, and retries is recorded"
-    )
+    @Test("a ConfigMap that asks for a backend not built is refused before anything is signed, naming the key (exit 2)")
     func unbuiltBackend() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
@@ -125,13 +121,23 @@ struct SignJobTests {
             "cm.yaml",
             "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,gcs\n  artifacts.oci.storage: tekton\n"
         )
-        let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
-        #expect(report.exitCode == 1)
-        #expect(report.lines.contains { $0.contains("storage backend \"gcs\" is not available (not built yet") })
-        let a = try annotations(report)
-        #expect(a["chains.tekton.dev/retries"] == "0")
-        #expect(a["chains.tekton.dev/signed"] == nil)
-        #expect(a["chains.tekton.dev/payload-taskrun-\(trUID)"] != nil)
+        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
+        #expect(report.exitCode == 2)
+        #expect(report.setupError?.errors.map(\.key) == ["artifacts.taskrun.storage"])
+        #expect(report.text.contains("storage backend \"gcs\" is not built yet"))
+        #expect(report.document == nil)
+    }
+
+    @Test("signers.x509.fulcio.enabled: \"true\" is refused (keyless is not built): nothing signed, exit 2")
+    func keylessRefused() async throws {
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
+        let config = try dir.write(
+            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  signers.x509.fulcio.enabled: \"true\"\n")
+        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
+        #expect(report.exitCode == 2)
+        #expect(report.setupError?.errors.map(\.key) == ["signers.x509.fulcio.enabled"])
+        #expect(report.document == nil && report.outcome == nil)
     }
 
     @Test("a registry that does not resolve is reported at once, not retried for a minute")
@@ -140,14 +146,12 @@ struct SignJobTests {
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
             "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton\n")
-        let report = await SignJob(
-            runFile: kaniko, configFile: config, signingSecrets: dir.url, dockerConfig: dir.url.path
-        ).run()
+        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url, dockerConfig: dir.url.path))
         #expect(report.exitCode == 1)
-        let text = report.lines.joined(separator: "\n")
+        let text = report.facts.joined(separator: "\n")
         #expect(text.contains("storage oci for registry.example.com/team-a/app:sha256-c6cad725"))
         #expect(text.contains("registry.example.com"))
-        #expect(report.outcome?.annotations["chains.tekton.dev/retries"] == "0")
+        #expect(report.outcome?.annotations.all["chains.tekton.dev/retries"] == "0")
     }
 
     @Test("an invalid ConfigMap is bad input (exit 2) with every error listed")
@@ -157,9 +161,9 @@ struct SignJobTests {
             "cm.yaml",
             "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.format: slsa/v9\n  transparency.enabled: yes\n"
         )
-        let report = await SignJob(runFile: kaniko, configFile: config, signingSecrets: dir.url).run()
+        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(report.exitCode == 2)
-        let text = report.lines.joined(separator: "\n")
+        let text = report.facts.joined(separator: "\n")
         #expect(text.contains(config.path))
         #expect(text.contains("artifacts.taskrun.format: invalid value \"slsa/v9\""))
         #expect(text.contains("transparency.enabled: invalid value \"yes\""))
@@ -171,18 +175,15 @@ struct SignJobTests {
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let pr = PackagePaths.example("pipelinerun-git-build.yaml")
         let config = PackagePaths.example("chains-config.yaml")
-        let missing = await SignJob(runFile: pr, configFile: config, signingSecrets: dir.url).run()
+        let missing = await signRunFile(pr, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(missing.exitCode == 1)
         #expect(
-            missing.lines.contains {
-                $0.contains("app-ci-4mz8w-fetch-source, app-ci-4mz8w-build") && $0.contains("--objects")
-            })
+            missing.report?.decision?.skipReason == .childrenMissing(["app-ci-4mz8w-fetch-source", "app-ci-4mz8w-build"]))
+        #expect(missing.document == nil)
 
-        let report = await SignJob(
-            runFile: pr, configFile: config, signingSecrets: dir.url,
-            objectDirectories: [PackagePaths.example("cluster")]
-        ).run()
-        #expect(report.exitCode == 0, "\(report.lines)")
+        let report = await signRunFile(pr, setup: LocalSetup(configFile: config, signingSecrets: dir.url,
+            objectDirectories: [PackagePaths.example("cluster")]))
+        #expect(report.exitCode == 0, "\(report.facts)")
         let a = try annotations(report)
         let payload = try JSONValue(
             parsing: try #require(
@@ -198,9 +199,9 @@ struct SignJobTests {
     func malformed() async throws {
         let dir = try TemporaryDirectory()
         let run = try dir.write("bad.yaml", "apiVersion: tekton.dev/v1\nkind: TaskRun\nstatus:\n  results: 3\n")
-        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        let report = await signRunFile(run, setup: LocalSetup(signingSecrets: dir.url))
         #expect(report.exitCode == 2)
-        #expect(report.lines.contains { $0.contains("\(run.path): field status.results") })
+        #expect(report.facts.contains { $0.contains("\(run.path): field status.results") })
     }
 
     @Test("JSON in gives JSON out")
@@ -209,7 +210,7 @@ struct SignJobTests {
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let doc = try ManifestReader.read(file: kaniko).documents[0]
         let run = try dir.write("run.json", doc.prettySerialized())
-        let report = await SignJob(runFile: run, signingSecrets: dir.url).run()
+        let report = await signRunFile(run, setup: LocalSetup(signingSecrets: dir.url))
         #expect(report.document?.hasPrefix("{") == true)
         #expect(try annotations(report)["chains.tekton.dev/signed"] == "true")
     }

@@ -302,9 +302,9 @@ struct BlobUploadTests {
         let report = try await SignAndPushTests().sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
             objects: s.pushCredentials)
-        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(report.exitCode == 0, "\(report.facts.joined(separator: "\n"))")
         #expect(
-            report.lines.contains {
+            report.facts.contains {
                 $0.hasPrefix("oci: \(s.registry.address)/signatures/store:sha256-") && $0.contains(".sig: pushed")
             })
         let client = RegistryClient(transport: s.transport)

@@ -51,15 +51,13 @@ struct SignAndPushTests {
 
     func sign(
         _ s: Setup, run: String, objects: [String: String], dockerConfig: String? = nil
-    ) async throws -> SignJob.Report {
+    ) async throws -> SignedRun {
         let runFile = try s.dir.write("run-\(UUID().uuidString).yaml", run)
         let objectsDir = s.dir.file("objects-\(UUID().uuidString)")
         for (name, text) in objects { try s.dir.write("\(objectsDir.lastPathComponent)/\(name)", text) }
         try FileManager.default.createDirectory(at: objectsDir, withIntermediateDirectories: true)
-        return await SignJob(
-            runFile: runFile, configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
-            objectDirectories: [objectsDir], dockerConfig: dockerConfig ?? s.dir.file("no-docker").path
-        ).run()
+        return await signRunFile(runFile, setup: LocalSetup(configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
+            objectDirectories: [objectsDir], dockerConfig: dockerConfig ?? s.dir.file("no-docker").path))
     }
 
     func verify(_ s: Setup) async throws -> (sig: AttachmentVerifier.Report, att: AttachmentVerifier.Report) {
@@ -87,18 +85,18 @@ struct SignAndPushTests {
         let report = try await sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
             objects: s.pushCredentials)
-        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(report.exitCode == 0, "\(report.facts.joined(separator: "\n"))")
         #expect(
-            report.lines.contains {
+            report.facts.contains {
                 $0.hasPrefix("oci: \(s.image):sha256-") && $0.contains(".sig: pushed")
                     && $0.contains("secret team-a/push-creds")
             })
-        #expect(report.lines.contains { $0.contains(".att: pushed") })
+        #expect(report.facts.contains { $0.contains(".att: pushed") })
         let (sig, att) = try await verify(s)
         #expect(sig.valid.count == 1)
         #expect(att.valid.count == 1)
         // No secret in anything we print.
-        #expect(!report.lines.joined().contains("s3cret-push"))
+        #expect(!report.facts.joined().contains("s3cret-push"))
         #expect(!(report.document ?? "").contains("s3cret-push"))
     }
 
@@ -111,11 +109,11 @@ struct SignAndPushTests {
         let objects = s.pushCredentials
         let run = RunFixtures.taskRun(image: s.image, digest: s.digest)
         let first = try await sign(s, run: run, objects: objects)
-        #expect(first.exitCode == 0, "\(first.lines.joined(separator: "\n"))")
+        #expect(first.exitCode == 0, "\(first.facts.joined(separator: "\n"))")
         let second = try await sign(s, run: run, objects: objects)
         #expect(second.exitCode == 0)
         #expect(
-            second.lines.filter { $0.contains("already there") }.count == 2, "\(second.lines.joined(separator: "\n"))")
+            second.facts.filter { $0.contains("already there") }.count == 2, "\(second.facts.joined(separator: "\n"))")
         let (sig, att) = try await verify(s)
         #expect(sig.checks.count == 1)
         #expect(att.checks.count == 1)
@@ -124,8 +122,8 @@ struct SignAndPushTests {
         let rotated = try PrivateKey.generate(.ecdsaP256)
         _ = try SigningSecrets.writeX509(rotated, to: s.dir.file("secrets"))
         let third = try await sign(s, run: run, objects: objects)
-        #expect(third.lines.contains { $0.contains(".att: pushed; read back with 2 layer(s)") })
-        #expect(third.lines.contains { $0.contains(".sig: pushed; read back with 2 layer(s)") })
+        #expect(third.facts.contains { $0.contains(".att: pushed; read back with 2 layer(s)") })
+        #expect(third.facts.contains { $0.contains(".sig: pushed; read back with 2 layer(s)") })
         var rotatedSetup = s
         rotatedSetup.key = rotated
         let (sig2, att2) = try await verify(rotatedSetup)
@@ -144,8 +142,8 @@ struct SignAndPushTests {
                 "secret.yaml": RunFixtures.dockerConfigSecret(
                     name: "regcred", registry: s.registry.address, username: "chains", password: "s3cret-push"),
             ])
-        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
-        #expect(report.lines.contains { $0.contains(".sig: pushed") && $0.contains("pod template imagePullSecrets") })
+        #expect(report.exitCode == 0, "\(report.facts.joined(separator: "\n"))")
+        #expect(report.facts.contains { $0.contains(".sig: pushed") && $0.contains("pod template imagePullSecrets") })
     }
 
     @Test("a read-only pull secret listed before a push-capable one: the push falls through to the second and succeeds")
@@ -161,8 +159,8 @@ struct SignAndPushTests {
                 "b.yaml": RunFixtures.dockerConfigSecret(
                     name: "push-creds", registry: s.registry.address, username: "chains", password: "s3cret-push"),
             ])
-        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
-        #expect(report.lines.contains { $0.contains(".sig: pushed") && $0.contains("push-creds") })
+        #expect(report.exitCode == 0, "\(report.facts.joined(separator: "\n"))")
+        #expect(report.facts.contains { $0.contains(".sig: pushed") && $0.contains("push-creds") })
         let (sig, _) = try await verify(s)
         #expect(sig.valid.count == 1)
     }
@@ -179,13 +177,13 @@ struct SignAndPushTests {
                     name: "push-creds", registry: s.registry.address, username: "chains", password: "hunter2-wrong"),
             ])
         #expect(report.exitCode == 1)
-        let text = report.lines.joined(separator: "\n")
+        let text = report.facts.joined(separator: "\n")
         #expect(text.contains("\(s.image): push sha256-"))
         #expect(text.contains("refused for every credential found"))
         #expect(text.contains("user chains from secret team-a/push-creds (ServiceAccount secrets of team-a/builder)"))
         #expect(text.contains("anonymous"))
         #expect(!text.contains("hunter2-wrong"))
-        #expect(report.outcome?.annotations["chains.tekton.dev/retries"] == "0")
+        #expect(report.outcome?.annotations.all["chains.tekton.dev/retries"] == "0")
     }
 
     @Test("secrets in another namespace are not used, and a missing ServiceAccount is a warning")
@@ -201,7 +199,7 @@ struct SignAndPushTests {
                     password: "s3cret-push"),
             ])
         #expect(report.exitCode == 1)
-        let text = report.lines.joined(separator: "\n")
+        let text = report.facts.joined(separator: "\n")
         #expect(text.contains("ServiceAccount team-a/builder: not found"))
         #expect(!text.contains("team-b/push-creds"))
     }
@@ -223,12 +221,12 @@ struct BundleModeTests {
         let report = try await SignAndPushTests().sign(
             s, run: RunFixtures.taskRun(image: s.image, digest: s.digest),
             objects: s.pushCredentials)
-        #expect(report.exitCode == 0, "\(report.lines.joined(separator: "\n"))")
+        #expect(report.exitCode == 0, "\(report.facts.joined(separator: "\n"))")
         #expect(
-            report.lines.contains { $0.contains("storage.oci.repository is ignored with the sigstore-bundle encoding") }
+            report.facts.contains { $0.contains("storage.oci.repository is ignored with the sigstore-bundle encoding") }
         )
         let hex = String(s.digest.dropFirst(7))
-        #expect(report.lines.filter { $0.contains("(referrer of \(s.digest), index sha256-\(hex))") }.count == 2)
+        #expect(report.facts.filter { $0.contains("(referrer of \(s.digest), index sha256-\(hex))") }.count == 2)
 
         let client = RegistryClient(transport: s.transport)
         let reader = Credential(username: "reader", password: "r3ad-only")
