@@ -271,3 +271,35 @@ struct BundleModeTests {
         #expect(tags.contains("sha256-\(hex)"))
     }
 }
+
+@Suite("Every run has a time budget")
+struct DeadlineTests {
+    @Test("a registry that accepts the connection and never answers fails the run within its budget, naming it")
+    func silentRegistry() async throws {
+        let silent = try SilentServer()
+        defer { silent.stop() }
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        try dir.write("config.yaml", RunFixtures.ociConfig)
+        let run = try dir.write(
+            "run.yaml",
+            RunFixtures.taskRun(image: "\(silent.address)/team-a/app", digest: "sha256:" + String(repeating: "c", count: 64)))
+        try FileManager.default.createDirectory(at: dir.file("objects"), withIntermediateDirectories: true)
+        let started = ContinuousClock.now
+        let report = await signRunFile(
+            run,
+            setup: LocalSetup(
+                configFile: dir.file("config.yaml"), signingSecrets: dir.file("secrets"),
+                objectDirectories: [dir.file("objects")], dockerConfig: dir.file("no-docker").path,
+                runTimeout: .seconds(2)))
+        let elapsed = ContinuousClock.now - started
+        #expect(report.exitCode == 1, "\(report.text)")
+        let failures = report.outcome?.failures ?? []
+        #expect(failures.count == 2, "\(report.text)")
+        #expect(failures.allSatisfy { $0.stage == .storage && $0.isRetryable && $0.error.code == .timeout })
+        #expect(failures.allSatisfy { "\($0)".contains(silent.address) && "\($0)".contains("time budget of 2s") })
+        #expect(report.outcome?.annotations.mark == ["chains.tekton.dev/retries": "0"])
+        // A correctness bound, far above the budget: without one the run waited for many minutes.
+        #expect(elapsed < .seconds(30))
+    }
+}
