@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "RegistryAuth", "OCIRegistry",
                 "HTTPTransport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strict
         ),
@@ -93,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "chains",
             dependencies: [
-                "ChainsCore",
+                "ChainsCore", "OCI", "OCIRegistry", "Signing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,6 +104,7 @@ let package = Package(
             name: "chains-bench",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig",
+                "HTTPTransport", "OCIRegistry", "RegistryAuth",
             ],
             swiftSettings: strict
         ),
@@ -122,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvenanceTests",
-            dependencies: ["Provenance", "ChainsTesting"],
+            dependencies: ["Provenance", "ChainsTesting", "KubeModels", "OCI"],
             exclude: ["Golden"],
             swiftSettings: strict
         ),
@@ -135,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "ChainsCoreTests",
             dependencies: [
-                "ChainsCore", "ChainsTesting", "Signing", "KubeModels",
+                "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict

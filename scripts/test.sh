@@ -35,7 +35,12 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 export CHAINS_TEST_PYTHON="$venv/bin/python"
 
-# 3. The tests. The command-line tests run the `chains` executable, so build it first.
+# 3. Package hygiene: every target declares what it imports (SwiftPM builds undeclared imports that arrive
+#    transitively, so this is checked against `swift package dump-package`).
+echo "== import check"
+python3 scripts/check-imports.py
+
+# 4. The tests. The command-line tests run the `chains` executable, so build it first.
 echo "== swift build"
 swift build
 echo "== swift test"

@@ -84,10 +84,12 @@ public final class LocalSigning: Sendable {
                 ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
         var backends: [any StorageBackend] = [TektonStorage()]
         var transport: AsyncHTTPClientTransport?
-        if [config.taskRun, config.pipelineRun, config.oci].contains(where: { $0.isEnabled && $0.storage.contains("oci") })
-        {
+        if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
+            $0.isEnabled && $0.storage.contains("oci")
+        }) {
             do {
-                let (oci, http, warnings) = try await makeOCIStorage(setup, config: config, store: store, logger: logger)
+                let (oci, http, warnings) = try await makeOCIStorage(
+                    setup, config: config, store: store, logger: logger)
                 backends.append(oci)
                 transport = http
                 diagnostics += warnings

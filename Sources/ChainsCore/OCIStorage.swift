@@ -56,7 +56,8 @@ public struct OCIStorage: StorageBackend {
             let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
             let layer = CosignLayer.signature(
                 payload: item.payload, signature: item.signature,
-                certificate: CertificatePEM.leaf(item.certificateChain), chain: CertificatePEM.rest(item.certificateChain)
+                certificate: CertificatePEM.leaf(item.certificateChain),
+                chain: CertificatePEM.rest(item.certificateChain)
             )
             try await push(
                 layer, as: .signature, image: image, run: run, into: &receipt, sameSigner: Self.sameSigner(item))
@@ -78,7 +79,8 @@ public struct OCIStorage: StorageBackend {
             }
             let layer = CosignLayer.attestation(
                 envelope: item.signature, predicateType: statement.predicateType ?? "",
-                certificate: CertificatePEM.leaf(item.certificateChain), chain: CertificatePEM.rest(item.certificateChain))
+                certificate: CertificatePEM.leaf(item.certificateChain),
+                chain: CertificatePEM.rest(item.certificateChain))
             try await push(
                 layer, as: .attestation, image: image, run: run, into: &receipt, equivalent: Self.sameStatement(item))
         }
@@ -92,10 +94,13 @@ public struct OCIStorage: StorageBackend {
     func storeBundle(_ item: SignedArtifact, run: RunContext, into receipt: inout StorageReceipt) async throws {
         if repositoryOverride != nil {
             receipt.diagnostics.append(
-                .note("storage.oci.repository is ignored with the sigstore-bundle encoding: referrers live beside the image"))
+                .note(
+                    "storage.oci.repository is ignored with the sigstore-bundle encoding: referrers live beside the image"
+                ))
         }
         guard let envelope = item.bundleEnvelope else {
-            throw StorageError(backend: name, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
+            throw StorageError(
+                backend: name, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
         }
         let bundle: Data
         do {

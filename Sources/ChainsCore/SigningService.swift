@@ -35,9 +35,12 @@ public struct SigningService: Sendable {
     /// given — never a quiet fallback to something weaker.
     public init(
         config: ChainsConfig, signers: any SignerSource, backends: [any StorageBackend], cluster: any ClusterView,
-        transparency: (any TransparencyLog)? = nil, logger: Logger = Logger(label: "chains", factory: { _ in
-            SwiftLogNoOpLogHandler()
-        }), now: @escaping @Sendable () -> Date = { Date() }, runBudget: Duration? = nil
+        transparency: (any TransparencyLog)? = nil,
+        logger: Logger = Logger(
+            label: "chains",
+            factory: { _ in
+                SwiftLogNoOpLogHandler()
+            }), now: @escaping @Sendable () -> Date = { Date() }, runBudget: Duration? = nil
     ) throws(UnsupportedConfiguration) {
         self.config = config
         self.signers = signers
@@ -49,7 +52,8 @@ public struct SigningService: Sendable {
         self.runBudget = runBudget ?? .milliseconds(Int64(config.runTimeout * 1000))
         self.payloads = PayloadPipeline(config: config)
         let refusals = Capabilities.refusals(
-            config: config, signers: signers, backends: Set(self.backends.keys), hasTransparencyLog: transparency != nil)
+            config: config, signers: signers, backends: Set(self.backends.keys), hasTransparencyLog: transparency != nil
+        )
         if !refusals.isEmpty { throw UnsupportedConfiguration(errors: refusals) }
     }
 
@@ -166,7 +170,8 @@ public struct SigningService: Sendable {
             }
         }
         let artifact = SignedArtifact(
-            artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey, format: item.setting.format,
+            artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,
+            format: item.setting.format,
             payload: payload.bytes, signature: signature, publicKey: signer.publicKey,
             certificateChain: signer.certificateChain, bundleEnvelope: bundleEnvelope, transparencyEntry: nil)
         return (artifact, signer)
@@ -221,7 +226,9 @@ enum Capabilities {
                         key: "\(prefix).storage"))
             }
         }
-        if config.fulcioEnabled && !signers.isKeyless && artifacts.contains(where: { $0.1.isEnabled && $0.1.signer == "x509" }) {
+        if config.fulcioEnabled && !signers.isKeyless
+            && artifacts.contains(where: { $0.1.isEnabled && $0.1.signer == "x509" })
+        {
             out.append(
                 ChainsError(
                     .unsupported,

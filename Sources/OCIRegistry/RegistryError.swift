@@ -43,7 +43,8 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var challengeError: String?
 
     public init(
-        registry: String, repository: String, operation: String, status: Int, codes: [RegistryErrorCode] = [], message: String,
+        registry: String, repository: String, operation: String, status: Int, codes: [RegistryErrorCode] = [],
+        message: String,
         challengeError: String? = nil
     ) {
         self.registry = registry
@@ -64,7 +65,8 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
     /// refusing.
     public var isRetryable: Bool {
-        !isAuthorizationFailure && ([408, 429].contains(status) || (500...599).contains(status) || codes.contains(.tooManyRequests))
+        !isAuthorizationFailure
+            && ([408, 429].contains(status) || (500...599).contains(status) || codes.contains(.tooManyRequests))
     }
 
     public var description: String {

@@ -96,7 +96,9 @@ public struct TransparencyLogEntry: Codable, Sendable, Equatable {
         self.logId = LogID(keyId: logID.base64EncodedString())
         self.kindVersion = KindVersion(kind: kind, version: version)
         self.integratedTime = String(integratedTime)
-        self.inclusionPromise = signedEntryTimestamp.map { InclusionPromise(signedEntryTimestamp: $0.base64EncodedString()) }
+        self.inclusionPromise = signedEntryTimestamp.map {
+            InclusionPromise(signedEntryTimestamp: $0.base64EncodedString())
+        }
         self.inclusionProof = inclusionProof
         self.canonicalizedBody = canonicalizedBody.base64EncodedString()
     }

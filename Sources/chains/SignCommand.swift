@@ -138,7 +138,8 @@ enum SignSummary {
             return "error: \(run) is not finished (Succeeded condition: \(condition)); "
                 + "Chains signs runs only when they are done. Nothing was signed or written."
         case .alreadyReconciled(let mark):
-            return "\(run) is already marked chains.tekton.dev/signed=\(mark); nothing to do (use --force to sign it again)"
+            return
+                "\(run) is already marked chains.tekton.dev/signed=\(mark); nothing to do (use --force to sign it again)"
         case .childrenMissing(let names):
             return "error: \(run): child TaskRuns not found among --objects: \(names.joined(separator: ", ")). "
                 + "Give the directory holding them with --objects DIR (Chains does not sign a PipelineRun whose children it cannot see)."

@@ -1,7 +1,6 @@
 import ChainsConfig
 import ChainsTesting
 import Foundation
-import HTTPTransport
 import KubeModels
 import OCIRegistry
 import Signing
@@ -53,7 +52,8 @@ struct ServiceTests {
 
     func run(_ yaml: String? = nil) throws -> AnyRun {
         let text = yaml ?? RunFixtures.taskRun(image: image, digest: digest)
-        return try AnyRun(json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
+        return try AnyRun(
+            json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
     }
 
     func service(
@@ -173,7 +173,8 @@ struct ServiceTests {
         #expect(patch.mark == ["chains.tekton.dev/retries": "0"])
         // Its own storage key: already reconciled, as Chains has it.
         let own = try run(text.replacingOccurrences(of: "0ther-uid", with: copied.run.uid))
-        #expect(SigningRules.decide(own, children: nil, config: .defaults).skipReason == .alreadyReconciled(mark: "true"))
+        #expect(
+            SigningRules.decide(own, children: nil, config: .defaults).skipReason == .alreadyReconciled(mark: "true"))
         #expect(SigningRules.decide(own, children: nil, config: .defaults, force: true).skipReason == nil)
     }
 

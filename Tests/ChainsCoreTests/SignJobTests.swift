@@ -146,7 +146,8 @@ struct SignJobTests {
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
             "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton\n")
-        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url, dockerConfig: dir.url.path))
+        let report = await signRunFile(
+            kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url, dockerConfig: dir.url.path))
         #expect(report.exitCode == 1)
         let text = report.facts.joined(separator: "\n")
         #expect(text.contains("storage oci for registry.example.com/team-a/app:sha256-c6cad725"))
@@ -178,11 +179,15 @@ struct SignJobTests {
         let missing = await signRunFile(pr, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(missing.exitCode == 1)
         #expect(
-            missing.report?.decision?.skipReason == .childrenMissing(["app-ci-4mz8w-fetch-source", "app-ci-4mz8w-build"]))
+            missing.report?.decision?.skipReason
+                == .childrenMissing(["app-ci-4mz8w-fetch-source", "app-ci-4mz8w-build"]))
         #expect(missing.document == nil)
 
-        let report = await signRunFile(pr, setup: LocalSetup(configFile: config, signingSecrets: dir.url,
-            objectDirectories: [PackagePaths.example("cluster")]))
+        let report = await signRunFile(
+            pr,
+            setup: LocalSetup(
+                configFile: config, signingSecrets: dir.url,
+                objectDirectories: [PackagePaths.example("cluster")]))
         #expect(report.exitCode == 0, "\(report.facts)")
         let a = try annotations(report)
         let payload = try JSONValue(

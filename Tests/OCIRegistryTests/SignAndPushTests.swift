@@ -56,8 +56,11 @@ struct SignAndPushTests {
         let objectsDir = s.dir.file("objects-\(UUID().uuidString)")
         for (name, text) in objects { try s.dir.write("\(objectsDir.lastPathComponent)/\(name)", text) }
         try FileManager.default.createDirectory(at: objectsDir, withIntermediateDirectories: true)
-        return await signRunFile(runFile, setup: LocalSetup(configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
-            objectDirectories: [objectsDir], dockerConfig: dockerConfig ?? s.dir.file("no-docker").path))
+        return await signRunFile(
+            runFile,
+            setup: LocalSetup(
+                configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
+                objectDirectories: [objectsDir], dockerConfig: dockerConfig ?? s.dir.file("no-docker").path))
     }
 
     func verify(_ s: Setup) async throws -> (sig: AttachmentVerifier.Report, att: AttachmentVerifier.Report) {
@@ -283,7 +286,8 @@ struct DeadlineTests {
         try dir.write("config.yaml", RunFixtures.ociConfig)
         let run = try dir.write(
             "run.yaml",
-            RunFixtures.taskRun(image: "\(silent.address)/team-a/app", digest: "sha256:" + String(repeating: "c", count: 64)))
+            RunFixtures.taskRun(
+                image: "\(silent.address)/team-a/app", digest: "sha256:" + String(repeating: "c", count: 64)))
         try FileManager.default.createDirectory(at: dir.file("objects"), withIntermediateDirectories: true)
         let started = ContinuousClock.now
         let report = await signRunFile(
