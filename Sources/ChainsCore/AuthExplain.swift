@@ -16,6 +16,7 @@ public struct AuthExplainer: Sendable {
         self.client = client
     }
 
+    /// One candidate credential, where it came from, and (when checked) whether it may push.
     public struct Line: Sendable {
         public var index: Int
         public var credential: String
@@ -23,6 +24,7 @@ public struct AuthExplainer: Sendable {
         public var push: String?
     }
 
+    /// Every candidate in the order pushes try them.
     public struct Explanation: Sendable {
         public var target: ImageReference
         public var lines: [Line]
@@ -43,6 +45,7 @@ public struct AuthExplainer: Sendable {
         }
     }
 
+    /// Resolves the run's credentials for `image` and, with `checkPush`, asks the registry about each.
     public func explain(image: ImageReference, context: RunContext, checkPush: Bool) async -> Explanation {
         let target = image.repositoryOnly
         let resolution = await resolver.resolve(

@@ -3,6 +3,7 @@ import KubeModels
 
 /// A PipelineRun's child TaskRuns as the cluster view found them by `status.childReferences`.
 public struct ChildLookup: Sendable {
+    /// The children found, in `childReferences` order.
     public var found: [TaskRun]
     /// Children named in `childReferences` that are not there (or are not TaskRuns, e.g. CustomRuns).
     public var missing: [String]
@@ -38,10 +39,12 @@ public enum SkipReason: Sendable, Equatable {
     case childrenUnavailable(String)
 }
 
+/// The decision for one run: sign now (with the children to describe), or skip with the reason.
 public enum SigningDecision: Sendable {
     case sign(SignReason, children: [TaskRun])
     case skip(SkipReason)
 
+    /// The reason when the decision is to skip.
     public var skipReason: SkipReason? {
         if case .skip(let reason) = self { return reason }
         return nil

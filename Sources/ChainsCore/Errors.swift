@@ -127,6 +127,7 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
 
 /// Something a user should know that is not a failure: a file ignored, a credential source missing, a key created.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+    /// `note`: for information; `warning`: something the user should fix.
     public enum Severity: String, Sendable { case note, warning }
     public var severity: Severity
     public var message: String

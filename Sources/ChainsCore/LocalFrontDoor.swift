@@ -9,6 +9,7 @@ import Signing
 
 /// What happened to one run file, for the exit code and the summary.
 public struct SignReport: Sendable {
+    /// What became of the run: signed, failed, not finished, already signed, or the file was bad input.
     public enum Status: Sendable { case signed, failed, notDone, alreadySigned, badInput }
     public var file: URL
     public var status: Status
@@ -38,6 +39,7 @@ public struct SignReport: Sendable {
 /// annotations and a typed report out. The HTTP client (there is one only when a registry is used) is shut down
 /// by `shutdown()`; `withLocalSigning` does that on every path.
 public final class LocalSigning: Sendable {
+    /// The signing service, built once; a program may call it directly for runs it already holds.
     public let service: SigningService
     public let config: LoadedConfig
     public let objects: ObjectStore
@@ -58,6 +60,7 @@ public final class LocalSigning: Sendable {
         self.transport = transport
     }
 
+    /// Shuts the HTTP client down; call once when done (`withLocalSigning` does).
     public func shutdown() async { try? await transport?.shutdown() }
 
     /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is

@@ -4,6 +4,7 @@ import KubeModels
 /// Kubernetes objects read from manifest directories (`--objects DIR`), standing in for the cluster.
 /// The controller answers the same questions (`ClusterView`) from the API server.
 public struct ObjectStore: Sendable {
+    /// Objects are found by kind, namespace (`default` when empty) and name.
     public struct Key: Hashable, Sendable {
         public var kind: String
         public var namespace: String
@@ -46,6 +47,7 @@ public struct ObjectStore: Sendable {
         objects[Key(kind: kind, namespace: namespace, name: name)] = (source, json)
     }
 
+    /// The object and the file it came from.
     public func get(kind: String, namespace: String, name: String) -> (source: String, json: JSONValue)? {
         objects[Key(kind: kind, namespace: namespace.isEmpty ? "default" : namespace, name: name)]
     }

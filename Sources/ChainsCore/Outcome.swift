@@ -4,12 +4,14 @@ import X509
 
 /// What went wrong at one stage for one artifact; the stages are Chains' metric `error_type`s.
 public struct SigningFailure: Sendable, CustomStringConvertible {
+    /// Where in the pipeline it failed (Chains' metric `error_type`).
     public enum Stage: String, Sendable {
         case payloadCreation = "payload_creation", signing, storage, tlog, configuration
     }
     public var stage: Stage
     public var artifactType: String
     public var object: String
+    /// The typed error: code, context, underlying error, retryability.
     public var error: ChainsError
     /// Trying again later may succeed (a registry restarting, a timeout); a refused credential will not.
     public var isRetryable: Bool { error.isRetryable }
@@ -41,6 +43,7 @@ public struct ArtifactOutcome: Sendable {
 public struct AnnotationPatch: Sendable, Equatable {
     public var storage: [String: String] = [:]
     public var mark: [String: String] = [:]
+    /// Storage annotations and the mark together: what `chains sign` writes.
     public var all: [String: String] { storage.merging(mark) { _, mark in mark } }
 }
 
@@ -57,6 +60,7 @@ public struct RunOutcome: Sendable {
     /// it (`signed: "true"`).
     public var nothingEnabled = false
 
+    /// Every enabled artifact was signed and stored.
     public var succeeded: Bool { failures.isEmpty }
     /// Every failure may go away by itself: the controller requeues with backoff instead of spending `retries`.
     public var isRetryable: Bool { !failures.isEmpty && failures.allSatisfy(\.isRetryable) }

@@ -5,47 +5,47 @@ import OCI
 import Provenance
 
 /// A payload made for one artifact: the bytes to sign and, for in-toto formats, the statement and its subjects.
-public struct Payload: Sendable {
-    public var bytes: Data
+struct Payload: Sendable {
+    var bytes: Data
     /// `name@sha256:hex` per subject (in-toto), for summaries.
-    public var subjects: [String]
-    public var statement: Statement?
+    var subjects: [String]
+    var statement: Statement?
 }
 
 /// One thing to sign for a run: the run's own provenance, or one of its images.
-public struct PlannedArtifact: Sendable {
+struct PlannedArtifact: Sendable {
     /// `tekton` (TaskRun), `tekton-pipeline-run`, `oci`.
-    public var artifactType: String
-    public var setting: ChainsConfig.Artifact
+    var artifactType: String
+    var setting: ChainsConfig.Artifact
     /// The run's display name or the image reference.
-    public var object: String
-    public var shortKey: String
-    public var fullKey: String
-    public var format: PayloadFormat
-    public var image: ImageReference?
-    public var payload: Swift.Result<Payload, ChainsError>
+    var object: String
+    var shortKey: String
+    var fullKey: String
+    var format: PayloadFormat
+    var image: ImageReference?
+    var payload: Swift.Result<Payload, ChainsError>
 }
 
-public struct PayloadPlan: Sendable {
-    public var artifacts: [PlannedArtifact] = []
+struct PayloadPlan: Sendable {
+    var artifacts: [PlannedArtifact] = []
     /// Artifact types enabled in chains-config for this kind of run; empty means nothing is signed.
-    public var enabledTypes: [String] = []
-    public var diagnostics: [Diagnostic] = []
+    var enabledTypes: [String] = []
+    var diagnostics: [Diagnostic] = []
 }
 
 /// Turns a run into payloads per chains-config: the provenance statement for the run (TaskRun or PipelineRun with
 /// its children) and a simplesigning payload per image its results name. Pure: no I/O.
-public struct PayloadPipeline: Sendable {
-    public var config: ChainsConfig
+struct PayloadPipeline: Sendable {
+    var config: ChainsConfig
 
-    public init(config: ChainsConfig) { self.config = config }
+    init(config: ChainsConfig) { self.config = config }
 
     var options: FormatOptions {
         FormatOptions(builderID: config.builderID, buildType: config.buildType, deepInspection: config.deepInspection)
     }
 
     /// Every enabled artifact of `run`, with its payload (or why it could not be made).
-    public func plan(_ run: AnyRun, children: [TaskRun] = []) -> PayloadPlan {
+    func plan(_ run: AnyRun, children: [TaskRun] = []) -> PayloadPlan {
         var plan = PayloadPlan()
         var diagnostics = Diagnostics()
         let meta = run.run
@@ -108,7 +108,7 @@ public struct PayloadPipeline: Sendable {
     }
 
     /// The in-toto statement for a run in `format` (what `chains provenance` prints), with extraction warnings.
-    public func statement(
+    func statement(
         for run: AnyRun, children: [TaskRun], format: PayloadFormat
     ) throws(ChainsError) -> (Statement, [Diagnostic]) {
         var diagnostics = Diagnostics()

@@ -125,6 +125,7 @@ public struct TektonStorage: StorageBackend {
 /// Signers from a signing-secrets directory: `x509` is the key found there (x509.pem, else cosign.key); `kms` is
 /// not served. The key is loaded on first use, so a run that is skipped needs no key.
 public actor KeySignerSource: SignerSource {
+    /// Where the key is read from.
     public enum Origin: Sendable {
         /// `--signing-secrets DIR` / `/etc/signing-secrets`: the key must be there.
         case directory(URL)

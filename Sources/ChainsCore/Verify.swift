@@ -24,6 +24,7 @@ public struct AttachmentVerifier: Sendable {
         public var payload: Data
     }
 
+    /// What was found at one location (a `.sig`/`.att` tag, or the referrers) and how each layer checked.
     public struct Report: Sendable {
         public var image: ImageReference
         public var location: String

@@ -86,7 +86,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     /// The request a redirect answer leads to, or nil when `response` is not a redirect. Refuses https → http;
     /// drops `Authorization` and `Cookie` when the origin changes (credentials belong to the host they were
     /// issued for); 303 becomes a GET without a body.
-    public static func redirect(_ current: HTTPRequest, answeredBy response: HTTPResponse) throws -> HTTPRequest? {
+    package static func redirect(_ current: HTTPRequest, answeredBy response: HTTPResponse) throws -> HTTPRequest? {
         guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["Location"],
             let next = URL(string: location, relativeTo: current.url)?.absoluteURL
         else { return nil }
@@ -183,7 +183,7 @@ extension Duration {
     }
 
     /// `3m`, `60s`, `1.5s`: how limits are written in messages.
-    public var seconds: String {
+    package var seconds: String {
         let total = nanoseconds / 1e9
         if total >= 60 && total.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(total / 60))m" }
         if total == total.rounded() { return "\(Int(total))s" }

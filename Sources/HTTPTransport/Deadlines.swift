@@ -15,18 +15,18 @@ public struct HTTPTimeouts: Sendable, Equatable {
 
 /// The deadline every request in the current task must meet: the run's time budget. Transports cut a request's
 /// own limit to what is left and refuse to start one after it; `RetryingTransport` does not sleep past it.
-public enum RequestBudget {
-    @TaskLocal public static var deadline: ContinuousClock.Instant?
+package enum RequestBudget {
+    @TaskLocal package static var deadline: ContinuousClock.Instant?
     /// What the budget was, for messages ("the run's time budget of 3m ran out").
-    @TaskLocal public static var label: String = ""
+    @TaskLocal package static var label: String = ""
 
     /// Time left before the deadline; nil when there is none.
-    public static var remaining: Duration? {
+    package static var remaining: Duration? {
         deadline.map { $0 - ContinuousClock.now }
     }
 
     /// Runs `body` with a deadline `budget` from now (or the current one, if that is sooner).
-    public static func withBudget<T: Sendable>(
+    package static func withBudget<T: Sendable>(
         _ budget: Duration, label: String, _ body: () async throws -> T
     ) async rethrows -> T {
         var end = ContinuousClock.now + budget

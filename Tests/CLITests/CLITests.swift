@@ -38,6 +38,45 @@ struct CLITests {
         #expect(!(r.stdout + r.stderr).contains(String(body.prefix(40))))
     }
 
+    @Test("the summary, rendered from the typed report: found, key, signed, subjects, mark; skips say why")
+    func summary() throws {
+        let dir = try TemporaryDirectory()
+        let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
+        let first = try chains(["sign", kaniko, "--signing-secrets", dir.url.path, "--output", dir.file("s.yaml").path])
+        #expect(first.status == 1, "no key in an explicit directory is a signing failure: \(first.stderr)")
+        #expect(first.stderr.contains("signing [tekton TaskRun team-a/build-app-kaniko-x7k2p]: \(dir.url.path)"))
+        #expect(first.stderr.contains("signing failed; recorded chains.tekton.dev/retries=0 on the run"))
+        _ = try chains(["keys", "generate", "--dir", dir.url.path])
+        let signed = try chains([
+            "sign", kaniko, "--signing-secrets", dir.url.path, "--output", dir.file("s.yaml").path,
+        ])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let lines = signed.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.first == "found TaskRun team-a/build-app-kaniko-x7k2p (uid 4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11)")
+        #expect(lines.contains { $0.hasPrefix("key: ECDSA P-256 from \(dir.url.path)/x509.pem, key id SHA256:") })
+        #expect(lines.contains("signed tekton TaskRun team-a/build-app-kaniko-x7k2p as in-toto → tekton"))
+        #expect(lines.contains { $0.hasPrefix("  subject registry.example.com/team-a/app@sha256:c6cad725") })
+        #expect(lines.last == "marked chains.tekton.dev/signed=true; wrote \(dir.file("s.yaml").path)")
+        let again = try chains(["sign", dir.file("s.yaml").path, "--signing-secrets", dir.url.path])
+        #expect(again.status == 0 && again.stdout.isEmpty)
+        #expect(again.stderr.contains("is already marked chains.tekton.dev/signed=true; nothing to do (use --force"))
+        let pr = try chains([
+            "sign", PackagePaths.example("pipelinerun-git-build.yaml").path, "--signing-secrets", dir.url.path,
+            "--config", PackagePaths.example("chains-config.yaml").path,
+        ])
+        #expect(pr.status == 1)
+        #expect(
+            pr.stderr.contains(
+                "child TaskRuns not found among --objects: app-ci-4mz8w-fetch-source, app-ci-4mz8w-build"))
+        let keyless = try dir.write("keyless.yaml", "signers.x509.fulcio.enabled: \"true\"\n")
+        let refused = try chains(["sign", kaniko, "--signing-secrets", dir.url.path, "--config", keyless.path])
+        #expect(refused.status == 2 && refused.stdout.isEmpty)
+        #expect(
+            refused.stderr.contains("error: signers.x509.fulcio.enabled: is \"true\", but keyless signing (Fulcio)"))
+        let badFlag = try chains(["sign", kaniko, "--run-timeout", "soon"])
+        #expect(badFlag.status == 2 && badFlag.stderr.contains("--run-timeout takes a positive duration"))
+    }
+
     @Test("exit codes: 1 for a run that is not finished, 2 for bad input or bad usage")
     func exitCodes() throws {
         let dir = try TemporaryDirectory()
