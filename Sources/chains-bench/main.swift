@@ -77,6 +77,42 @@ if throughput {
     }
 }
 
+/// As `measure`, for the signing service's async path.
+func measureAsync(_ label: String, _ body: () async throws -> Void) async rethrows {
+    for _ in 0..<50 { try await body() }
+    var count = 0
+    let start = now()
+    var elapsed = 0.0
+    repeat {
+        for _ in 0..<100 { try await body() }
+        count += 100
+        elapsed = now() - start
+    } while elapsed < seconds
+    let perSecond = Double(count) / elapsed
+    print(pad(label) + String(format: "%10.0f /s  %8.1f µs/op", perSecond, 1e6 / perSecond))
+}
+
+/// The signer the service asks for: the same in-memory key.
+struct BenchSigners: SignerSource {
+    let signer: KeySigner
+    func supports(_ name: String) -> Bool { name == "x509" }
+    func signer(named name: String, for run: RunContext) async throws -> any Signer { signer }
+}
+
+if throughput {
+    // The whole pipeline as the controller will call it: decide, payloads, sign, store (tekton), mark.
+    guard case .success(let parsed) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
+    let service = try SigningService(
+        config: parsed.config, signers: BenchSigners(signer: signer), backends: [TektonStorage()],
+        cluster: ObjectStore())
+    let run = AnyRun.taskRun(taskRun)
+    await measureAsync("SigningService.decide + sign, in-toto + images") {
+        guard case .sign(let reason, let children) = await service.decide(run) else { fatalError("skipped") }
+        let outcome = await service.sign(run, children: children, reason: reason)
+        guard outcome.succeeded else { fatalError("\(outcome.failures)") }
+    }
+}
+
 enum ImageReferenceFixture {
     static var image: ImageReference {
         get throws {
