@@ -56,15 +56,7 @@ public enum PrivateKey: @unchecked Sendable {
         }
     }
 
-    public var algorithmName: String {
-        switch self {
-        case .p256: return "ECDSA P-256"
-        case .p384: return "ECDSA P-384"
-        case .p521: return "ECDSA P-521"
-        case .ed25519: return "Ed25519"
-        case .rsa(let k): return "RSA-\(k.keySizeInBits)"
-        }
-    }
+    public var algorithmName: String { publicKey.algorithmName }
 
     /// PKCS#8 DER (`PRIVATE KEY`).
     public var pkcs8DER: Data {

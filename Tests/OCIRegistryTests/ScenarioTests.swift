@@ -21,6 +21,17 @@ struct ScenarioTests {
 
     func subject(_ n: Int) throws -> Digest { Digest.sha256(of: Data("subject \(n)".utf8)) }
 
+    /// A token-auth registry behind a fault-injecting proxy.
+    func proxied(cdnAuthorization: String? = nil) async throws -> (TokenRegistry, RegistryProxy) {
+        let reg = try await TokenRegistry()
+        return (reg, try await RegistryProxy(upstream: reg.address, cdnAuthorization: cdnAuthorization))
+    }
+
+    func stop(_ reg: TokenRegistry, _ proxy: RegistryProxy) async {
+        await proxy.stop()
+        await reg.stop()
+    }
+
     @Test("a token that expires at the registry mid-run is refreshed once and the push goes on")
     func tokenExpiry() async throws {
         let reg = try await TokenRegistry()
@@ -64,14 +75,8 @@ struct ScenarioTests {
 
     @Test("a registry that acknowledges a manifest PUT and stores nothing is caught by the read-back")
     func readAfterWrite() async throws {
-        let reg = try await TokenRegistry()
-        let proxy = try await RegistryProxy(upstream: reg.address)
-        defer {
-            Task {
-                await proxy.stop()
-                await reg.stop()
-            }
-        }
+        let (reg, proxy) = try await proxied()
+        defer { Task { await stop(reg, proxy) } }
         let transport = try AsyncHTTPClientTransport()
         defer { Task { try? await transport.shutdown() } }
         let client = RegistryClient(transport: transport)
@@ -90,14 +95,8 @@ struct ScenarioTests {
 
     @Test("503 answers are retried with backoff (Retry-After honoured) and the push succeeds")
     func unavailableThenRecovery() async throws {
-        let reg = try await TokenRegistry()
-        let proxy = try await RegistryProxy(upstream: reg.address)
-        defer {
-            Task {
-                await proxy.stop()
-                await reg.stop()
-            }
-        }
+        let (reg, proxy) = try await proxied()
+        defer { Task { await stop(reg, proxy) } }
         let base = try AsyncHTTPClientTransport()
         defer { Task { try? await base.shutdown() } }
         final class Box: Sendable { let delays = Mutex<[Double]>([]) }
@@ -115,14 +114,8 @@ struct ScenarioTests {
 
     @Test("503 forever gives up after the attempts and names the registry")
     func unavailableForever() async throws {
-        let reg = try await TokenRegistry()
-        let proxy = try await RegistryProxy(upstream: reg.address)
-        defer {
-            Task {
-                await proxy.stop()
-                await reg.stop()
-            }
-        }
+        let (reg, proxy) = try await proxied()
+        defer { Task { await stop(reg, proxy) } }
         let base = try AsyncHTTPClientTransport()
         defer { Task { try? await base.shutdown() } }
         proxy.fail("/manifests/", status: 503, count: 100)
