@@ -71,9 +71,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Sigstore",
+            dependencies: [
+                "Signing", "HTTPTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ChainsCore",
             dependencies: [
-                "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "RegistryAuth", "OCIRegistry",
+                "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
                 "HTTPTransport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
@@ -84,6 +94,8 @@ let package = Package(
             dependencies: [
                 "ChainsCore", "KubeModels", "Signing", "Provenance", "OCI", "HTTPTransport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -134,6 +146,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SigstoreTests",
+            dependencies: [
+                "Sigstore", "ChainsTesting", "Signing", "HTTPTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ChainsCoreTests",
             dependencies: [

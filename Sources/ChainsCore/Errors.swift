@@ -4,6 +4,7 @@ import KubeModels
 import OCIRegistry
 import Provenance
 import Signing
+import Sigstore
 
 /// What went wrong, for a user and for a program deciding what to do next: an opaque code, a message that says
 /// what to do, the context it happened in (file, chains-config key, registry, run), the error underneath, and
@@ -94,6 +95,10 @@ extension ChainsError {
             return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
         case let e as NoUsableCredential:
             return ChainsError(.storageRefused, e.description, registry: e.target, underlying: e)
+        case let e as FulcioError:
+            return ChainsError(.signing, e.description, underlying: e, isRetryable: e.isRetryable)
+        case let e as IdentityTokenError:
+            return ChainsError(.signing, e.description, underlying: e)
         case let e as SigningError:
             return ChainsError(.signing, e.description, file: e.file.isEmpty ? nil : e.file, underlying: e)
         case let e as PayloadError:

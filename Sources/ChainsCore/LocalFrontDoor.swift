@@ -6,6 +6,7 @@ import Logging
 import OCIRegistry
 import RegistryAuth
 import Signing
+import Sigstore
 
 /// What happened to one run file, for the exit code and the summary.
 public struct SignReport: Sendable {
@@ -45,23 +46,63 @@ public final class LocalSigning: Sendable {
     public let objects: ObjectStore
     /// What setting up found worth saying: unknown config keys, ignored manifests, an unreadable docker config.
     public let diagnostics: [Diagnostic]
-    let keys: KeySignerSource
-    let transport: AsyncHTTPClientTransport?
+    let keys: KeySignerSource?
+    /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
+    public let keyless: KeylessCertificates?
+    let transports: [AsyncHTTPClientTransport]
 
     init(
         service: SigningService, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
-        keys: KeySignerSource, transport: AsyncHTTPClientTransport?
+        signers: Signers, transports: [AsyncHTTPClientTransport]
     ) {
         self.service = service
         self.config = config
         self.objects = objects
         self.diagnostics = diagnostics
-        self.keys = keys
-        self.transport = transport
+        self.keys = signers.keys
+        self.keyless = signers.keyless
+        self.transports = transports
     }
 
-    /// Shuts the HTTP client down; call once when done (`withLocalSigning` does).
-    public func shutdown() async { try? await transport?.shutdown() }
+    /// Shuts the HTTP clients down; call once when done (`withLocalSigning` does).
+    public func shutdown() async {
+        for transport in transports { try? await transport.shutdown() }
+    }
+
+    /// The signer source chains-config asks for: the signing secrets' key, or keyless (Fulcio).
+    struct Signers {
+        var source: any SignerSource
+        var keys: KeySignerSource?
+        var keyless: KeylessCertificates?
+        var transport: AsyncHTTPClientTransport?
+    }
+
+    static func makeSigners(_ setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
+        guard config.fulcioEnabled else {
+            let keys = KeySignerSource(
+                setup.signingSecrets.map { .directory($0) } ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
+            return Signers(source: keys, keys: keys)
+        }
+        guard let address = URL(string: config.fulcioAddress), address.scheme == "https" || address.scheme == "http"
+        else {
+            throw ChainsError(.badInput, "is not an http(s) URL", key: "signers.x509.fulcio.address")
+        }
+        // Its own client: Fulcio's TLS is always verified, whatever registries are configured to allow.
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(30)), logger: logger)
+        let providers: [any IdentityTokenProvider]
+        do {
+            providers = try IdentityTokenProviders.make(
+                provider: config.fulcioProvider, tokenFile: config.identityTokenFile, transport: http)
+        } catch {
+            try? http.syncShutdownAfterFailure()
+            throw ChainsError(.badInput, error.description, key: "signers.x509.fulcio.provider", underlying: error)
+        }
+        let certificates = KeylessCertificates(
+            fulcio: FulcioClient(address: address, transport: RetryingTransport(http)), providers: providers)
+        return Signers(
+            source: KeylessSignerSource(certificates: certificates), keyless: certificates, transport: http)
+    }
 
     /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is
     /// stored in `oci`, one HTTP client and registry client for the process.
@@ -82,11 +123,14 @@ public final class LocalSigning: Sendable {
         }
         diagnostics += store.warnings.map { .warning($0) }
         let config = loaded.config
-        let keys = KeySignerSource(
-            setup.signingSecrets.map { .directory($0) }
-                ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
+        let signers: Signers
+        do {
+            signers = try makeSigners(setup, config: config, logger: logger)
+        } catch {
+            throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
+        }
         var backends: [any StorageBackend] = [TektonStorage()]
-        var transport: AsyncHTTPClientTransport?
+        var transports = signers.transport.map { [$0] } ?? []
         if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
             $0.isEnabled && $0.storage.contains("oci")
         }) {
@@ -94,21 +138,22 @@ public final class LocalSigning: Sendable {
                 let (oci, http, warnings) = try await makeOCIStorage(
                     setup, config: config, store: store, logger: logger)
                 backends.append(oci)
-                transport = http
+                transports.append(http)
                 diagnostics += warnings
             } catch {
+                for t in transports { try? await t.shutdown() }
                 throw LocalSetupError(errors: [ChainsError.classify(error, stage: .storage)], diagnostics: diagnostics)
             }
         }
         do {
             let service = try SigningService(
-                config: config, signers: keys, backends: backends, cluster: store, logger: logger,
+                config: config, signers: signers.source, backends: backends, cluster: store, logger: logger,
                 runBudget: setup.runTimeout)
             return LocalSigning(
-                service: service, config: loaded, objects: store, diagnostics: diagnostics, keys: keys,
-                transport: transport)
+                service: service, config: loaded, objects: store, diagnostics: diagnostics, signers: signers,
+                transports: transports)
         } catch {
-            try? await transport?.shutdown()
+            for t in transports { try? await t.shutdown() }
             throw LocalSetupError(errors: error.errors, diagnostics: diagnostics)
         }
     }
@@ -163,9 +208,9 @@ public final class LocalSigning: Sendable {
         case .sign(let r, let found):
             (reason, children) = (r, found)
         }
-        let created = await keys.createdKey
+        let created = await keys?.createdKey
         let outcome = await service.sign(runFile.run, children: children, reason: reason)
-        if created == nil { report.createdKey = await keys.createdKey }
+        if created == nil { report.createdKey = await keys?.createdKey }
         report.outcome = outcome
         // Written back also after a failure: the retry counter is recorded, as Chains records it.
         report.document = runFile.document(adding: outcome.annotations.all)

@@ -3,6 +3,7 @@ import Foundation
 import KubeModels
 import RegistryAuth
 import Signing
+import Sigstore
 import X509
 
 /// The run an artifact belongs to: where its push credentials are looked up, how it is named in messages.
@@ -159,5 +160,22 @@ public actor KeySignerSource: SignerSource {
         }
         loaded = signer
         return signer
+    }
+}
+
+/// `signers.x509.fulcio.enabled: "true"`: `x509` is a short-lived Fulcio certificate for an ephemeral key, shared
+/// by every run while comfortable validity remains.
+public struct KeylessSignerSource: SignerSource {
+    public let certificates: KeylessCertificates
+    public init(certificates: KeylessCertificates) { self.certificates = certificates }
+    public var isKeyless: Bool { true }
+    public func supports(_ name: String) -> Bool { name == "x509" }
+
+    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
+        guard name == "x509" else {
+            throw ChainsError(
+                .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
+        }
+        return try await certificates.signer()
     }
 }

@@ -1,0 +1,91 @@
+import Crypto
+import Foundation
+import HTTPTransport
+import Signing
+import X509
+
+/// A signer holding an ephemeral P-256 key and the Fulcio certificate for it.
+public struct EphemeralSigner: Signer {
+    let key: P256.Signing.PrivateKey
+    public let publicKey: PublicKey
+    public let certificateChain: [Certificate]?
+    public let origin: String
+    /// The certificate's identity, for the summary (the SAN: a SPIFFE ID, a Kubernetes ServiceAccount URI, an email).
+    public let identity: String
+    public let notAfter: Date
+
+    init(key: P256.Signing.PrivateKey, chain: [Certificate], fulcio: String, tokenSource: String) {
+        self.key = key
+        self.publicKey = .p256(key.publicKey)
+        self.certificateChain = chain
+        self.notAfter = chain[0].notValidAfter
+        let names = (try? chain[0].extensions.subjectAlternativeNames) ?? nil
+        self.identity =
+            names?.compactMap { name -> String? in
+                switch name {
+                case .uniformResourceIdentifier(let uri): return uri
+                case .rfc822Name(let email): return email
+                default: return nil
+                }
+            }.first ?? "\(chain[0].subject)"
+        self.origin = "a Fulcio certificate for \(identity) from \(fulcio) (token: \(tokenSource))"
+    }
+
+    public func sign(_ message: Data) throws -> Data {
+        try key.signature(for: message).derRepresentation
+    }
+}
+
+/// Keyless signing as a controller needs it: one certificate shared by every run while comfortable validity remains
+/// (Chains asks for a token and a certificate for every run and retry), one Fulcio request in flight however many
+/// runs ask at once, a fresh token read for each new certificate (projected tokens rotate).
+public actor KeylessCertificates {
+    let fulcio: FulcioClient
+    let providers: [any IdentityTokenProvider]
+    let now: @Sendable () -> Date
+    var current: EphemeralSigner?
+    var inFlight: Task<EphemeralSigner, any Error>?
+    /// For benchmarks and tests: tokens read and certificates asked for.
+    public private(set) var tokenFetches = 0
+    public private(set) var fulcioCalls = 0
+    /// The token's source of the last certificate, for the summary.
+    public private(set) var lastTokenSource: String?
+
+    public init(
+        fulcio: FulcioClient, providers: [any IdentityTokenProvider], now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.fulcio = fulcio
+        self.providers = providers
+        self.now = now
+    }
+
+    /// A certificate is reused while more than a third of its life, and at least a minute, remains: a signature
+    /// made with it is still inside its validity when a log records it.
+    func comfortable(_ signer: EphemeralSigner) -> Bool {
+        guard let leaf = signer.certificateChain?.first else { return false }
+        let life = leaf.notValidAfter.timeIntervalSince(leaf.notValidBefore)
+        return signer.notAfter.timeIntervalSince(now()) > max(60, life / 3)
+    }
+
+    public func signer() async throws -> EphemeralSigner {
+        if let current, comfortable(current) { return current }
+        if let inFlight { return try await inFlight.value }
+        let task = Task { try await self.fetch() }
+        inFlight = task
+        defer { inFlight = nil }
+        let signer = try await task.value
+        current = signer
+        return signer
+    }
+
+    func fetch() async throws -> EphemeralSigner {
+        tokenFetches += 1
+        let token = try await IdentityTokenProviders.firstToken(from: providers, audience: "sigstore", now: now())
+        lastTokenSource = token.source
+        let key = P256.Signing.PrivateKey()
+        fulcioCalls += 1
+        let chain = try await fulcio.certificate(for: key, token: token)
+        return EphemeralSigner(
+            key: key, chain: chain, fulcio: fulcio.address.absoluteString, tokenSource: token.source)
+    }
+}
