@@ -160,6 +160,7 @@ let package = Package(
             dependencies: [
                 "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -128,15 +128,15 @@ struct SignJobTests {
         #expect(report.document == nil)
     }
 
-    @Test("signers.x509.fulcio.enabled: \"true\" is refused (keyless is not built): nothing signed, exit 2")
-    func keylessRefused() async throws {
+    @Test("transparency.enabled: \"true\" is refused (Rekor is not built): nothing signed, exit 2")
+    func transparencyRefused() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
-            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  signers.x509.fulcio.enabled: \"true\"\n")
+            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  transparency.enabled: \"true\"\n")
         let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(report.exitCode == 2)
-        #expect(report.setupError?.errors.map(\.key) == ["signers.x509.fulcio.enabled"])
+        #expect(report.setupError?.errors.map(\.key) == ["transparency.enabled"])
         #expect(report.document == nil && report.outcome == nil)
     }
 
