@@ -10,6 +10,9 @@ struct Sign: AsyncParsableCommand {
     @Argument(help: "The run manifest (YAML or JSON, as `kubectl get -o yaml` prints it).")
     var run: String
 
+    @Argument(help: "More runs, signed by the same process (one certificate shared when keyless); needs --output-dir.")
+    var moreRuns: [String] = []
+
     @Option(
         help: "The chains-config ConfigMap (or a flat key: value file). Default: every artifact stored with tekton.")
     var config: String?
@@ -28,6 +31,11 @@ struct Sign: AsyncParsableCommand {
 
     @Option(help: "Where to write the signed run (default: stdout).")
     var output: String?
+
+    @Option(
+        name: .customLong("output-dir"),
+        help: "Write each signed run as DIR/<its file name> (required with several runs).")
+    var outputDir: String?
 
     @Flag(help: "Sign again even if the run is already marked signed or failed.")
     var force = false
@@ -63,50 +71,97 @@ struct Sign: AsyncParsableCommand {
             runTimeout: try duration(runTimeout, "run-timeout"))
     }
 
+    var runs: [String] { [run] + moreRuns }
+
+    func validate() throws {
+        if output != nil && outputDir != nil { throw ValidationError("use --output or --output-dir, not both") }
+        guard runs.count > 1 else { return }
+        guard outputDir != nil else {
+            throw ValidationError("several runs are written with --output-dir DIR (stdout and --output take one run)")
+        }
+        var seen: [String: String] = [:]
+        for path in runs {
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            if let other = seen[name] {
+                throw ValidationError("\(other) and \(path) would both be written as \(name) in --output-dir")
+            }
+            seen[name] = path
+        }
+    }
+
+    /// Where each signed run goes: `--output-dir DIR/<file name>`, `--output FILE`, or stdout (nil).
+    func destination(_ path: String) -> String? {
+        if let outputDir {
+            return URL(fileURLWithPath: outputDir).appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
+                .path
+        }
+        return output
+    }
+
     func run() async throws {
         let setup = try setup()
         var logger = Logger(label: "chains")
         logger.logLevel = verbose ? .debug : .warning
-        let output = self.output
-        let file = URL(fileURLWithPath: run)
+        if let outputDir {
+            try? FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+        }
+        let files = runs.map { (URL(fileURLWithPath: $0), destination($0)) }
         let force = self.force
-        let (report, summary): (SignReport, [String])
+        let results: [(SignReport, [String], String?)]
+        let closing: [String]
         do {
-            (report, summary) = try await withLocalSigning(setup, logger: logger) { front in
-                let report = await front.sign(file: file, force: force)
-                return (report, SignSummary.lines(report, front: front, output: output))
+            (results, closing) = try await withLocalSigning(setup, logger: logger) { front in
+                var out: [(SignReport, [String], String?)] = []
+                for (index, (file, destination)) in files.enumerated() {
+                    let report = await front.sign(file: file, force: force)
+                    out.append(
+                        (
+                            report, SignSummary.lines(report, front: front, output: destination, first: index == 0),
+                            destination
+                        ))
+                }
+                return (out, await SignSummary.closing(out.map(\.0), front: front))
             }
         } catch {
             for d in error.diagnostics { say(d.description) }
             for e in error.errors { say("error: \(e)") }
             throw ExitCode(2)
         }
-        if let document = report.document {
-            if let output {
-                do {
-                    try Data(document.utf8).write(to: URL(fileURLWithPath: output))
-                } catch {
-                    say("error: cannot write \(output): \(error.localizedDescription)")
-                    throw ExitCode(1)
+        var writeFailed = false
+        for (report, summary, destination) in results {
+            if let document = report.document {
+                if let destination {
+                    do {
+                        try Data(document.utf8).write(to: URL(fileURLWithPath: destination))
+                    } catch {
+                        say("error: cannot write \(destination): \(error.localizedDescription)")
+                        writeFailed = true
+                    }
+                } else {
+                    FileHandle.standardOutput.write(Data(document.utf8))
                 }
-            } else {
-                FileHandle.standardOutput.write(Data(document.utf8))
             }
+            for line in summary { say(line) }
         }
-        for line in summary { say(line) }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        for line in closing { say(line) }
+        let codes = results.map(\.0.exitCode)
+        let code: Int32 = codes.count == 1 ? codes[0] : (codes.allSatisfy { $0 == 0 } ? 0 : 1)
+        if writeFailed { throw ExitCode(1) }
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
 /// The summary `chains sign` prints on stderr, rendered from the typed report.
 enum SignSummary {
-    static func lines(_ report: SignReport, front: LocalSigning, output: String?) -> [String] {
+    static func lines(_ report: SignReport, front: LocalSigning, output: String?, first: Bool = true) -> [String] {
         var lines: [String] = []
         if let run = report.run {
             lines.append("found \(run) (uid \(report.uid.map { $0.isEmpty ? "<none>" : $0 } ?? "<none>"))")
+        } else {
+            lines.append("read \(report.file.path)")
         }
-        lines += front.diagnostics.map(\.description)
-        if front.config.file == nil {
+        if first { lines += front.diagnostics.map(\.description) }
+        if first && front.config.file == nil {
             lines.append("config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
         }
         if let error = report.error {
@@ -129,6 +184,22 @@ enum SignSummary {
             lines.append("created a new ECDSA P-256 signing key: \(created.path) (public key: x509.pub beside it)")
         }
         if let outcome = report.outcome { lines += signed(outcome, output: output) }
+        return lines
+    }
+
+    /// After several runs, or keyless: how many were signed, which failed, how many certificates it took.
+    static func closing(_ reports: [SignReport], front: LocalSigning) async -> [String] {
+        var lines: [String] = []
+        if let keyless = front.keyless {
+            let calls = await keyless.fulcioCalls
+            lines.append("keyless: \(calls) Fulcio certificate(s) for \(reports.count) run(s)")
+        }
+        if reports.count > 1 {
+            let failed = reports.filter { $0.exitCode != 0 }.map { $0.run ?? $0.file.path }
+            lines.append(
+                "signed \(reports.count - failed.count) of \(reports.count) runs"
+                    + (failed.isEmpty ? "" : "; not signed: \(failed.joined(separator: ", "))"))
+        }
         return lines
     }
 

@@ -76,6 +76,42 @@ struct CLITests {
         #expect(badFlag.status == 2 && badFlag.stderr.contains("--run-timeout takes a positive duration"))
     }
 
+    @Test("several runs: --output-dir required, one file each, one Fulcio certificate for all when keyless")
+    func severalRuns() async throws {
+        let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        defer { Task { await fulcio.stop() } }
+        let dir = try TemporaryDirectory()
+        let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
+        let other = try dir.write(
+            "in/other.yaml",
+            try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
+                of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: "5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22"))
+        let noDir = try chains(["sign", kaniko, other.path])
+        #expect(noDir.status == 2 && noDir.stderr.contains("several runs are written with --output-dir DIR"))
+        let same = try chains(["sign", kaniko, kaniko, "--output-dir", dir.file("out").path])
+        #expect(same.status == 2 && same.stderr.contains("would both be written as taskrun-kaniko.yaml"))
+        try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let cm = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
+                + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n")
+        let both = try chains(["sign", kaniko, other.path, "--config", cm.path, "--output-dir", dir.file("out").path])
+        #expect(both.status == 0, "\(both.stderr)")
+        #expect(both.stdout.isEmpty)
+        for name in ["taskrun-kaniko.yaml", "other.yaml"] {
+            let text = try String(contentsOf: dir.file("out/\(name)"), encoding: .utf8)
+            #expect(text.contains("chains.tekton.dev/signed: \"true\""))
+        }
+        #expect(both.stderr.contains("keyless: 1 Fulcio certificate(s) for 2 run(s)"))
+        #expect(both.stderr.contains("signed 2 of 2 runs"))
+        #expect(
+            both.stderr.contains(
+                "key: ECDSA P-256 from a Fulcio certificate for https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+            ))
+        #expect(fulcio.stats.v2 == 1)
+    }
+
     @Test("exit codes: 1 for a run that is not finished, 2 for bad input or bad usage")
     func exitCodes() throws {
         let dir = try TemporaryDirectory()
