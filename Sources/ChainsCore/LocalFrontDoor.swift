@@ -98,8 +98,10 @@ public final class LocalSigning: Sendable {
             try? http.syncShutdownAfterFailure()
             throw ChainsError(.badInput, error.description, key: "signers.x509.fulcio.provider", underlying: error)
         }
+        let issuerSet = config.effective.first { $0.key == "signers.x509.fulcio.issuer" }.map { !$0.isDefault } ?? false
         let certificates = KeylessCertificates(
-            fulcio: FulcioClient(address: address, transport: RetryingTransport(http)), providers: providers)
+            fulcio: FulcioClient(address: address, transport: RetryingTransport(http)), providers: providers,
+            expectedIssuer: issuerSet ? config.fulcioIssuer : nil)
         return Signers(
             source: KeylessSignerSource(certificates: certificates), keyless: certificates, transport: http)
     }

@@ -50,12 +50,18 @@ public actor KeylessCertificates {
     public private(set) var fulcioCalls = 0
     /// The token's source of the last certificate, for the summary.
     public private(set) var lastTokenSource: String?
+    /// `signers.x509.fulcio.issuer` when set: a token from another issuer is named in a warning (Fulcio decides by
+    /// the token's own `iss`; Chains uses the setting only for interactive flows).
+    let expectedIssuer: String?
+    public private(set) var warnings: [String] = []
 
     public init(
-        fulcio: FulcioClient, providers: [any IdentityTokenProvider], now: @escaping @Sendable () -> Date = { Date() }
+        fulcio: FulcioClient, providers: [any IdentityTokenProvider], expectedIssuer: String? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.fulcio = fulcio
         self.providers = providers
+        self.expectedIssuer = expectedIssuer
         self.now = now
     }
 
@@ -82,6 +88,11 @@ public actor KeylessCertificates {
         tokenFetches += 1
         let token = try await IdentityTokenProviders.firstToken(from: providers, audience: "sigstore", now: now())
         lastTokenSource = token.source
+        if let expectedIssuer, token.issuer != expectedIssuer {
+            let warning =
+                "the identity token (\(token.source)) is from \(token.issuer), not signers.x509.fulcio.issuer \(expectedIssuer); Fulcio goes by the token's issuer"
+            if !warnings.contains(warning) { warnings.append(warning) }
+        }
         let key = P256.Signing.PrivateKey()
         fulcioCalls += 1
         let chain = try await fulcio.certificate(for: key, token: token)

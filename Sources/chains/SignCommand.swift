@@ -192,6 +192,7 @@ enum SignSummary {
         var lines: [String] = []
         if let keyless = front.keyless {
             let calls = await keyless.fulcioCalls
+            lines += await keyless.warnings.map { "warning: \($0)" }
             lines.append("keyless: \(calls) Fulcio certificate(s) for \(reports.count) run(s)")
         }
         if reports.count > 1 {

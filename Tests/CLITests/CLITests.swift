@@ -95,7 +95,8 @@ struct CLITests {
         let cm = try dir.write(
             "cm.yaml",
             "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
-                + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n")
+                + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n"
+                + "signers.x509.fulcio.issuer: https://oauth2.example.com/auth\n")
         let both = try chains(["sign", kaniko, other.path, "--config", cm.path, "--output-dir", dir.file("out").path])
         #expect(both.status == 0, "\(both.stderr)")
         #expect(both.stdout.isEmpty)
@@ -105,6 +106,10 @@ struct CLITests {
         }
         #expect(both.stderr.contains("keyless: 1 Fulcio certificate(s) for 2 run(s)"))
         #expect(both.stderr.contains("signed 2 of 2 runs"))
+        #expect(
+            both.stderr.contains(
+                "warning: the identity token (filesystem \(dir.file("token").path)) is from https://oidc.example.com/cluster, not signers.x509.fulcio.issuer https://oauth2.example.com/auth"
+            ))
         #expect(
             both.stderr.contains(
                 "key: ECDSA P-256 from a Fulcio certificate for https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
