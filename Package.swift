@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -81,6 +85,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "SPIFFE",
+            dependencies: [
+                "Sigstore", "HTTPTransport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ChainsCore",
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
@@ -106,7 +122,7 @@ let package = Package(
         .executableTarget(
             name: "chains",
             dependencies: [
-                "ChainsCore", "OCI", "OCIRegistry", "Signing",
+                "ChainsCore", "OCI", "OCIRegistry", "Signing", "Sigstore", "SPIFFE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +162,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "SPIFFETests",
+            dependencies: [
+                "SPIFFE", "Sigstore", "ChainsTesting", "HTTPTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SigstoreTests",
             dependencies: [

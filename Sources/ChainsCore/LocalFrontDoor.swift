@@ -93,7 +93,8 @@ public final class LocalSigning: Sendable {
         let providers: [any IdentityTokenProvider]
         do {
             providers = try IdentityTokenProviders.make(
-                provider: config.fulcioProvider, tokenFile: config.identityTokenFile, transport: http)
+                provider: config.fulcioProvider, tokenFile: config.identityTokenFile, transport: http,
+                spiffe: setup.spiffeTokenProvider)
         } catch {
             try? http.syncShutdownAfterFailure()
             throw ChainsError(.badInput, error.description, key: "signers.x509.fulcio.provider", underlying: error)

@@ -7,6 +7,7 @@ import OCIRegistry
 import Provenance
 import RegistryAuth
 import Signing
+import Sigstore
 
 /// A run read from a file (YAML or JSON, as `kubectl get -o yaml` prints it), to be written back in the same
 /// syntax with its annotations.
@@ -84,11 +85,16 @@ public struct LocalSetup: Sendable {
     public var registries: RegistrySettings
     public var requestTimeout: Duration?
     public var runTimeout: Duration?
+    /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
+    /// front door that links it passes it in; nil: `spiffe` is named as not available.
+    public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
 
     public init(
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
-        registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil
+        registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
+        spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil
     ) {
+        self.spiffeTokenProvider = spiffeTokenProvider
         self.configFile = configFile
         self.signingSecrets = signingSecrets
         self.objectDirectories = objectDirectories

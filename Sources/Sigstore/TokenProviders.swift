@@ -127,25 +127,29 @@ struct UnbuiltProvider: IdentityTokenProvider {
 /// Chooses providers as `signers.x509.fulcio.provider` and `signers.x509.identity.token.file` ask.
 public enum IdentityTokenProviders {
     /// The order tried when no provider is named: cosign's registration order, restricted to what is built —
-    /// `github-actions`, `envvar`, `filesystem`, `google-workload-identity`. The first that has a token wins.
-    public static let defaultOrder = ["github-actions", "envvar", "filesystem", "google-workload-identity"]
+    /// `github-actions`, `envvar`, `filesystem`, `google-workload-identity`, then `spiffe` (when its socket exists).
+    /// The first that has a token wins.
+    public static let defaultOrder = ["github-actions", "envvar", "filesystem", "google-workload-identity", "spiffe"]
     /// Names Chains' docs use that cosign does not register; accepted here as their cosign names.
     public static let aliases = ["github": "github-actions", "google": "google-workload-identity"]
-    static let unbuilt = ["spiffe", "buildkite-agent", "google-impersonate"]
+    static let unbuilt = ["buildkite-agent", "google-impersonate"]
 
     /// The providers for `provider` ("" for the default order) and `tokenFile` (forces `filesystem` on that path,
     /// as Chains does).
+    /// `spiffe` makes the SPIFFE provider (it lives in its own target, with gRPC); nil: not available.
     public static func make(
         provider rawName: String, tokenFile: String, transport: any HTTPTransport,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        spiffe: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil
     ) throws(IdentityTokenError) -> [any IdentityTokenProvider] {
         let name = aliases[rawName] ?? rawName
         let file = FileTokenProvider(path: tokenFile.isEmpty ? FileTokenProvider.defaultPath : tokenFile)
         if !tokenFile.isEmpty && (name.isEmpty || name == "filesystem" || name == "filesystem-custom-path") {
             return [file]
         }
-        func one(_ n: String) -> (any IdentityTokenProvider)? {
+        func one(_ n: String) throws(IdentityTokenError) -> (any IdentityTokenProvider)? {
             switch n {
+            case "spiffe": return try spiffe?() ?? (name == "spiffe" ? UnbuiltProvider(name: n) : nil)
             case "filesystem", "filesystem-custom-path": return file
             case "envvar": return EnvironmentTokenProvider(environment: environment)
             case "github-actions": return GitHubActionsTokenProvider(transport: transport, environment: environment)
@@ -154,12 +158,16 @@ public enum IdentityTokenProviders {
             default: return unbuilt.contains(n) ? UnbuiltProvider(name: n) : nil
             }
         }
-        if name.isEmpty { return defaultOrder.compactMap(one) }
-        guard let chosen = one(name) else {
+        if name.isEmpty {
+            var all: [any IdentityTokenProvider] = []
+            for n in defaultOrder { if let p = try one(n) { all.append(p) } }
+            return all
+        }
+        guard let chosen = try one(name) else {
             throw IdentityTokenError(
                 .providerUnknown, source: "signers.x509.fulcio.provider",
                 reason:
-                    "\"\(rawName)\" is not a provider; use one of \((defaultOrder + ["spiffe"]).joined(separator: ", ")) (or github, google)"
+                    "\"\(rawName)\" is not a provider; use one of \(defaultOrder.joined(separator: ", ")) (or github, google)"
             )
         }
         return [chosen]

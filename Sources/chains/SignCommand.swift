@@ -2,6 +2,8 @@ import ArgumentParser
 import ChainsCore
 import Foundation
 import Logging
+import SPIFFE
+import Sigstore
 
 struct Sign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,7 +70,8 @@ struct Sign: AsyncParsableCommand {
             signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
             registries: try registry.settings(), requestTimeout: try duration(requestTimeout, "request-timeout"),
-            runTimeout: try duration(runTimeout, "run-timeout"))
+            runTimeout: try duration(runTimeout, "run-timeout"),
+            spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() })
     }
 
     var runs: [String] { [run] + moreRuns }

@@ -117,6 +117,32 @@ struct CLITests {
         #expect(fulcio.stats.v2 == 1)
     }
 
+    @Test(
+        "keyless with SPIFFE: SPIFFE_ENDPOINT_SOCKET as Chains' docs write it, a JWT-SVID, a certificate for the SPIFFE ID"
+    )
+    func keylessSPIFFE() async throws {
+        let spire = TestOIDCIssuer(url: "https://spire.example.org", kind: .spiffe)
+        let id = "spiffe://example.org/ns/tekton-chains/sa/tekton-chains-controller"
+        let agent = try await SPIFFEAgent(token: spire.token(subject: id))
+        defer { agent.stop() }
+        let fulcio = try await FulcioSimulator(issuers: [spire])
+        defer { Task { await fulcio.stop() } }
+        let dir = try TemporaryDirectory()
+        let cm = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
+                + "signers.x509.fulcio.provider: spiffe\nartifacts.oci.storage: tekton\n")
+        let r = try chains(
+            ["sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path],
+            env: ["SPIFFE_ENDPOINT_SOCKET": agent.socket])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("key: ECDSA P-256 from a Fulcio certificate for \(id)"))
+        #expect(r.stderr.contains("(token: spiffe unix://\(agent.socket))"))
+        #expect(agent.log.contains("header=true"))
+        let svid = try String(contentsOf: agent.directory.file("svid.jwt"), encoding: .utf8)
+        #expect(!(r.stderr + r.stdout).contains(svid.split(separator: ".")[2]))
+    }
+
     @Test("exit codes: 1 for a run that is not finished, 2 for bad input or bad usage")
     func exitCodes() throws {
         let dir = try TemporaryDirectory()

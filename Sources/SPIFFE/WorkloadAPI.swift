@@ -1,0 +1,128 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Sigstore
+
+/// Where the SPIFFE Workload API listens: `SPIFFE_ENDPOINT_SOCKET` as the SPIFFE spec writes it (`unix:///path`,
+/// `tcp://ip:port`), as Chains' docs write it (a bare path — cosign dials `unix://` + the value), or `unix:path`.
+/// Default: the SPIRE agent's `/tmp/spire-agent/public/api.sock`.
+public enum WorkloadEndpoint: Sendable, Equatable, CustomStringConvertible {
+    case unix(path: String)
+    case tcp(host: String, port: Int)
+
+    public static let defaultPath = "/tmp/spire-agent/public/api.sock"
+
+    public init(parsing raw: String?) throws(IdentityTokenError) {
+        let text = (raw ?? "").trimmingCharacters(in: .whitespaces)
+        let source = "spiffe SPIFFE_ENDPOINT_SOCKET"
+        if text.isEmpty {
+            self = .unix(path: Self.defaultPath)
+        } else if text.hasPrefix("unix://") {
+            let path = String(text.dropFirst("unix://".count))
+            guard path.hasPrefix("/") else {
+                throw IdentityTokenError(.malformed, source: source, reason: "\(text): unix:// needs an absolute path")
+            }
+            self = .unix(path: path)
+        } else if text.hasPrefix("unix:") {
+            self = .unix(path: String(text.dropFirst("unix:".count)))
+        } else if text.hasPrefix("tcp://") {
+            let rest = text.dropFirst("tcp://".count)
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+                !rest[..<colon].isEmpty
+            else {
+                throw IdentityTokenError(.malformed, source: source, reason: "\(text): tcp:// needs an IP and a port")
+            }
+            self = .tcp(
+                host: String(rest[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+        } else if text.hasPrefix("/") {
+            self = .unix(path: text)
+        } else {
+            throw IdentityTokenError(
+                .malformed, source: source,
+                reason: "\(text) is neither unix:///path, tcp://ip:port nor an absolute socket path")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unix(let path): return "unix://\(path)"
+        case .tcp(let host, let port): return "tcp://\(host):\(port)"
+        }
+    }
+}
+
+/// A JWT-SVID from the SPIFFE Workload API (`/SpiffeWorkloadAPI/FetchJWTSVID`, metadata `workload.spiffe.io:
+/// true`), as the `spiffe` identity provider: the SVID's `sub` is the SPIFFE ID that Fulcio certifies.
+public struct SPIFFETokenProvider: IdentityTokenProvider {
+    public let name = "spiffe"
+    public let endpoint: WorkloadEndpoint
+    public var timeout: Duration
+
+    public init(endpoint: WorkloadEndpoint, timeout: Duration = .seconds(10)) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+    }
+
+    /// From `SPIFFE_ENDPOINT_SOCKET` (or the default socket).
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(IdentityTokenError) {
+        self.init(endpoint: try WorkloadEndpoint(parsing: environment["SPIFFE_ENDPOINT_SOCKET"]))
+    }
+
+    var source: String { "spiffe \(endpoint)" }
+
+    /// nil when there is no socket (not running under SPIRE); an error naming the socket and what the agent said.
+    public func token(audience: String) async throws -> IdentityToken? {
+        if case .unix(let path) = endpoint, !FileManager.default.fileExists(atPath: path) { return nil }
+        let svid: String
+        do {
+            svid = try await fetch(audience: audience)
+        } catch let error as RPCError {
+            throw IdentityTokenError(.unavailable, source: source, reason: Self.explain(error))
+        } catch let error as IdentityTokenError {
+            throw error
+        } catch {
+            throw IdentityTokenError(
+                .unavailable, source: source, reason: "the Workload API cannot be reached: \(error)")
+        }
+        return try IdentityToken(jwt: svid, source: source)
+    }
+
+    func fetch(audience: String) async throws -> String {
+        let target: any ResolvableTarget
+        switch endpoint {
+        // `localhost` as the authority, as grpc-go and go-spiffe send it (the default would be the socket path).
+        case .unix(let path):
+            target = ResolvableTargets.UnixDomainSocket.unixDomainSocket(path: path, authority: "localhost")
+        case .tcp(let host, let port): target = ResolvableTargets.IPv4.ipv4(address: host, port: port)
+        }
+        let transport = try HTTP2ClientTransport.Posix(target: target, transportSecurity: .plaintext)
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        let request = JWTSVIDRequest.with { $0.audience = [audience] }
+        let response = try await withGRPCClient(transport: transport) { client in
+            try await SpiffeWorkloadAPI.Client(wrapping: client).fetchJWTSVID(
+                request, metadata: ["workload.spiffe.io": "true"], options: options)
+        }
+        guard let first = response.svids.first, !first.svid.isEmpty else {
+            throw IdentityTokenError(.unavailable, source: source, reason: "the agent answered with no JWT-SVID")
+        }
+        return first.svid
+    }
+
+    /// What the agent's answer means for the user.
+    static func explain(_ error: RPCError) -> String {
+        switch error.code {
+        case .permissionDenied:
+            return
+                "the agent refused (PermissionDenied: \(error.message)): this workload has no registration entry yet; register it with the SPIRE server"
+        case .invalidArgument:
+            return "the agent refused the request (InvalidArgument: \(error.message))"
+        case .deadlineExceeded:
+            return "the agent did not answer in time (DeadlineExceeded)"
+        case .unavailable:
+            return "the agent is unavailable (Unavailable: \(error.message))"
+        default:
+            return "the agent answered \(error.code): \(error.message)"
+        }
+    }
+}
