@@ -132,7 +132,7 @@ let package = Package(
             name: "chains-bench",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig",
-                "HTTPTransport", "OCIRegistry", "RegistryAuth",
+                "HTTPTransport", "OCIRegistry", "RegistryAuth", "Sigstore",
             ],
             swiftSettings: strict
         ),

@@ -9,6 +9,7 @@ import OCIRegistry
 import Provenance
 import RegistryAuth
 import Signing
+import Sigstore
 
 // Benchmarks for docs/performance.md. Numbers, not assertions: run `scripts/bench.sh` (release build).
 //   chains-bench [--seconds S] [--chains PATH_TO_CHAINS_BINARY] [--cold-runs N]
@@ -49,7 +50,7 @@ guard case .taskRun(let taskRun) = try AnyRun(json: parsed, source: "bench") els
 let signer = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "bench")
 let options = FormatOptions()
 
-let throughput = option("--push") == nil || arguments.contains("--all")
+let throughput = (option("--push") == nil && option("--keyless") == nil) || arguments.contains("--all")
 if throughput {
     print("chains-bench: one core, typical TaskRun (20 results, 5 steps), ECDSA P-256; \(seconds) s per line")
 }
@@ -250,4 +251,39 @@ if let n = option("--push").flatMap(Int.init) {
                 format: "%8.1f images/s  %5.2f requests/image", Double(n) / rawSeconds, Double(rawCount) / Double(n)))
     print(pad("ours vs raw (.sig)") + String(format: "%8.2fx the raw time", sigSeconds / rawSeconds))
     print(pad("token requests during the run (warm token)") + "\(tokenRequests)")
+}
+
+// Keyless: N runs signed in one process against the Fulcio simulator on loopback (HTTP): how many tokens and
+// certificates it takes. Tekton Chains asks for a token and a certificate for every run.
+if let n = option("--keyless").flatMap(Int.init) {
+    let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+    let fulcio = try await FulcioSimulator(issuers: [issuer])
+    let dir = try TemporaryDirectory()
+    let tokenFile = try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:controller"))
+    let http = try AsyncHTTPClientTransport()
+    let certificates = KeylessCertificates(
+        fulcio: FulcioClient(address: URL(string: fulcio.url)!, transport: http),
+        providers: [FileTokenProvider(path: tokenFile.path)])
+    guard case .success(let parsed) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
+    let service = try SigningService(
+        config: parsed.config, signers: KeylessSignerSource(certificates: certificates),
+        backends: [TektonStorage()], cluster: ObjectStore())
+    var runs: [AnyRun] = []
+    for i in 0..<n {
+        let doc = try ManifestReader.parse(Data(Synthetic.taskRunYAML(index: i).utf8), source: "bench").documents[0]
+        runs.append(try AnyRun(json: doc, source: "bench"))
+    }
+    let start = now()
+    for run in runs {
+        let outcome = await service.sign(run)
+        guard outcome.succeeded else { fatalError("\(outcome.failures)") }
+    }
+    let seconds = now() - start
+    print("")
+    print("keyless benchmark: \(n) runs (provenance + image each), one process, Fulcio simulator on loopback")
+    print(pad("runs signed keylessly") + String(format: "%8.1f runs/s", Double(n) / seconds))
+    print(pad("identity tokens read") + "\(await certificates.tokenFetches)")
+    print(pad("Fulcio certificates requested") + "\(await certificates.fulcioCalls) (Tekton Chains: \(n))")
+    try? await http.shutdown()
+    await fulcio.stop()
 }
