@@ -98,7 +98,7 @@ extension ChainsError {
         case let e as FulcioError:
             return ChainsError(.signing, e.description, underlying: e, isRetryable: e.isRetryable)
         case let e as IdentityTokenError:
-            return ChainsError(.signing, e.description, underlying: e)
+            return ChainsError(.signing, e.description, underlying: e, isRetryable: e.isRetryable)
         case let e as SigningError:
             return ChainsError(.signing, e.description, file: e.file.isEmpty ? nil : e.file, underlying: e)
         case let e as PayloadError:

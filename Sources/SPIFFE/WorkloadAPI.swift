@@ -77,7 +77,10 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
         do {
             svid = try await fetch(audience: audience)
         } catch let error as RPCError {
-            throw IdentityTokenError(.unavailable, source: source, reason: Self.explain(error))
+            // SPIRE: Unavailable and PermissionDenied (no identity yet) are worth retrying; the rest are not.
+            let retryable = [.unavailable, .permissionDenied, .deadlineExceeded].contains(error.code)
+            throw IdentityTokenError(
+                .unavailable, source: source, reason: Self.explain(error), isRetryable: retryable)
         } catch let error as IdentityTokenError {
             throw error
         } catch {

@@ -9,11 +9,14 @@ public struct IdentityTokenError: Error, Sendable, CustomStringConvertible {
     /// The provider and where it looked (`filesystem /var/run/sigstore/cosign/oidc-token`).
     public var source: String
     public var reason: String
+    /// The source may answer later (an agent restarting, a workload not registered yet, a token service's 5xx).
+    public var isRetryable: Bool
 
-    public init(_ code: Code, source: String, reason: String) {
+    public init(_ code: Code, source: String, reason: String, isRetryable: Bool = false) {
         self.code = code
         self.source = source
         self.reason = reason
+        self.isRetryable = isRetryable
     }
 
     public var description: String { "identity token from \(source): \(reason)" }

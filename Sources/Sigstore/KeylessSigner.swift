@@ -73,15 +73,32 @@ public actor KeylessCertificates {
         return signer.notAfter.timeIntervalSince(now()) > max(60, life / 3)
     }
 
+    /// A failure that will not go away by itself (no token, a refused token) is remembered for a few seconds, so
+    /// the artifacts and runs of one burst do not each ask every provider again.
+    var lastFailure: IdentityTokenError?
+    var lastFailureAt = Date.distantPast
+    static let failureMemory: TimeInterval = 10
+
     public func signer() async throws -> EphemeralSigner {
         if let current, comfortable(current) { return current }
         if let inFlight { return try await inFlight.value }
+        if let lastFailure, now().timeIntervalSince(lastFailureAt) < Self.failureMemory { throw lastFailure }
         let task = Task { try await self.fetch() }
         inFlight = task
-        defer { inFlight = nil }
-        let signer = try await task.value
-        current = signer
-        return signer
+        let result = await task.result
+        inFlight = nil
+        switch result {
+        case .success(let signer):
+            current = signer
+            lastFailure = nil
+            return signer
+        case .failure(let error):
+            if let tokenError = error as? IdentityTokenError, !tokenError.isRetryable {
+                lastFailure = tokenError
+                lastFailureAt = now()
+            }
+            throw error
+        }
     }
 
     func fetch() async throws -> EphemeralSigner {

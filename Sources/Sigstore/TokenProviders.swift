@@ -71,7 +71,8 @@ public struct GitHubActionsTokenProvider: IdentityTokenProvider {
             let value = json["value"] as? String
         else {
             throw IdentityTokenError(
-                .unavailable, source: source, reason: "the token service answered HTTP \(response.status)")
+                .unavailable, source: source, reason: "the token service answered HTTP \(response.status)",
+                isRetryable: response.status == 429 || response.status >= 500)
         }
         return try IdentityToken(jwt: value, source: source)
     }
@@ -109,7 +110,8 @@ public struct GoogleMetadataTokenProvider: IdentityTokenProvider {
         guard response.status == 200 else {
             if response.status == 404 { return nil }
             throw IdentityTokenError(
-                .unavailable, source: source, reason: "the metadata server answered HTTP \(response.status)")
+                .unavailable, source: source, reason: "the metadata server answered HTTP \(response.status)",
+                isRetryable: response.status == 429 || response.status >= 500)
         }
         return try IdentityToken(jwt: String(decoding: response.body, as: UTF8.self), source: source)
     }

@@ -42,7 +42,7 @@ struct KeylessSignTests {
             return (a, b, await front.keyless?.fulcioCalls ?? -1)
         }
         #expect(first.exitCode == 0 && second.exitCode == 0, "\(String(describing: first.outcome?.failures))")
-        #expect(calls == 1 && fulcio.stats.v2 == 1)
+        #expect(calls == 1 && fulcio.stats.v2 == 1, "calls \(calls), v2 \(fulcio.stats.v2)")
         let artifact = try #require(first.outcome?.artifacts.first)
         #expect(artifact.certificateChain?.count == 3)
         #expect(artifact.signerOrigin.contains("https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/"))

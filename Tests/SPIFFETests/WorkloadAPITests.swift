@@ -52,7 +52,7 @@ struct WorkloadAPITests {
             _ = try await SPIFFETokenProvider(endpoint: .unix(path: agent.socket)).token(audience: "sigstore")
         } throws: { error in
             "\(error)".contains("PermissionDenied") && "\(error)".contains("registration entry")
-                && "\(error)".contains(agent.socket)
+                && "\(error)".contains(agent.socket) && (error as? IdentityTokenError)?.isRetryable == true
         }
         #expect(
             try await SPIFFETokenProvider(endpoint: .unix(path: "/nonexistent/agent.sock")).token(audience: "sigstore")
