@@ -37,8 +37,9 @@ public struct SignReport: Sendable {
 }
 
 /// The `chains sign` front door: the signing service built once from local files, a run file in, the run with its
-/// annotations and a typed report out. The HTTP client (there is one only when a registry is used) is shut down
-/// by `shutdown()`; `withLocalSigning` does that on every path.
+/// annotations and a typed report out. Its HTTP clients — one for registries when an artifact is stored in `oci`,
+/// one for Fulcio when keyless (its TLS never relaxed by registry settings) — are shut down by `shutdown()`;
+/// `withLocalSigning` does that on every path.
 public final class LocalSigning: Sendable {
     /// The signing service, built once; a program may call it directly for runs it already holds.
     public let service: SigningService
@@ -77,15 +78,22 @@ public final class LocalSigning: Sendable {
         var transport: AsyncHTTPClientTransport?
     }
 
-    static func makeSigners(_ setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
+    static func makeSigners(_ setup: LocalSetup, config: ChainsConfig, logger: Logger) async throws -> Signers {
         guard config.fulcioEnabled else {
             let keys = KeySignerSource(
                 setup.signingSecrets.map { .directory($0) } ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
             return Signers(source: keys, keys: keys)
         }
-        guard let address = URL(string: config.fulcioAddress), address.scheme == "https" || address.scheme == "http"
+        guard let address = URL(string: config.fulcioAddress), let host = address.host, !host.isEmpty,
+            address.scheme == "https" || address.scheme == "http"
         else {
-            throw ChainsError(.badInput, "is not an http(s) URL", key: "signers.x509.fulcio.address")
+            throw ChainsError(.badInput, "is not an https URL", key: "signers.x509.fulcio.address")
+        }
+        // The identity token is a credential: plain http only to this machine (a local test Fulcio).
+        guard address.scheme == "https" || ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            throw ChainsError(
+                .badInput, "is plain http; the identity token would cross the network in clear — use https",
+                key: "signers.x509.fulcio.address")
         }
         // Its own client: Fulcio's TLS is always verified, whatever registries are configured to allow.
         let http = try AsyncHTTPClientTransport(
@@ -96,7 +104,7 @@ public final class LocalSigning: Sendable {
                 provider: config.fulcioProvider, tokenFile: config.identityTokenFile, transport: http,
                 spiffe: setup.spiffeTokenProvider)
         } catch {
-            try? http.syncShutdownAfterFailure()
+            try? await http.shutdown()
             throw ChainsError(.badInput, error.description, key: "signers.x509.fulcio.provider", underlying: error)
         }
         let issuerSet = config.effective.first { $0.key == "signers.x509.fulcio.issuer" }.map { !$0.isDefault } ?? false
@@ -128,7 +136,7 @@ public final class LocalSigning: Sendable {
         let config = loaded.config
         let signers: Signers
         do {
-            signers = try makeSigners(setup, config: config, logger: logger)
+            signers = try await makeSigners(setup, config: config, logger: logger)
         } catch {
             throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
         }

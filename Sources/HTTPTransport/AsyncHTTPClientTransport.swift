@@ -72,9 +72,6 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     /// Must be called once when done.
     public func shutdown() async throws { try await client.shutdown() }
 
-    /// For setup code that fails before it can await: shuts the client down synchronously.
-    public func syncShutdownAfterFailure() throws { try client.syncShutdown() }
-
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var current = request
         for _ in 0...maxRedirects {

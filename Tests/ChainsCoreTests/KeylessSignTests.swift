@@ -85,6 +85,17 @@ struct KeylessSignTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("x509.pem").path))
     }
 
+    @Test("a plain-http Fulcio elsewhere than this machine is refused: the token would cross the network in clear")
+    func plainHTTPFulcio() async throws {
+        let dir = try TemporaryDirectory()
+        let cm = try dir.write(
+            "cm.yaml", "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: http://fulcio.example.com\n"
+        )
+        let report = await signRunFile(kaniko, setup: LocalSetup(configFile: cm))
+        #expect(report.exitCode == 2)
+        #expect(report.setupError?.errors.map(\.key) == ["signers.x509.fulcio.address"])
+    }
+
     @Test("an expired token is refused before Fulcio is called")
     func expiredToken() async throws {
         let fulcio = try await FulcioSimulator(issuers: [issuer])
