@@ -43,6 +43,8 @@ public struct ChainsConfig: Sendable, Equatable {
     public var fulcioProvider: String
     public var identityTokenFile: String
     public var tufMirrorURL: String
+    /// Ours: a sigstore `trusted_root.json` (`signers.x509.trusted-root.file`).
+    public var trustedRootFile: String
 
     public var builderID: String
     public var buildType: String
@@ -173,6 +175,7 @@ extension ChainsConfig {
         Key(name: "transparency.url", defaultValue: "https://rekor.sigstore.dev", kind: .free),
         Key(name: "filter.managed-by", defaultValue: "", kind: .free),
         // Ours (Tekton Chains ignores keys it does not know, so a shared ConfigMap may carry them).
+        Key(name: "signers.x509.trusted-root.file", defaultValue: "", kind: .free),
         Key(name: "chains-in-swift.timeout.request", defaultValue: "60s", kind: .duration),
         Key(name: "chains-in-swift.timeout.run", defaultValue: "3m", kind: .duration),
     ]
@@ -229,6 +232,7 @@ extension ChainsConfig {
             fulcioProvider: values["signers.x509.fulcio.provider"]!,
             identityTokenFile: values["signers.x509.identity.token.file"]!,
             tufMirrorURL: values["signers.x509.tuf.mirror.url"]!,
+            trustedRootFile: values["signers.x509.trusted-root.file"]!,
             builderID: values["builder.id"]!,
             buildType: values["builddefinition.buildtype"]!,
             transparency: Transparency(

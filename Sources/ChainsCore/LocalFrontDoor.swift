@@ -95,6 +95,7 @@ public final class LocalSigning: Sendable {
                 .badInput, "is plain http; the identity token would cross the network in clear — use https",
                 key: "signers.x509.fulcio.address")
         }
+        let trustedRoot = try loadTrustedRoot(setup, config: config)
         // Its own client: Fulcio's TLS is always verified, whatever registries are configured to allow.
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(30)), logger: logger)
@@ -109,10 +110,26 @@ public final class LocalSigning: Sendable {
         }
         let issuerSet = config.effective.first { $0.key == "signers.x509.fulcio.issuer" }.map { !$0.isDefault } ?? false
         let certificates = KeylessCertificates(
-            fulcio: FulcioClient(address: address, transport: RetryingTransport(http)), providers: providers,
+            fulcio: FulcioClient(address: address, transport: RetryingTransport(http), trustedRoot: trustedRoot),
+            providers: providers,
             expectedIssuer: issuerSet ? config.fulcioIssuer : nil)
         return Signers(
             source: KeylessSignerSource(certificates: certificates), keyless: certificates, transport: http)
+    }
+
+    /// `--trusted-root`, else `signers.x509.trusted-root.file`, else none (the chain is then checked only for its
+    /// links, and the summary says so).
+    static func loadTrustedRoot(_ setup: LocalSetup, config: ChainsConfig) throws(ChainsError) -> TrustedRoot? {
+        let file =
+            setup.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
+        guard let file else { return nil }
+        do {
+            return try TrustedRoot(contentsOf: file)
+        } catch {
+            throw ChainsError(
+                .badInput, error.description, file: file.path,
+                key: setup.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
+        }
     }
 
     /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is

@@ -85,6 +85,8 @@ public struct LocalSetup: Sendable {
     public var registries: RegistrySettings
     public var requestTimeout: Duration?
     public var runTimeout: Duration?
+    /// `--trusted-root FILE`; wins over `signers.x509.trusted-root.file`.
+    public var trustedRoot: URL?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
@@ -92,9 +94,11 @@ public struct LocalSetup: Sendable {
     public init(
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
         registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
-        spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil
+        spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil,
+        trustedRoot: URL? = nil
     ) {
         self.spiffeTokenProvider = spiffeTokenProvider
+        self.trustedRoot = trustedRoot
         self.configFile = configFile
         self.signingSecrets = signingSecrets
         self.objectDirectories = objectDirectories

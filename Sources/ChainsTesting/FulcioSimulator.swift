@@ -129,6 +129,21 @@ public final class FulcioSimulator: Sendable {
             separator: "\n") + "\n"
     }
 
+    /// A `trusted_root.json` naming this Fulcio's CA chain (intermediate, then the root as the anchor).
+    public var trustedRootJSON: String {
+        func der(_ c: Certificate) -> String {
+            var s = DER.Serializer()
+            try? s.serialize(c)
+            return Data(s.serializedBytes).base64EncodedString()
+        }
+        let ca =
+            #"{"subject": {"organization": "sigstore.test", "commonName": "sigstore"}, "uri": "\#(url)", "#
+            + #""certChain": {"certificates": [{"rawBytes": "\#(der(intermediateCertificate))"}, "#
+            + #"{"rawBytes": "\#(der(rootCertificate))"}]}, "validFor": {"start": "2020-01-01T00:00:00.000Z"}}"#
+        return #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [], "#
+            + #""certificateAuthorities": [\#(ca)], "ctlogs": [], "timestampAuthorities": []}"#
+    }
+
     public func stop() async { await server.stop() }
 }
 

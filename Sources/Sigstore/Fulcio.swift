@@ -23,10 +23,13 @@ public struct FulcioError: Error, Sendable, CustomStringConvertible {
 public struct FulcioClient: Sendable {
     public var address: URL
     let transport: any HTTPTransport
+    /// When given, the chain must end in one of its Fulcio CAs.
+    public var trustedRoot: TrustedRoot?
 
-    public init(address: URL, transport: any HTTPTransport) {
+    public init(address: URL, transport: any HTTPTransport, trustedRoot: TrustedRoot? = nil) {
         self.address = address
         self.transport = transport
+        self.trustedRoot = trustedRoot
     }
 
     /// The leaf first, then its chain. Checks that the leaf certifies `key` and that each certificate is signed by
@@ -114,7 +117,8 @@ public struct FulcioClient: Sendable {
     }
 
     /// The leaf must certify our key (else someone else's certificate would sign our payloads) and each certificate
-    /// must be signed by the next. Whether the chain ends in a trusted Fulcio CA is checked against the trusted root.
+    /// must be signed by the next; with a trusted root, the chain must end in one of its Fulcio CAs (valid when the
+    /// leaf was issued).
     func check(_ chain: [Certificate], key: P256.Signing.PrivateKey) throws {
         guard chain[0].publicKey == Certificate.PublicKey(key.publicKey) else {
             throw FulcioError(
@@ -125,6 +129,11 @@ public struct FulcioClient: Sendable {
             throw FulcioError(
                 address: address.absoluteString, status: nil,
                 reason: "the chain is broken: \(certificate.subject) is not signed by \(issuer.subject)")
+        }
+        if let trustedRoot, !trustedRoot.anchors(chain, at: chain[0].notValidBefore) {
+            throw FulcioError(
+                address: address.absoluteString, status: nil,
+                reason: "the certificate chain does not end in a Fulcio CA of the trusted root; refused")
         }
     }
 }

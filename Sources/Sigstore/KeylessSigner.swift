@@ -48,6 +48,8 @@ public actor KeylessCertificates {
     /// For benchmarks and tests: tokens read and certificates asked for.
     public private(set) var tokenFetches = 0
     public private(set) var fulcioCalls = 0
+    /// Whether certificates are checked against a trusted root's Fulcio CAs (else only for their links).
+    public nonisolated var checksTrustedRoot: Bool { fulcio.trustedRoot != nil }
     /// The token's source of the last certificate, for the summary.
     public private(set) var lastTokenSource: String?
     /// `signers.x509.fulcio.issuer` when set: a token from another issuer is named in a warning (Fulcio decides by

@@ -52,6 +52,11 @@ struct Sign: AsyncParsableCommand {
         help: "The time budget for signing and storing the run, e.g. 2m (default: chains-in-swift.timeout.run, 3m).")
     var runTimeout: String?
 
+    @Option(
+        name: .customLong("trusted-root"),
+        help: "A sigstore trusted_root.json: keyless certificates must chain to one of its Fulcio CAs.")
+    var trustedRoot: String?
+
     @Flag(name: .customLong("verbose"), help: "Log what the service does (requests, decisions) on stderr.")
     var verbose = false
 
@@ -71,7 +76,8 @@ struct Sign: AsyncParsableCommand {
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
             registries: try registry.settings(), requestTimeout: try duration(requestTimeout, "request-timeout"),
             runTimeout: try duration(runTimeout, "run-timeout"),
-            spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() })
+            spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() },
+            trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) })
     }
 
     var runs: [String] { [run] + moreRuns }
@@ -196,6 +202,11 @@ enum SignSummary {
         if let keyless = front.keyless {
             let calls = await keyless.fulcioCalls
             lines += await keyless.warnings.map { "warning: \($0)" }
+            if !keyless.checksTrustedRoot && calls > 0 {
+                lines.append(
+                    "note: the Fulcio certificate was checked for its key and chain links only; give --trusted-root FILE (or signers.x509.trusted-root.file) to require a trusted Fulcio CA"
+                )
+            }
             lines.append("keyless: \(calls) Fulcio certificate(s) for \(reports.count) run(s)")
         }
         if reports.count > 1 {

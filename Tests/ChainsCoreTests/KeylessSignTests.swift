@@ -69,6 +69,30 @@ struct KeylessSignTests {
         #expect(dsse.status == 0, "\(dsse.stderr)")
     }
 
+    @Test("with a trusted root the chain must end in its Fulcio CA: this Fulcio's passes, another's is refused")
+    func trustedRoot() async throws {
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let other = try await FulcioSimulator(issuers: [issuer])
+        defer {
+            Task {
+                await fulcio.stop()
+                await other.stop()
+            }
+        }
+        let dir = try TemporaryDirectory()
+        let cm = try config(dir, fulcio: fulcio)
+        let ours = try dir.write("ours.json", fulcio.trustedRootJSON)
+        let theirs = try dir.write("theirs.json", other.trustedRootJSON)
+        let good = await signRunFile(kaniko, setup: LocalSetup(configFile: cm, trustedRoot: ours))
+        #expect(good.exitCode == 0, "\(good.text)")
+        let bad = await signRunFile(kaniko, setup: LocalSetup(configFile: cm, trustedRoot: theirs))
+        #expect(bad.exitCode == 1)
+        #expect(bad.text.contains("does not end in a Fulcio CA of the trusted root"))
+        let broken = try dir.write("broken.json", #"{"mediaType": "text/plain"}"#)
+        let refused = await signRunFile(kaniko, setup: LocalSetup(configFile: cm, trustedRoot: broken))
+        #expect(refused.exitCode == 2 && refused.text.contains("not a sigstore trusted root"))
+    }
+
     @Test("no identity token anywhere: a signing failure that says where to put one; nothing falls back to a key")
     func noToken() async throws {
         let dir = try TemporaryDirectory()
