@@ -191,7 +191,7 @@ public final class LocalSigning: Sendable {
     ) async throws -> (OCIStorage, AsyncHTTPClientTransport, [Diagnostic]) {
         let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
         let timeouts = HTTPTimeouts(
-            request: setup.requestTimeout ?? .milliseconds(Int64(config.requestTimeout * 1000)))
+            request: setup.requestTimeout ?? .seconds(config.requestTimeout))
         let http = try AsyncHTTPClientTransport(policy: policy, timeouts: timeouts, logger: logger)
         var warnings: [Diagnostic] = []
         let local: LocalDockerConfig?

@@ -178,6 +178,6 @@ extension LocalSetup {
     /// A Go-style duration flag (`90s`, `3m`, `1m30s`, `500ms`); nil when it is not a positive one.
     public static func duration(_ text: String) -> Duration? {
         guard let seconds = ChainsConfig.parseDuration(text), seconds > 0 else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return .seconds(seconds)
     }
 }

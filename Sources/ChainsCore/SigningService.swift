@@ -49,7 +49,7 @@ public struct SigningService: Sendable {
         self.transparency = transparency
         self.logger = logger
         self.now = now
-        self.runBudget = runBudget ?? .milliseconds(Int64(config.runTimeout * 1000))
+        self.runBudget = runBudget ?? .seconds(config.runTimeout)
         self.payloads = PayloadPipeline(config: config)
         let refusals = Capabilities.refusals(
             config: config, signers: signers, backends: Set(self.backends.keys), hasTransparencyLog: transparency != nil

@@ -49,6 +49,14 @@ extension SignerSource {
     public var isKeyless: Bool { false }
 }
 
+extension ChainsError {
+    /// A signer name no signer source here serves (`kms`).
+    static func signerNotBuilt(_ name: String) -> ChainsError {
+        ChainsError(
+            .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
+    }
+}
+
 /// Where signatures are logged (Rekor). The service calls it after signing and before storing.
 public protocol TransparencyLog: Sendable {
     func record(_ artifact: SignedArtifact) async throws -> TransparencyLogEntry
@@ -143,10 +151,7 @@ public actor KeySignerSource: SignerSource {
     public nonisolated func supports(_ name: String) -> Bool { name == "x509" }
 
     public func signer(named name: String, for run: RunContext) async throws -> any Signer {
-        guard name == "x509" else {
-            throw ChainsError(
-                .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
-        }
+        guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
         if let loaded { return loaded }
         let signer: KeySigner
         switch origin {
@@ -172,10 +177,7 @@ public struct KeylessSignerSource: SignerSource {
     public func supports(_ name: String) -> Bool { name == "x509" }
 
     public func signer(named name: String, for run: RunContext) async throws -> any Signer {
-        guard name == "x509" else {
-            throw ChainsError(
-                .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
-        }
+        guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
         return try await certificates.signer()
     }
 }

@@ -29,8 +29,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
         config.timeout = .init(
-            connect: .nanoseconds(Int64(timeouts.connect.nanoseconds)),
-            read: .nanoseconds(Int64(timeouts.request.nanoseconds)))
+            connect: timeouts.connect.timeAmount, read: timeouts.request.timeAmount)
         self.timeouts = timeouts
         config.decompression = .disabled
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
@@ -124,7 +123,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             limit = min(limit, remaining)
         }
         do {
-            let response = try await client.execute(r, timeout: .nanoseconds(Int64(limit.nanoseconds)))
+            let response = try await client.execute(r, timeout: limit.timeAmount)
             let body = try await response.body.collect(upTo: maxBodyBytes)
             var headers = HTTPHeaders()
             for h in response.headers { headers.add(h.name, h.value) }
@@ -176,15 +175,16 @@ extension URL {
 }
 
 extension Duration {
-    /// Whole nanoseconds (saturating), for NIO's `TimeAmount`.
-    var nanoseconds: Double {
+    /// The same span as NIO's `TimeAmount` (whole nanoseconds).
+    var timeAmount: TimeAmount {
         let (s, atto) = components
-        return Double(s) * 1e9 + Double(atto) / 1e9
+        return .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
     }
 
     /// `3m`, `60s`, `1.5s`: how limits are written in messages.
     package var seconds: String {
-        let total = nanoseconds / 1e9
+        let (s, atto) = components
+        let total = Double(s) + Double(atto) / 1e18
         if total >= 60 && total.truncatingRemainder(dividingBy: 60) == 0 { return "\(Int(total / 60))m" }
         if total == total.rounded() { return "\(Int(total))s" }
         return String(format: "%.1fs", total)

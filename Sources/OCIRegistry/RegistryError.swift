@@ -65,8 +65,7 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
     /// refusing.
     public var isRetryable: Bool {
-        !isAuthorizationFailure
-            && ([408, 429].contains(status) || (500...599).contains(status) || codes.contains(.tooManyRequests))
+        !isAuthorizationFailure && (isRetryableStatus(status) || codes.contains(.tooManyRequests))
     }
 
     public var description: String {
@@ -111,5 +110,8 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     }
     public var isAuthorizationFailure: Bool { status == 401 || status == 403 }
     /// The token service is overloaded or failing, or could not be reached with an answer.
-    public var isRetryable: Bool { status.map { $0 == 408 || $0 == 429 || (500...599).contains($0) } ?? false }
+    public var isRetryable: Bool { status.map(isRetryableStatus) ?? false }
 }
+
+/// An answer that may change if asked again later: 408, 429 and 5xx.
+func isRetryableStatus(_ status: Int) -> Bool { status == 408 || status == 429 || (500...599).contains(status) }

@@ -50,8 +50,6 @@ public actor KeylessCertificates {
     public private(set) var fulcioCalls = 0
     /// Whether certificates are checked against a trusted root's Fulcio CAs (else only for their links).
     public nonisolated var checksTrustedRoot: Bool { fulcio.trustedRoot != nil }
-    /// The token's source of the last certificate, for the summary.
-    public private(set) var lastTokenSource: String?
     /// `signers.x509.fulcio.issuer` when set: a token from another issuer is named in a warning (Fulcio decides by
     /// the token's own `iss`; Chains uses the setting only for interactive flows).
     let expectedIssuer: String?
@@ -106,7 +104,6 @@ public actor KeylessCertificates {
     func fetch() async throws -> EphemeralSigner {
         tokenFetches += 1
         let token = try await IdentityTokenProviders.firstToken(from: providers, audience: "sigstore", now: now())
-        lastTokenSource = token.source
         if let expectedIssuer, token.issuer != expectedIssuer {
             let warning =
                 "the identity token (\(token.source)) is from \(token.issuer), not signers.x509.fulcio.issuer \(expectedIssuer); Fulcio goes by the token's issuer"
