@@ -57,8 +57,11 @@ public struct TestOIDCIssuer: Sendable {
 /// signature against its issuer, the audience `sigstore`, expiry, the proof of possession over `email` or `sub` —
 /// and issues certificates with Fulcio's profile: empty subject, one critical SAN per identity type, KeyUsage
 /// digitalSignature, EKU codeSigning, the issuer in OIDs 1.3.6.1.4.1.57264.1.1 (raw) and .1.8 (DER UTF8String).
-/// Not yet: SCTs (the keyless issue's second step).
+/// Each certificate carries an embedded SCT from the simulator's CT log (RFC 6962: the log signs the precertificate
+/// TBS, the SCT list goes in as the last extension), as sigstore-python requires.
 public final class FulcioSimulator: Sendable {
+    /// What the certificates carry for a CT log.
+    public enum SCTMode: Sendable { case embedded, none, badSignature }
     public struct Stats: Sendable {
         public var v1 = 0
         public var v2 = 0
@@ -69,6 +72,7 @@ public final class FulcioSimulator: Sendable {
         var v2Enabled = true
         var failures: [(status: Int, remaining: Int)] = []
         var lifetime: TimeInterval = 600
+        var sctMode = SCTMode.embedded
     }
 
     let server: TestHTTPServer
@@ -85,6 +89,9 @@ public final class FulcioSimulator: Sendable {
     /// The next `count` signing requests get `status`.
     public func fail(status: Int, count: Int) { handler.state.withLock { $0.failures.append((status, count)) } }
     public func setLifetime(_ seconds: TimeInterval) { handler.state.withLock { $0.lifetime = seconds } }
+    public func setSCTMode(_ mode: SCTMode) { handler.state.withLock { $0.sctMode = mode } }
+    /// The CT log's key (DER SubjectPublicKeyInfo) and ID (its SHA-256).
+    public var ctLogPublicKeyDER: Data { handler.ctKey.publicKey.derRepresentation }
 
     public init(issuers: [TestOIDCIssuer]) async throws {
         self.issuers = issuers
@@ -129,8 +136,11 @@ public final class FulcioSimulator: Sendable {
             separator: "\n") + "\n"
     }
 
-    /// A `trusted_root.json` naming this Fulcio's CA chain (intermediate, then the root as the anchor).
-    public var trustedRootJSON: String {
+    /// A `trusted_root.json` naming this Fulcio's CA chain (intermediate, then the root as the anchor) and its CT
+    /// log; `tlogs` are the transparency logs' entries (`RekorSimulator.trustedRootLog`).
+    public var trustedRootJSON: String { trustedRootJSON(tlogs: []) }
+
+    public func trustedRootJSON(tlogs: [String]) -> String {
         func der(_ c: Certificate) -> String {
             var s = DER.Serializer()
             try? s.serialize(c)
@@ -140,8 +150,10 @@ public final class FulcioSimulator: Sendable {
             #"{"subject": {"organization": "sigstore.test", "commonName": "sigstore"}, "uri": "\#(url)", "#
             + #""certChain": {"certificates": [{"rawBytes": "\#(der(intermediateCertificate))"}, "#
             + #"{"rawBytes": "\#(der(rootCertificate))"}]}, "validFor": {"start": "2020-01-01T00:00:00.000Z"}}"#
-        return #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [], "#
-            + #""certificateAuthorities": [\#(ca)], "ctlogs": [], "timestampAuthorities": []}"#
+        let ctlog = TrustedRootLog.json(url: url + "/ct", publicKeyDER: ctLogPublicKeyDER)
+        return
+            #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(tlogs.joined(separator: ", "))], "#
+            + #""certificateAuthorities": [\#(ca)], "ctlogs": [\#(ctlog)], "timestampAuthorities": []}"#
     }
 
     public func stop() async { await server.stop() }
@@ -152,6 +164,7 @@ final class Handler: Sendable {
     let issuers: [TestOIDCIssuer]
     let intermediateKey: P256.Signing.PrivateKey
     let chain: [Certificate]
+    let ctKey = P256.Signing.PrivateKey()
     let state = Mutex(FulcioSimulator.State())
 
     init(issuers: [TestOIDCIssuer], intermediateKey: P256.Signing.PrivateKey, chain: [Certificate]) {
@@ -179,8 +192,8 @@ final class Handler: Sendable {
             return nil
         }
         if let decision { return decision }
-        let lifetime = state.withLock { $0.lifetime }
-        switch issue(request, v2: v2, lifetime: lifetime) {
+        let (lifetime, sct) = state.withLock { ($0.lifetime, $0.sctMode) }
+        switch issue(request, v2: v2, lifetime: lifetime, sct: sct) {
         case .success(let response): return response
         case .failure(let refusal):
             state.withLock { $0.stats.refused += 1 }
@@ -193,7 +206,9 @@ final class Handler: Sendable {
         init(_ status: Int, _ code: Int, _ message: String) { response = Handler.error(status, code, message) }
     }
 
-    func issue(_ request: ServedRequest, v2: Bool, lifetime: TimeInterval) -> Result<ServedResponse, Refusal> {
+    func issue(
+        _ request: ServedRequest, v2: Bool, lifetime: TimeInterval, sct: FulcioSimulator.SCTMode
+    ) -> Result<ServedResponse, Refusal> {
         do {
             guard let body = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any] else {
                 throw Refusal(400, 3, "The request could not be parsed")
@@ -209,7 +224,7 @@ final class Handler: Sendable {
             guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: proof),
                 publicKey.isValidSignature(signature, for: Data(challenge.utf8))
             else { throw Refusal(400, 3, "The signature supplied in the request could not be verified") }
-            let leaf = try certificate(for: publicKey, claims: claims, issuer: issuer, lifetime: lifetime)
+            let leaf = try certificate(for: publicKey, claims: claims, issuer: issuer, lifetime: lifetime, sct: sct)
             let pems = ([leaf] + chain).compactMap { try? $0.serializeAsPEM().pemString }
             if v2 {
                 let json = try JSONSerialization.data(
@@ -282,7 +297,8 @@ final class Handler: Sendable {
     }
 
     func certificate(
-        for key: P256.Signing.PublicKey, claims: [String: Any], issuer: TestOIDCIssuer, lifetime: TimeInterval
+        for key: P256.Signing.PublicKey, claims: [String: Any], issuer: TestOIDCIssuer, lifetime: TimeInterval,
+        sct: FulcioSimulator.SCTMode
     ) throws -> Certificate {
         // Whole seconds: X.509 times have no fraction, and a rounded-up notBefore is "not yet valid" for a moment.
         let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
@@ -292,22 +308,60 @@ final class Handler: Sendable {
         var serial = [UInt8](repeating: 0, count: 20)
         for i in serial.indices { serial[i] = UInt8.random(in: 0...255) }
         serial[0] &= 0x7f
-        return try Certificate(
-            version: .v3, serialNumber: .init(bytes: serial[...]), publicKey: .init(key), notValidBefore: now,
-            notValidAfter: now + lifetime, issuer: issuerName, subject: DistinguishedName(),
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.codeSigning])
-                SubjectKeyIdentifier(hash: Certificate.PublicKey(key))
-                AuthorityKeyIdentifier(
-                    keyIdentifier: SubjectKeyIdentifier(hash: Certificate.PublicKey(intermediateKey.publicKey))
-                        .keyIdentifier)
-                Critical(SubjectAlternativeNames([Self.san(claims, kind: issuer.kind)]))
-                Certificate.Extension(
-                    oid: [1, 3, 6, 1, 4, 1, 57264, 1, 1], critical: false, value: ArraySlice(Array(issuer.url.utf8)))
-                Certificate.Extension(
-                    oid: [1, 3, 6, 1, 4, 1, 57264, 1, 8], critical: false, value: utf8.serializedBytes[...])
-            }, issuerPrivateKey: .init(intermediateKey))
+        var extensions = try Certificate.Extensions {
+            Critical(KeyUsage(digitalSignature: true))
+            try ExtendedKeyUsage([.codeSigning])
+            SubjectKeyIdentifier(hash: Certificate.PublicKey(key))
+            AuthorityKeyIdentifier(
+                keyIdentifier: SubjectKeyIdentifier(hash: Certificate.PublicKey(intermediateKey.publicKey))
+                    .keyIdentifier)
+            Critical(SubjectAlternativeNames([Self.san(claims, kind: issuer.kind)]))
+            Certificate.Extension(
+                oid: [1, 3, 6, 1, 4, 1, 57264, 1, 1], critical: false, value: ArraySlice(Array(issuer.url.utf8)))
+            Certificate.Extension(
+                oid: [1, 3, 6, 1, 4, 1, 57264, 1, 8], critical: false, value: utf8.serializedBytes[...])
+        }
+        func make() throws -> Certificate {
+            try Certificate(
+                version: .v3, serialNumber: .init(bytes: serial[...]), publicKey: .init(key), notValidBefore: now,
+                notValidAfter: now + lifetime, issuer: issuerName, subject: DistinguishedName(),
+                signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(intermediateKey))
+        }
+        let precertificate = try make()
+        guard sct != .none else { return precertificate }
+        try extensions.append(sctListExtension(for: precertificate, corrupt: sct == .badSignature))
+        return try make()
+    }
+
+    /// The CT log's part (RFC 6962 §3.2): sign `v1 ‖ certificate_timestamp ‖ time ‖ precert_entry ‖
+    /// SHA-256(issuer SPKI) ‖ uint24 TBS ‖ no extensions`, and encode the SCT list in an OCTET STRING.
+    func sctListExtension(for precertificate: Certificate, corrupt: Bool) throws -> Certificate.Extension {
+        func be(_ v: UInt64, _ n: Int) -> [UInt8] {
+            (0..<n).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) }
+        }
+        let time = UInt64(Date().timeIntervalSince1970 * 1000)
+        let tbs = Array(precertificate.tbsCertificateBytes)
+        var signed: [UInt8] = [0, 0] + be(time, 8) + be(1, 2)
+        signed += Array(SHA256.hash(data: intermediateKey.publicKey.derRepresentation))
+        signed += be(UInt64(tbs.count), 3) + tbs + be(0, 2)
+        var signature = Array(try ctKey.signature(for: signed).derRepresentation)
+        if corrupt { signature[signature.count - 1] ^= 0x01 }
+        var sct: [UInt8] = [0] + Array(SHA256.hash(data: ctKey.publicKey.derRepresentation)) + be(time, 8) + be(0, 2)
+        sct += [4, 3] + be(UInt64(signature.count), 2) + signature
+        let list = be(UInt64(sct.count + 2), 2) + be(UInt64(sct.count), 2) + sct
+        var octets = DER.Serializer()
+        try octets.serialize(ASN1OctetString(contentBytes: list[...]))
+        return Certificate.Extension(
+            oid: [1, 3, 6, 1, 4, 1, 11129, 2, 4, 2], critical: false, value: octets.serializedBytes[...])
+    }
+}
+
+/// A log's entry in a `trusted_root.json` (`tlogs` or `ctlogs`).
+public enum TrustedRootLog {
+    public static func json(url: String, publicKeyDER: Data) -> String {
+        let id = Data(SHA256.hash(data: publicKeyDER)).base64EncodedString()
+        return
+            #"{"baseUrl": "\#(url)", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": "\#(publicKeyDER.base64EncodedString())", "#
+            + #""keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2020-01-01T00:00:00Z"}}, "logId": {"keyId": "\#(id)"}}"#
     }
 }

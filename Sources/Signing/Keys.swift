@@ -215,6 +215,24 @@ public enum PublicKey: @unchecked Sendable {
         }
     }
 
+    /// A DER SubjectPublicKeyInfo, as a trusted root lists log keys.
+    public init(der: Data) throws(SigningError) {
+        if let k = try? P256.Signing.PublicKey(derRepresentation: der) {
+            self = .p256(k)
+        } else if let k = try? P384.Signing.PublicKey(derRepresentation: der) {
+            self = .p384(k)
+        } else if let k = try? P521.Signing.PublicKey(derRepresentation: der) {
+            self = .p521(k)
+        } else if let k = try? Curve25519.Signing.PublicKey(derRepresentation: der) {
+            self = .ed25519(k)
+        } else if let k = try? _RSA.Signing.PublicKey(derRepresentation: der) {
+            self = .rsa(k)
+        } else {
+            throw SigningError(
+                code: .unsupportedKey, file: "public key", reason: "not a DER public key of a supported type")
+        }
+    }
+
     /// Verifies a signature over `message`, trying the hashes a signer may have used.
     public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
         switch self {

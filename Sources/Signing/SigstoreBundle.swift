@@ -72,12 +72,24 @@ public struct TransparencyLogEntry: Codable, Sendable, Equatable {
     }
     public struct InclusionPromise: Codable, Sendable, Equatable { public var signedEntryTimestamp: String }
     public struct InclusionProof: Codable, Sendable, Equatable {
-        public struct Checkpoint: Codable, Sendable, Equatable { public var envelope: String }
+        public struct Checkpoint: Codable, Sendable, Equatable {
+            public var envelope: String
+            public init(envelope: String) { self.envelope = envelope }
+        }
         public var logIndex: String
+        /// Base64, as protojson writes bytes.
         public var rootHash: String
         public var treeSize: String
         public var hashes: [String]
         public var checkpoint: Checkpoint
+
+        public init(logIndex: String, rootHash: String, treeSize: String, hashes: [String], checkpoint: Checkpoint) {
+            self.logIndex = logIndex
+            self.rootHash = rootHash
+            self.treeSize = treeSize
+            self.hashes = hashes
+            self.checkpoint = checkpoint
+        }
     }
 
     public var logIndex: String

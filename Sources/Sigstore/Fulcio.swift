@@ -130,10 +130,25 @@ public struct FulcioClient: Sendable {
                 address: address.absoluteString, status: nil,
                 reason: "the chain is broken: \(certificate.subject) is not signed by \(issuer.subject)")
         }
-        if let trustedRoot, !trustedRoot.anchors(chain, at: chain[0].notValidBefore) {
+        guard let trustedRoot else { return }
+        if !trustedRoot.anchors(chain, at: chain[0].notValidBefore) {
             throw FulcioError(
                 address: address.absoluteString, status: nil,
                 reason: "the certificate chain does not end in a Fulcio CA of the trusted root; refused")
+        }
+        // Fulcio logged the precertificate in a CT log: the embedded SCT proves it (Chains checks nothing here).
+        if !trustedRoot.ctlogs.isEmpty {
+            guard chain.count > 1 else {
+                throw FulcioError(
+                    address: address.absoluteString, status: nil,
+                    reason: "the answer has no issuer certificate to check the SCT with; refused")
+            }
+            do {
+                _ = try SignedCertificateTimestamp.verifyEmbedded(
+                    leaf: chain[0], issuer: chain[1], ctlogs: trustedRoot.ctlogs)
+            } catch {
+                throw FulcioError(address: address.absoluteString, status: nil, reason: "\(error); refused")
+            }
         }
     }
 }
