@@ -82,6 +82,10 @@ extension ChainsError {
             inner.message = e.description
             inner.underlying = e
             return inner
+        case let e as TransportError where code == .transparency:
+            let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
+            return ChainsError(
+                e.kind == .timeout ? .timeout : code, "Rekor \(e.description)", underlying: e, isRetryable: retryable)
         case let e as TransportError:
             let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
             return ChainsError(
@@ -95,6 +99,8 @@ extension ChainsError {
             return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
         case let e as NoUsableCredential:
             return ChainsError(.storageRefused, e.description, registry: e.target, underlying: e)
+        case let e as RekorError:
+            return ChainsError(.transparency, e.description, underlying: e, isRetryable: e.isRetryable)
         case let e as FulcioError:
             return ChainsError(.signing, e.description, underlying: e, isRetryable: e.isRetryable)
         case let e as IdentityTokenError:

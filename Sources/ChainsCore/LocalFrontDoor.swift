@@ -25,6 +25,9 @@ public struct SignReport: Sendable {
     public var document: String?
     /// A key created on first use for this run.
     public var createdKey: URL?
+    /// `--bundle-out`: the bundles written, or why they could not be.
+    public var bundles: [URL] = []
+    public var bundleError: ChainsError?
 
     /// 0 done; 1 the work failed or the run is not finished; 2 bad input.
     public var exitCode: Int32 {
@@ -51,11 +54,13 @@ public final class LocalSigning: Sendable {
     /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
     public let keyless: KeylessCertificates?
     let transports: [AsyncHTTPClientTransport]
+    let bundleFiles: BundleFiles?
 
     init(
         service: SigningService, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
-        signers: Signers, transports: [AsyncHTTPClientTransport]
+        signers: Signers, transports: [AsyncHTTPClientTransport], bundleOut: URL?
     ) {
+        self.bundleFiles = bundleOut.map(BundleFiles.init(directory:))
         self.service = service
         self.config = config
         self.objects = objects
@@ -78,7 +83,9 @@ public final class LocalSigning: Sendable {
         var transport: AsyncHTTPClientTransport?
     }
 
-    static func makeSigners(_ setup: LocalSetup, config: ChainsConfig, logger: Logger) async throws -> Signers {
+    static func makeSigners(
+        _ setup: LocalSetup, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
+    ) async throws -> Signers {
         guard config.fulcioEnabled else {
             let keys = KeySignerSource(
                 setup.signingSecrets.map { .directory($0) } ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
@@ -95,7 +102,6 @@ public final class LocalSigning: Sendable {
                 .badInput, "is plain http; the identity token would cross the network in clear — use https",
                 key: "signers.x509.fulcio.address")
         }
-        let trustedRoot = try loadTrustedRoot(setup, config: config)
         // Its own client: Fulcio's TLS is always verified, whatever registries are configured to allow.
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(30)), logger: logger)
@@ -152,13 +158,24 @@ public final class LocalSigning: Sendable {
         diagnostics += store.warnings.map { .warning($0) }
         let config = loaded.config
         let signers: Signers
+        let trustedRoot: TrustedRoot?
         do {
-            signers = try await makeSigners(setup, config: config, logger: logger)
+            trustedRoot = try loadTrustedRoot(setup, config: config)
+            signers = try await makeSigners(setup, config: config, trustedRoot: trustedRoot, logger: logger)
         } catch {
             throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
         }
         var backends: [any StorageBackend] = [TektonStorage()]
         var transports = signers.transport.map { [$0] } ?? []
+        let transparency: RekorTransparencyLog?
+        do {
+            let made = try makeTransparency(setup, config: config, trustedRoot: trustedRoot, logger: logger)
+            transparency = made?.0
+            if let http = made?.1 { transports.append(http) }
+        } catch {
+            for t in transports { try? await t.shutdown() }
+            throw LocalSetupError(errors: [ChainsError.classify(error, stage: .transparency)], diagnostics: diagnostics)
+        }
         if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
             $0.isEnabled && $0.storage.contains("oci")
         }) {
@@ -175,15 +192,32 @@ public final class LocalSigning: Sendable {
         }
         do {
             let service = try SigningService(
-                config: config, signers: signers.source, backends: backends, cluster: store, logger: logger,
-                runBudget: setup.runTimeout)
+                config: config, signers: signers.source, backends: backends, cluster: store,
+                transparency: transparency, logger: logger, runBudget: setup.runTimeout)
             return LocalSigning(
                 service: service, config: loaded, objects: store, diagnostics: diagnostics, signers: signers,
-                transports: transports)
+                transports: transports, bundleOut: setup.bundleOut)
         } catch {
             for t in transports { try? await t.shutdown() }
             throw LocalSetupError(errors: error.errors, diagnostics: diagnostics)
         }
+    }
+
+    /// `transparency.enabled`: a Rekor client for `transparency.url`, its own HTTP client (TLS always verified),
+    /// entries checked with the trusted root's log keys when there is one.
+    static func makeTransparency(
+        _ setup: LocalSetup, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
+    ) throws -> (RekorTransparencyLog, AsyncHTTPClientTransport)? {
+        guard config.transparency.isEnabled else { return nil }
+        guard let address = URL(string: config.transparency.url), let host = address.host, !host.isEmpty,
+            address.scheme == "https" || address.scheme == "http"
+        else {
+            throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
+        }
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
+        let client = RekorClient(address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
+        return (RekorTransparencyLog(client: client), http)
     }
 
     static func makeOCIStorage(
@@ -243,6 +277,14 @@ public final class LocalSigning: Sendable {
         // Written back also after a failure: the retry counter is recorded, as Chains records it.
         report.document = runFile.document(adding: outcome.annotations.all)
         report.status = outcome.succeeded ? .signed : .failed
+        if let bundleFiles {
+            do throws(ChainsError) {
+                report.bundles = try bundleFiles.write(outcome)
+            } catch {
+                report.bundleError = error
+                report.status = .failed
+            }
+        }
         return report
     }
 

@@ -87,6 +87,8 @@ public struct LocalSetup: Sendable {
     public var runTimeout: Duration?
     /// `--trusted-root FILE`; wins over `signers.x509.trusted-root.file`.
     public var trustedRoot: URL?
+    /// `--bundle-out DIR`: a sigstore bundle per signed artifact.
+    public var bundleOut: URL?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
@@ -95,8 +97,9 @@ public struct LocalSetup: Sendable {
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
         registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
         spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil,
-        trustedRoot: URL? = nil
+        trustedRoot: URL? = nil, bundleOut: URL? = nil
     ) {
+        self.bundleOut = bundleOut
         self.spiffeTokenProvider = spiffeTokenProvider
         self.trustedRoot = trustedRoot
         self.configFile = configFile

@@ -57,7 +57,8 @@ public struct OCIStorage: StorageBackend {
             let layer = CosignLayer.signature(
                 payload: item.payload, signature: item.signature,
                 certificate: CertificatePEM.leaf(item.certificateChain),
-                chain: CertificatePEM.rest(item.certificateChain)
+                chain: CertificatePEM.rest(item.certificateChain),
+                bundle: item.transparency?.entry.cosignBundleAnnotation
             )
             try await push(
                 layer, as: .signature, image: image, run: run, into: &receipt, sameSigner: Self.sameSigner(item))
@@ -80,7 +81,8 @@ public struct OCIStorage: StorageBackend {
             let layer = CosignLayer.attestation(
                 envelope: item.signature, predicateType: statement.predicateType ?? "",
                 certificate: CertificatePEM.leaf(item.certificateChain),
-                chain: CertificatePEM.rest(item.certificateChain))
+                chain: CertificatePEM.rest(item.certificateChain),
+                bundle: item.transparency?.entry.cosignBundleAnnotation)
             try await push(
                 layer, as: .attestation, image: image, run: run, into: &receipt, equivalent: Self.sameStatement(item))
         }
@@ -107,7 +109,7 @@ public struct OCIStorage: StorageBackend {
             bundle = try SigstoreBundle(
                 envelope: envelope, publicKeyDER: item.publicKey.derRepresentation,
                 certificateDER: CertificatePEM.leafDER(item.certificateChain),
-                tlogEntries: item.transparencyEntry.map { [$0] } ?? []
+                tlogEntries: item.transparency.map { [$0.bundleEntry] } ?? []
             ).serialized()
         } catch {
             throw StorageError(backend: name, item: item.fullKey, reason: error.description, underlying: error)

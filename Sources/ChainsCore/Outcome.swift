@@ -22,15 +22,22 @@ public struct SigningFailure: Sendable, CustomStringConvertible {
 public struct ArtifactOutcome: Sendable {
     public var artifactType: String
     public var object: String
+    /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
+    public var shortKey: String
     public var format: String
     public var payload: Data
     public var signature: Data
     public var keyID: String
+    public var publicKey: PublicKey
+    public var publicKeyDER: Data { publicKey.derRepresentation }
     /// The key's algorithm and where it came from, for the summary (`ECDSA P-256`, `/etc/signing-secrets/x509.pem`).
     public var keyAlgorithm: String
     public var signerOrigin: String
     public var certificateChain: [Certificate]?
-    public var transparencyEntry: TransparencyLogEntry?
+    /// For the `sigstore-bundle` encoding of an image: cosign v3's image statement, signed (see `SignedArtifact`).
+    public var bundleEnvelope: Data?
+    /// What the transparency log recorded, when the run was logged and the log answered.
+    public var transparency: TransparencyRecord?
     /// Backends that stored it, with what each wrote; a backend that failed is in the outcome's failures instead.
     public var receipts: [StorageReceipt]
     public var subjects: [String]

@@ -85,8 +85,11 @@ public struct SigningService: Sendable {
         outcome.diagnostics = plan.diagnostics
         outcome.nothingEnabled = plan.enabledTypes.isEmpty
         let context = RunContext(run: meta)
+        let log = transparency.flatMap {
+            TransparencyRules.shouldLog(meta.metadata.annotations ?? [:], config: config) ? $0 : nil
+        }
         for item in plan.artifacts {
-            await process(item, context: context, into: &outcome)
+            await process(item, context: context, log: log, into: &outcome)
         }
         outcome.annotations = Self.patch(for: outcome, annotations: meta.metadata.annotations ?? [:])
         logger.info(
@@ -98,8 +101,11 @@ public struct SigningService: Sendable {
         return outcome
     }
 
-    /// Payload → signature → log entry → storage, for one artifact.
-    func process(_ item: PlannedArtifact, context: RunContext, into outcome: inout RunOutcome) async {
+    /// Payload → signature → log entry → storage, for one artifact. A log that fails does not stop storage: the
+    /// signature is kept, and the outcome records the (retryable) log failure.
+    func process(
+        _ item: PlannedArtifact, context: RunContext, log: (any TransparencyLog)?, into outcome: inout RunOutcome
+    ) async {
         func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
             var classified = ChainsError.classify(error, stage: code)
             classified.run = classified.run ?? context.displayName
@@ -121,19 +127,20 @@ public struct SigningService: Sendable {
             fail(.signing, .signing, error)
             return
         }
-        if let transparency, config.transparency.isEnabled {
+        if let log {
             do {
-                signed.transparencyEntry = try await transparency.record(signed)
+                signed.transparency = try await log.record(signed)
             } catch {
                 fail(.tlog, .transparency, error)
-                return
             }
         }
         var artifact = ArtifactOutcome(
-            artifactType: item.artifactType, object: item.object, format: item.setting.format, payload: signed.payload,
-            signature: signed.signature, keyID: signer.publicKey.keyID, keyAlgorithm: signer.publicKey.algorithmName,
+            artifactType: item.artifactType, object: item.object, shortKey: item.shortKey, format: item.setting.format,
+            payload: signed.payload, signature: signed.signature, keyID: signer.publicKey.keyID,
+            publicKey: signer.publicKey, keyAlgorithm: signer.publicKey.algorithmName,
             signerOrigin: signer.origin, certificateChain: signer.certificateChain,
-            transparencyEntry: signed.transparencyEntry, receipts: [], subjects: payload.subjects)
+            bundleEnvelope: signed.bundleEnvelope, transparency: signed.transparency, receipts: [],
+            subjects: payload.subjects)
         for name in item.setting.storage {
             guard let backend = backends[name] else {
                 fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(name)\" is not available"))
@@ -173,7 +180,7 @@ public struct SigningService: Sendable {
             artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,
             format: item.setting.format,
             payload: payload.bytes, signature: signature, publicKey: signer.publicKey,
-            certificateChain: signer.certificateChain, bundleEnvelope: bundleEnvelope, transparencyEntry: nil)
+            certificateChain: signer.certificateChain, bundleEnvelope: bundleEnvelope, transparency: nil)
         return (artifact, signer)
     }
 
@@ -189,6 +196,11 @@ public struct SigningService: Sendable {
             base = base.filter { !$0.key.hasPrefix(ChainsAnnotations.prefix) }
         }
         patch.mark = outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(base)
+        // Chains writes the entry of the last upload; we name the run's own provenance entry when there is one.
+        let logged = outcome.artifacts.filter { $0.transparency != nil }
+        if let entry = (logged.last { $0.artifactType != "oci" } ?? logged.last)?.transparency?.entry {
+            patch.mark[ChainsAnnotations.transparency] = entry.annotationValue
+        }
         return patch
     }
 

@@ -57,11 +57,6 @@ extension ChainsError {
     }
 }
 
-/// Where signatures are logged (Rekor). The service calls it after signing and before storing.
-public protocol TransparencyLog: Sendable {
-    func record(_ artifact: SignedArtifact) async throws -> TransparencyLogEntry
-}
-
 /// One signed payload on its way to storage (Chains' `StorePayload` arguments). Storage never signs: everything
 /// it writes is in here.
 public struct SignedArtifact: Sendable {
@@ -81,8 +76,8 @@ public struct SignedArtifact: Sendable {
     /// The envelope a sigstore bundle carries: for in-toto formats the signature; for an image signature with the
     /// `sigstore-bundle` encoding, cosign v3's image statement signed by the same signer. Nil when not needed.
     public var bundleEnvelope: Data?
-    /// The transparency-log entry for this signature, when one was made.
-    public var transparencyEntry: TransparencyLogEntry?
+    /// What the transparency log recorded for this signature, when it was logged.
+    public var transparency: TransparencyRecord?
 }
 
 /// What a backend did with one artifact.

@@ -100,6 +100,12 @@ public enum Python {
         return candidate
     }
 
+    /// Runs a command the venv installed (`sigstore`), beside its python.
+    public static func tool(_ name: String, _ arguments: [String]) throws -> ProcessResult {
+        let path = URL(fileURLWithPath: try executable()).deletingLastPathComponent().appendingPathComponent(name).path
+        return try runProcess(path, arguments)
+    }
+
     /// Runs `Tests/Interop/<script>` with the verifier venv.
     public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
         try runProcess(

@@ -33,26 +33,28 @@ public struct CosignLayer: Sendable {
     }
 
     /// A simplesigning signature layer, as Chains writes it (certificate and chain always present, maybe empty).
-    public static func signature(payload: Data, signature: Data, certificate: String, chain: String) -> CosignLayer {
-        CosignLayer(
-            payload: payload, mediaType: MediaType.cosignSimpleSigning,
-            annotations: [
-                CosignAnnotation.signature: signature.base64EncodedString(), CosignAnnotation.certificate: certificate,
-                CosignAnnotation.chain: chain,
-            ])
+    /// `bundle` is the transparency-log entry as cosign's `dev.sigstore.cosign/bundle` JSON, when one was made.
+    public static func signature(
+        payload: Data, signature: Data, certificate: String, chain: String, bundle: String? = nil
+    ) -> CosignLayer {
+        var annotations = [
+            CosignAnnotation.signature: signature.base64EncodedString(), CosignAnnotation.certificate: certificate,
+            CosignAnnotation.chain: chain,
+        ]
+        annotations[CosignAnnotation.bundle] = bundle
+        return CosignLayer(payload: payload, mediaType: MediaType.cosignSimpleSigning, annotations: annotations)
     }
 
     /// A DSSE attestation layer: the signature lives in the envelope, so the signature annotation is empty.
     public static func attestation(
-        envelope: Data, predicateType: String, certificate: String, chain: String
+        envelope: Data, predicateType: String, certificate: String, chain: String, bundle: String? = nil
     ) -> CosignLayer {
-        CosignLayer(
-            payload: envelope, mediaType: MediaType.dsseEnvelope,
-            annotations: [
-                CosignAnnotation.signature: "", CosignAnnotation.certificate: certificate,
-                CosignAnnotation.chain: chain,
-                CosignAnnotation.predicateType: predicateType,
-            ])
+        var annotations = [
+            CosignAnnotation.signature: "", CosignAnnotation.certificate: certificate, CosignAnnotation.chain: chain,
+            CosignAnnotation.predicateType: predicateType,
+        ]
+        annotations[CosignAnnotation.bundle] = bundle
+        return CosignLayer(payload: envelope, mediaType: MediaType.dsseEnvelope, annotations: annotations)
     }
 
     public var digest: Digest { Digest.sha256(of: payload) }

@@ -25,9 +25,46 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
         public var signatures: [Signature]
     }
 
+    /// A signature over an artifact's bytes (what `hashedrekord` logs).
+    public struct MessageSignature: Codable, Sendable, Equatable {
+        public struct MessageDigest: Codable, Sendable, Equatable {
+            public var algorithm: String
+            public var digest: String
+        }
+        public var messageDigest: MessageDigest
+        public var signature: String
+    }
+
     public var mediaType: String
     public var verificationMaterial: VerificationMaterial
+    public var messageSignature: MessageSignature?
     public var dsseEnvelope: Envelope?
+
+    /// A bundle for a signature over `message` (a simplesigning payload), made by `publicKeyDER` or by the
+    /// certificate `certificateDER`.
+    public init(
+        message: Data, signature: Data, publicKeyDER: Data, certificateDER: Data?,
+        tlogEntries: [TransparencyLogEntry] = []
+    ) {
+        mediaType = Self.mediaTypeV03
+        messageSignature = MessageSignature(
+            messageDigest: .init(algorithm: "SHA2_256", digest: Data(SHA256.hash(data: message)).base64EncodedString()),
+            signature: signature.base64EncodedString())
+        verificationMaterial = Self.material(
+            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries)
+    }
+
+    static func material(
+        publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry]
+    ) -> VerificationMaterial {
+        if let certificateDER {
+            return .init(
+                publicKey: nil, certificate: .init(rawBytes: certificateDER.base64EncodedString()),
+                tlogEntries: tlogEntries)
+        }
+        let hint = Data(SHA256.hash(data: publicKeyDER)).base64EncodedString()
+        return .init(publicKey: .init(hint: hint), certificate: nil, tlogEntries: tlogEntries)
+    }
 
     /// A bundle for a DSSE envelope with one signature, made by `publicKeyDER` (hinted by its SHA-256) or by the
     /// certificate `certificateDER` (a keyless signer's leaf), with the log entries of that signature.
@@ -43,14 +80,8 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
         dsseEnvelope = Envelope(
             payload: env.payload, payloadType: env.payloadType,
             signatures: [.init(sig: env.signatures[0].sig, keyid: keyID.isEmpty ? nil : keyID)])
-        if let certificateDER {
-            verificationMaterial = .init(
-                publicKey: nil, certificate: .init(rawBytes: certificateDER.base64EncodedString()),
-                tlogEntries: tlogEntries)
-        } else {
-            let hint = Data(SHA256.hash(data: publicKeyDER)).base64EncodedString()
-            verificationMaterial = .init(publicKey: .init(hint: hint), certificate: nil, tlogEntries: tlogEntries)
-        }
+        verificationMaterial = Self.material(
+            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries)
     }
 
     /// Canonical bytes: sorted keys, no escaped slashes — the same bundle always has the same digest, so a retry

@@ -12,6 +12,12 @@ public struct RekorError: Error, Sendable, CustomStringConvertible {
     public var reason: String
     /// Rekor may answer later (5xx, 429). A refused entry or a log answer that does not verify will not change.
     public var isRetryable: Bool { status.map { $0 == 429 || $0 == 408 || (500...599).contains($0) } ?? false }
+
+    public init(address: String, status: Int?, reason: String) {
+        self.address = address
+        self.status = status
+        self.reason = reason
+    }
     public var description: String { "Rekor \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason }
 }
 
@@ -21,6 +27,11 @@ public enum RekorProposal: Sendable {
     case hashedRekord(payloadSHA256: Data, signature: Data, verifierPEM: String)
     /// The DSSE envelope JSON and the verifier as PEM.
     case dsse(envelope: Data, verifierPEM: String)
+
+    /// A simplesigning signature over `payload`.
+    public static func hashedRekord(payload: Data, signature: Data, verifierPEM: String) -> RekorProposal {
+        .hashedRekord(payloadSHA256: Data(SHA256.hash(data: payload)), signature: signature, verifierPEM: verifierPEM)
+    }
 
     public var kind: String {
         switch self {

@@ -54,8 +54,15 @@ struct Sign: AsyncParsableCommand {
 
     @Option(
         name: .customLong("trusted-root"),
-        help: "A sigstore trusted_root.json: keyless certificates must chain to one of its Fulcio CAs.")
+        help:
+            "A sigstore trusted_root.json: keyless certificates must chain to one of its Fulcio CAs and carry an SCT of its CT logs; Rekor entries must verify with its log keys."
+    )
     var trustedRoot: String?
+
+    @Option(
+        name: .customLong("bundle-out"),
+        help: "Write a sigstore bundle (v0.3) per signed artifact as DIR/<short key>.sigstore.json.")
+    var bundleOut: String?
 
     @Flag(name: .customLong("verbose"), help: "Log what the service does (requests, decisions) on stderr.")
     var verbose = false
@@ -77,7 +84,8 @@ struct Sign: AsyncParsableCommand {
             registries: try registry.settings(), requestTimeout: try duration(requestTimeout, "request-timeout"),
             runTimeout: try duration(runTimeout, "run-timeout"),
             spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() },
-            trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) })
+            trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
+            bundleOut: bundleOut.map { URL(fileURLWithPath: $0) })
     }
 
     var runs: [String] { [run] + moreRuns }
@@ -193,6 +201,8 @@ enum SignSummary {
             lines.append("created a new ECDSA P-256 signing key: \(created.path) (public key: x509.pub beside it)")
         }
         if let outcome = report.outcome { lines += signed(outcome, output: output) }
+        lines += report.bundles.map { "bundle: \($0.path)" }
+        if let error = report.bundleError { lines.append("error: \(error)") }
         return lines
     }
 
@@ -257,6 +267,11 @@ enum SignSummary {
                 "signed \(a.artifactType) \(a.object) as \(a.format)"
                     + (a.storedIn.isEmpty ? " (not stored)" : " → \(a.storedIn.joined(separator: ", "))"))
             for subject in a.subjects { lines.append("  subject \(subject)") }
+            if let record = a.transparency {
+                lines.append(
+                    "  logged: \(record.entry.annotationValue) (\(record.entry.kind), checked with \(record.keySource))"
+                )
+            }
         }
         if outcome.nothingEnabled {
             lines.append("nothing to sign: every artifact type is disabled in chains-config")

@@ -68,10 +68,17 @@ struct CLITests {
         #expect(
             pr.stderr.contains(
                 "child TaskRuns not found among --objects: app-ci-4mz8w-fetch-source, app-ci-4mz8w-build"))
-        let rekor = try dir.write("rekor.yaml", "transparency.enabled: \"true\"\n")
-        let refused = try chains(["sign", kaniko, "--signing-secrets", dir.url.path, "--config", rekor.path])
-        #expect(refused.status == 2 && refused.stdout.isEmpty)
-        #expect(refused.stderr.contains("error: transparency.enabled: is \"true\", but Rekor upload is not built yet"))
+        // A Rekor nobody answers at: signed and written, the log failure retryable, the retry recorded.
+        let rekor = try dir.write(
+            "rekor.yaml",
+            "transparency.enabled: \"true\"\ntransparency.url: http://127.0.0.1:1\nartifacts.oci.storage: tekton\n")
+        let unlogged = try chains([
+            "sign", kaniko, "--signing-secrets", dir.url.path, "--config", rekor.path, "--run-timeout", "5s",
+        ])
+        #expect(unlogged.status == 1 && unlogged.stdout.contains("chains.tekton.dev/signature-taskrun-"))
+        #expect(unlogged.stderr.contains("error: tlog [tekton"), "\(unlogged.stderr)")
+        #expect(unlogged.stderr.contains("(retryable: the peer may recover; run chains sign again)"))
+        #expect(unlogged.stderr.contains("recorded chains.tekton.dev/retries=0 on the run"))
         let badFlag = try chains(["sign", kaniko, "--run-timeout", "soon"])
         #expect(badFlag.status == 2 && badFlag.stderr.contains("--run-timeout takes a positive duration"))
     }

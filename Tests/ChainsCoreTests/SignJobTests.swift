@@ -128,15 +128,17 @@ struct SignJobTests {
         #expect(report.document == nil)
     }
 
-    @Test("transparency.enabled: \"true\" is refused (Rekor is not built): nothing signed, exit 2")
-    func transparencyRefused() async throws {
+    @Test("transparency.url that is not an http(s) URL is refused naming the key: nothing signed, exit 2")
+    func transparencyURLRefused() async throws {
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
-            "cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  transparency.enabled: \"true\"\n")
+            "cm.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  transparency.enabled: \"true\"\n  transparency.url: rekor.local\n"
+        )
         let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(report.exitCode == 2)
-        #expect(report.setupError?.errors.map(\.key) == ["transparency.enabled"])
+        #expect(report.setupError?.errors.map(\.key) == ["transparency.url"])
         #expect(report.document == nil && report.outcome == nil)
     }
 

@@ -1,0 +1,59 @@
+import Foundation
+import Signing
+import Synchronization
+
+/// `chains sign --bundle-out DIR`: one sigstore bundle v0.3 per signed artifact, as `DIR/<short key>.sigstore.json`
+/// (`taskrun-<uid>`, `pipelinerun-<uid>`, or an image digest's first 12 hex digits). When two runs of one call sign
+/// the same image, the second is `<hex12>-<run uid>.sigstore.json`: nothing is overwritten.
+public final class BundleFiles: Sendable {
+    public let directory: URL
+    let used = Mutex<Set<String>>([])
+
+    public init(directory: URL) { self.directory = directory }
+
+    /// The bundle for one artifact: its DSSE envelope (an attestation, or an image's cosign v3 statement with the
+    /// `sigstore-bundle` encoding), else its simplesigning payload's message signature; with the log entry that
+    /// matches that content, when it was logged.
+    public static func bundle(for artifact: ArtifactOutcome, publicKeyDER: Data) throws(SigningError) -> SigstoreBundle
+    {
+        let certificate = CertificatePEM.leafDER(artifact.certificateChain)
+        if artifact.format == "simplesigning" && artifact.bundleEnvelope == nil {
+            return SigstoreBundle(
+                message: artifact.payload, signature: artifact.signature, publicKeyDER: publicKeyDER,
+                certificateDER: certificate, tlogEntries: artifact.transparency.map { [$0.entry.bundleEntry] } ?? [])
+        }
+        return try SigstoreBundle(
+            envelope: artifact.bundleEnvelope ?? artifact.signature, publicKeyDER: publicKeyDER,
+            certificateDER: certificate, tlogEntries: artifact.transparency.map { [$0.bundleEntry] } ?? [])
+    }
+
+    /// Writes the bundles of `outcome`; returns the files written, or the first error naming the file.
+    public func write(_ outcome: RunOutcome) throws(ChainsError) -> [URL] {
+        var written: [URL] = []
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ChainsError(
+                .badInput, "cannot create the --bundle-out directory: \(error.localizedDescription)",
+                file: directory.path)
+        }
+        for artifact in outcome.artifacts {
+            let short = artifact.shortKey
+            let name = used.withLock { names in
+                var name = "\(short).sigstore.json"
+                if names.contains(name) { name = "\(short)-\(outcome.uid).sigstore.json" }
+                names.insert(name)
+                return name
+            }
+            let file = directory.appendingPathComponent(name)
+            do {
+                let bundle = try Self.bundle(for: artifact, publicKeyDER: artifact.publicKeyDER)
+                try bundle.serialized().write(to: file)
+            } catch {
+                throw ChainsError(.storage, "cannot write the sigstore bundle: \(error)", file: file.path)
+            }
+            written.append(file)
+        }
+        return written
+    }
+}

@@ -1,0 +1,91 @@
+import ChainsConfig
+import Foundation
+import Signing
+import Sigstore
+import X509
+
+/// What the log recorded for one signed artifact.
+public struct TransparencyRecord: Sendable {
+    /// The entry for the payload's signature: `hashedrekord` for simplesigning, `dsse` for in-toto envelopes.
+    public var entry: RekorEntry
+    /// For an image signed with the `sigstore-bundle` encoding: the entry for the bundle's own envelope (cosign v3's
+    /// image statement), which is what a bundle verifier matches.
+    public var bundleEnvelopeEntry: RekorEntry?
+    /// Where the log's key came from, for the summary.
+    public var keySource: String
+
+    /// The entry a sigstore bundle of this artifact carries.
+    public var bundleEntry: TransparencyLogEntry { (bundleEnvelopeEntry ?? entry).bundleEntry }
+}
+
+/// Where signatures are logged (Rekor). The service calls it after signing and before storing.
+public protocol TransparencyLog: Sendable {
+    /// The log's address, for messages.
+    var address: String { get }
+    func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord
+}
+
+/// Rekor v1 through `RekorClient`: the verifier is the signer's certificate when keyless, else its public key, as
+/// Chains logs it. Every entry comes back checked (SET, inclusion proof, checkpoint, body), and one made earlier
+/// for the same signature is found (409), never made twice.
+public struct RekorTransparencyLog: TransparencyLog {
+    public let client: RekorClient
+    public var address: String { client.address.absoluteString }
+
+    public init(client: RekorClient) { self.client = client }
+
+    public func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
+        let verifier = Self.verifierPEM(artifact)
+        let proposal: RekorProposal =
+            artifact.format == "simplesigning"
+            ? .hashedRekord(payload: artifact.payload, signature: artifact.signature, verifierPEM: verifier)
+            : .dsse(envelope: artifact.signature, verifierPEM: verifier)
+        let entry = try await client.add(proposal)
+        try Self.checkTime(entry, certificate: artifact.certificateChain?.first, log: address)
+        var record = TransparencyRecord(
+            entry: entry,
+            keySource: client.logs.isEmpty
+                ? "the log's key as the log itself serves it (no trusted root: consistency checked, not who runs the log)"
+                : "the trusted root's key for this log")
+        if let envelope = artifact.bundleEnvelope, envelope != artifact.signature {
+            let bundled = try await client.add(.dsse(envelope: envelope, verifierPEM: verifier))
+            try Self.checkTime(bundled, certificate: artifact.certificateChain?.first, log: address)
+            record.bundleEnvelopeEntry = bundled
+        }
+        return record
+    }
+
+    static func verifierPEM(_ artifact: SignedArtifact) -> String {
+        if let leaf = artifact.certificateChain?.first, let pem = try? leaf.serializeAsPEM().pemString {
+            return pem + "\n"
+        }
+        return artifact.publicKey.pem
+    }
+
+    /// A keyless signature counts only if the log recorded it while the certificate was valid.
+    static func checkTime(_ entry: RekorEntry, certificate: Certificate?, log: String) throws(RekorError) {
+        guard let certificate else { return }
+        let time = entry.integratedDate
+        guard certificate.notValidBefore <= time, time <= certificate.notValidAfter else {
+            throw RekorError(
+                address: log, status: nil,
+                reason:
+                    "entry \(entry.logIndex) was integrated at \(time), outside the certificate's validity (\(certificate.notValidBefore) – \(certificate.notValidAfter))"
+            )
+        }
+    }
+}
+
+/// Which runs are logged: all with `transparency.enabled: "true"`; with `"manual"`, those annotated
+/// `chains.tekton.dev/transparency-upload: "true"` that have no `chains.tekton.dev/transparency` yet (Chains' rule).
+enum TransparencyRules {
+    static func shouldLog(_ annotations: [String: String], config: ChainsConfig) -> Bool {
+        switch config.transparency.mode {
+        case .off: return false
+        case .on: return true
+        case .manual:
+            return annotations[ChainsAnnotations.transparency] == nil
+                && annotations[ChainsAnnotations.transparencyUpload] == "true"
+        }
+    }
+}
