@@ -307,3 +307,87 @@ struct DeadlineTests {
         #expect(elapsed < .seconds(30))
     }
 }
+
+@Suite("Keyless, logged, stored as referrers: what cosign v3 users verify", .serialized)
+struct KeylessReferrerTests {
+    let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+
+    @Test(
+        "bundles read back from the registry pass sigstore-python offline; .sig/.att carry cosign's bundle annotation")
+    func keylessReferrers() async throws {
+        let s = try await SignAndPushTests().setup()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        defer {
+            Task {
+                await s.stop()
+                await fulcio.stop()
+                await rekor.stop()
+            }
+        }
+        let token = try s.dir.write(
+            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let keyless = """
+              signers.x509.fulcio.enabled: "true"
+              signers.x509.fulcio.address: \(fulcio.url)
+              signers.x509.identity.token.file: \(token.path)
+              transparency.enabled: "true"
+              transparency.url: \(rekor.url)
+
+            """
+        let root = try s.dir.write("root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
+        let trust = try s.dir.write("trust.json", SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor))
+        let hex = String(s.digest.dropFirst(7))
+
+        // 1. sigstore-bundle referrers.
+        try s.dir.write(
+            "config.yaml",
+            RunFixtures.ociConfig.replacingOccurrences(of: "slsa/v1", with: "slsa/v2alpha4") + keyless
+                + "  storage.oci.encoding-format: sigstore-bundle\n")
+        let runFile = try s.dir.write("run.yaml", RunFixtures.taskRun(image: s.image, digest: s.digest))
+        let objects = s.dir.file("objects")
+        for (name, text) in s.pushCredentials { try s.dir.write("objects/\(name)", text) }
+        let setup = LocalSetup(
+            configFile: s.dir.file("config.yaml"), objectDirectories: [objects],
+            dockerConfig: s.dir.file("no-docker").path, trustedRoot: root)
+        let signed = await signRunFile(runFile, setup: setup)
+        #expect(signed.exitCode == 0, "\(signed.text)")
+        // Each bundle's content is logged: provenance (dsse), image signature (hashedrekord), and the image's
+        // cosign v3 statement (dsse).
+        #expect(rekor.entryCount == 3)
+
+        let client = RegistryClient(transport: s.transport)
+        let session = client.session(
+            repository: try ImageReference(parsingRepository: s.image),
+            credential: Credential(username: "reader", password: "r3ad-only"), scopes: [Scope.pull("team-a/app")])
+        let bundles = try await session.bundles(of: try Digest(parsingSHA256: s.digest))
+        #expect(bundles.count == 2)
+        for entry in bundles {
+            let file = try s.dir.write("bundle-\(UUID()).json", data: entry.bundle)
+            let result = try Python.run(
+                "sigstore_verify.py",
+                [
+                    trust.path, file.path,
+                    "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller",
+                    issuer.url, "sha256:\(hex)",
+                ])
+            #expect(
+                result.status == 0 && result.stdout.contains(entry.predicateType),
+                "\(entry.predicateType): \(result.stderr)")
+        }
+
+        // 2. The tag layout (.sig/.att) of the same run, signed again: each layer carries cosign's bundle annotation
+        // (SET plus the entry it signs), whose body is the entry Rekor holds.
+        try s.dir.write("config.yaml", RunFixtures.ociConfig + keyless)
+        let again = await signRunFile(runFile, setup: setup, force: true)
+        #expect(again.exitCode == 0, "\(again.text)")
+        let fetched = try #require(try await session.manifest("sha256-\(hex).sig"))
+        let sig = try JSONDecoder().decode(ImageManifest.self, from: fetched.bytes)
+        let annotations = try #require(sig.layers.first?.annotations)
+        let bundle = try #require(annotations[CosignAnnotation.bundle])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(bundle.utf8)) as? [String: Any])
+        let payload = try #require(json["Payload"] as? [String: Any])
+        #expect(json["SignedEntryTimestamp"] as? String != nil && payload["logIndex"] as? Int != nil)
+        #expect(annotations[CosignAnnotation.certificate]?.contains("BEGIN CERTIFICATE") == true)
+    }
+}
