@@ -102,6 +102,7 @@ let package = Package(
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
                 "HTTPTransport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),
@@ -146,7 +147,7 @@ let package = Package(
             name: "OCIRegistryTests",
             dependencies: [
                 "OCIRegistry", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "KubeModels",
-                "Provenance", "OCI",
+                "Provenance", "OCI", "Sigstore",
             ],
             swiftSettings: strict
         ),

@@ -5,6 +5,7 @@ import OCI
 import OCIRegistry
 import RegistryAuth
 import Signing
+import Sigstore
 
 /// Registry access for the commands that only read or probe (`verify`, `verify-attestation`, `auth explain`).
 public enum LocalRegistryAccess {
@@ -80,6 +81,15 @@ public enum LocalRegistryAccess {
     }
 
     /// A public key from a PEM file — or the public half of a private key file.
+    /// A sigstore trusted_root.json named by a flag.
+    public static func readTrustedRoot(_ path: String) throws(ChainsError) -> TrustedRoot {
+        do {
+            return try TrustedRoot(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ChainsError(.badInput, error.description, file: path, underlying: error)
+        }
+    }
+
     public static func readKey(_ path: String) throws(ChainsError) -> PublicKey {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ChainsError(.badInput, "cannot read the key \(path)", file: path)

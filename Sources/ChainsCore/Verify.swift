@@ -3,17 +3,88 @@ import OCI
 import OCIRegistry
 import RegistryAuth
 import Signing
+import Sigstore
+import SwiftASN1
+import X509
 
-/// `chains verify` / `chains verify-attestation`: read what is attached to an image and check it with a key.
+/// `chains verify` / `chains verify-attestation`: read what is attached to an image and check it with a key, or
+/// keylessly: a Fulcio certificate for the expected identity, logged in a trusted transparency log.
 public struct AttachmentVerifier: Sendable {
+    /// Who must have signed: the holder of a key, or a keyless identity under a trusted root.
+    public enum Authority: Sendable {
+        case key(PublicKey)
+        case keyless(KeylessPolicy)
+    }
     public var client: RegistryClient
     public var credentials: [SourcedCredential]
-    public var key: PublicKey
+    public var authority: Authority
 
     public init(client: RegistryClient, credentials: [SourcedCredential], key: PublicKey) {
+        self.init(client: client, credentials: credentials, authority: .key(key))
+    }
+
+    public init(client: RegistryClient, credentials: [SourcedCredential], authority: Authority) {
         self.client = client
         self.credentials = credentials
-        self.key = key
+        self.authority = authority
+    }
+
+    /// The key a signature must verify with: the given one, or a keyless certificate's after it passed the policy
+    /// (chain, SCT, identity, issuer, log entry). Returns the key, what was learnt, and the problems found.
+    func signingKey(
+        certificate: Certificate?, chain: [Certificate], entry: () throws(CertificateCheckError) -> RekorEntry?,
+        requireInclusionProof: Bool
+    ) async -> (key: PublicKey?, note: String, problems: [String]) {
+        switch authority {
+        case .key(let key):
+            return (key, "", [])
+        case .keyless(let policy):
+            guard let certificate else { return (nil, "", ["no certificate: not a keyless signature"]) }
+            do {
+                let signer = try await KeylessVerifier.verify(
+                    leaf: certificate, chain: chain, entry: try entry(), policy: policy,
+                    requireInclusionProof: requireInclusionProof)
+                return (
+                    signer.publicKey,
+                    "; signed by \(signer.identity) (\(signer.issuer)), logged at \(signer.integratedTime) as entry \(signer.logIndex)",
+                    []
+                )
+            } catch {
+                return (nil, "", [error.description])
+            }
+        }
+    }
+
+    /// The leaf and chain a cosign layer carries in its annotations.
+    static func certificates(_ annotations: [String: String]?) -> (Certificate?, [Certificate]) {
+        func parse(_ pem: String?) -> [Certificate] {
+            guard let pem, !pem.isEmpty, let documents = try? PEMDocument.parseMultiple(pemString: pem) else {
+                return []
+            }
+            return documents.compactMap { try? Certificate(derEncoded: $0.derBytes) }
+        }
+        return (
+            parse(annotations?[CosignAnnotation.certificate]).first, parse(annotations?[CosignAnnotation.chain])
+        )
+    }
+
+    /// The log entry a cosign layer carries (`dev.sigstore.cosign/bundle`), when it has one.
+    static func layerEntry(_ annotations: [String: String]?) throws(CertificateCheckError) -> RekorEntry? {
+        guard let json = annotations?[CosignAnnotation.bundle], !json.isEmpty else { return nil }
+        return try RekorEntry(cosignBundle: json)
+    }
+
+    /// Keyless: the log entry must record this very content, signed by this certificate.
+    static func entryMatches(
+        _ entry: RekorEntry?, _ proposal: (String) -> RekorProposal, leaf: Certificate?
+    ) -> [String] {
+        guard let entry, let leaf, let pem = try? leaf.serializeAsPEM().pemString else { return [] }
+        do {
+            try RekorClient.check(entry, matches: proposal(pem), log: entry.logURL)
+            return []
+        } catch {
+            return ["the log entry does not record this signature and certificate"]
+        }
     }
 
     /// One layer checked: what was found and whether it holds.
@@ -71,8 +142,20 @@ public struct AttachmentVerifier: Sendable {
             var problems: [String] = []
             let signature = descriptor.annotations?[CosignAnnotation.signature].flatMap { Data(base64Encoded: $0) }
             if signature == nil { problems.append("no \(CosignAnnotation.signature) annotation") }
-            if let signature, !key.isValidSignature(signature, for: payload) {
-                problems.append("signature does not verify with the key")
+            let (leaf, chain) = Self.certificates(descriptor.annotations)
+            let (key, note, keyProblems) = await signingKey(
+                certificate: leaf, chain: chain,
+                entry: { () throws(CertificateCheckError) in
+                    try Self.layerEntry(descriptor.annotations)
+                }, requireInclusionProof: false)
+            problems += keyProblems
+            if let signature, let key, !key.isValidSignature(signature, for: payload) {
+                problems.append("signature does not verify with the \(leaf == nil ? "key" : "certificate's key")")
+            }
+            if case .keyless = authority, let signature {
+                problems += Self.entryMatches(
+                    try? Self.layerEntry(descriptor.annotations),
+                    { .hashedRekord(payload: payload, signature: signature, verifierPEM: $0) }, leaf: leaf)
             }
             if let json = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
                 let critical = json["critical"] as? [String: Any]
@@ -97,7 +180,8 @@ public struct AttachmentVerifier: Sendable {
                 Check(
                     layer: descriptor.digest, valid: fatal.isEmpty,
                     detail: problems.isEmpty
-                        ? "signature verified; payload names \(resolved.digest!)" : problems.joined(separator: "; "),
+                        ? "signature verified; payload names \(resolved.digest!)\(note)"
+                        : problems.joined(separator: "; "),
                     payload: payload))
         }
         return Report(
@@ -117,13 +201,28 @@ public struct AttachmentVerifier: Sendable {
         let layers = try await read(.attestation, of: resolved, in: target)
         var checks: [Check] = []
         for (descriptor, envelope) in layers {
-            let (statementBytes, problems) = checkEnvelope(
-                envelope, predicateType: predicateType, digest: resolved.digest!)
+            let (leaf, chain) = Self.certificates(descriptor.annotations)
+            let (key, note, keyProblems) = await signingKey(
+                certificate: leaf, chain: chain,
+                entry: { () throws(CertificateCheckError) in
+                    try Self.layerEntry(descriptor.annotations)
+                }, requireInclusionProof: false)
+            var (statementBytes, problems) =
+                key.map { checkEnvelope(envelope, key: $0, predicateType: predicateType, digest: resolved.digest!) }
+                ?? (Data(), [])
+            problems = keyProblems + problems
+            if case .keyless = authority {
+                problems += Self.entryMatches(
+                    try? Self.layerEntry(descriptor.annotations), { .dsse(envelope: envelope, verifierPEM: $0) },
+                    leaf: leaf)
+            }
+            if !problems.isEmpty { statementBytes = Data() }
             checks.append(
                 Check(
                     layer: descriptor.digest, valid: problems.isEmpty,
                     detail: problems.isEmpty
-                        ? "envelope verified; statement names \(resolved.digest!)" : problems.joined(separator: "; "),
+                        ? "envelope verified; statement names \(resolved.digest!)\(note)"
+                        : problems.joined(separator: "; "),
                     payload: statementBytes))
         }
         return Report(
@@ -134,7 +233,7 @@ public struct AttachmentVerifier: Sendable {
     /// A DSSE envelope: verifies with the key; its statement has `predicateType` (when given) and names `digest`.
     /// Returns the verified statement bytes (empty when it does not verify) and the problems found.
     func checkEnvelope(
-        _ envelope: Data, predicateType: String?, digest: Digest
+        _ envelope: Data, key: PublicKey, predicateType: String?, digest: Digest
     ) -> (statement: Data, problems: [String]) {
         guard let payload = DSSE.verify(envelope: envelope, publicKey: key) else {
             return (Data(), ["the DSSE envelope does not verify with the key"])
@@ -171,21 +270,53 @@ public struct AttachmentVerifier: Sendable {
             if bundle?["mediaType"] as? String != MediaType.sigstoreBundle {
                 problems.append("not a v0.3 sigstore bundle")
             }
+            let (leaf, entries) = Self.bundleMaterial(bundle)
+            let (key, note, keyProblems) = await signingKey(
+                certificate: leaf, chain: [],
+                entry: { () throws(CertificateCheckError) in
+                    guard let first = entries.first else { return nil }
+                    return try RekorEntry(bundled: first)
+                }, requireInclusionProof: true)
+            problems += keyProblems
             if let envelope, let data = try? JSONSerialization.data(withJSONObject: envelope) {
-                let (payload, found) = checkEnvelope(data, predicateType: predicateType, digest: digest)
-                statementBytes = payload
-                problems += found
+                if let key {
+                    let (payload, found) = checkEnvelope(data, key: key, predicateType: predicateType, digest: digest)
+                    statementBytes = payload
+                    problems += found
+                }
+                if case .keyless = authority {
+                    problems += Self.entryMatches(
+                        entries.first.flatMap { try? RekorEntry(bundled: $0) },
+                        { .dsse(envelope: data, verifierPEM: $0) }, leaf: leaf)
+                }
             } else {
                 problems.append("the bundle has no DSSE envelope")
             }
+            if !problems.isEmpty { statementBytes = Data() }
             checks.append(
                 Check(
                     layer: entry.manifest.description, valid: problems.isEmpty,
                     detail: problems.isEmpty
-                        ? "bundle verified; statement names \(digest)" : problems.joined(separator: "; "),
+                        ? "bundle verified; statement names \(digest)\(note)" : problems.joined(separator: "; "),
                     payload: statementBytes))
         }
         return Report(image: resolved, location: "\(resolved.name) referrers of \(digest)", checks: checks)
+    }
+
+    /// A bundle's leaf certificate (v0.3 `certificate`, or the first of a v0.1/v0.2 `x509CertificateChain`) and
+    /// its log entries.
+    static func bundleMaterial(_ bundle: [String: Any]?) -> (Certificate?, [TransparencyLogEntry]) {
+        let material = bundle?["verificationMaterial"] as? [String: Any]
+        let raw =
+            (material?["certificate"] as? [String: Any])?["rawBytes"] as? String
+            ?? ((material?["x509CertificateChain"] as? [String: Any])?["certificates"] as? [[String: Any]])?.first?[
+                "rawBytes"] as? String
+        let leaf = raw.flatMap { Data(base64Encoded: $0) }.flatMap { try? Certificate(derEncoded: Array($0)) }
+        var entries: [TransparencyLogEntry] = []
+        if let list = material?["tlogEntries"], let data = try? JSONSerialization.data(withJSONObject: list) {
+            entries = (try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)) ?? []
+        }
+        return (leaf, entries)
     }
 
     func read(

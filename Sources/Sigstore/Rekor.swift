@@ -86,7 +86,8 @@ public struct RekorEntry: Sendable {
     public var body: Data
     public var kind: String
     public var signedEntryTimestamp: Data
-    public var inclusionProof: TransparencyLogEntry.InclusionProof
+    /// Always there in what the log answers; absent in cosign's layer annotation, which carries only the SET.
+    public var inclusionProof: TransparencyLogEntry.InclusionProof?
     /// The log's address, for `chains.tekton.dev/transparency`.
     public var logURL: String
 
@@ -249,7 +250,7 @@ public struct RekorClient: Sendable {
     /// The offline checks, for verification too: the SET (RFC 8785 JSON of body, integratedTime, logID, logIndex)
     /// and the inclusion proof up to a checkpoint, both signed by the key whose ID is the entry's log ID.
     public static func verify(
-        _ entry: RekorEntry, logs: [TrustedRoot.LogInstance]
+        _ entry: RekorEntry, logs: [TrustedRoot.LogInstance], requireInclusionProof: Bool = true
     ) throws(CertificateCheckError) {
         guard let log = logs.first(where: { $0.keyID == entry.logID }) else {
             throw CertificateCheckError("the entry is from log \(entry.logID.hexString), which is not a trusted log")
@@ -264,7 +265,10 @@ public struct RekorClient: Sendable {
         guard key.isValidSignature(entry.signedEntryTimestamp, for: promise.serialized) else {
             throw CertificateCheckError("the signed entry timestamp does not verify with the log's key")
         }
-        let proof = entry.inclusionProof
+        guard let proof = entry.inclusionProof else {
+            if requireInclusionProof { throw CertificateCheckError("the entry has no inclusion proof") }
+            return
+        }
         guard let index = UInt64(proof.logIndex), let size = UInt64(proof.treeSize),
             let root = Data(base64Encoded: proof.rootHash)
         else { throw CertificateCheckError("the inclusion proof's index, size or root hash is malformed") }
@@ -283,7 +287,7 @@ public struct RekorClient: Sendable {
     }
 
     /// The body the log recorded is the entry we proposed: same hash and signature, same verifier.
-    static func check(_ entry: RekorEntry, matches proposal: RekorProposal, log: String) throws(RekorError) {
+    public static func check(_ entry: RekorEntry, matches proposal: RekorProposal, log: String) throws(RekorError) {
         let mismatch = RekorError(
             address: log, status: nil, reason: "the log's entry \(entry.uuid) is not the entry we proposed")
         guard let body = try? JSONSerialization.jsonObject(with: entry.body) as? [String: Any],

@@ -4,6 +4,7 @@ import Foundation
 import OCI
 import OCIRegistry
 import Signing
+import Sigstore
 
 @main
 struct Chains: AsyncParsableCommand {
@@ -187,7 +188,31 @@ struct VerifyOptions: ParsableArguments {
     var image: String
 
     @Option(help: "Public key PEM (cosign.pub, x509.pub) — or the private key file, whose public half is used.")
-    var key: String
+    var key: String?
+
+    @Option(
+        name: .customLong("certificate-identity"),
+        help: "Keyless: the certificate's identity (SAN: SPIFFE ID, ServiceAccount URI, email), exactly.")
+    var certificateIdentity: String?
+
+    @Option(
+        name: .customLong("certificate-identity-regexp"),
+        help: "Keyless: a regular expression the identity must match (anywhere; anchor with ^…$).")
+    var certificateIdentityRegexp: String?
+
+    @Option(
+        name: .customLong("certificate-oidc-issuer"), help: "Keyless: the OIDC issuer in the certificate, exactly.")
+    var certificateOIDCIssuer: String?
+
+    @Option(
+        name: .customLong("certificate-oidc-issuer-regexp"),
+        help: "Keyless: a regular expression the OIDC issuer must match.")
+    var certificateOIDCIssuerRegexp: String?
+
+    @Option(
+        name: .customLong("trusted-root"),
+        help: "Keyless: the sigstore trusted_root.json (Fulcio CAs, CT logs, Rekor keys) to verify against.")
+    var trustedRoot: String?
 
     @Option(
         name: .customLong("repository"),
@@ -195,6 +220,48 @@ struct VerifyOptions: ParsableArguments {
     var repository: String?
 
     @OptionGroup var registry: RegistryOptions
+
+    func validate() throws {
+        let identity = [certificateIdentity, certificateIdentityRegexp].compactMap { $0 }
+        let issuer = [certificateOIDCIssuer, certificateOIDCIssuerRegexp].compactMap { $0 }
+        if key != nil {
+            guard identity.isEmpty && issuer.isEmpty else {
+                throw ValidationError("--key verifies a key signature; the --certificate-* options are for keyless")
+            }
+            return
+        }
+        guard identity.count == 1, issuer.count == 1 else {
+            throw ValidationError(
+                "give --key PUB, or for keyless one of --certificate-identity / --certificate-identity-regexp and one of --certificate-oidc-issuer / --certificate-oidc-issuer-regexp"
+            )
+        }
+        guard trustedRoot != nil else {
+            throw ValidationError(
+                "keyless verification needs --trusted-root FILE (the sigstore trusted_root.json of the Fulcio and Rekor that signed)"
+            )
+        }
+    }
+
+    /// The key, or the keyless policy, the options name.
+    func authority() throws -> (AttachmentVerifier.Authority, String) {
+        if let key {
+            let publicKey = try LocalRegistryAccess.readKey(key)
+            return (.key(publicKey), "key \(publicKey.keyID)")
+        }
+        let identity: IdentityMatch =
+            certificateIdentity.map { .exact($0) } ?? .pattern(certificateIdentityRegexp ?? "")
+        let issuer: IdentityMatch =
+            certificateOIDCIssuer.map { .exact($0) } ?? .pattern(certificateOIDCIssuerRegexp ?? "")
+        for pattern in [certificateIdentityRegexp, certificateOIDCIssuerRegexp].compactMap({ $0 })
+        where (try? Regex(pattern)) == nil {
+            throw ValidationError("\"\(pattern)\" is not a regular expression")
+        }
+        let root = try LocalRegistryAccess.readTrustedRoot(trustedRoot ?? "")
+        return (
+            .keyless(KeylessPolicy(identity: identity, issuer: issuer, trustedRoot: root)),
+            "keyless identity \(identity), issuer \(issuer)"
+        )
+    }
 
     /// Runs `checks`, prints what was checked on stderr and the verified payloads on stdout; exit 1 when nothing
     /// valid is found.
@@ -204,9 +271,12 @@ struct VerifyOptions: ParsableArguments {
             @Sendable (AttachmentVerifier, ImageReference, ImageReference?) async throws -> [AttachmentVerifier.Report]
     ) async throws {
         let ref = try parseImage(image)
-        let publicKey: PublicKey
+        let authority: AttachmentVerifier.Authority
+        let by: String
         do {
-            publicKey = try LocalRegistryAccess.readKey(key)
+            (authority, by) = try self.authority()
+        } catch let error as ValidationError {
+            throw error
         } catch {
             say("error: \(error)")
             throw ExitCode(2)
@@ -218,7 +288,7 @@ struct VerifyOptions: ParsableArguments {
         let reports: [AttachmentVerifier.Report]
         do {
             reports = try await LocalRegistryAccess.withClient(try registry.settings()) { client in
-                let verifier = AttachmentVerifier(client: client, credentials: credentials, key: publicKey)
+                let verifier = AttachmentVerifier(client: client, credentials: credentials, authority: authority)
                 return try await checks(verifier, ref, target)
             }
         } catch let error as ValidationError {
@@ -229,7 +299,7 @@ struct VerifyOptions: ParsableArguments {
         }
         for report in reports
         where !report.checks.isEmpty || report.location.hasSuffix(".sig") || report.location.hasSuffix(".att") {
-            say("checked \(report.checks.count) \(noun)(s) in \(report.location) with key \(publicKey.keyID)")
+            say("checked \(report.checks.count) \(noun)(s) in \(report.location) with \(by)")
             for c in report.checks { say("  \(c.valid ? "✓" : "✗") \(c.layer.prefix(19))…: \(c.detail)") }
         }
         let valid = reports.flatMap(\.valid)

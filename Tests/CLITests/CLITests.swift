@@ -255,4 +255,84 @@ struct CLITests {
             }
         }
     }
+
+    @Test(
+        "keyless and logged, as the issue's user runs it: sign with --trusted-root and --bundle-out, then verify and verify-attestation by identity"
+    )
+    func keylessVerifyByIdentity() async throws {
+        let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        let reg = try await TokenRegistry()
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await reg.stop()
+            }
+        }
+        let dir = try TemporaryDirectory()
+        let transport = try ChainsTestingHTTP.transport()
+        let digest = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team-a/app", tag: "v1",
+            authorization: try await directToken(reg, repository: "team-a/app"))
+        try await transport.shutdown()
+        let image = "\(reg.address)/team-a/app"
+        let run = try dir.write("run.yaml", RunFixtures.taskRun(image: image, digest: digest))
+        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
+        try dir.write(
+            "objects/b.yaml",
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
+        try dir.write(
+            "docker/config.json",
+            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let root = try dir.write("trusted_root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
+        let cm = try dir.write(
+            "cm.yaml",
+            RunFixtures.ociConfig
+                + "  signers.x509.fulcio.enabled: \"true\"\n  signers.x509.fulcio.address: \(fulcio.url)\n"
+                + "  signers.x509.identity.token.file: \(dir.file("token").path)\n"
+                + "  transparency.enabled: \"true\"\n  transparency.url: \(rekor.url)\n")
+        let sign = try chains([
+            "sign", run.path, "--config", cm.path, "--objects", dir.file("objects").path, "--docker-config",
+            dir.file("no-docker").path, "--trusted-root", root.path, "--bundle-out", dir.file("bundles").path,
+            "--output", dir.file("signed.yaml").path,
+        ])
+        #expect(sign.status == 0, "\(sign.stderr)")
+        #expect(sign.stderr.contains("  logged: \(rekor.url)/api/v1/log/entries?logIndex="))
+        #expect(sign.stderr.contains("checked with the trusted root's key for this log"))
+        #expect(sign.stderr.contains("bundle: \(dir.file("bundles").path)/taskrun-"))
+        let signed = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
+        #expect(signed.contains("chains.tekton.dev/transparency: \(rekor.url)/api/v1/log/entries?logIndex="))
+
+        let sa = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        let common = ["--trusted-root", root.path, "--docker-config", dir.file("docker").path]
+        let verify = try chains(
+            ["verify", "\(image)@\(digest)", "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url]
+                + common)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stderr.contains("with keyless identity \(sa), issuer \(issuer.url)"))
+        #expect(verify.stderr.contains("signed by \(sa) (\(issuer.url)), logged at"))
+        let att = try chains(
+            [
+                "verify-attestation", "\(image):v1", "--type", "slsaprovenance", "--certificate-identity-regexp",
+                "^https://kubernetes.io/namespaces/tekton-chains/", "--certificate-oidc-issuer", issuer.url,
+            ] + common)
+        #expect(att.status == 0, "\(att.stderr)")
+        #expect(att.stdout.contains("https://slsa.dev/provenance/v0.2"))
+        let stranger = try chains(
+            [
+                "verify", "\(image)@\(digest)", "--certificate-identity", sa + "-x", "--certificate-oidc-issuer",
+                issuer.url,
+            ] + common)
+        #expect(stranger.status == 1 && stranger.stderr.contains("does not match"), "\(stranger.stderr)")
+        let noRoot = try chains(
+            ["verify", "\(image)@\(digest)", "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url])
+        #expect(noRoot.status == 2)
+        #expect(noRoot.stderr.contains("keyless verification needs --trusted-root FILE"))
+        let mixed = try chains(["verify", "\(image)@\(digest)", "--key", root.path, "--certificate-identity", sa])
+        #expect(mixed.stderr.contains("the --certificate-* options are for keyless"))
+    }
 }

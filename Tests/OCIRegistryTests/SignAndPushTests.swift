@@ -6,6 +6,7 @@ import OCI
 import OCIRegistry
 import RegistryAuth
 import Signing
+import Sigstore
 import Testing
 
 /// `chains sign` with `oci` storage against a real token-auth registry, credentials from Kubernetes objects.
@@ -375,6 +376,35 @@ struct KeylessReferrerTests {
                 result.status == 0 && result.stdout.contains(entry.predicateType),
                 "\(entry.predicateType): \(result.stderr)")
         }
+        // Our own keyless verifier agrees, and refuses another identity or another trust root.
+        let trusted = try TrustedRoot(contentsOf: root)
+        let sa = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        func verifier(_ identity: IdentityMatch, root: TrustedRoot) -> AttachmentVerifier {
+            AttachmentVerifier(
+                client: client,
+                credentials: [
+                    SourcedCredential(
+                        Credential(username: "reader", password: "r3ad-only"),
+                        source: .init(kind: .dockerConfig, origin: "t", key: ""))
+                ],
+                authority: .keyless(KeylessPolicy(identity: identity, issuer: .exact(issuer.url), trustedRoot: root)))
+        }
+        let image = try ImageReference(parsingDigest: "\(s.image)@\(s.digest)")
+        let good = try await verifier(.exact(sa), root: trusted).verifyBundles(image, predicateType: nil)
+        #expect(good.valid.count == 2, "\(good.checks.map(\.detail))")
+        #expect(good.valid.allSatisfy { $0.detail.contains("signed by \(sa)") })
+        let byPattern = try await verifier(.pattern("^https://kubernetes.io/namespaces/tekton-chains/"), root: trusted)
+            .verifyBundles(image, predicateType: nil)
+        #expect(byPattern.valid.count == 2)
+        let stranger = try await verifier(.exact(sa + "-other"), root: trusted).verifyBundles(
+            image, predicateType: nil)
+        #expect(stranger.valid.isEmpty && stranger.checks.allSatisfy { $0.detail.contains("does not match") })
+        let otherFulcio = try await FulcioSimulator(issuers: [issuer])
+        defer { Task { await otherFulcio.stop() } }
+        let foreign = try TrustedRoot(
+            json: Data(SigstoreTrust.trustedRoot(fulcio: otherFulcio, rekor: rekor).utf8), source: "other")
+        let untrusted = try await verifier(.exact(sa), root: foreign).verifyBundles(image, predicateType: nil)
+        #expect(untrusted.valid.isEmpty && untrusted.checks.allSatisfy { $0.detail.contains("does not chain") })
 
         // 2. The tag layout (.sig/.att) of the same run, signed again: each layer carries cosign's bundle annotation
         // (SET plus the entry it signs), whose body is the entry Rekor holds.
@@ -389,5 +419,16 @@ struct KeylessReferrerTests {
         let payload = try #require(json["Payload"] as? [String: Any])
         #expect(json["SignedEntryTimestamp"] as? String != nil && payload["logIndex"] as? Int != nil)
         #expect(annotations[CosignAnnotation.certificate]?.contains("BEGIN CERTIFICATE") == true)
+        // The tag layout verifies keylessly too (SET only: cosign's annotation has no inclusion proof).
+        let sigs = try await verifier(.exact(sa), root: trusted).verifySignatures(image)
+        #expect(sigs.valid.count == 1, "\(sigs.checks.map(\.detail))")
+        let atts = try await verifier(.exact(sa), root: trusted).verifyAttestations(
+            image, predicateType: "https://slsa.dev/provenance/v0.2")
+        #expect(atts.valid.count == 1, "\(atts.checks.map(\.detail))")
+        // A key verifier finds no key signature there.
+        var keyedVerifier = verifier(.exact(sa), root: trusted)
+        keyedVerifier.authority = .key(s.key.publicKey)
+        let keyed = try await keyedVerifier.verifySignatures(image)
+        #expect(keyed.valid.isEmpty)
     }
 }

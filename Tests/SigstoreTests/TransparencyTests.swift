@@ -153,7 +153,7 @@ struct TransparencyTests {
                         payloadSHA256: Data(SHA256.hash(data: payload)), signature: signature, verifierPEM: pem)))
         }
         #expect(entries.map(\.logIndex) == [0, 1, 2, 3, 4])
-        #expect(entries[4].inclusionProof.treeSize == "5" && entries[4].kind == "hashedrekord")
+        #expect(entries[4].inclusionProof?.treeSize == "5" && entries[4].kind == "hashedrekord")
         #expect(entries[2].annotationValue == "\(rekor.url)/api/v1/log/entries?logIndex=2")
         // The same signature again: Rekor's 409, and the existing entry is fetched — not a second one.
         let payload = Data("payload 1".utf8)
@@ -163,7 +163,7 @@ struct TransparencyTests {
         #expect(again.uuid == entries[1].uuid && again.logIndex == 1)
         #expect(rekor.stats.created == 5 && rekor.stats.conflicts == 1 && rekor.entryCount == 5)
         // An old entry's proof is against the grown tree now, and still verifies.
-        #expect(again.inclusionProof.treeSize == "5")
+        #expect(again.inclusionProof?.treeSize == "5")
 
         let statement = Data(#"{"_type":"https://in-toto.io/Statement/v1","subject":[]}"#.utf8)
         let pae = DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: statement)
@@ -207,7 +207,8 @@ struct TransparencyTests {
         forged.integratedTime += 1
         #expect(throws: CertificateCheckError.self) { try RekorClient.verify(forged, logs: logs) }
         var altered = entry
-        altered.inclusionProof.checkpoint.envelope = altered.inclusionProof.checkpoint.envelope.replacingOccurrences(
+        let envelope = try #require(altered.inclusionProof?.checkpoint.envelope)
+        altered.inclusionProof?.checkpoint.envelope = envelope.replacingOccurrences(
             of: "rekor.test - ", with: "rekor.evil - ")
         #expect(throws: CertificateCheckError.self) { try RekorClient.verify(altered, logs: logs) }
         let stranger = P256.Signing.PrivateKey().publicKey.derRepresentation
@@ -245,5 +246,61 @@ struct TransparencyTests {
         let (tofu, http2) = try rekorClient(rekor, logs: [])
         defer { Task { try? await http2.shutdown() } }
         #expect(try await tofu.add(proposal).uuid == entry.uuid)
+    }
+
+    @Test(
+        "keyless verification: chain, SCT, identity, issuer at the log's time; no entry, a forged time, a stranger fail"
+    )
+    func keylessVerification() async throws {
+        let fulcio = try await FulcioSimulator(issuers: [k8s])
+        let rekor = try await RekorSimulator()
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+            }
+        }
+        let root = try TrustedRoot(
+            json: Data(SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor).utf8), source: "test")
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let key = P256.Signing.PrivateKey()
+        let chain = try await FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root)
+            .certificate(for: key, token: try IdentityToken(jwt: k8s.token(subject: sa), source: "test"))
+        let payload = Data("artifact".utf8)
+        let signature = try key.signature(for: payload).derRepresentation
+        let pem = try chain[0].serializeAsPEM().pemString + "\n"
+        let entry = try await RekorClient(address: URL(string: rekor.url)!, transport: http, logs: root.tlogs).add(
+            .hashedRekord(payload: payload, signature: signature, verifierPEM: pem))
+        let identity = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        let policy = KeylessPolicy(identity: .exact(identity), issuer: .exact(k8s.url), trustedRoot: root)
+        let signer = try await KeylessVerifier.verify(leaf: chain[0], chain: [], entry: entry, policy: policy)
+        #expect(signer.identity == identity && signer.issuer == k8s.url && signer.logIndex == entry.logIndex)
+        #expect(signer.publicKey.isValidSignature(signature, for: payload))
+
+        func refusal(_ entry: RekorEntry?, _ policy: KeylessPolicy) async -> String {
+            do {
+                _ = try await KeylessVerifier.verify(leaf: chain[0], chain: [], entry: entry, policy: policy)
+                return "accepted"
+            } catch {
+                return error.description
+            }
+        }
+        #expect(await refusal(nil, policy).contains("no transparency-log entry"))
+        var late = entry
+        late.integratedTime += 3600
+        #expect(await refusal(late, policy).contains("signed entry timestamp"))
+        var wrongIssuer = policy
+        wrongIssuer.issuer = .exact("https://accounts.google.com")
+        #expect(await refusal(entry, wrongIssuer).contains("OIDC issuer"))
+        var pattern = policy
+        pattern.identity = .pattern("^spiffe://")
+        #expect(await refusal(entry, pattern).contains("does not match"))
+        // A trust root whose CT log is another one: the certificate's SCT is from a log it does not list.
+        let other = try await FulcioSimulator(issuers: [k8s])
+        defer { Task { await other.stop() } }
+        var otherCT = policy
+        otherCT.trustedRoot.ctlogs = try TrustedRoot(json: Data(other.trustedRootJSON.utf8), source: "other").ctlogs
+        #expect(await refusal(entry, otherCT).contains("SCT"))
     }
 }
