@@ -275,7 +275,8 @@ public final class LocalSigning: Sendable {
         if created == nil { report.createdKey = await keys?.createdKey }
         report.outcome = outcome
         // Written back also after a failure: the retry counter is recorded, as Chains records it.
-        report.document = runFile.document(adding: outcome.annotations.all)
+        report.document = runFile.document(
+            adding: outcome.annotations.all, removing: outcome.annotations.remove)
         report.status = outcome.succeeded ? .signed : .failed
         if let bundleFiles {
             do throws(ChainsError) {

@@ -28,11 +28,13 @@ public struct RunFile: Sendable {
             url: url, run: try AnyRun(json: documents[0], source: url.path), root: documents[0], format: format)
     }
 
-    /// The manifest with `annotations` added to `metadata.annotations` (the user's own are kept).
-    public func document(adding annotations: [String: String]) -> String {
+    /// The manifest with `annotations` added to `metadata.annotations` (the user's own are kept) and `removing`
+    /// deleted.
+    public func document(adding annotations: [String: String], removing: [String] = []) -> String {
         var object = root.objectValue ?? [:]
         var metadata = object["metadata"]?.objectValue ?? [:]
         var existing = metadata["annotations"]?.objectValue ?? [:]
+        for k in removing { existing[k] = nil }
         for (k, v) in annotations { existing[k] = .string(v) }
         metadata["annotations"] = .object(existing)
         object["metadata"] = .object(metadata)

@@ -100,6 +100,13 @@ public struct OCIStorage: StorageBackend {
                     "storage.oci.repository is ignored with the sigstore-bundle encoding: referrers live beside the image"
                 ))
         }
+        if item.logPending {
+            receipt.diagnostics.append(
+                .note(
+                    "\(item.fullKey): the sigstore bundle is not pushed until its transparency-log entry is made (the retry pushes it)"
+                ))
+            return
+        }
         guard let envelope = item.bundleEnvelope else {
             throw StorageError(
                 backend: name, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
@@ -270,7 +277,9 @@ public struct OCIStorage: StorageBackend {
                 "\(target.name):\(result.tag)",
                 result.alreadyPresent
                     ? "already there (same layer digest); nothing written"
-                    : "pushed; read back with \(result.layerCount) layer(s)",
+                    : result.addedLogEntry
+                        ? "already there; added its transparency-log entry to the layer; read back"
+                        : "pushed; read back with \(result.layerCount) layer(s)",
                 result.alreadyPresent
             )
         }

@@ -38,6 +38,8 @@ public struct ArtifactOutcome: Sendable {
     public var bundleEnvelope: Data?
     /// What the transparency log recorded, when the run was logged and the log answered.
     public var transparency: TransparencyRecord?
+    /// The signature is the one an earlier attempt of this run made (kept in its attempt record), not a new one.
+    public var reused = false
     /// Backends that stored it, with what each wrote; a backend that failed is in the outcome's failures instead.
     public var receipts: [StorageReceipt]
     public var subjects: [String]
@@ -50,8 +52,12 @@ public struct ArtifactOutcome: Sendable {
 public struct AnnotationPatch: Sendable, Equatable {
     public var storage: [String: String] = [:]
     public var mark: [String: String] = [:]
-    /// Storage annotations and the mark together: what `chains sign` writes.
-    public var all: [String: String] { storage.merging(mark) { _, mark in mark } }
+    /// After a failed attempt: what it signed (`AttemptRecord`), for the next attempt to reuse.
+    public var attempts: [String: String] = [:]
+    /// Annotations to delete: attempt records, once the run is signed.
+    public var remove: [String] = []
+    /// Storage annotations, attempt records and the mark together: what `chains sign` writes.
+    public var all: [String: String] { storage.merging(attempts) { a, _ in a }.merging(mark) { _, mark in mark } }
 }
 
 /// The result of signing one run. Never thrown: failures are values.
@@ -66,6 +72,8 @@ public struct RunOutcome: Sendable {
     /// Every artifact type is disabled in chains-config: nothing was signed, and the run is marked as Chains marks
     /// it (`signed: "true"`).
     public var nothingEnabled = false
+    /// What each signed artifact's signature was, by attempt-record annotation key.
+    public var attempts: [String: String] = [:]
 
     /// Every enabled artifact was signed and stored.
     public var succeeded: Bool { failures.isEmpty }

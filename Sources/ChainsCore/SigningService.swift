@@ -85,11 +85,13 @@ public struct SigningService: Sendable {
         outcome.diagnostics = plan.diagnostics
         outcome.nothingEnabled = plan.enabledTypes.isEmpty
         let context = RunContext(run: meta)
-        let log = transparency.flatMap {
-            TransparencyRules.shouldLog(meta.metadata.annotations ?? [:], config: config) ? $0 : nil
-        }
+        let annotations = meta.metadata.annotations ?? [:]
+        let log = transparency.flatMap { TransparencyRules.shouldLog(annotations, config: config) ? $0 : nil }
+        // Only a retry of this run's own attempts reuses what they signed (not a forced re-sign, not a rerun that
+        // copied another run's annotations).
+        let previous = reason == .unsigned ? annotations : [:]
         for item in plan.artifacts {
-            await process(item, context: context, log: log, into: &outcome)
+            await process(item, context: context, log: log, previous: previous, into: &outcome)
         }
         outcome.annotations = Self.patch(for: outcome, annotations: meta.metadata.annotations ?? [:])
         logger.info(
@@ -104,7 +106,8 @@ public struct SigningService: Sendable {
     /// Payload → signature → log entry → storage, for one artifact. A log that fails does not stop storage: the
     /// signature is kept, and the outcome records the (retryable) log failure.
     func process(
-        _ item: PlannedArtifact, context: RunContext, log: (any TransparencyLog)?, into outcome: inout RunOutcome
+        _ item: PlannedArtifact, context: RunContext, log: (any TransparencyLog)?, previous: [String: String],
+        into outcome: inout RunOutcome
     ) async {
         func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
             var classified = ChainsError.classify(error, stage: code)
@@ -122,15 +125,21 @@ public struct SigningService: Sendable {
         var signed: SignedArtifact
         let signer: any Signer
         do {
-            (signed, signer) = try await signature(item, payload: payload, context: context)
+            if let reused = await reuse(item, previous: previous, context: context) {
+                (signed, signer) = reused
+            } else {
+                (signed, signer) = try await signature(item, payload: payload, context: context)
+            }
         } catch {
             fail(.signing, .signing, error)
             return
         }
+        outcome.attempts[AttemptRecord.key(shortKey: item.shortKey)] = AttemptRecord(signed).annotationValue
         if let log {
             do {
                 signed.transparency = try await log.record(signed)
             } catch {
+                signed.logPending = true
                 fail(.tlog, .transparency, error)
             }
         }
@@ -139,7 +148,8 @@ public struct SigningService: Sendable {
             payload: signed.payload, signature: signed.signature, keyID: signer.publicKey.keyID,
             publicKey: signer.publicKey, keyAlgorithm: signer.publicKey.algorithmName,
             signerOrigin: signer.origin, certificateChain: signer.certificateChain,
-            bundleEnvelope: signed.bundleEnvelope, transparency: signed.transparency, receipts: [],
+            bundleEnvelope: signed.bundleEnvelope, transparency: signed.transparency,
+            reused: signer is ReusedSigner, receipts: [],
             subjects: payload.subjects)
         for name in item.setting.storage {
             guard let backend = backends[name] else {
@@ -156,6 +166,25 @@ public struct SigningService: Sendable {
             }
         }
         outcome.artifacts.append(artifact)
+    }
+
+    /// The signature an earlier attempt of this run made for `item`, when it can stand (see `AttemptRecord`).
+    func reuse(
+        _ item: PlannedArtifact, previous: [String: String], context: RunContext
+    ) async -> (SignedArtifact, any Signer)? {
+        guard let record = AttemptRecord.read(previous, shortKey: item.shortKey) else { return nil }
+        var currentKey: PublicKey?
+        if record.chain == nil {
+            currentKey = try? await signers.signer(named: item.setting.signer, for: context).publicKey
+        }
+        guard let made = record.reusable(for: item, currentKey: currentKey, now: now()) else { return nil }
+        let signer = ReusedSigner(publicKey: made.publicKey, certificateChain: made.chain)
+        let artifact = SignedArtifact(
+            artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,
+            format: item.setting.format, payload: made.payload, signature: made.signature,
+            publicKey: made.publicKey, certificateChain: made.chain, bundleEnvelope: made.bundleEnvelope,
+            transparency: nil)
+        return (artifact, signer)
     }
 
     /// Every signature is made here — storage never signs: the payload's, and for the `sigstore-bundle` encoding of
@@ -196,6 +225,12 @@ public struct SigningService: Sendable {
             base = base.filter { !$0.key.hasPrefix(ChainsAnnotations.prefix) }
         }
         patch.mark = outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(base)
+        // An unfinished attempt keeps what it signed for the next one; a finished run needs none of it.
+        if outcome.succeeded {
+            patch.remove = annotations.keys.filter { $0.hasPrefix(AttemptRecord.prefix) }.sorted()
+        } else {
+            patch.attempts = outcome.attempts
+        }
         // Chains writes the entry of the last upload; we name the run's own provenance entry when there is one.
         let logged = outcome.artifacts.filter { $0.transparency != nil }
         if let entry = (logged.last { $0.artifactType != "oci" } ?? logged.last)?.transparency?.entry {

@@ -78,6 +78,9 @@ public struct SignedArtifact: Sendable {
     public var bundleEnvelope: Data?
     /// What the transparency log recorded for this signature, when it was logged.
     public var transparency: TransparencyRecord?
+    /// Logging was asked for and failed this attempt: a backend whose record is incomplete without the entry (a
+    /// sigstore bundle) waits for the retry instead of writing it.
+    public var logPending = false
 }
 
 /// What a backend did with one artifact.

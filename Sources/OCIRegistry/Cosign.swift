@@ -68,6 +68,8 @@ public struct AttachResult: Sendable {
     /// The same layer was already there (Chains' dedupe by layer digest): nothing was written.
     public var alreadyPresent: Bool
     public var layerCount: Int
+    /// The same layer was there without a log entry, and got ours (no new layer).
+    public var addedLogEntry = false
 }
 
 /// The config blob of a cosign signature image (go-containerregistry's empty image config plus one history entry
@@ -106,9 +108,19 @@ extension RegistrySession {
                     registry: registry, repository: repository, operation: "read \(tag)", status: 200,
                     message: "the existing \(tag) is not an image manifest; not overwriting it")
             }
-            if previous!.layers.contains(where: {
+            if let index = previous!.layers.firstIndex(where: {
                 $0.digest == layerDigest.description && (sameSigner?($0.annotations ?? [:]) ?? true)
             }) {
+                if let updated = Self.addingLogEntry(to: previous!.layers[index], from: layer) {
+                    // The same signature, now logged (a retry after a Rekor outage): the layer gets its entry.
+                    var layers = previous!.layers
+                    layers[index] = updated
+                    let digest = try await putLayers(
+                        layers, docker: previous!.mediaType == MediaType.dockerManifest, tag: tag, layer: layerDigest)
+                    return AttachResult(
+                        repository: repository, tag: tag, manifestDigest: digest, layerDigest: layerDigest,
+                        alreadyPresent: false, layerCount: layers.count, addedLogEntry: true)
+                }
                 return AttachResult(
                     repository: repository, tag: tag, manifestDigest: existing.digest, layerDigest: layerDigest,
                     alreadyPresent: true, layerCount: previous!.layers.count)
@@ -136,23 +148,39 @@ extension RegistrySession {
         } else {
             try await ensureBlob(layer.payload, digest: layerDigest.description)
         }
-        let docker = previous?.mediaType == MediaType.dockerManifest
         let newLayer = Descriptor(
             mediaType: layer.mediaType, digest: layerDigest.description, size: layer.payload.count,
             annotations: layer.annotations)
         let layers = (previous?.layers ?? []) + [newLayer]
         // (The same blob may now appear twice, with different signatures: as cosign does on key rotation.)
+        let digest = try await putLayers(
+            layers, docker: previous?.mediaType == MediaType.dockerManifest, tag: tag, layer: layerDigest)
+        return AttachResult(
+            repository: repository, tag: tag, manifestDigest: digest, layerDigest: layerDigest, alreadyPresent: false,
+            layerCount: layers.count)
+    }
+
+    /// Writes the signature image with `layers` (its config made to match) at `tag`, and reads it back.
+    func putLayers(_ layers: [Descriptor], docker: Bool, tag: String, layer: Digest) async throws -> Digest {
         let configBytes = CosignConfig.make(layers: layers)
         let config = Descriptor.of(configBytes, mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig)
         try await uploadBlob(configBytes, digest: config.digest)
         let manifest = ImageManifest(
             config: config, layers: layers, mediaType: docker ? MediaType.dockerManifest : MediaType.ociManifest)
-        let bytes = manifest.encoded()
-        let digest = try await putManifest(bytes, mediaType: manifest.mediaType!, reference: tag)
-        try await verifyReadBack(tag: tag, manifestDigest: digest, layer: layerDigest)
-        return AttachResult(
-            repository: repository, tag: tag, manifestDigest: digest, layerDigest: layerDigest, alreadyPresent: false,
-            layerCount: layers.count)
+        let digest = try await putManifest(manifest.encoded(), mediaType: manifest.mediaType!, reference: tag)
+        try await verifyReadBack(tag: tag, manifestDigest: digest, layer: layer)
+        return digest
+    }
+
+    /// The existing layer with our log entry added, when it holds the very same signature and has no entry yet.
+    static func addingLogEntry(to existing: Descriptor, from layer: CosignLayer) -> Descriptor? {
+        guard let bundle = layer.annotations[CosignAnnotation.bundle],
+            existing.annotations?[CosignAnnotation.bundle] == nil,
+            existing.annotations?[CosignAnnotation.signature] == layer.annotations[CosignAnnotation.signature]
+        else { return nil }
+        var updated = existing
+        updated.annotations = (existing.annotations ?? [:]).merging([CosignAnnotation.bundle: bundle]) { $1 }
+        return updated
     }
 
     /// Read-after-write: the tag must now name a manifest holding the layer. Registries have been seen to accept a

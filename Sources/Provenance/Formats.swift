@@ -190,6 +190,7 @@ enum SLSAv02 {
         var environment: [String: JSONValue] = [:]
         let annotations = (run.metadata.annotations ?? [:]).filter {
             $0.key != "kubectl.kubernetes.io/last-applied-configuration" && !$0.key.hasPrefix("chains.tekton.dev/")
+                && !$0.key.hasPrefix("chains-in-swift.dev/")
         }
         if !annotations.isEmpty { environment["annotations"] = .object(annotations.mapValues { .string($0) }) }
         if let labels = run.metadata.labels, !labels.isEmpty {

@@ -151,7 +151,11 @@ enum SLSAv1 {
         case FormatOptions.slsaBuildType: break
         case FormatOptions.tektonBuildType:
             o["labels"] = run.metadata.labels.map { .object($0.mapValues { .string($0) }) } ?? .null
-            o["annotations"] = run.metadata.annotations.map { .object($0.mapValues { .string($0) }) } ?? .null
+            // Our own bookkeeping (attempt records) stays out; Chains has none.
+            o["annotations"] =
+                run.metadata.annotations.map {
+                    .object($0.filter { !$0.key.hasPrefix("chains-in-swift.dev/") }.mapValues { .string($0) })
+                } ?? .null
         default:
             throw PayloadError(run: run.displayName, reason: "unsupported buildType \(buildType)")
         }

@@ -431,4 +431,100 @@ struct KeylessReferrerTests {
         let keyed = try await keyedVerifier.verifySignatures(image)
         #expect(keyed.valid.isEmpty)
     }
+
+    @Test(
+        "Rekor down, then back: the retry reuses the signature and certificate — no second layer, referrer, entry or certificate"
+    )
+    func retryReusesWhatWasMade() async throws {
+        let s = try await SignAndPushTests().setup()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        defer {
+            Task {
+                await s.stop()
+                await fulcio.stop()
+                await rekor.stop()
+            }
+        }
+        let token = try s.dir.write(
+            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let keyless = """
+              signers.x509.fulcio.enabled: "true"
+              signers.x509.fulcio.address: \(fulcio.url)
+              signers.x509.identity.token.file: \(token.path)
+              transparency.enabled: "true"
+              transparency.url: \(rekor.url)
+
+            """
+        let root = try s.dir.write("root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
+        for (name, text) in s.pushCredentials { try s.dir.write("objects/\(name)", text) }
+        let hex = String(s.digest.dropFirst(7))
+        let client = RegistryClient(transport: s.transport)
+        let session = client.session(
+            repository: try ImageReference(parsingRepository: s.image),
+            credential: Credential(username: "reader", password: "r3ad-only"), scopes: [Scope.pull("team-a/app")])
+        func layers(_ kind: String) async throws -> [Descriptor] {
+            guard let fetched = try await session.manifest("sha256-\(hex).\(kind)") else { return [] }
+            return try JSONDecoder().decode(ImageManifest.self, from: fetched.bytes).layers
+        }
+
+        for encoding in ["dsse", "sigstore-bundle"] {
+            try s.dir.write(
+                "config.yaml",
+                RunFixtures.ociConfig.replacingOccurrences(of: "oci,tekton", with: "oci") + keyless
+                    + "  storage.oci.encoding-format: \(encoding)\n")
+            let runFile = try s.dir.write(
+                "run-\(encoding).yaml", RunFixtures.taskRun(image: s.image, digest: s.digest))
+            let setup = LocalSetup(
+                configFile: s.dir.file("config.yaml"), objectDirectories: [s.dir.file("objects")],
+                dockerConfig: s.dir.file("no-docker").path, runTimeout: .seconds(20), trustedRoot: root)
+            let certificatesBefore = fulcio.stats.v2
+            let entriesBefore = rekor.entryCount
+            rekor.setDown(true)
+            let first = await signRunFile(runFile, setup: setup)
+            #expect(first.exitCode == 1 && first.outcome?.isRetryable == true, "\(first.text)")
+            let retry = try s.dir.write("retry-\(encoding).yaml", try #require(first.document))
+            let kept = try String(contentsOf: retry, encoding: .utf8)
+            #expect(kept.contains("chains-in-swift.dev/attempt-taskrun-") && kept.contains("chains.tekton.dev/retries"))
+
+            rekor.setDown(false)
+            let second = await signRunFile(retry, setup: setup)
+            #expect(second.exitCode == 0, "\(second.text)")
+            #expect(second.outcome?.artifacts.allSatisfy(\.reused) == true)
+            // No second certificate: the retry signed nothing.
+            #expect(fulcio.stats.v2 == certificatesBefore + 1)
+            let done = try #require(second.document)
+            #expect(!done.contains("chains-in-swift.dev/attempt-") && done.contains("chains.tekton.dev/transparency"))
+            if encoding == "dsse" {
+                #expect(rekor.entryCount == entriesBefore + 2)
+                let sig = try await layers("sig")
+                let att = try await layers("att")
+                #expect(sig.count == 1 && att.count == 1)
+                #expect(sig[0].annotations?[CosignAnnotation.bundle] != nil)
+                #expect(att[0].annotations?[CosignAnnotation.bundle] != nil)
+                #expect(second.facts.contains { $0.contains("added its transparency-log entry to the layer") })
+            } else {
+                // The image's cosign v3 statement is logged too; its bundle waited for the entry.
+                #expect(rekor.entryCount == entriesBefore + 3)
+                #expect(first.facts.contains { $0.contains("is not pushed until its transparency-log entry is made") })
+                let bundles = try await session.bundles(of: try Digest(parsingSHA256: s.digest))
+                #expect(bundles.count == 2)
+            }
+        }
+        // What was stored verifies keylessly.
+        let verifier = AttachmentVerifier(
+            client: client,
+            credentials: [
+                SourcedCredential(
+                    Credential(username: "reader", password: "r3ad-only"),
+                    source: .init(kind: .dockerConfig, origin: "t", key: ""))
+            ],
+            authority: .keyless(
+                KeylessPolicy(
+                    identity: .pattern("tekton-chains-controller$"), issuer: .exact(issuer.url),
+                    trustedRoot: try TrustedRoot(contentsOf: root))))
+        let image = try ImageReference(parsingDigest: "\(s.image)@\(s.digest)")
+        #expect(try await verifier.verifySignatures(image).valid.count == 1)
+        #expect(try await verifier.verifyBundles(image, predicateType: nil).valid.count == 2)
+    }
 }
