@@ -45,6 +45,8 @@ public struct ChainsConfig: Sendable, Equatable {
     public var tufMirrorURL: String
     /// Ours: a sigstore `trusted_root.json` (`signers.x509.trusted-root.file`).
     public var trustedRootFile: String
+    /// Ours: the TUF `root.json` to pin for `signers.x509.tuf.mirror.url` (`signers.x509.tuf.root.file`).
+    public var tufRootFile: String
 
     public var builderID: String
     public var buildType: String
@@ -176,6 +178,7 @@ extension ChainsConfig {
         Key(name: "filter.managed-by", defaultValue: "", kind: .free),
         // Ours (Tekton Chains ignores keys it does not know, so a shared ConfigMap may carry them).
         Key(name: "signers.x509.trusted-root.file", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.tuf.root.file", defaultValue: "", kind: .free),
         Key(name: "chains-in-swift.timeout.request", defaultValue: "60s", kind: .duration),
         Key(name: "chains-in-swift.timeout.run", defaultValue: "3m", kind: .duration),
     ]
@@ -233,6 +236,7 @@ extension ChainsConfig {
             identityTokenFile: values["signers.x509.identity.token.file"]!,
             tufMirrorURL: values["signers.x509.tuf.mirror.url"]!,
             trustedRootFile: values["signers.x509.trusted-root.file"]!,
+            tufRootFile: values["signers.x509.tuf.root.file"]!,
             builderID: values["builder.id"]!,
             buildType: values["builddefinition.buildtype"]!,
             transparency: Transparency(

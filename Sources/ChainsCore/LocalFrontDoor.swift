@@ -55,11 +55,14 @@ public final class LocalSigning: Sendable {
     public let keyless: KeylessCertificates?
     let transports: [AsyncHTTPClientTransport]
     let bundleFiles: BundleFiles?
+    /// Where the trusted root came from (a file, TUF), for the summary; nil when there is none.
+    public let trustedRootSource: String?
 
     init(
         service: SigningService, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
-        signers: Signers, transports: [AsyncHTTPClientTransport], bundleOut: URL?
+        signers: Signers, transports: [AsyncHTTPClientTransport], bundleOut: URL?, trustedRootSource: String?
     ) {
+        self.trustedRootSource = trustedRootSource
         self.bundleFiles = bundleOut.map(BundleFiles.init(directory:))
         self.service = service
         self.config = config
@@ -123,19 +126,35 @@ public final class LocalSigning: Sendable {
             source: KeylessSignerSource(certificates: certificates), keyless: certificates, transport: http)
     }
 
-    /// `--trusted-root`, else `signers.x509.trusted-root.file`, else none (the chain is then checked only for its
-    /// links, and the summary says so).
-    static func loadTrustedRoot(_ setup: LocalSetup, config: ChainsConfig) throws(ChainsError) -> TrustedRoot? {
+    /// `--trusted-root`, else `signers.x509.trusted-root.file`, else — when keyless or Rekor is on — TUF: from
+    /// `signers.x509.tuf.mirror.url` when it or `signers.x509.tuf.root.file` is set, or from sigstore's public-good
+    /// mirror (embedded root) when the Fulcio or Rekor in use is the public-good one. Else none: a keyless chain is
+    /// then checked only for its links, Rekor's key is the one it serves, and the summary says so.
+    static func resolveTrustedRoot(
+        _ setup: LocalSetup, config: ChainsConfig, logger: Logger
+    ) async throws -> (root: TrustedRoot, source: String)? {
         let file =
             setup.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
-        guard let file else { return nil }
-        do {
-            return try TrustedRoot(contentsOf: file)
-        } catch {
-            throw ChainsError(
-                .badInput, error.description, file: file.path,
-                key: setup.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
+        if let file {
+            do {
+                return (try TrustedRoot(contentsOf: file), "file \(file.path)")
+            } catch {
+                throw ChainsError(
+                    .badInput, error.description, file: file.path,
+                    key: setup.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
+            }
         }
+        guard config.fulcioEnabled || config.transparency.isEnabled else { return nil }
+        let mirrorSet =
+            config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false
+        let publicGood =
+            (config.fulcioEnabled && config.fulcioAddress == "https://fulcio.sigstore.dev")
+            || (config.transparency.isEnabled && config.transparency.url == "https://rekor.sigstore.dev")
+        guard mirrorSet || !config.tufRootFile.isEmpty || publicGood else { return nil }
+        let fetched = try await LocalTrust.viaTUF(
+            mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,
+            cache: setup.tufCache, timeout: setup.requestTimeout ?? .seconds(30), logger: logger)
+        return (fetched.root, fetched.source)
     }
 
     /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is
@@ -159,8 +178,10 @@ public final class LocalSigning: Sendable {
         let config = loaded.config
         let signers: Signers
         let trustedRoot: TrustedRoot?
+        let trustedRootSource: String?
         do {
-            trustedRoot = try loadTrustedRoot(setup, config: config)
+            let resolved = try await resolveTrustedRoot(setup, config: config, logger: logger)
+            (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
             signers = try await makeSigners(setup, config: config, trustedRoot: trustedRoot, logger: logger)
         } catch {
             throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
@@ -196,7 +217,7 @@ public final class LocalSigning: Sendable {
                 transparency: transparency, logger: logger, runBudget: setup.runTimeout)
             return LocalSigning(
                 service: service, config: loaded, objects: store, diagnostics: diagnostics, signers: signers,
-                transports: transports, bundleOut: setup.bundleOut)
+                transports: transports, bundleOut: setup.bundleOut, trustedRootSource: trustedRootSource)
         } catch {
             for t in transports { try? await t.shutdown() }
             throw LocalSetupError(errors: error.errors, diagnostics: diagnostics)

@@ -91,6 +91,8 @@ public struct LocalSetup: Sendable {
     public var trustedRoot: URL?
     /// `--bundle-out DIR`: a sigstore bundle per signed artifact.
     public var bundleOut: URL?
+    /// `--tuf-cache DIR`: where TUF metadata is kept (default `~/.cache/chains/tuf/<mirror host>`).
+    public var tufCache: URL?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
@@ -99,8 +101,9 @@ public struct LocalSetup: Sendable {
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
         registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
         spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil,
-        trustedRoot: URL? = nil, bundleOut: URL? = nil
+        trustedRoot: URL? = nil, bundleOut: URL? = nil, tufCache: URL? = nil
     ) {
+        self.tufCache = tufCache
         self.bundleOut = bundleOut
         self.spiffeTokenProvider = spiffeTokenProvider
         self.trustedRoot = trustedRoot

@@ -60,6 +60,11 @@ struct Sign: AsyncParsableCommand {
     var trustedRoot: String?
 
     @Option(
+        name: .customLong("tuf-cache"),
+        help: "Where TUF metadata is cached (default ~/.cache/chains/tuf/<mirror host>).")
+    var tufCache: String?
+
+    @Option(
         name: .customLong("bundle-out"),
         help: "Write a sigstore bundle (v0.3) per signed artifact as DIR/<short key>.sigstore.json.")
     var bundleOut: String?
@@ -85,7 +90,8 @@ struct Sign: AsyncParsableCommand {
             runTimeout: try duration(runTimeout, "run-timeout"),
             spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() },
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
-            bundleOut: bundleOut.map { URL(fileURLWithPath: $0) })
+            bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },
+            tufCache: tufCache.map { URL(fileURLWithPath: $0) })
     }
 
     var runs: [String] { [run] + moreRuns }
@@ -178,6 +184,7 @@ enum SignSummary {
             lines.append("read \(report.file.path)")
         }
         if first { lines += front.diagnostics.map(\.description) }
+        if first, let source = front.trustedRootSource { lines.append("trusted root: \(source)") }
         if first && front.config.file == nil {
             lines.append("config: embedded default (every artifact stored with \"tekton\": annotations in the output)")
         }

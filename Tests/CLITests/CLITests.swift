@@ -335,4 +335,50 @@ struct CLITests {
         let mixed = try chains(["verify", "\(image)@\(digest)", "--key", root.path, "--certificate-identity", sa])
         #expect(mixed.stderr.contains("the --certificate-* options are for keyless"))
     }
+
+    @Test(
+        "TUF: chains trusted-root fetches a python-tuf repository's target; chains sign takes its trust from the mirror"
+    )
+    func trustThroughTUF() async throws {
+        let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        let dir = try TemporaryDirectory()
+        let target = try dir.write("target.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
+        let made = try Python.run("tuf_repo.py", [dir.file("tuf").path, target.path])
+        #expect(made.status == 0, "\(made.stderr)")
+        let mirror = try await StaticFileServer(root: dir.file("tuf/repo"))
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await mirror.stop()
+            }
+        }
+        let pinned = dir.file("tuf/1.root.json").path
+        let fetched = try chains([
+            "trusted-root", "--mirror", mirror.url, "--root", pinned, "--cache", dir.file("cache").path,
+        ])
+        #expect(fetched.status == 0, "\(fetched.stderr)")
+        #expect(fetched.stdout == (try String(contentsOf: target, encoding: .utf8)))
+        #expect(fetched.stderr.contains("1 Fulcio CA(s), 1 transparency log(s), 1 CT log(s)"))
+        let unpinned = try chains(["trusted-root", "--mirror", mirror.url, "--cache", dir.file("cache").path])
+        #expect(unpinned.status == 2 && unpinned.stderr.contains("pin its root.json with signers.x509.tuf.root.file"))
+
+        try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let cm = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
+                + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n"
+                + "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\n"
+                + "signers.x509.tuf.mirror.url: \(mirror.url)\nsigners.x509.tuf.root.file: \(pinned)\n")
+        let sign = try chains([
+            "sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path, "--tuf-cache",
+            dir.file("cache2").path, "--output", dir.file("signed.yaml").path,
+        ])
+        #expect(sign.status == 0, "\(sign.stderr)")
+        #expect(sign.stderr.contains("trusted root: TUF \(mirror.url)"))
+        #expect(sign.stderr.contains("checked with the trusted root's key for this log"))
+        #expect(!sign.stderr.contains("checked for its key and chain links only"))
+    }
 }

@@ -99,6 +99,7 @@ struct KeylessSignTests {
         let cm = try dir.write(
             "cm.yaml",
             "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.provider: filesystem\nartifacts.oci.storage: tekton\n"
+                + "signers.x509.fulcio.address: http://127.0.0.1:1\n"
         )
         let report = await signRunFile(kaniko, setup: LocalSetup(configFile: cm, signingSecrets: dir.url))
         #expect(report.exitCode == 1)
@@ -107,6 +108,14 @@ struct KeylessSignTests {
         #expect(report.text.contains("no identity token found"))
         #expect(report.outcome?.artifacts.isEmpty == true)
         #expect(!FileManager.default.fileExists(atPath: dir.file("x509.pem").path))
+        // A TUF mirror other than sigstore's, with no root pinned: refused before anything, naming the key.
+        let tuf = try dir.write(
+            "tuf.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: http://127.0.0.1:1\n"
+                + "signers.x509.tuf.mirror.url: https://tuf.example.com\n")
+        let unpinned = await signRunFile(kaniko, setup: LocalSetup(configFile: tuf, signingSecrets: dir.url))
+        #expect(unpinned.exitCode == 2 && unpinned.setupError?.errors.first?.key == "signers.x509.tuf.mirror.url")
+        #expect(unpinned.text.contains("pin its root.json with signers.x509.tuf.root.file"))
     }
 
     @Test("a plain-http Fulcio elsewhere than this machine is refused: the token would cross the network in clear")
