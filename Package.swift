@@ -178,6 +178,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
+            exclude: ["Conformance"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -233,6 +233,23 @@ public enum PublicKey: @unchecked Sendable {
         }
     }
 
+    /// Verifies a signature over a message known only by its SHA-256 digest (a sigstore bundle verified against
+    /// `sha256:<hex>`): ECDSA P-256 and RSA PKCS#1 v1.5, which sign the digest; false for the others.
+    public func isValidSignature(_ signature: some DataProtocol, forSHA256Digest digest: Data) -> Bool {
+        guard digest.count == 32 else { return false }
+        let prehashed = GivenSHA256Digest(bytes: Array(digest))
+        switch self {
+        case .p256(let k):
+            guard let s = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+            return k.isValidSignature(s, for: prehashed)
+        case .rsa(let k):
+            return k.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: prehashed, padding: .insecurePKCS1v1_5)
+        default:
+            return false
+        }
+    }
+
     /// Verifies a signature over `message`, trying the hashes a signer may have used.
     public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
         switch self {
@@ -342,4 +359,15 @@ public enum PEM {
         }
         return "-----BEGIN \(label)-----\n" + lines.joined(separator: "\n") + "\n-----END \(label)-----\n"
     }
+}
+
+/// A SHA-256 digest computed elsewhere, for verifying a signature over a message we do not have.
+struct GivenSHA256Digest: Digest {
+    static let byteCount = 32
+    let bytes: [UInt8]
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes(body)
+    }
+    func makeIterator() -> IndexingIterator<[UInt8]> { bytes.makeIterator() }
+    var description: String { "SHA256 digest: " + bytes.map { String(format: "%02x", $0) }.joined() }
 }

@@ -112,9 +112,10 @@ public struct TransparencyLogEntry: Codable, Sendable, Equatable {
         public var rootHash: String
         public var treeSize: String
         public var hashes: [String]
-        public var checkpoint: Checkpoint
+        /// Always written by us; absent in some v0.1 bundles of other clients.
+        public var checkpoint: Checkpoint?
 
-        public init(logIndex: String, rootHash: String, treeSize: String, hashes: [String], checkpoint: Checkpoint) {
+        public init(logIndex: String, rootHash: String, treeSize: String, hashes: [String], checkpoint: Checkpoint?) {
             self.logIndex = logIndex
             self.rootHash = rootHash
             self.treeSize = treeSize

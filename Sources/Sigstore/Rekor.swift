@@ -172,6 +172,19 @@ public struct RekorClient: Sendable {
         return entry
     }
 
+    /// The entry at global `logIndex`, with its inclusion proof.
+    public func entry(logIndex: Int64) async throws -> RekorEntry {
+        var components = URLComponents(
+            url: address.appendingPathComponent("api/v1/log/entries"), resolvingAgainstBaseURL: false)
+        components?.queryItems = [URLQueryItem(name: "logIndex", value: String(logIndex))]
+        guard let url = components?.url else { throw error("cannot build the entry URL") }
+        let response = try await transport.send(
+            HTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"]))
+        guard response.status == 200 else { throw failure(response) }
+        guard let entry = try parseEntries(response.body).first else { throw error("the answer holds no entry") }
+        return entry
+    }
+
     func failure(_ response: HTTPResponse) -> RekorError {
         var reason = "the entry was refused"
         if let json = try? JSONSerialization.jsonObject(with: response.body.prefix(65536)) as? [String: Any],
@@ -277,7 +290,12 @@ public struct RekorClient: Sendable {
             Merkle.root(fromInclusionProof: path, index: index, size: size, leafHash: Merkle.leafHash(entry.body))
                 == root
         else { throw CertificateCheckError("the inclusion proof does not lead to the root hash") }
-        let checkpoint = try Checkpoint(parsing: proof.checkpoint.envelope)
+        guard let envelope = proof.checkpoint?.envelope else {
+            // A v0.1 bundle may carry a bare proof: its root is not signed, so the SET is what holds.
+            if requireInclusionProof { throw CertificateCheckError("the inclusion proof has no checkpoint") }
+            return
+        }
+        let checkpoint = try Checkpoint(parsing: envelope)
         guard checkpoint.isSigned(by: log.publicKey) else {
             throw CertificateCheckError("the checkpoint is not signed by the log's key")
         }
@@ -322,10 +340,20 @@ public struct RekorClient: Sendable {
         }
     }
 
-    /// Two PEM texts hold the same DER (the log re-encodes what it is given).
+    /// Two PEM texts hold the same DER (the log re-encodes what it is given, and older entries carry PEM with any
+    /// line length, which strict PEM parsers refuse).
     static func sameDER(_ a: String, _ b: String) -> Bool {
-        guard let x = try? PEMDocument(pemString: a), let y = try? PEMDocument(pemString: b) else { return false }
-        return x.derBytes == y.derBytes
+        guard let x = lenientDER(a), let y = lenientDER(b) else { return false }
+        return x == y
+    }
+
+    /// The base64 between the first BEGIN and END lines of a PEM text, whatever its line lengths.
+    static func lenientDER(_ pem: String) -> Data? {
+        let lines = pem.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN ") }),
+            let end = lines[begin...].firstIndex(where: { $0.hasPrefix("-----END ") })
+        else { return nil }
+        return Data(base64Encoded: lines[(begin + 1)..<end].joined())
     }
 }
 

@@ -14,7 +14,7 @@ struct Chains: AsyncParsableCommand {
         discussion: "Keys, annotations and chains-config are Tekton Chains' own; see docs/ for the details.",
         subcommands: [
             Sign.self, Verify.self, VerifyAttestation.self, Auth.self, Provenance.self, ConfigCommand.self, Keys.self,
-            TrustedRootCommand.self,
+            VerifyBlob.self, VerifyRun.self, TrustedRootCommand.self,
         ])
 
     /// As ArgumentParser's, but bad usage exits with 2 (the project's convention) instead of 64.
@@ -188,32 +188,7 @@ struct VerifyOptions: ParsableArguments {
     @Argument(help: "The image (repo@sha256:… or repo:tag).")
     var image: String
 
-    @Option(help: "Public key PEM (cosign.pub, x509.pub) — or the private key file, whose public half is used.")
-    var key: String?
-
-    @Option(
-        name: .customLong("certificate-identity"),
-        help: "Keyless: the certificate's identity (SAN: SPIFFE ID, ServiceAccount URI, email), exactly.")
-    var certificateIdentity: String?
-
-    @Option(
-        name: .customLong("certificate-identity-regexp"),
-        help: "Keyless: a regular expression the identity must match (anywhere; anchor with ^…$).")
-    var certificateIdentityRegexp: String?
-
-    @Option(
-        name: .customLong("certificate-oidc-issuer"), help: "Keyless: the OIDC issuer in the certificate, exactly.")
-    var certificateOIDCIssuer: String?
-
-    @Option(
-        name: .customLong("certificate-oidc-issuer-regexp"),
-        help: "Keyless: a regular expression the OIDC issuer must match.")
-    var certificateOIDCIssuerRegexp: String?
-
-    @Option(
-        name: .customLong("trusted-root"),
-        help: "Keyless: the sigstore trusted_root.json (Fulcio CAs, CT logs, Rekor keys) to verify against.")
-    var trustedRoot: String?
+    @OptionGroup var signer: SignerOptions
 
     @Option(
         name: .customLong("repository"),
@@ -221,48 +196,6 @@ struct VerifyOptions: ParsableArguments {
     var repository: String?
 
     @OptionGroup var registry: RegistryOptions
-
-    func validate() throws {
-        let identity = [certificateIdentity, certificateIdentityRegexp].compactMap { $0 }
-        let issuer = [certificateOIDCIssuer, certificateOIDCIssuerRegexp].compactMap { $0 }
-        if key != nil {
-            guard identity.isEmpty && issuer.isEmpty else {
-                throw ValidationError("--key verifies a key signature; the --certificate-* options are for keyless")
-            }
-            return
-        }
-        guard identity.count == 1, issuer.count == 1 else {
-            throw ValidationError(
-                "give --key PUB, or for keyless one of --certificate-identity / --certificate-identity-regexp and one of --certificate-oidc-issuer / --certificate-oidc-issuer-regexp"
-            )
-        }
-        guard trustedRoot != nil else {
-            throw ValidationError(
-                "keyless verification needs --trusted-root FILE (the sigstore trusted_root.json of the Fulcio and Rekor that signed)"
-            )
-        }
-    }
-
-    /// The key, or the keyless policy, the options name.
-    func authority() throws -> (AttachmentVerifier.Authority, String) {
-        if let key {
-            let publicKey = try LocalRegistryAccess.readKey(key)
-            return (.key(publicKey), "key \(publicKey.keyID)")
-        }
-        let identity: IdentityMatch =
-            certificateIdentity.map { .exact($0) } ?? .pattern(certificateIdentityRegexp ?? "")
-        let issuer: IdentityMatch =
-            certificateOIDCIssuer.map { .exact($0) } ?? .pattern(certificateOIDCIssuerRegexp ?? "")
-        for pattern in [certificateIdentityRegexp, certificateOIDCIssuerRegexp].compactMap({ $0 })
-        where (try? Regex(pattern)) == nil {
-            throw ValidationError("\"\(pattern)\" is not a regular expression")
-        }
-        let root = try LocalRegistryAccess.readTrustedRoot(trustedRoot ?? "")
-        return (
-            .keyless(KeylessPolicy(identity: identity, issuer: issuer, trustedRoot: root)),
-            "keyless identity \(identity), issuer \(issuer)"
-        )
-    }
 
     /// Runs `checks`, prints what was checked on stderr and the verified payloads on stdout; exit 1 when nothing
     /// valid is found.
@@ -275,7 +208,7 @@ struct VerifyOptions: ParsableArguments {
         let authority: AttachmentVerifier.Authority
         let by: String
         do {
-            (authority, by) = try self.authority()
+            (authority, by) = try signer.authority()
         } catch let error as ValidationError {
             throw error
         } catch {

@@ -334,6 +334,48 @@ struct CLITests {
         #expect(noRoot.stderr.contains("keyless verification needs --trusted-root FILE"))
         let mixed = try chains(["verify", "\(image)@\(digest)", "--key", root.path, "--certificate-identity", sa])
         #expect(mixed.stderr.contains("the --certificate-* options are for keyless"))
+
+        // The bundles --bundle-out wrote, verified as files: the provenance's for the image digest (a subject).
+        let bundles = try FileManager.default.contentsOfDirectory(atPath: dir.file("bundles").path)
+        let provenance = try #require(bundles.first { $0.hasPrefix("taskrun-") })
+        let blob = try chains(
+            [
+                "verify-blob", digest, "--bundle", dir.file("bundles/\(provenance)").path, "--certificate-identity", sa,
+                "--certificate-oidc-issuer", issuer.url, "--trusted-root", root.path,
+            ])
+        #expect(blob.status == 0, "\(blob.stderr)")
+        #expect(blob.stdout.contains("https://slsa.dev/provenance/v0.2") && blob.stderr.contains("signed by \(sa)"))
+        let otherDigest = try chains(
+            [
+                "verify-blob", "sha256:" + String(repeating: "0", count: 64), "--bundle",
+                dir.file("bundles/\(provenance)").path, "--certificate-identity", sa, "--certificate-oidc-issuer",
+                issuer.url, "--trusted-root", root.path,
+            ])
+        #expect(otherDigest.status == 1 && otherDigest.stderr.contains("no subject with the artifact's digest"))
+
+        // verify-run: the signed run's annotations, the certificate judged at the time of the run's log entry.
+        let run1 = try chains(
+            [
+                "verify-run", dir.file("signed.yaml").path, "--certificate-identity", sa, "--certificate-oidc-issuer",
+                issuer.url, "--trusted-root", root.path,
+            ])
+        #expect(run1.status == 0, "\(run1.stderr)")
+        #expect(run1.stderr.contains("✓ chains.tekton.dev/signature-taskrun-"))
+        let text = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
+        let payloadLine = try #require(
+            text.split(separator: "\n").first { $0.contains("chains.tekton.dev/payload-taskrun-") })
+        let forged = text.replacingOccurrences(
+            of: String(payloadLine),
+            with: String(payloadLine.prefix { $0 != ":" }) + ": " + Data("{}".utf8).base64EncodedString())
+        let forgedFile = try dir.write("forged.yaml", forged)
+        let run2 = try chains(
+            [
+                "verify-run", forgedFile.path, "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url,
+                "--trusted-root", root.path,
+            ])
+        #expect(
+            run2.status == 1 && run2.stderr.contains("the envelope's payload is not the stored payload"),
+            "\(run2.stderr)")
     }
 
     @Test(
@@ -380,5 +422,25 @@ struct CLITests {
         #expect(sign.stderr.contains("trusted root: TUF \(mirror.url)"))
         #expect(sign.stderr.contains("checked with the trusted root's key for this log"))
         #expect(!sign.stderr.contains("checked for its key and chain links only"))
+    }
+
+    @Test("verify-blob on sigstore-conformance bundles: a GitHub Actions identity under the public-good root")
+    func verifyBlobConformance() throws {
+        let base = PackagePaths.root.appendingPathComponent("Tests/SigstoreTests/Conformance")
+        let identity =
+            "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
+        func verify(_ name: String) throws -> ProcessResult {
+            try chains([
+                "verify-blob", base.appendingPathComponent("a.txt").path, "--bundle",
+                base.appendingPathComponent("bundle-verify/\(name)/bundle.sigstore.json").path,
+                "--certificate-identity", identity, "--certificate-oidc-issuer",
+                "https://token.actions.githubusercontent.com", "--trusted-root",
+                base.appendingPathComponent("public-good-trusted_root.json").path,
+            ])
+        }
+        let good = try verify("happy-path-v0.3")
+        #expect(good.status == 0 && good.stderr.contains("verified") && good.stderr.contains("signed by \(identity)"))
+        let bad = try verify("set-invalid-signature_fail")
+        #expect(bad.status == 1 && bad.stderr.contains("signed entry timestamp"), "\(bad.stderr)")
     }
 }

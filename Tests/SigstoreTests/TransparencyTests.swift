@@ -207,8 +207,8 @@ struct TransparencyTests {
         forged.integratedTime += 1
         #expect(throws: CertificateCheckError.self) { try RekorClient.verify(forged, logs: logs) }
         var altered = entry
-        let envelope = try #require(altered.inclusionProof?.checkpoint.envelope)
-        altered.inclusionProof?.checkpoint.envelope = envelope.replacingOccurrences(
+        let envelope = try #require(altered.inclusionProof?.checkpoint?.envelope)
+        altered.inclusionProof?.checkpoint?.envelope = envelope.replacingOccurrences(
             of: "rekor.test - ", with: "rekor.evil - ")
         #expect(throws: CertificateCheckError.self) { try RekorClient.verify(altered, logs: logs) }
         let stranger = P256.Signing.PrivateKey().publicKey.derRepresentation

@@ -1,0 +1,200 @@
+import Foundation
+import HTTPTransport
+import KubeModels
+import Signing
+import Sigstore
+import SwiftASN1
+import X509
+
+/// `chains verify-run`: the `chains.tekton.dev/*` annotations of a signed run, checked — each stored signature
+/// over its payload with the key or (keyless) the certificate stored beside it, the certificate judged at the time
+/// the log recorded the run's provenance (`chains.tekton.dev/transparency`, fetched from that log), and the keys
+/// naming this run's uid.
+public enum RunVerifier {
+    /// One stored signature, checked.
+    public struct Check: Sendable {
+        public enum Result: Sendable, Equatable { case verified, failed, skipped }
+        public var key: String
+        public var result: Result
+        public var detail: String
+    }
+
+    public struct Report: Sendable {
+        public var run: String
+        public var checks: [Check]
+        public var notes: [String]
+        /// Every stored signature verified (skipped ones aside), and there was at least one.
+        public var passed: Bool {
+            !checks.isEmpty && !checks.contains { $0.result == .failed } && checks.contains { $0.result == .verified }
+        }
+    }
+
+    public static func verify(
+        file: URL, authority: AttachmentVerifier.Authority, transport: (any HTTPTransport)?
+    ) async throws(ChainsError) -> Report {
+        let runFile: RunFile
+        do throws(ManifestError) {
+            runFile = try RunFile.read(file)
+        } catch {
+            throw ChainsError(.badInput, error.description, file: error.source, underlying: error)
+        }
+        let meta = runFile.run.run
+        let annotations = meta.metadata.annotations ?? [:]
+        var report = Report(run: meta.displayName, checks: [], notes: [])
+        if annotations[ChainsAnnotations.signed] != "true" {
+            report.notes.append(
+                "the run is not marked chains.tekton.dev/signed=true (it is \(annotations[ChainsAnnotations.signed] ?? "unmarked"))"
+            )
+        }
+        let prefix = ChainsAnnotations.prefix + "signature-"
+        let shortKeys = annotations.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        if shortKeys.isEmpty { report.notes.append("the run carries no chains.tekton.dev/signature-* annotation") }
+        let entry = await logEntry(annotations, transport: transport, notes: &report.notes)
+        for short in shortKeys.sorted() {
+            report.checks.append(
+                await check(short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry))
+        }
+        return report
+    }
+
+    /// The log entry `chains.tekton.dev/transparency` names, fetched (keyless needs it to judge the certificate).
+    static func logEntry(
+        _ annotations: [String: String], transport: (any HTTPTransport)?, notes: inout [String]
+    ) async -> RekorEntry? {
+        guard let text = annotations[ChainsAnnotations.transparency] else { return nil }
+        guard let url = URLComponents(string: text),
+            let index = url.queryItems?.first(where: { $0.name == "logIndex" })?.value.flatMap(Int64.init),
+            let range = text.range(of: "/api/v1/log/entries"), let base = URL(string: String(text[..<range.lowerBound]))
+        else {
+            notes.append("chains.tekton.dev/transparency is not a Rekor entry URL (…/api/v1/log/entries?logIndex=N)")
+            return nil
+        }
+        guard let transport else { return nil }
+        do {
+            return try await RekorClient(address: base, transport: transport).entry(logIndex: index)
+        } catch {
+            notes.append("the log entry \(text) cannot be fetched: \(error)")
+            return nil
+        }
+    }
+
+    static func check(
+        _ short: String, annotations: [String: String], uid: String, authority: AttachmentVerifier.Authority,
+        entry: RekorEntry?
+    ) async -> Check {
+        let keys = ChainsAnnotations.storageKeys(shortKey: short)
+        func fail(_ why: String) -> Check { Check(key: keys.signature, result: .failed, detail: why) }
+        let ownKey = short == "taskrun-\(uid)" || short == "pipelinerun-\(uid)"
+        if (short.hasPrefix("taskrun-") || short.hasPrefix("pipelinerun-")) && !ownKey {
+            return fail("names another run's uid: copied from another run, not this run's signature")
+        }
+        guard let signature = annotations[keys.signature].flatMap({ Data(base64Encoded: $0) }),
+            let payload = annotations[keys.payload].flatMap({ Data(base64Encoded: $0) })
+        else { return fail("the signature or payload annotation is missing or not base64") }
+        let pem = annotations[keys.cert].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
+        let leaf = pem.flatMap { try? PEMDocument(pemString: $0) }.flatMap { try? Certificate(derEncoded: $0.derBytes) }
+        let isEnvelope = (try? JSONDecoder().decode(DSSE.Envelope.self, from: signature)) != nil
+        let key: PublicKey
+        var detail = ""
+        switch authority {
+        case .key(let given):
+            key = given
+        case .keyless(let policy):
+            guard let leaf else { return fail("no certificate stored: not a keyless signature") }
+            guard ownKey, let entry else {
+                return Check(
+                    key: keys.signature, result: .skipped,
+                    detail: ownKey
+                        ? "no transparency-log entry on the run to judge the certificate by"
+                        : "only the run's provenance has its log entry on the run; check this one with chains verify IMAGE"
+                )
+            }
+            do {
+                let signer = try await KeylessVerifier.verify(leaf: leaf, chain: [], entry: entry, policy: policy)
+                key = signer.publicKey
+                detail =
+                    "; signed by \(signer.identity) (\(signer.issuer)), logged at \(signer.integratedTime) as entry \(signer.logIndex)"
+                let proposal: RekorProposal =
+                    isEnvelope
+                    ? .dsse(envelope: signature, verifierPEM: pem ?? "")
+                    : .hashedRekord(payload: payload, signature: signature, verifierPEM: pem ?? "")
+                try RekorClient.check(entry, matches: proposal, log: entry.logURL)
+            } catch {
+                return fail("\(error)")
+            }
+        }
+        if isEnvelope {
+            guard let signed = DSSE.verify(envelope: signature, publicKey: key) else {
+                return fail("the DSSE envelope does not verify")
+            }
+            guard signed == payload else { return fail("the envelope's payload is not the stored payload") }
+        } else if !key.isValidSignature(signature, for: payload) {
+            return fail("the signature does not verify over the stored payload")
+        }
+        return Check(key: keys.signature, result: .verified, detail: "signature verified\(detail)")
+    }
+}
+
+/// The local front door of `verify-run` and `verify-blob`: files in, typed reports out.
+public enum LocalVerification {
+    /// `verify-run`, with its own HTTP client (TLS verified) to fetch the run's log entry.
+    public static func verifyRun(
+        file: URL, authority: AttachmentVerifier.Authority
+    ) async throws(ChainsError) -> RunVerifier.Report {
+        let http: AsyncHTTPClientTransport
+        do {
+            http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
+        } catch {
+            throw ChainsError(.badInput, "\(error)")
+        }
+        do throws(ChainsError) {
+            let report = try await RunVerifier.verify(file: file, authority: authority, transport: http)
+            try? await http.shutdown()
+            return report
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    /// `verify-blob`: `artifact` is a file or `sha256:<hex>`.
+    public static func verifyBlob(
+        artifact: String, bundle: String, authority: BundleAuthority, trustedRoot: TrustedRoot
+    ) async throws(ChainsError) -> VerifiedBundle {
+        let input: BundleArtifact
+        if artifact.hasPrefix("sha256:") {
+            guard let digest = Data(hexDigits: String(artifact.dropFirst(7))), digest.count == 32 else {
+                throw ChainsError(.badInput, "\(artifact) is not sha256:<64 hex digits>")
+            }
+            input = .sha256(digest)
+        } else {
+            guard let data = FileManager.default.contents(atPath: artifact) else {
+                throw ChainsError(.badInput, "cannot be read", file: artifact)
+            }
+            input = .bytes(data)
+        }
+        guard let data = FileManager.default.contents(atPath: bundle) else {
+            throw ChainsError(.badInput, "cannot be read", file: bundle)
+        }
+        do {
+            return try await BundleVerifier.verify(
+                data, artifact: input, authority: authority, trustedRoot: trustedRoot)
+        } catch {
+            throw ChainsError(.badInput, "verification failed: \(error)", file: bundle, underlying: error)
+        }
+    }
+}
+
+extension Data {
+    init?(hexDigits: String) {
+        guard hexDigits.count % 2 == 0, hexDigits.allSatisfy(\.isHexDigit) else { return nil }
+        var bytes: [UInt8] = []
+        var index = hexDigits.startIndex
+        while index < hexDigits.endIndex {
+            let next = hexDigits.index(index, offsetBy: 2)
+            bytes.append(UInt8(hexDigits[index..<next], radix: 16)!)
+            index = next
+        }
+        self.init(bytes)
+    }
+}

@@ -1,0 +1,287 @@
+import Crypto
+import Foundation
+import Signing
+import X509
+
+/// What a bundle is checked against: the artifact's bytes, or only its SHA-256 digest.
+public enum BundleArtifact: Sendable {
+    case bytes(Data)
+    case sha256(Data)
+
+    public var digest: Data {
+        switch self {
+        case .bytes(let data): return Data(SHA256.hash(data: data))
+        case .sha256(let digest): return digest
+        }
+    }
+}
+
+/// Who must have signed a bundle: a key (`--key`), or a keyless identity.
+public enum BundleAuthority: Sendable {
+    case key(PublicKey)
+    case keyless(identity: IdentityMatch, issuer: IdentityMatch)
+}
+
+/// A bundle that passed: who signed it, when the log says, and the verified statement for DSSE bundles.
+public struct VerifiedBundle: Sendable {
+    public var mediaType: String
+    public var signer: String
+    public var integratedTime: Date
+    public var logIndex: Int64
+    public var statement: Data?
+}
+
+/// Sigstore bundle verification (v0.1–v0.3; message signature or DSSE; `hashedrekord`, `dsse` and `intoto` log
+/// entries from Rekor v1), as sigstore-go does it: every log entry verifies with a trusted log key valid at its
+/// integrated time (SET; inclusion proof and checkpoint required from v0.2), the certificate is judged at that time
+/// (chain to a Fulcio CA, SCT, identity, issuer) or the key is the one given, the signature verifies over the
+/// artifact (or the DSSE envelope, whose statement must name the artifact's digest), and the log entry records this
+/// very signature, verifier and content. Rekor v2 entries and RFC 3161 timestamps are not served (refused).
+public enum BundleVerifier {
+    static let mediaTypes: [String: Int] = [
+        "application/vnd.dev.sigstore.bundle+json;version=0.1": 1,
+        "application/vnd.dev.sigstore.bundle+json;version=0.2": 2,
+        "application/vnd.dev.sigstore.bundle+json;version=0.3": 3,
+        "application/vnd.dev.sigstore.bundle.v0.3+json": 3,
+    ]
+
+    public static func verify(
+        _ data: Data, artifact: BundleArtifact, authority: BundleAuthority, trustedRoot: TrustedRoot,
+        now: Date = Date()
+    ) async throws(CertificateCheckError) -> VerifiedBundle {
+        let bundle = try ParsedBundle(data)
+        guard !bundle.entries.isEmpty else {
+            throw CertificateCheckError("the bundle has no transparency-log entry (RFC 3161 timestamps are not served)")
+        }
+        var entries: [RekorEntry] = []
+        for raw in bundle.entries {
+            let entry = try RekorEntry(bundled: raw)
+            guard entry.logIndex >= 0 else { throw CertificateCheckError("a log entry has a negative log index") }
+            guard raw.kindVersion.version != "0.0.2" || raw.kindVersion.kind == "intoto" else {
+                throw CertificateCheckError("\(raw.kindVersion.kind) 0.0.2 entries (Rekor v2) are not served")
+            }
+            try checkEntryTime(entry, logs: trustedRoot.tlogs, now: now)
+            try RekorClient.verify(entry, logs: trustedRoot.tlogs, requireInclusionProof: bundle.version >= 2)
+            entries.append(entry)
+        }
+        let entry = entries[0]
+        let key: PublicKey
+        let signer: String
+        var verifiedLeaf: Certificate?
+        switch authority {
+        case .key(let given):
+            guard bundle.certificates.isEmpty else {
+                throw CertificateCheckError("the bundle is signed with a certificate, not with a key")
+            }
+            key = given
+            signer = "key"
+        case .keyless(let identity, let issuer):
+            guard let leaf = bundle.certificates.first else {
+                throw CertificateCheckError("the bundle has no certificate (it is signed with a key: give --key)")
+            }
+            let policy = KeylessPolicy(identity: identity, issuer: issuer, trustedRoot: trustedRoot)
+            // The certificate must hold at every entry's time; the first entry's answer is reported.
+            var first: VerifiedSigner?
+            for e in entries {
+                let checked = try await KeylessVerifier.verify(
+                    leaf: leaf, chain: Array(bundle.certificates.dropFirst()), entry: e, policy: policy,
+                    requireInclusionProof: bundle.version >= 2)
+                first = first ?? checked
+            }
+            let verified = first!
+            key = verified.publicKey
+            signer = "\(verified.identity) (\(verified.issuer))"
+            verifiedLeaf = leaf
+        }
+        let verifierPEMs = verifiedLeaf.flatMap { try? [$0.serializeAsPEM().pemString + "\n"] } ?? [key.pem]
+        let statement = try checkContent(bundle, artifact: artifact, key: key)
+        for e in entries {
+            try checkBody(e, bundle: bundle, artifact: artifact, verifierPEM: verifierPEMs[0])
+        }
+        return VerifiedBundle(
+            mediaType: bundle.mediaType, signer: signer, integratedTime: entry.integratedDate,
+            logIndex: entry.logIndex, statement: statement)
+    }
+
+    /// The entry's time is not in the future and falls inside its log key's validity (which must have a start).
+    static func checkEntryTime(
+        _ entry: RekorEntry, logs: [TrustedRoot.LogInstance], now: Date
+    ) throws(CertificateCheckError) {
+        guard entry.integratedDate <= now.addingTimeInterval(60) else {
+            throw CertificateCheckError("the log entry's integrated time \(entry.integratedDate) is in the future")
+        }
+        guard let log = logs.first(where: { $0.keyID == entry.logID }) else {
+            throw CertificateCheckError("the entry is from log \(entry.logID.hexString), which is not a trusted log")
+        }
+        guard let validity = log.validFor, validity.start != nil else {
+            throw CertificateCheckError("the trusted root's log \(log.baseURL) has no validity start")
+        }
+        guard validity.contains(entry.integratedDate) else {
+            throw CertificateCheckError("the entry was integrated outside the validity of log \(log.baseURL)'s key")
+        }
+    }
+
+    /// The signature over the artifact (message signature, also over its digest when only that is given), or over
+    /// the DSSE envelope, whose in-toto statement must name the artifact's digest. Returns the statement.
+    static func checkContent(
+        _ bundle: ParsedBundle, artifact: BundleArtifact, key: PublicKey
+    ) throws(CertificateCheckError) -> Data? {
+        switch bundle.content {
+        case .message(let digest, let signature):
+            if let digest, digest != artifact.digest {
+                throw CertificateCheckError("the bundle's message digest is not the artifact's")
+            }
+            let valid: Bool
+            switch artifact {
+            case .bytes(let data): valid = key.isValidSignature(signature, for: data)
+            case .sha256(let d): valid = key.isValidSignature(signature, forSHA256Digest: d)
+            }
+            guard valid else { throw CertificateCheckError("the signature does not verify over the artifact") }
+            return nil
+        case .dsse(let envelope):
+            guard let payload = DSSE.verify(envelope: envelope, publicKey: key) else {
+                throw CertificateCheckError("the DSSE envelope's signature does not verify")
+            }
+            let statement = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
+            let digests = (statement?["subject"] as? [[String: Any]] ?? []).compactMap {
+                ($0["digest"] as? [String: String])?["sha256"]
+            }
+            guard digests.contains(artifact.digest.hexString) else {
+                throw CertificateCheckError("the statement names no subject with the artifact's digest")
+            }
+            return payload
+        }
+    }
+
+    /// The log recorded this content: hashedrekord (digest, signature, verifier), dsse (payload hash, signatures
+    /// and verifier), intoto 0.0.2 (payload hash, double-base64 signatures, verifier).
+    static func checkBody(
+        _ entry: RekorEntry, bundle: ParsedBundle, artifact: BundleArtifact, verifierPEM: String
+    ) throws(CertificateCheckError) {
+        let mismatch = CertificateCheckError("the log entry does not record this signature and content")
+        switch (entry.kind, bundle.content) {
+        case ("hashedrekord", .message(_, let signature)):
+            do {
+                try RekorClient.check(
+                    entry,
+                    matches: .hashedRekord(
+                        payloadSHA256: artifact.digest, signature: signature, verifierPEM: verifierPEM), log: "")
+            } catch { throw mismatch }
+        case ("dsse", .dsse(let envelope)):
+            do {
+                try RekorClient.check(entry, matches: .dsse(envelope: envelope, verifierPEM: verifierPEM), log: "")
+            } catch { throw mismatch }
+        case ("intoto", .dsse(let envelope)):
+            try checkInToto(entry, envelope: envelope, verifierPEM: verifierPEM)
+        default:
+            throw CertificateCheckError("a \(entry.kind) log entry does not match the bundle's content")
+        }
+    }
+
+    static func checkInToto(_ entry: RekorEntry, envelope: Data, verifierPEM: String) throws(CertificateCheckError) {
+        let mismatch = CertificateCheckError("the intoto log entry does not record this envelope")
+        guard let body = try? JSONSerialization.jsonObject(with: entry.body) as? [String: Any],
+            let content = (body["spec"] as? [String: Any])?["content"] as? [String: Any],
+            let recorded = content["envelope"] as? [String: Any],
+            let env = try? JSONDecoder().decode(DSSE.Envelope.self, from: envelope),
+            let payload = Data(base64Encoded: env.payload),
+            (content["payloadHash"] as? [String: Any])?["value"] as? String
+                == Data(SHA256.hash(data: payload)).hexString,
+            let signatures = recorded["signatures"] as? [[String: Any]]
+        else { throw mismatch }
+        for ours in env.signatures {
+            let doubled = Data(ours.sig.utf8).base64EncodedString()
+            guard
+                signatures.contains(where: {
+                    $0["sig"] as? String == doubled
+                        && (($0["publicKey"] as? String).flatMap { Data(base64Encoded: $0) }).map {
+                            RekorClient.sameDER(String(decoding: $0, as: UTF8.self), verifierPEM)
+                        } == true
+                })
+            else { throw mismatch }
+        }
+    }
+}
+
+/// A bundle's parts, with the shape checked.
+struct ParsedBundle {
+    enum Content {
+        case message(digest: Data?, signature: Data)
+        case dsse(Data)
+    }
+    let mediaType: String
+    let version: Int
+    /// Leaf first; empty for a key-signed bundle.
+    let certificates: [Certificate]
+    let entries: [TransparencyLogEntry]
+    let content: Content
+
+    init(_ data: Data) throws(CertificateCheckError) {
+        guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CertificateCheckError("the bundle is not JSON")
+        }
+        mediaType = json["mediaType"] as? String ?? ""
+        guard let version = BundleVerifier.mediaTypes[mediaType] else {
+            throw CertificateCheckError("media type \"\(mediaType)\" is not a sigstore bundle version we know")
+        }
+        self.version = version
+        let material = json["verificationMaterial"] as? [String: Any] ?? [:]
+        certificates = try Self.certificates(material, version: version)
+        if let list = material["tlogEntries"] {
+            guard let data = try? JSONSerialization.data(withJSONObject: list),
+                let decoded = try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)
+            else { throw CertificateCheckError("the bundle's tlogEntries are malformed") }
+            entries = decoded
+        } else {
+            entries = []
+        }
+        content = try Self.content(json)
+    }
+
+    static func certificates(_ material: [String: Any], version: Int) throws(CertificateCheckError) -> [Certificate] {
+        var raws: [String] = []
+        if let chain = material["x509CertificateChain"] as? [String: Any] {
+            raws = (chain["certificates"] as? [[String: Any]] ?? []).compactMap { $0["rawBytes"] as? String }
+            guard !raws.isEmpty else { throw CertificateCheckError("the bundle's certificate chain is empty") }
+        } else if let one = (material["certificate"] as? [String: Any])?["rawBytes"] as? String {
+            raws = [one]
+        } else if material["publicKey"] == nil {
+            throw CertificateCheckError("the bundle has neither a certificate nor a public key")
+        }
+        var out: [Certificate] = []
+        for raw in raws {
+            guard let der = Data(base64Encoded: raw), let certificate = try? Certificate(derEncoded: Array(der)) else {
+                throw CertificateCheckError("a certificate of the bundle does not parse")
+            }
+            out.append(certificate)
+        }
+        // A root (self-signed CA) in the bundle would let the bundle choose its own trust; refused, as sigstore-go.
+        if out.dropFirst().contains(where: { $0.subject == $0.issuer }) {
+            throw CertificateCheckError("the bundle's certificate chain contains a root certificate")
+        }
+        return out
+    }
+
+    static func content(_ json: [String: Any]) throws(CertificateCheckError) -> Content {
+        if let message = json["messageSignature"] as? [String: Any] {
+            guard let signature = (message["signature"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
+                throw CertificateCheckError("the bundle's message signature is not base64")
+            }
+            let digest = ((message["messageDigest"] as? [String: Any])?["digest"] as? String).flatMap {
+                Data(base64Encoded: $0)
+            }
+            return .message(digest: digest, signature: signature)
+        }
+        if let envelope = json["dsseEnvelope"] as? [String: Any],
+            let data = try? JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])
+        {
+            guard let env = try? JSONDecoder().decode(DSSE.Envelope.self, from: data), env.signatures.count == 1,
+                Data(base64Encoded: env.payload) != nil, Data(base64Encoded: env.signatures[0].sig) != nil
+            else {
+                throw CertificateCheckError("the bundle's DSSE envelope is malformed or has more than one signature")
+            }
+            return .dsse(data)
+        }
+        throw CertificateCheckError("the bundle has neither a message signature nor a DSSE envelope")
+    }
+}
