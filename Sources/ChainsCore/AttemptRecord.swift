@@ -24,7 +24,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
 
     public static func key(shortKey: String) -> String { prefix + shortKey }
 
-    init(_ artifact: SignedArtifact) {
+    init(_ artifact: ArtifactOutcome) {
         format = artifact.format
         payload = artifact.format == "simplesigning" ? artifact.payload.base64EncodedString() : nil
         signature = artifact.signature.base64EncodedString()

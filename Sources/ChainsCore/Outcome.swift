@@ -72,8 +72,6 @@ public struct RunOutcome: Sendable {
     /// Every artifact type is disabled in chains-config: nothing was signed, and the run is marked as Chains marks
     /// it (`signed: "true"`).
     public var nothingEnabled = false
-    /// What each signed artifact's signature was, by attempt-record annotation key.
-    public var attempts: [String: String] = [:]
 
     /// Every enabled artifact was signed and stored.
     public var succeeded: Bool { failures.isEmpty }

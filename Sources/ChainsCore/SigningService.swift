@@ -134,7 +134,6 @@ public struct SigningService: Sendable {
             fail(.signing, .signing, error)
             return
         }
-        outcome.attempts[AttemptRecord.key(shortKey: item.shortKey)] = AttemptRecord(signed).annotationValue
         if let log {
             do {
                 signed.transparency = try await log.record(signed)
@@ -229,7 +228,9 @@ public struct SigningService: Sendable {
         if outcome.succeeded {
             patch.remove = annotations.keys.filter { $0.hasPrefix(AttemptRecord.prefix) }.sorted()
         } else {
-            patch.attempts = outcome.attempts
+            for artifact in outcome.artifacts {
+                patch.attempts[AttemptRecord.key(shortKey: artifact.shortKey)] = AttemptRecord(artifact).annotationValue
+            }
         }
         // Chains writes the entry of the last upload; we name the run's own provenance entry when there is one.
         let logged = outcome.artifacts.filter { $0.transparency != nil }

@@ -258,32 +258,46 @@ if let n = option("--push").flatMap(Int.init) {
 if let n = option("--keyless").flatMap(Int.init) {
     let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
     let fulcio = try await FulcioSimulator(issuers: [issuer])
+    let rekor = try await RekorSimulator()
     let dir = try TemporaryDirectory()
     let tokenFile = try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:controller"))
+    let root = try TrustedRoot(
+        json: Data(SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor).utf8), source: "bench")
     let http = try AsyncHTTPClientTransport()
     let certificates = KeylessCertificates(
-        fulcio: FulcioClient(address: URL(string: fulcio.url)!, transport: http),
+        fulcio: FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root),
         providers: [FileTokenProvider(path: tokenFile.path)])
-    guard case .success(let parsed) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
-    let service = try SigningService(
-        config: parsed.config, signers: KeylessSignerSource(certificates: certificates),
-        backends: [TektonStorage()], cluster: ObjectStore())
-    var runs: [AnyRun] = []
-    for i in 0..<n {
-        let doc = try ManifestReader.parse(Data(Synthetic.taskRunYAML(index: i).utf8), source: "bench").documents[0]
-        runs.append(try AnyRun(json: doc, source: "bench"))
+    for logged in [false, true] {
+        let values = ["artifacts.oci.storage": "tekton", "transparency.enabled": logged ? "true" : "false"]
+        guard case .success(let parsed) = ChainsConfig.parse(values) else { fatalError() }
+        let log = RekorTransparencyLog(
+            client: RekorClient(address: URL(string: rekor.url)!, transport: http, logs: root.tlogs))
+        let service = try SigningService(
+            config: parsed.config, signers: KeylessSignerSource(certificates: certificates),
+            backends: [TektonStorage()], cluster: ObjectStore(), transparency: logged ? log : nil)
+        var runs: [AnyRun] = []
+        for i in 0..<n {
+            let doc = try ManifestReader.parse(Data(Synthetic.taskRunYAML(index: i).utf8), source: "bench").documents[0]
+            runs.append(try AnyRun(json: doc, source: "bench"))
+        }
+        let entriesBefore = rekor.entryCount
+        let start = now()
+        for run in runs {
+            let outcome = await service.sign(run)
+            guard outcome.succeeded else { fatalError("\(outcome.failures)") }
+        }
+        let seconds = now() - start
+        print("")
+        print(
+            "keyless benchmark: \(n) runs (provenance + image each), one process, simulated Fulcio"
+                + (logged ? " and Rekor (every entry's SET, inclusion proof and checkpoint verified)" : "")
+                + " on loopback")
+        print(pad("runs signed keylessly") + String(format: "%8.1f runs/s", Double(n) / seconds))
+        if logged { print(pad("Rekor entries made") + "\(rekor.entryCount - entriesBefore)") }
     }
-    let start = now()
-    for run in runs {
-        let outcome = await service.sign(run)
-        guard outcome.succeeded else { fatalError("\(outcome.failures)") }
-    }
-    let seconds = now() - start
-    print("")
-    print("keyless benchmark: \(n) runs (provenance + image each), one process, Fulcio simulator on loopback")
-    print(pad("runs signed keylessly") + String(format: "%8.1f runs/s", Double(n) / seconds))
     print(pad("identity tokens read") + "\(await certificates.tokenFetches)")
     print(pad("Fulcio certificates requested") + "\(await certificates.fulcioCalls) (Tekton Chains: \(n))")
     try? await http.shutdown()
     await fulcio.stop()
+    await rekor.stop()
 }

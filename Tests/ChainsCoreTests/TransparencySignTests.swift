@@ -122,6 +122,12 @@ struct TransparencySignTests {
         let tampered = try dir.write("tampered.json", data: try JSONSerialization.data(withJSONObject: json))
         let refused = try sigstore(trust, bundle: tampered, artifact: payload.path, identity: identity)
         #expect(refused.status != 0 && refused.stderr.contains("SET"), "\(refused.stderr)")
+        // Without its log entry, a short-lived certificate proves nothing about when it signed: refused.
+        material["tlogEntries"] = []
+        json["verificationMaterial"] = material
+        let unlogged = try dir.write("unlogged.json", data: try JSONSerialization.data(withJSONObject: json))
+        let noEntry = try sigstore(trust, bundle: unlogged, artifact: payload.path, identity: identity)
+        #expect(noEntry.status != 0, "\(noEntry.stderr)")
     }
 
     @Test(
