@@ -163,7 +163,7 @@ public enum LocalVerification {
     ) async throws(ChainsError) -> VerifiedBundle {
         let input: BundleArtifact
         if artifact.hasPrefix("sha256:") {
-            guard let digest = Data(hexDigits: String(artifact.dropFirst(7))), digest.count == 32 else {
+            guard let digest = Data(hex: String(artifact.dropFirst(7))), digest.count == 32 else {
                 throw ChainsError(.badInput, "\(artifact) is not sha256:<64 hex digits>")
             }
             input = .sha256(digest)
@@ -182,19 +182,5 @@ public enum LocalVerification {
         } catch {
             throw ChainsError(.badInput, "verification failed: \(error)", file: bundle, underlying: error)
         }
-    }
-}
-
-extension Data {
-    init?(hexDigits: String) {
-        guard hexDigits.count % 2 == 0, hexDigits.allSatisfy(\.isHexDigit) else { return nil }
-        var bytes: [UInt8] = []
-        var index = hexDigits.startIndex
-        while index < hexDigits.endIndex {
-            let next = hexDigits.index(index, offsetBy: 2)
-            bytes.append(UInt8(hexDigits[index..<next], radix: 16)!)
-            index = next
-        }
-        self.init(bytes)
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Signing
 import SwiftASN1
 import Synchronization
 import X509
@@ -88,7 +89,7 @@ public final class RekorSimulator: Sendable {
                 let (size, root) = state.withLock { s in (s.entries.count, Self.root(s.entries.map(\.body))) }
                 return .json(
                     200,
-                    #"{"rootHash":"\#(root.hex)","treeSize":\#(size),"treeID":"\#(treeID)","signedTreeHead":"\#(checkpoint(size: size, root: root).replacingOccurrences(of: "\n", with: "\\n"))"}"#
+                    #"{"rootHash":"\#(root.hexString)","treeSize":\#(size),"treeID":"\#(treeID)","signedTreeHead":"\#(checkpoint(size: size, root: root).replacingOccurrences(of: "\n", with: "\\n"))"}"#
                 )
             default:
                 return Self.error(404, "not found")
@@ -107,7 +108,7 @@ public final class RekorSimulator: Sendable {
                 state.withLock { $0.stats.refused += 1 }
                 return Self.error(400, "\(error)")
             }
-            let uuid = Self.leafHash(body).hex
+            let uuid = Self.leafHash(body).hexString
             let outcome: (index: Int, existed: Bool) = state.withLock { s in
                 if let index = s.byUUID[uuid] {
                     s.stats.conflicts += 1
@@ -139,21 +140,21 @@ public final class RekorSimulator: Sendable {
             guard let (bodies, entry) = snapshot else { return Self.error(404, "not found") }
             let root = Self.root(bodies)
             let proof = Self.path(index, bodies.map(Self.leafHash))
-            let uuid = Self.leafHash(entry.body).hex
+            let uuid = Self.leafHash(entry.body).hexString
             let set = try! key.signature(
                 for: Data(
-                    #"{"body":"\#(entry.body.base64EncodedString())","integratedTime":\#(entry.integratedTime),"logID":"\#(logID.hex)","logIndex":\#(index)}"#
+                    #"{"body":"\#(entry.body.base64EncodedString())","integratedTime":\#(entry.integratedTime),"logID":"\#(logID.hexString)","logIndex":\#(index)}"#
                         .utf8)
             ).derRepresentation
             let json: [String: Any] = [
                 "\(treeIDHex)\(uuid)": [
                     "body": entry.body.base64EncodedString(), "integratedTime": entry.integratedTime,
-                    "logID": logID.hex, "logIndex": index,
+                    "logID": logID.hexString, "logIndex": index,
                     "verification": [
                         "signedEntryTimestamp": set.base64EncodedString(),
                         "inclusionProof": [
-                            "logIndex": index, "rootHash": root.hex, "treeSize": bodies.count,
-                            "hashes": proof.map(\.hex), "checkpoint": checkpoint(size: bodies.count, root: root),
+                            "logIndex": index, "rootHash": root.hexString, "treeSize": bodies.count,
+                            "hashes": proof.map(\.hexString), "checkpoint": checkpoint(size: bodies.count, root: root),
                         ],
                     ],
                 ]
@@ -194,7 +195,7 @@ public final class RekorSimulator: Sendable {
         static func hashedRekord(_ spec: [String: Any]) throws -> Data {
             guard let hash = (spec["data"] as? [String: Any])?["hash"] as? [String: Any],
                 hash["algorithm"] as? String == "sha256", let hex = hash["value"] as? String,
-                let digest = Data(hexString: hex), digest.count == 32,
+                let digest = Data(hex: hex), digest.count == 32,
                 let signature = spec["signature"] as? [String: Any],
                 let sigB64 = signature["content"] as? String, let sig = Data(base64Encoded: sigB64),
                 let pemB64 = (signature["publicKey"] as? [String: Any])?["content"] as? String,
@@ -233,8 +234,8 @@ public final class RekorSimulator: Sendable {
                 stored.append((sigB64, Data(pem.utf8).base64EncodedString()))
             }
             let list = stored.sorted { $0.0 < $1.0 }.map { #"{"signature":"\#($0.0)","verifier":"\#($0.1)"}"# }
-            let envelopeHash = Data(SHA256.hash(data: Data(envelopeText.utf8))).hex
-            let payloadHash = Data(SHA256.hash(data: payload)).hex
+            let envelopeHash = Data(SHA256.hash(data: Data(envelopeText.utf8))).hexString
+            let payloadHash = Data(SHA256.hash(data: payload)).hexString
             return Data(
                 #"{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelopeHash":{"algorithm":"sha256","value":"\#(envelopeHash)"},"payloadHash":{"algorithm":"sha256","value":"\#(payloadHash)"},"signatures":[\#(list.joined(separator: ","))]}}"#
                     .utf8)
@@ -297,21 +298,5 @@ struct Prehashed: Digest {
         try bytes.withUnsafeBytes(body)
     }
     func makeIterator() -> IndexingIterator<[UInt8]> { bytes.makeIterator() }
-    var description: String { "SHA256 digest: \(Data(bytes).hex)" }
-}
-
-extension Data {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-    init?(hexString: String) {
-        guard hexString.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        var i = hexString.startIndex
-        while i < hexString.endIndex {
-            let j = hexString.index(i, offsetBy: 2)
-            guard let b = UInt8(hexString[i..<j], radix: 16) else { return nil }
-            out.append(b)
-            i = j
-        }
-        self.init(out)
-    }
+    var description: String { "SHA256 digest: \(Data(bytes).hexString)" }
 }

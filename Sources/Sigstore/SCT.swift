@@ -207,7 +207,3 @@ enum TLSWriter {
         integer(UInt64(data.count), bytes: lengthBytes) + data
     }
 }
-
-extension Data {
-    var hexString: String { map { String(format: "%02x", $0) }.joined() }
-}

@@ -313,19 +313,14 @@ struct DeadlineTests {
 struct KeylessReferrerTests {
     let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
 
-    @Test(
-        "bundles read back from the registry pass sigstore-python offline; .sig/.att carry cosign's bundle annotation")
-    func keylessReferrers() async throws {
+    /// A registry with an image, Fulcio and Rekor simulators, the chains-config lines that point at them, and
+    /// their trusted root written to a file.
+    func stack() async throws -> (
+        SignAndPushTests.Setup, FulcioSimulator, RekorSimulator, keyless: String, root: URL
+    ) {
         let s = try await SignAndPushTests().setup()
         let fulcio = try await FulcioSimulator(issuers: [issuer])
         let rekor = try await RekorSimulator()
-        defer {
-            Task {
-                await s.stop()
-                await fulcio.stop()
-                await rekor.stop()
-            }
-        }
         let token = try s.dir.write(
             "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
         let keyless = """
@@ -337,6 +332,20 @@ struct KeylessReferrerTests {
 
             """
         let root = try s.dir.write("root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
+        return (s, fulcio, rekor, keyless, root)
+    }
+
+    @Test(
+        "bundles read back from the registry pass sigstore-python offline; .sig/.att carry cosign's bundle annotation")
+    func keylessReferrers() async throws {
+        let (s, fulcio, rekor, keyless, root) = try await stack()
+        defer {
+            Task {
+                await s.stop()
+                await fulcio.stop()
+                await rekor.stop()
+            }
+        }
         let trust = try s.dir.write("trust.json", SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor))
         let hex = String(s.digest.dropFirst(7))
 
@@ -436,9 +445,7 @@ struct KeylessReferrerTests {
         "Rekor down, then back: the retry reuses the signature and certificate — no second layer, referrer, entry or certificate"
     )
     func retryReusesWhatWasMade() async throws {
-        let s = try await SignAndPushTests().setup()
-        let fulcio = try await FulcioSimulator(issuers: [issuer])
-        let rekor = try await RekorSimulator()
+        let (s, fulcio, rekor, keyless, root) = try await stack()
         defer {
             Task {
                 await s.stop()
@@ -446,17 +453,6 @@ struct KeylessReferrerTests {
                 await rekor.stop()
             }
         }
-        let token = try s.dir.write(
-            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
-        let keyless = """
-              signers.x509.fulcio.enabled: "true"
-              signers.x509.fulcio.address: \(fulcio.url)
-              signers.x509.identity.token.file: \(token.path)
-              transparency.enabled: "true"
-              transparency.url: \(rekor.url)
-
-            """
-        let root = try s.dir.write("root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
         for (name, text) in s.pushCredentials { try s.dir.write("objects/\(name)", text) }
         let hex = String(s.digest.dropFirst(7))
         let client = RegistryClient(transport: s.transport)
