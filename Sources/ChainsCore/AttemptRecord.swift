@@ -25,11 +25,23 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public static func key(shortKey: String) -> String { prefix + shortKey }
 
     init(_ artifact: ArtifactOutcome) {
-        format = artifact.format
-        payload = artifact.format == "simplesigning" ? artifact.payload.base64EncodedString() : nil
-        signature = artifact.signature.base64EncodedString()
-        chain = artifact.certificateChain.map(CertificatePEM.pem)
-        bundleEnvelope = artifact.bundleEnvelope?.base64EncodedString()
+        self.init(
+            format: artifact.format, payload: artifact.payload, signature: artifact.signature,
+            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope)
+    }
+
+    init(_ artifact: SignedArtifact) {
+        self.init(
+            format: artifact.format, payload: artifact.payload, signature: artifact.signature,
+            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope)
+    }
+
+    init(format: String, payload: Data, signature: Data, chain: [Certificate]?, bundleEnvelope: Data?) {
+        self.format = format
+        self.payload = format == "simplesigning" ? payload.base64EncodedString() : nil
+        self.signature = signature.base64EncodedString()
+        self.chain = chain.map(CertificatePEM.pem)
+        self.bundleEnvelope = bundleEnvelope?.base64EncodedString()
     }
 
     var annotationValue: String {
@@ -88,6 +100,14 @@ extension DER.Serializer {
         try serializer.serialize(key)
         return Data(serializer.serializedBytes)
     }
+}
+
+/// Keeps what an attempt signed on the run before anything is pushed, so that an attempt that dies half-way (a
+/// killed controller) leaves it for the next one. The controller patches the run; `chains sign` needs none (it
+/// writes the run, records included, when the attempt ends).
+public protocol AttemptRecorder: Sendable {
+    /// `annotations` are `chains-in-swift.dev/attempt-<short key>` records to add to the run.
+    func record(_ annotations: [String: String], on run: RunContext) async throws
 }
 
 /// Stands for the signer of a reused signature: its key (the current key, or the earlier certificate's), never

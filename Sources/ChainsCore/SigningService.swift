@@ -25,6 +25,8 @@ public struct SigningService: Sendable {
     public let backends: [String: any StorageBackend]
     public let cluster: any ClusterView
     public let transparency: (any TransparencyLog)?
+    /// Where a new signature is kept on the run before it is pushed (the controller's); nil for `chains sign`.
+    public let attempts: (any AttemptRecorder)?
     public let logger: Logger
     public let now: @Sendable () -> Date
     /// The time one run may take, all network calls together.
@@ -35,7 +37,7 @@ public struct SigningService: Sendable {
     /// given — never a quiet fallback to something weaker.
     public init(
         config: ChainsConfig, signers: any SignerSource, backends: [any StorageBackend], cluster: any ClusterView,
-        transparency: (any TransparencyLog)? = nil,
+        transparency: (any TransparencyLog)? = nil, attempts: (any AttemptRecorder)? = nil,
         logger: Logger = Logger(
             label: "chains",
             factory: { _ in
@@ -47,6 +49,7 @@ public struct SigningService: Sendable {
         self.backends = Dictionary(backends.map { ($0.name, $0) }) { first, _ in first }
         self.cluster = cluster
         self.transparency = transparency
+        self.attempts = attempts
         self.logger = logger
         self.now = now
         self.runBudget = runBudget ?? .seconds(config.runTimeout)
@@ -133,6 +136,20 @@ public struct SigningService: Sendable {
         } catch {
             fail(.signing, .signing, error)
             return
+        }
+        if let attempts, !(signer is ReusedSigner) {
+            do {
+                try await attempts.record(
+                    [AttemptRecord.key(shortKey: item.shortKey): AttemptRecord(signed).annotationValue], on: context)
+            } catch {
+                // Pushing a signature the run does not remember would make the retry sign (and push) another.
+                var classified = ChainsError.classify(error, stage: .cluster)
+                classified.message =
+                    "the new signature could not be kept on the run before storing it: \(classified.message)"
+                classified.isRetryable = true
+                fail(.storage, .cluster, classified)
+                return
+            }
         }
         if let log {
             do {

@@ -237,3 +237,64 @@ struct ServiceTests {
         _ = try service(config: parsed.config)
     }
 }
+
+/// Records attempt records, noting how many items storage had when each arrived; or refuses.
+final class RecordingAttempts: AttemptRecorder, Sendable {
+    let storage: RecordingStorage
+    let refuse: Bool
+    let seen = Mutex<[(annotations: [String: String], storedBefore: Int)]>([])
+    init(storage: RecordingStorage, refuse: Bool = false) {
+        self.storage = storage
+        self.refuse = refuse
+    }
+    func record(_ annotations: [String: String], on run: RunContext) async throws {
+        if refuse { throw ChainsError(.cluster, "the API server is unavailable", isRetryable: true) }
+        let count = storage.items.count
+        seen.withLock { $0.append((annotations, count)) }
+    }
+}
+
+@Suite("Attempt records: a new signature is kept on the run before it is pushed")
+struct AttemptRecorderTests {
+    let key = try! PrivateKey.generate(.ecdsaP256)
+
+    func run() throws -> AnyRun {
+        let text = RunFixtures.taskRun(
+            image: "registry.example.com/team-a/app", digest: "sha256:" + String(repeating: "cd", count: 32))
+        return try AnyRun(
+            json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
+    }
+
+    @Test("each record arrives before its artifact is stored, and is what the retry would reuse")
+    func recordedBeforeStorage() async throws {
+        let oci = RecordingStorage(name: "oci")
+        let attempts = RecordingAttempts(storage: oci)
+        var config = ChainsConfig.defaults
+        config.taskRun.storage = ["oci"]
+        let service = try SigningService(
+            config: config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "test")),
+            backends: [TektonStorage(), oci], cluster: ObjectStore(), attempts: attempts)
+        let outcome = await service.sign(try run())
+        #expect(outcome.succeeded)
+        let seen = attempts.seen.withLock { $0 }
+        #expect(seen.map(\.storedBefore) == [0, 1], "records must precede the push of their artifact")
+        let uid = try run().run.uid
+        let record = try #require(AttemptRecord.read(seen[0].annotations, shortKey: "taskrun-\(uid)"))
+        #expect(record.format == config.taskRun.format && record.chain == nil)
+        #expect(Data(base64Encoded: record.signature) == oci.items[0].signature)
+    }
+
+    @Test("a record that cannot be kept stops that artifact before it is pushed: retryable, nothing stored")
+    func refusedRecord() async throws {
+        let oci = RecordingStorage(name: "oci")
+        var config = ChainsConfig.defaults
+        config.taskRun.storage = ["oci"]
+        let service = try SigningService(
+            config: config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "test")),
+            backends: [TektonStorage(), oci], cluster: ObjectStore(),
+            attempts: RecordingAttempts(storage: oci, refuse: true))
+        let outcome = await service.sign(try run())
+        #expect(oci.items.isEmpty && outcome.isRetryable && outcome.failures.count == 2)
+        #expect(outcome.failures.allSatisfy { "\($0)".contains("could not be kept on the run before storing it") })
+    }
+}
