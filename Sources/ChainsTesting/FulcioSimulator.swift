@@ -53,7 +53,8 @@ public struct TestOIDCIssuer: Sendable {
 }
 
 /// Fulcio, simulated from its API (spec: fulcio.proto, grpc_server.go, legacy_server.go): `POST /api/v2/signingCert`
-/// (200, JSON chain) and `POST /api/v1/signingCert` (201, PEM chain). It checks what Fulcio checks — the token's
+/// (200, JSON chain; the key as `publicKeyRequest` with a proof of possession, or as a `certificateSigningRequest`)
+/// and `POST /api/v1/signingCert` (201, PEM chain). It checks what Fulcio checks — the token's
 /// signature against its issuer, the audience `sigstore`, expiry, the proof of possession over `email` or `sub` —
 /// and issues certificates with Fulcio's profile: empty subject, one critical SAN per identity type, KeyUsage
 /// digitalSignature, EKU codeSigning, the issuer in OIDs 1.3.6.1.4.1.57264.1.1 (raw) and .1.8 (DER UTF8String).
@@ -219,11 +220,18 @@ final class Handler: Sendable {
             let token =
                 ((body["credentials"] as? [String: Any])?["oidcIdentityToken"] as? String) ?? bearer ?? ""
             let (claims, issuer) = try verify(token)
-            let (publicKey, proof) = try keyAndProof(body, v2: v2)
-            let challenge = (claims["email"] as? String) ?? (claims["sub"] as? String ?? "")
-            guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: proof),
-                publicKey.isValidSignature(signature, for: Data(challenge.utf8))
-            else { throw Refusal(400, 3, "The signature supplied in the request could not be verified") }
+            let publicKey: P256.Signing.PublicKey
+            if v2, let csr = body["certificateSigningRequest"] as? String {
+                // The CSR form of v2 (what sigstore-python sends): its self-signature is the proof of possession.
+                publicKey = try Self.keyOfCSR(csr)
+            } else {
+                let (key, proof) = try keyAndProof(body, v2: v2)
+                let challenge = (claims["email"] as? String) ?? (claims["sub"] as? String ?? "")
+                guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: proof),
+                    key.isValidSignature(signature, for: Data(challenge.utf8))
+                else { throw Refusal(400, 3, "The signature supplied in the request could not be verified") }
+                publicKey = key
+            }
             let leaf = try certificate(for: publicKey, claims: claims, issuer: issuer, lifetime: lifetime, sct: sct)
             let pems = ([leaf] + chain).compactMap { try? $0.serializeAsPEM().pemString }
             if v2 {
@@ -263,6 +271,22 @@ final class Handler: Sendable {
             exp.doubleValue > Date().timeIntervalSince1970
         else { throw unusable }
         return (claims, issuer)
+    }
+
+    /// `certificateSigningRequest`: base64 of a PEM PKCS#10 request, signed by the key it names.
+    static func keyOfCSR(_ text: String) throws -> P256.Signing.PublicKey {
+        let bad = Refusal(400, 3, "The certificate signing request could not be parsed")
+        guard let pem = Data(base64Encoded: text).map({ String(decoding: $0, as: UTF8.self) }),
+            let document = try? PEMDocument(pemString: pem),
+            let csr = try? CertificateSigningRequest(derEncoded: document.derBytes)
+        else { throw bad }
+        guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
+            throw Refusal(400, 3, "The signature of the certificate signing request could not be verified")
+        }
+        guard let key = P256.Signing.PublicKey(csr.publicKey) else {
+            throw Refusal(400, 3, "The public key in the certificate signing request is not ECDSA P-256")
+        }
+        return key
     }
 
     func keyAndProof(_ body: [String: Any], v2: Bool) throws -> (P256.Signing.PublicKey, Data) {
