@@ -443,4 +443,36 @@ struct CLITests {
         let bad = try verify("set-invalid-signature_fail")
         #expect(bad.status == 1 && bad.stderr.contains("signed entry timestamp"), "\(bad.stderr)")
     }
+
+    @Test(
+        "--bundle-out: one bundle per artifact; a second run of the call signing the same image gets its uid in the name"
+    )
+    func bundleNames() throws {
+        let dir = try TemporaryDirectory()
+        let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
+        let other = try dir.write(
+            "in/other.yaml",
+            try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
+                of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: "5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22"))
+        let signed = try chains(
+            [
+                "sign", kaniko, other.path, "--output-dir", dir.file("out").path, "--bundle-out",
+                dir.file("bundles").path,
+            ], env: ["CHAINS_SIGNING_SECRETS": dir.file("secrets").path])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: dir.file("bundles").path))
+        #expect(
+            names == [
+                "taskrun-4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11.sigstore.json",
+                "taskrun-5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22.sigstore.json", "c6cad725fced.sigstore.json",
+                "c6cad725fced-5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22.sigstore.json",
+            ], "\(names)")
+        // A key-signed bundle names its key by hint and carries no certificate.
+        let bundle =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: dir.file("bundles/c6cad725fced.sigstore.json"))) as? [String: Any]
+        let material = bundle?["verificationMaterial"] as? [String: Any]
+        #expect(material?["publicKey"] != nil && material?["certificate"] == nil)
+        #expect(bundle?["messageSignature"] != nil)
+    }
 }
