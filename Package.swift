@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "ChainsCoreTests",
             dependencies: [
-                "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry",
+                "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry", "Sigstore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -89,7 +89,11 @@ public struct SigningService: Sendable {
         outcome.nothingEnabled = plan.enabledTypes.isEmpty
         let context = RunContext(run: meta)
         let annotations = meta.metadata.annotations ?? [:]
-        let log = transparency.flatMap { TransparencyRules.shouldLog(annotations, config: config) ? $0 : nil }
+        let log = transparency.flatMap {
+            TransparencyRules.shouldLog(annotations, config: config)
+                ? LogChoice.always($0)
+                : (TransparencyRules.shouldRelog(annotations, config: config) ? .reused($0) : nil)
+        }
         // Only a retry of this run's own attempts reuses what they signed (not a forced re-sign, not a rerun that
         // copied another run's annotations).
         let previous = reason == .unsigned ? annotations : [:]
@@ -109,7 +113,7 @@ public struct SigningService: Sendable {
     /// Payload → signature → log entry → storage, for one artifact. A log that fails does not stop storage: the
     /// signature is kept, and the outcome records the (retryable) log failure.
     func process(
-        _ item: PlannedArtifact, context: RunContext, log: (any TransparencyLog)?, previous: [String: String],
+        _ item: PlannedArtifact, context: RunContext, log choice: LogChoice?, previous: [String: String],
         into outcome: inout RunOutcome
     ) async {
         func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
@@ -151,7 +155,7 @@ public struct SigningService: Sendable {
                 return
             }
         }
-        if let log {
+        if let log = choice?.log(reused: signer is ReusedSigner) {
             do {
                 signed.transparency = try await log.record(signed)
             } catch {

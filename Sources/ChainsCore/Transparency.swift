@@ -76,9 +76,30 @@ public struct RekorTransparencyLog: TransparencyLog {
     }
 }
 
+/// Whether an artifact is logged: every signature, or only one an earlier attempt made (manual mode's retry).
+enum LogChoice: Sendable {
+    case always(any TransparencyLog)
+    case reused(any TransparencyLog)
+
+    func log(reused: Bool) -> (any TransparencyLog)? {
+        switch self {
+        case .always(let log): return log
+        case .reused(let log): return reused ? log : nil
+        }
+    }
+}
+
 /// Which runs are logged: all with `transparency.enabled: "true"`; with `"manual"`, those annotated
 /// `chains.tekton.dev/transparency-upload: "true"` that have no `chains.tekton.dev/transparency` yet (Chains' rule).
 enum TransparencyRules {
+    /// Manual mode, a run that opted in and already has its entry: a retry that reuses an earlier signature logs it
+    /// again — Rekor answers with the entry it has (409), not a new one — so the layers and bundles pushed now
+    /// carry it.
+    static func shouldRelog(_ annotations: [String: String], config: ChainsConfig) -> Bool {
+        config.transparency.mode == .manual && annotations[ChainsAnnotations.transparencyUpload] == "true"
+            && annotations[ChainsAnnotations.transparency] != nil
+    }
+
     static func shouldLog(_ annotations: [String: String], config: ChainsConfig) -> Bool {
         switch config.transparency.mode {
         case .off: return false

@@ -56,7 +56,7 @@ public final class RegistryServer: @unchecked Sendable {
         case .htpasswd(let users):
             var lines = ""
             for (user, password) in users.sorted(by: { $0.key < $1.key }) {
-                let r = try runProcess("/usr/bin/htpasswd", ["-Bbn", user, password])
+                let r = try runProcessBlocking("/usr/bin/htpasswd", ["-Bbn", user, password])
                 guard r.status == 0 else { throw MissingTool(description: "htpasswd failed: \(r.stderr)") }
                 lines += r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
             }
@@ -115,7 +115,7 @@ public struct TestCA: Sendable {
     init(directory: TemporaryDirectory) throws {
         let d = directory.url.path
         func openssl(_ args: [String]) throws {
-            let r = try runProcess("/usr/bin/openssl", args)
+            let r = try runProcessBlocking("/usr/bin/openssl", args)
             guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
         }
         try openssl([
@@ -147,7 +147,7 @@ public struct TestCA: Sendable {
 /// An ES256 key and self-signed certificate for a token server, made with openssl.
 public func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
     let d = directory.url.path
-    let r = try runProcess(
+    let r = try runProcessBlocking(
         "/usr/bin/openssl",
         [
             "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",

@@ -50,12 +50,27 @@ public struct MissingTool: Error, CustomStringConvertible {
     public init(description: String) { self.description = description }
 }
 
-/// Runs a program to completion (stdin closed unless given).
+/// Runs a program to completion (stdin closed unless given). The wait happens on a Dispatch thread, not on one of
+/// Swift concurrency's few cooperative threads: a child that calls back into a test server of this process (the
+/// `chains` binary, sigstore-python against the simulators) must find a thread to answer it on.
 public func runProcess(
     _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil
-)
-    throws -> ProcessResult
-{
+) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(
+                with: Result {
+                    try runProcessBlocking(executable, arguments, stdin: stdin, environment: environment)
+                })
+        }
+    }
+}
+
+/// The same, blocking the calling thread: only for set-up tools that never call back into this process (openssl,
+/// htpasswd), from synchronous initialisers.
+public func runProcessBlocking(
+    _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil
+) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -101,14 +116,14 @@ public enum Python {
     }
 
     /// Runs a command the venv installed (`sigstore`), beside its python.
-    public static func tool(_ name: String, _ arguments: [String]) throws -> ProcessResult {
+    public static func tool(_ name: String, _ arguments: [String]) async throws -> ProcessResult {
         let path = URL(fileURLWithPath: try executable()).deletingLastPathComponent().appendingPathComponent(name).path
-        return try runProcess(path, arguments)
+        return try await runProcess(path, arguments)
     }
 
     /// Runs `Tests/Interop/<script>` with the verifier venv.
-    public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) throws -> ProcessResult {
-        try runProcess(
+    public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
+        try await runProcess(
             try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
 }

@@ -91,6 +91,21 @@ public struct RekorEntry: Sendable {
     /// The log's address, for `chains.tekton.dev/transparency`.
     public var logURL: String
 
+    public init(
+        id: String, logIndex: Int64, integratedTime: Int64, logID: Data, body: Data, kind: String,
+        signedEntryTimestamp: Data, inclusionProof: TransparencyLogEntry.InclusionProof?, logURL: String
+    ) {
+        self.id = id
+        self.logIndex = logIndex
+        self.integratedTime = integratedTime
+        self.logID = logID
+        self.body = body
+        self.kind = kind
+        self.signedEntryTimestamp = signedEntryTimestamp
+        self.inclusionProof = inclusionProof
+        self.logURL = logURL
+    }
+
     public var integratedDate: Date { Date(timeIntervalSince1970: TimeInterval(integratedTime)) }
 
     /// `<url>/api/v1/log/entries?logIndex=N`, the value Chains writes in `chains.tekton.dev/transparency`.

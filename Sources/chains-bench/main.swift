@@ -132,7 +132,7 @@ if let chains = option("--chains") {
     var times: [Double] = []
     for _ in 0..<runs {
         let start = now()
-        let result = try runProcess(
+        let result = try await runProcess(
             chains,
             ["sign", run.path, "--signing-secrets", dir.file("secrets").path, "--output", dir.file("out.yaml").path])
         times.append(now() - start)

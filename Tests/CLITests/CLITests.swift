@@ -16,16 +16,16 @@ struct CLITests {
             description: "the chains executable is not built; run scripts/test.sh (it runs swift build first)")
     }
 
-    func chains(_ args: [String], env: [String: String] = [:]) throws -> ProcessResult {
+    func chains(_ args: [String], env: [String: String] = [:]) async throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
-        return try runProcess(try Self.binary(), args, environment: environment)
+        return try await runProcess(try Self.binary(), args, environment: environment)
     }
 
     @Test("sign prints the signed run on stdout and the summary on stderr; exit 0")
-    func signExample() throws {
+    func signExample() async throws {
         let dir = try TemporaryDirectory()
-        let r = try chains(
+        let r = try await chains(
             ["sign", PackagePaths.example("taskrun-kaniko.yaml").path], env: ["CHAINS_SIGNING_SECRETS": dir.url.path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.hasPrefix("apiVersion: tekton.dev/v1"))
@@ -39,15 +39,17 @@ struct CLITests {
     }
 
     @Test("the summary, rendered from the typed report: found, key, signed, subjects, mark; skips say why")
-    func summary() throws {
+    func summary() async throws {
         let dir = try TemporaryDirectory()
         let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
-        let first = try chains(["sign", kaniko, "--signing-secrets", dir.url.path, "--output", dir.file("s.yaml").path])
+        let first = try await chains([
+            "sign", kaniko, "--signing-secrets", dir.url.path, "--output", dir.file("s.yaml").path,
+        ])
         #expect(first.status == 1, "no key in an explicit directory is a signing failure: \(first.stderr)")
         #expect(first.stderr.contains("signing [tekton TaskRun team-a/build-app-kaniko-x7k2p]: \(dir.url.path)"))
         #expect(first.stderr.contains("signing failed; recorded chains.tekton.dev/retries=0 on the run"))
-        _ = try chains(["keys", "generate", "--dir", dir.url.path])
-        let signed = try chains([
+        _ = try await chains(["keys", "generate", "--dir", dir.url.path])
+        let signed = try await chains([
             "sign", kaniko, "--signing-secrets", dir.url.path, "--output", dir.file("s.yaml").path,
         ])
         #expect(signed.status == 0, "\(signed.stderr)")
@@ -57,10 +59,10 @@ struct CLITests {
         #expect(lines.contains("signed tekton TaskRun team-a/build-app-kaniko-x7k2p as in-toto → tekton"))
         #expect(lines.contains { $0.hasPrefix("  subject registry.example.com/team-a/app@sha256:c6cad725") })
         #expect(lines.last == "marked chains.tekton.dev/signed=true; wrote \(dir.file("s.yaml").path)")
-        let again = try chains(["sign", dir.file("s.yaml").path, "--signing-secrets", dir.url.path])
+        let again = try await chains(["sign", dir.file("s.yaml").path, "--signing-secrets", dir.url.path])
         #expect(again.status == 0 && again.stdout.isEmpty)
         #expect(again.stderr.contains("is already marked chains.tekton.dev/signed=true; nothing to do (use --force"))
-        let pr = try chains([
+        let pr = try await chains([
             "sign", PackagePaths.example("pipelinerun-git-build.yaml").path, "--signing-secrets", dir.url.path,
             "--config", PackagePaths.example("chains-config.yaml").path,
         ])
@@ -72,14 +74,14 @@ struct CLITests {
         let rekor = try dir.write(
             "rekor.yaml",
             "transparency.enabled: \"true\"\ntransparency.url: http://127.0.0.1:1\nartifacts.oci.storage: tekton\n")
-        let unlogged = try chains([
+        let unlogged = try await chains([
             "sign", kaniko, "--signing-secrets", dir.url.path, "--config", rekor.path, "--run-timeout", "5s",
         ])
         #expect(unlogged.status == 1 && unlogged.stdout.contains("chains.tekton.dev/signature-taskrun-"))
         #expect(unlogged.stderr.contains("error: tlog [tekton"), "\(unlogged.stderr)")
         #expect(unlogged.stderr.contains("(retryable: the peer may recover; run chains sign again)"))
         #expect(unlogged.stderr.contains("recorded chains.tekton.dev/retries=0 on the run"))
-        let badFlag = try chains(["sign", kaniko, "--run-timeout", "soon"])
+        let badFlag = try await chains(["sign", kaniko, "--run-timeout", "soon"])
         #expect(badFlag.status == 2 && badFlag.stderr.contains("--run-timeout takes a positive duration"))
     }
 
@@ -94,9 +96,9 @@ struct CLITests {
             "in/other.yaml",
             try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
                 of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: "5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22"))
-        let noDir = try chains(["sign", kaniko, other.path])
+        let noDir = try await chains(["sign", kaniko, other.path])
         #expect(noDir.status == 2 && noDir.stderr.contains("several runs are written with --output-dir DIR"))
-        let same = try chains(["sign", kaniko, kaniko, "--output-dir", dir.file("out").path])
+        let same = try await chains(["sign", kaniko, kaniko, "--output-dir", dir.file("out").path])
         #expect(same.status == 2 && same.stderr.contains("would both be written as taskrun-kaniko.yaml"))
         try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
         let cm = try dir.write(
@@ -104,7 +106,9 @@ struct CLITests {
             "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
                 + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n"
                 + "signers.x509.fulcio.issuer: https://oauth2.example.com/auth\n")
-        let both = try chains(["sign", kaniko, other.path, "--config", cm.path, "--output-dir", dir.file("out").path])
+        let both = try await chains([
+            "sign", kaniko, other.path, "--config", cm.path, "--output-dir", dir.file("out").path,
+        ])
         #expect(both.status == 0, "\(both.stderr)")
         #expect(both.stdout.isEmpty)
         for name in ["taskrun-kaniko.yaml", "other.yaml"] {
@@ -139,7 +143,7 @@ struct CLITests {
             "cm.yaml",
             "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.address: \(fulcio.url)\n"
                 + "signers.x509.fulcio.provider: spiffe\nartifacts.oci.storage: tekton\n")
-        let r = try chains(
+        let r = try await chains(
             ["sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path],
             env: ["SPIFFE_ENDPOINT_SOCKET": agent.socket])
         #expect(r.status == 0, "\(r.stderr)")
@@ -151,20 +155,20 @@ struct CLITests {
     }
 
     @Test("exit codes: 1 for a run that is not finished, 2 for bad input or bad usage")
-    func exitCodes() throws {
+    func exitCodes() async throws {
         let dir = try TemporaryDirectory()
         let running = try dir.write(
             "running.yaml",
             try String(contentsOf: PackagePaths.example("taskrun-kaniko.yaml"), encoding: .utf8)
                 .replacingOccurrences(of: "status: \"True\"", with: "status: Unknown"))
-        let notDone = try chains(["sign", running.path, "--signing-secrets", dir.url.path])
+        let notDone = try await chains(["sign", running.path, "--signing-secrets", dir.url.path])
         #expect(notDone.status == 1)
         #expect(notDone.stdout.isEmpty)
         let badConfig = try dir.write("cm.yaml", "transparency.enabled: \"on\"\n")
-        let bad = try chains(["config", "check", badConfig.path])
+        let bad = try await chains(["config", "check", badConfig.path])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("transparency.enabled: invalid value \"on\""))
-        let usage = try chains(["sign"])
+        let usage = try await chains(["sign"])
         #expect(usage.status == 2)
         #expect(usage.stderr.contains("Missing expected argument '<run>'"))
     }
@@ -197,10 +201,10 @@ struct CLITests {
             "docker/config.json",
             #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
         let secrets = dir.file("secrets").path
-        _ = try chains(["keys", "generate", "--dir", secrets])
+        _ = try await chains(["keys", "generate", "--dir", secrets])
         var outputs: [ProcessResult] = []
 
-        let sign = try chains([
+        let sign = try await chains([
             "sign", run.path, "--config", dir.file("config.yaml").path, "--objects", dir.file("objects").path,
             "--signing-secrets", secrets, "--docker-config", dir.file("no-docker").path, "--output",
             dir.file("signed.yaml").path,
@@ -210,7 +214,7 @@ struct CLITests {
         #expect(sign.stderr.contains(".sig: pushed"))
 
         let ref = "\(image)@\(digest)"
-        let verify = try chains([
+        let verify = try await chains([
             "verify", ref, "--key", "\(secrets)/x509.pub", "--docker-config", dir.file("docker").path,
         ])
         outputs.append(verify)
@@ -218,7 +222,7 @@ struct CLITests {
         #expect(verify.stdout.contains("\"docker-manifest-digest\":\"\(digest)\""))
         #expect(verify.stderr.contains("✓"))
 
-        let att = try chains([
+        let att = try await chains([
             "verify-attestation", "\(image):v1", "--key", "\(secrets)/x509.pub", "--type", "slsaprovenance",
             "--docker-config", dir.file("docker").path,
         ])
@@ -227,8 +231,8 @@ struct CLITests {
         #expect(att.stdout.contains("https://slsa.dev/provenance/v0.2"))
 
         let otherKey = dir.file("other")
-        _ = try chains(["keys", "generate", "--dir", otherKey.path])
-        let wrong = try chains([
+        _ = try await chains(["keys", "generate", "--dir", otherKey.path])
+        let wrong = try await chains([
             "verify", ref, "--key", otherKey.appendingPathComponent("x509.pub").path, "--docker-config",
             dir.file("docker").path,
         ])
@@ -236,7 +240,7 @@ struct CLITests {
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("does not verify"))
 
-        let explain = try chains([
+        let explain = try await chains([
             "auth", "explain", image, "--run", run.path, "--objects", dir.file("objects").path, "--docker-config",
             dir.file("docker").path, "--check-push",
         ])
@@ -295,7 +299,7 @@ struct CLITests {
                 + "  signers.x509.fulcio.enabled: \"true\"\n  signers.x509.fulcio.address: \(fulcio.url)\n"
                 + "  signers.x509.identity.token.file: \(dir.file("token").path)\n"
                 + "  transparency.enabled: \"true\"\n  transparency.url: \(rekor.url)\n")
-        let sign = try chains([
+        let sign = try await chains([
             "sign", run.path, "--config", cm.path, "--objects", dir.file("objects").path, "--docker-config",
             dir.file("no-docker").path, "--trusted-root", root.path, "--bundle-out", dir.file("bundles").path,
             "--output", dir.file("signed.yaml").path,
@@ -309,43 +313,43 @@ struct CLITests {
 
         let sa = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
         let common = ["--trusted-root", root.path, "--docker-config", dir.file("docker").path]
-        let verify = try chains(
+        let verify = try await chains(
             ["verify", "\(image)@\(digest)", "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url]
                 + common)
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(verify.stderr.contains("with keyless identity \(sa), issuer \(issuer.url)"))
         #expect(verify.stderr.contains("signed by \(sa) (\(issuer.url)), logged at"))
-        let att = try chains(
+        let att = try await chains(
             [
                 "verify-attestation", "\(image):v1", "--type", "slsaprovenance", "--certificate-identity-regexp",
                 "^https://kubernetes.io/namespaces/tekton-chains/", "--certificate-oidc-issuer", issuer.url,
             ] + common)
         #expect(att.status == 0, "\(att.stderr)")
         #expect(att.stdout.contains("https://slsa.dev/provenance/v0.2"))
-        let stranger = try chains(
+        let stranger = try await chains(
             [
                 "verify", "\(image)@\(digest)", "--certificate-identity", sa + "-x", "--certificate-oidc-issuer",
                 issuer.url,
             ] + common)
         #expect(stranger.status == 1 && stranger.stderr.contains("does not match"), "\(stranger.stderr)")
-        let noRoot = try chains(
+        let noRoot = try await chains(
             ["verify", "\(image)@\(digest)", "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url])
         #expect(noRoot.status == 2)
         #expect(noRoot.stderr.contains("keyless verification needs --trusted-root FILE"))
-        let mixed = try chains(["verify", "\(image)@\(digest)", "--key", root.path, "--certificate-identity", sa])
+        let mixed = try await chains(["verify", "\(image)@\(digest)", "--key", root.path, "--certificate-identity", sa])
         #expect(mixed.stderr.contains("the --certificate-* options are for keyless"))
 
         // The bundles --bundle-out wrote, verified as files: the provenance's for the image digest (a subject).
         let bundles = try FileManager.default.contentsOfDirectory(atPath: dir.file("bundles").path)
         let provenance = try #require(bundles.first { $0.hasPrefix("taskrun-") })
-        let blob = try chains(
+        let blob = try await chains(
             [
                 "verify-blob", digest, "--bundle", dir.file("bundles/\(provenance)").path, "--certificate-identity", sa,
                 "--certificate-oidc-issuer", issuer.url, "--trusted-root", root.path,
             ])
         #expect(blob.status == 0, "\(blob.stderr)")
         #expect(blob.stdout.contains("https://slsa.dev/provenance/v0.2") && blob.stderr.contains("signed by \(sa)"))
-        let otherDigest = try chains(
+        let otherDigest = try await chains(
             [
                 "verify-blob", "sha256:" + String(repeating: "0", count: 64), "--bundle",
                 dir.file("bundles/\(provenance)").path, "--certificate-identity", sa, "--certificate-oidc-issuer",
@@ -354,7 +358,7 @@ struct CLITests {
         #expect(otherDigest.status == 1 && otherDigest.stderr.contains("no subject with the artifact's digest"))
 
         // verify-run: the signed run's annotations, the certificate judged at the time of the run's log entry.
-        let run1 = try chains(
+        let run1 = try await chains(
             [
                 "verify-run", dir.file("signed.yaml").path, "--certificate-identity", sa, "--certificate-oidc-issuer",
                 issuer.url, "--trusted-root", root.path,
@@ -368,7 +372,7 @@ struct CLITests {
             of: String(payloadLine),
             with: String(payloadLine.prefix { $0 != ":" }) + ": " + Data("{}".utf8).base64EncodedString())
         let forgedFile = try dir.write("forged.yaml", forged)
-        let run2 = try chains(
+        let run2 = try await chains(
             [
                 "verify-run", forgedFile.path, "--certificate-identity", sa, "--certificate-oidc-issuer", issuer.url,
                 "--trusted-root", root.path,
@@ -387,7 +391,7 @@ struct CLITests {
         let rekor = try await RekorSimulator()
         let dir = try TemporaryDirectory()
         let target = try dir.write("target.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
-        let made = try Python.run("tuf_repo.py", [dir.file("tuf").path, target.path])
+        let made = try await Python.run("tuf_repo.py", [dir.file("tuf").path, target.path])
         #expect(made.status == 0, "\(made.stderr)")
         let mirror = try await StaticFileServer(root: dir.file("tuf/repo"))
         defer {
@@ -398,13 +402,13 @@ struct CLITests {
             }
         }
         let pinned = dir.file("tuf/1.root.json").path
-        let fetched = try chains([
+        let fetched = try await chains([
             "trusted-root", "--mirror", mirror.url, "--root", pinned, "--cache", dir.file("cache").path,
         ])
         #expect(fetched.status == 0, "\(fetched.stderr)")
         #expect(fetched.stdout == (try String(contentsOf: target, encoding: .utf8)))
         #expect(fetched.stderr.contains("1 Fulcio CA(s), 1 transparency log(s), 1 CT log(s)"))
-        let unpinned = try chains(["trusted-root", "--mirror", mirror.url, "--cache", dir.file("cache").path])
+        let unpinned = try await chains(["trusted-root", "--mirror", mirror.url, "--cache", dir.file("cache").path])
         #expect(unpinned.status == 2 && unpinned.stderr.contains("pin its root.json with signers.x509.tuf.root.file"))
 
         try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
@@ -414,7 +418,7 @@ struct CLITests {
                 + "signers.x509.identity.token.file: \(dir.file("token").path)\nartifacts.oci.storage: tekton\n"
                 + "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\n"
                 + "signers.x509.tuf.mirror.url: \(mirror.url)\nsigners.x509.tuf.root.file: \(pinned)\n")
-        let sign = try chains([
+        let sign = try await chains([
             "sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path, "--tuf-cache",
             dir.file("cache2").path, "--output", dir.file("signed.yaml").path,
         ])
@@ -425,12 +429,12 @@ struct CLITests {
     }
 
     @Test("verify-blob on sigstore-conformance bundles: a GitHub Actions identity under the public-good root")
-    func verifyBlobConformance() throws {
+    func verifyBlobConformance() async throws {
         let base = PackagePaths.root.appendingPathComponent("Tests/SigstoreTests/Conformance")
         let identity =
             "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
-        func verify(_ name: String) throws -> ProcessResult {
-            try chains([
+        func verify(_ name: String) async throws -> ProcessResult {
+            try await chains([
                 "verify-blob", base.appendingPathComponent("a.txt").path, "--bundle",
                 base.appendingPathComponent("bundle-verify/\(name)/bundle.sigstore.json").path,
                 "--certificate-identity", identity, "--certificate-oidc-issuer",
@@ -438,23 +442,23 @@ struct CLITests {
                 base.appendingPathComponent("public-good-trusted_root.json").path,
             ])
         }
-        let good = try verify("happy-path-v0.3")
+        let good = try await verify("happy-path-v0.3")
         #expect(good.status == 0 && good.stderr.contains("verified") && good.stderr.contains("signed by \(identity)"))
-        let bad = try verify("set-invalid-signature_fail")
+        let bad = try await verify("set-invalid-signature_fail")
         #expect(bad.status == 1 && bad.stderr.contains("signed entry timestamp"), "\(bad.stderr)")
     }
 
     @Test(
         "--bundle-out: one bundle per artifact; a second run of the call signing the same image gets its uid in the name"
     )
-    func bundleNames() throws {
+    func bundleNames() async throws {
         let dir = try TemporaryDirectory()
         let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
         let other = try dir.write(
             "in/other.yaml",
             try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
                 of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: "5c2d8e3f-7a4b-4d9c-8f32-6b8e4d0a1f22"))
-        let signed = try chains(
+        let signed = try await chains(
             [
                 "sign", kaniko, other.path, "--output-dir", dir.file("out").path, "--bundle-out",
                 dir.file("bundles").path,

@@ -59,13 +59,13 @@ struct KeylessSignTests {
         // Independently: openssl checks the chain and extracts the key; securesystemslib verifies the envelope.
         let leaf = try dir.write("leaf.pem", cert)
         let cas = try dir.write("chain.pem", chain)
-        let verified = try runProcess("/usr/bin/openssl", ["verify", "-CAfile", cas.path, leaf.path])
+        let verified = try await runProcess("/usr/bin/openssl", ["verify", "-CAfile", cas.path, leaf.path])
         #expect(verified.status == 0, "\(verified.stderr)")
-        let pub = try runProcess("/usr/bin/openssl", ["x509", "-in", leaf.path, "-pubkey", "-noout"])
+        let pub = try await runProcess("/usr/bin/openssl", ["x509", "-in", leaf.path, "-pubkey", "-noout"])
         let pubFile = try dir.write("pub.pem", pub.stdout)
         let envelope = try dir.write(
             "env.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(uid)"]!)))
-        let dsse = try Python.run("verify_dsse.py", [pubFile.path, envelope.path])
+        let dsse = try await Python.run("verify_dsse.py", [pubFile.path, envelope.path])
         #expect(dsse.status == 0, "\(dsse.stderr)")
     }
 

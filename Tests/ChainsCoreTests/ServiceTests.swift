@@ -4,6 +4,7 @@ import Foundation
 import KubeModels
 import OCIRegistry
 import Signing
+import Sigstore
 import Synchronization
 import Testing
 
@@ -296,5 +297,67 @@ struct AttemptRecorderTests {
         let outcome = await service.sign(try run())
         #expect(oci.items.isEmpty && outcome.isRetryable && outcome.failures.count == 2)
         #expect(outcome.failures.allSatisfy { "\($0)".contains("could not be kept on the run before storing it") })
+    }
+}
+
+/// A transparency log that records what it is asked to log and answers with a made-up, unverified entry.
+final class CountingLog: TransparencyLog, Sendable {
+    let calls = Mutex<[Data]>([])
+    var address: String { "http://rekor.test" }
+    func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
+        let n = calls.withLock { c in
+            c.append(artifact.signature)
+            return c.count
+        }
+        let entry = RekorEntry(
+            id: String(repeating: "a", count: 80), logIndex: Int64(n), integratedTime: 1, logID: Data(count: 32),
+            body: Data(), kind: "dsse", signedEntryTimestamp: Data(), inclusionProof: nil, logURL: address)
+        return TransparencyRecord(entry: entry, keySource: "test")
+    }
+}
+
+@Suite("transparency.enabled: manual, as Chains does it, and its retries")
+struct ManualTransparencyTests {
+    let key = try! PrivateKey.generate(.ecdsaP256)
+
+    @Test(
+        "a run that opted in is logged once; a retry reusing its signatures logs them again (the log's 409), new ones not"
+    )
+    func manualRetry() async throws {
+        let text = RunFixtures.taskRun(
+            image: "registry.example.com/team-a/app", digest: "sha256:" + String(repeating: "ef", count: 32)
+        ).replacingOccurrences(
+            of: "metadata:\n", with: "metadata:\n  annotations:\n    chains.tekton.dev/transparency-upload: \"true\"\n")
+        let run = try AnyRun(json: try ManifestReader.parse(Data(text.utf8), source: "r").documents[0], source: "r")
+        guard
+            case .success(let parsed) = ChainsConfig.parse([
+                "transparency.enabled": "manual", "artifacts.oci.storage": "oci",
+            ])
+        else { fatalError() }
+        let failing = Mutex(true)
+        let oci = RecordingStorage(name: "oci") { _ in
+            failing.withLock { $0 } ? ChainsError(.storageUnavailable, "registry down", isRetryable: true) : nil
+        }
+        let log = CountingLog()
+        let service = try SigningService(
+            config: parsed.config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "t")),
+            backends: [TektonStorage(), oci], cluster: ObjectStore(), transparency: log)
+        let first = await service.sign(run)
+        #expect(!first.succeeded && log.calls.withLock { $0.count } == 2)
+        #expect(first.annotations.mark["chains.tekton.dev/transparency"] != nil)
+        // The retry: the run now carries its entry and the attempt records.
+        var annotations = run.run.metadata.annotations ?? [:]
+        annotations.merge(first.annotations.all) { $1 }
+        var object = try #require(run.run.raw.objectValue)
+        var metadata = try #require(object["metadata"]?.objectValue)
+        metadata["annotations"] = .object(annotations.mapValues { JSONValue.string($0) })
+        object["metadata"] = .object(metadata)
+        let retry = try AnyRun(json: .object(object), source: "retry")
+        failing.withLock { $0 = false }
+        let second = await service.sign(retry)
+        #expect(second.succeeded && second.artifacts.allSatisfy(\.reused))
+        let calls = log.calls.withLock { $0 }
+        #expect(calls.count == 4 && Array(calls[2...]) == Array(calls[..<2]), "the same signatures, logged again")
+        #expect(oci.items.allSatisfy { $0.transparency != nil })
     }
 }

@@ -45,14 +45,14 @@ struct SignJobTests {
         let envelope = try dir.write(
             "env.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
         let payload = try #require(Data(base64Encoded: a["chains.tekton.dev/payload-taskrun-\(trUID)"]!))
-        let dsse = try Python.run("verify_dsse.py", [pub.path, envelope.path])
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, envelope.path])
         #expect(dsse.status == 0, "\(dsse.stderr)")
         #expect(dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SHA256Hex.of(payload))
         let simple = try dir.write(
             "simple.json", data: try #require(Data(base64Encoded: a["chains.tekton.dev/payload-\(imageKey)"]!)))
         let sig = try dir.write(
             "simple.sig", data: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-\(imageKey)"]!)))
-        let checked = try Python.run("verify_signature.py", [pub.path, simple.path, sig.path])
+        let checked = try await Python.run("verify_signature.py", [pub.path, simple.path, sig.path])
         #expect(checked.status == 0, "\(checked.stderr)")
         let statement = try JSONValue(parsing: payload)
         #expect(statement["predicateType"] == "https://slsa.dev/provenance/v0.2")
@@ -65,18 +65,18 @@ struct SignJobTests {
     @Test("a cosign key set signs; the DSSE key id is the key's SSH fingerprint")
     func cosignKey() async throws {
         let dir = try TemporaryDirectory()
-        let made = try Python.run("cosign_key.py", ["make", dir.url.path, "pw"])
+        let made = try await Python.run("cosign_key.py", ["make", dir.url.path, "pw"])
         #expect(made.status == 0)
         let report = await signRunFile(kaniko, setup: LocalSetup(signingSecrets: dir.url))
         #expect(report.exitCode == 0)
         let a = try annotations(report)
         let envelope = try JSONValue(
             parsing: try #require(Data(base64Encoded: a["chains.tekton.dev/signature-taskrun-\(trUID)"]!)))
-        let fingerprint = try Python.run("ssh_fingerprint.py", [dir.file("cosign.pub").path])
+        let fingerprint = try await Python.run("ssh_fingerprint.py", [dir.file("cosign.pub").path])
         #expect(
             envelope["signatures"]?.arrayValue?.first?["keyid"]?.stringValue
                 == fingerprint.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
-        let verified = try Python.run(
+        let verified = try await Python.run(
             "verify_dsse.py",
             [
                 dir.file("cosign.pub").path,

@@ -50,8 +50,8 @@ struct TransparencySignTests {
         return try #require(doc["metadata"]?["annotations"]?.objectValue).compactMapValues(\.stringValue)
     }
 
-    func sigstore(_ trust: URL, bundle: URL, artifact: String, identity: String) throws -> ProcessResult {
-        try Python.tool(
+    func sigstore(_ trust: URL, bundle: URL, artifact: String, identity: String) async throws -> ProcessResult {
+        try await Python.tool(
             "sigstore",
             [
                 "--trust-config", trust.path, "verify", "identity", "--offline", "--bundle", bundle.path,
@@ -99,19 +99,20 @@ struct TransparencySignTests {
         let trust = try dir.write("trust.json", SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor))
         let payload = try dir.write("simplesigning.json", data: image.payload)
         let imageBundle = bundles.appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json")
-        let ok = try sigstore(trust, bundle: imageBundle, artifact: payload.path, identity: identity)
+        let ok = try await sigstore(trust, bundle: imageBundle, artifact: payload.path, identity: identity)
         #expect(ok.status == 0, "\(ok.stderr)")
         let attestation = bundles.appendingPathComponent("taskrun-\(uid).sigstore.json")
-        let dsse = try sigstore(trust, bundle: attestation, artifact: "sha256:\(imageDigest)", identity: identity)
+        let dsse = try await sigstore(trust, bundle: attestation, artifact: "sha256:\(imageDigest)", identity: identity)
         #expect(dsse.status == 0, "\(dsse.stderr)")
         // (sigstore-python's CLI takes only in-toto Statement v1, which slsa/v2alpha3/4 are; slsa/v1 is v0.1.)
         #expect(dsse.stdout.contains("https://slsa.dev/provenance/v1"))
 
         // What must fail does: another identity, another artifact, a bundle whose log entry was altered.
-        let wrongIdentity = try sigstore(trust, bundle: imageBundle, artifact: payload.path, identity: identity + "x")
+        let wrongIdentity = try await sigstore(
+            trust, bundle: imageBundle, artifact: payload.path, identity: identity + "x")
         #expect(wrongIdentity.status != 0)
         let other = try dir.write("other.json", data: image.payload + Data(" ".utf8))
-        #expect(try sigstore(trust, bundle: imageBundle, artifact: other.path, identity: identity).status != 0)
+        await #expect(try sigstore(trust, bundle: imageBundle, artifact: other.path, identity: identity).status != 0)
         let bundleData = try Data(contentsOf: imageBundle)
         var json = try #require(try JSONSerialization.jsonObject(with: bundleData) as? [String: Any])
         var material = try #require(json["verificationMaterial"] as? [String: Any])
@@ -120,13 +121,13 @@ struct TransparencySignTests {
         material["tlogEntries"] = entries
         json["verificationMaterial"] = material
         let tampered = try dir.write("tampered.json", data: try JSONSerialization.data(withJSONObject: json))
-        let refused = try sigstore(trust, bundle: tampered, artifact: payload.path, identity: identity)
+        let refused = try await sigstore(trust, bundle: tampered, artifact: payload.path, identity: identity)
         #expect(refused.status != 0 && refused.stderr.contains("SET"), "\(refused.stderr)")
         // Without its log entry, a short-lived certificate proves nothing about when it signed: refused.
         material["tlogEntries"] = []
         json["verificationMaterial"] = material
         let unlogged = try dir.write("unlogged.json", data: try JSONSerialization.data(withJSONObject: json))
-        let noEntry = try sigstore(trust, bundle: unlogged, artifact: payload.path, identity: identity)
+        let noEntry = try await sigstore(trust, bundle: unlogged, artifact: payload.path, identity: identity)
         #expect(noEntry.status != 0, "\(noEntry.stderr)")
     }
 
@@ -139,7 +140,7 @@ struct TransparencySignTests {
         let dir = try TemporaryDirectory()
         rekor.setDown(true)
         var keyed = LocalSetup(configFile: try config(dir, fulcio: nil, rekor: rekor), runTimeout: .seconds(20))
-        keyed.signingSecrets = try keyDirectory(dir)
+        keyed.signingSecrets = try await keyDirectory(dir)
         let down = await signRunFile(kaniko, setup: keyed)
         #expect(down.exitCode == 1)
         let outcome = try #require(down.outcome)
@@ -176,7 +177,7 @@ struct TransparencySignTests {
             configFile: try config(dir, fulcio: nil, rekor: rekor, mode: "manual"),
             signingSecrets: nil)
         var keyed = setup
-        keyed.signingSecrets = try keyDirectory(dir)
+        keyed.signingSecrets = try await keyDirectory(dir)
         let plain = await signRunFile(kaniko, setup: keyed)
         #expect(plain.exitCode == 0 && rekor.entryCount == 0, "\(plain.text)")
         #expect(try annotations(plain.document)["chains.tekton.dev/transparency"] == nil)
@@ -194,12 +195,13 @@ struct TransparencySignTests {
         #expect(forced.exitCode == 0 && rekor.entryCount == 2, "\(forced.text)")
     }
 
-    func keyDirectory(_ dir: TemporaryDirectory) throws -> URL {
+    func keyDirectory(_ dir: TemporaryDirectory) async throws -> URL {
         let secrets = dir.file("keys")
         try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
         let ec = secrets.appendingPathComponent("ec.pem").path
-        _ = try runProcess("/usr/bin/openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec])
-        let pkcs8 = try runProcess("/usr/bin/openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", ec])
+        _ = try await runProcess(
+            "/usr/bin/openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", ec])
+        let pkcs8 = try await runProcess("/usr/bin/openssl", ["pkcs8", "-topk8", "-nocrypt", "-in", ec])
         try Data(pkcs8.stdout.utf8).write(to: secrets.appendingPathComponent("x509.pem"))
         try FileManager.default.removeItem(atPath: ec)
         return secrets

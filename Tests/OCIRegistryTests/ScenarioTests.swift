@@ -229,7 +229,7 @@ struct ScenarioTests {
             repository: repo, credential: .anonymous, scopes: []
         )
         .attach(l, as: .signature, to: digest)
-        let check = try Python.run("oras_read.py", [reg.address, "team/app", result.tag])
+        let check = try await Python.run("oras_read.py", [reg.address, "team/app", result.tag])
         #expect(check.status == 0, "\(check.stderr)")
         let lines = check.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("manifest \(result.manifestDigest)"))

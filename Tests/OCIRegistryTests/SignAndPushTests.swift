@@ -266,7 +266,7 @@ struct BundleModeTests {
             #expect((material["publicKey"] as? [String: String])?["hint"] != nil)
             let envelope = try s.dir.write(
                 "env-\(UUID()).json", data: JSONSerialization.data(withJSONObject: bundle["dsseEnvelope"]!))
-            let checked = try Python.run("verify_dsse.py", [pub.path, envelope.path])
+            let checked = try await Python.run("verify_dsse.py", [pub.path, envelope.path])
             #expect(checked.status == 0, "\(checked.stderr)")
         }
         // No .sig / .att tags in this mode.
@@ -374,7 +374,7 @@ struct KeylessReferrerTests {
         #expect(bundles.count == 2)
         for entry in bundles {
             let file = try s.dir.write("bundle-\(UUID()).json", data: entry.bundle)
-            let result = try Python.run(
+            let result = try await Python.run(
                 "sigstore_verify.py",
                 [
                     trust.path, file.path,

@@ -9,9 +9,9 @@ struct CosignKeyTests {
     @Test(
         "a key made by PyNaCl + scrypt decrypts, signs, and the signature verifies with Python cryptography",
         arguments: ["p256", "p384", "ed25519"])
-    func pynaclKey(kind: String) throws {
+    func pynaclKey(kind: String) async throws {
         let dir = try TemporaryDirectory()
-        let made = try Python.run("cosign_key.py", ["make", dir.url.path, "correct horse", kind])
+        let made = try await Python.run("cosign_key.py", ["make", dir.url.path, "correct horse", kind])
         #expect(made.status == 0, "\(made.stderr)")
         let signer = try SigningSecrets.loadSigner(from: dir.url)
         #expect(signer.origin.hasSuffix("cosign.key"))
@@ -21,17 +21,17 @@ struct CosignKeyTests {
         let payload = try dir.write("payload", "{\"critical\":{}}")
         let signature = try dir.write("sig", data: try signer.sign(try Data(contentsOf: payload)))
         let hash = kind == "p384" ? "sha384" : "sha256"
-        let verified = try Python.run(
+        let verified = try await Python.run(
             "verify_signature.py", [dir.file("cosign.pub").path, payload.path, signature.path, hash])
         #expect(verified.status == 0, "\(verified.stderr)")
     }
 
     @Test("a key we encrypt opens with PyNaCl and holds the same public key")
-    func ourKeyOpensInPython() throws {
+    func ourKeyOpensInPython() async throws {
         let dir = try TemporaryDirectory()
         let key = try PrivateKey.generate(.ecdsaP256)
         _ = try SigningSecrets.writeCosign(key, password: Data("s3cret".utf8), to: dir.url)
-        let opened = try Python.run("cosign_key.py", ["open", dir.file("cosign.key").path, "s3cret"])
+        let opened = try await Python.run("cosign_key.py", ["open", dir.file("cosign.key").path, "s3cret"])
         #expect(opened.status == 0, "\(opened.stderr)")
         #expect(opened.stdout == key.publicKey.pem)
         let keyText = try String(contentsOf: dir.file("cosign.key"), encoding: .utf8)

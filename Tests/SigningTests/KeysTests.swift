@@ -38,12 +38,12 @@ struct KeysTests {
     }
 
     @Test("a SEC1 EC PRIVATE KEY is accepted")
-    func sec1() throws {
+    func sec1() async throws {
         let key = try PrivateKey.generate(.ecdsaP256)
         // openssl writes the SEC1 form; we must read it back to the same key.
         let dir = try TemporaryDirectory()
         let pkcs8 = try dir.write("k8.pem", key.pkcs8PEM)
-        let result = try runProcess("/usr/bin/openssl", ["ec", "-in", pkcs8.path, "-outform", "PEM"])
+        let result = try await runProcess("/usr/bin/openssl", ["ec", "-in", pkcs8.path, "-outform", "PEM"])
         #expect(result.stdout.contains("BEGIN EC PRIVATE KEY"))
         let loaded = try PrivateKey(pem: result.stdout, file: "x509.pem")
         #expect(loaded.publicKey.pem == key.publicKey.pem)
@@ -78,10 +78,10 @@ struct KeysTests {
     }
 
     @Test("an encrypted PKCS#8 key made by openssl is refused with advice")
-    func opensslEncryptedPKCS8() throws {
+    func opensslEncryptedPKCS8() async throws {
         let dir = try TemporaryDirectory()
         let key = try dir.write("k.pem", try PrivateKey.generate(.ecdsaP256).pkcs8PEM)
-        let enc = try runProcess(
+        let enc = try await runProcess(
             "/usr/bin/openssl", ["pkcs8", "-topk8", "-in", key.path, "-passout", "pass:secret", "-v2", "aes-256-cbc"])
         #expect(enc.stdout.contains("ENCRYPTED PRIVATE KEY"))
         #expect(throws: SigningError.self) { try PrivateKey(pem: enc.stdout, file: "x509.pem") }
@@ -92,11 +92,11 @@ struct KeysTests {
         arguments: [
             KeyAlgorithm.ecdsaP256, .ecdsaP384, .ecdsaP521, .ed25519, .rsa2048,
         ])
-    func keyIDMatchesOpenSSH(algorithm: KeyAlgorithm) throws {
+    func keyIDMatchesOpenSSH(algorithm: KeyAlgorithm) async throws {
         let key = try PrivateKey.generate(algorithm)
         let dir = try TemporaryDirectory()
         let pub = try dir.write("pub.pem", key.publicKey.pem)
-        let result = try Python.run("ssh_fingerprint.py", [pub.path])
+        let result = try await Python.run("ssh_fingerprint.py", [pub.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == key.publicKey.keyID)
     }

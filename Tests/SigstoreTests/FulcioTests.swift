@@ -75,11 +75,11 @@ struct FulcioTests {
         let leaf = try dir.write("leaf.pem", try chain[0].serializeAsPEM().pemString + "\n")
         let root = try dir.write("root.pem", try chain[2].serializeAsPEM().pemString + "\n")
         let intermediate = try dir.write("int.pem", try chain[1].serializeAsPEM().pemString + "\n")
-        let verified = try runProcess(
+        let verified = try await runProcess(
             "/usr/bin/openssl",
             ["verify", "-CAfile", root.path, "-untrusted", intermediate.path, "-purpose", "any", leaf.path])
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
-        let text = try runProcess("/usr/bin/openssl", ["x509", "-in", leaf.path, "-noout", "-text"]).stdout
+        let text = try await runProcess("/usr/bin/openssl", ["x509", "-in", leaf.path, "-noout", "-text"]).stdout
         #expect(text.contains("X509v3 Subject Alternative Name: critical"))
         #expect(
             text.contains("URI:https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller")

@@ -34,7 +34,7 @@ struct SigstorePythonSignTests {
 
         for dsse in [false, true] {
             let out = dir.file(dsse ? "dsse.sigstore.json" : "blob.sigstore.json")
-            let signed = try Python.run(
+            let signed = try await Python.run(
                 "sigstore_sign.py", [trust.path, token.path, artifact.path, out.path] + (dsse ? ["--dsse"] : []))
             #expect(signed.status == 0, "\(signed.stderr)")
             let bundle = try Data(contentsOf: out)

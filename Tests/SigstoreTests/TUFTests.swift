@@ -14,7 +14,7 @@ struct TUFTests {
         let dir = try TemporaryDirectory()
         let fulcio = try await FulcioSimulator(issuers: [])
         let target = try dir.write("trusted_root.json", fulcio.trustedRootJSON)
-        let made = try Python.run("tuf_repo.py", [dir.file("out").path, target.path, scenario])
+        let made = try await Python.run("tuf_repo.py", [dir.file("out").path, target.path, scenario])
         #expect(made.status == 0, "\(made.stderr)")
         let server = try await StaticFileServer(root: dir.file("out/repo"))
         return (dir, server, try Data(contentsOf: target), fulcio)
@@ -54,13 +54,13 @@ struct TUFTests {
     }
 
     @Test("canonical JSON as securesystemslib writes it: sorted keys, no spaces, only quote and backslash escaped")
-    func canonical() throws {
+    func canonical() async throws {
         let value = try #require(TUFJSON.parse(Data(#"{"b": [1, true, null], "a": "x\"\\\n\u00e9", "A": {}}"#.utf8)))
         #expect(
             String(decoding: try #require(value.canonical), as: UTF8.self)
                 == "{\"A\":{},\"a\":\"x\\\"\\\\\né\",\"b\":[1,true,null]}")
         #expect(TUFJSON.parse(Data(#"{"f": 1.5}"#.utf8))?.canonical == nil)
-        let checked = try Python.run(
+        let checked = try await Python.run(
             "canonical_json.py", [], stdin: Data(#"{"b": [1, true, null], "a": "x\"\\\n\u00e9", "A": {}}"#.utf8))
         #expect(checked.stdout == String(decoding: try #require(value.canonical), as: UTF8.self), "\(checked.stderr)")
     }
