@@ -164,6 +164,8 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
         .testTarget(
+            name: "KubeAPITests", dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport"], swiftSettings: strict),
+        .testTarget(
             name: "SPIFFETests",
             dependencies: [
                 "SPIFFE", "Sigstore", "ChainsTesting", "HTTPTransport",

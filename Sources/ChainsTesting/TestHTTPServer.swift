@@ -29,10 +29,14 @@ public struct ServedResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: Data
-    public init(status: Int, headers: [(String, String)] = [], body: Data = Data()) {
+    /// A body written as it comes (chunked), after `body`: a Kubernetes watch. The response ends when the stream
+    /// finishes; a client that goes away ends the writing.
+    public var stream: AsyncStream<Data>?
+    public init(status: Int, headers: [(String, String)] = [], body: Data = Data(), stream: AsyncStream<Data>? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
     public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
         ServedResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
@@ -89,13 +93,22 @@ public final class TestHTTPServer: Sendable {
                         body: Data(body.readableBytesView), host: h.headers["Host"].first ?? "")
                     let response = await handler(request)
                     var headers = HTTPHeaders(response.headers)
-                    headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+                    if response.stream == nil {
+                        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
+                    } else {
+                        headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+                    }
                     try await outbound.write(
                         .head(
                             HTTPResponseHead(
                                 version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
                     if h.method != .HEAD && !response.body.isEmpty {
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                    }
+                    if let stream = response.stream {
+                        for await chunk in stream {
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+                        }
                     }
                     try await outbound.write(.end(nil))
                 }
