@@ -51,6 +51,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "RegistryAuth", dependencies: ["OCI", "KubeModels"], swiftSettings: strict),
+        .target(name: "KubeClient", dependencies: ["KubeModels", "HTTPTransport"], swiftSettings: strict),
         .target(
             name: "OCIRegistry",
             dependencies: ["OCI", "RegistryAuth", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
@@ -163,6 +164,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "KubeClientTests", dependencies: ["KubeClient", "ChainsTesting", "KubeModels"], swiftSettings: strict),
         .testTarget(
             name: "KubeAPITests", dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport"], swiftSettings: strict),
         .testTarget(

@@ -82,10 +82,7 @@ public final class KubeAPIServer: Sendable {
     }
 
     public func stop() async {
-        api.store.withLock { s in
-            for w in s.watchers.values { w.continuation.finish() }
-            s.watchers = [:]
-        }
+        dropWatches()
         await server.stop()
     }
 
@@ -111,10 +108,13 @@ public final class KubeAPIServer: Sendable {
 
     /// Ends every open watch, as an API server restart or a load balancer does.
     public func dropWatches() {
-        api.store.withLock { s in
-            for w in s.watchers.values { w.continuation.finish() }
+        // Finished outside the lock: a stream's termination handler takes the lock to forget its watcher.
+        let open = api.store.withLock { s in
+            let all = s.watchers.values.map(\.continuation)
             s.watchers = [:]
+            return all
         }
+        for continuation in open { continuation.finish() }
     }
 
     /// Forgets the change history: a watch from any version before now is answered with 410 Expired.

@@ -103,6 +103,45 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         return HTTPRequest(method: method, url: next, headers: headers, body: method == "GET" ? nil : current.body)
     }
 
+    /// A response whose body arrives as it is written (a Kubernetes watch): the status and headers, then the
+    /// body's chunks. `deadline` bounds the whole exchange; the transport's read timeout bounds the silence between
+    /// chunks. No redirects are followed.
+    public func stream(_ request: HTTPRequest, deadline: Duration) async throws -> HTTPStreamResponse {
+        var r = HTTPClientRequest(url: request.url.absoluteString)
+        r.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers { r.headers.add(name: name, value: value) }
+        if r.headers["User-Agent"].isEmpty { r.headers.add(name: "User-Agent", value: userAgent) }
+        if let body = request.body { r.body = .bytes(ByteBuffer(data: body)) }
+        if let tls = tlsByHost[request.url.hostAndPort] ?? defaultTLS { r.tlsConfiguration = tls }
+        let host = request.url.hostAndPort
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(r, timeout: deadline.timeAmount)
+        } catch let error as HTTPClientError {
+            throw TransportError(
+                kind: error == .connectTimeout ? .timeout : .connection, host: host, reason: "\(error)")
+        } catch {
+            throw TransportError(kind: .connection, host: host, reason: "\(error)")
+        }
+        var headers = HTTPHeaders()
+        for h in response.headers { headers.add(h.name, h.value) }
+        let body = response.body
+        let chunks = AsyncThrowingStream<Data, any Error> { continuation in
+            let task = Task {
+                do {
+                    for try await buffer in body { continuation.yield(Data(buffer: buffer)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(
+                        throwing: TransportError(kind: .connectionReset, host: host, reason: "\(error)"))
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+        logger.debug("\(request.method) \(request.url.redactedForLog) → \(response.status.code) (streaming)")
+        return HTTPStreamResponse(status: Int(response.status.code), headers: headers, body: chunks)
+    }
+
     func sendOnce(_ request: HTTPRequest) async throws -> HTTPResponse {
         var r = HTTPClientRequest(url: request.url.absoluteString)
         r.method = HTTPMethod(rawValue: request.method)

@@ -56,6 +56,19 @@ public struct HTTPResponse: Sendable {
 }
 
 /// A failure to get any HTTP answer (connection refused, TLS failure, timeout). Says which host.
+/// A response whose body is read as it arrives.
+public struct HTTPStreamResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: AsyncThrowingStream<Data, any Error>
+
+    public init(status: Int, headers: HTTPHeaders, body: AsyncThrowingStream<Data, any Error>) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
 public struct TransportError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
         case connection, connectionReset, tls, timeout, tooManyRedirects, insecureRedirect, other
