@@ -108,6 +108,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Controller",
+            dependencies: ["ChainsCore", "KubeClient", "KubeModels", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ChainsTesting",
             dependencies: [
                 "ChainsCore", "KubeModels", "Signing", "Provenance", "OCI", "HTTPTransport",
@@ -164,6 +169,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "ChainsCore", "ChainsTesting", "KubeClient", "KubeModels", "Signing",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KubeClientTests", dependencies: ["KubeClient", "ChainsTesting", "KubeModels"], swiftSettings: strict),
         .testTarget(

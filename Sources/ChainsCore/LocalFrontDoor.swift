@@ -202,7 +202,7 @@ public final class LocalSigning: Sendable {
         }) {
             do {
                 let (oci, http, warnings) = try await makeOCIStorage(
-                    setup, config: config, store: store, logger: logger)
+                    setup, config: config, store: setup.cluster ?? store, logger: logger)
                 backends.append(oci)
                 transports.append(http)
                 diagnostics += warnings
@@ -213,8 +213,8 @@ public final class LocalSigning: Sendable {
         }
         do {
             let service = try SigningService(
-                config: config, signers: signers.source, backends: backends, cluster: store,
-                transparency: transparency, logger: logger, runBudget: setup.runTimeout)
+                config: config, signers: signers.source, backends: backends, cluster: setup.cluster ?? store,
+                transparency: transparency, attempts: setup.attempts, logger: logger, runBudget: setup.runTimeout)
             return LocalSigning(
                 service: service, config: loaded, objects: store, diagnostics: diagnostics, signers: signers,
                 transports: transports, bundleOut: setup.bundleOut, trustedRootSource: trustedRootSource)
@@ -242,7 +242,7 @@ public final class LocalSigning: Sendable {
     }
 
     static func makeOCIStorage(
-        _ setup: LocalSetup, config: ChainsConfig, store: ObjectStore, logger: Logger
+        _ setup: LocalSetup, config: ChainsConfig, store: any ClusterView, logger: Logger
     ) async throws -> (OCIStorage, AsyncHTTPClientTransport, [Diagnostic]) {
         let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
         let timeouts = HTTPTimeouts(

@@ -93,6 +93,11 @@ public struct LocalSetup: Sendable {
     public var bundleOut: URL?
     /// `--tuf-cache DIR`: where TUF metadata is kept (default `~/.cache/chains/tuf/<mirror host>`).
     public var tufCache: URL?
+    /// The cluster the service reads (children, Secrets, ServiceAccounts, Pods) instead of `--objects`: the
+    /// controller's API server view.
+    public var cluster: (any ClusterView)?
+    /// Where new signatures are kept on the run before they are pushed (the controller's).
+    public var attempts: (any AttemptRecorder)?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?

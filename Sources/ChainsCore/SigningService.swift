@@ -247,7 +247,9 @@ public struct SigningService: Sendable {
         patch.mark = outcome.succeeded ? ChainsAnnotations.afterSuccess() : ChainsAnnotations.afterFailure(base)
         // An unfinished attempt keeps what it signed for the next one; a finished run needs none of it.
         if outcome.succeeded {
-            patch.remove = annotations.keys.filter { $0.hasPrefix(AttemptRecord.prefix) }.sorted()
+            // Those on the run when it was read, and those an AttemptRecorder kept on it during this attempt.
+            let kept = annotations.keys.filter { $0.hasPrefix(AttemptRecord.prefix) }
+            patch.remove = Set(kept + outcome.artifacts.map { AttemptRecord.key(shortKey: $0.shortKey) }).sorted()
         } else {
             for artifact in outcome.artifacts {
                 patch.attempts[AttemptRecord.key(shortKey: artifact.shortKey)] = AttemptRecord(artifact).annotationValue

@@ -15,8 +15,13 @@ public struct RunContext: Sendable {
     /// `status.podName` of a TaskRun: the controller also reads that Pod's `imagePullSecrets`.
     public var podName: String?
     public var displayName: String
+    public var name: String
+    /// `TaskRun` or `PipelineRun`.
+    public var kind: String
 
     public init(run: any TektonRun) {
+        name = run.name
+        kind = run is PipelineRun ? "PipelineRun" : "TaskRun"
         namespace = run.namespace
         uid = run.uid
         serviceAccount = run.serviceAccountName

@@ -1,0 +1,109 @@
+import ChainsCore
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+
+/// `chains controller`: watches finished TaskRuns and PipelineRuns (one namespace or all), signs each once through
+/// the signing service, and writes its annotations back. Built so far: the watch (reflectors that keep only the
+/// fields deciding whether to queue), the queue (fresh runs first, backoff), workers, the reconciler. Not yet:
+/// Leases, finalizers, metrics, live chains-config, events (the controller issue's later steps).
+public final class ChainsController: Sendable {
+    public let client: KubeAPIClient
+    public let queue: WorkQueue
+    let reconciler: Reconciler
+    let namespace: String?
+    let threads: Int
+    let logger: Logger
+
+    public init(
+        client: KubeAPIClient, service: SigningService, namespace: String?, threads: Int, logger: Logger,
+        queue: WorkQueue = WorkQueue()
+    ) {
+        self.client = client
+        self.queue = queue
+        self.reconciler = Reconciler(client: client, service: service, logger: logger)
+        self.namespace = namespace
+        self.threads = max(1, threads)
+        self.logger = logger
+    }
+
+    /// The fields that decide whether a run is queued; everything else is read fresh when it is worked on.
+    static func trim(_ object: JSONValue) -> JSONValue {
+        let metadata = object["metadata"]
+        return .object([
+            "metadata": .object([
+                "name": metadata?["name"] ?? .null, "namespace": metadata?["namespace"] ?? .null,
+                "resourceVersion": metadata?["resourceVersion"] ?? .null,
+                "annotations": metadata?["annotations"] ?? .null,
+            ]),
+            "status": .object(["conditions": object["status"]?["conditions"] ?? .null]),
+        ])
+    }
+
+    /// Done (its `Succeeded` condition is True or False) and not yet marked signed or failed.
+    static func wantsSigning(_ object: JSONValue) -> Bool {
+        let succeeded = object["status"]?["conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Succeeded" }
+        guard let status = succeeded?["status"]?.stringValue, status == "True" || status == "False" else {
+            return false
+        }
+        let annotations = (object["metadata"]?["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+        return !ChainsAnnotations.isReconciled(annotations)
+    }
+
+    static func key(_ resource: KubeResource, _ object: JSONValue) -> String? {
+        guard let ns = object["metadata"]?["namespace"]?.stringValue,
+            let name = object["metadata"]?["name"]?.stringValue
+        else { return nil }
+        return "\(resource.plural)/\(ns)/\(name)"
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for resource in [KubeResource.taskRuns, .pipelineRuns] {
+                group.addTask { await self.watch(resource) }
+            }
+            for _ in 0..<threads {
+                group.addTask { await self.work() }
+            }
+            group.addTask {
+                // On cancellation, release the workers waiting for keys.
+                await withTaskCancellationHandler {
+                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+                } onCancel: {
+                    Task { await self.queue.shutDown() }
+                }
+            }
+        }
+    }
+
+    func watch(_ resource: KubeResource) async {
+        let reflector = Reflector(
+            client: client, resource: resource, namespace: namespace, transform: Self.trim,
+            onError: { [logger] error in logger.warning("watching \(resource.plural): \(error)") })
+        for await event in reflector.events() {
+            switch event {
+            case .synced(let objects):
+                for object in objects where Self.wantsSigning(object) {
+                    if let key = Self.key(resource, object) { await queue.add(key, priority: .backlog) }
+                }
+            case .upsert(let object):
+                if Self.wantsSigning(object), let key = Self.key(resource, object) {
+                    await queue.add(key, priority: .fresh)
+                }
+            case .delete:
+                break
+            }
+        }
+    }
+
+    func work() async {
+        while let key = await queue.next() {
+            switch await reconciler.reconcile(key) {
+            case .done: await queue.done(key)
+            case .retry: await queue.retry(key)
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ChainsCore
+import Foundation
+import KubeClient
+import KubeModels
+
+/// The signing service's cluster view from the API server: a PipelineRun's children by `status.childReferences`,
+/// and the Secrets, ServiceAccounts and Pods credentials come from — always in the run's own namespace.
+public struct KubeClusterView: ClusterView {
+    let client: KubeAPIClient
+
+    public init(client: KubeAPIClient) { self.client = client }
+
+    public func children(of run: PipelineRun) async throws -> ChildLookup {
+        var found: [TaskRun] = []
+        var missing: [String] = []
+        for ref in run.status.childReferences ?? [] {
+            if let kind = ref.kind, kind != "TaskRun" {
+                missing.append("\(ref.name) (a \(kind); only TaskRun children can be described)")
+                continue
+            }
+            guard let json = try await client.get(.taskRuns, namespace: run.namespace, name: ref.name) else {
+                missing.append(ref.name)
+                continue
+            }
+            found.append(try TaskRun(json: json, source: "taskruns/\(run.namespace)/\(ref.name)"))
+        }
+        return ChildLookup(found: found, missing: missing)
+    }
+
+    public func secret(namespace: String, name: String) async throws -> Secret? {
+        try await object(.secrets, namespace: namespace, name: name)
+    }
+
+    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+        try await object(.serviceAccounts, namespace: namespace, name: name)
+    }
+
+    public func pod(namespace: String, name: String) async throws -> Pod? {
+        try await object(.pods, namespace: namespace, name: name)
+    }
+
+    func object<T: Decodable>(_ resource: KubeResource, namespace: String, name: String) async throws -> T? {
+        guard let json = try await client.get(resource, namespace: namespace, name: name) else { return nil }
+        return try json.decode(T.self, source: "\(resource.plural)/\(namespace)/\(name)")
+    }
+}
+
+/// Keeps each new signature's attempt record on the run (a merge patch of its annotations) before it is pushed.
+public struct KubeAttemptRecorder: AttemptRecorder {
+    let client: KubeAPIClient
+
+    public init(client: KubeAPIClient) { self.client = client }
+
+    public func record(_ annotations: [String: String], on run: RunContext) async throws {
+        _ = try await client.mergePatch(
+            run.kind == "PipelineRun" ? .pipelineRuns : .taskRuns, namespace: run.namespace, name: run.name,
+            .object(["metadata": .object(["annotations": .object(annotations.mapValues { .string($0) })])]))
+    }
+}

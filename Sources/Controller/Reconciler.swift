@@ -1,0 +1,91 @@
+import ChainsCore
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+
+/// What one reconcile decided for the queue.
+public enum ReconcileResult: Sendable, Equatable {
+    /// Nothing more to do for this run now (signed, failed for good, not done, already reconciled, gone).
+    case done
+    /// Try again later with backoff: a retryable failure (registry, Fulcio, Rekor, API down) — Chains' `retries`
+    /// budget is not spent — or a real failure with retries left.
+    case retry
+}
+
+/// One run: read it fresh from the API, decide, sign through the service, write the annotations back.
+public struct Reconciler: Sendable {
+    let client: KubeAPIClient
+    let service: SigningService
+    let logger: Logger
+
+    public init(client: KubeAPIClient, service: SigningService, logger: Logger) {
+        self.client = client
+        self.service = service
+        self.logger = logger
+    }
+
+    /// `key` is `taskruns/NS/NAME` or `pipelineruns/NS/NAME`.
+    public func reconcile(_ key: String) async -> ReconcileResult {
+        let parts = key.split(separator: "/").map(String.init)
+        guard parts.count == 3 else { return .done }
+        let resource: KubeResource = parts[0] == "pipelineruns" ? .pipelineRuns : .taskRuns
+        let (namespace, name) = (parts[1], parts[2])
+        do {
+            guard let json = try await client.get(resource, namespace: namespace, name: name) else { return .done }
+            let run: AnyRun
+            do throws(ManifestError) {
+                run = try AnyRun(json: json, source: key)
+            } catch {
+                logger.warning("cannot read \(key): \(error)")
+                return .done
+            }
+            switch await service.decide(run) {
+            case .skip(.childrenMissing(let names)):
+                logger.info("\(key): waiting for child TaskRuns \(names.joined(separator: ", "))")
+                return .retry
+            case .skip(.childrenUnavailable(let why)):
+                logger.warning("\(key): its children cannot be read: \(why)")
+                return .retry
+            case .skip:
+                return .done
+            case .sign(let reason, let children):
+                let outcome = await service.sign(run, children: children, reason: reason)
+                return try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
+            }
+        } catch {
+            logger.warning("\(key): \(error)")
+            return .retry
+        }
+    }
+
+    /// Writes what the outcome asks. A failure that may go away by itself writes no mark: the run is retried
+    /// without spending its `retries` (Chains counts every failure, so an outage of seconds can mark runs failed).
+    func write(
+        _ outcome: RunOutcome, resource: KubeResource, namespace: String, name: String, key: String
+    ) async throws -> ReconcileResult {
+        var annotations: [String: JSONValue] = [:]
+        let patch = outcome.annotations
+        for (k, v) in patch.storage.merging(patch.attempts, uniquingKeysWith: { a, _ in a }) {
+            annotations[k] = .string(v)
+        }
+        let retryable = outcome.isRetryable
+        if !retryable {
+            for (k, v) in patch.mark { annotations[k] = .string(v) }
+            for k in patch.remove { annotations[k] = .null }
+        }
+        if !annotations.isEmpty {
+            _ = try await client.mergePatch(
+                resource, namespace: namespace, name: name,
+                .object(["metadata": .object(["annotations": .object(annotations)])]))
+        }
+        if outcome.succeeded {
+            logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")
+            return .done
+        }
+        for failure in outcome.failures { logger.warning("\(key): \(failure)") }
+        if retryable { return .retry }
+        // A real failure: Chains' retry count was written; retry until it says failed.
+        return patch.mark[ChainsAnnotations.signed] == "failed" ? .done : .retry
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The controller's work queue: each key at most once (a key changed while it is being worked on runs again after),
+/// newly finished runs before the backlog found at start-up (turning Chains on over thousands of old runs must not
+/// starve new ones, tektoncd/chains#979), and per-key exponential backoff with jitter for retries.
+public actor WorkQueue {
+    public enum Priority: Sendable { case fresh, backlog }
+
+    var fresh: [String] = []
+    var backlog: [String] = []
+    var queued: Set<String> = []
+    var processing: Set<String> = []
+    /// Changed while processing: queued again when done.
+    var dirty: [String: Priority] = [:]
+    var failures: [String: Int] = [:]
+    var waiters: [CheckedContinuation<String?, Never>] = []
+    var shuttingDown = false
+    let baseDelay: Duration
+    let maxDelay: Duration
+
+    public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    public func add(_ key: String, priority: Priority = .fresh) {
+        guard !shuttingDown else { return }
+        if processing.contains(key) {
+            dirty[key] = priority == .fresh ? .fresh : (dirty[key] ?? .backlog)
+            return
+        }
+        guard !queued.contains(key) else {
+            // Promote a backlog key that became fresh.
+            if priority == .fresh, let i = backlog.firstIndex(of: key) {
+                backlog.remove(at: i)
+                fresh.append(key)
+            }
+            return
+        }
+        queued.insert(key)
+        if let waiter = waiters.first {
+            waiters.removeFirst()
+            queued.remove(key)
+            processing.insert(key)
+            waiter.resume(returning: key)
+            return
+        }
+        if priority == .fresh { fresh.append(key) } else { backlog.append(key) }
+    }
+
+    /// The next key to work on (fresh first), waiting for one; nil once shut down.
+    public func next() async -> String? {
+        if let key = take() { return key }
+        if shuttingDown { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func take() -> String? {
+        let key: String
+        if !fresh.isEmpty {
+            key = fresh.removeFirst()
+        } else if !backlog.isEmpty {
+            key = backlog.removeFirst()
+        } else {
+            return nil
+        }
+        queued.remove(key)
+        processing.insert(key)
+        return key
+    }
+
+    /// Work on `key` finished: it is forgotten (its backoff reset), or queued again if it changed meanwhile.
+    public func done(_ key: String) {
+        processing.remove(key)
+        failures[key] = nil
+        if let again = dirty.removeValue(forKey: key) { add(key, priority: again) }
+    }
+
+    /// Work on `key` should be tried again later: after 1 s, 2 s, 4 s … up to 5 min, ±20 % jitter.
+    @discardableResult
+    public func retry(_ key: String) -> Duration {
+        processing.remove(key)
+        dirty[key] = nil
+        let n = failures[key, default: 0]
+        failures[key] = n + 1
+        let exponential = baseDelay * Int(min(pow(2, Double(n)), 1e6))
+        let delay = min(exponential, maxDelay) * Double.random(in: 0.8...1.2)
+        Task {
+            try? await Task.sleep(for: delay)
+            self.add(key, priority: .fresh)
+        }
+        return delay
+    }
+
+    public var depth: Int { fresh.count + backlog.count }
+
+    public func shutDown() {
+        shuttingDown = true
+        for waiter in waiters { waiter.resume(returning: nil) }
+        waiters = []
+    }
+}

@@ -1,0 +1,142 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+import Signing
+import Testing
+
+@testable import Controller
+
+/// The controller against the in-process API server: watch, queue, sign, write back.
+@Suite("chains controller against the in-process API server", .serialized)
+struct ControllerTests {
+    func kaniko(name: String, uid: String, done: Bool = true) throws -> JSONValue {
+        let text = try String(contentsOf: PackagePaths.example("taskrun-kaniko.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: uid)
+        var object = try #require(try ManifestReader.parse(Data(text.utf8), source: "kaniko").documents[0].objectValue)
+        var metadata = try #require(object["metadata"]?.objectValue)
+        metadata["name"] = .string(name)
+        metadata["annotations"] = .object([:])
+        object["metadata"] = .object(metadata)
+        if !done {
+            var status = try #require(object["status"]?.objectValue)
+            status["conditions"] = [.object(["type": "Succeeded", "status": "Unknown", "reason": "Running"])]
+            object["status"] = .object(status)
+        }
+        return .object(object)
+    }
+
+    func annotations(_ api: KubeAPIServer, _ name: String) -> [String: String] {
+        (api.object(.taskRuns, namespace: "team-a", name: name)?["metadata"]?["annotations"]?.objectValue ?? [:])
+            .compactMapValues(\.stringValue)
+    }
+
+    func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        for _ in 0..<200 {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("timed out waiting for \(what)")
+    }
+
+    @Test("finished runs are signed once and annotated; a run is signed when it finishes; a new one as it arrives")
+    func signsRuns() async throws {
+        let api = try await KubeAPIServer(token: "t0ken")
+        defer { Task { await api.stop() } }
+        let uids = [
+            "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002",
+            "11111111-0000-4000-8000-000000000003",
+        ]
+        api.put(try kaniko(name: "done-1", uid: uids[0]), as: .taskRuns)
+        api.put(try kaniko(name: "running", uid: uids[1], done: false), as: .taskRuns)
+        let client = try KubeAPIClient(
+            connection: KubeConnection(
+                server: URL(string: api.url)!, token: .fixed("t0ken"), namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        let dir = try TemporaryDirectory()
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        var setup = LocalSetup(signingSecrets: dir.file("secrets"))
+        setup.cluster = KubeClusterView(client: client)
+        setup.attempts = KubeAttemptRecorder(client: client)
+        let front = try await LocalSigning.start(setup, logger: logger)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: "team-a", threads: 2, logger: logger)
+        let running = Task { await controller.run() }
+        defer {
+            running.cancel()
+            Task { await front.shutdown() }
+        }
+
+        try await waitUntil("done-1 signed") { annotations(api, "done-1")["chains.tekton.dev/signed"] == "true" }
+        let signed = annotations(api, "done-1")
+        #expect(signed["chains.tekton.dev/signature-taskrun-\(uids[0])"] != nil)
+        #expect(signed["chains.tekton.dev/payload-taskrun-\(uids[0])"] != nil)
+        #expect(!signed.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") }, "attempt records are removed")
+        #expect(annotations(api, "running")["chains.tekton.dev/signed"] == nil)
+
+        // The running one finishes: signed. A new finished one arrives: signed.
+        api.put(try kaniko(name: "running", uid: uids[1]), as: .taskRuns)
+        api.put(try kaniko(name: "done-2", uid: uids[2]), as: .taskRuns)
+        try await waitUntil("running and done-2 signed") {
+            annotations(api, "running")["chains.tekton.dev/signed"] == "true"
+                && annotations(api, "done-2")["chains.tekton.dev/signed"] == "true"
+        }
+        // Each run was written to once for its attempt record per artifact and once for its annotations: signed once.
+        #expect(api.stats.byVerb["patch"] == 3 * 3, "\(api.stats.byVerb)")
+    }
+
+    @Test(
+        "Rekor down: retried with backoff, no retries spent, the signatures kept on the run and reused — one entry each"
+    )
+    func transientFailure() async throws {
+        let api = try await KubeAPIServer()
+        let rekor = try await RekorSimulator()
+        defer {
+            Task {
+                await api.stop()
+                await rekor.stop()
+            }
+        }
+        let uid = "22222222-0000-4000-8000-000000000001"
+        api.put(try kaniko(name: "logged", uid: uid), as: .taskRuns)
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        let config = try dir.write(
+            "cm.yaml", "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\nartifacts.oci.storage: tekton\n"
+        )
+        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"), runTimeout: .seconds(5))
+        setup.cluster = KubeClusterView(client: client)
+        setup.attempts = KubeAttemptRecorder(client: client)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let front = try await LocalSigning.start(setup, logger: logger)
+        rekor.setDown(true)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: nil, threads: 1, logger: logger,
+            queue: WorkQueue(baseDelay: .milliseconds(200), maxDelay: .seconds(1)))
+        let running = Task { await controller.run() }
+        defer {
+            running.cancel()
+            Task { await front.shutdown() }
+        }
+        try await waitUntil("an attempt recorded") {
+            annotations(api, "logged").keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") }
+        }
+        try await Task.sleep(for: .seconds(1))
+        #expect(annotations(api, "logged")["chains.tekton.dev/retries"] == nil, "a transient failure spends no retry")
+        #expect(annotations(api, "logged")["chains.tekton.dev/signed"] == nil)
+        rekor.setDown(false)
+        try await waitUntil("signed after Rekor is back") {
+            annotations(api, "logged")["chains.tekton.dev/signed"] == "true"
+        }
+        let final = annotations(api, "logged")
+        #expect(final["chains.tekton.dev/transparency"]?.hasPrefix(rekor.url) == true)
+        #expect(rekor.entryCount == 2, "one entry per artifact: the retries reused the signatures")
+        #expect(!final.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
+    }
+}
