@@ -27,11 +27,33 @@ public final class SPIFFEAgent: @unchecked Sendable {
         try process.run()
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
-            if FileManager.default.fileExists(atPath: socket) { return }
+            // The socket file appears when it is bound, a moment before the agent listens: wait for a connect.
+            if FileManager.default.fileExists(atPath: socket), Self.accepts(socket) { return }
             try await Task.sleep(for: .milliseconds(20))
         }
         stop()
         throw MissingTool(description: "the SPIFFE agent did not start: \(log)")
+    }
+
+    /// Whether a Unix-socket connect to `path` succeeds (the agent is listening).
+    static func accepts(_ path: String) -> Bool {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return result == 0
     }
 
     /// What the agent logged: each call's audience and `workload.spiffe.io` header.
