@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "chains",
             dependencies: [
-                "ChainsCore", "OCI", "OCIRegistry", "Signing", "Sigstore", "SPIFFE",
+                "ChainsCore", "OCI", "OCIRegistry", "Signing", "Sigstore", "SPIFFE", "Controller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,7 +168,7 @@ let package = Package(
             dependencies: ["Signing", "ChainsTesting", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
-        .testTarget(name: "CLITests", dependencies: ["ChainsTesting"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["ChainsTesting", "KubeModels"], swiftSettings: strict),
         .testTarget(
             name: "ControllerTests",
             dependencies: [

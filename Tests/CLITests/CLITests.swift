@@ -1,6 +1,11 @@
 import ChainsTesting
 import Foundation
+import KubeModels
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The `chains` executable as users run it: exit codes, stdout carrying only the document, summaries on stderr,
 /// and no secret in any output.
@@ -478,5 +483,61 @@ struct CLITests {
         let material = bundle?["verificationMaterial"] as? [String: Any]
         #expect(material?["publicKey"] != nil && material?["certificate"] == nil)
         #expect(bundle?["messageSignature"] != nil)
+    }
+
+    @Test("chains controller: reads chains-config from the API, signs a finished TaskRun, stops on SIGTERM")
+    func controllerCommand() async throws {
+        let api = try await KubeAPIServer(token: "t0ken")
+        defer { Task { await api.stop() } }
+        let dir = try TemporaryDirectory()
+        _ = try await chains(["keys", "generate", "--dir", dir.file("secrets").path])
+        api.put(
+            .object([
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": .object(["name": "chains-config", "namespace": "tekton-chains"]),
+                "data": .object(["artifacts.oci.storage": "tekton", "artifacts.taskrun.format": "slsa/v1"]),
+            ]), as: .configMaps)
+        let run = try ManifestReader.parse(
+            try Data(contentsOf: PackagePaths.example("taskrun-kaniko.yaml")), source: "kaniko"
+        ).documents[0]
+        api.put(run, as: .taskRuns)
+        let kubeconfig = try dir.write(
+            "kubeconfig",
+            """
+            apiVersion: v1
+            kind: Config
+            current-context: test
+            contexts: [{name: test, context: {cluster: c, user: u}}]
+            clusters: [{name: c, cluster: {server: "\(api.url)"}}]
+            users: [{name: u, user: {token: t0ken}}]
+            """)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binary())
+        process.arguments = [
+            "controller", "--kubeconfig", kubeconfig.path, "--namespace", "team-a", "--signing-secrets",
+            dir.file("secrets").path,
+        ]
+        let log = try dir.write("controller.log", "")
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        var signed = false
+        for _ in 0..<200 where !signed {
+            try await Task.sleep(for: .milliseconds(50))
+            let annotations = api.object(.taskRuns, namespace: "team-a", name: "build-app-kaniko-x7k2p")?["metadata"]?[
+                "annotations"]
+            signed = annotations?["chains.tekton.dev/signed"]?.stringValue == "true"
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let stopped = Date()
+        while process.isRunning && Date().timeIntervalSince(stopped) < 10 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let text = try String(contentsOf: log, encoding: .utf8)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        #expect(signed, "\(text)")
+        #expect(process.terminationStatus == 0 && text.contains("chains controller: stopped"), "\(text)")
+        #expect(text.contains("watching namespace team-a"))
+        #expect(!text.contains("t0ken"), "the API token appeared in the log")
     }
 }
