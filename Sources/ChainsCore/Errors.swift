@@ -111,6 +111,9 @@ extension ChainsError {
             return ChainsError(.payload, e.description, underlying: e)
         case let e as ManifestError:
             return ChainsError(.badInput, e.description, file: e.source, underlying: e)
+        case let e as any RetryClassifiable:
+            // The Kubernetes API (the controller's cluster view) and other peers that say whether to retry.
+            return ChainsError(e.isRetryable ? .cluster : code, "\(error)", isRetryable: e.isRetryable)
         default:
             return ChainsError(code, "\(error)")
         }

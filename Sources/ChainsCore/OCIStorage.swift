@@ -179,6 +179,16 @@ public struct OCIStorage: StorageBackend {
                     target: result.target, credential: "\(used.credential) from \(used.source)", detail: result.outcome,
                     alreadyPresent: result.present))
         } catch let error as NoUsableCredential {
+            // Refused, but a Secret or ServiceAccount could not be read for a reason that may pass (the API down):
+            // retry later instead of spending the run's retries on missing credentials.
+            if let transient = resolution.readErrors.first(where: {
+                ChainsError.classify($0, stage: .cluster).isRetryable
+            }) {
+                throw StorageError(
+                    backend: name, item: item,
+                    reason: "\(error.description)\n  and the run's credentials could not all be read: \(transient)",
+                    underlying: ChainsError(.cluster, "\(transient)", isRetryable: true))
+            }
             throw StorageError(backend: name, item: item, reason: error.description, underlying: error)
         } catch let error as RegistryError {
             throw StorageError(backend: name, item: item, reason: error.description, underlying: error)

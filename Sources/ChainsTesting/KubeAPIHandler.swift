@@ -187,11 +187,7 @@ extension KubeAPIServer {
                 count("update", &s)
                 let key = "\(t.namespace ?? "")/\(name)"
                 guard let current = s.objects[t.resource]?[key] else { return Self.notFound(t.resource, name) }
-                if let asked = object["metadata"]?["resourceVersion"]?.stringValue,
-                    asked != current["metadata"]?["resourceVersion"]?.stringValue
-                {
-                    return Self.conflict(t.resource, name)
-                }
+                if Self.isStale(object, current) { return Self.conflict(t.resource, name) }
                 var merged = object
                 merged = Self.setting(
                     merged, "metadata", Self.keepingIdentity(object, of: current, namespace: t.namespace))
@@ -211,16 +207,18 @@ extension KubeAPIServer {
                 count("patch", &s)
                 let key = "\(t.namespace ?? "")/\(name)"
                 guard let current = s.objects[t.resource]?[key] else { return Self.notFound(t.resource, name) }
-                if let asked = patch["metadata"]?["resourceVersion"]?.stringValue,
-                    asked != current["metadata"]?["resourceVersion"]?.stringValue
-                {
-                    return Self.conflict(t.resource, name)
-                }
+                if Self.isStale(patch, current) { return Self.conflict(t.resource, name) }
                 var merged = Self.mergePatch(current, patch)
                 merged = Self.setting(
                     merged, "metadata", Self.keepingIdentity(merged, of: current, namespace: t.namespace))
                 return Self.ok(Self.write(merged, resource: t.resource, into: &s))
             }
+        }
+
+        /// The body names a `resourceVersion` (an optimistic-concurrency precondition) that is not the current one.
+        static func isStale(_ body: JSONValue, _ current: JSONValue) -> Bool {
+            guard let asked = body["metadata"]?["resourceVersion"]?.stringValue else { return false }
+            return asked != current["metadata"]?["resourceVersion"]?.stringValue
         }
 
         func delete(_ t: Target, name: String) -> ServedResponse {

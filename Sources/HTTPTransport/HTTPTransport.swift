@@ -56,6 +56,12 @@ public struct HTTPResponse: Sendable {
 }
 
 /// A failure to get any HTTP answer (connection refused, TLS failure, timeout). Says which host.
+/// An error that knows whether trying again later may help (a peer's 5xx, a timeout), for the modules above that
+/// classify errors without knowing every library's types.
+public protocol RetryClassifiable: Error {
+    var isRetryable: Bool { get }
+}
+
 /// A response whose body is read as it arrives.
 public struct HTTPStreamResponse: Sendable {
     public var status: Int

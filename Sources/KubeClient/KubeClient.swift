@@ -36,7 +36,7 @@ public struct KubeResource: Sendable, Hashable {
 }
 
 /// The API server refused or failed: its `Status` (code, reason, message), or why the request did not get there.
-public struct KubeError: Error, Sendable, CustomStringConvertible {
+public struct KubeError: Error, Sendable, CustomStringConvertible, RetryClassifiable {
     public var status: Int?
     /// The Status `reason`: `NotFound`, `Conflict`, `AlreadyExists`, `Expired`, `Forbidden`, …
     public var statusReason: String?

@@ -115,6 +115,9 @@ public struct RunCredentialResolver: Sendable {
     public struct Resolution: Sendable {
         public var candidates: [SourcedCredential]
         public var warnings: [CredentialWarning]
+        /// Why a ServiceAccount or Secret could not be read (not: was not there). When a push is then refused, the
+        /// credential it needed may be among them — an API outage must not look like missing credentials.
+        public var readErrors: [any Error & Sendable] = []
     }
 
     public func resolve(
@@ -126,6 +129,7 @@ public struct RunCredentialResolver: Sendable {
         let saRef = "\(namespace)/\(saName)"
         var warnings: [CredentialWarning] = []
         var candidates: [SourcedCredential] = []
+        var readErrors: [any Error & Sendable] = []
         let target = image.name
 
         var sa: ServiceAccount?
@@ -138,6 +142,7 @@ public struct RunCredentialResolver: Sendable {
             }
         } catch {
             warnings.append(CredentialWarning(source: "ServiceAccount \(saRef)", message: "cannot be read: \(error)"))
+            readErrors.append(error)
         }
 
         func fromSecrets(_ names: [String], kind: CredentialSource.Kind, via: String?) async {
@@ -148,6 +153,7 @@ public struct RunCredentialResolver: Sendable {
                     secret = try await objects.secret(namespace: namespace, name: name)
                 } catch {
                     warnings.append(CredentialWarning(source: "Secret \(ref)", message: "cannot be read: \(error)"))
+                    readErrors.append(error)
                     continue
                 }
                 guard let secret else {
@@ -170,7 +176,7 @@ public struct RunCredentialResolver: Sendable {
             warnings += problems
         }
         candidates.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
-        return Resolution(candidates: candidates, warnings: warnings)
+        return Resolution(candidates: candidates, warnings: warnings, readErrors: readErrors)
     }
 }
 

@@ -142,44 +142,40 @@ public struct TUFClient: Sendable {
 
     /// §5.5: the version the timestamp names, with its length and hashes; signed, not rolled back, not expired.
     func updateSnapshot(root: TUFMetadata, timestamp: TUFMetadata) async throws -> TUFMetadata {
-        let expected = timestamp.meta("snapshot.json")!
-        let consistent = root.signed["consistent_snapshot"]?.bool ?? false
-        let name = consistent ? "\(expected.version).snapshot.json" : "snapshot.json"
-        let data = try await fetch(
-            name, role: "snapshot", limit: Int(expected.length ?? Int64(Self.limits["snapshot"]!)))
-        guard TUFHashes.matches(data, length: expected.length, hashes: expected.hashes) else {
-            throw fail("snapshot", "its length or hash does not match the timestamp")
-        }
-        let snapshot = try TUFMetadata(data, role: "snapshot", source: "\(source)/\(name)")
-        try checkSigned(snapshot, role: "snapshot", root: root)
-        guard snapshot.version == expected.version else {
-            throw fail("snapshot", "version \(snapshot.version), the timestamp names \(expected.version)")
-        }
+        let snapshot = try await referenced("snapshot", by: timestamp, as: "timestamp", root: root)
         if let cached = cachedMetadata("snapshot"), cached.version > snapshot.version {
             throw fail("snapshot", "version \(snapshot.version) is older than the cached \(cached.version) (rollback)")
         }
-        try checkFresh(snapshot)
-        try store(data, as: "snapshot.json")
+        try store(snapshot.bytes, as: "snapshot.json")
         return snapshot
     }
 
     /// §5.6: the version the snapshot names; signed by the root's targets keys; not expired.
     func updateTargets(root: TUFMetadata, snapshot: TUFMetadata) async throws -> TUFMetadata {
-        guard let expected = snapshot.meta("targets.json") else { throw fail("snapshot", "it names no targets") }
-        let consistent = root.signed["consistent_snapshot"]?.bool ?? false
-        let name = consistent ? "\(expected.version).targets.json" : "targets.json"
-        let data = try await fetch(name, role: "targets", limit: Int(expected.length ?? Int64(Self.limits["targets"]!)))
-        guard TUFHashes.matches(data, length: expected.length, hashes: expected.hashes) else {
-            throw fail("targets", "its length or hash does not match the snapshot")
-        }
-        let targets = try TUFMetadata(data, role: "targets", source: "\(source)/\(name)")
-        try checkSigned(targets, role: "targets", root: root)
-        guard targets.version == expected.version else {
-            throw fail("targets", "version \(targets.version), the snapshot names \(expected.version)")
-        }
-        try checkFresh(targets)
-        try store(data, as: "targets.json")
+        let targets = try await referenced("targets", by: snapshot, as: "snapshot", root: root)
+        try store(targets.bytes, as: "targets.json")
         return targets
+    }
+
+    /// The `role` metadata that `parent` names: fetched by version when snapshots are consistent, its length and
+    /// hashes as `parent` lists them, signed by the root's `role` keys, the version named, not expired.
+    func referenced(
+        _ role: String, by parent: TUFMetadata, as parentRole: String, root: TUFMetadata
+    ) async throws -> TUFMetadata {
+        guard let expected = parent.meta("\(role).json") else { throw fail(parentRole, "it names no \(role)") }
+        let consistent = root.signed["consistent_snapshot"]?.bool ?? false
+        let name = consistent ? "\(expected.version).\(role).json" : "\(role).json"
+        let data = try await fetch(name, role: role, limit: Int(expected.length ?? Int64(Self.limits[role]!)))
+        guard TUFHashes.matches(data, length: expected.length, hashes: expected.hashes) else {
+            throw fail(role, "its length or hash does not match the \(parentRole)")
+        }
+        let metadata = try TUFMetadata(data, role: role, source: "\(source)/\(name)")
+        try checkSigned(metadata, role: role, root: root)
+        guard metadata.version == expected.version else {
+            throw fail(role, "version \(metadata.version), the \(parentRole) names \(expected.version)")
+        }
+        try checkFresh(metadata)
+        return metadata
     }
 
     func checkSigned(_ metadata: TUFMetadata, role name: String, root: TUFMetadata) throws(TUFError) {

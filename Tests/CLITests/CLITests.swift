@@ -178,6 +178,17 @@ struct CLITests {
         #expect(usage.stderr.contains("Missing expected argument '<run>'"))
     }
 
+    /// `team-a/app:v1` pushed to `reg`, and a finished TaskRun that built it, written as `run.yaml` in `dir`.
+    func imageAndRun(_ reg: TokenRegistry, _ dir: TemporaryDirectory) async throws -> (String, String, URL) {
+        let transport = try ChainsTestingHTTP.transport()
+        let digest = try await pushTestImage(
+            transport: transport, registry: reg.address, repository: "team-a/app", tag: "v1",
+            authorization: try await directToken(reg, repository: "team-a/app"))
+        try await transport.shutdown()
+        let image = "\(reg.address)/team-a/app"
+        return (image, digest, try dir.write("run.yaml", RunFixtures.taskRun(image: image, digest: digest)))
+    }
+
     @Test(
         "against a registry: sign pushes, verify and verify-attestation pass with the key and fail with another; auth explain; no secret printed"
     )
@@ -185,13 +196,7 @@ struct CLITests {
         let reg = try await TokenRegistry()
         defer { Task { await reg.stop() } }
         let dir = try TemporaryDirectory()
-        let transport = try ChainsTestingHTTP.transport()
-        let digest = try await pushTestImage(
-            transport: transport, registry: reg.address, repository: "team-a/app", tag: "v1",
-            authorization: try await directToken(reg, repository: "team-a/app"))
-        try await transport.shutdown()
-        let image = "\(reg.address)/team-a/app"
-        let run = try dir.write("run.yaml", RunFixtures.taskRun(image: image, digest: digest))
+        let (image, digest, run) = try await imageAndRun(reg, dir)
         try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["pull-only", "push-creds"]))
         try dir.write(
             "objects/a.yaml",
@@ -281,13 +286,7 @@ struct CLITests {
             }
         }
         let dir = try TemporaryDirectory()
-        let transport = try ChainsTestingHTTP.transport()
-        let digest = try await pushTestImage(
-            transport: transport, registry: reg.address, repository: "team-a/app", tag: "v1",
-            authorization: try await directToken(reg, repository: "team-a/app"))
-        try await transport.shutdown()
-        let image = "\(reg.address)/team-a/app"
-        let run = try dir.write("run.yaml", RunFixtures.taskRun(image: image, digest: digest))
+        let (image, digest, run) = try await imageAndRun(reg, dir)
         try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
         try dir.write(
             "objects/b.yaml",

@@ -2,6 +2,7 @@ import ChainsCore
 import ChainsTesting
 import Foundation
 import HTTPTransport
+import KubeModels
 import OCI
 import OCIRegistry
 import RegistryAuth
@@ -207,6 +208,41 @@ struct SignAndPushTests {
         #expect(text.contains("ServiceAccount team-a/builder: not found"))
         #expect(!text.contains("team-b/push-creds"))
     }
+
+    @Test(
+        "a Secret that cannot be read for a passing reason (the API down) makes a refused push retryable, not a spent retry"
+    )
+    func unreadableSecretIsRetryable() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let objects = s.dir.file("objects-flaky")
+        for (name, text) in s.pushCredentials { try s.dir.write("objects-flaky/\(name)", text) }
+        var setup = LocalSetup(
+            configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
+            dockerConfig: s.dir.file("no-docker").path)
+        setup.cluster = UnreadableSecrets(base: try ObjectStore(directories: [objects]))
+        let report = await signRunFile(
+            try s.dir.write("run-flaky.yaml", RunFixtures.taskRun(image: s.image, digest: s.digest)), setup: setup)
+        #expect(report.exitCode == 1)
+        let outcome = try #require(report.outcome)
+        let storage = outcome.failures.filter { $0.stage == .storage }
+        #expect(!storage.isEmpty && storage.allSatisfy(\.isRetryable), "\(report.text)")
+        #expect(report.text.contains("could not all be read"))
+    }
+}
+
+/// A cluster view whose Secrets cannot be read, as when the API server answers 503.
+struct UnreadableSecrets: ClusterView {
+    let base: ObjectStore
+    struct Unavailable: RetryClassifiable {
+        var isRetryable: Bool { true }
+    }
+    func children(of run: PipelineRun) async throws -> ChildLookup { try await base.children(of: run) }
+    func secret(namespace: String, name: String) async throws -> Secret? { throw Unavailable() }
+    func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+        try await base.serviceAccount(namespace: namespace, name: name)
+    }
+    func pod(namespace: String, name: String) async throws -> Pod? { nil }
 }
 
 @Suite("sigstore-bundle encoding against a registry without a referrers API", .serialized)
