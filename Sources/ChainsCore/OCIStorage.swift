@@ -13,6 +13,7 @@ public struct OCIStorage: StorageBackend {
     public let name = "oci"
     let client: RegistryClient
     let resolver: RunCredentialResolver
+    let cluster: any ClusterView
     let repositoryOverride: ImageReference?
     let encoding: String
 
@@ -22,6 +23,7 @@ public struct OCIStorage: StorageBackend {
     ) throws(ChainsError) {
         self.client = client
         self.resolver = RunCredentialResolver(objects: cluster, dockerConfig: dockerConfig)
+        self.cluster = cluster
         encoding = config.ociEncodingFormat
         if config.ociRepository.isEmpty {
             repositoryOverride = nil
@@ -168,7 +170,7 @@ public struct OCIStorage: StorageBackend {
     ) async throws {
         let resolution = await resolver.resolve(
             image: target, namespace: run.namespace, serviceAccount: run.serviceAccount,
-            podTemplatePullSecrets: run.podTemplatePullSecrets)
+            podTemplatePullSecrets: run.podTemplatePullSecrets, podPullSecrets: await podPullSecrets(run))
         for w in resolution.warnings { receipt.diagnostics.append(.note("credentials: \(w)")) }
         do {
             let (result, used, _) = try await client.withCredentials(
@@ -200,6 +202,15 @@ public struct OCIStorage: StorageBackend {
         } catch {
             throw StorageError(backend: name, item: item, reason: "\(error)")
         }
+    }
+
+    /// The run's Pod (`status.podName`) `spec.imagePullSecrets`, while it exists — the seed's "pod executing your
+    /// Task". A Pod that is gone (or cannot be read) adds none; the other sources still apply.
+    func podPullSecrets(_ run: RunContext) async -> [String] {
+        guard let name = run.podName, !name.isEmpty,
+            let pod = try? await cluster.pod(namespace: run.namespace, name: name)
+        else { return [] }
+        return (pod.spec?.imagePullSecrets ?? []).compactMap(\.name)
     }
 
     struct StatementHead: Decodable {

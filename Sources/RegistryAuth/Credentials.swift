@@ -41,6 +41,8 @@ public struct Credential: Sendable, Hashable, CustomStringConvertible {
 public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
         case serviceAccountSecret = "ServiceAccount secrets"
+        /// The run's Pod (`status.podName`) `spec.imagePullSecrets`, while the Pod exists (the controller).
+        case podPullSecret = "the run's Pod imagePullSecrets"
         case podTemplatePullSecret = "pod template imagePullSecrets"
         case serviceAccountPullSecret = "ServiceAccount imagePullSecrets"
         case dockerConfig = "docker config"
@@ -69,7 +71,7 @@ public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
         case .credentialHelper: return "credential helper \(origin) for \"\(key)\""
         case .serviceAccountSecret, .serviceAccountPullSecret:
             return "secret \(origin) (\(kind.rawValue) of \(serviceAccount ?? "?")), entry \"\(key)\""
-        case .podTemplatePullSecret:
+        case .podTemplatePullSecret, .podPullSecret:
             return "secret \(origin) (\(kind.rawValue)), entry \"\(key)\""
         }
     }

@@ -122,7 +122,7 @@ public struct RunCredentialResolver: Sendable {
 
     public func resolve(
         image: ImageReference, namespace rawNamespace: String, serviceAccount rawSA: String,
-        podTemplatePullSecrets: [String]
+        podTemplatePullSecrets: [String], podPullSecrets: [String] = []
     ) async -> Resolution {
         let namespace = rawNamespace.isEmpty ? "default" : rawNamespace
         let saName = rawSA.isEmpty ? "default" : rawSA
@@ -168,6 +168,7 @@ public struct RunCredentialResolver: Sendable {
         }
 
         await fromSecrets((sa?.secrets ?? []).compactMap(\.name), kind: .serviceAccountSecret, via: saRef)
+        await fromSecrets(podPullSecrets, kind: .podPullSecret, via: nil)
         await fromSecrets(podTemplatePullSecrets, kind: .podTemplatePullSecret, via: nil)
         await fromSecrets((sa?.imagePullSecrets ?? []).compactMap(\.name), kind: .serviceAccountPullSecret, via: saRef)
         if let dockerConfig {

@@ -38,14 +38,15 @@ struct ScenarioTests {
         defer { Task { await reg.stop() } }
         let transport = try AsyncHTTPClientTransport()
         defer { Task { try? await transport.shutdown() } }
-        // distribution accepts a token up to 60 s past its `exp`: a token with exp = now - 59 s lives one more second.
-        reg.tokens.setJWTLifetime(-59)
+        // distribution accepts a token up to 60 s past its `exp`: a token with exp = now - 56 s lives four more
+        // seconds — long enough for one push on a loaded machine (one second was not, seen once).
+        reg.tokens.setJWTLifetime(-56)
         let client = RegistryClient(transport: transport)
         let repo = try ImageReference(parsingRepository: "\(reg.address)/team/app")
         let session = client.session(repository: repo, credential: push, scopes: [Scope.push("team/app")])
         _ = try await session.attach(layer(1), as: .signature, to: try subject(1))
         let before = reg.tokens.stats.gets
-        try await Task.sleep(for: .seconds(1.5))
+        try await Task.sleep(for: .seconds(4.5))
         _ = try await session.attach(layer(2), as: .signature, to: try subject(2))
         #expect(reg.tokens.stats.gets >= before + 1)
     }

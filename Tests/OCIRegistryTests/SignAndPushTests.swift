@@ -136,6 +136,28 @@ struct SignAndPushTests {
         #expect(att2.valid.count == 1)
     }
 
+    @Test("credentials only in the run's Pod imagePullSecrets (status.podName) are found, while the Pod exists")
+    func podPullSecrets() async throws {
+        let s = try await setup()
+        defer { Task { await s.stop() } }
+        let run = RunFixtures.taskRun(image: s.image, digest: s.digest).replacingOccurrences(
+            of: "status:\n", with: "status:\n  podName: build-1-pod\n")
+        let pod =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: build-1-pod, namespace: team-a}\n"
+            + "spec: {serviceAccountName: builder, imagePullSecrets: [{name: node-creds}]}\n"
+        let secret = RunFixtures.dockerConfigSecret(
+            name: "node-creds", registry: s.registry.address, username: "chains", password: "s3cret-push")
+        let found = try await sign(
+            s, run: run, objects: ["sa.yaml": RunFixtures.serviceAccount(), "pod.yaml": pod, "secret.yaml": secret])
+        #expect(found.exitCode == 0, "\(found.facts.joined(separator: "\n"))")
+        #expect(found.facts.contains { $0.contains(".sig: pushed") && $0.contains("the run's Pod imagePullSecrets") })
+        // The Pod is gone (cleaned up after the run): its secrets are not known; the push is refused.
+        let gone = try await sign(
+            s, run: run.replacingOccurrences(of: "name: build-1\n", with: "name: build-2\n"),
+            objects: ["sa.yaml": RunFixtures.serviceAccount(), "secret.yaml": secret])
+        #expect(gone.exitCode == 1)
+    }
+
     @Test("credentials only in the pod template's imagePullSecrets are found (Chains ignores them)")
     func podTemplateOnly() async throws {
         let s = try await setup()
