@@ -35,20 +35,26 @@ public final class ChainsController: Sendable {
             "metadata": .object([
                 "name": metadata?["name"] ?? .null, "namespace": metadata?["namespace"] ?? .null,
                 "resourceVersion": metadata?["resourceVersion"] ?? .null,
-                "annotations": metadata?["annotations"] ?? .null,
+                "annotations": metadata?["annotations"] ?? .null, "finalizers": metadata?["finalizers"] ?? .null,
+                "deletionTimestamp": metadata?["deletionTimestamp"] ?? .null,
             ]),
             "status": .object(["conditions": object["status"]?["conditions"] ?? .null]),
         ])
     }
 
-    /// Done (its `Succeeded` condition is True or False) and not yet marked signed or failed.
-    static func wantsSigning(_ object: JSONValue) -> Bool {
+    /// Whether the run needs us: done and not yet marked signed or failed (sign it); not done and without our
+    /// finalizer (hold its deletion until it is signed); being deleted, or reconciled, with our finalizer (release
+    /// it).
+    static func wantsAttention(_ object: JSONValue, finalizer: String) -> Bool {
         let succeeded = object["status"]?["conditions"]?.arrayValue?.first { $0["type"]?.stringValue == "Succeeded" }
-        guard let status = succeeded?["status"]?.stringValue, status == "True" || status == "False" else {
-            return false
-        }
+        let status = succeeded?["status"]?.stringValue
+        let done = status == "True" || status == "False"
         let annotations = (object["metadata"]?["annotations"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
-        return !ChainsAnnotations.isReconciled(annotations)
+        let reconciled = ChainsAnnotations.isReconciled(annotations)
+        let held = (object["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(finalizer))
+        if object["metadata"]?["deletionTimestamp"]?.stringValue != nil { return held }
+        if reconciled { return held }
+        return done || !held
     }
 
     static func key(_ resource: KubeResource, _ object: JSONValue) -> String? {
@@ -85,11 +91,14 @@ public final class ChainsController: Sendable {
         for await event in reflector.events() {
             switch event {
             case .synced(let objects):
-                for object in objects where Self.wantsSigning(object) {
+                let finalizer = Reconciler.finalizer(resource)
+                for object in objects where Self.wantsAttention(object, finalizer: finalizer) {
                     if let key = Self.key(resource, object) { await queue.add(key, priority: .backlog) }
                 }
             case .upsert(let object):
-                if Self.wantsSigning(object), let key = Self.key(resource, object) {
+                if Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource)),
+                    let key = Self.key(resource, object)
+                {
                     await queue.add(key, priority: .fresh)
                 }
             case .delete:

@@ -33,6 +33,12 @@ public struct Reconciler: Sendable {
         let (namespace, name) = (parts[1], parts[2])
         do {
             guard let json = try await client.get(resource, namespace: namespace, name: name) else { return .done }
+            let finalizer = Self.finalizer(resource)
+            // Deleted (a namespace going away included): let it go at once, signed or not — never block deletion.
+            if json["metadata"]?["deletionTimestamp"] != nil {
+                try await setFinalizer(false, finalizer, json, resource: resource, namespace: namespace, name: name)
+                return .done
+            }
             let run: AnyRun
             do throws(ManifestError) {
                 run = try AnyRun(json: json, source: key)
@@ -41,6 +47,13 @@ public struct Reconciler: Sendable {
                 return .done
             }
             switch await service.decide(run) {
+            case .skip(.notDone):
+                // Held until it is signed: deleting it before then waits for us (and is released at once).
+                try await setFinalizer(true, finalizer, json, resource: resource, namespace: namespace, name: name)
+                return .done
+            case .skip(.alreadyReconciled):
+                try await setFinalizer(false, finalizer, json, resource: resource, namespace: namespace, name: name)
+                return .done
             case .skip(.childrenMissing(let names)):
                 logger.info("\(key): waiting for child TaskRuns \(names.joined(separator: ", "))")
                 return .retry
@@ -51,12 +64,40 @@ public struct Reconciler: Sendable {
                 return .done
             case .sign(let reason, let children):
                 let outcome = await service.sign(run, children: children, reason: reason)
-                return try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
+                let result = try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
+                if result == .done, let fresh = try await client.get(resource, namespace: namespace, name: name) {
+                    try await setFinalizer(
+                        false, finalizer, fresh, resource: resource, namespace: namespace, name: name)
+                }
+                return result
             }
         } catch {
             logger.warning("\(key): \(error)")
             return .retry
         }
+    }
+
+    /// Chains' finalizer names.
+    static func finalizer(_ resource: KubeResource) -> String {
+        resource == .pipelineRuns ? "chains.tekton.dev/pipelinerun" : "chains.tekton.dev/taskrun"
+    }
+
+    /// Adds or removes our finalizer, keeping the others, conditional on the version read (409 → retried).
+    func setFinalizer(
+        _ present: Bool, _ finalizer: String, _ object: JSONValue, resource: KubeResource, namespace: String,
+        name: String
+    ) async throws {
+        let current = (object["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard current.contains(finalizer) != present else { return }
+        let next = present ? current + [finalizer] : current.filter { $0 != finalizer }
+        _ = try await client.mergePatch(
+            resource, namespace: namespace, name: name,
+            .object([
+                "metadata": .object([
+                    "resourceVersion": object["metadata"]?["resourceVersion"] ?? .null,
+                    "finalizers": next.isEmpty ? .null : .array(next.map { .string($0) }),
+                ])
+            ]))
     }
 
     /// Writes what the outcome asks. A failure that may go away by itself writes no mark: the run is retried

@@ -126,6 +126,13 @@ public final class KubeAPIClient: Sendable {
     }
 }
 
+extension KubeAPIClient {
+    /// Deletes the object (with finalizers, the server only marks it: `deletionTimestamp`).
+    public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) {
+        _ = try await call("DELETE", url(resource, namespace: namespace, name: name))
+    }
+}
+
 /// Client-side rate limit: a token bucket of `burst` requests refilled at `qps` per second (client-go's default
 /// limiter, which Chains' `--kube-api-qps`/`--kube-api-burst` set).
 actor RateLimiter {

