@@ -15,6 +15,8 @@ public final class ChainsController: Sendable {
     let namespace: String?
     let threads: Int
     let logger: Logger
+    /// `filter.managed-by`.
+    let managedBy: [String]
 
     public init(
         client: KubeAPIClient, service: SigningService, namespace: String?, threads: Int, logger: Logger,
@@ -26,6 +28,7 @@ public final class ChainsController: Sendable {
         self.namespace = namespace
         self.threads = max(1, threads)
         self.logger = logger
+        self.managedBy = service.config.managedBy
     }
 
     /// The fields that decide whether a run is queued; everything else is read fresh when it is worked on.
@@ -38,8 +41,16 @@ public final class ChainsController: Sendable {
                 "annotations": metadata?["annotations"] ?? .null, "finalizers": metadata?["finalizers"] ?? .null,
                 "deletionTimestamp": metadata?["deletionTimestamp"] ?? .null,
             ]),
+            "spec": .object(["managedBy": object["spec"]?["managedBy"] ?? .null]),
             "status": .object(["conditions": object["status"]?["conditions"] ?? .null]),
         ])
+    }
+
+    /// Chains' filter: `spec.managedBy` empty or `tekton.dev/pipeline`, or listed in `filter.managed-by`. A run
+    /// managed by another controller is never touched (no finalizer, no signature).
+    static func accepts(_ object: JSONValue, managedBy extra: [String]) -> Bool {
+        let manager = object["spec"]?["managedBy"]?.stringValue ?? ""
+        return manager.isEmpty || manager == "tekton.dev/pipeline" || extra.contains(manager)
     }
 
     /// Whether the run needs us: done and not yet marked signed or failed (sign it); not done and without our
@@ -92,11 +103,13 @@ public final class ChainsController: Sendable {
             switch event {
             case .synced(let objects):
                 let finalizer = Reconciler.finalizer(resource)
-                for object in objects where Self.wantsAttention(object, finalizer: finalizer) {
+                for object in objects
+                where Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer) {
                     if let key = Self.key(resource, object) { await queue.add(key, priority: .backlog) }
                 }
             case .upsert(let object):
-                if Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource)),
+                if Self.accepts(object, managedBy: managedBy),
+                    Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource)),
                     let key = Self.key(resource, object)
                 {
                     await queue.add(key, priority: .fresh)

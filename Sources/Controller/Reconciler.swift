@@ -32,7 +32,9 @@ public struct Reconciler: Sendable {
         let resource: KubeResource = parts[0] == "pipelineruns" ? .pipelineRuns : .taskRuns
         let (namespace, name) = (parts[1], parts[2])
         do {
-            guard let json = try await client.get(resource, namespace: namespace, name: name) else { return .done }
+            guard let json = try await client.get(resource, namespace: namespace, name: name),
+                ChainsController.accepts(json, managedBy: service.config.managedBy)
+            else { return .done }
             let finalizer = Self.finalizer(resource)
             // Deleted (a namespace going away included): let it go at once, signed or not — never block deletion.
             if json["metadata"]?["deletionTimestamp"] != nil {

@@ -192,4 +192,46 @@ struct ControllerTests {
             return annotations?["chains.tekton.dev/signed"]?.stringValue == "true" && finalizers("kept") == []
         }
     }
+
+    @Test(
+        "spec.managedBy: runs of Tekton (empty, tekton.dev/pipeline) and of filter.managed-by are signed; others untouched"
+    )
+    func managedBy() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        func run(_ name: String, _ manager: String?, _ n: Int) throws -> JSONValue {
+            var object = try #require(
+                try kaniko(name: name, uid: "44444444-0000-4000-8000-00000000000\(n)").objectValue)
+            var spec = try #require(object["spec"]?.objectValue)
+            spec["managedBy"] = manager.map { .string($0) }
+            object["spec"] = .object(spec)
+            return .object(object)
+        }
+        api.put(try run("tekton", "tekton.dev/pipeline", 1), as: .taskRuns)
+        api.put(try run("allowed", "example.com/kueue", 2), as: .taskRuns)
+        api.put(try run("other", "example.com/other", 3), as: .taskRuns)
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        let config = try dir.write("cm.yaml", "filter.managed-by: example.com/kueue\nartifacts.oci.storage: tekton\n")
+        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"))
+        setup.cluster = KubeClusterView(client: client)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let front = try await LocalSigning.start(setup, logger: logger)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: nil, threads: 2, logger: logger)
+        let running = Task { await controller.run() }
+        defer {
+            running.cancel()
+            Task { await front.shutdown() }
+        }
+        try await waitUntil("tekton and allowed signed") {
+            annotations(api, "tekton")["chains.tekton.dev/signed"] == "true"
+                && annotations(api, "allowed")["chains.tekton.dev/signed"] == "true"
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(annotations(api, "other").isEmpty, "a run managed by another controller is not touched")
+    }
 }
