@@ -79,6 +79,34 @@ public struct Reconciler: Sendable {
         }
     }
 
+    enum EventType: String { case normal = "Normal", warning = "Warning" }
+
+    /// A Kubernetes Event on the run, so `kubectl describe` says what happened; best effort (a failure is logged).
+    /// The message is the outcome's own text, which never holds a secret.
+    func event(
+        _ type: EventType, _ reason: String, _ message: String, resource: KubeResource, namespace: String,
+        name: String, uid: String
+    ) async {
+        let formatter = ISO8601DateFormatter()
+        let now = formatter.string(from: Date())
+        let object: JSONValue = .object([
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": .object(["generateName": .string("\(name)."), "namespace": .string(namespace)]),
+            "involvedObject": .object([
+                "apiVersion": "tekton.dev/v1", "kind": resource == .pipelineRuns ? "PipelineRun" : "TaskRun",
+                "name": .string(name), "namespace": .string(namespace), "uid": .string(uid),
+            ]),
+            "type": .string(type.rawValue), "reason": .string(reason), "message": .string(String(message.prefix(1024))),
+            "source": .object(["component": "tekton-chains"]), "reportingComponent": "tekton-chains",
+            "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": .number(1),
+        ])
+        do {
+            _ = try await client.create(.events, namespace: namespace, object)
+        } catch {
+            logger.debug("event for \(namespace)/\(name) not written: \(error)")
+        }
+    }
+
     /// Chains' finalizer names.
     static func finalizer(_ resource: KubeResource) -> String {
         resource == .pipelineRuns ? "chains.tekton.dev/pipelinerun" : "chains.tekton.dev/taskrun"
@@ -124,11 +152,24 @@ public struct Reconciler: Sendable {
         }
         if outcome.succeeded {
             logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")
+            await event(
+                .normal, "Signed", "signed \(outcome.artifacts.map(\.artifactType).joined(separator: ", "))",
+                resource: resource, namespace: namespace, name: name, uid: outcome.uid)
             return .done
         }
         for failure in outcome.failures { logger.warning("\(key): \(failure)") }
-        if retryable { return .retry }
+        let summary = outcome.failures.map(\.description).joined(separator: "; ")
+        if retryable {
+            await event(
+                .warning, "SigningDeferred", "will retry (a peer may recover; no retry counted): \(summary)",
+                resource: resource, namespace: namespace, name: name, uid: outcome.uid)
+            return .retry
+        }
         // A real failure: Chains' retry count was written; retry until it says failed.
-        return patch.mark[ChainsAnnotations.signed] == "failed" ? .done : .retry
+        let failed = patch.mark[ChainsAnnotations.signed] == "failed"
+        await event(
+            .warning, failed ? "SigningFailed" : "SigningRetry", summary, resource: resource, namespace: namespace,
+            name: name, uid: outcome.uid)
+        return failed ? .done : .retry
     }
 }

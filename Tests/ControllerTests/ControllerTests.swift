@@ -76,6 +76,15 @@ struct ControllerTests {
         #expect(signed["chains.tekton.dev/payload-taskrun-\(uids[0])"] != nil)
         #expect(!signed.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") }, "attempt records are removed")
         #expect(annotations(api, "running")["chains.tekton.dev/signed"] == nil)
+        // An Event says so on the run (what `kubectl describe taskrun` shows); it follows the patch.
+        func signedEvents() -> [JSONValue] {
+            api.objects(.events).filter {
+                $0["reason"]?.stringValue == "Signed" && $0["involvedObject"]?["name"]?.stringValue == "done-1"
+            }
+        }
+        try await waitUntil("the Signed event") { !signedEvents().isEmpty }
+        #expect(signedEvents().count == 1 && signedEvents().first?["type"]?.stringValue == "Normal")
+        #expect(signedEvents().first?["involvedObject"]?["uid"]?.stringValue == uids[0])
 
         // The running one finishes: signed. A new finished one arrives: signed.
         api.put(try kaniko(name: "running", uid: uids[1]), as: .taskRuns)
@@ -114,7 +123,8 @@ struct ControllerTests {
         let config = try dir.write(
             "cm.yaml", "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\nartifacts.oci.storage: tekton\n"
         )
-        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"), runTimeout: .seconds(5))
+        // A short run budget: the attempt ends (deferred) while Rekor is still down.
+        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"), runTimeout: .seconds(1))
         setup.cluster = KubeClusterView(client: client)
         setup.attempts = KubeAttemptRecorder(client: client)
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -128,11 +138,12 @@ struct ControllerTests {
             running.cancel()
             Task { await front.shutdown() }
         }
-        try await waitUntil("an attempt recorded") {
-            annotations(api, "logged").keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") }
-        }
-        try await Task.sleep(for: .seconds(1))
+        func reasons() -> [String] { api.objects(.events).compactMap { $0["reason"]?.stringValue } }
+        try await waitUntil("an attempt deferred") { reasons().contains("SigningDeferred") }
+        #expect(annotations(api, "logged").keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
         #expect(annotations(api, "logged")["chains.tekton.dev/retries"] == nil, "a transient failure spends no retry")
+        let recordText = try #require(annotations(api, "logged")["chains-in-swift.dev/attempt-taskrun-\(uid)"])
+        let record = try JSONDecoder().decode(AttemptRecord.self, from: Data(recordText.utf8))
         #expect(annotations(api, "logged")["chains.tekton.dev/signed"] == nil)
         rekor.setDown(false)
         try await waitUntil("signed after Rekor is back") {
@@ -140,8 +151,14 @@ struct ControllerTests {
         }
         let final = annotations(api, "logged")
         #expect(final["chains.tekton.dev/transparency"]?.hasPrefix(rekor.url) == true)
-        #expect(rekor.entryCount == 2, "one entry per artifact: the retries reused the signatures")
+        #expect(rekor.entryCount == 2, "one entry per artifact")
+        #expect(
+            final["chains.tekton.dev/signature-taskrun-\(uid)"] == record.signature,
+            "the retry stored the signature the deferred attempt made, not a new one")
         #expect(!final.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
+        try await waitUntil("the Signed event") { reasons().contains("Signed") }
+        let deferred = api.objects(.events).first { $0["reason"]?.stringValue == "SigningDeferred" }
+        #expect(deferred?["message"]?.stringValue?.contains(rekor.url) == true)
     }
 
     @Test("finalizers: a running run is held until signed; deleting one releases it at once, signed or not")
