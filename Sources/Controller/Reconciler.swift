@@ -56,6 +56,12 @@ public struct Reconciler: Sendable {
             case .skip(.alreadyReconciled):
                 try await setFinalizer(false, finalizer, json, resource: resource, namespace: namespace, name: name)
                 return .done
+            case .skip(.childrenUnfinished(let names)):
+                // A PipelineRun done before its children (cancelled, timed out): held, and looked at again — the
+                // PipelineRun itself may not change when they finish.
+                try await setFinalizer(true, finalizer, json, resource: resource, namespace: namespace, name: name)
+                logger.info("\(key): waiting for child TaskRuns to finish: \(names.joined(separator: ", "))")
+                return .retry
             case .skip(.childrenMissing(let names)):
                 logger.info("\(key): waiting for child TaskRuns \(names.joined(separator: ", "))")
                 return .retry

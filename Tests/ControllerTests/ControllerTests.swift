@@ -158,7 +158,11 @@ struct ControllerTests {
         #expect(!final.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
         try await waitUntil("the Signed event") { reasons().contains("Signed") }
         let deferred = api.objects(.events).first { $0["reason"]?.stringValue == "SigningDeferred" }
-        #expect(deferred?["message"]?.stringValue?.contains(rekor.url) == true)
+        // The deferred attempt names the log stage and the log (as its URL, or host:port when the budget ran out).
+        let message = deferred?["message"]?.stringValue ?? ""
+        #expect(
+            message.contains("tlog") && message.contains(rekor.url.replacingOccurrences(of: "http://", with: "")),
+            "\(message)")
     }
 
     @Test("finalizers: a running run is held until signed; deleting one releases it at once, signed or not")
@@ -250,5 +254,67 @@ struct ControllerTests {
         }
         try await Task.sleep(for: .milliseconds(300))
         #expect(annotations(api, "other").isEmpty, "a run managed by another controller is not touched")
+    }
+
+    @Test("a PipelineRun done before a child: held, then signed once the child finishes, with both children described")
+    func pipelineRunWaitsForChildren() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        func manifest(_ file: URL) throws -> JSONValue {
+            try ManifestReader.parse(try Data(contentsOf: file), source: file.path).documents[0]
+        }
+        let pr = try manifest(PackagePaths.example("pipelinerun-git-build.yaml"))
+        let fetch = try manifest(PackagePaths.example("cluster/app-ci-4mz8w-fetch-source.yaml"))
+        var build = try #require(try manifest(PackagePaths.example("cluster/app-ci-4mz8w-build.yaml")).objectValue)
+        let finished = JSONValue.object(build)
+        var status = try #require(build["status"]?.objectValue)
+        status["conditions"] = [.object(["type": "Succeeded", "status": "Unknown", "reason": "Running"])]
+        build["status"] = .object(status)
+        api.put(fetch, as: .taskRuns)
+        api.put(.object(build), as: .taskRuns)
+        api.put(pr, as: .pipelineRuns)
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        let config = try dir.write(
+            "cm.yaml",
+            "artifacts.pipelinerun.format: slsa/v1\nartifacts.pipelinerun.storage: tekton\nartifacts.taskrun.storage: \"\"\nartifacts.oci.storage: \"\"\n"
+        )
+        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"))
+        setup.cluster = KubeClusterView(client: client)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let front = try await LocalSigning.start(setup, logger: logger)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: "team-a", threads: 1, logger: logger,
+            queue: WorkQueue(baseDelay: .milliseconds(100), maxDelay: .milliseconds(400)))
+        let running = Task { await controller.run() }
+        defer {
+            running.cancel()
+            Task { await front.shutdown() }
+        }
+        func prMetadata() -> JSONValue? {
+            api.object(.pipelineRuns, namespace: "team-a", name: "app-ci-4mz8w")?["metadata"]
+        }
+        try await waitUntil("the PipelineRun held") {
+            prMetadata()?["finalizers"] == ["chains.tekton.dev/pipelinerun"]
+        }
+        #expect(prMetadata()?["annotations"]?["chains.tekton.dev/signed"] == nil)
+        api.put(finished, as: .taskRuns)
+        try await waitUntil("the PipelineRun signed and released") {
+            prMetadata()?["annotations"]?["chains.tekton.dev/signed"]?.stringValue == "true"
+                && prMetadata()?["finalizers"] == nil
+        }
+        let uid = try #require(pr["metadata"]?["uid"]?.stringValue)
+        let payload = try #require(
+            prMetadata()?["annotations"]?["chains.tekton.dev/payload-pipelinerun-\(uid)"]?.stringValue.flatMap {
+                Data(base64Encoded: $0)
+            })
+        // Both children, the one that finished last included, are in the provenance.
+        let text = String(decoding: payload, as: UTF8.self)
+        #expect(
+            text.contains("\"tekton.dev/pipelineTask\":\"build\"")
+                && text.contains("\"tekton.dev/pipelineTask\":\"fetch-source\""))
     }
 }
