@@ -70,8 +70,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
             }
             let parsed = documents.compactMap { try? Certificate(derEncoded: $0.derBytes) }
             guard parsed.count == documents.count, parsed[0].notValidAfter > now.addingTimeInterval(60),
-                let der = try? DER.Serializer.serialized(parsed[0].publicKey),
-                let leafKey = try? PublicKey(der: der)
+                let leafKey = try? PublicKey(certificateKey: parsed[0].publicKey)
             else { return nil }
             certificates = parsed
             key = leafKey
@@ -91,14 +90,6 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         let envelope = bundleEnvelope.flatMap { Data(base64Encoded: $0) }
         if let envelope, DSSE.verify(envelope: envelope, publicKey: key) == nil { return nil }
         return (payload, signature, certificates, key, envelope)
-    }
-}
-
-extension DER.Serializer {
-    static func serialized(_ key: Certificate.PublicKey) throws -> Data {
-        var serializer = DER.Serializer()
-        try serializer.serialize(key)
-        return Data(serializer.serializedBytes)
     }
 }
 

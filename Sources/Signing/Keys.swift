@@ -1,5 +1,7 @@
 import Crypto
 import Foundation
+import SwiftASN1
+import X509
 import _CryptoExtras
 
 /// A key that could not be loaded or used. Says which file and what to do; never includes key material.
@@ -215,6 +217,11 @@ public enum PublicKey: @unchecked Sendable {
         }
     }
 
+    /// A certificate's key (a keyless leaf's), by its DER SubjectPublicKeyInfo.
+    public init(certificateKey key: Certificate.PublicKey) throws(SigningError) {
+        try self.init(der: key.derSubjectPublicKeyInfo)
+    }
+
     /// A DER SubjectPublicKeyInfo, as a trusted root lists log keys.
     public init(der: Data) throws(SigningError) {
         if let k = try? P256.Signing.PublicKey(derRepresentation: der) {
@@ -370,4 +377,14 @@ struct GivenSHA256Digest: Digest {
     }
     func makeIterator() -> IndexingIterator<[UInt8]> { bytes.makeIterator() }
     var description: String { "SHA256 digest: " + bytes.map { String(format: "%02x", $0) }.joined() }
+}
+
+extension Certificate.PublicKey {
+    /// The whole DER SubjectPublicKeyInfo (what CT logs hash as the issuer key, and key IDs are made of); empty only
+    /// if a key swift-certificates parsed could not be written back, which does not happen.
+    public var derSubjectPublicKeyInfo: Data {
+        var serializer = DER.Serializer()
+        try? serializer.serialize(self)
+        return Data(serializer.serializedBytes)
+    }
 }

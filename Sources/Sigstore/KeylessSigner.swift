@@ -19,15 +19,7 @@ public struct EphemeralSigner: Signer {
         self.publicKey = .p256(key.publicKey)
         self.certificateChain = chain
         self.notAfter = chain[0].notValidAfter
-        let names = (try? chain[0].extensions.subjectAlternativeNames) ?? nil
-        self.identity =
-            names?.compactMap { name -> String? in
-                switch name {
-                case .uniformResourceIdentifier(let uri): return uri
-                case .rfc822Name(let email): return email
-                default: return nil
-                }
-            }.first ?? "\(chain[0].subject)"
+        self.identity = KeylessVerifier.identities(of: chain[0]).first ?? "\(chain[0].subject)"
         self.origin = "a Fulcio certificate for \(identity) from \(fulcio) (token: \(tokenSource))"
     }
 

@@ -85,12 +85,7 @@ public enum KeylessVerifier {
             throw CertificateCheckError(
                 "the certificate's OIDC issuer \(issuer.isEmpty ? "(none)" : issuer) does not match \(policy.issuer)")
         }
-        let key: PublicKey
-        do {
-            var serializer = DER.Serializer()
-            try serializer.serialize(leaf.publicKey)
-            key = try PublicKey(der: Data(serializer.serializedBytes))
-        } catch {
+        guard let key = try? PublicKey(certificateKey: leaf.publicKey) else {
             throw CertificateCheckError("the certificate's key is not a supported public key")
         }
         return VerifiedSigner(

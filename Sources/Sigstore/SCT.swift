@@ -125,14 +125,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
             throw CertificateCheckError("the certificate carries no signed certificate timestamp (SCT)")
         }
         let tbs = try precertificateTBS(of: leaf)
-        let issuerKeyHash: Data
-        do {
-            var spki = DER.Serializer()
-            try spki.serialize(issuer.publicKey)
-            issuerKeyHash = Data(SHA256.hash(data: spki.serializedBytes))
-        } catch {
-            throw CertificateCheckError("the issuer's key does not serialise: \(error)")
-        }
+        let issuerKeyHash = Data(SHA256.hash(data: issuer.publicKey.derSubjectPublicKeyInfo))
         var vouched: [TrustedRoot.LogInstance] = []
         var problems: [String] = []
         for sct in scts {
