@@ -33,6 +33,44 @@ struct ControllerTests {
             .compactMapValues(\.stringValue)
     }
 
+    /// The controller as `chains controller` builds it — the API server as cluster view, attempt records kept on the
+    /// run before pushing — with a fresh key, running until `stop()`.
+    struct Running {
+        /// The signing secrets (the key is read on first use) and chains-config: kept while running.
+        let directory: TemporaryDirectory
+        let client: KubeAPIClient
+        let front: LocalSigning
+        let task: Task<Void, Never>
+        func stop() {
+            task.cancel()
+            Task {
+                await front.shutdown()
+                await client.shutdown()
+            }
+        }
+    }
+
+    func startController(
+        _ api: KubeAPIServer, token: BearerToken = .none, config: String? = nil, runTimeout: Duration? = nil,
+        namespace: String?, threads: Int, queue: WorkQueue = WorkQueue()
+    ) async throws -> Running {
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: token, namespace: "tekton-chains"))
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        var setup = LocalSetup(
+            configFile: try config.map { try dir.write("cm.yaml", $0) }, signingSecrets: dir.file("secrets"),
+            runTimeout: runTimeout)
+        setup.cluster = KubeClusterView(client: client)
+        setup.attempts = KubeAttemptRecorder(client: client)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let front = try await LocalSigning.start(setup, logger: logger)
+        let controller = ChainsController(
+            client: client, service: front.service, namespace: namespace, threads: threads, logger: logger,
+            queue: queue)
+        return Running(directory: dir, client: client, front: front, task: Task { await controller.run() })
+    }
+
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
         for _ in 0..<200 {
             if condition() { return }
@@ -51,24 +89,8 @@ struct ControllerTests {
         ]
         api.put(try kaniko(name: "done-1", uid: uids[0]), as: .taskRuns)
         api.put(try kaniko(name: "running", uid: uids[1], done: false), as: .taskRuns)
-        let client = try KubeAPIClient(
-            connection: KubeConnection(
-                server: URL(string: api.url)!, token: .fixed("t0ken"), namespace: "tekton-chains"))
-        defer { Task { await client.shutdown() } }
-        let dir = try TemporaryDirectory()
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        var setup = LocalSetup(signingSecrets: dir.file("secrets"))
-        setup.cluster = KubeClusterView(client: client)
-        setup.attempts = KubeAttemptRecorder(client: client)
-        let front = try await LocalSigning.start(setup, logger: logger)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: "team-a", threads: 2, logger: logger)
-        let running = Task { await controller.run() }
-        defer {
-            running.cancel()
-            Task { await front.shutdown() }
-        }
+        let running = try await startController(api, token: .fixed("t0ken"), namespace: "team-a", threads: 2)
+        defer { running.stop() }
 
         try await waitUntil("done-1 signed") { annotations(api, "done-1")["chains.tekton.dev/signed"] == "true" }
         let signed = annotations(api, "done-1")
@@ -115,29 +137,14 @@ struct ControllerTests {
         }
         let uid = "22222222-0000-4000-8000-000000000001"
         api.put(try kaniko(name: "logged", uid: uid), as: .taskRuns)
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
-        defer { Task { await client.shutdown() } }
-        let dir = try TemporaryDirectory()
-        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        let config = try dir.write(
-            "cm.yaml", "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\nartifacts.oci.storage: tekton\n"
-        )
         // A short run budget: the attempt ends (deferred) while Rekor is still down.
-        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"), runTimeout: .seconds(1))
-        setup.cluster = KubeClusterView(client: client)
-        setup.attempts = KubeAttemptRecorder(client: client)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let front = try await LocalSigning.start(setup, logger: logger)
         rekor.setDown(true)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: nil, threads: 1, logger: logger,
+        let running = try await startController(
+            api,
+            config: "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\nartifacts.oci.storage: tekton\n",
+            runTimeout: .seconds(1), namespace: nil, threads: 1,
             queue: WorkQueue(baseDelay: .milliseconds(200), maxDelay: .seconds(1)))
-        let running = Task { await controller.run() }
-        defer {
-            running.cancel()
-            Task { await front.shutdown() }
-        }
+        defer { running.stop() }
         func reasons() -> [String] { api.objects(.events).compactMap { $0["reason"]?.stringValue } }
         try await waitUntil("an attempt deferred") { reasons().contains("SigningDeferred") }
         #expect(annotations(api, "logged").keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
@@ -171,22 +178,8 @@ struct ControllerTests {
         defer { Task { await api.stop() } }
         api.put(try kaniko(name: "kept", uid: "33333333-0000-4000-8000-000000000001", done: false), as: .taskRuns)
         api.put(try kaniko(name: "deleted", uid: "33333333-0000-4000-8000-000000000002", done: false), as: .taskRuns)
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
-        defer { Task { await client.shutdown() } }
-        let dir = try TemporaryDirectory()
-        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        var setup = LocalSetup(signingSecrets: dir.file("secrets"))
-        setup.cluster = KubeClusterView(client: client)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let front = try await LocalSigning.start(setup, logger: logger)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: "team-a", threads: 2, logger: logger)
-        let running = Task { await controller.run() }
-        defer {
-            running.cancel()
-            Task { await front.shutdown() }
-        }
+        let running = try await startController(api, namespace: "team-a", threads: 2)
+        defer { running.stop() }
         func finalizers(_ name: String) -> [String]? {
             api.object(.taskRuns, namespace: "team-a", name: name).map {
                 ($0["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
@@ -231,23 +224,10 @@ struct ControllerTests {
         api.put(try run("tekton", "tekton.dev/pipeline", 1), as: .taskRuns)
         api.put(try run("allowed", "example.com/kueue", 2), as: .taskRuns)
         api.put(try run("other", "example.com/other", 3), as: .taskRuns)
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
-        defer { Task { await client.shutdown() } }
-        let dir = try TemporaryDirectory()
-        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        let config = try dir.write("cm.yaml", "filter.managed-by: example.com/kueue\nartifacts.oci.storage: tekton\n")
-        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"))
-        setup.cluster = KubeClusterView(client: client)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let front = try await LocalSigning.start(setup, logger: logger)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: nil, threads: 2, logger: logger)
-        let running = Task { await controller.run() }
-        defer {
-            running.cancel()
-            Task { await front.shutdown() }
-        }
+        let running = try await startController(
+            api, config: "filter.managed-by: example.com/kueue\nartifacts.oci.storage: tekton\n", namespace: nil,
+            threads: 2)
+        defer { running.stop() }
         try await waitUntil("tekton and allowed signed") {
             annotations(api, "tekton")["chains.tekton.dev/signed"] == "true"
                 && annotations(api, "allowed")["chains.tekton.dev/signed"] == "true"
@@ -273,27 +253,13 @@ struct ControllerTests {
         api.put(fetch, as: .taskRuns)
         api.put(.object(build), as: .taskRuns)
         api.put(pr, as: .pipelineRuns)
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
-        defer { Task { await client.shutdown() } }
-        let dir = try TemporaryDirectory()
-        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        let config = try dir.write(
-            "cm.yaml",
-            "artifacts.pipelinerun.format: slsa/v1\nartifacts.pipelinerun.storage: tekton\nartifacts.taskrun.storage: \"\"\nartifacts.oci.storage: \"\"\n"
-        )
-        var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"))
-        setup.cluster = KubeClusterView(client: client)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let front = try await LocalSigning.start(setup, logger: logger)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: "team-a", threads: 1, logger: logger,
+        let running = try await startController(
+            api,
+            config:
+                "artifacts.pipelinerun.format: slsa/v1\nartifacts.pipelinerun.storage: tekton\nartifacts.taskrun.storage: \"\"\nartifacts.oci.storage: \"\"\n",
+            namespace: "team-a", threads: 1,
             queue: WorkQueue(baseDelay: .milliseconds(100), maxDelay: .milliseconds(400)))
-        let running = Task { await controller.run() }
-        defer {
-            running.cancel()
-            Task { await front.shutdown() }
-        }
+        defer { running.stop() }
         func prMetadata() -> JSONValue? {
             api.object(.pipelineRuns, namespace: "team-a", name: "app-ci-4mz8w")?["metadata"]
         }
