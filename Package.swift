@@ -109,7 +109,10 @@ let package = Package(
         ),
         .target(
             name: "Controller",
-            dependencies: ["ChainsCore", "KubeClient", "KubeModels", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ChainsCore", "Sigstore", "KubeClient", "KubeModels", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -172,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "ChainsCore", "ChainsTesting", "KubeClient", "KubeModels", "Signing",
+                "Controller", "ChainsCore", "ChainsConfig", "ChainsTesting", "KubeClient", "KubeModels", "Signing",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -6,30 +6,30 @@ import Logging
 
 /// `chains controller`: watches finished TaskRuns and PipelineRuns (one namespace or all), signs each once through
 /// the signing service, and writes its annotations back. Built so far: the watch (reflectors that keep only the
-/// fields deciding whether to queue), the queue (fresh runs first, backoff), workers, the reconciler. Not yet:
-/// Leases, finalizers, metrics, live chains-config, events (the controller issue's later steps).
+/// fields deciding whether to queue), the queue (fresh runs first, backoff), workers, the reconciler with the
+/// service in use now (`ServiceSupply`: chains-config and the signing secrets can change under it).
 public final class ChainsController: Sendable {
     public let client: KubeAPIClient
     public let queue: WorkQueue
-    let reconciler: Reconciler
+    public let supply: ServiceSupply
     let namespace: String?
     let threads: Int
     let logger: Logger
-    /// `filter.managed-by`.
-    let managedBy: [String]
 
     public init(
-        client: KubeAPIClient, service: SigningService, namespace: String?, threads: Int, logger: Logger,
+        client: KubeAPIClient, supply: ServiceSupply, namespace: String?, threads: Int, logger: Logger,
         queue: WorkQueue = WorkQueue()
     ) {
         self.client = client
         self.queue = queue
-        self.reconciler = Reconciler(client: client, service: service, logger: logger)
+        self.supply = supply
         self.namespace = namespace
         self.threads = max(1, threads)
         self.logger = logger
-        self.managedBy = service.config.managedBy
     }
+
+    /// `filter.managed-by` of the configuration in use.
+    var managedBy: [String] { supply.current.config.managedBy }
 
     /// The fields that decide whether a run is queued; everything else is read fresh when it is worked on.
     static func trim(_ object: JSONValue) -> JSONValue {
@@ -103,6 +103,7 @@ public final class ChainsController: Sendable {
             switch event {
             case .synced(let objects):
                 let finalizer = Reconciler.finalizer(resource)
+                let managedBy = self.managedBy
                 for object in objects
                 where Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer) {
                     if let key = Self.key(resource, object) { await queue.add(key, priority: .backlog) }
@@ -122,7 +123,10 @@ public final class ChainsController: Sendable {
 
     func work() async {
         while let key = await queue.next() {
-            switch await reconciler.reconcile(key) {
+            let result = await supply.with { service in
+                await Reconciler(client: client, service: service, logger: logger).reconcile(key)
+            }
+            switch result {
             case .done: await queue.done(key)
             case .retry: await queue.retry(key)
             }

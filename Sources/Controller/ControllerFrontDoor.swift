@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeModels
 import Logging
+import Sigstore
 
 #if canImport(Glibc)
     import Glibc
@@ -27,51 +28,79 @@ public struct ControllerOptions: Sendable {
     public var configFile: URL?
     /// `SYSTEM_NAMESPACE` (default `tekton-chains`): where `chains-config` is read.
     public var systemNamespace = ProcessInfo.processInfo.environment["SYSTEM_NAMESPACE"] ?? "tekton-chains"
+    /// How often the signing secrets (and `--config`) are compared with what the service was built from.
+    public var reloadInterval: Duration = .seconds(10)
+    /// `--run-timeout`: a run's whole budget.
+    public var runTimeout: Duration?
+    /// Makes the `spiffe` identity provider (the executable links the SPIFFE target).
+    public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
 
     public init() {}
 }
 
-/// Builds the controller: the API client, chains-config (the ConfigMap, read once at start for now), the one
-/// signing service with the API server as its cluster view, and runs it until SIGTERM or SIGINT.
+/// A controller built and ready: `run()` watches, signs and follows configuration changes until cancelled, then
+/// shuts its signing services down.
+public final class RunningController: Sendable {
+    public let controller: ChainsController
+    public let live: LiveConfiguration
+    public var supply: ServiceSupply { controller.supply }
+
+    init(controller: ChainsController, live: LiveConfiguration) {
+        self.controller = controller
+        self.live = live
+    }
+
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.controller.run() }
+            group.addTask { await self.live.run() }
+        }
+        await supply.shutdown()
+    }
+}
+
+/// Builds the controller: the API client, chains-config (the ConfigMap in the controller's namespace, watched), the
+/// one signing service with the API server as its cluster view, and runs it until SIGTERM or SIGINT.
 public enum ControllerFrontDoor {
     public static func run(_ options: ControllerOptions, logger: Logger) async throws {
         let connection =
             try options.kubeconfig.map { try KubeConnection.kubeconfig(path: $0) } ?? KubeConnection.inCluster()
         let client = try KubeAPIClient(connection: connection, qps: options.qps, burst: options.burst)
         defer { Task { await client.shutdown() } }
-        var setup = LocalSetup(signingSecrets: options.signingSecrets, trustedRoot: options.trustedRoot)
-        if let file = options.configFile {
-            setup.configFile = file
-        } else {
-            setup.configFile = try await configMapFile(client, namespace: options.systemNamespace, logger: logger)
-        }
-        setup.cluster = KubeClusterView(client: client)
-        setup.attempts = KubeAttemptRecorder(client: client)
-        let front = try await LocalSigning.start(setup, logger: logger)
-        for d in front.diagnostics { logger.warning("\(d)") }
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: options.namespace, threads: options.threads,
-            logger: logger)
+        let running = try await start(client: client, options: options, logger: logger)
         logger.info(
             "chains controller: watching \(options.namespace.map { "namespace \($0)" } ?? "all namespaces") at \(connection.server.absoluteString)"
         )
-        let task = Task { await controller.run() }
+        let task = Task { await running.run() }
         let signals = stopOnSignals { task.cancel() }
         await task.value
         signals.forEach { $0.cancel() }
-        await front.shutdown()
         logger.info("chains controller: stopped")
     }
 
-    /// `chains-config` from the API, written where the config loader reads files; Chains' defaults when absent.
-    static func configMapFile(_ client: KubeAPIClient, namespace: String, logger: Logger) async throws -> URL {
-        let map = try await client.get(.configMaps, namespace: namespace, name: "chains-config")
-        if map == nil { logger.warning("no ConfigMap \(namespace)/chains-config: Tekton Chains' defaults apply") }
-        let object = map ?? .object(["apiVersion": "v1", "kind": "ConfigMap", "data": .object([:])])
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "chains-config-\(UUID().uuidString).json")
-        try object.serializedData().write(to: file)
-        return file
+    /// The controller `chains controller` runs, built on `client`: an invalid chains-config at start is an error
+    /// (exit 2); later ones keep the configuration in use.
+    public static func start(
+        client: KubeAPIClient, options: ControllerOptions, logger: Logger, queue: WorkQueue = WorkQueue()
+    ) async throws -> RunningController {
+        var data: JSONValue?
+        if options.configFile == nil {
+            let map = try await client.get(
+                .configMaps, namespace: options.systemNamespace, name: LiveConfiguration.name)
+            if map == nil {
+                logger.warning("no ConfigMap \(options.systemNamespace)/chains-config: Tekton Chains' defaults apply")
+            }
+            data = map.map { $0["data"] ?? .object([:]) }
+        }
+        let front = try await LiveConfiguration.build(data, client: client, options: options, logger: logger)
+        for d in front.diagnostics { logger.warning("\(d)") }
+        let supply = ServiceSupply(front)
+        let controller = ChainsController(
+            client: client, supply: supply, namespace: options.namespace, threads: options.threads, logger: logger,
+            queue: queue)
+        let live = LiveConfiguration(
+            client: client, options: options, supply: supply, applied: data, logger: logger)
+        return RunningController(controller: controller, live: live)
     }
 
     /// SIGTERM (Kubernetes stopping the Pod) and SIGINT end the run: in-flight work finishes its current step.

@@ -85,32 +85,15 @@ public struct Reconciler: Sendable {
         }
     }
 
-    enum EventType: String { case normal = "Normal", warning = "Warning" }
-
-    /// A Kubernetes Event on the run, so `kubectl describe` says what happened; best effort (a failure is logged).
-    /// The message is the outcome's own text, which never holds a secret.
+    /// An Event on the run.
     func event(
-        _ type: EventType, _ reason: String, _ message: String, resource: KubeResource, namespace: String,
+        _ type: KubeEvents.Kind, _ reason: String, _ message: String, resource: KubeResource, namespace: String,
         name: String, uid: String
     ) async {
-        let formatter = ISO8601DateFormatter()
-        let now = formatter.string(from: Date())
-        let object: JSONValue = .object([
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": .object(["generateName": .string("\(name)."), "namespace": .string(namespace)]),
-            "involvedObject": .object([
-                "apiVersion": "tekton.dev/v1", "kind": resource == .pipelineRuns ? "PipelineRun" : "TaskRun",
-                "name": .string(name), "namespace": .string(namespace), "uid": .string(uid),
-            ]),
-            "type": .string(type.rawValue), "reason": .string(reason), "message": .string(String(message.prefix(1024))),
-            "source": .object(["component": "tekton-chains"]), "reportingComponent": "tekton-chains",
-            "firstTimestamp": .string(now), "lastTimestamp": .string(now), "count": .number(1),
-        ])
-        do {
-            _ = try await client.create(.events, namespace: namespace, object)
-        } catch {
-            logger.debug("event for \(namespace)/\(name) not written: \(error)")
-        }
+        let kind = resource == .pipelineRuns ? "PipelineRun" : "TaskRun"
+        await KubeEvents(client: client, logger: logger).post(
+            type, reason, message,
+            about: .init(apiVersion: "tekton.dev/v1", kind: kind, namespace: namespace, name: name, uid: uid))
     }
 
     /// Chains' finalizer names.

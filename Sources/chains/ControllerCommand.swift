@@ -3,6 +3,8 @@ import ChainsCore
 import Controller
 import Foundation
 import Logging
+import SPIFFE
+import Sigstore
 
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,6 +51,7 @@ struct ControllerCommand: AsyncParsableCommand {
         options.signingSecrets = URL(fileURLWithPath: signingSecrets)
         options.trustedRoot = trustedRoot.map { URL(fileURLWithPath: $0) }
         options.configFile = config.map { URL(fileURLWithPath: $0) }
+        options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)
         } catch let error as LocalSetupError {

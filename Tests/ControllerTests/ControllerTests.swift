@@ -1,3 +1,4 @@
+import ChainsConfig
 import ChainsCore
 import ChainsTesting
 import Foundation
@@ -33,42 +34,56 @@ struct ControllerTests {
             .compactMapValues(\.stringValue)
     }
 
-    /// The controller as `chains controller` builds it — the API server as cluster view, attempt records kept on the
-    /// run before pushing — with a fresh key, running until `stop()`.
+    /// The controller as `chains controller` builds it — chains-config from the ConfigMap in `tekton-chains`
+    /// (put there from `config`, flat `key: value` lines), the API server as cluster view, attempt records kept on
+    /// the run before pushing — with a fresh key, running until `stop()`.
     struct Running {
-        /// The signing secrets (the key is read on first use) and chains-config: kept while running.
+        /// The signing secrets (the key is read on first use): kept while running.
         let directory: TemporaryDirectory
         let client: KubeAPIClient
-        let front: LocalSigning
+        let running: RunningController
         let task: Task<Void, Never>
+        var secrets: URL { directory.file("secrets") }
         func stop() {
             task.cancel()
             Task {
-                await front.shutdown()
+                await task.value
                 await client.shutdown()
             }
         }
     }
 
+    func configMap(_ flat: String) throws -> JSONValue {
+        let dir = try TemporaryDirectory()
+        let data = try ChainsConfig.loadData(from: try dir.write("cm.yaml", flat))
+        return .object([
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": .object(["name": "chains-config", "namespace": "tekton-chains"]),
+            "data": .object(data.mapValues { .string($0) }),
+        ])
+    }
+
     func startController(
-        _ api: KubeAPIServer, token: BearerToken = .none, config: String? = nil, runTimeout: Duration? = nil,
-        namespace: String?, threads: Int, queue: WorkQueue = WorkQueue()
+        _ api: KubeAPIServer, token: BearerToken = .none, config: String = "artifacts.oci.storage: tekton\n",
+        runTimeout: Duration? = nil, namespace: String?, threads: Int, queue: WorkQueue = WorkQueue(),
+        reloadInterval: Duration = .seconds(10)
     ) async throws -> Running {
         let client = try KubeAPIClient(
             connection: KubeConnection(server: URL(string: api.url)!, token: token, namespace: "tekton-chains"))
         let dir = try TemporaryDirectory()
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
-        var setup = LocalSetup(
-            configFile: try config.map { try dir.write("cm.yaml", $0) }, signingSecrets: dir.file("secrets"),
-            runTimeout: runTimeout)
-        setup.cluster = KubeClusterView(client: client)
-        setup.attempts = KubeAttemptRecorder(client: client)
+        api.put(try configMap(config), as: .configMaps)
+        var options = ControllerOptions()
+        options.namespace = namespace
+        options.threads = threads
+        options.signingSecrets = dir.file("secrets")
+        options.runTimeout = runTimeout
+        options.systemNamespace = "tekton-chains"
+        options.reloadInterval = reloadInterval
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let front = try await LocalSigning.start(setup, logger: logger)
-        let controller = ChainsController(
-            client: client, service: front.service, namespace: namespace, threads: threads, logger: logger,
-            queue: queue)
-        return Running(directory: dir, client: client, front: front, task: Task { await controller.run() })
+        let running = try await ControllerFrontDoor.start(
+            client: client, options: options, logger: logger, queue: queue)
+        return Running(directory: dir, client: client, running: running, task: Task { await running.run() })
     }
 
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {

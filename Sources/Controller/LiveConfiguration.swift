@@ -1,0 +1,141 @@
+import ChainsCore
+import Crypto
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+
+/// Keeps the signing service in step with what it is built from: the `chains-config` ConfigMap (watched), or the
+/// `--config` file, and the signing secrets directory (Kubernetes updates a mounted Secret by swapping a symlink,
+/// so its files are compared by content every `interval`). A change builds a new service; one that does not build
+/// (an invalid key, a configuration asking for what cannot be served) keeps the previous one, and a log line and
+/// an Event on the ConfigMap name the key.
+public actor LiveConfiguration {
+    let client: KubeAPIClient
+    let options: ControllerOptions
+    let supply: ServiceSupply
+    let logger: Logger
+    /// The ConfigMap's `data` in use (nil: no ConfigMap, Chains' defaults); ignored with `--config`.
+    var applied: JSONValue?
+    /// The last `data` that did not build: not tried again until the ConfigMap changes.
+    var rejected: JSONValue??
+    var fingerprint: [String: SHA256Digest]
+
+    init(client: KubeAPIClient, options: ControllerOptions, supply: ServiceSupply, applied: JSONValue?, logger: Logger)
+    {
+        self.client = client
+        self.options = options
+        self.supply = supply
+        self.applied = applied
+        self.logger = logger
+        self.fingerprint = Self.fingerprint(options)
+    }
+
+    static let name = "chains-config"
+
+    /// Builds a signing service from chains-config's `data` (nil: no ConfigMap) or `--config`, and the options.
+    static func build(
+        _ data: JSONValue?, client: KubeAPIClient, options: ControllerOptions, logger: Logger
+    ) async throws -> LocalSigning {
+        var setup = LocalSetup(signingSecrets: options.signingSecrets, trustedRoot: options.trustedRoot)
+        setup.cluster = KubeClusterView(client: client)
+        setup.attempts = KubeAttemptRecorder(client: client)
+        setup.spiffeTokenProvider = options.spiffeTokenProvider
+        setup.runTimeout = options.runTimeout
+        var written: URL?
+        if let file = options.configFile {
+            setup.configFile = file
+        } else {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "chains-config-\(UUID().uuidString).json")
+            let object: JSONValue = .object(["apiVersion": "v1", "kind": "ConfigMap", "data": data ?? .object([:])])
+            try object.serializedData().write(to: file)
+            setup.configFile = file
+            written = file
+        }
+        defer { if let written { try? FileManager.default.removeItem(at: written) } }
+        return try await LocalSigning.start(setup, logger: logger)
+    }
+
+    /// Watches until cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            if options.configFile == nil { group.addTask { await self.watchConfigMap() } }
+            group.addTask { await self.pollFiles() }
+        }
+    }
+
+    func watchConfigMap() async {
+        let reflector = Reflector(
+            client: client, resource: .configMaps, namespace: options.systemNamespace,
+            onError: { [logger] error in logger.warning("watching ConfigMap chains-config: \(error)") })
+        for await event in reflector.events() {
+            switch event {
+            case .synced(let objects):
+                let map = objects.first { $0["metadata"]?["name"]?.stringValue == Self.name }
+                await changed(map?["data"] ?? (map == nil ? nil : .object([:])), map: map)
+            case .upsert(let map) where map["metadata"]?["name"]?.stringValue == Self.name:
+                await changed(map["data"] ?? .object([:]), map: map)
+            case .delete(let map) where map["metadata"]?["name"]?.stringValue == Self.name:
+                await changed(nil, map: nil)
+            default:
+                break
+            }
+        }
+    }
+
+    func changed(_ data: JSONValue?, map: JSONValue?) async {
+        guard data != applied, rejected != .some(data) else { return }
+        await rebuild(
+            data, why: data == nil ? "ConfigMap chains-config deleted: Chains' defaults" : "chains-config changed",
+            map: map)
+    }
+
+    func pollFiles() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: options.reloadInterval)
+            let now = Self.fingerprint(options)
+            guard now != fingerprint else { continue }
+            fingerprint = now
+            rejected = nil
+            await rebuild(applied, why: "the signing secrets or the configuration file changed", map: nil)
+        }
+    }
+
+    func rebuild(_ data: JSONValue?, why: String, map: JSONValue?) async {
+        do {
+            let front = try await Self.build(data, client: client, options: options, logger: logger)
+            for d in front.diagnostics { logger.warning("\(d)") }
+            await supply.replace(with: front)
+            applied = data
+            rejected = nil
+            logger.info("\(why): the new configuration is in use (generation \(supply.generation))")
+        } catch {
+            rejected = .some(data)
+            let message = "\(why), but it cannot be used; the previous configuration stays in use: \(error)"
+            logger.error("\(message)")
+            guard let map else { return }
+            await KubeEvents(client: client, logger: logger).post(
+                .warning, "InvalidConfiguration", message,
+                about: .init(
+                    apiVersion: "v1", kind: "ConfigMap", namespace: options.systemNamespace, name: Self.name,
+                    uid: map["metadata"]?["uid"]?.stringValue ?? ""))
+        }
+    }
+
+    /// Each regular file of the signing secrets (and `--config`) by name and content: `..data` and the other
+    /// dot-entries of a mounted Secret are left out, the files are read through their symlinks.
+    static func fingerprint(_ options: ControllerOptions) -> [String: SHA256Digest] {
+        var out: [String: SHA256Digest] = [:]
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: options.signingSecrets.path)) ?? []
+        for name in names where !name.hasPrefix(".") {
+            let url = options.signingSecrets.appendingPathComponent(name)
+            if let data = try? Data(contentsOf: url) { out[name] = SHA256.hash(data: data) }
+        }
+        if let file = options.configFile, let data = try? Data(contentsOf: file) {
+            out["--config"] = SHA256.hash(data: data)
+        }
+        return out
+    }
+}
