@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import KubeModels
 import Logging
+import Synchronization
 
 /// `chains controller`: watches finished TaskRuns and PipelineRuns (one namespace or all), signs each once through
 /// the signing service, and writes its annotations back. Built so far: the watch (reflectors that keep only the
@@ -12,15 +13,21 @@ public final class ChainsController: Sendable {
     public let client: KubeAPIClient
     public let queue: WorkQueue
     public let supply: ServiceSupply
+    /// Which runs are this replica's (nil: all of them).
+    public let elector: BucketElector?
+    /// The runs that want attention, by key, whichever replica leads them: queued when their bucket becomes ours.
+    let known = Mutex<Set<String>>([])
+    let watches = Mutex<Task<Void, Never>?>(nil)
     let namespace: String?
     let threads: Int
     let logger: Logger
 
     public init(
         client: KubeAPIClient, supply: ServiceSupply, namespace: String?, threads: Int, logger: Logger,
-        queue: WorkQueue = WorkQueue()
+        queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil
     ) {
         self.client = client
+        self.elector = elector
         self.queue = queue
         self.supply = supply
         self.namespace = namespace
@@ -75,24 +82,51 @@ public final class ChainsController: Sendable {
         return "\(resource.plural)/\(ns)/\(name)"
     }
 
-    /// Runs until cancelled.
+    /// Watches and works until `stop()` (or cancellation, which also cuts the work in flight short).
     public func run() async {
-        await withDiscardingTaskGroup { group in
-            for resource in [KubeResource.taskRuns, .pipelineRuns] {
-                group.addTask { await self.watch(resource) }
-            }
-            for _ in 0..<threads {
-                group.addTask { await self.work() }
-            }
-            group.addTask {
-                // On cancellation, release the workers waiting for keys.
-                await withTaskCancellationHandler {
-                    while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-                } onCancel: {
-                    Task { await self.queue.shutDown() }
+        await elector?.setOnAcquire { [self] bucket in await self.acquired(bucket) }
+        let watching = Task {
+            await withDiscardingTaskGroup { group in
+                for resource in [KubeResource.taskRuns, .pipelineRuns] {
+                    group.addTask { await self.watch(resource) }
                 }
             }
         }
+        watches.withLock { $0 = watching }
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<threads {
+                    group.addTask { await self.work() }
+                }
+            }
+        } onCancel: {
+            Task { await self.stop() }
+        }
+        watching.cancel()
+        await watching.value
+    }
+
+    /// Takes no new work: the workers finish the run each is on, then `run()` returns.
+    public func stop() async {
+        await queue.shutDown()
+        watches.withLock { $0?.cancel() }
+    }
+
+    /// A bucket became ours: every run of it that wants attention is queued (as the backlog).
+    func acquired(_ bucket: Int) async {
+        guard let elector else { return }
+        let keys = known.withLock { $0.filter { elector.bucket(of: $0) == bucket } }
+        for key in keys.sorted() { await queue.add(key, priority: .backlog) }
+    }
+
+    /// Notes whether the run wants attention; queues it when it does and is ours.
+    func noted(_ key: String, wants: Bool, priority: WorkQueue.Priority) async {
+        known.withLock { keys in
+            if wants { keys.insert(key) } else { keys.remove(key) }
+        }
+        guard wants else { return }
+        if let elector, await !elector.leads(key) { return }
+        await queue.add(key, priority: priority)
     }
 
     func watch(_ resource: KubeResource) async {
@@ -104,28 +138,37 @@ public final class ChainsController: Sendable {
             case .synced(let objects):
                 let finalizer = Reconciler.finalizer(resource)
                 let managedBy = self.managedBy
-                for object in objects
-                where Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer) {
-                    if let key = Self.key(resource, object) { await queue.add(key, priority: .backlog) }
+                known.withLock { keys in keys = keys.filter { !$0.hasPrefix(resource.plural + "/") } }
+                for object in objects {
+                    guard let key = Self.key(resource, object) else { continue }
+                    let wants =
+                        Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer)
+                    await noted(key, wants: wants, priority: .backlog)
                 }
             case .upsert(let object):
-                if Self.accepts(object, managedBy: managedBy),
-                    Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource)),
-                    let key = Self.key(resource, object)
-                {
-                    await queue.add(key, priority: .fresh)
-                }
-            case .delete:
-                break
+                guard let key = Self.key(resource, object) else { continue }
+                let wants =
+                    Self.accepts(object, managedBy: managedBy)
+                    && Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource))
+                await noted(key, wants: wants, priority: .fresh)
+            case .delete(let object):
+                if let key = Self.key(resource, object) { known.withLock { _ = $0.remove(key) } }
             }
         }
     }
 
     func work() async {
         while let key = await queue.next() {
-            let result = await supply.with { service in
-                await Reconciler(client: client, service: service, logger: logger).reconcile(key)
+            if let elector, await !elector.begin(key) {
+                await queue.done(key)
+                continue
             }
+            let result = await supply.with { service in
+                var reconciler = Reconciler(client: client, service: service, logger: logger)
+                if let elector { reconciler.stillLeads = { await elector.stillHolds(key) } }
+                return await reconciler.reconcile(key)
+            }
+            await elector?.end(key)
             switch result {
             case .done: await queue.done(key)
             case .retry: await queue.retry(key)

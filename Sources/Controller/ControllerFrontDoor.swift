@@ -35,6 +35,18 @@ public struct ControllerOptions: Sendable {
     /// Makes the `spiffe` identity provider (the executable links the SPIFFE target).
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
 
+    /// Overrides of the leader-election ConfigMap (`--lease-duration`, `--renew-deadline`, `--retry-period`,
+    /// `--buckets`).
+    public var leaseDuration: Duration?
+    public var renewDeadline: Duration?
+    public var retryPeriod: Duration?
+    public var buckets: Int?
+    /// The leader-election ConfigMap: `CONFIG_LEADERELECTION_NAME`, as Chains' Deployment sets it.
+    public var leaderElectionConfigMap =
+        ProcessInfo.processInfo.environment["CONFIG_LEADERELECTION_NAME"] ?? "tekton-chains-config-leader-election"
+    /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.
+    public var identity = LeaderElectionSettings.identity()
+
     public init() {}
 }
 
@@ -43,19 +55,35 @@ public struct ControllerOptions: Sendable {
 public final class RunningController: Sendable {
     public let controller: ChainsController
     public let live: LiveConfiguration
+    public let elector: BucketElector
     public var supply: ServiceSupply { controller.supply }
 
-    init(controller: ChainsController, live: LiveConfiguration) {
+    init(controller: ChainsController, live: LiveConfiguration, elector: BucketElector) {
         self.controller = controller
         self.live = live
+        self.elector = elector
     }
 
+    /// Runs until cancelled; then drains: no new work, the runs in flight finish (they are not cut short), the
+    /// Leases are handed back so another replica takes over at once, the signing services are shut down.
     public func run() async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.controller.run() }
-            group.addTask { await self.live.run() }
+        let election = Task { await elector.run() }
+        let live = Task { await self.live.run() }
+        let work = Task { await controller.run() }
+        await withTaskCancellationHandler {
+            await work.value
+        } onCancel: {
+            Task { await self.controller.stop() }
         }
-        await supply.shutdown()
+        election.cancel()
+        live.cancel()
+        await election.value
+        await live.value
+        // Not in this (cancelled) task: its requests would be cancelled before they are sent.
+        await Task { [elector, supply] in
+            await elector.stop()
+            await supply.shutdown()
+        }.value
     }
 }
 
@@ -94,13 +122,39 @@ public enum ControllerFrontDoor {
         }
         let front = try await LiveConfiguration.build(data, client: client, options: options, logger: logger)
         for d in front.diagnostics { logger.warning("\(d)") }
+        let settings = try await leaderElection(client, options: options)
+        let elector = BucketElector(
+            client: client, namespace: options.systemNamespace, settings: settings, identity: options.identity,
+            logger: logger)
         let supply = ServiceSupply(front)
         let controller = ChainsController(
             client: client, supply: supply, namespace: options.namespace, threads: options.threads, logger: logger,
-            queue: queue)
+            queue: queue, elector: elector)
         let live = LiveConfiguration(
             client: client, options: options, supply: supply, applied: data, logger: logger)
-        return RunningController(controller: controller, live: live)
+        logger.info(
+            "leader election: \(settings.buckets) bucket(s), lease \(settings.leaseDuration), renew deadline \(settings.renewDeadline), retry \(settings.retryPeriod), identity \(options.identity)"
+        )
+        return RunningController(controller: controller, live: live, elector: elector)
+    }
+
+    /// The leader-election ConfigMap's keys (absent: the defaults), then the flags.
+    static func leaderElection(
+        _ client: KubeAPIClient, options: ControllerOptions
+    ) async throws -> LeaderElectionSettings {
+        let map = try await client.get(
+            .configMaps, namespace: options.systemNamespace, name: options.leaderElectionConfigMap)
+        let data = (map?["data"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+        var settings = try LeaderElectionSettings.parse(data)
+        if let d = options.leaseDuration { settings.leaseDuration = d }
+        if let d = options.renewDeadline { settings.renewDeadline = d }
+        if let d = options.retryPeriod { settings.retryPeriod = d }
+        if let n = options.buckets { settings.buckets = n }
+        try settings.validate()
+        guard (1...10).contains(settings.buckets) else {
+            throw LeaderElectionError(key: "buckets", reason: "\(settings.buckets) is not from 1 to 10")
+        }
+        return settings
     }
 
     /// SIGTERM (Kubernetes stopping the Pod) and SIGINT end the run: in-flight work finishes its current step.

@@ -18,6 +18,9 @@ public struct Reconciler: Sendable {
     let client: KubeAPIClient
     let service: SigningService
     let logger: Logger
+    /// Whether this replica still leads the run's bucket: asked before signing and before writing, so a replica
+    /// that lost its Lease stops (what it pushed is reused by the next leader through the attempt records).
+    var stillLeads: @Sendable () async -> Bool = { true }
 
     public init(client: KubeAPIClient, service: SigningService, logger: Logger) {
         self.client = client
@@ -71,7 +74,12 @@ public struct Reconciler: Sendable {
             case .skip:
                 return .done
             case .sign(let reason, let children):
+                guard await stillLeads() else { return .done }
                 let outcome = await service.sign(run, children: children, reason: reason)
+                guard await stillLeads() else {
+                    logger.warning("\(key): signed, but this replica no longer leads it: left to the new leader")
+                    return .done
+                }
                 let result = try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
                 if result == .done, let fresh = try await client.get(resource, namespace: namespace, name: name) {
                     try await setFinalizer(

@@ -36,6 +36,25 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "A chains-config file instead of the chains-config ConfigMap in $SYSTEM_NAMESPACE.")
     var config: String?
 
+    @Option(
+        name: .customLong("lease-duration"),
+        help: "Leader election: a Lease holds this long after its last renewal (default: the ConfigMap's, or 60s).")
+    var leaseDuration: String?
+
+    @Option(
+        name: .customLong("renew-deadline"),
+        help: "Leader election: stop working on a bucket not renewed for this long (default 40s).")
+    var renewDeadline: String?
+
+    @Option(name: .customLong("retry-period"), help: "Leader election: how often Leases are renewed (default 10s).")
+    var retryPeriod: String?
+
+    @Option(help: "Leader election: split the runs into this many buckets, each led by one replica (1-10; default 1).")
+    var buckets: Int?
+
+    @Option(name: .customLong("run-timeout"), help: "A run's whole time budget (default 3m, chains-config's key).")
+    var runTimeout: String?
+
     @Flag(name: .customLong("verbose"), help: "Log each run's decision and outcome.")
     var verbose = false
 
@@ -51,9 +70,17 @@ struct ControllerCommand: AsyncParsableCommand {
         options.signingSecrets = URL(fileURLWithPath: signingSecrets)
         options.trustedRoot = trustedRoot.map { URL(fileURLWithPath: $0) }
         options.configFile = config.map { URL(fileURLWithPath: $0) }
+        options.leaseDuration = try leaseDuration.map { try Self.duration($0, "--lease-duration") }
+        options.renewDeadline = try renewDeadline.map { try Self.duration($0, "--renew-deadline") }
+        options.retryPeriod = try retryPeriod.map { try Self.duration($0, "--retry-period") }
+        options.runTimeout = try runTimeout.map { try Self.duration($0, "--run-timeout") }
+        options.buckets = buckets
         options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)
+        } catch let error as LeaderElectionError {
+            say("error: \(error)")
+            throw ExitCode(2)
         } catch let error as LocalSetupError {
             for e in error.errors { say("error: \(e)") }
             throw ExitCode(2)
@@ -61,5 +88,12 @@ struct ControllerCommand: AsyncParsableCommand {
             say("error: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    static func duration(_ text: String, _ flag: String) throws -> Duration {
+        guard let d = LocalSetup.duration(text) else {
+            throw ValidationError("\(flag): \"\(text)\" is not a duration such as 30s, 1m or 500ms")
+        }
+        return d
     }
 }

@@ -66,7 +66,7 @@ struct ControllerTests {
     func startController(
         _ api: KubeAPIServer, token: BearerToken = .none, config: String = "artifacts.oci.storage: tekton\n",
         runTimeout: Duration? = nil, namespace: String?, threads: Int, queue: WorkQueue = WorkQueue(),
-        reloadInterval: Duration = .seconds(10)
+        reloadInterval: Duration = .seconds(10), election: ((inout ControllerOptions) -> Void)? = nil
     ) async throws -> Running {
         let client = try KubeAPIClient(
             connection: KubeConnection(server: URL(string: api.url)!, token: token, namespace: "tekton-chains"))
@@ -80,6 +80,7 @@ struct ControllerTests {
         options.runTimeout = runTimeout
         options.systemNamespace = "tekton-chains"
         options.reloadInterval = reloadInterval
+        election?(&options)
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let running = try await ControllerFrontDoor.start(
             client: client, options: options, logger: logger, queue: queue)

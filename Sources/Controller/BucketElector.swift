@@ -1,0 +1,100 @@
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+import Synchronization
+
+/// Lease-based leader election over buckets: the key space is split into `buckets`, each led by one replica through
+/// a Lease `chains-in-swift.NN-of-MM` in the controller's namespace. Each replica also keeps a member Lease
+/// (`chains-in-swift.member.<identity>`), so replicas see how many they are and take a fair share each: one that
+/// leads more than its share lets the extra buckets go once their work in flight is done, and a new one picks them
+/// up. A replica that dies loses its buckets when their Leases are not renewed for `lease-duration` (judged by the
+/// local clock from when the Lease last changed, as client-go does); a leader that cannot renew for
+/// `renew-deadline` stops taking work first.
+public actor BucketElector {
+    public let identity: String
+    public let settings: LeaderElectionSettings
+    let client: KubeAPIClient
+    let namespace: String
+    let logger: Logger
+    static let prefix = "chains-in-swift"
+    var observed: [String: ObservedLease] = [:]
+    /// Buckets led, with when we last wrote their Lease.
+    var renewedAt: [Int: ContinuousClock.Instant] = [:]
+    /// Led, but being let go: no new work; released once nothing of it is in flight.
+    var draining: Set<Int> = []
+    var inFlight: [Int: Int] = [:]
+    var stopped = false
+    var onAcquire: @Sendable (Int) async -> Void = { _ in }
+
+    public init(
+        client: KubeAPIClient, namespace: String, settings: LeaderElectionSettings, identity: String, logger: Logger
+    ) {
+        self.client = client
+        self.namespace = namespace
+        self.settings = settings
+        self.identity = identity
+        self.logger = logger
+    }
+
+    /// Called with each bucket this replica starts to lead (the controller queues that bucket's runs).
+    public func setOnAcquire(_ body: @escaping @Sendable (Int) async -> Void) { onAcquire = body }
+
+    /// The bucket of `taskruns/NS/NAME`: FNV-1a of `NS/NAME`.
+    public nonisolated func bucket(of key: String) -> Int {
+        let name = key.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? key
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(settings.buckets))
+    }
+
+    nonisolated func leaseName(_ bucket: Int) -> String {
+        String(format: "%@.%02d-of-%02d", Self.prefix, bucket, settings.buckets)
+    }
+
+    nonisolated var memberName: String {
+        let safe = identity.lowercased().map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "-" }
+        return "\(Self.prefix).member.\(String(safe.prefix(200)))"
+    }
+
+    func holds(_ bucket: Int) -> Bool {
+        guard !stopped, let at = renewedAt[bucket] else { return false }
+        return ContinuousClock.now - at < settings.renewDeadline
+    }
+
+    /// Whether new work on `key` may start here; if so it counts as in flight until `end(key)`.
+    public func begin(_ key: String) -> Bool {
+        let b = bucket(of: key)
+        guard holds(b), !draining.contains(b) else { return false }
+        inFlight[b, default: 0] += 1
+        return true
+    }
+
+    public func end(_ key: String) { inFlight[bucket(of: key), default: 1] -= 1 }
+
+    /// Whether work already started on `key` may still write (its bucket's Lease is still ours and fresh).
+    public func stillHolds(_ key: String) -> Bool { holds(bucket(of: key)) }
+
+    /// Whether a newly seen run in `key`'s bucket is ours to queue.
+    public func leads(_ key: String) -> Bool {
+        let b = bucket(of: key)
+        return holds(b) && !draining.contains(b)
+    }
+
+    /// The buckets led now.
+    public var led: [Int] { renewedAt.keys.filter { holds($0) }.sorted() }
+    let ledSnapshot = Mutex<[Int]>([])
+    /// The same, without waiting for the actor (for tests and metrics): as of the last round.
+    public nonisolated var ledNow: [Int] { ledSnapshot.withLock { $0 } }
+
+    /// Renews, lets go and takes Leases every `retry-period` until cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            await round()
+            try? await Task.sleep(for: settings.retryPeriod)
+        }
+    }
+}

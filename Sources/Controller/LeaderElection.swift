@@ -1,0 +1,118 @@
+import Foundation
+import KubeClient
+import KubeModels
+import Logging
+
+/// How replicas share the work: Tekton Chains' (knative's) `tekton-chains-config-leader-election` keys, with flags
+/// of ours to override them.
+public struct LeaderElectionSettings: Sendable, Equatable {
+    /// How long a Lease holds after its last renewal: a replica that dies loses its buckets within this.
+    public var leaseDuration: Duration = .seconds(60)
+    /// A leader that could not renew for this long stops working on its buckets (before anyone may take them).
+    public var renewDeadline: Duration = .seconds(40)
+    /// How often Leases are renewed and free ones tried.
+    public var retryPeriod: Duration = .seconds(10)
+    /// The key space is split into this many buckets, each led by one replica (1…10, as knative allows).
+    public var buckets = 1
+
+    public init() {}
+
+    /// The ConfigMap's `data` (`lease-duration`, `renew-deadline`, `retry-period`, `buckets`, or their camelCase
+    /// forms); an invalid value names its key.
+    public static func parse(_ data: [String: String]) throws(LeaderElectionError) -> LeaderElectionSettings {
+        var settings = LeaderElectionSettings()
+        func value(_ key: String, _ camel: String) -> (String, String)? {
+            if let v = data[key] { return (key, v) }
+            return data[camel].map { (camel, $0) }
+        }
+        func duration(_ key: String, _ camel: String) throws(LeaderElectionError) -> Duration? {
+            guard let (name, text) = value(key, camel) else { return nil }
+            guard let d = LeaderElectionSettings.duration(text) else {
+                throw LeaderElectionError(key: name, reason: "\"\(text)\" is not a duration such as 60s or 1m")
+            }
+            return d
+        }
+        if let d = try duration("lease-duration", "leaseDuration") { settings.leaseDuration = d }
+        if let d = try duration("renew-deadline", "renewDeadline") { settings.renewDeadline = d }
+        if let d = try duration("retry-period", "retryPeriod") { settings.retryPeriod = d }
+        if let (name, text) = value("buckets", "buckets") {
+            guard let n = Int(text), (1...10).contains(n) else {
+                throw LeaderElectionError(key: name, reason: "\"\(text)\" is not a whole number from 1 to 10")
+            }
+            settings.buckets = n
+        }
+        try settings.validate()
+        return settings
+    }
+
+    public func validate() throws(LeaderElectionError) {
+        guard renewDeadline < leaseDuration else {
+            throw LeaderElectionError(key: "renew-deadline", reason: "must be shorter than lease-duration")
+        }
+        guard retryPeriod < renewDeadline else {
+            throw LeaderElectionError(key: "retry-period", reason: "must be shorter than renew-deadline")
+        }
+    }
+
+    /// `60s`, `1m`, `500ms`, `1m30s` (Go durations).
+    static func duration(_ text: String) -> Duration? {
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var total = 0.0
+        let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isNumber || $0 == "." }
+            guard let n = Double(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += n * scale
+        }
+        return total > 0 ? .milliseconds(Int64((total * 1000).rounded())) : nil
+    }
+
+    /// This replica's holder identity: `POD_NAME` (the downward API), else the host name and a random suffix, so
+    /// two replicas on one host never share one.
+    public static func identity(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let pod = environment["POD_NAME"], !pod.isEmpty { return pod }
+        let host = ProcessInfo.processInfo.hostName.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
+        return String(host.prefix(40)) + "-" + String(UInt32.random(in: .min ... .max), radix: 16)
+    }
+}
+
+public struct LeaderElectionError: Error, Sendable, CustomStringConvertible {
+    public var key: String
+    public var reason: String
+    public var description: String { "tekton-chains-config-leader-election key \"\(key)\": \(reason)" }
+}
+
+/// A Lease as read: who holds it, since when it last changed here (the local clock, as client-go judges expiry, so
+/// clock skew between replicas does not matter).
+struct ObservedLease: Sendable {
+    var holder: String
+    var renewTime: String
+    var durationSeconds: Int
+    var transitions: Int
+    var resourceVersion: String
+    var seenAt: ContinuousClock.Instant
+
+    init(_ object: JSONValue, seenAt: ContinuousClock.Instant) {
+        let spec = object["spec"]
+        holder = spec?["holderIdentity"]?.stringValue ?? ""
+        renewTime = spec?["renewTime"]?.stringValue ?? ""
+        durationSeconds = Self.int(spec?["leaseDurationSeconds"])
+        transitions = Self.int(spec?["leaseTransitions"])
+        resourceVersion = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
+        self.seenAt = seenAt
+    }
+
+    static func int(_ value: JSONValue?) -> Int {
+        if case .number(let n)? = value, n.isFinite { return Int(n) }
+        return 0
+    }
+
+    func sameRecord(_ other: ObservedLease) -> Bool { holder == other.holder && renewTime == other.renewTime }
+
+    func expired(at now: ContinuousClock.Instant) -> Bool {
+        holder.isEmpty || now - seenAt > .seconds(max(durationSeconds, 1))
+    }
+}
