@@ -18,6 +18,8 @@ public final class RegistryProxy: Sendable {
         var swallowed: [(pathContains: String, method: String, remaining: Int)] = []
         var seen: [Seen] = []
         var cdnSeen: [Seen] = []
+        var latency: Duration = .zero
+        var recording = true
     }
 
     let server: TestHTTPServer
@@ -77,10 +79,12 @@ public final class RegistryProxy: Sendable {
         server = try await TestHTTPServer { request in
             let proxyHost = request.host
             let decision: ServedResponse? = state.m.withLock { s in
-                s.seen.append(
-                    Seen(
-                        method: request.method, path: request.path,
-                        hadAuthorization: request.header("Authorization") != nil))
+                if s.recording {
+                    s.seen.append(
+                        Seen(
+                            method: request.method, path: request.path,
+                            hadAuthorization: request.header("Authorization") != nil))
+                }
                 if let i = s.failures.firstIndex(where: {
                     request.path.contains($0.pathContains) && $0.remaining > 0
                         && ($0.method == nil || $0.method == request.method)
@@ -105,6 +109,8 @@ public final class RegistryProxy: Sendable {
                 return nil
             }
             if let decision { return decision }
+            let latency = state.m.withLock { $0.latency }
+            if latency > .zero { try? await Task.sleep(for: latency) }
             return await forward(request, proxyHost)
         }
     }
@@ -119,6 +125,12 @@ public final class RegistryProxy: Sendable {
     public func swallow(_ pathContains: String, method: String = "PUT", count: Int) {
         state.m.withLock { $0.swallowed.append((pathContains, method, count)) }
     }
+
+    /// Every forwarded request waits this long first: a registry's latency as waiting time, not CPU.
+    public func setLatency(_ latency: Duration) { state.m.withLock { $0.latency = latency } }
+
+    /// Whether requests are kept for `seen` (off for long benchmarks).
+    public func setRecording(_ on: Bool) { state.m.withLock { $0.recording = on } }
 
     public func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }
     public var seen: [Seen] { state.m.withLock { $0.seen } }

@@ -1,0 +1,68 @@
+import ChainsTesting
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension CLITests {
+    /// Two `chains controller` processes share the runs through Leases; at seeded random moments one is killed with
+    /// SIGKILL (mid-push, mid-patch, wherever it is) and started again — as the same Pod (a container restart: it
+    /// takes its own Leases back at once) or as a new one (the dead one's Leases must expire first). At the end every
+    /// run is signed once: one `.sig` and one `.att` layer per image, one Rekor entry per artifact.
+    @Test("replicas killed at random points while signing (seed 8): every run signed exactly once")
+    func killReplicas() async throws {
+        let fleet = try await ControllerFleet(
+            binary: try Self.binary(), transparency: true, latency: .milliseconds(25),
+            leaderElection: [
+                "--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms", "--buckets", "4",
+            ])
+        do {
+            try await killReplicas(fleet)
+        } catch {
+            await fleet.shutdown()
+            throw error
+        }
+    }
+
+    func killReplicas(_ fleet: ControllerFleet) async throws {
+        let runs = try await fleet.addRuns(40)
+        try fleet.start("replica-0")
+        try fleet.start("replica-1")
+        var random = SeededRandom(seed: 8)
+        var kills = 0
+        var generation = 0
+        let deadline = ContinuousClock.now + .seconds(150)
+        while !runs.allSatisfy({ fleet.isSigned($0.name) }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 150...700, using: &random)))
+            guard kills < 10, let victim = fleet.running.randomElement(using: &random) else { continue }
+            await fleet.stop(victim, signal: SIGKILL)
+            kills += 1
+            if Bool.random(using: &random) {
+                try fleet.start(victim)
+            } else {
+                generation += 1
+                try fleet.start("replica-new-\(generation)")
+            }
+        }
+        var problems: [String] = []
+        for (name, digest) in runs {
+            if !fleet.isSigned(name) { problems.append("\(name) not signed") }
+            let sig = try await fleet.layerCount(digest: digest, suffix: "sig")
+            let att = try await fleet.layerCount(digest: digest, suffix: "att")
+            if sig != 1 || att != 1 { problems.append("\(name): \(sig) .sig and \(att) .att layers") }
+            if fleet.annotations(name).keys.contains(where: { $0.hasPrefix("chains-in-swift.dev/attempt-") }) {
+                problems.append("\(name): attempt records left on the run")
+            }
+        }
+        let rekor = try #require(fleet.rekor)
+        let logs = fleet.running.map { fleet.log($0) }.joined(separator: "\n")
+        await fleet.shutdown()
+        #expect(kills >= 5, "the runs were signed before enough kills: \(kills)")
+        #expect(problems.isEmpty, "\(problems)\n\(logs.suffix(4000))")
+        #expect(rekor.entryCount == 2 * runs.count, "Rekor entries: \(rekor.entryCount) for \(runs.count) runs")
+        #expect(rekor.stats.created == rekor.entryCount)
+        #expect(!logs.contains("fleet"), "the API token appeared in a log")
+    }
+}
