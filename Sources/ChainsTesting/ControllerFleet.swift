@@ -63,7 +63,8 @@ public final class ControllerFleet: @unchecked Sendable {
         arguments =
             [
                 "controller", "--kubeconfig", kubeconfig.path, "--namespace", namespace, "--signing-secrets",
-                directory.file("secrets").path, "--threads-per-controller", String(threads),
+                directory.file("secrets").path, "--threads-per-controller", String(threads), "--metrics-address",
+                "127.0.0.1:0",
             ] + leaderElection
         // Last: a client that is not shut down traps in its deinit, so nothing may throw after it is made.
         http = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))

@@ -16,7 +16,11 @@ public final class ChainsController: Sendable {
     /// Which runs are this replica's (nil: all of them).
     public let elector: BucketElector?
     /// The runs that want attention, by key, whichever replica leads them: queued when their bucket becomes ours.
-    let known = Mutex<Set<String>>([])
+    /// With the time each finished (nil: not finished), for the oldest-unsigned gauge.
+    let known = Mutex<[String: Date?]>([:])
+    /// Resources listed at least once (ready when both are).
+    let synced = Mutex<Set<String>>([])
+    public let metrics: ControllerMetrics?
     let watches = Mutex<Task<Void, Never>?>(nil)
     let namespace: String?
     let threads: Int
@@ -24,8 +28,9 @@ public final class ChainsController: Sendable {
 
     public init(
         client: KubeAPIClient, supply: ServiceSupply, namespace: String?, threads: Int, logger: Logger,
-        queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil
+        queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil, metrics: ControllerMetrics? = nil
     ) {
+        self.metrics = metrics
         self.client = client
         self.elector = elector
         self.queue = queue
@@ -49,7 +54,10 @@ public final class ChainsController: Sendable {
                 "deletionTimestamp": metadata?["deletionTimestamp"] ?? .null,
             ]),
             "spec": .object(["managedBy": object["spec"]?["managedBy"] ?? .null]),
-            "status": .object(["conditions": object["status"]?["conditions"] ?? .null]),
+            "status": .object([
+                "conditions": object["status"]?["conditions"] ?? .null,
+                "completionTime": object["status"]?["completionTime"] ?? .null,
+            ]),
         ])
     }
 
@@ -90,6 +98,7 @@ public final class ChainsController: Sendable {
                 for resource in [KubeResource.taskRuns, .pipelineRuns] {
                     group.addTask { await self.watch(resource) }
                 }
+                group.addTask { await self.observe() }
             }
         }
         watches.withLock { $0 = watching }
@@ -106,6 +115,27 @@ public final class ChainsController: Sendable {
         await watching.value
     }
 
+    /// Both kinds of run have been listed: the controller knows its work.
+    public var isReady: Bool { synced.withLock { $0.count == 2 } }
+
+    static func completed(_ object: JSONValue) -> Date? {
+        object["status"]?["completionTime"]?.stringValue.flatMap(Reconciler.date)
+    }
+
+    /// Refreshes the gauges every second until cancelled.
+    func observe() async {
+        guard let metrics else { return }
+        while !Task.isCancelled {
+            let (waiting, oldest) = known.withLock { keys in
+                (keys.count, keys.values.compactMap { $0 }.min())
+            }
+            metrics.state(
+                queueDepth: await queue.depth, oldestUnsigned: oldest.map { Date().timeIntervalSince($0) } ?? 0,
+                bucketsLed: elector?.ledNow.count ?? 1, generation: supply.generation, known: waiting)
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// Takes no new work: the workers finish the run each is on, then `run()` returns.
     public func stop() async {
         await queue.shutDown()
@@ -115,15 +145,13 @@ public final class ChainsController: Sendable {
     /// A bucket became ours: every run of it that wants attention is queued (as the backlog).
     func acquired(_ bucket: Int) async {
         guard let elector else { return }
-        let keys = known.withLock { $0.filter { elector.bucket(of: $0) == bucket } }
+        let keys = known.withLock { $0.keys.filter { elector.bucket(of: $0) == bucket } }
         for key in keys.sorted() { await queue.add(key, priority: .backlog) }
     }
 
     /// Notes whether the run wants attention; queues it when it does and is ours.
-    func noted(_ key: String, wants: Bool, priority: WorkQueue.Priority) async {
-        known.withLock { keys in
-            if wants { keys.insert(key) } else { keys.remove(key) }
-        }
+    func noted(_ key: String, wants: Bool, completed: Date?, priority: WorkQueue.Priority) async {
+        known.withLock { keys in keys[key] = wants ? .some(completed) : nil }
         guard wants else { return }
         if let elector, await !elector.leads(key) { return }
         await queue.add(key, priority: priority)
@@ -138,21 +166,22 @@ public final class ChainsController: Sendable {
             case .synced(let objects):
                 let finalizer = Reconciler.finalizer(resource)
                 let managedBy = self.managedBy
-                known.withLock { keys in keys = keys.filter { !$0.hasPrefix(resource.plural + "/") } }
+                known.withLock { keys in keys = keys.filter { !$0.key.hasPrefix(resource.plural + "/") } }
                 for object in objects {
                     guard let key = Self.key(resource, object) else { continue }
                     let wants =
                         Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer)
-                    await noted(key, wants: wants, priority: .backlog)
+                    await noted(key, wants: wants, completed: Self.completed(object), priority: .backlog)
                 }
+                synced.withLock { _ = $0.insert(resource.plural) }
             case .upsert(let object):
                 guard let key = Self.key(resource, object) else { continue }
                 let wants =
                     Self.accepts(object, managedBy: managedBy)
                     && Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource))
-                await noted(key, wants: wants, priority: .fresh)
+                await noted(key, wants: wants, completed: Self.completed(object), priority: .fresh)
             case .delete(let object):
-                if let key = Self.key(resource, object) { known.withLock { _ = $0.remove(key) } }
+                if let key = Self.key(resource, object) { known.withLock { $0[key] = nil } }
             }
         }
     }
@@ -163,11 +192,14 @@ public final class ChainsController: Sendable {
                 await queue.done(key)
                 continue
             }
+            let started = ContinuousClock.now
             let result = await supply.with { service in
                 var reconciler = Reconciler(client: client, service: service, logger: logger)
+                reconciler.metrics = metrics
                 if let elector { reconciler.stillLeads = { await elector.stillHolds(key) } }
                 return await reconciler.reconcile(key)
             }
+            metrics?.reconciled(result, took: ContinuousClock.now - started)
             await elector?.end(key)
             switch result {
             case .done: await queue.done(key)

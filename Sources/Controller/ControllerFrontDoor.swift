@@ -1,14 +1,10 @@
 import ChainsCore
-import Dispatch
 import Foundation
 import KubeClient
 import KubeModels
 import Logging
+import ServiceLifecycle
 import Sigstore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// `chains controller`'s flags, as Tekton Chains names them where it has them.
 public struct ControllerOptions: Sendable {
@@ -44,6 +40,8 @@ public struct ControllerOptions: Sendable {
     /// The leader-election ConfigMap: `CONFIG_LEADERELECTION_NAME`, as Chains' Deployment sets it.
     public var leaderElectionConfigMap =
         ProcessInfo.processInfo.environment["CONFIG_LEADERELECTION_NAME"] ?? "tekton-chains-config-leader-election"
+    /// `--metrics-address`: where `/metrics`, `/healthz` and `/readyz` are served (Chains' metrics port).
+    public var metricsAddress = ":9090"
     /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.
     public var identity = LeaderElectionSettings.identity()
 
@@ -52,7 +50,7 @@ public struct ControllerOptions: Sendable {
 
 /// A controller built and ready: `run()` watches, signs and follows configuration changes until cancelled, then
 /// shuts its signing services down.
-public final class RunningController: Sendable {
+public final class RunningController: Service {
     public let controller: ChainsController
     public let live: LiveConfiguration
     public let elector: BucketElector
@@ -71,7 +69,11 @@ public final class RunningController: Sendable {
         let live = Task { await self.live.run() }
         let work = Task { await controller.run() }
         await withTaskCancellationHandler {
-            await work.value
+            await withGracefulShutdownHandler {
+                await work.value
+            } onGracefulShutdown: {
+                Task { await self.controller.stop() }
+            }
         } onCancel: {
             Task { await self.controller.stop() }
         }
@@ -95,14 +97,28 @@ public enum ControllerFrontDoor {
             try options.kubeconfig.map { try KubeConnection.kubeconfig(path: $0) } ?? KubeConnection.inCluster()
         let client = try KubeAPIClient(connection: connection, qps: options.qps, burst: options.burst)
         defer { Task { await client.shutdown() } }
+        guard let address = HealthServer.parse(address: options.metricsAddress) else {
+            throw LeaderElectionError(
+                key: "--metrics-address", reason: "\"\(options.metricsAddress)\" is not host:port")
+        }
         let running = try await start(client: client, options: options, logger: logger)
         logger.info(
             "chains controller: watching \(options.namespace.map { "namespace \($0)" } ?? "all namespaces") at \(connection.server.absoluteString)"
         )
-        let task = Task { await running.run() }
-        let signals = stopOnSignals { task.cancel() }
-        await task.value
-        signals.forEach { $0.cancel() }
+        let health = HealthServer(
+            host: address.host, port: address.port, metrics: running.controller.metrics ?? ControllerMetrics(),
+            logger: logger, ready: { running.controller.isReady })
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: health, serviceName: "metrics"),
+                .init(
+                    service: running, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "controller"),
+            ], logger: logger)
+        // SIGTERM (Kubernetes stopping the Pod) and SIGINT drain: the runs in flight finish, the Leases are handed
+        // back; a drain longer than this is cut short.
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.maximumGracefulShutdownDuration = .seconds(120)
+        try await ServiceGroup(configuration: configuration).run()
         logger.info("chains controller: stopped")
     }
 
@@ -129,7 +145,7 @@ public enum ControllerFrontDoor {
         let supply = ServiceSupply(front)
         let controller = ChainsController(
             client: client, supply: supply, namespace: options.namespace, threads: options.threads, logger: logger,
-            queue: queue, elector: elector)
+            queue: queue, elector: elector, metrics: ControllerMetrics())
         let live = LiveConfiguration(
             client: client, options: options, supply: supply, applied: data, logger: logger)
         logger.info(
@@ -155,16 +171,5 @@ public enum ControllerFrontDoor {
             throw LeaderElectionError(key: "buckets", reason: "\(settings.buckets) is not from 1 to 10")
         }
         return settings
-    }
-
-    /// SIGTERM (Kubernetes stopping the Pod) and SIGINT end the run: in-flight work finishes its current step.
-    static func stopOnSignals(_ stop: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: stop)
-            source.resume()
-            return source
-        }
     }
 }

@@ -21,6 +21,7 @@ public struct Reconciler: Sendable {
     /// Whether this replica still leads the run's bucket: asked before signing and before writing, so a replica
     /// that lost its Lease stops (what it pushed is reused by the next leader through the attempt records).
     var stillLeads: @Sendable () async -> Bool = { true }
+    var metrics: ControllerMetrics?
 
     public init(client: KubeAPIClient, service: SigningService, logger: Logger) {
         self.client = client
@@ -81,6 +82,9 @@ public struct Reconciler: Sendable {
                     return .done
                 }
                 let result = try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
+                metrics?.record(
+                    outcome, pipelineRun: resource == .pipelineRuns, markedSigned: outcome.succeeded,
+                    completed: json["status"]?["completionTime"]?.stringValue.flatMap(Self.date))
                 if result == .done, let fresh = try await client.get(resource, namespace: namespace, name: name) {
                     try await setFinalizer(
                         false, finalizer, fresh, resource: resource, namespace: namespace, name: name)
@@ -102,6 +106,13 @@ public struct Reconciler: Sendable {
         await KubeEvents(client: client, logger: logger).post(
             type, reason, message,
             about: .init(apiVersion: "tekton.dev/v1", kind: kind, namespace: namespace, name: name, uid: uid))
+    }
+
+    static func date(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        if let d = formatter.date(from: text) { return d }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
     }
 
     /// Chains' finalizer names.

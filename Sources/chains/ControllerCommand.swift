@@ -52,6 +52,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Leader election: split the runs into this many buckets, each led by one replica (1-10; default 1).")
     var buckets: Int?
 
+    @Option(
+        name: .customLong("metrics-address"),
+        help: "Where /metrics, /healthz and /readyz are served (host:port; default :9090, Chains' metrics port).")
+    var metricsAddress = ":9090"
+
     @Option(name: .customLong("run-timeout"), help: "A run's whole time budget (default 3m, chains-config's key).")
     var runTimeout: String?
 
@@ -75,6 +80,7 @@ struct ControllerCommand: AsyncParsableCommand {
         options.retryPeriod = try retryPeriod.map { try Self.duration($0, "--retry-period") }
         options.runTimeout = try runTimeout.map { try Self.duration($0, "--run-timeout") }
         options.buckets = buckets
+        options.metricsAddress = metricsAddress
         options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)

@@ -1,5 +1,6 @@
 import ChainsTesting
 import Foundation
+import HTTPTransport
 import KubeModels
 import Testing
 
@@ -514,7 +515,7 @@ struct CLITests {
         process.executableURL = URL(fileURLWithPath: try Self.binary())
         process.arguments = [
             "controller", "--kubeconfig", kubeconfig.path, "--namespace", "team-a", "--signing-secrets",
-            dir.file("secrets").path,
+            dir.file("secrets").path, "--metrics-address", "127.0.0.1:0",
         ]
         let log = try dir.write("controller.log", "")
         process.standardError = try FileHandle(forWritingTo: log)
@@ -527,6 +528,35 @@ struct CLITests {
                 "annotations"]
             signed = annotations?["chains.tekton.dev/signed"]?.stringValue == "true"
         }
+        // /metrics, /healthz, /readyz on the port the log names; Chains' counters count what was done.
+        let early = try String(contentsOf: log, encoding: .utf8)
+        let port = try #require(
+            early.components(separatedBy: "metrics and health on 127.0.0.1:").dropFirst().first?.prefix {
+                $0.isNumber
+            })
+        let http = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
+        func get(_ path: String) async throws -> (Int, String) {
+            let r = try await http.send(
+                HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)\(path)")!))
+            return (r.status, String(decoding: r.body, as: UTF8.self))
+        }
+        var metrics = ""
+        for _ in 0..<60
+        where !(metrics.contains("watcher_taskrun_marked_signed_total 1") && metrics.contains("chains_buckets_led 1")) {
+            metrics = try await get("/metrics").1
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await get("/healthz").0 == 200)
+        #expect(try await get("/readyz").0 == 200)
+        #expect(try await get("/nothing").0 == 404)
+        for line in [
+            "watcher_taskrun_sign_created_total 2", "watcher_taskrun_payload_stored_total 2",
+            "watcher_taskrun_marked_signed_total 1", "chains_queue_depth 0.0", "chains_buckets_led 1.0",
+            "chains_done_to_signed_seconds_count 1", "chains_reconciles_total{result=\"done\"}",
+        ] {
+            #expect(metrics.contains(line), "\(line) not in:\n\(metrics)")
+        }
+        try await http.shutdown()
         kill(process.processIdentifier, SIGTERM)
         let stopped = Date()
         while process.isRunning && Date().timeIntervalSince(stopped) < 10 {
