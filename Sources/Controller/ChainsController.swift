@@ -115,6 +115,18 @@ public final class ChainsController: Sendable {
         await watching.value
     }
 
+    /// The logger with the run's namespace, name and kind as metadata (JSON logs carry them as fields).
+    func runLogger(_ key: String) -> Logger {
+        var logger = self.logger
+        let parts = key.split(separator: "/", maxSplits: 2).map(String.init)
+        if parts.count == 3 {
+            logger[metadataKey: "kind"] = .string(parts[0] == "pipelineruns" ? "PipelineRun" : "TaskRun")
+            logger[metadataKey: "namespace"] = .string(parts[1])
+            logger[metadataKey: "name"] = .string(parts[2])
+        }
+        return logger
+    }
+
     /// Both kinds of run have been listed: the controller knows its work.
     public var isReady: Bool { synced.withLock { $0.count == 2 } }
 
@@ -194,7 +206,7 @@ public final class ChainsController: Sendable {
             }
             let started = ContinuousClock.now
             let result = await supply.with { service in
-                var reconciler = Reconciler(client: client, service: service, logger: logger)
+                var reconciler = Reconciler(client: client, service: service, logger: runLogger(key))
                 reconciler.metrics = metrics
                 if let elector { reconciler.stillLeads = { await elector.stillHolds(key) } }
                 return await reconciler.reconcile(key)

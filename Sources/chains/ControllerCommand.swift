@@ -60,11 +60,22 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("run-timeout"), help: "A run's whole time budget (default 3m, chains-config's key).")
     var runTimeout: String?
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "json (one object per line: ts, level, logger, msg, and a run's namespace, name and kind) or text.")
+    var logFormat = "json"
+
     @Flag(name: .customLong("verbose"), help: "Log each run's decision and outcome.")
     var verbose = false
 
     func run() async throws {
-        var logger = Logger(label: "chains.controller")
+        guard ["json", "text"].contains(logFormat) else {
+            throw ValidationError("--log-format: \"\(logFormat)\" is neither json nor text")
+        }
+        var logger =
+            logFormat == "json"
+            ? Logger(label: "chains.controller", factory: { JSONLogHandler(label: $0) })
+            : Logger(label: "chains.controller")
         logger.logLevel = verbose ? .debug : .info
         var options = ControllerOptions()
         options.kubeconfig = kubeconfig

@@ -567,6 +567,14 @@ struct CLITests {
         #expect(signed, "\(text)")
         #expect(process.terminationStatus == 0 && text.contains("chains controller: stopped"), "\(text)")
         #expect(text.contains("watching namespace team-a"))
+        // JSON logs: one object per line; a run's lines carry its namespace, name and kind.
+        let lines = text.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let objects = lines.compactMap { try? JSONValue(parsing: Data($0.utf8)) }
+        #expect(!lines.isEmpty && objects.count == lines.count, "lines that are not JSON:\n\(text)")
+        #expect(objects.allSatisfy { $0["ts"] != nil && $0["level"] != nil && $0["msg"] != nil })
+        let signedLine = objects.first { $0["msg"]?.stringValue?.contains("signed (2 artifact(s))") == true }
+        #expect(signedLine?["namespace"] == "team-a" && signedLine?["name"] == "build-app-kaniko-x7k2p", "\(text)")
+        #expect(signedLine?["kind"] == "TaskRun")
         #expect(!text.contains("t0ken"), "the API token appeared in the log")
     }
 }
