@@ -9,12 +9,14 @@ root=$(pwd)
 
 # 1. Debian packages the tests start or call: docker-registry (distribution 2.8, the real registry the tests
 #    push to), apache2-utils (htpasswd, bcrypt users for it), ssh-keygen,
-#    openssl (independent key and signature checks), python3-venv (for the verifiers below).
+#    openssl (independent key and signature checks), python3-venv (for the verifiers below), and kubectl
+#    (Debian's kubernetes-client: `kubectl kustomize` renders config/ for the manifest tests) unless one is there.
 APT_PACKAGES=(openssh-client openssl python3-venv docker-registry apache2-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
