@@ -23,10 +23,10 @@ public final class ControllerFleet: @unchecked Sendable {
     let http: AsyncHTTPClientTransport
     public let namespace = "team-a"
 
-    /// `leaderElection`: `--lease-duration`, `--renew-deadline`, `--retry-period` and `--buckets` values.
+    /// `flags`: more `chains controller` flags (leader election by default: short Leases for tests).
     public init(
         binary: String, transparency: Bool, latency: Duration = .zero, threads: Int = 2,
-        leaderElection: [String] = ["--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms"]
+        flags: [String] = ["--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms"]
     ) async throws {
         self.binary = binary
         api = try await KubeAPIServer()
@@ -65,7 +65,7 @@ public final class ControllerFleet: @unchecked Sendable {
                 "controller", "--kubeconfig", kubeconfig.path, "--namespace", namespace, "--signing-secrets",
                 directory.file("secrets").path, "--threads-per-controller", String(threads), "--metrics-address",
                 "127.0.0.1:0",
-            ] + leaderElection
+            ] + flags
         // Last: a client that is not shut down traps in its deinit, so nothing may throw after it is made.
         http = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
     }
@@ -150,6 +150,15 @@ public final class ControllerFleet: @unchecked Sendable {
     }
 
     public var running: [String] { processes.withLock { Array($0.keys).sorted() } }
+
+    /// A replica's peak resident memory so far (`VmHWM`), in bytes.
+    public func peakRSS(_ name: String) -> Int? {
+        guard let pid = processes.withLock({ $0[name]?.processIdentifier }),
+            let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return nil }
+        return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+    }
 
     public func log(_ name: String) -> String {
         (try? String(contentsOf: directory.file("\(name).log"), encoding: .utf8)) ?? ""

@@ -81,11 +81,15 @@ public struct Reconciler: Sendable {
                     logger.warning("\(key): signed, but this replica no longer leads it: left to the new leader")
                     return .done
                 }
-                let result = try await write(outcome, resource: resource, namespace: namespace, name: name, key: key)
+                let (result, written) = try await write(
+                    outcome, resource: resource, namespace: namespace, name: name, key: key)
                 metrics?.record(
                     outcome, pipelineRun: resource == .pipelineRuns, markedSigned: outcome.succeeded,
                     completed: json["status"]?["completionTime"]?.stringValue.flatMap(Self.date))
-                if result == .done, let fresh = try await client.get(resource, namespace: namespace, name: name) {
+                // The patch answered with the run as it is now: no second read to release the finalizer.
+                let fresh: JSONValue? =
+                    if let written { written } else { try await client.get(resource, namespace: namespace, name: name) }
+                if result == .done, let fresh {
                     try await setFinalizer(
                         false, finalizer, fresh, resource: resource, namespace: namespace, name: name)
                 }
@@ -142,7 +146,7 @@ public struct Reconciler: Sendable {
     /// without spending its `retries` (Chains counts every failure, so an outage of seconds can mark runs failed).
     func write(
         _ outcome: RunOutcome, resource: KubeResource, namespace: String, name: String, key: String
-    ) async throws -> ReconcileResult {
+    ) async throws -> (ReconcileResult, JSONValue?) {
         var annotations: [String: JSONValue] = [:]
         let patch = outcome.annotations
         for (k, v) in patch.storage.merging(patch.attempts, uniquingKeysWith: { a, _ in a }) {
@@ -153,8 +157,9 @@ public struct Reconciler: Sendable {
             for (k, v) in patch.mark { annotations[k] = .string(v) }
             for k in patch.remove { annotations[k] = .null }
         }
+        var written: JSONValue?
         if !annotations.isEmpty {
-            _ = try await client.mergePatch(
+            written = try await client.mergePatch(
                 resource, namespace: namespace, name: name,
                 .object(["metadata": .object(["annotations": .object(annotations)])]))
         }
@@ -163,7 +168,7 @@ public struct Reconciler: Sendable {
             await event(
                 .normal, "Signed", "signed \(outcome.artifacts.map(\.artifactType).joined(separator: ", "))",
                 resource: resource, namespace: namespace, name: name, uid: outcome.uid)
-            return .done
+            return (.done, written)
         }
         for failure in outcome.failures { logger.warning("\(key): \(failure)") }
         let summary = outcome.failures.map(\.description).joined(separator: "; ")
@@ -171,13 +176,13 @@ public struct Reconciler: Sendable {
             await event(
                 .warning, "SigningDeferred", "will retry (a peer may recover; no retry counted): \(summary)",
                 resource: resource, namespace: namespace, name: name, uid: outcome.uid)
-            return .retry
+            return (.retry, written)
         }
         // A real failure: Chains' retry count was written; retry until it says failed.
         let failed = patch.mark[ChainsAnnotations.signed] == "failed"
         await event(
             .warning, failed ? "SigningFailed" : "SigningRetry", summary, resource: resource, namespace: namespace,
             name: name, uid: outcome.uid)
-        return failed ? .done : .retry
+        return (failed ? .done : .retry, written)
     }
 }

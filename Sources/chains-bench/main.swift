@@ -50,6 +50,13 @@ guard case .taskRun(let taskRun) = try AnyRun(json: parsed, source: "bench") els
 let signer = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "bench")
 let options = FormatOptions()
 
+if let n = option("--controller").flatMap(Int.init) {
+    try await controllerBench(
+        chains: option("--chains") ?? "chains", runs: n, replicas: Int(option("--replicas") ?? "1") ?? 1,
+        latencyMilliseconds: Int(option("--latency") ?? "0") ?? 0, idle: Int(option("--idle") ?? "0") ?? 0,
+        qps: Int(option("--kube-api-qps") ?? "50") ?? 50)
+    exit(0)
+}
 let throughput = (option("--push") == nil && option("--keyless") == nil) || arguments.contains("--all")
 if throughput {
     print("chains-bench: one core, typical TaskRun (20 results, 5 steps), ECDSA P-256; \(seconds) s per line")

@@ -15,7 +15,7 @@ extension CLITests {
     func killReplicas() async throws {
         let fleet = try await ControllerFleet(
             binary: try Self.binary(), transparency: true, latency: .milliseconds(25),
-            leaderElection: [
+            flags: [
                 "--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms", "--buckets", "4",
             ])
         do {

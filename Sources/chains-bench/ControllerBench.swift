@@ -1,0 +1,80 @@
+import ChainsTesting
+import Foundation
+
+/// `chains-bench --controller N [--replicas R] [--latency MS] [--idle K]`: N finished TaskRuns (one image each) in
+/// the in-process API server, signed by R `chains controller` processes with a key and pushed (.sig and .att) to the
+/// real registry behind a proxy that adds MS of waiting per request. Prints runs/s, done→signed percentiles, each
+/// replica's peak RSS and runs signed, API requests per run; with K, first K runs one at a time (idle latency).
+func controllerBench(
+    chains: String, runs: Int, replicas: Int, latencyMilliseconds: Int, idle: Int, qps: Int
+) async throws {
+    let fleet = try await ControllerFleet(
+        binary: chains, transparency: false, latency: .milliseconds(latencyMilliseconds), threads: 4,
+        flags: [
+            "--lease-duration", "15s", "--renew-deadline", "10s", "--retry-period", "2s", "--buckets",
+            String(max(1, min(10, replicas * 2))), "--kube-api-qps", String(qps), "--kube-api-burst", String(qps),
+        ])
+    fleet.proxy.setRecording(false)
+    do {
+        let names = (0..<replicas).map { "replica-\($0)" }
+        for name in names { try fleet.start(name) }
+        try await Task.sleep(for: .seconds(3))  // Leases taken, runs listed
+        if idle > 0 {
+            var latencies: [Double] = []
+            for i in 0..<idle {
+                let name = try await fleet.addRuns(1, first: 1_000_000 + i)[0].name
+                let put = Date()  // the run is put in the API server as addRuns returns
+                while !fleet.isSigned(name) { try await Task.sleep(for: .milliseconds(5)) }
+                latencies.append(Date().timeIntervalSince(put))
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            print(
+                String(
+                    format: "idle: %d runs one at a time, done→signed p50 %.0f ms, p99 %.0f ms",
+                    idle, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000))
+        }
+        let requestsBefore = fleet.api.stats.total
+        let seeded = Date()
+        let added = try await fleet.addRuns(runs)
+        let seedSeconds = Date().timeIntervalSince(seeded)
+        let start = Date()
+        var pending = Set(added.map(\.name))
+        var latencies: [Double] = []
+        while !pending.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            let now = Date().timeIntervalSince(start)
+            for name in pending where fleet.isSigned(name) {
+                pending.remove(name)
+                latencies.append(now)
+            }
+            if now > 3600 { break }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let requests = fleet.api.stats.total - requestsBefore
+        print(String(format: "%d runs seeded in %.1f s (registry + API server, not counted)", runs, seedSeconds))
+        print(
+            String(
+                format: "%d replica(s), registry latency %d ms: %d runs in %.1f s = %.1f runs/s",
+                replicas, latencyMilliseconds, runs - pending.count, elapsed, Double(runs - pending.count) / elapsed))
+        print(
+            String(
+                format: "backlog done→signed (all finished at once): p50 %.1f s, p99 %.1f s",
+                percentile(latencies, 0.5), percentile(latencies, 0.99)))
+        print(String(format: "API requests per run: %.2f", Double(requests) / Double(max(runs, 1))))
+        for name in names {
+            let signed = fleet.log(name).components(separatedBy: "signed (").count - 1
+            let rss = fleet.peakRSS(name).map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "?"
+            print("  \(name): signed \(signed) runs, peak RSS \(rss)")
+        }
+    } catch {
+        await fleet.shutdown()
+        throw error
+    }
+    await fleet.shutdown()
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
