@@ -113,7 +113,8 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "ChainsCore", "Sigstore", "KubeClient", "KubeModels", .product(name: "Logging", package: "swift-log"),
+                "ChainsCore", "ChainsConfig", "Sigstore", "KubeClient", "KubeModels",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

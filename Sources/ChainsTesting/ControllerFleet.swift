@@ -48,16 +48,7 @@ public final class ControllerFleet: @unchecked Sendable {
                 "apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": .object(["name": "chains-config", "namespace": "tekton-chains"]), "data": .object(data),
             ]), as: .configMaps)
-        let kubeconfig = try directory.write(
-            "kubeconfig",
-            """
-            apiVersion: v1
-            kind: Config
-            current-context: test
-            contexts: [{name: test, context: {cluster: c, user: u}}]
-            clusters: [{name: c, cluster: {server: "\(api.url)"}}]
-            users: [{name: u, user: {token: fleet}}]
-            """)
+        let kubeconfig = try directory.write("kubeconfig", api.kubeconfig(token: "fleet"))
         let keys = try await runProcess(binary, ["keys", "generate", "--dir", directory.file("secrets").path])
         guard keys.status == 0 else { throw MissingTool(description: "chains keys generate: \(keys.stderr)") }
         arguments =

@@ -40,7 +40,12 @@ extension KubeAPIServer {
             case ("POST", nil): return create(target, body: request.body)
             case ("PUT", let name?): return replace(target, name: name, body: request.body)
             case ("PATCH", let name?):
-                return patch(target, name: name, body: request.body, contentType: request.header("Content-Type") ?? "")
+                let type = request.header("Content-Type") ?? ""
+                if type.hasPrefix("application/apply-patch+yaml") {
+                    return apply(target, name: name, body: request.body, query: query)
+                }
+                return patch(
+                    target, name: name, body: request.body, contentType: type, manager: query["fieldManager"]?.first)
             case ("DELETE", let name?): return delete(target, name: name)
             default:
                 return Self.status(
@@ -195,7 +200,7 @@ extension KubeAPIServer {
             }
         }
 
-        func patch(_ t: Target, name: String, body: Data, contentType: String) -> ServedResponse {
+        func patch(_ t: Target, name: String, body: Data, contentType: String, manager: String?) -> ServedResponse {
             guard contentType.hasPrefix("application/merge-patch+json") else {
                 return Self.status(
                     415, "UnsupportedMediaType", "the body of the request was in an unknown format: \(contentType)")
@@ -211,6 +216,7 @@ extension KubeAPIServer {
                 var merged = Self.mergePatch(current, patch)
                 merged = Self.setting(
                     merged, "metadata", Self.keepingIdentity(merged, of: current, namespace: t.namespace))
+                merged = Self.updating(merged, from: current, manager: manager)
                 return Self.ok(Self.write(merged, resource: t.resource, into: &s))
             }
         }

@@ -72,6 +72,18 @@ public final class KubeAPIServer: Sendable {
     let server: TestHTTPServer
     let api: API
     public var url: String { "http://127.0.0.1:\(server.port)" }
+
+    /// A kubeconfig naming this server, with a bearer token, as `chains controller --kubeconfig` reads it.
+    public func kubeconfig(token: String) -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        current-context: test
+        contexts: [{name: test, context: {cluster: c, user: u}}]
+        clusters: [{name: c, cluster: {server: "\(url)"}}]
+        users: [{name: u, user: {token: \(token)}}]
+        """
+    }
     public var stats: Stats { api.store.withLock { $0.stats } }
 
     /// `token`: the bearer token every request must carry (nil: none needed).

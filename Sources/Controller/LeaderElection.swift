@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import KubeClient
 import KubeModels
@@ -54,20 +55,10 @@ public struct LeaderElectionSettings: Sendable, Equatable {
         }
     }
 
-    /// `60s`, `1m`, `500ms`, `1m30s` (Go durations).
+    /// `60s`, `1m`, `500ms`, `1m30s` (Go durations, as chains-config's).
     static func duration(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        var total = 0.0
-        let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            guard let n = Double(digits) else { return nil }
-            rest = rest.dropFirst(digits.count)
-            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
-            rest = rest.dropFirst(unit.count)
-            total += n * scale
-        }
-        return total > 0 ? .milliseconds(Int64((total * 1000).rounded())) : nil
+        guard let seconds = ChainsConfig.parseDuration(text), seconds > 0 else { return nil }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// This replica's holder identity: `POD_NAME` (the downward API), else the host name and a random suffix, so

@@ -124,20 +124,39 @@ public struct Reconciler: Sendable {
         resource == .pipelineRuns ? "chains.tekton.dev/pipelinerun" : "chains.tekton.dev/taskrun"
     }
 
-    /// Adds or removes our finalizer, keeping the others, conditional on the version read (409 → retried).
+    /// Chains' field manager for its finalizer: runs Chains held are released by us with the same apply.
+    static let finalizerManager = "tekton-chains-controller/finalizers"
+
+    /// Adds or removes our finalizer by server-side apply, as Chains does (field manager
+    /// `tekton-chains-controller/finalizers`, not forced): the list is a set, so other finalizers are untouched and
+    /// no version precondition is needed; the run's uid is one (a run deleted and made again is not touched).
+    /// A finalizer of ours added by a merge patch (an `Update`, e.g. by Chains before it used apply) is not this
+    /// manager's: it is removed with a merge patch conditional on the version read.
     func setFinalizer(
         _ present: Bool, _ finalizer: String, _ object: JSONValue, resource: KubeResource, namespace: String,
         name: String
     ) async throws {
-        let current = (object["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
-        guard current.contains(finalizer) != present else { return }
-        let next = present ? current + [finalizer] : current.filter { $0 != finalizer }
+        func finalizers(_ o: JSONValue) -> [String] {
+            (o["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
+        }
+        guard finalizers(object).contains(finalizer) != present else { return }
+        let applied: JSONValue = .object([
+            "apiVersion": "tekton.dev/v1", "kind": .string(resource == .pipelineRuns ? "PipelineRun" : "TaskRun"),
+            "metadata": .object([
+                "name": .string(name), "namespace": .string(namespace), "uid": object["metadata"]?["uid"] ?? .null,
+                "finalizers": present ? [.string(finalizer)] : [],
+            ]),
+        ])
+        let after = try await client.apply(
+            resource, namespace: namespace, name: name, applied, fieldManager: Self.finalizerManager)
+        guard !present, finalizers(after).contains(finalizer) else { return }
+        let rest = finalizers(after).filter { $0 != finalizer }
         _ = try await client.mergePatch(
             resource, namespace: namespace, name: name,
             .object([
                 "metadata": .object([
-                    "resourceVersion": object["metadata"]?["resourceVersion"] ?? .null,
-                    "finalizers": next.isEmpty ? .null : .array(next.map { .string($0) }),
+                    "resourceVersion": after["metadata"]?["resourceVersion"] ?? .null,
+                    "finalizers": rest.isEmpty ? .null : .array(rest.map { .string($0) }),
                 ])
             ]))
     }
@@ -161,7 +180,8 @@ public struct Reconciler: Sendable {
         if !annotations.isEmpty {
             written = try await client.mergePatch(
                 resource, namespace: namespace, name: name,
-                .object(["metadata": .object(["annotations": .object(annotations)])]))
+                .object(["metadata": .object(["annotations": .object(annotations)])]),
+                fieldManager: "tekton-chains-controller")
         }
         if outcome.succeeded {
             logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")

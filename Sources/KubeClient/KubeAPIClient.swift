@@ -117,16 +117,33 @@ public final class KubeAPIClient: Sendable {
 
     /// RFC 7386 merge patch (`metadata.annotations`, finalizers). A `metadata.resourceVersion` in the patch makes it
     /// conditional: 409 when the object changed.
+    /// `fieldManager` names who made the change in the object's `managedFields` (default: the server's choice).
     public func mergePatch(
-        _ resource: KubeResource, namespace: String?, name: String, _ patch: JSONValue
+        _ resource: KubeResource, namespace: String?, name: String, _ patch: JSONValue, fieldManager: String? = nil
     ) async throws(KubeError) -> JSONValue {
         try await call(
-            "PATCH", url(resource, namespace: namespace, name: name), body: patch,
-            contentType: "application/merge-patch+json")
+            "PATCH",
+            url(resource, namespace: namespace, name: name, query: fieldManager.map { ["fieldManager": $0] } ?? [:]),
+            body: patch, contentType: "application/merge-patch+json")
     }
 }
 
 extension KubeAPIClient {
+    /// Server-side apply of `object` (JSON, which is YAML) as `fieldManager`: the fields it names become that manager's;
+    /// fields the manager applied before and leaves out are removed unless another manager owns them. A field another
+    /// manager owns with another value is a 409 `Conflict` unless `force`. A `metadata.uid` is a precondition.
+    public func apply(
+        _ resource: KubeResource, namespace: String?, name: String, _ object: JSONValue, fieldManager: String,
+        force: Bool = false
+    ) async throws(KubeError) -> JSONValue {
+        try await call(
+            "PATCH",
+            url(
+                resource, namespace: namespace, name: name,
+                query: ["fieldManager": fieldManager, "force": String(force)]),
+            body: object, contentType: "application/apply-patch+yaml")
+    }
+
     /// Deletes the object (with finalizers, the server only marks it: `deletionTimestamp`).
     public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) {
         _ = try await call("DELETE", url(resource, namespace: namespace, name: name))

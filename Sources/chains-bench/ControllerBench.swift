@@ -28,7 +28,7 @@ func controllerBench(
                 latencies.append(Date().timeIntervalSince(put))
                 try await Task.sleep(for: .milliseconds(100))
             }
-            print(
+            out(
                 String(
                     format: "idle: %d runs one at a time, done→signed p50 %.0f ms, p99 %.0f ms",
                     idle, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000))
@@ -51,26 +51,28 @@ func controllerBench(
         }
         let elapsed = Date().timeIntervalSince(start)
         let requests = fleet.api.stats.total - requestsBefore
-        print(String(format: "%d runs seeded in %.1f s (registry + API server, not counted)", runs, seedSeconds))
-        print(
+        out(String(format: "%d runs seeded in %.1f s (registry + API server, not counted)", runs, seedSeconds))
+        out(
             String(
                 format: "%d replica(s), registry latency %d ms: %d runs in %.1f s = %.1f runs/s",
                 replicas, latencyMilliseconds, runs - pending.count, elapsed, Double(runs - pending.count) / elapsed))
-        print(
+        out(
             String(
                 format: "backlog done→signed (all finished at once): p50 %.1f s, p99 %.1f s",
                 percentile(latencies, 0.5), percentile(latencies, 0.99)))
-        print(String(format: "API requests per run: %.2f", Double(requests) / Double(max(runs, 1))))
+        out(String(format: "API requests per run: %.2f", Double(requests) / Double(max(runs, 1))))
         for name in names {
             let signed = fleet.log(name).components(separatedBy: "signed (").count - 1
             let rss = fleet.peakRSS(name).map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "?"
-            print("  \(name): signed \(signed) runs, peak RSS \(rss)")
+            out("  \(name): signed \(signed) runs, peak RSS \(rss)")
         }
     } catch {
         await fleet.shutdown()
         throw error
     }
+    let stopping = Date()
     await fleet.shutdown()
+    out(String(format: "shut down in %.1f s", Date().timeIntervalSince(stopping)))
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -78,3 +80,6 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
     return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
 }
+
+/// Unbuffered, so the figures reach a file as they are measured.
+func out(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }

@@ -501,16 +501,7 @@ struct CLITests {
             try Data(contentsOf: PackagePaths.example("taskrun-kaniko.yaml")), source: "kaniko"
         ).documents[0]
         api.put(run, as: .taskRuns)
-        let kubeconfig = try dir.write(
-            "kubeconfig",
-            """
-            apiVersion: v1
-            kind: Config
-            current-context: test
-            contexts: [{name: test, context: {cluster: c, user: u}}]
-            clusters: [{name: c, cluster: {server: "\(api.url)"}}]
-            users: [{name: u, user: {token: t0ken}}]
-            """)
+        let kubeconfig = try dir.write("kubeconfig", api.kubeconfig(token: "t0ken"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binary())
         process.arguments = [

@@ -1,6 +1,7 @@
 import ChainsCore
 import ChainsTesting
 import Foundation
+import KubeClient
 import KubeModels
 import Signing
 import Testing
@@ -94,5 +95,61 @@ extension ControllerTests {
         #expect(DSSE.verify(envelope: try envelope("one", uid(11)), publicKey: first.publicKey) != nil)
         #expect(DSSE.verify(envelope: try envelope("two", uid(12)), publicKey: next.publicKey) != nil)
         #expect(DSSE.verify(envelope: try envelope("two", uid(12)), publicKey: first.publicKey) == nil)
+    }
+}
+
+extension ControllerTests {
+    @Test(
+        "finalizers by server-side apply as Chains: ours released, Chains' own apply and a merge-patched one too, others kept"
+    )
+    func finalizersByApply() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "team-a"))
+        defer { Task { await client.shutdown() } }
+        for (i, name) in ["by-chains", "by-patch", "shared"].enumerated() {
+            api.put(try kaniko(name: name, uid: uid(400 + i)), as: .taskRuns)
+        }
+        func meta(_ name: String, _ finalizers: [String]) -> JSONValue {
+            .object([
+                "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                "metadata": .object([
+                    "name": .string(name), "namespace": "team-a", "finalizers": .array(finalizers.map { .string($0) }),
+                ]),
+            ])
+        }
+        // Tekton Chains held this one (its field manager); someone else merge-patched ours onto the next; the third
+        // has ours and another controller's.
+        _ = try await client.apply(
+            .taskRuns, namespace: "team-a", name: "by-chains", meta("by-chains", ["chains.tekton.dev/taskrun"]),
+            fieldManager: "tekton-chains-controller/finalizers")
+        _ = try await client.mergePatch(
+            .taskRuns, namespace: "team-a", name: "by-patch",
+            .object(["metadata": .object(["finalizers": ["chains.tekton.dev/taskrun"]])]), fieldManager: "kubectl")
+        _ = try await client.apply(
+            .taskRuns, namespace: "team-a", name: "shared", meta("shared", ["example.com/keep"]),
+            fieldManager: "another-controller")
+        _ = try await client.apply(
+            .taskRuns, namespace: "team-a", name: "shared", meta("shared", ["chains.tekton.dev/taskrun"]),
+            fieldManager: "tekton-chains-controller/finalizers")
+        let running = try await startController(api, namespace: "team-a", threads: 2)
+        defer { running.stop() }
+        func finalizers(_ name: String) -> [String] {
+            (api.object(.taskRuns, namespace: "team-a", name: name)?["metadata"]?["finalizers"]?.arrayValue ?? [])
+                .compactMap(\.stringValue)
+        }
+        try await waitUntil("all signed and released") {
+            ["by-chains", "by-patch", "shared"].allSatisfy {
+                annotations(api, $0)["chains.tekton.dev/signed"] == "true"
+            }
+                && finalizers("by-chains").isEmpty && finalizers("by-patch").isEmpty
+                && finalizers("shared") == ["example.com/keep"]
+        }
+        #expect(finalizers("shared") == ["example.com/keep"])
+        let owners =
+            (api.object(.taskRuns, namespace: "team-a", name: "shared")?["metadata"]?["managedFields"]?
+            .arrayValue ?? []).compactMap { $0["manager"]?.stringValue }
+        #expect(owners.contains("another-controller") && owners.contains("tekton-chains-controller"), "\(owners)")
     }
 }

@@ -56,6 +56,27 @@ def main() -> int:
         {"metadata": {"annotations": {"chains.tekton.dev/signed": "true"}}})
     out["patched_annotations"] = patched["metadata"]["annotations"]
 
+    # Server-side apply: two managers, a finalizer each (a set: both kept), a map key in conflict, then forced.
+    def apply(manager, metadata, force=False):
+        body = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": dict(name=names[1], **metadata)}
+        return custom.patch_namespaced_custom_object(
+            "tekton.dev", "v1", ns, "taskruns", names[1], body, field_manager=manager, force=force,
+            _content_type="application/apply-patch+yaml")
+    apply("py-a", {"finalizers": ["example.com/a"], "annotations": {"example.com/owner": "a"}})
+    both = apply("py-b", {"finalizers": ["example.com/b"]})
+    out["apply_finalizers"] = both["metadata"]["finalizers"]
+    out["apply_managers"] = sorted(m["manager"] + ":" + m["operation"] for m in both["metadata"]["managedFields"])
+    try:
+        apply("py-b", {"finalizers": ["example.com/b"], "annotations": {"example.com/owner": "b"}})
+        out["apply_conflict"] = "accepted"
+    except ApiException as e:
+        out["apply_conflict"] = [e.status, json.loads(e.body)["reason"]]
+    forced = apply("py-b", {"finalizers": ["example.com/b"], "annotations": {"example.com/owner": "b"}}, force=True)
+    out["forced_owner"] = forced["metadata"]["annotations"]["example.com/owner"]
+    released = apply("py-a", {"finalizers": []})
+    out["released_finalizers"] = released["metadata"].get("finalizers")
+    out["released_annotations"] = released["metadata"].get("annotations", {})
+
     events = []
     w = watch.Watch()
     for event in w.stream(custom.list_namespaced_custom_object, "tekton.dev", "v1", ns, "taskruns",

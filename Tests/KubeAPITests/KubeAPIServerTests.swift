@@ -81,6 +81,72 @@ struct KubeAPIServerTests {
         #expect(try await send(http, "GET", base).0 == 503)
     }
 
+    @Test("server-side apply: field manager required, uid precondition, metadata only, ownership in managedFields")
+    func serverSideApply() async throws {
+        let api = try await KubeAPIServer(token: "t0ken")
+        defer { Task { await api.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let base = "\(api.url)/apis/tekton.dev/v1/namespaces/\(ns)/taskruns"
+        let created = api.put(taskRun("r"), as: .taskRuns)
+        let uid = try #require(created["metadata"]?["uid"]?.stringValue)
+        func apply(
+            _ manager: String?, _ metadata: [String: JSONValue], force: Bool = false
+        ) async throws -> (Int, JSONValue) {
+            var query = manager.map { "?fieldManager=\($0)" } ?? ""
+            if force { query += "&force=true" }
+            var meta = metadata
+            meta["name"] = "r"
+            return try await send(
+                http, "PATCH", base + "/r" + query,
+                body: .object(["apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": .object(meta)]),
+                contentType: "application/apply-patch+yaml")
+        }
+        #expect(try await apply(nil, ["finalizers": ["x"]]).0 == 422, "apply needs a field manager")
+        let (wrongUID, status) = try await apply(
+            "m", ["uid": "00000000-0000-4000-8000-000000000000", "finalizers": ["x"]])
+        #expect(wrongUID == 409 && status["message"]?.stringValue?.contains("Precondition failed: UID") == true)
+        let (spec, _) = try await send(
+            http, "PATCH", base + "/r?fieldManager=m", body: .object(["spec": .object(["timeout": "1h"])]),
+            contentType: "application/apply-patch+yaml")
+        #expect(spec == 422, "only metadata is applied here")
+        let (ok, applied) = try await apply("m", ["uid": .string(uid), "finalizers": ["x"], "labels": ["l": "1"]])
+        #expect(ok == 200 && applied["metadata"]?["finalizers"] == ["x"] && applied["spec"] != nil)
+        let managed = try #require(applied["metadata"]?["managedFields"]?.arrayValue?.first)
+        #expect(managed["manager"] == "m" && managed["operation"] == "Apply" && managed["fieldsType"] == "FieldsV1")
+        #expect(managed["fieldsV1"]?["f:metadata"]?["f:finalizers"]?["v:\"x\""] != nil)
+        #expect(managed["fieldsV1"]?["f:metadata"]?["f:labels"]?["f:l"] != nil)
+        // A merge patch with a field manager takes the label it changes (an Update); the applier keeps the finalizer.
+        let (_, merged) = try await send(
+            http, "PATCH", base + "/r?fieldManager=editor",
+            body: .object(["metadata": .object(["labels": ["l": "2"]])]),
+            contentType: "application/merge-patch+json")
+        let owners = (merged["metadata"]?["managedFields"]?.arrayValue ?? []).map {
+            "\($0["manager"]?.stringValue ?? ""):\($0["operation"]?.stringValue ?? "")"
+        }
+        #expect(Set(owners) == ["m:Apply", "editor:Update"])
+        let (conflict, _) = try await apply("m", ["finalizers": ["x"], "labels": ["l": "1"]])
+        #expect(conflict == 409, "the label is the editor's now")
+        // Applying without the finalizer removes it (no one else owns it).
+        let (_, released) = try await apply("m", ["finalizers": []])
+        #expect(released["metadata"]?["finalizers"] == nil && released["metadata"]?["labels"]?["l"] == "2")
+        // A missing object: made by apply, unless a uid says which object was meant.
+        let fresh: JSONValue = .object([
+            "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+            "metadata": .object(["name": "new", "uid": .string(uid)]),
+        ])
+        #expect(
+            try await send(
+                http, "PATCH", base + "/new?fieldManager=m", body: fresh, contentType: "application/apply-patch+yaml"
+            ).0 == 409)
+        #expect(api.object(.taskRuns, namespace: ns, name: "new") == nil)
+        let (made, _) = try await send(
+            http, "PATCH", base + "/new?fieldManager=m",
+            body: .object(["apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": .object(["name": "new"])]),
+            contentType: "application/apply-patch+yaml")
+        #expect(made == 201 && api.object(.taskRuns, namespace: ns, name: "new") != nil)
+    }
+
     @Test("watch: history from a resourceVersion, live events, bookmarks, timeout, 410 after compaction")
     func watches() async throws {
         let api = try await KubeAPIServer()
@@ -120,7 +186,7 @@ struct KubeAPIServerTests {
         #expect(error["type"]?.stringValue == "ERROR" && error["object"]?["code"] == JSONValue.number(410))
     }
 
-    @Test("the official Kubernetes Python client: paging, custom objects, leases, 409s, merge patch, watch, 404")
+    @Test("the official Kubernetes Python client: paging, custom objects, leases, 409s, merge patch, apply, watch, 404")
     func pythonClient() async throws {
         let api = try await KubeAPIServer(token: "s3cret-token")
         defer { Task { await api.stop() } }
@@ -138,7 +204,19 @@ struct KubeAPIServerTests {
         #expect(out["lease_again"] == [.number(409), "AlreadyExists"])
         #expect(out["stale_replace"] == [.number(409), "Conflict"])
         #expect(out["patched_annotations"]?["chains.tekton.dev/signed"]?.stringValue == "true")
-        #expect(out["events"] == [["MODIFIED", "build-a"]], "\(String(describing: out["events"]))")
+        #expect(
+            out["events"] == [
+                ["MODIFIED", "build-a"], ["MODIFIED", "build-b"], ["MODIFIED", "build-b"], ["MODIFIED", "build-b"],
+                ["MODIFIED", "build-b"],
+            ], "\(String(describing: out["events"]))")
+        // Server-side apply: finalizers are a set shared by managers; a map key another manager owns is a conflict
+        // until forced; a manager that stops applying a field lets it go (its annotation, taken over, stays).
+        #expect(out["apply_finalizers"] == ["example.com/a", "example.com/b"])
+        #expect(out["apply_managers"] == ["py-a:Apply", "py-b:Apply"])
+        #expect(out["apply_conflict"] == [.number(409), "Conflict"])
+        #expect(out["forced_owner"] == "b")
+        #expect(out["released_finalizers"] == ["example.com/b"])
+        #expect(out["released_annotations"]?["example.com/owner"] == "b")
         #expect(out["missing"] == [.number(404), "NotFound"])
         #expect(api.objects(.leases).count == 1)
     }
