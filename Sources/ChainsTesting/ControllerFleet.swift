@@ -142,6 +142,17 @@ public final class ControllerFleet: @unchecked Sendable {
 
     public var running: [String] { processes.withLock { Array($0.keys).sorted() } }
 
+    /// A replica's CPU time so far (user + system), in seconds.
+    public func cpuSeconds(_ name: String) -> Double? {
+        guard let pid = processes.withLock({ $0[name]?.processIdentifier }),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
     /// A replica's peak resident memory so far (`VmHWM`), in bytes.
     public func peakRSS(_ name: String) -> Int? {
         guard let pid = processes.withLock({ $0[name]?.processIdentifier }),

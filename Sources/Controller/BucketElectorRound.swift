@@ -66,8 +66,15 @@ extension BucketElector {
             logger.warning("leader election: bucket \(name) is no longer ours")
             return
         }
+        let lapsed = !holds(bucket)
         if await write(name, holder: identity, transitions: lease.transitions, acquired: false) {
             renewedAt[bucket] = ContinuousClock.now
+            // Renewed after the renew deadline had passed (the API was down): the runs turned away meanwhile are
+            // queued again, as on taking the bucket.
+            if lapsed {
+                logger.info("leader election: \(identity) leads bucket \(name) again")
+                await onAcquire(bucket)
+            }
         }
     }
 

@@ -83,9 +83,11 @@ public final class KubeAPIClient: Sendable {
         }
     }
 
-    /// Every object (all pages of `pageSize`), and the list's resourceVersion to watch from.
+    /// Every object (all pages of `pageSize`), each through `transform` as its page arrives (so a caller keeping a
+    /// little of each never holds every whole object at once), and the list's resourceVersion to watch from.
     public func list(
-        _ resource: KubeResource, namespace: String?, pageSize: Int = 500
+        _ resource: KubeResource, namespace: String?, pageSize: Int = 500,
+        transform: (JSONValue) -> JSONValue = { $0 }
     ) async throws(KubeError) -> (items: [JSONValue], resourceVersion: String) {
         var items: [JSONValue] = []
         var next: String?
@@ -94,7 +96,7 @@ public final class KubeAPIClient: Sendable {
             var query = ["limit": String(pageSize)]
             if let next { query["continue"] = next }
             let page = try await call("GET", url(resource, namespace: namespace, name: nil, query: query))
-            items += page["items"]?.arrayValue ?? []
+            items += (page["items"]?.arrayValue ?? []).map(transform)
             if version.isEmpty { version = page["metadata"]?["resourceVersion"]?.stringValue ?? "" }
             next = page["metadata"]?["continue"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         } while next != nil

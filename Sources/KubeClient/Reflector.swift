@@ -48,8 +48,8 @@ public struct Reflector: Sendable {
         while !Task.isCancelled {
             do throws(KubeError) {
                 if version == nil {
-                    let (items, listed) = try await client.list(resource, namespace: namespace)
-                    continuation.yield(.synced(items.map(transform)))
+                    let (items, listed) = try await client.list(resource, namespace: namespace, transform: transform)
+                    continuation.yield(.synced(items))
                     version = listed
                 }
                 let stream = try await client.watch(

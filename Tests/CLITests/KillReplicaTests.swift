@@ -66,3 +66,53 @@ extension CLITests {
         #expect(!logs.contains("fleet"), "the API token appeared in a log")
     }
 }
+
+extension CLITests {
+    /// The peers fail under a running controller: the API server answers 503 and drops every watch, the registry
+    /// refuses manifest writes for a while. Every run still ends signed once, and nothing is counted as a retry.
+    @Test("API 5xx, dropped watches, registry down then back: every run signed once, no retries spent")
+    func peersFail() async throws {
+        let fleet = try await ControllerFleet(binary: try Self.binary(), transparency: true)
+        do {
+            try await peersFail(fleet)
+        } catch {
+            await fleet.shutdown()
+            throw error
+        }
+    }
+
+    func peersFail(_ fleet: ControllerFleet) async throws {
+        let first = try await fleet.addRuns(10)
+        // The registry is down for the first manifest writes: the attempts are deferred, not failed.
+        fleet.proxy.fail("/manifests/", method: "PUT", status: 503, count: 12)
+        try fleet.start("replica-0")
+        try await Task.sleep(for: .seconds(1))
+        // The API server fails and drops the watches; runs keep arriving meanwhile.
+        fleet.api.fail(status: 503, count: 20)
+        fleet.api.dropWatches()
+        let second = try await fleet.addRuns(10, first: 10)
+        fleet.api.fail(status: 500, count: 10)
+        fleet.api.dropWatches()
+        let runs = first + second
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !runs.allSatisfy({ fleet.isSigned($0.name) }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        var problems: [String] = []
+        for (name, digest) in runs {
+            let annotations = fleet.annotations(name)
+            if annotations["chains.tekton.dev/signed"] != "true" { problems.append("\(name) not signed") }
+            if annotations["chains.tekton.dev/retries"] != nil { problems.append("\(name): a retry was spent") }
+            let sig = try await fleet.layerCount(digest: digest, suffix: "sig")
+            let att = try await fleet.layerCount(digest: digest, suffix: "att")
+            if sig != 1 || att != 1 { problems.append("\(name): \(sig) .sig and \(att) .att layers") }
+        }
+        let log = fleet.log("replica-0")
+        let rekor = try #require(fleet.rekor)
+        let entries = rekor.entryCount
+        await fleet.shutdown()
+        #expect(problems.isEmpty, "\(problems)\n\(log.suffix(3000))")
+        #expect(entries == 2 * runs.count)
+        #expect(log.contains("503"), "the registry's refusals were not seen")
+    }
+}
