@@ -182,7 +182,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "CLITests", dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport"], swiftSettings: strict),
+            name: "CLITests",
+            dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig"],
+            swiftSettings: strict),
         .testTarget(
             name: "ControllerTests",
             dependencies: [

@@ -3,11 +3,21 @@
 #   scripts/bench.sh [seconds-per-line]   throughput and cold start
 #   scripts/bench.sh push                 200 .sig/.att pushes to a local token-auth registry (needs docker-registry)
 #   scripts/bench.sh keyless              100 runs signed keylessly against the Fulcio simulator: tokens, certificates
+#   scripts/bench.sh controller [N]       N (default 1000) runs signed by chains controller processes: 1 replica, then
+#                                         1 vs 3 replicas with 50 ms of registry latency (docs/performance.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product chains >/dev/null
 swift build -c release --product chains-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
+if [ "${1:-}" = "controller" ]; then
+    n="${2:-1000}"
+    "$bin/chains-bench" --controller "$n" --replicas 1 --idle 30 --kube-api-qps 1000 --chains "$bin/chains"
+    for r in 1 3; do
+        "$bin/chains-bench" --controller "$n" --replicas "$r" --latency 50 --kube-api-qps 1000 --chains "$bin/chains"
+    done
+    exit 0
+fi
 if [ "${1:-}" = "keyless" ]; then
     "$bin/chains-bench" --keyless 100
     exit 0
