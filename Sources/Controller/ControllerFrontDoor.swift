@@ -48,6 +48,13 @@ public struct ControllerOptions: Sendable {
     public init() {}
 }
 
+/// A flag that cannot be used (exit 2).
+public struct ControllerOptionError: Error, Sendable, CustomStringConvertible {
+    public var flag: String
+    public var reason: String
+    public var description: String { "\(flag): \(reason)" }
+}
+
 /// A controller built and ready: `run()` watches, signs and follows configuration changes until cancelled, then
 /// shuts its signing services down.
 public final class RunningController: Service {
@@ -62,8 +69,9 @@ public final class RunningController: Service {
         self.elector = elector
     }
 
-    /// Runs until cancelled; then drains: no new work, the runs in flight finish (they are not cut short), the
-    /// Leases are handed back so another replica takes over at once, the signing services are shut down.
+    /// Runs until graceful shutdown (swift-service-lifecycle) or cancellation. A graceful shutdown drains: no new work,
+    /// the runs in flight finish; cancellation cuts them short. Then the Leases are handed back so another replica
+    /// takes over at once, and the signing services are shut down.
     public func run() async {
         let election = Task { await elector.run() }
         let live = Task { await self.live.run() }
@@ -75,6 +83,9 @@ public final class RunningController: Service {
                 Task { await self.controller.stop() }
             }
         } onCancel: {
+            // Cancelled (the graceful shutdown took too long, or a caller cut it): the work in flight is cut short
+            // too; what it pushed is recorded on its runs and reused by whoever signs them next.
+            work.cancel()
             Task { await self.controller.stop() }
         }
         election.cancel()
@@ -93,14 +104,14 @@ public final class RunningController: Service {
 /// one signing service with the API server as its cluster view, and runs it until SIGTERM or SIGINT.
 public enum ControllerFrontDoor {
     public static func run(_ options: ControllerOptions, logger: Logger) async throws {
+        guard let address = HealthServer.parse(address: options.metricsAddress) else {
+            throw ControllerOptionError(
+                flag: "--metrics-address", reason: "\"\(options.metricsAddress)\" is not HOST:PORT (e.g. :9090)")
+        }
         let connection =
             try options.kubeconfig.map { try KubeConnection.kubeconfig(path: $0) } ?? KubeConnection.inCluster()
         let client = try KubeAPIClient(connection: connection, qps: options.qps, burst: options.burst)
         defer { Task { await client.shutdown() } }
-        guard let address = HealthServer.parse(address: options.metricsAddress) else {
-            throw LeaderElectionError(
-                key: "--metrics-address", reason: "\"\(options.metricsAddress)\" is not host:port")
-        }
         let running = try await start(client: client, options: options, logger: logger)
         logger.info(
             "chains controller: watching \(options.namespace.map { "namespace \($0)" } ?? "all namespaces") at \(connection.server.absoluteString)"

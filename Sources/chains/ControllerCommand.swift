@@ -98,6 +98,9 @@ struct ControllerCommand: AsyncParsableCommand {
         } catch let error as LeaderElectionError {
             say("error: \(error)")
             throw ExitCode(2)
+        } catch let error as ControllerOptionError {
+            say("error: \(error)")
+            throw ExitCode(2)
         } catch let error as LocalSetupError {
             for e in error.errors { say("error: \(e)") }
             throw ExitCode(2)

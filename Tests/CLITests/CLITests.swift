@@ -176,6 +176,13 @@ struct CLITests {
         #expect(bad.stderr.contains("transparency.enabled: invalid value \"on\""))
         let usage = try await chains(["sign"])
         #expect(usage.status == 2)
+        // The controller's flags and leader-election settings are checked before it connects anywhere.
+        let address = try await chains(["controller", "--metrics-address", "nowhere"])
+        #expect(address.status == 2 && address.stderr.contains("--metrics-address: \"nowhere\" is not HOST:PORT"))
+        let lease = try await chains(["controller", "--lease-duration", "soon"])
+        #expect(lease.status == 2 && lease.stderr.contains("--lease-duration"), "\(lease.stderr)")
+        let format = try await chains(["controller", "--log-format", "xml"])
+        #expect(format.status == 2 && format.stderr.contains("--log-format"))
         #expect(usage.stderr.contains("Missing expected argument '<run>'"))
     }
 
