@@ -219,6 +219,7 @@ let package = Package(
             name: "ChainsCoreTests",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry", "Sigstore",
+                "HTTPTransport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

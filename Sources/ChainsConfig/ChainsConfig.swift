@@ -29,6 +29,8 @@ public struct ChainsConfig: Sendable, Equatable {
     public var gcsBucket: String
     public var ociRepository: String
     public var ociRepositoryInsecure: Bool
+    /// Ours: `storage.oci.allowed-registries`, `host[:port]` patterns signatures may be pushed to (empty: any).
+    public var ociAllowedRegistries: [String]
     public var ociEncodingFormat: String
     public var docdbURL: String
     public var grafeasProjectID: String
@@ -140,6 +142,7 @@ extension ChainsConfig {
         Key(name: "storage.gcs.bucket", defaultValue: "", kind: .free),
         Key(name: "storage.oci.repository", defaultValue: "", kind: .free),
         Key(name: "storage.oci.repository.insecure", defaultValue: "false", kind: .bool),
+        Key(name: "storage.oci.allowed-registries", defaultValue: "", kind: .free),
         Key(name: "storage.oci.encoding-format", defaultValue: "dsse", kind: .oneOf(["dsse", "sigstore-bundle"])),
         Key(name: "storage.docdb.url", defaultValue: "", kind: .free),
         Key(name: "storage.docdb.mongo-server-url", defaultValue: "", kind: .free),
@@ -222,6 +225,8 @@ extension ChainsConfig {
             gcsBucket: values["storage.gcs.bucket"]!,
             ociRepository: values["storage.oci.repository"]!,
             ociRepositoryInsecure: values["storage.oci.repository.insecure"] == "true",
+            ociAllowedRegistries: values["storage.oci.allowed-registries"]!.split(separator: ",")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             ociEncodingFormat: values["storage.oci.encoding-format"]!,
             docdbURL: values["storage.docdb.url"]!,
             grafeasProjectID: values["storage.grafeas.projectid"]!,

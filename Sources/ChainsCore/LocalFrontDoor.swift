@@ -257,9 +257,12 @@ public final class LocalSigning: Sendable {
             local = nil
         }
         do {
+            // The flag wins over chains-config's list; the refusals of a cluster stay either way.
+            var destinations = setup.registries.destinations
+            if destinations.allowed.isEmpty { destinations.allowed = config.ociAllowedRegistries }
             let storage = try OCIStorage(
                 client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
-                cluster: store, dockerConfig: local, config: config)
+                cluster: store, dockerConfig: local, config: config, destinations: destinations)
             return (storage, http, warnings)
         } catch {
             try? await http.shutdown()

@@ -16,11 +16,14 @@ public struct OCIStorage: StorageBackend {
     let cluster: any ClusterView
     let repositoryOverride: ImageReference?
     let encoding: String
+    let destinations: RegistryDestinations
 
     /// One per process: `client` holds the token cache; credentials are looked up per run through `cluster`.
     public init(
-        client: RegistryClient, cluster: any ClusterView, dockerConfig: LocalDockerConfig?, config: ChainsConfig
+        client: RegistryClient, cluster: any ClusterView, dockerConfig: LocalDockerConfig?, config: ChainsConfig,
+        destinations: RegistryDestinations = .init()
     ) throws(ChainsError) {
+        self.destinations = destinations
         self.client = client
         self.resolver = RunCredentialResolver(objects: cluster, dockerConfig: dockerConfig)
         self.cluster = cluster
@@ -168,6 +171,15 @@ public struct OCIStorage: StorageBackend {
         into receipt: inout StorageReceipt,
         _ body: (RegistrySession, ImageReference) async throws -> (target: String, outcome: String, present: Bool)
     ) async throws {
+        if let why = destinations.refusal(for: target.registry) {
+            // Checked before credentials are looked up or anything is sent: the registry gets no request.
+            throw StorageError(
+                backend: name, item: item,
+                reason:
+                    "\(why); nothing was sent (the image reference comes from the run's results: check the Task, or "
+                    + "list the registries you push to in --allowed-registries / storage.oci.allowed-registries)",
+                underlying: ChainsError(.storageRefused, why, registry: target.registry))
+        }
         let resolution = await resolver.resolve(
             image: target, namespace: run.namespace, serviceAccount: run.serviceAccount,
             podTemplatePullSecrets: run.podTemplatePullSecrets, podPullSecrets: await podPullSecrets(run))

@@ -1,14 +1,21 @@
+import Foundation
 import HTTPTransport
+import RegistryAuth
 
 /// How `chains` reaches registries: `--registry-ca HOST=FILE` (a CA bundle for one registry) and
 /// `--insecure-registry HOST` (TLS without verification, plain HTTP allowed) — per registry, opt-in.
 public struct RegistrySettings: Sendable {
     public var caBundles: [String: String]
     public var insecure: Set<String>
+    /// Where pushes may go (`--allowed-registries`; in a cluster, loopback and the API service refused too).
+    public var destinations: RegistryDestinations
 
-    public init(caBundles: [String: String] = [:], insecure: Set<String> = []) {
+    public init(
+        caBundles: [String: String] = [:], insecure: Set<String> = [], destinations: RegistryDestinations = .init()
+    ) {
         self.caBundles = caBundles
         self.insecure = insecure
+        self.destinations = destinations
     }
 
     /// `storage.oci.repository.insecure: true` makes every registry insecure, as in Chains.
@@ -18,5 +25,145 @@ public struct RegistrySettings: Sendable {
         for host in insecure { registries[host] = .init(.insecureSkipVerify) }
         return ConnectionPolicy(
             registries: registries, default: .init(insecureByDefault ? .insecureSkipVerify : .verified))
+    }
+}
+
+/// Where signatures may be pushed. A TaskRun's results are written by whoever wrote the Task, so the image
+/// reference is untrusted: by default no request goes to link-local or cloud metadata addresses (`169.254.0.0/16`,
+/// `fe80::/10`, `fd00:ec2::254`, `metadata.google.internal`), to the Kubernetes API service, or — in a cluster — to
+/// loopback. `allowed` (`--allowed-registries`, `storage.oci.allowed-registries`): only these `host[:port]`
+/// patterns, `*.` wildcards matched label by label and the port exactly, as credential keys are. Literal addresses
+/// and names are checked; a name that resolves to such an address is not (yet).
+public struct RegistryDestinations: Sendable {
+    public var allowed: [String]
+    public var refuseLoopback: Bool
+    /// The API service by every name it has in a cluster (`KUBERNETES_SERVICE_HOST` too).
+    public var apiServerHosts: Set<String>
+
+    public init(allowed: [String] = [], refuseLoopback: Bool = false, apiServerHosts: Set<String> = []) {
+        self.allowed = allowed
+        self.refuseLoopback = refuseLoopback
+        self.apiServerHosts = apiServerHosts
+    }
+
+    /// In a cluster: loopback refused, the API service's names and address refused.
+    public static func inCluster(
+        allowed: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> RegistryDestinations {
+        var hosts: Set<String> = [
+            "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+        ]
+        if let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty { hosts.insert(host.lowercased()) }
+        return RegistryDestinations(allowed: allowed, refuseLoopback: true, apiServerHosts: hosts)
+    }
+
+    /// Why `registry` (`host[:port]`) gets no request, or nil when it may.
+    public func refusal(for registry: String) -> String? {
+        let host = Self.host(of: registry).lowercased()
+        if Self.isMetadata(host) {
+            return "\(registry) is a link-local or cloud metadata address; signatures are never pushed there"
+        }
+        if apiServerHosts.contains(host) {
+            return "\(registry) is the Kubernetes API service, not a registry"
+        }
+        let listed = allowed.contains { Keyring.matches(key: $0, image: registry) }
+        // Loopback in a cluster is refused by default; listing it (a registry sidecar in the Pod) lets it in.
+        if refuseLoopback, Self.isLoopback(host), !listed {
+            return "\(registry) is a loopback address, refused in a cluster (it would reach the controller's own Pod; "
+                + "list it in --allowed-registries if a registry runs beside the controller)"
+        }
+        if !allowed.isEmpty, !listed {
+            return "\(registry) is not in the allowed registries (\(allowed.joined(separator: ", ")))"
+        }
+        return nil
+    }
+
+    static func host(of registry: String) -> String {
+        if registry.hasPrefix("["), let close = registry.firstIndex(of: "]") {
+            return String(registry[registry.index(after: registry.startIndex)..<close])
+        }
+        if registry.filter({ $0 == ":" }).count > 1 { return registry }  // a bare IPv6 address
+        return String(registry.split(separator: ":", maxSplits: 1).first ?? "")
+    }
+
+    static func isMetadata(_ host: String) -> Bool {
+        if ["metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"].contains(host) {
+            return true
+        }
+        if let v4 = IPv4Address(host) { return v4.octets[0] == 169 && v4.octets[1] == 254 }
+        if let v6 = IPv6Address(host) {
+            return (v6.words[0] & 0xffc0) == 0xfe80 || v6.words == [0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254]
+                || v6.mappedV4.map { $0.octets[0] == 169 && $0.octets[1] == 254 } == true
+        }
+        return false
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        if let v4 = IPv4Address(host) { return v4.octets[0] == 127 }
+        if let v6 = IPv6Address(host) {
+            return v6.words == [0, 0, 0, 0, 0, 0, 0, 1] || v6.mappedV4.map { $0.octets[0] == 127 } == true
+        }
+        return false
+    }
+}
+
+/// A dotted-quad IPv4 literal.
+struct IPv4Address {
+    var octets: [UInt8]
+    init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isNumber), let n = UInt8(p) else { return nil }
+            out.append(n)
+        }
+        octets = out
+    }
+}
+
+/// An IPv6 literal (with `::`, an embedded IPv4 tail, no zone).
+struct IPv6Address {
+    var words: [UInt16]
+    init?(_ text: String) {
+        guard text.contains(":"), !text.contains("%") else { return nil }
+        var body = text
+        // An IPv4 tail (`::ffff:169.254.1.1`) is written as its two hex groups.
+        if let lastColon = text.lastIndex(of: ":"), text[lastColon...].contains(".") {
+            guard let v4 = IPv4Address(String(text[text.index(after: lastColon)...])) else { return nil }
+            let hi = String(UInt16(v4.octets[0]) << 8 | UInt16(v4.octets[1]), radix: 16)
+            let lo = String(UInt16(v4.octets[2]) << 8 | UInt16(v4.octets[3]), radix: 16)
+            body = String(text[...lastColon]) + hi + ":" + lo
+        }
+        let halves = body.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ s: String) -> [UInt16]? {
+            if s.isEmpty { return [] }
+            var out: [UInt16] = []
+            for group in s.split(separator: ":", omittingEmptySubsequences: false) {
+                guard !group.isEmpty, group.count <= 4, let w = UInt16(group, radix: 16) else { return nil }
+                out.append(w)
+            }
+            return out
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all: [UInt16]
+        if halves.count == 2 {
+            guard let rest = groups(halves[1]) else { return nil }
+            let missing = 8 - head.count - rest.count
+            guard missing >= 1 else { return nil }
+            all = head + Array(repeating: 0, count: missing) + rest
+        } else {
+            all = head
+        }
+        guard all.count == 8 else { return nil }
+        self.words = all
+    }
+
+    /// `::ffff:a.b.c.d`.
+    var mappedV4: IPv4Address? {
+        guard words[0..<5].allSatisfy({ $0 == 0 }), words[5] == 0xffff else { return nil }
+        return IPv4Address("\(words[6] >> 8).\(words[6] & 0xff).\(words[7] >> 8).\(words[7] & 0xff)")
     }
 }

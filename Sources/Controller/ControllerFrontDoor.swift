@@ -40,6 +40,10 @@ public struct ControllerOptions: Sendable {
     /// The leader-election ConfigMap: `CONFIG_LEADERELECTION_NAME`, as Chains' Deployment sets it.
     public var leaderElectionConfigMap =
         ProcessInfo.processInfo.environment["CONFIG_LEADERELECTION_NAME"] ?? "tekton-chains-config-leader-election"
+    /// `--allowed-registries`: push only to these `host[:port]` patterns (chains-config's
+    /// `storage.oci.allowed-registries` when empty). In a cluster (no `--kubeconfig`), loopback and the API service
+    /// are refused as well.
+    public var allowedRegistries: [String] = []
     /// `--metrics-address`: where `/metrics`, `/healthz` and `/readyz` are served (Chains' metrics port).
     public var metricsAddress = ":9090"
     /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.

@@ -42,6 +42,9 @@ public actor LiveConfiguration {
         setup.attempts = KubeAttemptRecorder(client: client)
         setup.spiffeTokenProvider = options.spiffeTokenProvider
         setup.runTimeout = options.runTimeout
+        setup.registries.destinations =
+            options.kubeconfig == nil
+            ? .inCluster(allowed: options.allowedRegistries) : .init(allowed: options.allowedRegistries)
         var written: URL?
         if let file = options.configFile {
             setup.configFile = file

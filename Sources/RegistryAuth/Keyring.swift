@@ -78,7 +78,7 @@ public struct Keyring: Sendable {
         return (String(hostPort), "", path)
     }
 
-    static func matches(key: String, image: String) -> Bool {
+    package static func matches(key: String, image: String) -> Bool {
         let k = split(key)
         let i = split(image)
         guard k.port == i.port else { return false }

@@ -158,6 +158,19 @@ struct RegistryOptions: ParsableArguments {
         help: "HOST: skip TLS verification for this registry and allow plain HTTP (repeatable; opt-in per registry).")
     var insecureRegistry: [String] = []
 
+    @Option(
+        name: .customLong("allowed-registries"),
+        help:
+            "HOST[:PORT],…: push only to these registries (*. wildcards as in docker config keys; default: any but link-local and metadata addresses)."
+    )
+    var allowedRegistries: String?
+
+    var allowed: [String] {
+        (allowedRegistries ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
+    }
+
     func settings() throws -> RegistrySettings {
         var cas: [String: String] = [:]
         for entry in registryCA {
@@ -170,7 +183,8 @@ struct RegistryOptions: ParsableArguments {
             }
             cas[parts[0]] = parts[1]
         }
-        return RegistrySettings(caBundles: cas, insecure: Set(insecureRegistry))
+        return RegistrySettings(
+            caBundles: cas, insecure: Set(insecureRegistry), destinations: RegistryDestinations(allowed: allowed))
     }
 }
 

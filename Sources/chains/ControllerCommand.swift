@@ -57,6 +57,13 @@ struct ControllerCommand: AsyncParsableCommand {
         help: "Where /metrics, /healthz and /readyz are served (host:port; default :9090, Chains' metrics port).")
     var metricsAddress = ":9090"
 
+    @Option(
+        name: .customLong("allowed-registries"),
+        help:
+            "HOST[:PORT],…: push only to these registries (*. wildcards; default: chains-config's storage.oci.allowed-registries, else any but link-local, metadata, the API service and, in a cluster, loopback)."
+    )
+    var allowedRegistries: String?
+
     @Option(name: .customLong("run-timeout"), help: "A run's whole time budget (default 3m, chains-config's key).")
     var runTimeout: String?
 
@@ -92,6 +99,8 @@ struct ControllerCommand: AsyncParsableCommand {
         options.runTimeout = try runTimeout.map { try Self.duration($0, "--run-timeout") }
         options.buckets = buckets
         options.metricsAddress = metricsAddress
+        options.allowedRegistries = (allowedRegistries ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)
