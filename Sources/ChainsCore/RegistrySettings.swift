@@ -2,6 +2,10 @@ import Foundation
 import HTTPTransport
 import RegistryAuth
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How `chains` reaches registries: `--registry-ca HOST=FILE` (a CA bundle for one registry) and
 /// `--insecure-registry HOST` (TLS without verification, plain HTTP allowed) — per registry, opt-in.
 public struct RegistrySettings: Sendable {
@@ -100,26 +104,28 @@ public struct RegistryDestinations: Sendable {
 
     static func isLoopback(_ host: String) -> Bool {
         if host == "localhost" || host.hasSuffix(".localhost") { return true }
-        if let v4 = IPv4Address(host) { return v4.octets[0] == 127 }
+        // 0.0.0.0 and :: reach this host too.
+        if let v4 = IPv4Address(host) { return v4.octets[0] == 127 || v4.octets == [0, 0, 0, 0] }
         if let v6 = IPv6Address(host) {
-            return v6.words == [0, 0, 0, 0, 0, 0, 0, 1] || v6.mappedV4.map { $0.octets[0] == 127 } == true
+            return v6.words == [0, 0, 0, 0, 0, 0, 0, 1] || v6.words == [0, 0, 0, 0, 0, 0, 0, 0]
+                || v6.mappedV4.map { $0.octets[0] == 127 } == true
         }
         return false
     }
 }
 
-/// A dotted-quad IPv4 literal.
+/// An IPv4 literal in every form the resolver accepts (`inet_aton`: `169.254.169.254`, `2852039166`, `0xa9fea9fe`,
+/// `0251.0376.0251.0376`, `169.254.43518`), so a spelling cannot slip past the checks.
 struct IPv4Address {
     var octets: [UInt8]
     init?(_ text: String) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var out: [UInt8] = []
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isNumber), let n = UInt8(p) else { return nil }
-            out.append(n)
+        guard !text.isEmpty, text.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == "x" || $0 == "X" }) else {
+            return nil
         }
-        octets = out
+        var address = in_addr()
+        guard inet_aton(text, &address) != 0 else { return nil }
+        let value = UInt32(bigEndian: address.s_addr)
+        octets = [UInt8(value >> 24), UInt8((value >> 16) & 0xff), UInt8((value >> 8) & 0xff), UInt8(value & 0xff)]
     }
 }
 

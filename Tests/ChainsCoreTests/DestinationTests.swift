@@ -16,6 +16,8 @@ struct DestinationTests {
         for refused in [
             "169.254.169.254", "169.254.169.254:80", "[fd00:ec2::254]", "[fd00:ec2:0:0:0:0:0:254]:80", "[fe80::1]:5000",
             "[::ffff:169.254.1.1]", "metadata.google.internal", "METADATA.google.internal:80",
+            // Other spellings the resolver accepts for 169.254.169.254.
+            "2852039166", "0xa9fea9fe:80", "0251.0376.0251.0376", "169.254.43518",
         ] {
             #expect(open.refusal(for: refused) != nil, "\(refused)")
         }
