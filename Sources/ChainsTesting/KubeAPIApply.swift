@@ -44,7 +44,7 @@ extension KubeAPIServer.API {
             return Self.status(422, "Invalid", "the in-process server applies metadata only, not \(extra.sorted())")
         }
         return store.withLock { s in
-            count("patch", &s)
+            count("patch", t, &s)
             let key = "\(t.namespace ?? "")/\(name)"
             let current = s.objects[t.resource]?[key]
             if let uid = applied["metadata"]?["uid"]?.stringValue, uid != current?["metadata"]?["uid"]?.stringValue {

@@ -82,11 +82,15 @@ extension KubeAPIServer {
             return Target(resource: resource, namespace: namespace, name: rest.count == 2 ? rest.last : nil)
         }
 
-        func count(_ verb: String, _ s: inout Store) { s.stats.byVerb[verb, default: 0] += 1 }
+        func count(_ verb: String, _ t: Target, _ s: inout Store) {
+            s.stats.byVerb[verb, default: 0] += 1
+            s.stats.accesses.insert(
+                Access(verb: verb, group: t.resource.group, resource: t.resource.plural, namespace: t.namespace))
+        }
 
         func get(_ t: Target, name: String) -> ServedResponse {
             store.withLock { s in
-                count("get", &s)
+                count("get", t, &s)
                 guard let object = s.objects[t.resource]?["\(t.namespace ?? "")/\(name)"] else {
                     return Self.notFound(t.resource, name)
                 }
@@ -96,7 +100,7 @@ extension KubeAPIServer {
 
         func list(_ t: Target, query: [String: [String]]) -> ServedResponse {
             store.withLock { s in
-                count("list", &s)
+                count("list", t, &s)
                 var items = (s.objects[t.resource] ?? [:]).filter { key, _ in
                     t.namespace.map { key.hasPrefix("\($0)/") } ?? true
                 }.sorted { $0.key < $1.key }
@@ -126,7 +130,7 @@ extension KubeAPIServer {
             let from = query["resourceVersion"]?.first.flatMap(Int.init)
             let bookmarks = query["allowWatchBookmarks"]?.first == "true"
             store.withLock { s in
-                count("watch", &s)
+                count("watch", t, &s)
                 if let from, from > 0, from < s.compacted {
                     continuation.yield(
                         Self.line(
@@ -176,7 +180,7 @@ extension KubeAPIServer {
             if let ns = t.namespace { metadata["namespace"] = .string(ns) }
             object = Self.setting(object, "metadata", .object(metadata))
             return store.withLock { s in
-                count("create", &s)
+                count("create", t, &s)
                 if s.objects[t.resource]?["\(t.namespace ?? "")/\(name)"] != nil {
                     return Self.status(409, "AlreadyExists", "\(t.resource.plural) \"\(name)\" already exists")
                 }
@@ -189,7 +193,7 @@ extension KubeAPIServer {
                 return Self.status(400, "BadRequest", "the body is not a JSON object")
             }
             return store.withLock { s in
-                count("update", &s)
+                count("update", t, &s)
                 let key = "\(t.namespace ?? "")/\(name)"
                 guard let current = s.objects[t.resource]?[key] else { return Self.notFound(t.resource, name) }
                 if Self.isStale(object, current) { return Self.conflict(t.resource, name) }
@@ -209,7 +213,7 @@ extension KubeAPIServer {
                 return Self.status(400, "BadRequest", "the patch is not a JSON object")
             }
             return store.withLock { s in
-                count("patch", &s)
+                count("patch", t, &s)
                 let key = "\(t.namespace ?? "")/\(name)"
                 guard let current = s.objects[t.resource]?[key] else { return Self.notFound(t.resource, name) }
                 if Self.isStale(patch, current) { return Self.conflict(t.resource, name) }
@@ -229,7 +233,7 @@ extension KubeAPIServer {
 
         func delete(_ t: Target, name: String) -> ServedResponse {
             store.withLock { s in
-                count("delete", &s)
+                count("delete", t, &s)
                 let key = "\(t.namespace ?? "")/\(name)"
                 guard let current = s.objects[t.resource]?[key] else { return Self.notFound(t.resource, name) }
                 var metadata = current["metadata"]?.objectValue ?? [:]

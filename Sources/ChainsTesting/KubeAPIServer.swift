@@ -41,6 +41,19 @@ public final class KubeAPIServer: Sendable {
     public struct Stats: Sendable {
         public var byVerb: [String: Int] = [:]
         public var total: Int { byVerb.values.reduce(0, +) }
+        /// Every kind of request made, as RBAC sees it: what a ServiceAccount's rules must allow.
+        public var accesses: Set<Access> = []
+    }
+
+    /// One request as an RBAC rule matches it: the verb, the API group and resource, the namespace (nil: cluster-wide).
+    public struct Access: Hashable, Sendable, CustomStringConvertible {
+        public var verb: String
+        public var group: String
+        public var resource: String
+        public var namespace: String?
+        public var description: String {
+            "\(verb) \(group.isEmpty ? "" : group + "/")\(resource)\(namespace.map { " in \($0)" } ?? " (all namespaces)")"
+        }
     }
 
     struct Change {

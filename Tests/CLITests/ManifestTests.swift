@@ -5,6 +5,10 @@ import Foundation
 import KubeModels
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `config/` as `kubectl kustomize` renders it (Debian's kubernetes-client): parsed, checked against the schema-level
 /// rules a cluster would apply, every name it references present, the flags it passes known to `chains controller`.
 @Suite("config/ manifests")
@@ -147,6 +151,50 @@ struct ManifestTests {
         for flag in args where flag.hasPrefix("--") {
             #expect(help.stdout.contains(flag), "\(flag) is not a chains controller flag")
         }
+    }
+
+    @Test("RBAC: every request the controller made while signing and stopping is one config/ allows")
+    func rbacCoversRequests() async throws {
+        let r = Rendered(objects: try await Self.render("config"))
+        let fleet = try await ControllerFleet(binary: try CLITests.binary(), transparency: false)
+        var accesses: Set<KubeAPIServer.Access> = []
+        do {
+            let runs = try await fleet.addRuns(3)
+            try fleet.start("replica-0")
+            for _ in 0..<300 where !runs.allSatisfy({ fleet.isSigned($0.name) }) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(runs.allSatisfy { fleet.isSigned($0.name) })
+            await fleet.stop("replica-0", signal: SIGTERM)  // hands the Leases back, deletes its member Lease
+            accesses = fleet.api.stats.accesses
+        } catch {
+            await fleet.shutdown()
+            throw error
+        }
+        await fleet.shutdown()
+        func rules(_ kind: String) -> [(namespace: String?, rule: JSONValue)] {
+            r.all(kind).flatMap { role in
+                (role["rules"]?.arrayValue ?? []).map { (role["metadata"]?["namespace"]?.stringValue, $0) }
+            }
+        }
+        func allows(_ rule: JSONValue, _ a: KubeAPIServer.Access) -> Bool {
+            r.strings(rule["apiGroups"]).contains(a.group) && r.strings(rule["resources"]).contains(a.resource)
+                && r.strings(rule["verbs"]).contains(a.verb)
+        }
+        let cluster = rules("ClusterRole").map(\.rule)
+        let namespaced = rules("Role")
+        for access in accesses.sorted(by: { $0.description < $1.description }) {
+            let allowed =
+                cluster.contains { allows($0, access) }
+                || namespaced.contains { $0.namespace == access.namespace && allows($0.rule, access) }
+            #expect(allowed, "the controller did \(access), which config/ does not grant")
+        }
+        // What it did at least: the runs patched, Leases written, Events made.
+        let done = Set(accesses.map { "\($0.verb) \($0.resource)" })
+        #expect(
+            done.isSuperset(of: [
+                "patch taskruns", "create events", "update leases", "delete leases", "watch configmaps",
+            ]))
     }
 
     @Test("SPIFFE overlays: the socket SPIFFE_ENDPOINT_SOCKET names is on a hostPath or csi.spiffe.io volume")
