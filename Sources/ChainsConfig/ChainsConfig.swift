@@ -225,8 +225,7 @@ extension ChainsConfig {
             gcsBucket: values["storage.gcs.bucket"]!,
             ociRepository: values["storage.oci.repository"]!,
             ociRepositoryInsecure: values["storage.oci.repository.insecure"] == "true",
-            ociAllowedRegistries: values["storage.oci.allowed-registries"]!.split(separator: ",")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            ociAllowedRegistries: list(values["storage.oci.allowed-registries"]!),
             ociEncodingFormat: values["storage.oci.encoding-format"]!,
             docdbURL: values["storage.docdb.url"]!,
             grafeasProjectID: values["storage.grafeas.projectid"]!,
@@ -248,9 +247,7 @@ extension ChainsConfig {
                 mode: values["transparency.enabled"] == "manual"
                     ? .manual : (values["transparency.enabled"] == "true" ? .on : .off),
                 url: values["transparency.url"]!),
-            managedBy: values["filter.managed-by"]!.split(separator: ",").map {
-                $0.trimmingCharacters(in: .whitespaces)
-            }.filter { !$0.isEmpty },
+            managedBy: list(values["filter.managed-by"]!),
             requestTimeout: parseDuration(values["chains-in-swift.timeout.request"]!) ?? 60,
             runTimeout: parseDuration(values["chains-in-swift.timeout.run"]!) ?? 180,
             effective: effective)
@@ -311,6 +308,11 @@ extension ChainsConfig {
             total += value * unit.1
         }
         return total
+    }
+
+    /// A comma-separated list, each item trimmed, empty ones dropped (`filter.managed-by`, allowed registries).
+    public static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// Go's `strconv.ParseBool`.

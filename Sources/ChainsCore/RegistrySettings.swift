@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import HTTPTransport
 import RegistryAuth
@@ -49,6 +50,9 @@ public struct RegistryDestinations: Sendable {
         self.refuseLoopback = refuseLoopback
         self.apiServerHosts = apiServerHosts
     }
+
+    /// `--allowed-registries`' value: comma-separated patterns, as chains-config's list keys are read.
+    public static func patterns(_ text: String?) -> [String] { ChainsConfig.list(text ?? "") }
 
     /// In a cluster: loopback refused, the API service's names and address refused.
     public static func inCluster(

@@ -66,9 +66,9 @@ extension KubeAPIServer.API {
             }
             switch Self.applying(applied, to: current, manager: manager, force: force) {
             case .failure(let conflicts):
-                let list = conflicts.map { "conflict with \"\($0.manager)\": \($0.field.path)" }
+                let list = conflicts.list.map { "conflict with \"\($0.manager)\": \($0.field.path)" }
                 return Self.status(
-                    409, "Conflict", "Apply failed with \(conflicts.count) conflict(s): \(list.joined(separator: "; "))"
+                    409, "Conflict", "Apply failed with \(list.count) conflict(s): \(list.joined(separator: "; "))"
                 )
             case .success(let merged):
                 return Self.ok(Self.write(merged, resource: t.resource, into: &s))
@@ -108,8 +108,6 @@ extension KubeAPIServer.API {
 
     struct ApplyConflicts: Error {
         var list: [(manager: String, field: Field)]
-        func map<T>(_ body: ((manager: String, field: Field)) -> T) -> [T] { list.map(body) }
-        var count: Int { list.count }
     }
 
     /// Ownership after a merge patch by `manager` (an `Update`): what it set is its, what it removed is no one's.

@@ -1,4 +1,4 @@
-import ChainsConfig
+import ChainsCore
 import Foundation
 import KubeClient
 import KubeModels
@@ -28,7 +28,7 @@ public struct LeaderElectionSettings: Sendable, Equatable {
         }
         func duration(_ key: String, _ camel: String) throws(LeaderElectionError) -> Duration? {
             guard let (name, text) = value(key, camel) else { return nil }
-            guard let d = LeaderElectionSettings.duration(text) else {
+            guard let d = LocalSetup.duration(text) else {
                 throw LeaderElectionError(key: name, reason: "\"\(text)\" is not a duration such as 60s or 1m")
             }
             return d
@@ -53,12 +53,6 @@ public struct LeaderElectionSettings: Sendable, Equatable {
         guard retryPeriod < renewDeadline else {
             throw LeaderElectionError(key: "retry-period", reason: "must be shorter than renew-deadline")
         }
-    }
-
-    /// `60s`, `1m`, `500ms`, `1m30s` (Go durations, as chains-config's).
-    static func duration(_ text: String) -> Duration? {
-        guard let seconds = ChainsConfig.parseDuration(text), seconds > 0 else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// This replica's holder identity: `POD_NAME` (the downward API), else the host name and a random suffix, so

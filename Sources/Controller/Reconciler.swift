@@ -85,7 +85,7 @@ public struct Reconciler: Sendable {
                     outcome, resource: resource, namespace: namespace, name: name, key: key)
                 metrics?.record(
                     outcome, pipelineRun: resource == .pipelineRuns, markedSigned: outcome.succeeded,
-                    completed: json["status"]?["completionTime"]?.stringValue.flatMap(Self.date))
+                    completed: ChainsController.completed(json))
                 // The patch answered with the run as it is now: no second read to release the finalizer.
                 let fresh: JSONValue? =
                     if let written { written } else { try await client.get(resource, namespace: namespace, name: name) }

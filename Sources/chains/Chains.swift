@@ -165,12 +165,6 @@ struct RegistryOptions: ParsableArguments {
     )
     var allowedRegistries: String?
 
-    var allowed: [String] {
-        (allowedRegistries ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-            !$0.isEmpty
-        }
-    }
-
     func settings() throws -> RegistrySettings {
         var cas: [String: String] = [:]
         for entry in registryCA {
@@ -184,7 +178,8 @@ struct RegistryOptions: ParsableArguments {
             cas[parts[0]] = parts[1]
         }
         return RegistrySettings(
-            caBundles: cas, insecure: Set(insecureRegistry), destinations: RegistryDestinations(allowed: allowed))
+            caBundles: cas, insecure: Set(insecureRegistry),
+            destinations: RegistryDestinations(allowed: RegistryDestinations.patterns(allowedRegistries)))
     }
 }
 
@@ -353,4 +348,13 @@ struct Auth: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// A duration flag (`90s`, `3m`, `1m30s`, `500ms`): nil when not given; a usage error naming the flag when not one.
+func durationFlag(_ text: String?, _ flag: String) throws -> Duration? {
+    guard let text else { return nil }
+    guard let value = LocalSetup.duration(text) else {
+        throw ValidationError("--\(flag) takes a positive duration such as 90s, 3m or 1m30s, got \"\(text)\"")
+    }
+    return value
 }

@@ -93,14 +93,13 @@ struct ControllerCommand: AsyncParsableCommand {
         options.signingSecrets = URL(fileURLWithPath: signingSecrets)
         options.trustedRoot = trustedRoot.map { URL(fileURLWithPath: $0) }
         options.configFile = config.map { URL(fileURLWithPath: $0) }
-        options.leaseDuration = try leaseDuration.map { try Self.duration($0, "--lease-duration") }
-        options.renewDeadline = try renewDeadline.map { try Self.duration($0, "--renew-deadline") }
-        options.retryPeriod = try retryPeriod.map { try Self.duration($0, "--retry-period") }
-        options.runTimeout = try runTimeout.map { try Self.duration($0, "--run-timeout") }
+        options.leaseDuration = try durationFlag(leaseDuration, "lease-duration")
+        options.renewDeadline = try durationFlag(renewDeadline, "renew-deadline")
+        options.retryPeriod = try durationFlag(retryPeriod, "retry-period")
+        options.runTimeout = try durationFlag(runTimeout, "run-timeout")
         options.buckets = buckets
         options.metricsAddress = metricsAddress
-        options.allowedRegistries = (allowedRegistries ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        options.allowedRegistries = RegistryDestinations.patterns(allowedRegistries)
         options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)
@@ -117,12 +116,5 @@ struct ControllerCommand: AsyncParsableCommand {
             say("error: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    static func duration(_ text: String, _ flag: String) throws -> Duration {
-        guard let d = LocalSetup.duration(text) else {
-            throw ValidationError("\(flag): \"\(text)\" is not a duration such as 30s, 1m or 500ms")
-        }
-        return d
     }
 }

@@ -75,19 +75,12 @@ struct Sign: AsyncParsableCommand {
     @OptionGroup var registry: RegistryOptions
 
     func setup() throws -> LocalSetup {
-        func duration(_ text: String?, _ flag: String) throws -> Duration? {
-            guard let text else { return nil }
-            guard let value = LocalSetup.duration(text) else {
-                throw ValidationError("--\(flag) takes a positive duration such as 90s, 3m or 1m30s, got \"\(text)\"")
-            }
-            return value
-        }
         return LocalSetup(
             configFile: config.map { URL(fileURLWithPath: $0) },
             signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
-            registries: try registry.settings(), requestTimeout: try duration(requestTimeout, "request-timeout"),
-            runTimeout: try duration(runTimeout, "run-timeout"),
+            registries: try registry.settings(), requestTimeout: try durationFlag(requestTimeout, "request-timeout"),
+            runTimeout: try durationFlag(runTimeout, "run-timeout"),
             spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() },
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
             bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },
