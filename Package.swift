@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "chains", targets: ["chains"]),
         .library(name: "ChainsCore", targets: ["ChainsCore"]),
+        // For the fuzz package in Fuzz/ (scripts/fuzz.sh); nothing else links it.
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -28,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         .target(
@@ -125,6 +128,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The parsers of untrusted bytes as fuzz harnesses: driven by libFuzzer from Fuzz/ (scripts/fuzz.sh) and by
+        // the corpus replay in FuzzTargetsTests, so that `swift test` replays every committed input.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "OCI", "KubeModels", "ChainsConfig", "Provenance", "RegistryAuth", "OCIRegistry", "HTTPTransport",
+                "Signing", "Sigstore", "KubeClient", "SPIFFE", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ChainsTesting",
             dependencies: [
@@ -153,6 +166,14 @@ let package = Package(
             dependencies: [
                 "ChainsCore", "ChainsTesting", "OCI", "KubeModels", "Provenance", "Signing", "ChainsConfig",
                 "HTTPTransport", "OCIRegistry", "RegistryAuth", "Sigstore",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: [
+                "FuzzTargets", "OCI", "Signing", "RegistryAuth", "Sigstore", "HTTPTransport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
         ),

@@ -52,4 +52,42 @@ public enum Synthetic {
         }
         return y
     }
+
+    /// A finished PipelineRun with `children` pipeline tasks, one child TaskRun each (labelled
+    /// `tekton.dev/pipelineTask`, named in `status.childReferences`), every child building an image: the PipelineRun
+    /// as YAML, and its children as one multi-document YAML for `--objects`.
+    public static func pipelineRunYAML(children: Int) -> (pipelineRun: String, children: String) {
+        var pr = """
+            apiVersion: tekton.dev/v1
+            kind: PipelineRun
+            metadata:
+              name: bench-pipeline
+              namespace: bench
+              uid: 00000000-0000-4000-8000-ffffffffffff
+            spec:
+              pipelineRef: {name: build-all}
+            status:
+              startTime: "2026-11-27T10:00:00Z"
+              completionTime: "2026-11-27T11:00:00Z"
+              conditions: [{type: Succeeded, status: "True", reason: Succeeded}]
+              pipelineSpec:
+                tasks:
+
+            """
+        for i in 0..<children { pr += "      - {name: task-\(i), taskRef: {name: build}}\n" }
+        pr += "  childReferences:\n"
+        for i in 0..<children {
+            pr += "    - {apiVersion: tekton.dev/v1, kind: TaskRun, name: bench-\(i), pipelineTaskName: task-\(i)}\n"
+        }
+        var docs: [String] = []
+        docs.reserveCapacity(children)
+        for i in 0..<children {
+            let child = taskRunYAML(index: i, results: 4, steps: 2)
+            docs.append(
+                child.replacingOccurrences(
+                    of: "labels: {tekton.dev/task: build}",
+                    with: "labels: {tekton.dev/task: build, tekton.dev/pipelineTask: task-\(i)}"))
+        }
+        return (pr, docs.joined(separator: "---\n"))
+    }
 }

@@ -61,7 +61,7 @@ extension KubeAPIClient {
         }
     }
 
-    static func event(_ line: Data, path: String) throws(KubeError) -> WatchEvent {
+    package static func event(_ line: Data, path: String) throws(KubeError) -> WatchEvent {
         guard let json = try? JSONValue(parsing: line), let type = json["type"]?.stringValue,
             let object = json["object"]
         else { throw KubeError(reason: "watch \(path): an event that is not {type, object} JSON", isRetryable: true) }

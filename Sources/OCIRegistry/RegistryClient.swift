@@ -224,24 +224,33 @@ public struct RegistrySession: Sendable {
             }
             throw TokenError(registry: registry, realm: realm.redactedForLog, status: response.status, reason: reason)
         }
-        guard let json = try? JSONSerialization.jsonObject(with: response.body.prefix(64 * 1024)) as? [String: Any],
-            let value = (json["access_token"] as? String).flatMap({ $0.isEmpty ? nil : $0 })
-                ?? (json["token"] as? String),
-            !value.isEmpty
-        else {
+        guard let answer = Self.tokenAnswer(response.body) else {
             throw TokenError(
                 registry: registry, realm: realm.redactedForLog, status: 200, reason: "the answer has no token")
         }
-        if let newRefresh = json["refresh_token"] as? String, !newRefresh.isEmpty {
+        if let newRefresh = answer.refreshToken {
             await client.state.setRefreshToken(credentialKey, newRefresh)
         }
-        let lifetime = max((json["expires_in"] as? NSNumber)?.doubleValue ?? 60, 60)
+        let lifetime = answer.lifetime
         // The token's life counts from when we asked for it, by our clock: the server's `issued_at` is on its clock,
         // and a skew larger than the lifetime would make every token look expired on arrival.
         let issued = asked
         // Refresh early: a token is not used in its last tenth of life (at most 30 s before expiry).
         let margin = min(30, lifetime / 10)
-        return ClientState.Token(value: value, expires: issued.addingTimeInterval(lifetime - margin))
+        return ClientState.Token(value: answer.token, expires: issued.addingTimeInterval(lifetime - margin))
+    }
+
+    /// A token server's answer (distribution's token spec): `token` or `access_token`, optional `refresh_token`,
+    /// `expires_in` seconds (at least 60, as the spec says to assume). Read from the first 64 KiB only.
+    package static func tokenAnswer(_ body: Data) -> (token: String, refreshToken: String?, lifetime: Double)? {
+        guard let json = try? JSONSerialization.jsonObject(with: body.prefix(64 * 1024)) as? [String: Any],
+            let value = (json["access_token"] as? String).flatMap({ $0.isEmpty ? nil : $0 })
+                ?? (json["token"] as? String),
+            !value.isEmpty
+        else { return nil }
+        let refresh = (json["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        let seconds = (json["expires_in"] as? NSNumber)?.doubleValue ?? 60
+        return (value, refresh, seconds.isFinite ? max(seconds, 60) : 60)
     }
 
     func getToken(realm: URL, service: String, scopes: [String]) async throws -> HTTPResponse {

@@ -15,43 +15,72 @@ public struct PayloadError: Error, Sendable, CustomStringConvertible {
 
 /// A PipelineRun together with the child TaskRuns that were found for it.
 public struct PipelineRunWithChildren: Sendable {
-    public var pipelineRun: PipelineRun
-    public var children: [TaskRun]
+    public var pipelineRun: PipelineRun { didSet { index() } }
+    public var children: [TaskRun] { didSet { index() } }
+    /// Completed child TaskRuns in pipeline order, tasks then finally (Chains' `GetExecutedTasks`); worked out once,
+    /// not at every use: a PipelineRun with thousands of children is read several times per format.
+    private(set) var executedTaskRuns: [TaskRun] = []
+    /// Children by their `tekton.dev/pipelineTask` label, in the order given.
+    private var byTask: [String: [TaskRun]] = [:]
+
     public init(_ pipelineRun: PipelineRun, children: [TaskRun]) {
         self.pipelineRun = pipelineRun
         self.children = children
+        index()
+    }
+
+    private mutating func index() {
+        byTask = [:]
+        for child in children {
+            guard let task = child.metadata.labels?["tekton.dev/pipelineTask"] else { continue }
+            byTask[task, default: []].append(child)
+        }
+        guard pipelineRun.status.pipelineSpec != nil else {
+            executedTaskRuns = []
+            return
+        }
+        executedTaskRuns = pipelineTasks.flatMap { task in
+            taskRuns(forTask: task.name).filter { $0.status.completionTime != nil }
+        }
     }
 
     /// Children labelled `tekton.dev/pipelineTask=<task>` (Chains' `GetTaskRunsFromTask`).
-    func taskRuns(forTask task: String) -> [TaskRun] {
-        children.filter { $0.metadata.labels?["tekton.dev/pipelineTask"] == task }
-    }
+    func taskRuns(forTask task: String) -> [TaskRun] { byTask[task] ?? [] }
 
     var pipelineTasks: [PipelineTask] {
         (pipelineRun.status.pipelineSpec?.tasks ?? []) + (pipelineRun.status.pipelineSpec?.finally ?? [])
     }
-
-    /// Completed child TaskRuns in pipeline order, tasks then finally (Chains' `GetExecutedTasks`).
-    var executedTaskRuns: [TaskRun] {
-        guard pipelineRun.status.pipelineSpec != nil else { return [] }
-        return pipelineTasks.flatMap { task in taskRuns(forTask: task.name).filter { $0.status.completionTime != nil } }
-    }
 }
 
-/// Merging artifact lists as Chains' `AppendSubjects` / `AppendMaterials` do: same name and one common
-/// algorithm/hex → digest sets merged; otherwise appended.
-func append(_ original: [Artifact], _ items: [Artifact]) -> [Artifact] {
-    var out = original
-    for item in items {
-        if let i = out.firstIndex(where: { a in
-            a.name == item.name && a.digest.contains(where: { item.digest[$0.key] == $0.value })
-        }) {
-            out[i].digest.merge(item.digest) { _, new in new }
+/// Artifact lists merged as Chains' `AppendSubjects` / `AppendMaterials` do: an item with the same name as an earlier
+/// one and one algorithm/hex pair in common merges its digests into that one; otherwise it is appended. Indexed by
+/// name, so merging n items costs O(n), not O(n²) (and `add` works in place, where a returned copy per call made a
+/// PipelineRun's list quadratic in its children).
+struct ArtifactList {
+    private(set) var items: [Artifact] = []
+    private var byName: [String: [Int]] = [:]
+
+    init(_ initial: [Artifact] = []) { add(initial) }
+
+    /// A list already merged, taken as it is (merging it again could join two items a later one linked).
+    init(keeping merged: [Artifact]) {
+        items = merged
+        for (i, item) in merged.enumerated() { byName[item.name, default: []].append(i) }
+    }
+
+    mutating func add(_ new: [Artifact]) {
+        for item in new { add(item) }
+    }
+
+    mutating func add(_ item: Artifact) {
+        let candidates = byName[item.name] ?? []
+        if let i = candidates.first(where: { j in items[j].digest.contains { item.digest[$0.key] == $0.value } }) {
+            items[i].digest.merge(item.digest) { _, new in new }
         } else {
-            out.append(item)
+            byName[item.name, default: []].append(items.count)
+            items.append(item)
         }
     }
-    return out
 }
 
 /// `CHAINS-GIT_URL` / `CHAINS-GIT_COMMIT` values; a later scan overrides an earlier one (defaults → params → results).
@@ -93,15 +122,15 @@ enum Materials {
     )
         -> [Artifact]
     {
-        var out: [Artifact] = []
+        var out = ArtifactList()
         for state in states {
             do {
-                out = append(out, [try fromImageID(state.imageID ?? "")])
+                out.add([try fromImageID(state.imageID ?? "")])
             } catch {
                 diagnostics.warn("\(kind) \(state.name ?? "")", "image left out of the provenance: \(error.reason)")
             }
         }
-        return out
+        return out.items
     }
 
     static func stepImages(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
@@ -135,22 +164,24 @@ enum Materials {
         git.scan((tr.spec.params ?? []).map { ($0.name, $0.value) })
         git.scan((tr.status.results ?? []).map { ($0.name, $0.value) })
         let (commit, url) = (git.commit, git.url)
-        let out = gitMaterial(url: url, commit: commit, where: tr.displayName, diagnostics: &diagnostics)
-        return append(out, structuredInputs(tr.results, diagnostics: &diagnostics))
+        var out = ArtifactList(
+            keeping: gitMaterial(url: url, commit: commit, where: tr.displayName, diagnostics: &diagnostics))
+        out.add(structuredInputs(tr.results, diagnostics: &diagnostics))
+        return out.items
     }
 
     /// Git and `*ARTIFACT_INPUTS` materials from step results (StepActions), for slsa/v2alpha4.
     static func stepActionResults(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        var out: [Artifact] = []
+        var out = ArtifactList()
         for step in tr.status.steps ?? [] {
             var git = GitHints()
             git.scan((step.results ?? []).map { ($0.name, $0.value) })
-            out = append(
-                out,
+            out.add(
                 gitMaterial(
                     url: git.url, commit: git.commit, where: "step \(step.name ?? "")", diagnostics: &diagnostics))
         }
-        return append(out, structuredInputs(stepResults(tr), diagnostics: &diagnostics))
+        out.add(structuredInputs(stepResults(tr), diagnostics: &diagnostics))
+        return out.items
     }
 
     /// The `git+<url>.git` material for a commit. Chains normalises the URL before checking it, so a commit
@@ -174,12 +205,12 @@ enum Materials {
     static func pipelineParamsAndResults(
         _ pr: PipelineRunWithChildren, deepInspection: Bool, diagnostics: inout Diagnostics
     ) -> [Artifact] {
-        var out = append([], structuredInputs(pr.pipelineRun.results, diagnostics: &diagnostics))
+        var out = ArtifactList(structuredInputs(pr.pipelineRun.results, diagnostics: &diagnostics))
         var git = GitHints()
         if let spec = pr.pipelineRun.status.pipelineSpec {
             if deepInspection {
                 for tr in pr.executedTaskRuns {
-                    out = append(out, taskParamsAndResults(tr, diagnostics: &diagnostics))
+                    out.add(taskParamsAndResults(tr, diagnostics: &diagnostics))
                 }
             }
             git.scan((spec.params ?? []).map { ($0.name, $0.default) })
@@ -187,16 +218,17 @@ enum Materials {
         git.scan((pr.pipelineRun.spec.params ?? []).map { ($0.name, $0.value) })
         git.scan(pr.pipelineRun.results.map { ($0.name, $0.value) })
         if !git.commit.isEmpty && !git.url.isEmpty {
-            out = append(out, [Artifact(name: spdxGit(git.url), digest: ["sha1": git.commit])])
+            out.add([Artifact(name: spdxGit(git.url), digest: ["sha1": git.commit])])
         }
-        return out
+        return out.items
     }
 
     /// SLSA v0.2 TaskRun materials: step images, sidecar images, git, `*ARTIFACT_INPUTS`.
     static func taskMaterials(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        var out = append([], stepImages(tr, diagnostics: &diagnostics))
-        out = append(out, sidecarImages(tr, diagnostics: &diagnostics))
-        return append(out, taskParamsAndResults(tr, diagnostics: &diagnostics))
+        var out = ArtifactList(stepImages(tr, diagnostics: &diagnostics))
+        out.add(sidecarImages(tr, diagnostics: &diagnostics))
+        out.add(taskParamsAndResults(tr, diagnostics: &diagnostics))
+        return out.items
     }
 
     static func refSource(_ p: Provenance?) -> Artifact? {
@@ -210,14 +242,15 @@ enum Materials {
     )
         -> [Artifact]
     {
-        var out: [Artifact] = []
-        if let r = refSource(pr.pipelineRun.provenance) { out = append(out, [r]) }
+        var out = ArtifactList()
+        if let r = refSource(pr.pipelineRun.provenance) { out.add([r]) }
         for tr in pr.executedTaskRuns {
-            out = append(out, stepImages(tr, diagnostics: &diagnostics))
-            out = append(out, sidecarImages(tr, diagnostics: &diagnostics))
-            if let r = refSource(tr.provenance) { out = append(out, [r]) }
+            out.add(stepImages(tr, diagnostics: &diagnostics))
+            out.add(sidecarImages(tr, diagnostics: &diagnostics))
+            if let r = refSource(tr.provenance) { out.add([r]) }
         }
-        return append(out, pipelineParamsAndResults(pr, deepInspection: deepInspection, diagnostics: &diagnostics))
+        out.add(pipelineParamsAndResults(pr, deepInspection: deepInspection, diagnostics: &diagnostics))
+        return out.items
     }
 }
 
@@ -225,19 +258,19 @@ enum Subjects {
     /// Subjects of one run for in-toto/slsa/v1 and slsa/v2alpha3: OCI images, `*ARTIFACT_URI` pairs, every
     /// valid `*ARTIFACT_OUTPUTS`.
     static func fromResults(_ results: [Result], diagnostics: inout Diagnostics) -> [Artifact] {
-        var out: [Artifact] = []
+        var out = ArtifactList()
         for image in TypeHints.ociImages(results, diagnostics: &diagnostics) {
-            out = append(out, [Artifact(name: image.name, digest: ["sha256": image.digest!.hex])])
+            out.add([Artifact(name: image.name, digest: ["sha256": image.digest!.hex])])
         }
         for s in TypeHints.artifactTargets(results, diagnostics: &diagnostics) {
             let parts = s.digest.split(separator: ":", omittingEmptySubsequences: false)
-            out = append(out, [Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
+            out.add([Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
         }
         for s in TypeHints.structured(results, suffix: TypeHints.artifactOutputs, diagnostics: &diagnostics) {
             let parts = s.digest.split(separator: ":", omittingEmptySubsequences: false)
-            out = append(out, [Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
+            out.add([Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
         }
-        return out
+        return out.items
     }
 
     static func taskRun(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
@@ -251,32 +284,34 @@ enum Subjects {
     {
         let own = fromResults(pr.pipelineRun.results, diagnostics: &diagnostics)
         guard deepInspection else { return own }
-        var out: [Artifact] = []
+        var out = ArtifactList()
         if pr.pipelineRun.status.pipelineSpec != nil {
-            for tr in pr.executedTaskRuns { out = append(out, taskRun(tr, diagnostics: &diagnostics)) }
+            for tr in pr.executedTaskRuns { out.add(taskRun(tr, diagnostics: &diagnostics)) }
         }
-        return append(out, own)
+        out.add(own)
+        return out.items
     }
 
     /// slsa/v2alpha4 subjects of a result list: build artifacts, then OCI images.
     static func fromBuildArtifacts(_ results: [Result], diagnostics: inout Diagnostics) -> [Artifact] {
-        var out: [Artifact] = []
+        var out = ArtifactList()
         for (_, s) in TypeHints.buildArtifacts(results, diagnostics: &diagnostics) {
             let parts = s.digest.split(separator: ":", omittingEmptySubsequences: false)
-            out = append(out, [Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
+            out.add([Artifact(name: s.uri, digest: [String(parts[0]): String(parts[1])])])
         }
         for image in TypeHints.ociImages(results, diagnostics: &diagnostics) {
-            out = append(out, [Artifact(name: image.name, digest: ["sha256": image.digest!.hex])])
+            out.add([Artifact(name: image.name, digest: ["sha256": image.digest!.hex])])
         }
-        return out
+        return out.items
     }
 
     static func v2alpha4TaskRun(_ tr: TaskRun, diagnostics: inout Diagnostics) -> [Artifact] {
-        var out: [Artifact] = []
+        var out = ArtifactList()
         for step in tr.status.steps ?? [] {
-            out = append(out, fromBuildArtifacts(step.results ?? [], diagnostics: &diagnostics))
+            out.add(fromBuildArtifacts(step.results ?? [], diagnostics: &diagnostics))
         }
-        return append(out, fromBuildArtifacts(tr.results, diagnostics: &diagnostics))
+        out.add(fromBuildArtifacts(tr.results, diagnostics: &diagnostics))
+        return out.items
     }
 
     static func v2alpha4PipelineRun(
@@ -284,10 +319,10 @@ enum Subjects {
     )
         -> [Artifact]
     {
-        var out = fromBuildArtifacts(pr.pipelineRun.results, diagnostics: &diagnostics)
-        guard deepInspection else { return out }
-        for tr in pr.executedTaskRuns { out = append(out, v2alpha4TaskRun(tr, diagnostics: &diagnostics)) }
-        return out
+        var out = ArtifactList(keeping: fromBuildArtifacts(pr.pipelineRun.results, diagnostics: &diagnostics))
+        guard deepInspection else { return out.items }
+        for tr in pr.executedTaskRuns { out.add(v2alpha4TaskRun(tr, diagnostics: &diagnostics)) }
+        return out.items
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Sigstore
+import SwiftProtobuf
 
 /// Where the SPIFFE Workload API listens: `SPIFFE_ENDPOINT_SOCKET` as the SPIFFE spec writes it (`unix:///path`,
 /// `tcp://ip:port`), as Chains' docs write it (a bare path — cosign dials `unix://` + the value), or `unix:path`.
@@ -106,10 +107,20 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
             try await SpiffeWorkloadAPI.Client(wrapping: client).fetchJWTSVID(
                 request, metadata: ["workload.spiffe.io": "true"], options: options)
         }
+        return try Self.firstSVID(response, source: source)
+    }
+
+    /// The SVID we use: the first of the answer's (one per requested identity; SPIRE sends the workload's first).
+    static func firstSVID(_ response: JWTSVIDResponse, source: String) throws(IdentityTokenError) -> String {
         guard let first = response.svids.first, !first.svid.isEmpty else {
             throw IdentityTokenError(.unavailable, source: source, reason: "the agent answered with no JWT-SVID")
         }
         return first.svid
+    }
+
+    /// The same, from the answer's protobuf bytes (what the fuzz harness feeds).
+    package static func firstSVID(serializedResponse data: Data) throws -> String {
+        try firstSVID(JWTSVIDResponse(serializedBytes: data), source: "spiffe")
     }
 
     /// What the agent's answer means for the user.

@@ -204,19 +204,19 @@ public enum BundleVerifier {
 }
 
 /// A bundle's parts, with the shape checked.
-struct ParsedBundle {
+package struct ParsedBundle {
     enum Content {
         case message(digest: Data?, signature: Data)
         case dsse(Data)
     }
     let mediaType: String
-    let version: Int
+    package let version: Int
     /// Leaf first; empty for a key-signed bundle.
-    let certificates: [Certificate]
-    let entries: [TransparencyLogEntry]
+    package let certificates: [Certificate]
+    package let entries: [TransparencyLogEntry]
     let content: Content
 
-    init(_ data: Data) throws(CertificateCheckError) {
+    package init(_ data: Data) throws(CertificateCheckError) {
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw CertificateCheckError("the bundle is not JSON")
         }

@@ -90,7 +90,7 @@ public struct FulcioClient: Sendable {
         return FulcioError(address: address.absoluteString, status: response.status, reason: reason)
     }
 
-    func parseV2(_ body: Data) throws -> [Certificate] {
+    package func parseV2(_ body: Data) throws -> [Certificate] {
         guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let signed = (json["signedCertificateEmbeddedSct"] ?? json["signedCertificateDetachedSct"])
                 as? [String: Any],

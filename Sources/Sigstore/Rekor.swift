@@ -210,7 +210,7 @@ public struct RekorClient: Sendable {
         return error(reason, status: response.status)
     }
 
-    func parseEntries(_ data: Data) throws(RekorError) -> [RekorEntry] {
+    package func parseEntries(_ data: Data) throws(RekorError) -> [RekorEntry] {
         guard let map = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw error("the answer is not a log entry map")
         }

@@ -107,7 +107,7 @@ public indirect enum TUFJSON: Decodable, Sendable, Equatable {
 }
 
 /// One key of a TUF root: `ecdsa`/`ecdsa-sha2-nistp256` (PEM or hex), or `ed25519` (hex).
-struct TUFKey: Sendable {
+package struct TUFKey: Sendable {
     let key: PublicKey
 
     init?(_ json: TUFJSON) {
@@ -135,13 +135,13 @@ struct TUFKey: Sendable {
 }
 
 /// A role's keys and threshold, as a root lists them.
-struct TUFRole: Sendable {
+package struct TUFRole: Sendable {
     var keyIDs: [String]
     var threshold: Int
 }
 
 /// Metadata of one role, parsed and checked for its shape: `_type`, `version`, `expires`; the root's keys and roles.
-struct TUFMetadata: Sendable {
+package struct TUFMetadata: Sendable {
     let envelope: TUFJSON
     let signed: TUFJSON
     let type: String
@@ -149,7 +149,7 @@ struct TUFMetadata: Sendable {
     let expires: Date
     let bytes: Data
 
-    init(_ data: Data, role: String, source: String) throws(TUFError) {
+    package init(_ data: Data, role: String, source: String) throws(TUFError) {
         guard let envelope = TUFJSON.parse(data), let signed = envelope["signed"],
             let type = signed["_type"]?.string, let version = signed["version"]?.integer,
             let expiresText = signed["expires"]?.string, let expires = ISO8601DateFormatter().date(from: expiresText)
@@ -167,13 +167,13 @@ struct TUFMetadata: Sendable {
         self.bytes = data
     }
 
-    var keys: [String: TUFKey] {
+    package var keys: [String: TUFKey] {
         var out: [String: TUFKey] = [:]
         for (id, value) in signed["keys"]?.object ?? [:] { out[id] = TUFKey(value) }
         return out
     }
 
-    func role(_ name: String) -> TUFRole? {
+    package func role(_ name: String) -> TUFRole? {
         guard let r = signed["roles"]?[name], let ids = r["keyids"]?.array?.compactMap(\.string),
             let threshold = r["threshold"]?.integer, threshold >= 1
         else { return nil }
@@ -181,7 +181,7 @@ struct TUFMetadata: Sendable {
     }
 
     /// At least `threshold` distinct keys of `role` signed the canonical form of `signed`.
-    func isSigned(by role: TUFRole, keys: [String: TUFKey]) -> Bool {
+    package func isSigned(by role: TUFRole, keys: [String: TUFKey]) -> Bool {
         guard let message = signed.canonical else { return false }
         var good = Set<String>()
         for signature in envelope["signatures"]?.array ?? [] {
@@ -194,7 +194,7 @@ struct TUFMetadata: Sendable {
     }
 
     /// `meta[name]` of a timestamp or snapshot: the version, and the length and hashes when given.
-    func meta(_ name: String) -> (version: Int64, length: Int64?, hashes: [String: String])? {
+    package func meta(_ name: String) -> (version: Int64, length: Int64?, hashes: [String: String])? {
         guard let m = signed["meta"]?[name], let version = m["version"]?.integer else { return nil }
         var hashes: [String: String] = [:]
         for (k, v) in m["hashes"]?.object ?? [:] { hashes[k] = v.string }

@@ -22,6 +22,13 @@ public struct TrustedRoot: Sendable {
         public var publicKey: Data
         public var keyID: Data
         public var validFor: ValidFor?
+
+        public init(baseURL: String, publicKey: Data, keyID: Data, validFor: ValidFor? = nil) {
+            self.baseURL = baseURL
+            self.publicKey = publicKey
+            self.keyID = keyID
+            self.validFor = validFor
+        }
     }
 
     public var certificateAuthorities: [CertificateAuthority]

@@ -130,6 +130,52 @@ enum ImageReferenceFixture {
     }
 }
 
+// A PipelineRun with deep inspection, by its number of children: the cost must grow linearly.
+if let chains = option("--chains"), let sizes = option("--pipeline-children") {
+    let dir = try TemporaryDirectory()
+    _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+    let config = try dir.write(
+        "config.yaml",
+        "artifacts.pipelinerun.enable-deep-inspection: \"true\"\nartifacts.pipelinerun.format: slsa/v1\n"
+            + "artifacts.taskrun.storage: tekton\nartifacts.oci.storage: tekton\n")
+    for n in sizes.split(separator: ",").compactMap({ Int($0) }) {
+        let (pr, children) = Synthetic.pipelineRunYAML(children: n)
+        let run = try dir.write("pr-\(n).yaml", pr)
+        let objects = dir.file("objects-\(n)")
+        try FileManager.default.createDirectory(at: objects, withIntermediateDirectories: true)
+        try Data(children.utf8).write(to: objects.appendingPathComponent("children.yaml"))
+        // In process: the provenance alone, from parsed objects (what was quadratic).
+        let store = try ObjectStore(directories: [objects])
+        guard
+            case .pipelineRun(let pipelineRun) = try AnyRun(
+                json: try ManifestReader.parse(Data(pr.utf8), source: "bench").documents[0], source: "bench")
+        else { fatalError("not a PipelineRun") }
+        let found = try store.lookupChildren(of: pipelineRun).found
+        var deep = FormatOptions()
+        deep.deepInspection = true
+        let t0 = now()
+        var d = Diagnostics()
+        let statement = try Formats.statement(
+            pipelineRun: PipelineRunWithChildren(pipelineRun, children: found), format: .slsaV1, options: deep,
+            diagnostics: &d)
+        let inProcess = now() - t0
+        let start = now()
+        let result = try await runProcess(
+            chains,
+            [
+                "sign", run.path, "--objects", objects.path, "--config", config.path, "--signing-secrets",
+                dir.file("secrets").path, "--output", dir.file("out-\(n).yaml").path,
+            ])
+        let whole = now() - start
+        guard result.status == 0 else { fatalError("chains sign failed: \(result.stderr)") }
+        print(
+            pad("PipelineRun, deep inspection, \(n) children")
+                + String(
+                    format: "chains sign %7.2f s   provenance alone %7.3f s  (%d KiB statement)", whole, inProcess,
+                    statement.bytes.count / 1024))
+    }
+}
+
 // Cold start of the whole command, as a user runs it.
 if let chains = option("--chains") {
     let runs = Int(option("--cold-runs") ?? "20") ?? 20

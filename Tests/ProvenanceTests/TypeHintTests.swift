@@ -86,17 +86,23 @@ struct TypeHintTests {
 
     @Test("subjects merge digests for the same name with a common digest, else append")
     func appendArtifacts() {
-        let merged = append(
-            [Artifact(name: "a", digest: ["sha256": "1"])],
-            [
-                Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]),
-                Artifact(name: "a", digest: ["sha256": "3"]),
-            ])
+        var list = ArtifactList([Artifact(name: "a", digest: ["sha256": "1"])])
+        list.add([
+            Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]),
+            Artifact(name: "a", digest: ["sha256": "3"]),
+            // Joins the first through the digest it gained above; another name with the same digest does not.
+            Artifact(name: "a", digest: ["sha512": "2", "sha384": "4"]),
+            Artifact(name: "b", digest: ["sha256": "1"]),
+        ])
         #expect(
-            merged == [
-                Artifact(name: "a", digest: ["sha256": "1", "sha512": "2"]),
+            list.items == [
+                Artifact(name: "a", digest: ["sha256": "1", "sha512": "2", "sha384": "4"]),
                 Artifact(name: "a", digest: ["sha256": "3"]),
+                Artifact(name: "b", digest: ["sha256": "1"]),
             ])
+        // A list already merged is kept as it is.
+        let kept = [Artifact(name: "a", digest: ["sha256": "1"]), Artifact(name: "a", digest: ["sha256": "1"])]
+        #expect(ArtifactList(keeping: kept).items == kept)
     }
 
     @Test("simplesigning payload is byte-exact")
