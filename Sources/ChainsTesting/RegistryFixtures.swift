@@ -12,7 +12,10 @@ public final class TokenRegistry: Sendable {
     public static let pushUser = ("chains", "s3cret-push")
     public static let pullUser = ("reader", "r3ad-only")
 
-    public init(tls: Bool = false) async throws {
+    /// With `proxyTokens`, the registry's challenges name a fault proxy in front of the token server as the realm.
+    public let tokenProxy: FaultProxy?
+
+    public init(tls: Bool = false, proxyTokens: Bool = false) async throws {
         directory = try TemporaryDirectory()
         let (key, cert) = try makeTokenSigningKey(in: directory)
         tokens = try await TokenServer(
@@ -21,9 +24,12 @@ public final class TokenRegistry: Sendable {
                 Self.pushUser.0: .init(password: Self.pushUser.1, rights: ["": ["pull", "push"]]),
                 Self.pullUser.0: .init(password: Self.pullUser.1, rights: ["": ["pull"]]),
             ], anonymous: ["public/": ["pull"]])
+        let proxy = proxyTokens ? try await FaultProxy(upstream: "127.0.0.1:\(tokens.port)") : nil
+        tokenProxy = proxy
         registry = try await RegistryServer(
             auth: .token(
-                realm: tokens.realm, service: "test-registry", issuer: tokens.issuer, rootCertificatePEM: cert),
+                realm: proxy.map { "\($0.url)/token" } ?? tokens.realm, service: "test-registry",
+                issuer: tokens.issuer, rootCertificatePEM: cert),
             tls: tls)
     }
 
@@ -32,6 +38,7 @@ public final class TokenRegistry: Sendable {
     public func stop() async {
         registry.stop()
         await tokens.stop()
+        await tokenProxy?.stop()
     }
 }
 

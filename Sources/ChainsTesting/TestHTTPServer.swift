@@ -32,15 +32,34 @@ public struct ServedResponse: Sendable {
     /// A body written as it comes (chunked), after `body`: a Kubernetes watch. The response ends when the stream
     /// finishes; a client that goes away ends the writing.
     public var stream: AsyncStream<Data>?
-    public init(status: Int, headers: [(String, String)] = [], body: Data = Data(), stream: AsyncStream<Data>? = nil) {
+    /// How the answer goes wrong on the wire (the fault suite's connection-level faults).
+    public var wire: WireFault = .none
+    public init(
+        status: Int, headers: [(String, String)] = [], body: Data = Data(), stream: AsyncStream<Data>? = nil,
+        wire: WireFault = .none
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.stream = stream
+        self.wire = wire
     }
     public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
         ServedResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
     }
+}
+
+/// Faults below HTTP: what a broken peer or network does to an answer.
+public enum WireFault: Sendable, Equatable {
+    case none
+    /// The connection is closed without an answer (a reset, a crashed peer).
+    case closeWithoutAnswer
+    /// The request is read and never answered; the connection stays open (a half-open peer).
+    case neverAnswer
+    /// The head promises the whole body (`Content-Length`), `bytes` of it are sent, then the connection closes.
+    case truncate(bytes: Int)
+    /// The body is sent `chunk` bytes at a time, `pause` apart (a slow peer).
+    case slowBody(chunk: Int, pause: Duration)
 }
 
 /// A small HTTP/1.1 server on 127.0.0.1 for test peers (token server, fault-injecting proxy).
@@ -92,6 +111,13 @@ public final class TestHTTPServer: Sendable {
                         method: h.method.rawValue, uri: h.uri, headers: h.headers.map { ($0.name, $0.value) },
                         body: Data(body.readableBytesView), host: h.headers["Host"].first ?? "")
                     let response = await handler(request)
+                    switch response.wire {
+                    case .closeWithoutAnswer: return
+                    case .neverAnswer:
+                        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+                        return
+                    default: break
+                    }
                     var headers = HTTPHeaders(response.headers)
                     if response.stream == nil {
                         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
@@ -103,7 +129,20 @@ public final class TestHTTPServer: Sendable {
                             HTTPResponseHead(
                                 version: .http1_1, status: .init(statusCode: response.status), headers: headers)))
                     if h.method != .HEAD && !response.body.isEmpty {
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                        switch response.wire {
+                        case .truncate(let bytes):
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body.prefix(bytes)))))
+                            return
+                        case .slowBody(let chunk, let pause):
+                            var rest = response.body[...]
+                            while !rest.isEmpty {
+                                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: rest.prefix(chunk)))))
+                                rest = rest.dropFirst(chunk)
+                                try await Task.sleep(for: pause)
+                            }
+                        default:
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                        }
                     }
                     if let stream = response.stream {
                         for await chunk in stream {

@@ -185,6 +185,11 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             throw TransportError(kind: .connection, host: host, reason: "\(error)")
         } catch let error as NIOSSLError {
             throw TransportError(kind: .tls, host: host, reason: "TLS failed: \(error)")
+        } catch let error as HTTPParserError {
+            // The answer stopped before its Content-Length (a peer that crashed or a proxy that gave up): the same
+            // as a connection closed mid-request, so an idempotent request is asked again.
+            throw TransportError(
+                kind: .connectionReset, host: host, reason: "the answer was cut short (\(error))")
         } catch let error as TransportError {
             throw error
         } catch {

@@ -190,11 +190,13 @@ extension RegistrySession {
             let decoded = try? JSONDecoder().decode(ImageManifest.self, from: back.bytes),
             decoded.layers.count >= 1, decoded.layers.contains(where: { $0.digest == layer.description })
         else {
-            throw RegistryError(
+            var error = RegistryError(
                 registry: registry, repository: repository, operation: "read back \(tag)", status: 200,
                 message:
                     "the registry accepted the push but \(tag) read back does not contain layer \(layer); not marking signed"
             )
+            error.lostWrite = true
+            throw error
         }
     }
 

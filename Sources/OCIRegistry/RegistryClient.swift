@@ -226,7 +226,8 @@ public struct RegistrySession: Sendable {
         }
         guard let answer = Self.tokenAnswer(response.body) else {
             throw TokenError(
-                registry: registry, realm: realm.redactedForLog, status: 200, reason: "the answer has no token")
+                registry: registry, realm: realm.redactedForLog, status: 200, reason: "the answer has no token",
+                malformedAnswer: true)
         }
         if let newRefresh = answer.refreshToken {
             await client.state.setRefreshToken(credentialKey, newRefresh)

@@ -41,6 +41,9 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// From the challenge: `insufficient_scope`, `invalid_token`.
     public var challengeError: String?
+    /// The registry acknowledged a write that reading back does not show (a broken cache or storage layer): worth
+    /// pushing again on the next attempt.
+    public var lostWrite = false
 
     public init(
         registry: String, repository: String, operation: String, status: Int, codes: [RegistryErrorCode] = [],
@@ -65,7 +68,7 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
     /// refusing.
     public var isRetryable: Bool {
-        !isAuthorizationFailure && (isRetryableStatus(status) || codes.contains(.tooManyRequests))
+        lostWrite || (!isAuthorizationFailure && (isRetryableStatus(status) || codes.contains(.tooManyRequests)))
     }
 
     public var description: String {
@@ -108,9 +111,12 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "\(registry): token request to \(realm) failed" + (status.map { ": HTTP \($0)" } ?? "") + ": \(reason)"
     }
+    /// A 200 whose body holds no token (an HTML error page, a proxy's answer): the service is broken now, and may
+    /// not be on the next attempt.
+    public var malformedAnswer = false
     public var isAuthorizationFailure: Bool { status == 401 || status == 403 }
-    /// The token service is overloaded or failing, or could not be reached with an answer.
-    public var isRetryable: Bool { status.map(isRetryableStatus) ?? false }
+    /// The token service is overloaded or failing, answered something that is not a token, or could not be reached.
+    public var isRetryable: Bool { malformedAnswer || (status.map(isRetryableStatus) ?? false) }
 }
 
 /// An answer that may change if asked again later: 408, 429 and 5xx.

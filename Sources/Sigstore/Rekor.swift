@@ -10,13 +10,20 @@ public struct RekorError: Error, Sendable, CustomStringConvertible {
     public var address: String
     public var status: Int?
     public var reason: String
-    /// Rekor may answer later (5xx, 429). A refused entry or a log answer that does not verify will not change.
-    public var isRetryable: Bool { status.map { $0 == 429 || $0 == 408 || (500...599).contains($0) } ?? false }
+    /// An answer that is not a log entry at all (garbage, an empty map): Rekor or a proxy in front of it is broken
+    /// now, and may not be when asked again.
+    public var malformedAnswer: Bool
+    /// Rekor may answer later (5xx, 429, a malformed answer). A refused entry or a log answer that does not verify
+    /// will not change.
+    public var isRetryable: Bool {
+        malformedAnswer || (status.map { $0 == 429 || $0 == 408 || (500...599).contains($0) } ?? false)
+    }
 
-    public init(address: String, status: Int?, reason: String) {
+    public init(address: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
         self.address = address
         self.status = status
         self.reason = reason
+        self.malformedAnswer = malformedAnswer
     }
     public var description: String { "Rekor \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason }
 }
@@ -146,8 +153,8 @@ public struct RekorClient: Sendable {
 
     var name: String { address.absoluteString }
 
-    func error(_ reason: String, status: Int? = nil) -> RekorError {
-        RekorError(address: name, status: status, reason: reason)
+    func error(_ reason: String, status: Int? = nil, malformed: Bool = false) -> RekorError {
+        RekorError(address: name, status: status, reason: reason, malformedAnswer: malformed)
     }
 
     /// Adds `proposal`; a 409 (the same entry exists) fetches and checks that entry instead.
@@ -159,7 +166,8 @@ public struct RekorClient: Sendable {
         let entry: RekorEntry
         switch response.status {
         case 201:
-            entry = try parseEntries(response.body).first ?? { throw error("the answer holds no entry") }()
+            entry =
+                try parseEntries(response.body).first ?? { throw error("the answer holds no entry", malformed: true) }()
         case 409:
             guard let location = response.headers["Location"], let uuid = location.split(separator: "/").last else {
                 throw error("the entry exists, but the answer does not say where (no Location)", status: 409)
@@ -183,7 +191,9 @@ public struct RekorClient: Sendable {
                 method: "GET", url: address.appendingPathComponent("api/v1/log/entries/\(uuid)"),
                 headers: ["Accept": "application/json"]))
         guard response.status == 200 else { throw failure(response) }
-        guard let entry = try parseEntries(response.body).first else { throw error("the answer holds no entry") }
+        guard let entry = try parseEntries(response.body).first else {
+            throw error("the answer holds no entry", malformed: true)
+        }
         return entry
     }
 
@@ -196,7 +206,9 @@ public struct RekorClient: Sendable {
         let response = try await transport.send(
             HTTPRequest(method: "GET", url: url, headers: ["Accept": "application/json"]))
         guard response.status == 200 else { throw failure(response) }
-        guard let entry = try parseEntries(response.body).first else { throw error("the answer holds no entry") }
+        guard let entry = try parseEntries(response.body).first else {
+            throw error("the answer holds no entry", malformed: true)
+        }
         return entry
     }
 
@@ -212,7 +224,7 @@ public struct RekorClient: Sendable {
 
     package func parseEntries(_ data: Data) throws(RekorError) -> [RekorEntry] {
         guard let map = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw error("the answer is not a log entry map")
+            throw error("the answer is not a log entry map", malformed: true)
         }
         var out: [RekorEntry] = []
         for (id, value) in map {
@@ -223,7 +235,10 @@ public struct RekorClient: Sendable {
                 let logID = (e["logID"] as? String).flatMap(Data.init(hex:)),
                 let verification = e["verification"] as? [String: Any],
                 let set = (verification["signedEntryTimestamp"] as? String).flatMap({ Data(base64Encoded: $0) })
-            else { throw error("entry \(id.prefix(80)) lacks body, times, log ID or signed entry timestamp") }
+            else {
+                throw error(
+                    "entry \(id.prefix(80)) lacks body, times, log ID or signed entry timestamp", malformed: true)
+            }
             guard let proof = verification["inclusionProof"] as? [String: Any],
                 let proofIndex = (proof["logIndex"] as? NSNumber)?.int64Value,
                 let root = (proof["rootHash"] as? String).flatMap(Data.init(hex:)),

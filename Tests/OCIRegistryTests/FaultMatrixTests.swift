@@ -1,0 +1,138 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import HTTPTransport
+import OCI
+import Signing
+import Testing
+
+/// The fault suite: keyless signing with Rekor and OCI storage through a fault proxy in front of each peer — the
+/// registry, its token server, Fulcio, Rekor — one fault per row. Each row's end state is written down: retried and
+/// signed, or a failure naming the peer with the run not marked signed; in every row exactly one .sig and one .att
+/// layer per image at most, one Rekor entry per signed payload at most, and no secret in anything printed. A row that
+/// does not end signed is retried (the output run, with its attempt records, signed again with the peer healed) and
+/// must then end signed with nothing duplicated.
+/// docs/reliability.md has the table; a row added there is a row added here.
+@Suite("Fault matrix: every peer, every fault", .serialized)
+struct FaultMatrixTests {
+    enum Peer: String, Sendable { case registry, tokens, fulcio, rekor }
+    enum End: Sendable, Equatable {
+        /// Signed, stored and logged once (exit 0).
+        case signed
+        /// Signed and stored; the Rekor entry failed, retryably (the signature is kept, the run is retried).
+        case storedLogRetryable
+        /// Not signed: a retryable failure naming the peer.
+        case failsRetryable
+    }
+
+    struct Row: Sendable, CustomTestStringConvertible {
+        var peer: Peer
+        var fault: FaultProxy.Fault
+        var method: String?
+        var path: String
+        var count: Int = 1
+        var end: End
+        var testDescription: String { "\(peer.rawValue): \(fault) on \(method ?? "any") \(path) → \(end)" }
+    }
+
+    static let rows: [Row] = [
+        // The registry.
+        Row(peer: .registry, fault: .status(503), method: "PUT", path: "/manifests/", count: 2, end: .signed),
+        Row(
+            peer: .registry, fault: .status(429, retryAfter: "1"), method: "POST", path: "/blobs/uploads", end: .signed),
+        Row(peer: .registry, fault: .reset, method: "PUT", path: "/manifests/", end: .signed),
+        Row(peer: .registry, fault: .truncate, method: "GET", path: "/manifests/", end: .signed),
+        Row(
+            peer: .registry, fault: .slowBody(chunk: 64, pause: .milliseconds(20)), method: "GET", path: "/manifests/",
+            count: 2, end: .signed),
+        // Read-back finds the lost write: not marked signed; the retry pushes it (one layer, not two).
+        Row(peer: .registry, fault: .acceptAndDrop, method: "PUT", path: "/manifests/sha256-", end: .failsRetryable),
+        Row(peer: .registry, fault: .contentType("text/html"), method: "GET", path: "/manifests/", end: .signed),
+        Row(peer: .registry, fault: .status(500), method: "PUT", path: "/manifests/", count: 100, end: .failsRetryable),
+        Row(peer: .registry, fault: .hang, method: "PUT", path: "/manifests/", count: 100, end: .failsRetryable),
+        Row(peer: .registry, fault: .redirect(to: "ELSEWHERE"), method: "PUT", path: "/blobs/", end: .failsRetryable),
+        // The token server (the registry's realm).
+        Row(peer: .tokens, fault: .status(503), method: nil, path: "/token", end: .signed),
+        Row(peer: .tokens, fault: .reset, method: nil, path: "/token", end: .signed),
+        Row(
+            peer: .tokens, fault: .replaceBody(Data("<html>".utf8)), method: nil, path: "/token", count: 100,
+            end: .failsRetryable),
+        Row(peer: .tokens, fault: .hang, method: nil, path: "/token", count: 100, end: .failsRetryable),
+        // Fulcio.
+        Row(peer: .fulcio, fault: .status(503), method: "POST", path: "/api/v2/signingCert", end: .signed),
+        Row(peer: .fulcio, fault: .reset, method: "POST", path: "/api/v2/signingCert", end: .signed),
+        Row(
+            peer: .fulcio, fault: .truncate, method: "POST", path: "/api/v2/signingCert", count: 100,
+            end: .failsRetryable),
+        Row(peer: .fulcio, fault: .hang, method: "POST", path: "/api/v2/signingCert", count: 100, end: .failsRetryable),
+        // Rekor.
+        Row(peer: .rekor, fault: .status(503), method: "POST", path: "/api/v1/log/entries", end: .signed),
+        // The entry is made, the answer lost: the retry gets 409 and the existing entry — never a second one.
+        Row(peer: .rekor, fault: .truncate, method: "POST", path: "/api/v1/log/entries", end: .signed),
+        Row(
+            peer: .rekor, fault: .replaceBody(Data("{}".utf8)), method: "POST", path: "/api/v1/log/entries",
+            count: 100, end: .storedLogRetryable),
+        // A log that never answers holds the run until its time budget is spent: nothing after it is done.
+        Row(peer: .rekor, fault: .hang, method: "POST", path: "/api/v1/log/entries", count: 100, end: .failsRetryable),
+    ]
+
+    @Test(arguments: rows)
+    func row(_ row: Row) async throws {
+        let stack = try await FaultStack()
+        defer { Task { await stack.stop() } }
+        var fault = row.fault
+        if case .redirect = fault {
+            fault = .redirect(to: "localhost:\(stack.elsewhere.address.split(separator: ":")[1])")
+        }
+        stack.proxy(row.peer).inject(fault, method: row.method, path: row.path, count: row.count)
+        let signed = try await stack.sign()
+        let text = signed.text
+        let failures = signed.outcome?.failures ?? []
+        let mark = signed.outcome?.annotations.mark ?? [:]
+        switch row.end {
+        case .signed:
+            #expect(signed.exitCode == 0, "\(text)")
+            #expect(mark["chains.tekton.dev/signed"] == "true", "\(text)")
+            #expect(stack.rekor.entryCount == 2, "one entry for the image, one for the provenance")
+        case .storedLogRetryable:
+            #expect(signed.exitCode == 1, "\(text)")
+            #expect(!failures.isEmpty && failures.allSatisfy { $0.stage == .tlog && $0.isRetryable }, "\(text)")
+            #expect(failures.allSatisfy { "\($0)".contains(stack.rekorProxy.address) }, "\(text)")
+            #expect(mark["chains.tekton.dev/signed"] == nil)
+            #expect(stack.rekor.entryCount <= 2)
+        case .failsRetryable:
+            #expect(signed.exitCode == 1, "\(text)")
+            #expect(!failures.isEmpty && failures.allSatisfy(\.isRetryable), "\(text)")
+            let named = stack.names(row.peer)
+            #expect(failures.contains { f in named.contains { "\(f)".contains($0) } }, "\(named): \(text)")
+            #expect(mark["chains.tekton.dev/signed"] == nil, "\(text)")
+            #expect(mark["chains.tekton.dev/retries"] == "0", "\(text)")
+        }
+        // Never duplicated: at most one layer in the .sig and in the .att, at most two log entries.
+        let layers = try await stack.layers()
+        #expect(layers.sig <= 1 && layers.att <= 1, "\(layers)")
+        if row.end == .signed { #expect(layers.sig == 1 && layers.att == 1, "\(layers)") }
+        #expect(stack.rekor.entryCount <= 2)
+        // Nothing secret printed; the push password went to the registry's realm only, never to a redirect target.
+        for secret in [TokenRegistry.pushUser.1, stack.identityToken] {
+            #expect(!text.contains(secret) && !(signed.document ?? "").contains(secret))
+        }
+        let basic =
+            "Basic " + Data("\(TokenRegistry.pushUser.0):\(TokenRegistry.pushUser.1)".utf8).base64EncodedString()
+        for proxy in [stack.registryProxy, stack.fulcioProxy, stack.rekorProxy] {
+            #expect(!proxy.seen.contains { $0.authorization == basic }, "the push password went to \(proxy.address)")
+        }
+        #expect(
+            !stack.elsewhere.seen.contains { $0.authorization != nil },
+            "credentials followed a redirect to another host: \(stack.elsewhere.seen)")
+        guard row.end != .signed else { return }
+        // The retry, as the controller makes it: the run as the attempt left it, the peer answering again.
+        stack.proxy(row.peer).clear()
+        let retried = try await stack.sign(document: signed.document)
+        #expect(retried.exitCode == 0, "retry: \(retried.text)")
+        #expect(retried.outcome?.annotations.mark["chains.tekton.dev/signed"] == "true", "retry: \(retried.text)")
+        let after = try await stack.layers()
+        #expect(after.sig == 1 && after.att == 1, "after the retry: \(after)")
+        #expect(stack.rekor.entryCount == 2, "after the retry: \(stack.rekor.entryCount) log entries")
+    }
+}
