@@ -49,13 +49,20 @@ extension FuzzHarness {
         FuzzHarness(name: "oci-manifest", summary: "an OCI/Docker image manifest or index, as a registry serves it") {
             data in
             var findings = Findings()
+            // What we write back (an updated .sig manifest, a referrers index with ours added) reads back as what
+            // we wrote: encoding is stable. (Not `decode(encode(x)) == x`: empty annotations are left out, so a
+            // served `"annotations": {}` comes back as none — found by the fuzzer, harmless, kept as a corpus input.)
             if let manifest = try? JSONDecoder().decode(ImageManifest.self, from: data) {
-                let again = try? JSONDecoder().decode(ImageManifest.self, from: manifest.encoded())
-                findings.check(again == manifest, "a manifest does not survive encoded()")
+                let written = manifest.encoded()
+                let again = try? JSONDecoder().decode(ImageManifest.self, from: written)
+                findings.check(again?.encoded() == written, "a manifest's encoding does not read back")
+                findings.check(again?.layers.map(\.digest) == manifest.layers.map(\.digest), "layers changed")
             }
             if let index = try? JSONDecoder().decode(ImageIndex.self, from: data) {
-                let again = try? JSONDecoder().decode(ImageIndex.self, from: index.encoded())
-                findings.check(again == index, "an index does not survive encoded()")
+                let written = index.encoded()
+                let again = try? JSONDecoder().decode(ImageIndex.self, from: written)
+                findings.check(again?.encoded() == written, "an index's encoding does not read back")
+                findings.check(again?.manifests.map(\.digest) == index.manifests.map(\.digest), "manifests changed")
             }
             return findings.list
         },
