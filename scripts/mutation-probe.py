@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Mutation probe: small semantic changes to the decisions that guard users, each applied to the source, the tests that
+cover it run (one filter per mutation), and the change reverted. A mutation the tests do not catch "survives": a
+decision no test holds. By hand, not in CI (about 20-30 minutes on 2 cores): scripts/mutation-probe.sh [ID...]
+Prints one line per mutation and a summary; writes .build/mutation-report.txt."""
+import os, subprocess, sys, time
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# id, file, original text, mutated text, test filter, what the mutation breaks
+M = [
+    ("keyring-wildcard", "Sources/RegistryAuth/Keyring.swift", "guard keyLabels.count == imageLabels.count else { return false }",
+     "", "RegistryAuthTests", "a *.example.com entry also matches a.b.example.com"),
+    ("keyring-port", "Sources/RegistryAuth/Keyring.swift", "guard k.port == i.port else { return false }", "",
+     "RegistryAuthTests", "a credential for host:5000 is sent to host:443"),
+    ("keyring-path", "Sources/RegistryAuth/Keyring.swift", "return i.path.hasPrefix(k.path)", "return true",
+     "RegistryAuthTests", "a repository-scoped entry is used for other repositories"),
+    ("redirect-strip-auth", "Sources/HTTPTransport/AsyncHTTPClientTransport.swift", 'headers["Authorization"] = nil', "",
+     "OCIRegistryTests", "credentials follow a redirect to another host"),
+    ("redirect-https-http", "Sources/HTTPTransport/AsyncHTTPClientTransport.swift",
+     'if current.url.scheme == "https" && next.scheme != "https" {', 'if false && current.url.scheme == "https" {',
+     "OCIRegistryTests", "an https request follows a redirect to plain http"),
+    ("realm-plain-http", "Sources/OCIRegistry/RegistryClient.swift",
+     'if realm.scheme != "https" && !(registryOverHTTP || connection.security == .insecureSkipVerify) {',
+     'if false {', "OCIRegistryTests", "registry credentials are sent to a plain-http token realm"),
+    ("token-min-lifetime", "Sources/OCIRegistry/RegistryClient.swift", "seconds.isFinite ? max(seconds, 60) : 60",
+     "seconds", "OCIRegistryTests", "a token with a tiny or absent expires_in is thrown away at once"),
+    ("token-refresh-margin", "Sources/OCIRegistry/RegistryClient.swift", "let margin = min(30, lifetime / 10)",
+     "let margin = -lifetime", "OCIRegistryTests", "an expired registry token is still used"),
+    ("read-back", "Sources/OCIRegistry/Cosign.swift",
+     "decoded.layers.count >= 1, decoded.layers.contains(where: { $0.digest == layer.description })",
+     "decoded.layers.count >= 0", "OCIRegistryTests", "a write the registry lost is marked signed"),
+    ("lost-write-retryable", "Sources/OCIRegistry/RegistryError.swift", "        lostWrite || (!isAuthorizationFailure",
+     "        (!isAuthorizationFailure", "FaultMatrix", "a lost write is a final failure, never pushed again"),
+    ("dedupe-layer", "Sources/OCIRegistry/Cosign.swift",
+     "$0.digest == layerDigest.description && (sameSigner?($0.annotations ?? [:]) ?? true)", "false",
+     "OCIRegistryTests", "a retry adds a second identical signature layer"),
+    ("retry-503", "Sources/HTTPTransport/Decorators.swift", "[408, 429, 500, 502, 503, 504]", "[408, 429, 500, 502, 504]",
+     "OCIRegistryTests", "a 503 is not retried"),
+    ("retry-reset", "Sources/HTTPTransport/HTTPTransport.swift",
+     "public var isTransient: Bool { kind == .connectionReset || kind == .timeout }",
+     "public var isTransient: Bool { kind == .timeout }", "OCIRegistryTests", "a reset connection is not retried"),
+    ("retry-after", "Sources/HTTPTransport/Decorators.swift",
+     "if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {", "if let seconds = Optional(0.0) {",
+     "OCIRegistryTests", "Retry-After is ignored"),
+    ("budget", "Sources/HTTPTransport/Decorators.swift", "return remaining > .milliseconds(Int64(wait * 1000) + 1)",
+     "return true", "OCIRegistryTests", "retries are started past the run's deadline"),
+    ("truncated-retryable", "Sources/HTTPTransport/AsyncHTTPClientTransport.swift",
+     "                kind: .connectionReset, host: host, reason: \"the answer was cut short",
+     "                kind: .connection, host: host, reason: \"the answer was cut short", "FaultMatrix",
+     "an answer cut short is not asked again"),
+    ("rekor-409", "Sources/Sigstore/Rekor.swift", "        case 409:", "        case 409 where false:",
+     "SigstoreTests|TransparencySign", "a retry logs a second entry instead of fetching the existing one"),
+    ("rekor-set", "Sources/Sigstore/Rekor.swift",
+     "guard key.isValidSignature(entry.signedEntryTimestamp, for: promise.serialized) else {", "guard true else {",
+     "SigstoreTests", "a log entry with a forged SET is accepted"),
+    ("rekor-inclusion", "Sources/Sigstore/Rekor.swift", "                == root", "                != nil",
+     "SigstoreTests", "an inclusion proof to another root is accepted"),
+    ("rekor-checkpoint", "Sources/Sigstore/Rekor.swift", "guard checkpoint.isSigned(by: log.publicKey) else {",
+     "guard true else {", "SigstoreTests", "an unsigned checkpoint is accepted"),
+    ("rekor-malformed-retryable", "Sources/Sigstore/Rekor.swift", "        malformedAnswer || (status.map",
+     "        (status.map", "FaultMatrix", "a log answering garbage fails the run for good"),
+    ("fulcio-own-key", "Sources/Sigstore/Fulcio.swift",
+     "guard chain[0].publicKey == Certificate.PublicKey(key.publicKey) else {", "guard true else {",
+     "SigstoreTests", "a certificate for someone else's key is used to sign"),
+    ("fulcio-chain", "Sources/Sigstore/Fulcio.swift",
+     "where !issuer.publicKey.isValidSignature(certificate.signature, for: certificate) {", "where false {",
+     "SigstoreTests", "a chain whose links do not verify is accepted"),
+    ("sct-signature", "Sources/Sigstore/SCT.swift", "key.isValidSignature(sct.signature, for: message)", "true",
+     "SigstoreTests", "an SCT with a bad signature vouches for a certificate"),
+    ("tlog-time-in-cert", "Sources/ChainsCore/Transparency.swift",
+     "guard certificate.notValidBefore <= time, time <= certificate.notValidAfter else {", "guard true else {",
+     "ChainsCoreTests|SigstoreTests", "an entry integrated outside the certificate's validity is accepted"),
+    ("tuf-threshold", "Sources/Sigstore/TUFMetadata.swift", "return good.count >= role.threshold",
+     "return good.count >= 1", "TUFTests", "one key signs for a 2-of-2 role"),
+    ("tuf-rollback", "Sources/Sigstore/TUFClient.swift", "cached.version > timestamp.version {",
+     "cached.version > timestamp.version + 1_000_000 {", "TUFTests", "an older timestamp replaces the cached one"),
+    ("tuf-expiry", "Sources/Sigstore/TUFClient.swift", "guard metadata.expires > now() else {", "guard true else {",
+     "TUFTests", "expired metadata is trusted"),
+    ("dsse-pae", "Sources/Signing/Signer.swift",
+     'var out = Data("DSSEv1 \\(payloadType.utf8.count) \\(payloadType) \\(payload.count) ".utf8)',
+     'var out = Data("DSSEv1 \\(payloadType.count) \\(payloadType) \\(payload.count) ".utf8)',
+     "SigningTests|Interop", "PAE counts characters, not bytes"),
+    ("retries-limit", "Sources/ChainsCore/Annotations.swift", "return n < maxRetries", "return n <= maxRetries",
+     "ChainsCoreTests", "a fourth retry is made where Chains stops at three"),
+    ("destination-metadata", "Sources/ChainsCore/RegistrySettings.swift", "        if Self.isMetadata(host) {",
+     "        if false && Self.isMetadata(host) {", "DestinationTests", "a push goes to the cloud metadata address"),
+    ("destination-loopback", "Sources/ChainsCore/RegistrySettings.swift",
+     "if refuseLoopback, Self.isLoopback(host), !listed {", "if false {", "DestinationTests",
+     "in a cluster, a push goes to loopback"),
+    ("namespace-secrets", "Sources/RegistryAuth/RunCredentials.swift",
+     "secret = try await objects.secret(namespace: namespace, name: name)",
+     'secret = try await objects.secret(namespace: "team-b", name: name)', "OCIRegistryTests|RegistryAuthTests",
+     "a run's secrets are read from another namespace"),
+    ("attempt-cert-lifetime", "Sources/ChainsCore/AttemptRecord.swift", "parsed[0].notValidAfter > now.addingTimeInterval(60)",
+     "parsed[0].notValidAfter > now.addingTimeInterval(-86400)", "ChainsCoreTests|OCIRegistryTests",
+     "a retry reuses a signature whose certificate has expired"),
+]
+
+only = set(sys.argv[1:])
+report, survived = [], []
+env = dict(os.environ, CHAINS_TEST_PYTHON=os.environ.get("CHAINS_TEST_PYTHON", os.path.join(root, ".venv-test/bin/python")))
+
+def run(cmd, timeout):
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+
+start_all = time.time()
+base = run(["swift", "build", "--build-tests"], 1800)
+if base.returncode != 0:
+    sys.exit("mutation-probe: the unmutated tree does not build:\n" + base.stdout[-3000:] + base.stderr[-3000:])
+for mid, path, old, new, filt, meaning in M:
+    if only and mid not in only:
+        continue
+    file = os.path.join(root, path)
+    original = open(file).read()
+    if original.count(old) != 1:
+        line = f"{mid:28} NOT APPLIED: the text is not found once in {path} (update the probe)"
+        print(line, flush=True); report.append(line); survived.append(mid)
+        continue
+    t0 = time.time()
+    try:
+        open(file, "w").write(original.replace(old, new, 1))
+        built = run(["swift", "build", "--build-tests"], 1800)
+        if built.returncode != 0:
+            verdict = "killed (does not compile)"
+        else:
+            tested = run(["swift", "test", "--skip-build", "--filter", filt], 1800)
+            verdict = "killed" if tested.returncode != 0 else "SURVIVED"
+    except subprocess.TimeoutExpired:
+        verdict = "killed (timeout)"
+    finally:
+        open(file, "w").write(original)
+    if verdict == "SURVIVED":
+        survived.append(mid)
+    line = f"{mid:28} {verdict:26} {time.time() - t0:6.0f} s  [{filt}] {meaning}"
+    print(line, flush=True)
+    report.append(line)
+run(["swift", "build", "--build-tests"], 1800)
+summary = f"{len(report)} mutations, {len(report) - len(survived)} killed, {len(survived)} survived ({', '.join(survived) or 'none'}); {time.time() - start_all:.0f} s"
+print(summary)
+os.makedirs(os.path.join(root, ".build"), exist_ok=True)
+open(os.path.join(root, ".build", "mutation-report.txt"), "w").write("\n".join(report + [summary]) + "\n")
+sys.exit(1 if survived else 0)
