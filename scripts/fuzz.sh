@@ -22,6 +22,14 @@ echo "== building the sanitized fuzz driver (.build-fuzz)" >&2
     grep -E "error|Compiling chains_fuzz|Build complete" >&2) || true
 bin=$(cd Fuzz && swift build -c release --scratch-path "$root/.build-fuzz" --show-bin-path)/chains-fuzz
 [ -x "$bin" ] || { echo "fuzz.sh: the driver did not build; see: cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize fuzzer --sanitize address" >&2; exit 1; }
+# The driver must be coverage-instrumented where the harnesses run (a build once came out with the parsers
+# uninstrumented, and libFuzzer then finds nothing new): the seed corpus must show coverage.
+probe=$(CHAINS_FUZZ_HARNESS=run-manifest SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin" -runs=0 \
+    Fuzz/Corpus/run-manifest 2>&1 | grep -oE 'INITED cov: [0-9]+' | grep -oE '[0-9]+$' || echo 0)
+if [ "${probe:-0}" -lt 500 ]; then
+    echo "fuzz.sh: the driver reaches only ${probe:-0} instrumented edges on the run-manifest seeds; rebuild it clean: rm -rf .build-fuzz" >&2
+    exit 1
+fi
 if [ "$which" = all ]; then list=$(names); else list=$which; fi
 mkdir -p .build-fuzz/corpus .build-fuzz/logs
 for h in $list; do
@@ -32,7 +40,8 @@ for h in $list; do
     before=$(ls "Fuzz/Crashes/$h" | wc -l)
     echo "== $h: $seconds s" >&2
     set +e
-    CHAINS_FUZZ_HARNESS=$h ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$bin" \
+    # SWIFT_BACKTRACE off: the Swift backtracer does not cope with ASan's stack and hangs after a finding.
+    CHAINS_FUZZ_HARNESS=$h SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$bin" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
         -artifact_prefix="Fuzz/Crashes/$h/" -close_fd_mask=1 "$work" "Fuzz/Corpus/$h" >"$log" 2>&1
     status=$?
@@ -51,7 +60,7 @@ for h in $list; do
         "$crashes" | tee -a .build-fuzz/results.tsv
     if [ $merge -eq 1 ]; then
         mkdir -p ".build-fuzz/merged/$h" && rm -f ".build-fuzz/merged/$h"/*
-        CHAINS_FUZZ_HARNESS=$h ASAN_OPTIONS=detect_leaks=0 "$bin" -merge=1 -max_len=16384 ".build-fuzz/merged/$h" \
+        CHAINS_FUZZ_HARNESS=$h SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin" -merge=1 -max_len=16384 ".build-fuzz/merged/$h" \
             "Fuzz/Corpus/$h" "$work" >>"$log" 2>&1
         for f in ".build-fuzz/merged/$h"/*; do
             n=$(basename "$f"); [ -e "Fuzz/Corpus/$h/seed-$n" ] || [ -e "Fuzz/Corpus/$h/$n" ] || cp "$f" "Fuzz/Corpus/$h/$n"

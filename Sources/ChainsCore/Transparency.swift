@@ -63,7 +63,7 @@ public struct RekorTransparencyLog: TransparencyLog {
     }
 
     /// A keyless signature counts only if the log recorded it while the certificate was valid.
-    static func checkTime(_ entry: RekorEntry, certificate: Certificate?, log: String) throws(RekorError) {
+    package static func checkTime(_ entry: RekorEntry, certificate: Certificate?, log: String) throws(RekorError) {
         guard let certificate else { return }
         let time = entry.integratedDate
         guard certificate.notValidBefore <= time, time <= certificate.notValidAfter else {

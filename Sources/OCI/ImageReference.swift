@@ -122,7 +122,15 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         guard isValidRegistry(registry) else {
             throw ReferenceError(reference: whole, reason: "registry \"\(registry)\" is not a valid host[:port]")
         }
-        if registry == dockerHub && !repository.contains("/") { repository = "library/" + repository }
+        if registry == dockerHub && !repository.contains("/") {
+            repository = "library/" + repository
+            // The name we print and push to must read back: `library/` must not take it past the limit (found by
+            // the image-reference fuzz harness: a 250-character one-segment name printed as one that did not parse).
+            guard repository.utf8.count <= 255 else {
+                throw ReferenceError(
+                    reference: whole, reason: "a repository must be 2 to 255 characters long (with library/)")
+            }
+        }
         return (registry, repository)
     }
 

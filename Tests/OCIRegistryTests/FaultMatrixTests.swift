@@ -141,4 +141,42 @@ struct FaultMatrixTests {
         #expect(after.sig == 1 && after.att == 1, "after the retry: \(after)")
         #expect(stack.rekor.entryCount == 2, "after the retry: \(stack.rekor.entryCount) log entries")
     }
+
+    /// The mutation probe's read-back: a registry that keeps the old `.sig` when acknowledging the new one (an update
+    /// lost, not a first write) is caught by reading back, not marked signed.
+    @Test("a lost update of an existing .sig is found by read-back: not marked signed, retryable")
+    func lostUpdate() async throws {
+        let stack = try await FaultStack()
+        defer { Task { await stack.stop() } }
+        let first = try await stack.sign()
+        #expect(first.exitCode == 0, "\(first.text)")
+        // Signed again (--force): a new certificate, so a new layer; its manifest update is acknowledged and lost.
+        stack.registryProxy.inject(.acceptAndDrop, method: "PUT", path: "/manifests/sha256-", count: 100)
+        let again = try await stack.sign(force: true)
+        #expect(again.exitCode == 1, "\(again.text)")
+        #expect(again.outcome?.annotations.mark["chains.tekton.dev/signed"] == nil, "\(again.text)")
+        let failures = again.outcome?.failures ?? []
+        #expect(!failures.isEmpty && failures.allSatisfy(\.isRetryable), "\(again.text)")
+        #expect(failures.contains { "\($0)".contains("read back") }, "\(again.text)")
+        let layers = try await stack.layers()
+        #expect(layers.sig == 1 && layers.att == 1, "\(layers)")
+    }
+
+    /// The mutation probe's attempt-cert-lifetime: a retry reuses what an earlier attempt signed only while its
+    /// certificate has more than a minute left; a certificate about to expire means signing again.
+    @Test("a retry does not reuse a signature whose certificate is about to expire: a new certificate is made")
+    func noReuseNearExpiry() async throws {
+        let stack = try await FaultStack()
+        defer { Task { await stack.stop() } }
+        stack.fulcio.setLifetime(45)
+        // Rekor answers garbage to both entries: signatures made and stored, the attempt retryable, records kept.
+        stack.rekorProxy.inject(.replaceBody(Data("{}".utf8)), method: "POST", path: "/api/v1/log/entries", count: 2)
+        let first = try await stack.sign()
+        #expect(first.exitCode == 1, "\(first.text)")
+        let certificates = stack.fulcio.stats.v2
+        #expect(first.document?.contains("chains-in-swift.dev/attempt-") == true, "\(first.text)")
+        let retried = try await stack.sign(document: first.document)
+        #expect(retried.exitCode == 0, "\(retried.text)")
+        #expect(stack.fulcio.stats.v2 > certificates, "the retry must ask Fulcio for a new certificate")
+    }
 }

@@ -75,7 +75,11 @@ final class FaultStack: Sendable {
 
     /// `chains sign` on a TaskRun that built the pushed image (named through the registry's proxy).
     /// `document`: the run as an earlier attempt left it (a retry); else a new one.
-    func sign(document: String? = nil, runTimeout: Duration = .seconds(4)) async throws -> SignedRun {
+    func sign(
+        document: String? = nil, runTimeout: Duration = .seconds(60), force: Bool = false
+    ) async throws
+        -> SignedRun
+    {
         let run = try dir.write(
             "run-\(UUID().uuidString).yaml",
             document ?? RunFixtures.taskRun(image: "\(registryProxy.address)/\(Self.repository)", digest: digest))
@@ -83,7 +87,8 @@ final class FaultStack: Sendable {
             run,
             setup: LocalSetup(
                 configFile: dir.file("config.yaml"), objectDirectories: [dir.file("objects")],
-                dockerConfig: dir.file("no-docker").path, runTimeout: runTimeout, trustedRoot: dir.file("root.json")))
+                dockerConfig: dir.file("no-docker").path, runTimeout: runTimeout, trustedRoot: dir.file("root.json")),
+            force: force)
     }
 
     /// Layers of the image's `.sig` and `.att` manifests, read from the registry directly (0 when absent).

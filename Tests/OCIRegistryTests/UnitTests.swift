@@ -217,3 +217,22 @@ struct RedirectTests {
         #expect(try AsyncHTTPClientTransport.redirect(request("https://r/a"), answeredBy: answer(200, "/b")) == nil)
     }
 }
+
+/// The mutation probe's token-min-lifetime: the token spec says to assume 60 s when `expires_in` is absent, and a
+/// token server answering a few seconds must not make every request fetch a new token.
+@Suite("token answers")
+struct TokenAnswerTests {
+    @Test("token or access_token; expires_in at least 60 s; an empty token is no token")
+    func answers() {
+        func answer(_ json: String) -> (token: String, refreshToken: String?, lifetime: Double)? {
+            RegistrySession.tokenAnswer(Data(json.utf8))
+        }
+        #expect(answer(#"{"token":"a","expires_in":5}"#)?.lifetime == 60)
+        #expect(answer(#"{"token":"a"}"#)?.lifetime == 60)
+        #expect(answer(#"{"access_token":"b","expires_in":300,"refresh_token":"r"}"#)?.lifetime == 300)
+        #expect(answer(#"{"access_token":"b","refresh_token":"r"}"#)?.refreshToken == "r")
+        #expect(answer(#"{"token":"a","expires_in":1e400}"#)?.lifetime.isFinite != false)
+        #expect(answer(#"{"token":""}"#) == nil)
+        #expect(answer("<html>") == nil)
+    }
+}

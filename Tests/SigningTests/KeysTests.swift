@@ -125,3 +125,14 @@ enum SHA256Digest {
 enum SHA384Digest {
     static func of(_ d: Data) -> SHA384.Digest { SHA384.hash(data: d) }
 }
+
+/// The mutation probe's dsse-pae: PAE counts bytes, as the DSSE spec and every verifier do.
+@Suite("PAE lengths")
+struct PAELengthTests {
+    @Test("a non-ASCII payload type is counted in UTF-8 bytes, not characters")
+    func byteLengths() {
+        let type = "application/vnd.é+json"  // 22 characters, 23 bytes
+        #expect(
+            DSSE.pae(payloadType: type, payload: Data("{}".utf8)) == Data("DSSEv1 23 application/vnd.é+json 2 {}".utf8))
+    }
+}
