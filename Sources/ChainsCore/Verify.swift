@@ -313,7 +313,9 @@ public struct AttachmentVerifier: Sendable {
                 "rawBytes"] as? String
         let leaf = raw.flatMap { Data(base64Encoded: $0) }.flatMap { try? Certificate(derEncoded: Array($0)) }
         var entries: [TransparencyLogEntry] = []
-        if let list = material?["tlogEntries"], let data = try? JSONSerialization.data(withJSONObject: list) {
+        if let list = material?["tlogEntries"], JSONSerialization.isValidJSONObject(list),
+            let data = try? JSONSerialization.data(withJSONObject: list)
+        {
             entries = (try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)) ?? []
         }
         return (leaf, entries)

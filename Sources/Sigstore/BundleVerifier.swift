@@ -228,7 +228,10 @@ package struct ParsedBundle {
         let material = json["verificationMaterial"] as? [String: Any] ?? [:]
         certificates = try Self.certificates(material, version: version)
         if let list = material["tlogEntries"] {
-            guard let data = try? JSONSerialization.data(withJSONObject: list),
+            // `isValidJSONObject` first: JSONSerialization traps (not throws) on a top-level string or number — a
+            // bundle with `"tlogEntries": 1` crashed the verifier (found by the sigstore-bundle fuzz harness).
+            guard JSONSerialization.isValidJSONObject(list),
+                let data = try? JSONSerialization.data(withJSONObject: list),
                 let decoded = try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)
             else { throw CertificateCheckError("the bundle's tlogEntries are malformed") }
             entries = decoded
