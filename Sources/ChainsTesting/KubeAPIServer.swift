@@ -159,5 +159,12 @@ public final class KubeAPIServer: Sendable {
         }
     }
 
+    /// Writes a line that is not a watch event into every open watch (a proxy that corrupts the stream).
+    public func sendGarbage() {
+        api.store.withLock { s in
+            for w in s.watchers.values { w.continuation.yield(Data("<html>502 Bad Gateway</html>\n".utf8)) }
+        }
+    }
+
     public var watchCount: Int { api.store.withLock { $0.watchers.count } }
 }

@@ -183,4 +183,31 @@ struct KubeClientTests {
         #expect(relisted?.count == 5 && api.stats.byVerb["list"] == 2)
         #expect(errors.withLock { $0 }.count == 1 && errors.withLock { $0 }.first?.contains("503") == true)
     }
+
+    /// The fault suite's watch rows: a stream that carries garbage is given up and resumed, with the error reported
+    /// naming the watch; nothing is missed and nothing re-listed.
+    @Test("a watch that sends garbage: reported, resumed from the last version, later changes still arrive")
+    func garbageWatch() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        api.put(taskRun("a"), as: .taskRuns)
+        let kube = try client(api)
+        defer { Task { await kube.shutdown() } }
+        let errors = Mutex<[String]>([])
+        let reflector = Reflector(
+            client: kube, resource: .taskRuns, namespace: ns, watchTimeoutSeconds: 30, transform: { $0 },
+            onError: { e in errors.withLock { $0.append(e.description) } })
+        var iterator = reflector.events().makeAsyncIterator()
+        guard case .synced = await iterator.next() else { Issue.record("no sync first"); return }
+        try await Task.sleep(for: .milliseconds(200))
+        api.sendGarbage()
+        try await Task.sleep(for: .milliseconds(300))
+        api.put(taskRun("b"), as: .taskRuns)
+        guard case .upsert(let b) = await iterator.next() else { Issue.record("no upsert after garbage"); return }
+        #expect(b["metadata"]?["name"]?.stringValue == "b")
+        #expect(api.stats.byVerb["list"] == 1, "resumed, not re-listed")
+        let reported = errors.withLock { $0 }
+        #expect(reported.contains { $0.contains("not {type, object}") && $0.contains("taskruns") }, "\(reported)")
+    }
 }
+
