@@ -210,4 +210,3 @@ struct KubeClientTests {
         #expect(reported.contains { $0.contains("not {type, object}") && $0.contains("taskruns") }, "\(reported)")
     }
 }
-
