@@ -1,5 +1,5 @@
 // swift-tools-version: 6.2
-// The libFuzzer driver for the harnesses in ../Sources/FuzzTargets. Built only by scripts/fuzz.sh, with
+// The libFuzzer driver for the harnesses in ../Sources/FuzzTargets. Built only by scripts/fuzz.sh, in debug, with
 // `--sanitize fuzzer --sanitize address` in a build folder of its own (.build-fuzz); `swift test` in the main package
 // replays Corpus/ and Crashes/ through the same harness functions without this build.
 import PackageDescription

@@ -236,3 +236,36 @@ struct TokenAnswerTests {
         #expect(answer("<html>") == nil)
     }
 }
+
+/// The mutation probe's realm-plain-http: the token protocol sends the user's password to the realm, so an https
+/// registry whose challenge names a plain-http realm gets no credentials — unless that registry is marked insecure.
+@Suite("plain-http token realms", .serialized)
+struct PlainRealmTests {
+    let layer = ScenarioTests().layer
+    let subject = ScenarioTests().subject
+
+    @Test("an https registry naming an http realm: refused before anything is sent; allowed when marked insecure")
+    func plainRealm() async throws {
+        let reg = try await TokenRegistry(tls: true)
+        defer { Task { await reg.stop() } }
+        let host = "localhost:\(reg.registry.port)"
+        let repo = try ImageReference(parsingRepository: "\(host)/team/app")
+        let credential = Credential(username: TokenRegistry.pushUser.0, password: TokenRegistry.pushUser.1)
+        let verified = ConnectionPolicy(registries: [host: .init(.customCA(path: reg.registry.tls!.certificate.path))])
+        let transport = try AsyncHTTPClientTransport(policy: verified)
+        defer { Task { try? await transport.shutdown() } }
+        await #expect {
+            _ = try await RegistryClient(transport: transport, policy: verified)
+                .session(repository: repo, credential: credential, scopes: [Scope.push("team/app")])
+                .attach(layer(21), as: .signature, to: try subject(21))
+        } throws: { "\($0)".contains("plain http") && "\($0)".contains(host) }
+        #expect(reg.tokens.stats.gets == 0 && reg.tokens.stats.posts == 0, "the password reached the realm")
+        let insecure = ConnectionPolicy(registries: [host: .init(.insecureSkipVerify)])
+        let lax = try AsyncHTTPClientTransport(policy: insecure)
+        defer { Task { try? await lax.shutdown() } }
+        _ = try await RegistryClient(transport: lax, policy: insecure)
+            .session(repository: repo, credential: credential, scopes: [Scope.push("team/app")])
+            .attach(layer(21), as: .signature, to: try subject(21))
+        #expect(reg.tokens.stats.gets >= 1)
+    }
+}
