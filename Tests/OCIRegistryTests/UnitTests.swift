@@ -5,6 +5,7 @@ import HTTPTransport
 import OCI
 import RegistryAuth
 import Signing
+import Synchronization
 import Testing
 
 @testable import OCIRegistry
@@ -267,5 +268,29 @@ struct PlainRealmTests {
             .session(repository: repo, credential: credential, scopes: [Scope.push("team/app")])
             .attach(layer(21), as: .signature, to: try subject(21))
         #expect(reg.tokens.stats.gets >= 1)
+    }
+}
+
+/// The mutation probe's budget: a retry that would start after the run's deadline is not made — the last answer
+/// stands, at once, rather than a wait that ends in "the budget ran out".
+@Suite("retries within the run's budget")
+struct RetryBudgetTests {
+    struct Always503: HTTPTransport {
+        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+            HTTPResponse(status: 503, headers: ["Retry-After": "5"], body: Data(), url: request.url)
+        }
+    }
+
+    @Test("Retry-After 5 s with 1 s of budget left: no wait, the 503 is the answer; with 60 s left, it waits")
+    func budget() async throws {
+        let waits = Mutex<[Double]>([])
+        let retrying = RetryingTransport(
+            Always503(), maxAttempts: 3, sleep: { seconds in waits.withLock { $0.append(seconds) } })
+        let request = HTTPRequest(method: "GET", url: URL(string: "http://registry.test/v2/")!)
+        let tight = try await RequestBudget.withBudget(.seconds(1), label: "test") { try await retrying.send(request) }
+        #expect(tight.status == 503)
+        #expect(waits.withLock { $0 }.isEmpty, "waited past the deadline: \(waits.withLock { $0 })")
+        let roomy = try await RequestBudget.withBudget(.seconds(60), label: "test") { try await retrying.send(request) }
+        #expect(roomy.status == 503 && waits.withLock { $0 } == [5, 5])
     }
 }
