@@ -35,8 +35,14 @@ extension KubeAPIClient {
         return Self.events(from: response.body, path: target.path)
     }
 
-    /// Newline-delimited `{"type","object"}` lines, however the chunks cut them.
-    static func events(
+    /// The longest watch event read (an object in etcd is at most 1.5 MiB; a line longer than this is a broken or
+    /// hostile stream, given up rather than held in memory).
+    package static let maxEventBytes = 32 * 1024 * 1024
+
+    /// Newline-delimited `{"type","object"}` lines, however the chunks cut them. Linear in the stream: each byte is
+    /// scanned once and the unfinished tail is copied once per chunk (a burst of events in one chunk used to copy the
+    /// rest of the chunk after every line).
+    package static func events(
         from body: AsyncThrowingStream<Data, any Error>, path: String
     ) -> AsyncThrowingStream<WatchEvent, any Error> {
         AsyncThrowingStream { continuation in
@@ -44,12 +50,22 @@ extension KubeAPIClient {
                 var pending = Data()
                 do {
                     for try await chunk in body {
+                        var scanFrom = pending.endIndex
                         pending += chunk
-                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = pending[pending.startIndex..<newline]
-                            pending = Data(pending[pending.index(after: newline)...])
+                        var start = pending.startIndex
+                        while let newline = pending[scanFrom...].firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = pending[start..<newline]
+                            start = pending.index(after: newline)
+                            scanFrom = start
                             if line.isEmpty { continue }
                             continuation.yield(try event(Data(line), path: path))
+                        }
+                        if start != pending.startIndex { pending = Data(pending[start...]) }
+                        guard pending.count <= maxEventBytes else {
+                            let limit = "\(maxEventBytes / 1_048_576) MiB"
+                            throw KubeError(
+                                reason: "watch \(path): an event longer than \(limit); the watch is given up",
+                                isRetryable: true)
                         }
                     }
                     continuation.finish()

@@ -209,4 +209,43 @@ struct KubeClientTests {
         let reported = errors.withLock { $0 }
         #expect(reported.contains { $0.contains("not {type, object}") && $0.contains("taskruns") }, "\(reported)")
     }
+
+    /// Bounded resources: a watch stream is split into events however its chunks fall, a burst of events in one chunk
+    /// costs linear time, and a line that never ends is given up at maxEventBytes, not held in memory.
+    @Test("watch lines: split across chunks, a 20 MB event read whole, a line without end given up at the limit")
+    func watchLines() async throws {
+        func stream(_ chunks: [Data]) -> AsyncThrowingStream<Data, any Error> {
+            AsyncThrowingStream { c in
+                for chunk in chunks { c.yield(chunk) }
+                c.finish()
+            }
+        }
+        func event(_ name: String, padding: Int = 0) -> String {
+            #"{"type":"ADDED","object":{"kind":"TaskRun","metadata":{"name":"\#(name)"},"pad":"\#(String(repeating: "x", count: padding))"}}"#
+                + "\n"
+        }
+        // 5,000 events in one chunk, then one event cut into single bytes.
+        var names: [String] = []
+        let burst = Data((0..<5000).map { event("r\($0)") }.joined().utf8)
+        let split = Data(event("split").utf8).map { Data([$0]) }
+        for try await e in KubeAPIClient.events(from: stream([burst] + split), path: "/w") {
+            if case .added(let o) = e { names.append(o["metadata"]?["name"]?.stringValue ?? "") }
+        }
+        #expect(names.count == 5001 && names.first == "r0" && names.last == "split")
+        // A 20 MB object in 64 KiB chunks: read whole.
+        let big = Data(event("big", padding: 20_000_000).utf8)
+        let pieces = stride(from: 0, to: big.count, by: 65536).map { big[$0..<min($0 + 65536, big.count)] }
+        var sizes: [Int] = []
+        for try await e in KubeAPIClient.events(from: stream(pieces.map { Data($0) }), path: "/w") {
+            if case .added(let o) = e { sizes.append(o["pad"]?.stringValue?.count ?? 0) }
+        }
+        #expect(sizes == [20_000_000])
+        // A line that never ends: an error naming the watch once it passes the limit.
+        let endless = (0..<(KubeAPIClient.maxEventBytes / 1_048_576 + 2)).map { _ in
+            Data(repeating: 0x61, count: 1_048_576)
+        }
+        await #expect {
+            for try await _ in KubeAPIClient.events(from: stream(endless), path: "/apis/tekton.dev/v1/taskruns") {}
+        } throws: { "\($0)".contains("/apis/tekton.dev/v1/taskruns") && "\($0)".contains("MiB") }
+    }
 }
