@@ -1,6 +1,7 @@
 // swift-tools-version: 6.2
 // The libFuzzer driver for the harnesses in ../Sources/FuzzTargets. Built only by scripts/fuzz.sh, in debug, with
-// `--sanitize fuzzer --sanitize address` in a build folder of its own (.build-fuzz); `swift test` in the main package
+// `-Xswiftc -sanitize=fuzzer,address` (one flag: SwiftPM's two --sanitize flags leave Swift code uninstrumented) in a
+// build folder of its own (.build-fuzz); `swift test` in the main package
 // replays Corpus/ and Crashes/ through the same harness functions without this build.
 import PackageDescription
 
