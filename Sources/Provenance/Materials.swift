@@ -53,19 +53,22 @@ public struct PipelineRunWithChildren: Sendable {
 }
 
 /// Artifact lists merged as Chains' `AppendSubjects` / `AppendMaterials` do: an item with the same name as an earlier
-/// one and one algorithm/hex pair in common merges its digests into that one; otherwise it is appended. Indexed by
-/// name, so merging n items costs O(n), not O(n²) (and `add` works in place, where a returned copy per call made a
-/// PipelineRun's list quadratic in its children).
+/// one and one algorithm/hex pair in common merges its digests into the first such one; otherwise it is appended.
+/// Indexed by (name, algorithm, hex), so merging n items costs O(n) — not a scan per item, which made a PipelineRun's
+/// materials quadratic in its children (every child's git commit is a material of the same name).
 struct ArtifactList {
     private(set) var items: [Artifact] = []
-    private var byName: [String: [Int]] = [:]
+    /// The items holding each (name, algorithm, hex), in ascending order (almost always one).
+    private var holders: [String: [Int]] = [:]
 
     init(_ initial: [Artifact] = []) { add(initial) }
 
     /// A list already merged, taken as it is (merging it again could join two items a later one linked).
     init(keeping merged: [Artifact]) {
         items = merged
-        for (i, item) in merged.enumerated() { byName[item.name, default: []].append(i) }
+        for (i, item) in merged.enumerated() {
+            for (algorithm, hex) in item.digest { hold(Self.key(item.name, algorithm, hex), i) }
+        }
     }
 
     mutating func add(_ new: [Artifact]) {
@@ -73,13 +76,33 @@ struct ArtifactList {
     }
 
     mutating func add(_ item: Artifact) {
-        let candidates = byName[item.name] ?? []
-        if let i = candidates.first(where: { j in items[j].digest.contains { item.digest[$0.key] == $0.value } }) {
-            items[i].digest.merge(item.digest) { _, new in new }
-        } else {
-            byName[item.name, default: []].append(items.count)
+        let first = item.digest.compactMap { holders[Self.key(item.name, $0.key, $0.value)]?.first }.min()
+        guard let i = first else {
+            for (algorithm, hex) in item.digest { hold(Self.key(item.name, algorithm, hex), items.count) }
             items.append(item)
+            return
         }
+        for (algorithm, hex) in item.digest where items[i].digest[algorithm] != hex {
+            // A value replaced: item i no longer holds the old pair, and now holds the new one.
+            if let old = items[i].digest[algorithm] { release(Self.key(item.name, algorithm, old), i) }
+            hold(Self.key(item.name, algorithm, hex), i)
+        }
+        items[i].digest.merge(item.digest) { _, new in new }
+    }
+
+    private mutating func hold(_ key: String, _ i: Int) {
+        var list = holders[key] ?? []
+        let at = list.firstIndex { $0 >= i } ?? list.endIndex
+        if at == list.endIndex || list[at] != i { list.insert(i, at: at) }
+        holders[key] = list
+    }
+
+    private mutating func release(_ key: String, _ i: Int) {
+        holders[key]?.removeAll { $0 == i }
+    }
+
+    private static func key(_ name: String, _ algorithm: String, _ hex: String) -> String {
+        "\(name)\u{0}\(algorithm)\u{0}\(hex)"
     }
 }
 

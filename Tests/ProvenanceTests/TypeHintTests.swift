@@ -100,6 +100,34 @@ struct TypeHintTests {
                 Artifact(name: "a", digest: ["sha256": "3"]),
                 Artifact(name: "b", digest: ["sha256": "1"]),
             ])
+        // Against the definition (a scan per item), on seeded random lists with replaced values and shared names.
+        func naive(_ items: [Artifact]) -> [Artifact] {
+            var out: [Artifact] = []
+            for item in items {
+                if let i = out.firstIndex(where: { a in
+                    a.name == item.name && a.digest.contains { item.digest[$0.key] == $0.value }
+                }) {
+                    out[i].digest.merge(item.digest) { _, new in new }
+                } else {
+                    out.append(item)
+                }
+            }
+            return out
+        }
+        var seed: UInt64 = 42
+        func next(_ n: UInt64) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % n)
+        }
+        for _ in 0..<200 {
+            let items = (0..<next(30)).map { _ in
+                Artifact(
+                    name: "n\(next(3))",
+                    digest: Dictionary(
+                        (0..<(1 + next(2))).map { _ in ("a\(next(3))", "v\(next(4))") }, uniquingKeysWith: { $1 }))
+            }
+            #expect(ArtifactList(items).items == naive(items), "\(items)")
+        }
         // A list already merged is kept as it is.
         let kept = [Artifact(name: "a", digest: ["sha256": "1"]), Artifact(name: "a", digest: ["sha256": "1"])]
         #expect(ArtifactList(keeping: kept).items == kept)
