@@ -91,7 +91,7 @@ struct ObservedLease: Sendable {
     }
 
     static func int(_ value: JSONValue?) -> Int {
-        if case .number(let n)? = value, n.isFinite { return Int(n) }
+        if case .number(let n)? = value, let i = Int(exactly: n.rounded(.towardZero)) { return i }
         return 0
     }
 

@@ -89,7 +89,7 @@ extension KubeAPIClient {
             return .bookmark(resourceVersion: object["metadata"]?["resourceVersion"]?.stringValue ?? "")
         case "ERROR":
             let code: Int? = {
-                if case .number(let n) = object["code"] ?? .null { return Int(n) }
+                if case .number(let n) = object["code"] ?? .null { return Int(exactly: n) }
                 return nil
             }()
             throw KubeError(

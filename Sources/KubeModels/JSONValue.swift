@@ -188,7 +188,9 @@ extension JSONValue {
     public static func format(number n: Double) -> String {
         if n.isNaN || n.isInfinite { return "null" }
         if n == n.rounded(), abs(n) < 1e21 {
-            return String(Int64(n))
+            // Past Int64 (9.2e18) the integer is printed from the double itself: `Int64(n)` traps there (found by
+            // the watch-event fuzz harness).
+            return abs(n) < 9e18 ? String(Int64(n)) : String(format: "%.0f", n)
         }
         return "\(n)"
     }

@@ -164,3 +164,15 @@ struct ManifestTests {
         #expect(JSONValue.string("é\u{2028}€").serialized() == "\"é\u{2028}€\"")
     }
 }
+
+/// Numbers past Int64 in a manifest or a watch event (found by the watch-event fuzz harness: 1e20 trapped).
+@Suite("large numbers")
+struct LargeNumberTests {
+    @Test("integers past Int64 print as Go prints a float64 integer, without trapping")
+    func format() {
+        #expect(JSONValue.format(number: 1e20) == "100000000000000000000")
+        #expect(JSONValue.format(number: -9.5e18) == "-9500000000000000000")
+        #expect(JSONValue.format(number: 42) == "42")
+        #expect(JSONValue.format(number: 1e21) == "1e+21")
+    }
+}
