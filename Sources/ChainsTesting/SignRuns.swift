@@ -40,8 +40,9 @@ public struct SignedRun: Sendable {
 }
 
 /// Builds the front door from `setup`, signs `file`, shuts it down.
-public func signRunFile(_ file: URL, setup: LocalSetup, force: Bool = false) async -> SignedRun {
-    let logger = Logger(label: "chains.test", factory: { _ in SwiftLogNoOpLogHandler() })
+public func signRunFile(_ file: URL, setup: LocalSetup, force: Bool = false, log: CapturedLog? = nil) async -> SignedRun
+{
+    let logger = log?.logger() ?? Logger(label: "chains.test", factory: { _ in SwiftLogNoOpLogHandler() })
     do {
         return try await withLocalSigning(setup, logger: logger) { front in
             SignedRun(report: await front.sign(file: file, force: force), setupDiagnostics: front.diagnostics)

@@ -119,9 +119,13 @@ struct FaultMatrixTests {
         if row.end == .signed { #expect(layers.sig == 1 && layers.att == 1, "\(layers)") }
         #expect(stack.rekor.entryCount <= 2)
         // Nothing secret printed; the push password went to the registry's realm only, never to a redirect target.
-        for secret in [TokenRegistry.pushUser.1, stack.identityToken] {
+        // The token's signature part too: a log line could carry a token without its claims.
+        let tokenSignature = String(stack.identityToken.split(separator: ".").last ?? "")
+        for secret in [TokenRegistry.pushUser.1, stack.identityToken, tokenSignature] {
             #expect(!text.contains(secret) && !(signed.document ?? "").contains(secret))
+            #expect(!stack.log.all.contains { $0.contains(secret) }, "a secret in the log")
         }
+        #expect(!stack.log.all.isEmpty, "nothing was logged: the scan would prove nothing")
         let basic =
             "Basic " + Data("\(TokenRegistry.pushUser.0):\(TokenRegistry.pushUser.1)".utf8).base64EncodedString()
         for proxy in [stack.registryProxy, stack.fulcioProxy, stack.rekorProxy] {

@@ -18,6 +18,8 @@ final class FaultStack: Sendable {
     let dir: TemporaryDirectory
     let digest: String
     let identityToken: String
+    /// Every log line the signing wrote, across attempts (the fault suite scans it for secrets).
+    let log = CapturedLog()
     static let repository = "team-a/app"
     static let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
 
@@ -88,7 +90,7 @@ final class FaultStack: Sendable {
             setup: LocalSetup(
                 configFile: dir.file("config.yaml"), objectDirectories: [dir.file("objects")],
                 dockerConfig: dir.file("no-docker").path, runTimeout: runTimeout, trustedRoot: dir.file("root.json")),
-            force: force)
+            force: force, log: log)
     }
 
     /// Layers of the image's `.sig` and `.att` manifests, read from the registry directly (0 when absent).
