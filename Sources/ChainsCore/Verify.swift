@@ -312,12 +312,7 @@ public struct AttachmentVerifier: Sendable {
             ?? ((material?["x509CertificateChain"] as? [String: Any])?["certificates"] as? [[String: Any]])?.first?[
                 "rawBytes"] as? String
         let leaf = raw.flatMap { Data(base64Encoded: $0) }.flatMap { try? Certificate(derEncoded: Array($0)) }
-        var entries: [TransparencyLogEntry] = []
-        if let list = material?["tlogEntries"], JSONSerialization.isValidJSONObject(list),
-            let data = try? JSONSerialization.data(withJSONObject: list)
-        {
-            entries = (try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)) ?? []
-        }
+        let entries = material?["tlogEntries"].flatMap(TransparencyLogEntry.list(fromJSON:)) ?? []
         return (leaf, entries)
     }
 

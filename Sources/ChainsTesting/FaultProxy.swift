@@ -123,6 +123,8 @@ public final class FaultProxy: Sendable {
         return response
     }
 
+    /// `request` sent on to `upstream`; the upstream's name in the answer's headers becomes the host the client
+    /// asked for (`request.host`). Also `RegistryProxy`'s forwarding.
     static func forward(
         _ request: ServedRequest, upstream: String, transport: AsyncHTTPClientTransport
     ) async -> ServedResponse {
@@ -140,7 +142,7 @@ public final class FaultProxy: Sendable {
             }
             return ServedResponse(status: response.status, headers: out, body: response.body)
         } catch {
-            return ServedResponse(status: 502, body: Data("proxy: \(error)".utf8))
+            return ServedResponse(status: 502, body: Data("\(error)".utf8))
         }
     }
 

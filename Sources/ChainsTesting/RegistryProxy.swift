@@ -41,24 +41,9 @@ public final class RegistryProxy: Sendable {
         self.transport = transport
         let state = Box()
         self.state = state
-        let forward: @Sendable (ServedRequest, String) async -> ServedResponse = { request, proxyHost in
-            var headers = HTTPHeaders()
-            for (name, value) in request.headers where name.lowercased() != "host" { headers.add(name, value) }
-            let url = URL(string: "http://\(upstream)\(request.uri)")!
-            do {
-                let response = try await transport.send(
-                    HTTPRequest(
-                        method: request.method, url: url, headers: headers,
-                        body: request.body.isEmpty ? nil : request.body))
-                var out: [(String, String)] = []
-                for (name, value) in response.headers
-                where !["content-length", "connection", "transfer-encoding"].contains(name.lowercased()) {
-                    out.append((name, value.replacingOccurrences(of: upstream, with: proxyHost)))
-                }
-                return ServedResponse(status: response.status, headers: out, body: response.body)
-            } catch {
-                return ServedResponse(status: 502, body: Data("\(error)".utf8))
-            }
+        // Upstream host names in the answer's headers (Location) are rewritten to the host the client asked for.
+        let forward: @Sendable (ServedRequest) async -> ServedResponse = { request in
+            await FaultProxy.forward(request, upstream: upstream, transport: transport)
         }
         cdn = try await TestHTTPServer { request in
             state.m.withLock {
@@ -73,11 +58,10 @@ public final class RegistryProxy: Sendable {
             let blob = ServedRequest(
                 method: "GET", uri: request.uri.replacingOccurrences(of: "/cdn", with: ""), headers: headers,
                 body: Data(), host: "")
-            return await forward(blob, "")
+            return await forward(blob)
         }
         let cdnPort = cdn.port
         server = try await TestHTTPServer { request in
-            let proxyHost = request.host
             let decision: ServedResponse? = state.m.withLock { s in
                 if s.recording {
                     s.seen.append(
@@ -111,7 +95,7 @@ public final class RegistryProxy: Sendable {
             if let decision { return decision }
             let latency = state.m.withLock { $0.latency }
             if latency > .zero { try? await Task.sleep(for: latency) }
-            return await forward(request, proxyHost)
+            return await forward(request)
         }
     }
 

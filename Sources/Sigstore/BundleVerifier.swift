@@ -203,6 +203,17 @@ public enum BundleVerifier {
     }
 }
 
+extension TransparencyLogEntry {
+    /// A bundle's `verificationMaterial.tlogEntries` as JSONSerialization read it; nil when it is not a list of
+    /// entries. `isValidJSONObject` first: JSONSerialization traps (it does not throw) on a top-level string or number
+    /// — a bundle with `"tlogEntries": 1` crashed the verifier (found by the sigstore-bundle fuzz harness).
+    package static func list(fromJSON value: Any) -> [TransparencyLogEntry]? {
+        guard JSONSerialization.isValidJSONObject(value), let data = try? JSONSerialization.data(withJSONObject: value)
+        else { return nil }
+        return try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)
+    }
+}
+
 /// A bundle's parts, with the shape checked.
 package struct ParsedBundle {
     enum Content {
@@ -228,12 +239,9 @@ package struct ParsedBundle {
         let material = json["verificationMaterial"] as? [String: Any] ?? [:]
         certificates = try Self.certificates(material, version: version)
         if let list = material["tlogEntries"] {
-            // `isValidJSONObject` first: JSONSerialization traps (not throws) on a top-level string or number — a
-            // bundle with `"tlogEntries": 1` crashed the verifier (found by the sigstore-bundle fuzz harness).
-            guard JSONSerialization.isValidJSONObject(list),
-                let data = try? JSONSerialization.data(withJSONObject: list),
-                let decoded = try? JSONDecoder().decode([TransparencyLogEntry].self, from: data)
-            else { throw CertificateCheckError("the bundle's tlogEntries are malformed") }
+            guard let decoded = TransparencyLogEntry.list(fromJSON: list) else {
+                throw CertificateCheckError("the bundle's tlogEntries are malformed")
+            }
             entries = decoded
         } else {
             entries = []
