@@ -178,7 +178,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
-        .testTarget(name: "KubeModelsTests", dependencies: ["KubeModels"], swiftSettings: strict),
+        .testTarget(
+            name: "KubeModelsTests", dependencies: ["KubeModels", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
         .testTarget(name: "ChainsConfigTests", dependencies: ["ChainsConfig"], swiftSettings: strict),
         .testTarget(
             name: "RegistryAuthTests", dependencies: ["RegistryAuth", "ChainsTesting", "KubeModels", "OCI"],

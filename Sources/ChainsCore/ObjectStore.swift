@@ -55,7 +55,11 @@ public struct ObjectStore: Sendable {
     /// The child TaskRuns of a PipelineRun, found by `status.childReferences` as the controller finds them.
     /// Returns the children found and the names that are missing (or are not TaskRuns, e.g. CustomRuns).
     public func lookupChildren(of pr: PipelineRun) throws(ManifestError) -> ChildLookup {
-        var found: [TaskRun] = []
+        struct Child: Sendable {
+            let json: JSONValue
+            let source: String
+        }
+        var children: [Child] = []
         var missing: [String] = []
         for ref in pr.status.childReferences ?? [] {
             if let kind = ref.kind, kind != "TaskRun" {
@@ -66,7 +70,11 @@ public struct ObjectStore: Sendable {
                 missing.append(ref.name)
                 continue
             }
-            found.append(try TaskRun(json: entry.json, source: entry.source))
+            children.append(Child(json: entry.json, source: entry.source))
+        }
+        // Decoding thousands of children is most of a big PipelineRun's reading; they share nothing.
+        let found = try Concurrently.map(children, minimumPerWorker: 64) { child throws(ManifestError) in
+            try TaskRun(json: child.json, source: child.source)
         }
         return ChildLookup(found: found, missing: missing)
     }

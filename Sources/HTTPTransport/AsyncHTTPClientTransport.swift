@@ -162,8 +162,16 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             limit = min(limit, remaining)
         }
         do {
+            let started = ContinuousClock.now
+            let within = limit
             let response = try await client.execute(r, timeout: limit.timeAmount)
-            let body = try await response.body.collect(upTo: maxBodyBytes)
+            // The client's deadline covers the head only: a peer trickling its body for ever is cut off here, at
+            // the same limit, counted from the start of the request.
+            let body = try await Self.collect(response.body, upTo: maxBodyBytes, by: started + within) {
+                TransportError(
+                    kind: .timeout, host: host,
+                    reason: "\(request.method) \(request.url.path): the answer did not end within \(within.seconds)")
+            }
             var headers = HTTPHeaders()
             for h in response.headers { headers.add(h.name, h.value) }
             logger.debug("\(request.method) \(request.url.redactedForLog) → \(response.status.code)")
@@ -185,6 +193,14 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             throw TransportError(kind: .connection, host: host, reason: "\(error)")
         } catch let error as NIOSSLError {
             throw TransportError(kind: .tls, host: host, reason: "TLS failed: \(error)")
+        } catch is NIOTooManyBytesError {
+            // Nothing we read is this large (manifests, tokens, log entries): a broken or hostile peer. Reading stops
+            // at the limit, so memory stays bounded whatever the peer sends.
+            throw TransportError(
+                kind: .other, host: host,
+                reason:
+                    "\(request.method) \(request.url.path): the answer is larger than \(maxBodyBytes / 1_048_576) MiB; "
+                    + "stopped reading")
         } catch let error as HTTPParserError {
             // The answer stopped before its Content-Length (a peer that crashed or a proxy that gave up): the same
             // as a connection closed mid-request, so an idempotent request is asked again.
@@ -203,6 +219,25 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
                     reason: "TLS failed (\(text)); if the registry uses a private CA, configure its CA bundle")
             }
             throw TransportError(kind: .connection, host: host, reason: text)
+        }
+    }
+}
+
+extension AsyncHTTPClientTransport {
+    /// The body, read up to `limit` bytes, or `late()` thrown when it has not ended by `deadline`.
+    static func collect(
+        _ body: HTTPClientResponse.Body, upTo limit: Int, by deadline: ContinuousClock.Instant,
+        late: @escaping @Sendable () -> TransportError
+    ) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else { throw late() }
+            return buffer
         }
     }
 }

@@ -57,9 +57,63 @@ public enum ManifestReader {
                 throw ManifestError(code: .syntax, source: source, reason: "invalid JSON: \(describe(error))")
             }
         }
+        let documents: [JSONValue]
+        if data.count >= parallelThreshold, let pieces = documentPieces(Array(data)) {
+            // Read the pieces on all cores; should one fail, the whole text is read again so that the error (and its
+            // line number) is the one a reader of the whole file reports.
+            do {
+                documents = try Concurrently.map(pieces) { piece throws(ManifestError) in
+                    try yamlDocuments(String(decoding: piece, as: UTF8.self), source: source)
+                }.flatMap { $0 }
+            } catch {
+                documents = try yamlDocuments(text, source: source)
+            }
+        } else {
+            documents = try yamlDocuments(text, source: source)
+        }
+        return (expandLists(documents), .yaml)
+    }
+
+    /// Streams this large are read in pieces, one per core.
+    static let parallelThreshold = 256 * 1024
+
+    /// The stream cut into about one piece per core, each a whole number of documents, or nil when it should be read in
+    /// one go. A document ends where a line starts with `---` followed by white space or the end of the line: YAML
+    /// forbids that line inside any node (`c-forbidden`), so cutting there never splits one. Directives (`%YAML`) belong
+    /// to the document after them, so a stream with any is not cut.
+    static func documentPieces(_ bytes: [UInt8]) -> [ArraySlice<UInt8>]? {
+        var starts: [Int] = []
+        var lineStart = 0
+        while lineStart < bytes.count {
+            if bytes[lineStart] == UInt8(ascii: "%") { return nil }
+            if lineStart > 0, lineStart + 3 <= bytes.count, bytes[lineStart] == UInt8(ascii: "-"),
+                bytes[lineStart + 1] == UInt8(ascii: "-"), bytes[lineStart + 2] == UInt8(ascii: "-"),
+                lineStart + 3 == bytes.count || [0x20, 0x09, 0x0D, 0x0A].contains(bytes[lineStart + 3])
+            {
+                starts.append(lineStart)
+            }
+            guard let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) else { break }
+            lineStart = newline + 1
+        }
+        let wanted = ProcessInfo.processInfo.activeProcessorCount
+        guard wanted > 1, !starts.isEmpty else { return nil }
+        let target = bytes.count / wanted
+        var pieces: [ArraySlice<UInt8>] = []
+        var from = 0
+        for start in starts where start - from >= target {
+            pieces.append(bytes[from..<start])
+            from = start
+        }
+        pieces.append(bytes[from...])
+        return pieces.count > 1 ? pieces : nil
+    }
+
+    private static func yamlDocuments(_ text: String, source: String) throws(ManifestError) -> [JSONValue] {
         var documents: [JSONValue] = []
         do {
-            var sequence = try Yams.compose_all(yaml: text)
+            // No resolver rules: tags are ours to resolve (`resolvePlain`), and Yams' default rules run five regular
+            // expressions per scalar — most of the reading time of a large run (and again per key for duplicates).
+            var sequence = try Yams.compose_all(yaml: text, .basic)
             while let node = sequence.next() {
                 let value = try jsonValue(from: node)
                 if value != .null { documents.append(value) }
@@ -70,7 +124,7 @@ public enum ManifestReader {
         } catch {
             throw ManifestError(code: .syntax, source: source, reason: "invalid YAML: \(error)")
         }
-        return (expandLists(documents), .yaml)
+        return documents
     }
 
     private static func expandLists(_ docs: [JSONValue]) -> [JSONValue] {
@@ -175,10 +229,32 @@ extension JSONValue {
     /// YAML with sorted keys, block style, strings quoted where YAML would read them as something else.
     public func yamlSerialized() -> String {
         do {
-            return try Yams.serialize(nodes: [yamlNode()], width: -1, sortKeys: true)
+            // Keys are sorted by `yamlNode` (bytewise, as Go sorts them); Yams' own sorting looks every key up by a
+            // linear scan of its mapping — quadratic: 5,000 image annotations took over a minute to write.
+            return try Yams.serialize(nodes: [yamlNode()], width: -1, sortKeys: false)
         } catch {
             // Serialising a tree we built cannot fail in practice; fall back to JSON, which is valid YAML.
             return prettySerialized()
+        }
+    }
+
+    /// The YAML 1.1 words a reader takes for a bool or null (`y`/`n` too: Go's yaml.v2, which kubectl uses, reads them
+    /// as bools); anything else can only read as something other than a string when it starts with one of `-+.0-9~<=`
+    /// (numbers, times, `.inf`, `<<`, `=`).
+    static let yaml11Words: Set<String> = [
+        "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
+        "off", "Off", "OFF", "y", "Y", "n", "N", "null", "Null", "NULL",
+    ]
+
+    /// False when no YAML 1.1 resolver rule can match `s`, so the regular expressions need not run.
+    static func mayReadAsOtherThanString(_ s: String) -> Bool {
+        guard let first = s.utf8.first else { return true }
+        switch first {
+        case UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="):
+            return true
+        default:
+            return yaml11Words.contains(s)
         }
     }
 
@@ -193,10 +269,12 @@ extension JSONValue {
             let readsAsString: Bool = {
                 guard !s.isEmpty else { return false }
                 if case .string = ManifestReader.resolvePlain(s) {} else { return false }
+                if JSONValue.yaml11Words.contains(s) { return false }
+                guard JSONValue.mayReadAsOtherThanString(s) else { return true }
                 return Yams.Resolver.default.resolveTag(of: Node(s)) == .str
             }()
             if !readsAsString { return Node(s, Tag(.str), .doubleQuoted) }
-            return Node(s, Tag(.str), s.contains("\n") ? .literal : .any)
+            return Node(s, Tag(.str), s.utf8.contains(UInt8(ascii: "\n")) ? .literal : .any)
         case .array(let items): return Node(items.map { $0.yamlNode() })
         case .object(let members):
             return Node(

@@ -88,7 +88,8 @@ struct ControllerTests {
     }
 
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<200 {
+        // Up to 30 s: the whole suite shares the machine's cores with these replicas.
+        for _ in 0..<600 {
             if condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }

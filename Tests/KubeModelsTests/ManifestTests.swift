@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Yams
 
 @testable import KubeModels
 
@@ -57,6 +58,41 @@ struct ManifestTests {
         let text = value.yamlSerialized()
         #expect(try yaml(text)[0] == value)
         #expect(text.contains("signed: \"true\""))
+    }
+
+    @Test("strings a YAML 1.1 reader takes for another type are quoted when written (kubectl, PyYAML read them back)")
+    func yaml11LookalikesQuoted() throws {
+        let lookalikes = [
+            "on", "Off", "YES", "n", "0x1f", "0o17", "017", "0b101", "1_000", "1:20", "190:20:30.15", "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00", ".inf", "-.Inf", ".NaN", "<<", "=", "~", "Null", "+1", "-.5e3",
+            "6.8523015e+5",
+        ]
+        let value = JSONValue.object(Dictionary(uniqueKeysWithValues: lookalikes.map { ($0 + "-key", .string($0)) }))
+        let text = value.yamlSerialized()
+        #expect(try yaml(text)[0] == value)
+        for s in lookalikes {
+            #expect(text.contains("\(s)-key: \"\(s)\"") || text.contains("\(s)-key: '\(s)'"), "\(s) not quoted")
+        }
+    }
+
+    @Test("the shortcut past the YAML 1.1 resolver's expressions skips only strings none of them matches")
+    func yaml11Shortcut() {
+        let alphabet = Array("-+.0123456789:_eExXbBoOaAfFnNyYsStTlLuU~<=iI ")
+        var generator = SystemRandomNumberGenerator()
+        var samples = ["", "sha256:abc", "registry.example.com/app", "true", "false", "yes", "no", "off", "null"]
+        for length in 1...2 { samples += strings(of: length, from: alphabet) }
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...12, using: &generator)
+            samples.append(String((0..<length).map { _ in alphabet.randomElement(using: &generator)! }))
+        }
+        for s in samples where !JSONValue.mayReadAsOtherThanString(s) {
+            #expect(Yams.Resolver.default.resolveTag(of: Yams.Node(s)) == .str, "\(s) skipped but not a string")
+        }
+    }
+
+    private func strings(of length: Int, from alphabet: [Character]) -> [String] {
+        guard length > 0 else { return [""] }
+        return strings(of: length - 1, from: alphabet).flatMap { prefix in alphabet.map { prefix + String($0) } }
     }
 
     @Test(
