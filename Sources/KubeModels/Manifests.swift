@@ -246,15 +246,16 @@ extension JSONValue {
         "off", "Off", "OFF", "y", "Y", "n", "N", "null", "Null", "NULL",
     ]
 
-    /// False when no YAML 1.1 resolver rule can match `s`, so the regular expressions need not run.
-    static func mayReadAsOtherThanString(_ s: String) -> Bool {
+    /// False when no YAML 1.1 resolver rule can match `s` save the word rules (`yaml11Words`, checked first by the
+    /// writer), so the regular expressions need not run: it does not start with one of `-+.0-9~<=`.
+    static func startsLikeYAML11NonString(_ s: String) -> Bool {
         guard let first = s.utf8.first else { return true }
         switch first {
         case UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "~"), UInt8(ascii: "<"), UInt8(ascii: "="):
             return true
         default:
-            return yaml11Words.contains(s)
+            return false
         }
     }
 
@@ -264,13 +265,12 @@ extension JSONValue {
         case .bool(let b): return Node(b ? "true" : "false", Tag(.bool), .plain)
         case .number(let n): return Node(JSONValue.format(number: n), Tag(.float), .plain)
         case .string(let s):
-            // Tagged `str`: the emitter quotes any string a YAML 1.1 reader would take for a bool, number or null.
             // Quote whatever a YAML 1.1 reader (kubectl, PyYAML) would take for a bool, number, null or date.
             let readsAsString: Bool = {
                 guard !s.isEmpty else { return false }
                 if case .string = ManifestReader.resolvePlain(s) {} else { return false }
                 if JSONValue.yaml11Words.contains(s) { return false }
-                guard JSONValue.mayReadAsOtherThanString(s) else { return true }
+                guard JSONValue.startsLikeYAML11NonString(s) else { return true }
                 return Yams.Resolver.default.resolveTag(of: Node(s)) == .str
             }()
             if !readsAsString { return Node(s, Tag(.str), .doubleQuoted) }
