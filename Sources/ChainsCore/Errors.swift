@@ -86,6 +86,8 @@ extension ChainsError {
             let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
             return ChainsError(
                 e.kind == .timeout ? .timeout : code, "Rekor \(e.description)", underlying: e, isRetryable: retryable)
+        case let e as TransportError where e.kind == .refused:
+            return ChainsError(.storageRefused, e.description, registry: e.host, underlying: e)
         case let e as TransportError:
             let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
             return ChainsError(

@@ -247,7 +247,11 @@ public final class LocalSigning: Sendable {
         let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
         let timeouts = HTTPTimeouts(
             request: setup.requestTimeout ?? .seconds(config.requestTimeout))
-        let http = try AsyncHTTPClientTransport(policy: policy, timeouts: timeouts, logger: logger)
+        // The flag wins over chains-config's list; the refusals of a cluster stay either way.
+        var settings = setup.registries
+        if settings.destinations.allowed.isEmpty { settings.destinations.allowed = config.ociAllowedRegistries }
+        let http = try AsyncHTTPClientTransport(
+            policy: policy, timeouts: timeouts, logger: logger, rules: settings.connectionRules)
         var warnings: [Diagnostic] = []
         let local: LocalDockerConfig?
         do {
@@ -257,12 +261,9 @@ public final class LocalSigning: Sendable {
             local = nil
         }
         do {
-            // The flag wins over chains-config's list; the refusals of a cluster stay either way.
-            var destinations = setup.registries.destinations
-            if destinations.allowed.isEmpty { destinations.allowed = config.ociAllowedRegistries }
             let storage = try OCIStorage(
                 client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
-                cluster: store, dockerConfig: local, config: config, destinations: destinations)
+                cluster: store, dockerConfig: local, config: config, destinations: settings.destinations)
             return (storage, http, warnings)
         } catch {
             try? await http.shutdown()

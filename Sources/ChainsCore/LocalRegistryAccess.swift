@@ -15,7 +15,8 @@ public enum LocalRegistryAccess {
         _ body: (RegistryClient) async throws -> T
     ) async throws -> T {
         let policy = settings.policy(insecureByDefault: false)
-        let transport = try AsyncHTTPClientTransport(policy: policy, timeouts: timeouts)
+        let transport = try AsyncHTTPClientTransport(
+            policy: policy, timeouts: timeouts, rules: settings.connectionRules)
         do {
             let value = try await body(RegistryClient(transport: RetryingTransport(transport), policy: policy))
             try? await transport.shutdown()

@@ -14,13 +14,41 @@ public struct RegistrySettings: Sendable {
     public var insecure: Set<String>
     /// Where pushes may go (`--allowed-registries`; in a cluster, loopback and the API service refused too).
     public var destinations: RegistryDestinations
+    /// `--resolve HOST:PORT=ADDRESS` (lowercased `host:port` → numeric address): connect there for that name, TLS
+    /// still verified as the name — for mirrors, split DNS and air-gapped setups, as curl's option.
+    public var resolve: [String: String]
 
     public init(
-        caBundles: [String: String] = [:], insecure: Set<String> = [], destinations: RegistryDestinations = .init()
+        caBundles: [String: String] = [:], insecure: Set<String> = [], destinations: RegistryDestinations = .init(),
+        resolve: [String: String] = [:]
     ) {
         self.caBundles = caBundles
         self.insecure = insecure
         self.destinations = destinations
+        self.resolve = resolve
+    }
+
+    /// Where registry connections may go: `--resolve`'s addresses, and every address a name resolves to checked
+    /// against `destinations` (`RegistryDestinations.addressRefusal`) before anything is sent.
+    public var connectionRules: ConnectionRules {
+        let destinations = self.destinations
+        return ConnectionRules(pinned: resolve) { registry, address in
+            destinations.addressRefusal(registry: registry, address: address)
+        }
+    }
+
+    /// Reads `--resolve` values; an error names the one that is not `HOST:PORT=ADDRESS`.
+    public static func pins(_ values: [String]) throws(ChainsError) -> [String: String] {
+        var out: [String: String] = [:]
+        for value in values {
+            guard let (key, address) = ConnectionRules.parsePin(value) else {
+                throw ChainsError(
+                    .badInput,
+                    "--resolve takes HOST:PORT=ADDRESS with a numeric address (as curl's), got \"\(value)\"")
+            }
+            out[key] = address
+        }
+        return out
     }
 
     /// `storage.oci.repository.insecure: true` makes every registry insecure, as in Chains.
@@ -37,8 +65,9 @@ public struct RegistrySettings: Sendable {
 /// reference is untrusted: by default no request goes to link-local or cloud metadata addresses (`169.254.0.0/16`,
 /// `fe80::/10`, `fd00:ec2::254`, `metadata.google.internal`), to the Kubernetes API service, or — in a cluster — to
 /// loopback. `allowed` (`--allowed-registries`, `storage.oci.allowed-registries`): only these `host[:port]`
-/// patterns, `*.` wildcards matched label by label and the port exactly, as credential keys are. Literal addresses
-/// and names are checked; a name that resolves to such an address is not (yet).
+/// patterns, `*.` wildcards matched label by label and the port exactly, as credential keys are. Names and literal
+/// addresses are checked before credentials are looked up; then every address a name resolves to is checked by the
+/// transport (`addressRefusal`), which connects to the address it checked.
 public struct RegistryDestinations: Sendable {
     public var allowed: [String]
     public var refuseLoopback: Bool
@@ -82,6 +111,23 @@ public struct RegistryDestinations: Sendable {
         }
         if !allowed.isEmpty, !listed {
             return "\(registry) is not in the allowed registries (\(allowed.joined(separator: ", ")))"
+        }
+        return nil
+    }
+
+    /// Why `registry` may not be reached at the numeric `address` it resolved to (or was pinned to), or nil. The
+    /// name passed `refusal(for:)` already; this catches a name that leads to a refused address.
+    public func addressRefusal(registry: String, address: String) -> String? {
+        let address = address.lowercased()
+        if Self.isMetadata(address) {
+            return "a link-local or cloud metadata address; signatures are never pushed there"
+        }
+        if apiServerHosts.contains(address) { return "the Kubernetes API service's address, not a registry" }
+        if refuseLoopback, Self.isLoopback(address),
+            !allowed.contains(where: { Keyring.matches(key: $0, image: registry) })
+        {
+            return "a loopback address, refused in a cluster (list \(registry) in --allowed-registries if a registry "
+                + "runs beside the controller)"
         }
         return nil
     }

@@ -18,7 +18,8 @@ public final class RegistryServer: @unchecked Sendable {
     /// `host:port` as clients name it.
     public var address: String { "127.0.0.1:\(port)" }
 
-    public init(auth: Auth = .none, tls: Bool = false) async throws {
+    /// `certificateNames`: the server certificate's subjectAltName entries (default: IP 127.0.0.1 and localhost).
+    public init(auth: Auth = .none, tls: Bool = false, certificateNames: [String]? = nil) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") else {
             throw MissingTool(
                 description: "docker-registry is not installed; run scripts/test.sh (it installs the Debian package)")
@@ -46,7 +47,7 @@ public final class RegistryServer: @unchecked Sendable {
             """
         var ca: TestCA?
         if tls {
-            let made = try TestCA(directory: directory)
+            let made = try TestCA(directory: directory, names: certificateNames ?? TestCA.defaultNames)
             ca = made
             config += "  tls:\n    certificate: \(made.serverCertificate.path)\n    key: \(made.serverKey.path)\n"
         }
@@ -107,13 +108,15 @@ public final class RegistryServer: @unchecked Sendable {
     deinit { stop() }
 }
 
-/// A test CA and a server certificate for 127.0.0.1 / localhost, made with openssl.
+/// A test CA and a server certificate (for 127.0.0.1 and localhost unless other names are given), made with openssl.
 public struct TestCA: Sendable {
     public let certificate: URL
     public let serverCertificate: URL
     public let serverKey: URL
 
-    init(directory: TemporaryDirectory) throws {
+    static let defaultNames = ["IP:127.0.0.1", "DNS:localhost"]
+
+    init(directory: TemporaryDirectory, names: [String]) throws {
         let d = directory.url.path
         func openssl(_ args: [String]) throws {
             let r = try runProcessBlocking("/usr/bin/openssl", args)
@@ -133,7 +136,7 @@ public struct TestCA: Sendable {
         ])
         try directory.write(
             "server.ext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+            "subjectAltName=\(names.joined(separator: ","))\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
         )
         try openssl([
             "x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key", "-CAcreateserial",

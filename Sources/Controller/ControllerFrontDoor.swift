@@ -44,6 +44,8 @@ public struct ControllerOptions: Sendable {
     /// `storage.oci.allowed-registries` when empty). In a cluster (no `--kubeconfig`), loopback and the API service
     /// are refused as well.
     public var allowedRegistries: [String] = []
+    /// `--resolve`: lowercased `host:port` → the numeric address registry connections for it go to.
+    public var resolve: [String: String] = [:]
     /// `--metrics-address`: where `/metrics`, `/healthz` and `/readyz` are served (Chains' metrics port).
     public var metricsAddress = ":9090"
     /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.

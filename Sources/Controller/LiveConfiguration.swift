@@ -45,6 +45,7 @@ public actor LiveConfiguration {
         setup.registries.destinations =
             options.kubeconfig == nil
             ? .inCluster(allowed: options.allowedRegistries) : .init(allowed: options.allowedRegistries)
+        setup.registries.resolve = options.resolve
         var written: URL?
         if let file = options.configFile {
             setup.configFile = file

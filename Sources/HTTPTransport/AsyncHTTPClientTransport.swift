@@ -5,6 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// The real transport, on AsyncHTTPClient. Follows redirects itself so that `Authorization` (and any other
 /// credential header) is dropped whenever the host changes, and TLS settings apply per host.
@@ -21,10 +22,16 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let maxBodyBytes = 64 * 1024 * 1024
 
     let timeouts: HTTPTimeouts
+    /// Where connections may go (`ConnectionRules`); nil: by name, unchecked.
+    let book: AddressBook?
+    let configuration: HTTPClient.Configuration
+    /// One client per (name, checked address), so connections go to the address that was checked; kept for the
+    /// transport's life (a process talks to few registries).
+    let pinnedClients = Mutex<[String: HTTPClient]>([:])
 
     public init(
         policy: ConnectionPolicy = .init(), timeouts: HTTPTimeouts = .init(), userAgent: String = "chains-in-swift/0.1",
-        logger: Logger? = nil
+        logger: Logger? = nil, rules: ConnectionRules? = nil
     ) throws {
         var config = HTTPClient.Configuration()
         config.redirectConfiguration = .disallow
@@ -32,6 +39,8 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             connect: timeouts.connect.timeAmount, read: timeouts.request.timeAmount)
         self.timeouts = timeouts
         config.decompression = .disabled
+        configuration = config
+        book = rules.map(AddressBook.init)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
         self.policy = policy
         self.userAgent = userAgent
@@ -69,7 +78,30 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     }
 
     /// Must be called once when done.
-    public func shutdown() async throws { try await client.shutdown() }
+    public func shutdown() async throws {
+        let pinned = pinnedClients.withLock { clients in
+            defer { clients = [:] }
+            return Array(clients.values)
+        }
+        for other in pinned { try? await other.shutdown() }
+        try await client.shutdown()
+    }
+
+    /// The client for `url`: the shared one, or — under connection rules — one that connects to the checked address.
+    func client(for url: URL, within limit: Duration) async throws -> HTTPClient {
+        guard let book, let address = try await book.address(for: url, within: limit) else { return client }
+        let host = (url.host ?? "").lowercased()
+        if host == address || host == "[\(address)]" { return client }
+        return pinnedClients.withLock { clients in
+            let key = "\(host)\u{0}\(address)"
+            if let known = clients[key] { return known }
+            var config = configuration
+            config.dnsOverride = [host: address]
+            let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+            clients[key] = made
+            return made
+        }
+    }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var current = request
@@ -115,6 +147,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         if let tls = tlsByHost[request.url.hostAndPort] ?? defaultTLS { r.tlsConfiguration = tls }
         let host = request.url.hostAndPort
         let response: HTTPClientResponse
+        let client = try await client(for: request.url, within: deadline)
         do {
             response = try await client.execute(r, timeout: deadline.timeAmount)
         } catch let error as HTTPClientError {
@@ -161,16 +194,17 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
             }
             limit = min(limit, remaining)
         }
+        let started = ContinuousClock.now
+        let whole = limit
+        let client = try await client(for: request.url, within: limit)
         do {
-            let started = ContinuousClock.now
-            let within = limit
-            let response = try await client.execute(r, timeout: limit.timeAmount)
+            let response = try await client.execute(r, timeout: (whole - (ContinuousClock.now - started)).timeAmount)
             // The client's deadline covers the head only: a peer trickling its body for ever is cut off here, at
             // the same limit, counted from the start of the request.
-            let body = try await Self.collect(response.body, upTo: maxBodyBytes, by: started + within) {
+            let body = try await Self.collect(response.body, upTo: maxBodyBytes, by: started + whole) {
                 TransportError(
                     kind: .timeout, host: host,
-                    reason: "\(request.method) \(request.url.path): the answer did not end within \(within.seconds)")
+                    reason: "\(request.method) \(request.url.path): the answer did not end within \(whole.seconds)")
             }
             var headers = HTTPHeaders()
             for h in response.headers { headers.add(h.name, h.value) }

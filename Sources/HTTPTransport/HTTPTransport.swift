@@ -78,6 +78,8 @@ public struct HTTPStreamResponse: Sendable {
 public struct TransportError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
         case connection, connectionReset, tls, timeout, tooManyRedirects, insecureRedirect, other
+        /// The connection rules refused the destination: nothing was sent.
+        case refused
     }
     public var kind: Kind
     public var host: String

@@ -165,6 +165,13 @@ struct RegistryOptions: ParsableArguments {
     )
     var allowedRegistries: String?
 
+    @Option(
+        name: .customLong("resolve"),
+        help:
+            "HOST:PORT=ADDRESS: connect to ADDRESS for registry HOST:PORT, TLS still verified as HOST (repeatable; as curl's --resolve)."
+    )
+    var resolve: [String] = []
+
     func settings() throws -> RegistrySettings {
         var cas: [String: String] = [:]
         for entry in registryCA {
@@ -179,7 +186,8 @@ struct RegistryOptions: ParsableArguments {
         }
         return RegistrySettings(
             caBundles: cas, insecure: Set(insecureRegistry),
-            destinations: RegistryDestinations(allowed: RegistryDestinations.patterns(allowedRegistries)))
+            destinations: RegistryDestinations(allowed: RegistryDestinations.patterns(allowedRegistries)),
+            resolve: try pins(resolve))
     }
 }
 
@@ -357,4 +365,13 @@ func durationFlag(_ text: String?, _ flag: String) throws -> Duration? {
         throw ValidationError("--\(flag) takes a positive duration such as 90s, 3m or 1m30s, got \"\(text)\"")
     }
     return value
+}
+
+/// `--resolve` values, or a ValidationError naming the one that is not HOST:PORT=ADDRESS.
+func pins(_ values: [String]) throws -> [String: String] {
+    do {
+        return try RegistrySettings.pins(values)
+    } catch {
+        throw ValidationError(error.message)
+    }
 }

@@ -64,6 +64,11 @@ struct ControllerCommand: AsyncParsableCommand {
     )
     var allowedRegistries: String?
 
+    @Option(
+        name: .customLong("resolve"),
+        help: "HOST:PORT=ADDRESS: connect to ADDRESS for registry HOST:PORT, TLS still verified as HOST (repeatable).")
+    var resolve: [String] = []
+
     @Option(name: .customLong("run-timeout"), help: "A run's whole time budget (default 3m, chains-config's key).")
     var runTimeout: String?
 
@@ -100,6 +105,7 @@ struct ControllerCommand: AsyncParsableCommand {
         options.buckets = buckets
         options.metricsAddress = metricsAddress
         options.allowedRegistries = RegistryDestinations.patterns(allowedRegistries)
+        options.resolve = try pins(resolve)
         options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)

@@ -183,6 +183,16 @@ struct CLITests {
         #expect(lease.status == 2 && lease.stderr.contains("--lease-duration"), "\(lease.stderr)")
         let format = try await chains(["controller", "--log-format", "xml"])
         #expect(format.status == 2 && format.stderr.contains("--log-format"))
+        // --resolve takes a numeric address, on both front doors.
+        for command in [["sign", running.path], ["controller"]] {
+            let pin = try await chains(command + ["--resolve", "registry.example.com:443=registry.internal"])
+            #expect(
+                pin.status == 2
+                    && pin.stderr.contains(
+                        "--resolve takes HOST:PORT=ADDRESS with a numeric address (as curl's), got \"registry.example.com:443=registry.internal\""
+                    ),
+                "\(pin.stderr)")
+        }
         #expect(usage.stderr.contains("Missing expected argument '<run>'"))
     }
 

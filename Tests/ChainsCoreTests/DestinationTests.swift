@@ -88,4 +88,51 @@ struct DestinationTests {
         #expect(allowed.exitCode == 0, "\(allowed.facts)")
         #expect(proxy.seen.contains { $0.method == "PUT" && $0.path.contains(".sig") })
     }
+
+    @Test("a name leading to a refused address gets no request (--resolve, in a cluster); listed, it is pushed there")
+    func refusedAddressGetsNoRequest() async throws {
+        let registry = try await RegistryServer()
+        defer { registry.stop() }
+        let proxy = try await RegistryProxy(upstream: registry.address)
+        defer { Task { await proxy.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let digest = try await pushTestImage(transport: http, registry: registry.address, repository: "app", tag: "v1")
+        let port = proxy.address.split(separator: ":").last!
+        let dir = try TemporaryDirectory()
+        _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.file("secrets"))
+        let config = try dir.write(
+            "config.yaml", RunFixtures.ociConfig + "  storage.oci.repository.insecure: \"true\"\n")
+        func sign(_ name: String, to address: String, destinations: RegistryDestinations) async throws -> SignedRun {
+            let run = try dir.write(
+                "run-\(name).yaml", RunFixtures.taskRun(image: "\(name):\(port)/app", digest: digest))
+            var setup = LocalSetup(configFile: config, signingSecrets: dir.file("secrets"), objectDirectories: [])
+            setup.registries.destinations = destinations
+            setup.registries.resolve = ["\(name):\(port)": address]
+            return await signRunFile(run, setup: setup)
+        }
+        let cluster = RegistryDestinations.inCluster(allowed: [], environment: [:])
+        for (name, address, why, destinations) in [
+            ("registry.chains.test", "127.0.0.1", "a loopback address, refused in a cluster", cluster),
+            (
+                "metadata.chains.test", "169.254.169.254", "a link-local or cloud metadata address",
+                RegistryDestinations()
+            ),
+        ] {
+            let refused = try await sign(name, to: address, destinations: destinations)
+            let failures = refused.outcome?.failures ?? []
+            let text = failures.map(\.description).joined(separator: "\n")
+            #expect(!failures.isEmpty && failures.allSatisfy { $0.stage == .storage && !$0.isRetryable }, "\(text)")
+            #expect(text.contains("\(name) resolves to \(address): \(why)"), "\(text)")
+            #expect(text.contains("nothing was sent"), "\(text)")
+            #expect(refused.outcome?.annotations.mark["chains.tekton.dev/signed"] != "true")
+        }
+        #expect(proxy.seen.isEmpty, "a refused address got \(proxy.seen.count) requests")
+        // Listed (a registry beside the controller), the pinned name is pushed to at its address.
+        let listed = try await sign(
+            "registry.chains.test", to: "127.0.0.1",
+            destinations: .inCluster(allowed: ["registry.chains.test:\(port)"], environment: [:]))
+        #expect(listed.exitCode == 0, "\(listed.facts)")
+        #expect(proxy.seen.contains { $0.method == "PUT" && $0.path.contains(".sig") })
+    }
 }
