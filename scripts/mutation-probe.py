@@ -96,7 +96,7 @@ M = [
      "a name resolving (or pinned) to the metadata address is pushed to"),
     ("destination-address-check", "Sources/HTTPTransport/ConnectionRules.swift",
      "                if let why = refusal(url.hostAndPort, address) {",
-     "                if false, let why = refusal(url.hostAndPort, address) {", "ConnectionRulesTests|DestinationTests",
+     "                if let why = refusal(url.hostAndPort, address), why.isEmpty {", "ConnectionRulesTests|DestinationTests",
      "the transport connects to an address the rules refuse"),
     ("namespace-secrets", "Sources/RegistryAuth/RunCredentials.swift",
      "secret = try await objects.secret(namespace: namespace, name: name)",

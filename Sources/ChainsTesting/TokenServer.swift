@@ -20,6 +20,8 @@ public final class TokenServer: Sendable {
         public var gets = 0
         public var posts = 0
         public var refused = 0
+        /// Every token answered (scanned for in what a test's code printed: tokens are credentials too).
+        public var issued: [String] = []
     }
 
     let server: TestHTTPServer
@@ -119,6 +121,7 @@ public final class TokenServer: Sendable {
         }
         let (expiresIn, jwtLifetime) = config.withLock { ($0.expiresIn, $0.jwtLifetime) }
         let token = jwt(subject: user ?? "", access: access, lifetime: jwtLifetime ?? expiresIn)
+        config.withLock { $0.stats.issued.append(token) }
         var response: [String: Any] = [
             "token": token, "access_token": token, "expires_in": expiresIn,
             "issued_at": ISO8601DateFormatter().string(from: Date()),

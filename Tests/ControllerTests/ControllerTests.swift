@@ -66,7 +66,8 @@ struct ControllerTests {
     func startController(
         _ api: KubeAPIServer, token: BearerToken = .none, config: String = "artifacts.oci.storage: tekton\n",
         runTimeout: Duration? = nil, namespace: String?, threads: Int, queue: WorkQueue = WorkQueue(),
-        reloadInterval: Duration = .seconds(10), election: ((inout ControllerOptions) -> Void)? = nil
+        reloadInterval: Duration = .seconds(10), election: ((inout ControllerOptions) -> Void)? = nil,
+        logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws -> Running {
         let client = try KubeAPIClient(
             connection: KubeConnection(server: URL(string: api.url)!, token: token, namespace: "tekton-chains"))
@@ -81,7 +82,6 @@ struct ControllerTests {
         options.systemNamespace = "tekton-chains"
         options.reloadInterval = reloadInterval
         election?(&options)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let running = try await ControllerFrontDoor.start(
             client: client, options: options, logger: logger, queue: queue)
         return Running(directory: dir, client: client, running: running, task: Task { await running.run() })
@@ -187,6 +187,89 @@ struct ControllerTests {
         #expect(
             message.contains("tlog") && message.contains(rekor.url.replacingOccurrences(of: "http://", with: "")),
             "\(message)")
+    }
+
+    @Test("no push password, docker config auth or token in any Event, metric label or log line, signed or refused")
+    func noSecretInEventsMetricsOrLogs() async throws {
+        let api = try await KubeAPIServer()
+        let reg = try await TokenRegistry()
+        defer {
+            Task {
+                await api.stop()
+                await reg.stop()
+            }
+        }
+        let http = try ChainsTestingHTTP.transport()
+        defer { Task { try? await http.shutdown() } }
+        var digests: [String: String] = [:]
+        for namespace in ["team-a", "team-b"] {
+            digests[namespace] = try await pushTestImage(
+                transport: http, registry: reg.address, repository: "\(namespace)/app", tag: "v1",
+                authorization: try await directToken(reg, repository: "\(namespace)/app"))
+        }
+        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws {
+            api.put(
+                try #require(try ManifestReader.parse(Data(yaml.utf8), source: "test").documents.first), as: resource)
+        }
+        let (reader, pusher) = (TokenRegistry.pullUser, TokenRegistry.pushUser)
+        // team-a: the reader's secret first (refused for push), then the pusher's; team-b: the reader's only.
+        for namespace in ["team-a", "team-b"] {
+            try put(
+                RunFixtures.dockerConfigSecret(
+                    name: "pull-only", namespace: namespace, registry: reg.address, username: reader.0,
+                    password: reader.1), as: .secrets)
+            try put(
+                RunFixtures.serviceAccount(
+                    namespace: namespace, secrets: namespace == "team-a" ? ["pull-only", "push-creds"] : ["pull-only"]),
+                as: .serviceAccounts)
+            try put(
+                RunFixtures.taskRun(
+                    image: "\(reg.address)/\(namespace)/app", digest: digests[namespace]!, namespace: namespace),
+                as: .taskRuns)
+        }
+        try put(
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: pusher.0, password: pusher.1), as: .secrets)
+        let log = CapturedLog()
+        let running = try await startController(
+            api, config: "artifacts.taskrun.storage: oci,tekton\nartifacts.oci.storage: oci,tekton\n", namespace: nil,
+            threads: 2, queue: WorkQueue(baseDelay: .milliseconds(100), maxDelay: .milliseconds(500)),
+            // Started as in a cluster (no kubeconfig): the loopback registry and its token realm must be listed.
+            election: { $0.allowedRegistries = [reg.address, "127.0.0.1:\(reg.tokens.port)"] }, logger: log.logger())
+        defer { running.stop() }
+        func reasons() -> [String] { api.objects(.events).compactMap { $0["reason"]?.stringValue } }
+        func mark(_ namespace: String) -> [String: String] {
+            (api.object(.taskRuns, namespace: namespace, name: "build-1")?["metadata"]?["annotations"]?.objectValue
+                ?? [:]).compactMapValues(\.stringValue)
+        }
+        try await waitUntil("team-a signed, team-b failed for good") {
+            mark("team-a")["chains.tekton.dev/signed"] == "true"
+                && mark("team-b")["chains.tekton.dev/signed"] == "failed"
+        }
+        #expect(reasons().contains("Signed") && reasons().contains("SigningFailed"), "\(reasons())")
+        let events = api.objects(.events).map { String(decoding: $0.serializedData(), as: UTF8.self) }
+        let metrics = try #require(running.running.controller.metrics).exposition()
+        // The refusal is explained (which user, from which secret) without the credential itself.
+        #expect(events.contains { $0.contains("user reader") && $0.contains("pull-only") }, "\(events)")
+        #expect(metrics.contains("watcher_taskrun_marked_signed_total"), "\(metrics)")
+        #expect(log.all.count > 4, "little was logged: the scan would prove little")
+        let written = [mark("team-a"), mark("team-b")].flatMap(\.values)
+        for (user, password) in [reader, pusher] {
+            let basic = Data("\(user):\(password)".utf8).base64EncodedString()
+            for secret in [password, basic] {
+                #expect(!events.contains { $0.contains(secret) }, "a secret in an Event")
+                #expect(!metrics.contains(secret), "a secret in a metric")
+                #expect(!log.all.contains { $0.contains(secret) }, "a secret in a log line")
+                #expect(!written.contains { $0.contains(secret) }, "a secret in an annotation")
+            }
+        }
+        // Registry tokens the controller was issued are credentials too.
+        let tokens = reg.tokens.stats.issued
+        #expect(!tokens.isEmpty)
+        for token in tokens {
+            #expect(!events.contains { $0.contains(token) } && !log.all.contains { $0.contains(token) })
+            #expect(!metrics.contains(token))
+        }
     }
 
     @Test("finalizers: a running run is held until signed; deleting one releases it at once, signed or not")
