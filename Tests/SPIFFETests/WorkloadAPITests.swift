@@ -71,6 +71,35 @@ struct WorkloadAPITests {
         #expect(ContinuousClock.now - started < .seconds(20))
     }
 
+    @Test(
+        "a broken agent — dropped, wedged, garbage, cut mid-answer: an error naming the socket, by the deadline; then it recovers",
+        arguments: [
+            SocketFaultProxy.Fault.dropOnAccept, .hang, .garbage, .truncateAnswer(bytes: 40),
+            .truncateAnswer(bytes: 200),
+        ])
+    func brokenAgent(fault: SocketFaultProxy.Fault) async throws {
+        let agent = try await SPIFFEAgent(token: spire.token(subject: spiffeID))
+        defer { agent.stop() }
+        let proxy = try SocketFaultProxy(upstream: agent.socket)
+        defer { proxy.stop() }
+        let provider = SPIFFETokenProvider(endpoint: .unix(path: proxy.socket), timeout: .seconds(2))
+        // Through the proxy untouched, the SVID arrives: the faults below are the proxy's, not its plumbing's.
+        #expect(try await provider.token(audience: "sigstore")?.subject == spiffeID)
+        proxy.set(fault)
+        let before = proxy.connections
+        await #expect {
+            _ = try await provider.token(audience: "sigstore")
+        } throws: { error in
+            guard let e = error as? IdentityTokenError else { return false }
+            // Each is what a restarting or wedged agent looks like: worth another attempt, never a hang.
+            return "\(e)".contains("unix://\(proxy.socket)") && e.isRetryable
+                && (fault != .hang || "\(e)".contains("did not answer in time"))
+        }
+        #expect(proxy.connections > before, "the fault was never reached")
+        proxy.set(.none)
+        #expect(try await provider.token(audience: "sigstore")?.subject == spiffeID, "no recovery after \(fault)")
+    }
+
     @Test("keyless with SPIFFE: the JWT-SVID gets a Fulcio certificate whose URI SAN is the SPIFFE ID")
     func keylessWithSPIFFE() async throws {
         let agent = try await SPIFFEAgent(token: spire.token(subject: spiffeID))
