@@ -21,6 +21,8 @@ public struct AuthExplainer: Sendable {
         public var index: Int
         public var credential: String
         public var source: String
+        /// Why it comes where it does: its source's place in the order, and its key's among the source's keys.
+        public var why: String = ""
         public var push: String?
     }
 
@@ -36,11 +38,13 @@ public struct AuthExplainer: Sendable {
             var out = "credentials for \(target.name), in the order they are tried:\n"
             for l in lines {
                 out += "  \(l.index). \(l.credential) — \(l.source)"
+                if !l.why.isEmpty { out += "\n       why here: \(l.why)" }
                 if let push = l.push { out += "\n       push: \(push)" }
                 out += "\n"
             }
             for w in warnings { out += "  warning: \(w)\n" }
             if let firstGranted { out += "→ pushes would use #\(firstGranted)\n" }
+            out += "(\(RunCredentialResolver.order))\n"
             return out
         }
     }
@@ -54,9 +58,11 @@ public struct AuthExplainer: Sendable {
         var lines: [Line] = []
         var firstGranted: Int?
         var seen: [Credential] = []
+        let reasons = RunCredentialResolver.placement(resolution.candidates)
         for (i, candidate) in resolution.candidates.enumerated() {
             var line = Line(
-                index: i + 1, credential: candidate.credential.description, source: candidate.source.description)
+                index: i + 1, credential: candidate.credential.description, source: candidate.source.description,
+                why: reasons[i])
             if checkPush, let client {
                 if seen.contains(candidate.credential) {
                     line.push = "same credential as above; not checked again"

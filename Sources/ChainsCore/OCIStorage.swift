@@ -183,7 +183,9 @@ public struct OCIStorage: StorageBackend {
         let resolution = await resolver.resolve(
             image: target, namespace: run.namespace, serviceAccount: run.serviceAccount,
             podTemplatePullSecrets: run.podTemplatePullSecrets, podPullSecrets: await podPullSecrets(run))
-        for w in resolution.warnings { receipt.diagnostics.append(.note("credentials: \(w)")) }
+        for w in resolution.warnings {
+            receipt.diagnostics.append(Diagnostic(w.isMisconfiguration ? .warning : .note, "credentials: \(w)"))
+        }
         do {
             let (result, used, _) = try await client.withCredentials(
                 resolution.candidates, repository: target, scopes: [Scope.push(target.repository)], operation: operation

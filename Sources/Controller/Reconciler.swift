@@ -183,6 +183,20 @@ public struct Reconciler: Sendable {
                 .object(["metadata": .object(["annotations": .object(annotations)])]),
                 fieldManager: "tekton-chains-controller")
         }
+        // Setup mistakes found on the way (a Secret whose credentials are in a credential store): said on the run,
+        // whether or not signing got through.
+        var warned: [String] = []
+        let found = outcome.diagnostics + outcome.artifacts.flatMap { $0.receipts.flatMap(\.diagnostics) }
+        for d in found
+        where d.severity == .warning && d.message.hasPrefix("credentials: ") && !warned.contains(d.message)
+            && warned.count < 5
+        {
+            warned.append(d.message)
+            logger.warning("\(key): \(d.message)")
+            await event(
+                .warning, "CredentialWarning", d.message, resource: resource, namespace: namespace, name: name,
+                uid: outcome.uid)
+        }
         if outcome.succeeded {
             logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")
             await event(

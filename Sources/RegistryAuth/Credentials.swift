@@ -90,5 +90,15 @@ public struct SourcedCredential: Sendable, Hashable {
 public struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
     public var source: String
     public var message: String
+    /// A setup mistake the user has to fix (a Secret made from a docker config whose credentials live in a
+    /// credential store): shown as a warning, and by the controller as an Event on the run.
+    public var isMisconfiguration: Bool
+
+    public init(source: String, message: String, isMisconfiguration: Bool = false) {
+        self.source = source
+        self.message = message
+        self.isMisconfiguration = isMisconfiguration
+    }
+
     public var description: String { "\(source): \(message)" }
 }

@@ -33,6 +33,10 @@ public struct Keyring: Sendable {
         return skipped
     }
 
+    /// Another keyring's entries after these: one keyring for all the Secrets of a source, as the kubelet merges
+    /// pull secrets, so the most specific key wins across Secrets and equal keys keep the Secrets' order.
+    public mutating func merge(_ other: Keyring) { entries += other.entries }
+
     public mutating func add(key rawKey: String, _ credential: SourcedCredential) {
         guard let key = Keyring.normaliseKey(rawKey) else { return }
         entries.append(Entry(key: key, credential: credential))

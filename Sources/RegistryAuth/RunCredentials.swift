@@ -101,8 +101,9 @@ public struct LocalDockerConfig: Sendable {
 /// 4. the local docker config and its credential helpers,
 /// 5. anonymous.
 ///
-/// Within a source, keys are matched as the kubelet does (most specific first). Only the run's own namespace
-/// is read. Missing Secrets or ServiceAccounts are warnings.
+/// Within a source, the entries of all its Secrets form one keyring, matched as the kubelet does: the most specific
+/// key first whichever Secret holds it, equal keys in the Secrets' order. Only the run's own namespace is read.
+/// Missing Secrets or ServiceAccounts are warnings.
 public struct RunCredentialResolver: Sendable {
     public var objects: any ClusterObjects
     public var dockerConfig: LocalDockerConfig?
@@ -110,6 +111,40 @@ public struct RunCredentialResolver: Sendable {
     public init(objects: any ClusterObjects, dockerConfig: LocalDockerConfig?) {
         self.objects = objects
         self.dockerConfig = dockerConfig
+    }
+
+    /// The order, as `auth explain` prints it.
+    public static let order =
+        "order: the ServiceAccount's secrets, the run's Pod imagePullSecrets, the pod template's imagePullSecrets, "
+        + "the ServiceAccount's imagePullSecrets, the local docker config and its helpers, anonymous; within each, "
+        + "the entries of all its Secrets as one keyring, the most specific key first (as the kubelet merges pull "
+        + "secrets), equal keys in the Secrets' order"
+
+    /// For each candidate, why it is where it is (what `auth explain` prints).
+    public static func placement(_ candidates: [SourcedCredential]) -> [String] {
+        let kinds: [CredentialSource.Kind] = [
+            .serviceAccountSecret, .podPullSecret, .podTemplatePullSecret, .serviceAccountPullSecret, .dockerConfig,
+            .credentialHelper, .anonymous,
+        ]
+        var out: [String] = []
+        var previous: SourcedCredential?
+        for candidate in candidates {
+            let kind = candidate.source.kind
+            let place = (kinds.firstIndex(of: kind) ?? 0) + 1
+            var why = "source \(place) (\(kind.rawValue))"
+            if let previous, previous.source.kind == kind, kind != .anonymous {
+                if previous.source.key == candidate.source.key {
+                    why += "; same key as the one above, from a later Secret"
+                } else {
+                    why += "; key \"\(candidate.source.key)\" is less specific than \"\(previous.source.key)\""
+                }
+            } else if kind != .anonymous {
+                why += "; its most specific matching key"
+            }
+            out.append(why)
+            previous = candidate
+        }
+        return out
     }
 
     public struct Resolution: Sendable {
@@ -146,6 +181,7 @@ public struct RunCredentialResolver: Sendable {
         }
 
         func fromSecrets(_ names: [String], kind: CredentialSource.Kind, via: String?) async {
+            var merged = Keyring()
             for name in names where !name.isEmpty {
                 let ref = "\(namespace)/\(name)"
                 let secret: Secret?
@@ -163,8 +199,9 @@ public struct RunCredentialResolver: Sendable {
                 }
                 let keyring = SecretCredentials.keyring(secret, ref: ref, kind: kind, serviceAccount: via)
                 warnings += keyring.warnings
-                candidates += keyring.keyring.lookup(target)
+                merged.merge(keyring.keyring)
             }
+            candidates += merged.lookup(target)
         }
 
         await fromSecrets((sa?.secrets ?? []).compactMap(\.name), kind: .serviceAccountSecret, via: saRef)
@@ -225,8 +262,10 @@ public enum SecretCredentials {
             return (keyring, warnings)
         }
         do {
-            let (config, problems) = try DockerConfig.parse(data)
+            var (config, problems) = try DockerConfig.parse(data)
             for p in problems { warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: p)) }
+            warnings += storeWarnings(config, source: "Secret \(ref) \(key)")
+            config.auths = config.auths.filter { !$0.value.isAnonymous }
             let skipped = keyring.add(config) { entryKey in
                 CredentialSource(kind: kind, origin: ref, key: entryKey, serviceAccount: serviceAccount)
             }
@@ -239,6 +278,44 @@ public enum SecretCredentials {
             warnings.append(CredentialWarning(source: "Secret \(ref) \(key)", message: error.description))
         }
         return (keyring, warnings)
+    }
+}
+
+extension SecretCredentials {
+    /// The trap the setup docs warn of: a Secret made from a docker config whose credentials are kept in a credential
+    /// store (`credsStore`, `credHelpers`) holds entries without credentials. Each is named, with what to do.
+    static func storeWarnings(_ config: DockerConfig, source: String) -> [CredentialWarning] {
+        var out: [CredentialWarning] = []
+        let fix =
+            "make the Secret from a docker config that holds the credential itself (remove \"credsStore\" and "
+            + "\"credHelpers\" from config.json, run docker login again, then recreate the Secret from that file), or "
+            + "create it with kubectl create secret docker-registry NAME --docker-server=REGISTRY "
+            + "--docker-username=USER --docker-password=PASSWORD"
+        var stores: [String] = []
+        if let store = config.credsStore { stores.append("\"credsStore\": \"\(store)\"") }
+        for (host, helper) in config.credHelpers.sorted(by: { $0.key < $1.key }) {
+            stores.append("\"credHelpers\": \"\(host)\" → \"\(helper)\"")
+        }
+        if !stores.isEmpty {
+            out.append(
+                CredentialWarning(
+                    source: source,
+                    message:
+                        "names a credential store (\(stores.joined(separator: ", "))), which exists only on the machine "
+                        + "the config was made on: the controller cannot ask it; \(fix)",
+                    isMisconfiguration: true))
+        }
+        for (entry, credential) in config.auths.sorted(by: { $0.key < $1.key }) where credential.isAnonymous {
+            out.append(
+                CredentialWarning(
+                    source: source,
+                    message:
+                        "entry \"\(entry)\" holds no credential (no \"auth\", \"username\"/\"password\" or "
+                        + "\"identitytoken\")\(stores.isEmpty ? "" : "; its credential is in the credential store")"
+                        + " — it is not used; \(fix)",
+                    isMisconfiguration: true))
+        }
+        return out
     }
 }
 

@@ -215,7 +215,15 @@ struct CLITests {
         defer { Task { await reg.stop() } }
         let dir = try TemporaryDirectory()
         let (image, digest, run) = try await imageAndRun(reg, dir)
-        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["pull-only", "push-creds"]))
+        try dir.write(
+            "objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["desktop-store", "pull-only", "push-creds"]))
+        // The seed's trap: a Secret made from a docker config whose credentials are in Docker Desktop's store.
+        let stored = #"{"auths":{"\#(reg.address)":{}},"credsStore":"desktop"}"#
+        try dir.write(
+            "objects/c.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: desktop-store, namespace: team-a}\n"
+                + "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: "
+                + Data(stored.utf8).base64EncodedString() + "\n")
         try dir.write(
             "objects/a.yaml",
             RunFixtures.dockerConfigSecret(
@@ -240,6 +248,10 @@ struct CLITests {
         outputs.append(sign)
         #expect(sign.status == 0, "\(sign.stderr)")
         #expect(sign.stderr.contains(".sig: pushed"))
+        #expect(
+            sign.stderr.contains(
+                "warning: credentials: Secret team-a/desktop-store .dockerconfigjson: names a credential store"),
+            "\(sign.stderr)")
 
         let ref = "\(image)@\(digest)"
         let verify = try await chains([
@@ -276,6 +288,11 @@ struct CLITests {
         #expect(explain.status == 0, "\(explain.stderr)")
         #expect(explain.stdout.contains("2. user chains — secret team-a/push-creds"))
         #expect(explain.stdout.contains("→ pushes would use #2"))
+        #expect(explain.stdout.contains("why here: source 1 (ServiceAccount secrets)"), "\(explain.stdout)")
+        #expect(
+            explain.stdout.contains(
+                "warning: Secret team-a/desktop-store .dockerconfigjson: entry \"\(reg.address)\" holds no credential"),
+            "\(explain.stdout)")
 
         for output in outputs {
             for secret in [

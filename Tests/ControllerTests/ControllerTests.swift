@@ -220,7 +220,8 @@ struct ControllerTests {
                     password: reader.1), as: .secrets)
             try put(
                 RunFixtures.serviceAccount(
-                    namespace: namespace, secrets: namespace == "team-a" ? ["pull-only", "push-creds"] : ["pull-only"]),
+                    namespace: namespace,
+                    secrets: namespace == "team-a" ? ["desktop-store", "pull-only", "push-creds"] : ["pull-only"]),
                 as: .serviceAccounts)
             try put(
                 RunFixtures.taskRun(
@@ -230,6 +231,13 @@ struct ControllerTests {
         try put(
             RunFixtures.dockerConfigSecret(
                 name: "push-creds", registry: reg.address, username: pusher.0, password: pusher.1), as: .secrets)
+        let stored = #"{"auths":{"\#(reg.address)":{}},"credsStore":"desktop"}"#
+        api.put(
+            .object([
+                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": .object(["name": "desktop-store", "namespace": "team-a"]),
+                "data": .object([".dockerconfigjson": .string(Data(stored.utf8).base64EncodedString())]),
+            ]), as: .secrets)
         let log = CapturedLog()
         let running = try await startController(
             api, config: "artifacts.taskrun.storage: oci,tekton\nartifacts.oci.storage: oci,tekton\n", namespace: nil,
@@ -245,8 +253,14 @@ struct ControllerTests {
         try await waitUntil("team-a signed, team-b failed for good") {
             mark("team-a")["chains.tekton.dev/signed"] == "true"
                 && mark("team-b")["chains.tekton.dev/signed"] == "failed"
+                && reasons().contains("SigningFailed") && reasons().contains("Signed")
         }
         #expect(reasons().contains("Signed") && reasons().contains("SigningFailed"), "\(reasons())")
+        // The Secret made from a credential-store config is named on the run, with what to do.
+        let warning = api.objects(.events).first { $0["reason"]?.stringValue == "CredentialWarning" }
+        #expect(
+            warning?["message"]?.stringValue?.contains("Secret team-a/desktop-store .dockerconfigjson") == true
+                && warning?["type"]?.stringValue == "Warning", "\(reasons())")
         let events = api.objects(.events).map { String(decoding: $0.serializedData(), as: UTF8.self) }
         let metrics = try #require(running.running.controller.metrics).exposition()
         // The refusal is explained (which user, from which secret) without the credential itself.

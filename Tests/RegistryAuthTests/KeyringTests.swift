@@ -260,4 +260,63 @@ struct ResolverTests {
             image: image, namespace: "ci", serviceAccount: "", podTemplatePullSecrets: [])
         #expect(r.candidates.first?.credential == Credential(username: "tekton-user", password: "pw"))
     }
+
+    @Test(
+        "kubelet's order across Secrets: one keyring per source, the most specific key first whichever Secret holds it")
+    func orderAcrossSecrets() async throws {
+        var objects = Objects()
+        objects.accounts["ci/builder"] = ServiceAccount(
+            metadata: ObjectMeta(name: "builder", namespace: "ci"),
+            secrets: [ObjectReference(name: "wide"), ObjectReference(name: "exact"), ObjectReference(name: "again")],
+            imagePullSecrets: [LocalObjectReference(name: "pull-exact")])
+        objects.secrets["ci/wide"] = dockerSecret("wide", registry: "*.example.com", user: "wildcard")
+        objects.secrets["ci/exact"] = dockerSecret("exact", registry: "reg.example.com", user: "exact-1")
+        objects.secrets["ci/again"] = dockerSecret("again", registry: "reg.example.com", user: "exact-2")
+        objects.secrets["ci/pull-exact"] = dockerSecret("pull-exact", registry: "reg.example.com/team", user: "pull")
+        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
+            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        // The wildcard is in the first Secret, yet the exact key of the later ones comes before it; equal keys keep
+        // the Secrets' order; a later source stays later even with a more specific key.
+        #expect(r.candidates.map(\.credential.username) == ["exact-1", "exact-2", "wildcard", "pull", ""])
+        let reasons = RunCredentialResolver.placement(r.candidates)
+        #expect(reasons[1].contains("same key as the one above, from a later Secret"), "\(reasons)")
+        #expect(reasons[2].contains("key \"*.example.com\" is less specific than \"reg.example.com\""), "\(reasons)")
+        #expect(reasons[3].hasPrefix("source 4 (ServiceAccount imagePullSecrets)"), "\(reasons)")
+    }
+
+    @Test("a Secret made from a config with a credential store: named, with what to do; its empty entries unused")
+    func credentialStoreSecret() async throws {
+        var objects = Objects()
+        objects.accounts["ci/builder"] = ServiceAccount(
+            metadata: ObjectMeta(name: "builder", namespace: "ci"),
+            secrets: [ObjectReference(name: "docker-registry"), ObjectReference(name: "helpers")])
+        let store = #"{"auths":{"reg.example.com":{}},"credsStore":"desktop"}"#
+        objects.secrets["ci/docker-registry"] = Secret(
+            metadata: ObjectMeta(name: "docker-registry", namespace: "ci"), type: "kubernetes.io/dockerconfigjson",
+            data: [".dockerconfigjson": Data(store.utf8).base64EncodedString()])
+        let helpers = #"{"credHelpers":{"123456789012.dkr.ecr.eu-west-1.amazonaws.com":"ecr-login"}}"#
+        objects.secrets["ci/helpers"] = Secret(
+            metadata: ObjectMeta(name: "helpers", namespace: "ci"), type: "Opaque",
+            data: ["config.json": Data(helpers.utf8).base64EncodedString()])
+        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
+            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        #expect(r.candidates.map(\.source.kind) == [.anonymous], "the empty entry is not offered as a credential")
+        let store1 = try #require(r.warnings.first { $0.message.contains("\"credsStore\": \"desktop\"") })
+        #expect(store1.isMisconfiguration && store1.source == "Secret ci/docker-registry .dockerconfigjson")
+        #expect(store1.message.contains("kubectl create secret docker-registry"), "\(store1)")
+        let entry = try #require(
+            r.warnings.first { $0.message.contains("entry \"reg.example.com\" holds no credential") })
+        #expect(entry.isMisconfiguration && entry.message.contains("its credential is in the credential store"))
+        let helper = try #require(r.warnings.first { $0.source == "Secret ci/helpers config.json" })
+        #expect(
+            helper.message.contains(
+                "\"credHelpers\": \"123456789012.dkr.ecr.eu-west-1.amazonaws.com\" → \"ecr-login\""),
+            "\(helper)")
+        // A config that holds its credentials draws no such warning.
+        objects.secrets["ci/docker-registry"] = dockerSecret("docker-registry", registry: "reg.example.com", user: "u")
+        let fine = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
+            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        #expect(fine.warnings.filter { $0.source.hasPrefix("Secret ci/docker-registry") }.isEmpty)
+        #expect(fine.candidates.first?.credential.username == "u")
+    }
 }
