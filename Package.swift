@@ -59,6 +59,13 @@ let package = Package(
         .target(name: "RegistryAuth", dependencies: ["OCI", "KubeModels"], swiftSettings: strict),
         .target(name: "KubeClient", dependencies: ["KubeModels", "HTTPTransport"], swiftSettings: strict),
         .target(
+            name: "CloudCredentials",
+            dependencies: [
+                "RegistryAuth", "HTTPTransport", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "OCIRegistry",
             dependencies: ["OCI", "RegistryAuth", "HTTPTransport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -107,7 +114,7 @@ let package = Package(
             name: "ChainsCore",
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
-                "HTTPTransport", .product(name: "Logging", package: "swift-log"),
+                "HTTPTransport", "CloudCredentials", .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -185,6 +192,13 @@ let package = Package(
         .testTarget(
             name: "RegistryAuthTests", dependencies: ["RegistryAuth", "ChainsTesting", "KubeModels", "OCI"],
             swiftSettings: strict),
+        .testTarget(
+            name: "CloudCredentialsTests",
+            dependencies: [
+                "CloudCredentials", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "OCI",
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "OCIRegistryTests",
             dependencies: [

@@ -25,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# 2. A Python venv with pinned independent verifiers (securesystemslib, cryptography, PyNaCl).
+# 2. A Python venv with pinned independent verifiers (securesystemslib, cryptography, PyNaCl, sigstore, …).
 venv="$root/.venv-test"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum Tests/Interop/requirements.txt | cut -d' ' -f1)
@@ -36,6 +36,19 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     echo "$want" > "$stamp"
 fi
 export CHAINS_TEST_PYTHON="$venv/bin/python"
+
+# 2b. The AWS doubles (moto's server) and botocore's SigV4 reference, in a venv of their own: botocore pins
+#     python-dateutil below 3, the Kubernetes client in the first one above.
+aws_venv="$root/.venv-aws"
+aws_stamp="$aws_venv/.requirements.sha256"
+aws_want=$(sha256sum Tests/Interop/requirements-aws.txt | cut -d' ' -f1)
+if [ ! -x "$aws_venv/bin/python" ] || [ "$(cat "$aws_stamp" 2>/dev/null)" != "$aws_want" ]; then
+    echo "== creating $aws_venv"
+    python3 -m venv "$aws_venv"
+    "$aws_venv/bin/pip" install -q --disable-pip-version-check -r Tests/Interop/requirements-aws.txt
+    echo "$aws_want" > "$aws_stamp"
+fi
+export CHAINS_TEST_AWS_PYTHON="$aws_venv/bin/python"
 
 # 3. Package hygiene: every target declares what it imports (SwiftPM builds undeclared imports that arrive
 #    transitively, so this is checked against `swift package dump-package`).

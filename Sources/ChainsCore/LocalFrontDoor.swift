@@ -1,4 +1,5 @@
 import ChainsConfig
+import CloudCredentials
 import Foundation
 import HTTPTransport
 import KubeModels
@@ -201,10 +202,10 @@ public final class LocalSigning: Sendable {
             $0.isEnabled && $0.storage.contains("oci")
         }) {
             do {
-                let (oci, http, warnings) = try await makeOCIStorage(
+                let (oci, made, warnings) = try await makeOCIStorage(
                     setup, config: config, store: setup.cluster ?? store, logger: logger)
                 backends.append(oci)
-                transports.append(http)
+                transports += made
                 diagnostics += warnings
             } catch {
                 for t in transports { try? await t.shutdown() }
@@ -243,7 +244,7 @@ public final class LocalSigning: Sendable {
 
     static func makeOCIStorage(
         _ setup: LocalSetup, config: ChainsConfig, store: any ClusterView, logger: Logger
-    ) async throws -> (OCIStorage, AsyncHTTPClientTransport, [Diagnostic]) {
+    ) async throws -> (OCIStorage, [AsyncHTTPClientTransport], [Diagnostic]) {
         let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
         let timeouts = HTTPTimeouts(
             request: setup.requestTimeout ?? .seconds(config.requestTimeout))
@@ -260,15 +261,31 @@ public final class LocalSigning: Sendable {
             warnings.append(.warning("\(error)"))
             local = nil
         }
+        var made = [http]
         do {
+            let (cloud, cloudHTTP) = try cloudKeychains(setup.environment, logger: logger)
+            made += cloudHTTP.map { [$0] } ?? []
+            for line in CloudKeychains.describe(cloud) { warnings.append(.note("cloud keychain \(line)")) }
             let storage = try OCIStorage(
                 client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
-                cluster: store, dockerConfig: local, config: config, destinations: settings.destinations)
-            return (storage, http, warnings)
+                cluster: store, dockerConfig: local, config: config, destinations: settings.destinations,
+                cloud: cloud)
+            return (storage, made, warnings)
         } catch {
-            try? await http.shutdown()
+            for t in made { try? await t.shutdown() }
             throw error
         }
+    }
+
+    /// The cloud keychains the environment configures, with their own HTTP client (TLS always verified; not the
+    /// registries' connection rules: the EKS Pod Identity agent is at a link-local address), or none.
+    static func cloudKeychains(
+        _ environment: [String: String], logger: Logger
+    ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
+        guard CloudKeychains.configured(environment) else { return ([], nil) }
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(connect: .seconds(2), request: .seconds(15)), logger: logger)
+        return (CloudKeychains.make(environment: environment, transport: RetryingTransport(http)), http)
     }
 
     /// Reads, decides, signs and writes back one run file. Bad input is a report, not a throw.

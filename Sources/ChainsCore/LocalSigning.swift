@@ -101,6 +101,9 @@ public struct LocalSetup: Sendable {
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
+    /// Where the cloud keychains read their settings (`AWS_*`, `GCE_METADATA_HOST`, `AZURE_*`): the process
+    /// environment unless a caller (a test) gives its own.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     public init(
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,

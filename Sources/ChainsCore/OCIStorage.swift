@@ -21,11 +21,11 @@ public struct OCIStorage: StorageBackend {
     /// One per process: `client` holds the token cache; credentials are looked up per run through `cluster`.
     public init(
         client: RegistryClient, cluster: any ClusterView, dockerConfig: LocalDockerConfig?, config: ChainsConfig,
-        destinations: RegistryDestinations = .init()
+        destinations: RegistryDestinations = .init(), cloud: [any CloudKeychain] = []
     ) throws(ChainsError) {
         self.destinations = destinations
         self.client = client
-        self.resolver = RunCredentialResolver(objects: cluster, dockerConfig: dockerConfig)
+        self.resolver = RunCredentialResolver(objects: cluster, dockerConfig: dockerConfig, cloud: cloud)
         self.cluster = cluster
         encoding = config.ociEncodingFormat
         if config.ociRepository.isEmpty {

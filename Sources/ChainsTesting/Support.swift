@@ -121,6 +121,27 @@ public enum Python {
         return try await runProcess(path, arguments)
     }
 
+    /// The AWS venv (moto, botocore): `CHAINS_TEST_AWS_PYTHON`, else `.venv-aws/bin/python`. Its own venv: moto
+    /// and botocore pin python-dateutil below 3, the Kubernetes client above.
+    public static func aws() throws -> String {
+        let candidate =
+            ProcessInfo.processInfo.environment["CHAINS_TEST_AWS_PYTHON"]
+            ?? PackagePaths.root.appendingPathComponent(".venv-aws/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw MissingTool(
+                description:
+                    "moto and botocore are not installed (\(candidate)); run scripts/test.sh, which creates .venv-aws")
+        }
+        return candidate
+    }
+
+    /// Runs `Tests/Interop/<script>` with the AWS venv.
+    public static func runAWS(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult
+    {
+        try await runProcess(
+            try aws(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
+    }
+
     /// Runs `Tests/Interop/<script>` with the verifier venv.
     public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
         try await runProcess(

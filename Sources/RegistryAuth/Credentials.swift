@@ -47,6 +47,8 @@ public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
         case serviceAccountPullSecret = "ServiceAccount imagePullSecrets"
         case dockerConfig = "docker config"
         case credentialHelper = "credential helper"
+        /// ECR, GCR / Artifact Registry, ACR: the cloud's workload identity, for that cloud's registries only.
+        case cloudKeychain = "cloud keychain"
         case anonymous = "anonymous"
     }
     public var kind: Kind
@@ -69,6 +71,7 @@ public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
         case .anonymous: return "anonymous (no matching credentials)"
         case .dockerConfig: return "docker config \(origin), entry \"\(key)\""
         case .credentialHelper: return "credential helper \(origin) for \"\(key)\""
+        case .cloudKeychain: return "cloud keychain \(origin), for \(key)"
         case .serviceAccountSecret, .serviceAccountPullSecret:
             return "secret \(origin) (\(kind.rawValue) of \(serviceAccount ?? "?")), entry \"\(key)\""
         case .podTemplatePullSecret, .podPullSecret:
@@ -101,4 +104,15 @@ public struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(source): \(message)" }
+}
+
+/// A cloud's registry credentials from its workload identity (ECR, GCR / Artifact Registry, ACR), asked only for
+/// its own registry hosts.
+public protocol CloudKeychain: Sendable {
+    /// "ECR", for messages.
+    var name: String { get }
+    /// Whether `registry` (`host[:port]`) is this cloud's.
+    func handles(registry: String) -> Bool
+    /// A credential for `registry`, nil when none; a warning naming the identity that was refused.
+    func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential?
 }

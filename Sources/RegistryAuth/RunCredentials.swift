@@ -99,7 +99,8 @@ public struct LocalDockerConfig: Sendable {
 /// 2. the run's pod template `imagePullSecrets`,
 /// 3. the ServiceAccount's `imagePullSecrets`,
 /// 4. the local docker config and its credential helpers,
-/// 5. anonymous.
+/// 5. the cloud keychains (ECR, GCR / Artifact Registry, ACR), each for its own hosts,
+/// 6. anonymous.
 ///
 /// Within a source, the entries of all its Secrets form one keyring, matched as the kubelet does: the most specific
 /// key first whichever Secret holds it, equal keys in the Secrets' order. Only the run's own namespace is read.
@@ -107,16 +108,20 @@ public struct LocalDockerConfig: Sendable {
 public struct RunCredentialResolver: Sendable {
     public var objects: any ClusterObjects
     public var dockerConfig: LocalDockerConfig?
+    /// Asked after the docker config, each for its own hosts only.
+    public var cloud: [any CloudKeychain]
 
-    public init(objects: any ClusterObjects, dockerConfig: LocalDockerConfig?) {
+    public init(objects: any ClusterObjects, dockerConfig: LocalDockerConfig?, cloud: [any CloudKeychain] = []) {
         self.objects = objects
         self.dockerConfig = dockerConfig
+        self.cloud = cloud
     }
 
     /// The order, as `auth explain` prints it.
     public static let order =
         "order: the ServiceAccount's secrets, the run's Pod imagePullSecrets, the pod template's imagePullSecrets, "
-        + "the ServiceAccount's imagePullSecrets, the local docker config and its helpers, anonymous; within each, "
+        + "the ServiceAccount's imagePullSecrets, the local docker config and its helpers, the cloud keychains, "
+        + "anonymous; within each, "
         + "the entries of all its Secrets as one keyring, the most specific key first (as the kubelet merges pull "
         + "secrets), equal keys in the Secrets' order"
 
@@ -124,13 +129,14 @@ public struct RunCredentialResolver: Sendable {
     public static func placement(_ candidates: [SourcedCredential]) -> [String] {
         let kinds: [CredentialSource.Kind] = [
             .serviceAccountSecret, .podPullSecret, .podTemplatePullSecret, .serviceAccountPullSecret, .dockerConfig,
-            .credentialHelper, .anonymous,
+            .cloudKeychain, .anonymous,
         ]
         var out: [String] = []
         var previous: SourcedCredential?
         for candidate in candidates {
             let kind = candidate.source.kind
-            let place = (kinds.firstIndex(of: kind) ?? 0) + 1
+            // The docker config and its helpers are one source.
+            let place = (kinds.firstIndex(of: kind == .credentialHelper ? .dockerConfig : kind) ?? 0) + 1
             var why = "source \(place) (\(kind.rawValue))"
             if let previous, previous.source.kind == kind, kind != .anonymous {
                 if previous.source.key == candidate.source.key {
@@ -212,6 +218,13 @@ public struct RunCredentialResolver: Sendable {
             let (found, problems) = dockerConfig.lookup(image)
             candidates += found
             warnings += problems
+        }
+        for keychain in cloud where keychain.handles(registry: image.registry) {
+            do {
+                if let found = try await keychain.credential(for: image.registry) { candidates.append(found) }
+            } catch {
+                warnings.append(error)
+            }
         }
         candidates.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
         return Resolution(candidates: candidates, warnings: warnings, readErrors: readErrors)

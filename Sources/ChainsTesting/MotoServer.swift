@@ -1,0 +1,62 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// moto's server (`python -m moto.server`, PyPI `moto`): STS, IAM, ECR and KMS on loopback, from the AWS venv
+/// (`.venv-aws`, made by scripts/test.sh). With `INITIAL_NO_AUTH_ACTION_COUNT` = n it answers the first n actions
+/// unauthenticated (set-up, and STS's unsigned AssumeRoleWithWebIdentity), then checks every SigV4 signature and
+/// IAM policy.
+public final class MotoServer: @unchecked Sendable {
+    public let port: Int
+    let process: Process
+    let directory: TemporaryDirectory
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    public init(unauthenticatedActions: Int) async throws {
+        directory = try TemporaryDirectory()
+        port = try freePort()
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: try Python.aws())
+        process.arguments = ["-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "\(unauthenticatedActions)"
+        for key in environment.keys where key.hasPrefix("AWS_") { environment[key] = nil }
+        process.environment = environment
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = try FileHandle(forWritingTo: directory.write("moto.log", ""))
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if isListening(port: port) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        stop()
+        throw MissingTool(description: "moto did not start on port \(port): \(log)")
+    }
+
+    /// What moto logged: one line per request with its status.
+    public var log: String { (try? String(contentsOf: directory.file("moto.log"), encoding: .utf8)) ?? "" }
+
+    /// Runs `Tests/Interop/moto_setup.py` against this server: an IAM role (and, asked for, a user with an access
+    /// key) allowed `ecr:GetAuthorizationToken` and the KMS calls. Its JSON answer.
+    public func setUp(_ arguments: [String] = []) async throws -> [String: String] {
+        let result = try await Python.runAWS("moto_setup.py", [endpoint] + arguments)
+        guard result.status == 0,
+            let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
+        else {
+            throw MissingTool(description: "moto set-up failed: \(result.stderr)")
+        }
+        return object
+    }
+
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}

@@ -1,0 +1,37 @@
+"""Sets up moto's IAM for the cloud keychain tests: argv[1] is moto's endpoint; with "--user", an IAM user with an
+access key too. Prints {"role": ARN[, "access_key", "secret_key"]}. Every call here is one of moto's unauthenticated
+set-up actions (INITIAL_NO_AUTH_ACTION_COUNT): 2 for the role, 3 more for the user.
+"""
+import json
+import sys
+
+import boto3
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "kms:Sign", "kms:GetPublicKey"],
+                   "Resource": "*"}],
+}
+
+
+def main() -> None:
+    endpoint = sys.argv[1]
+    kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIASETUPSETUPSETUP0",
+              aws_secret_access_key="set-up")
+    iam = boto3.client("iam", **kw)
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/T"}}]}
+    role = iam.create_role(RoleName="chains", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="chains", PolicyName="chains", PolicyDocument=json.dumps(POLICY))
+    out = {"role": role}
+    if "--user" in sys.argv:
+        iam.create_user(UserName="chains")
+        iam.put_user_policy(UserName="chains", PolicyName="chains", PolicyDocument=json.dumps(POLICY))
+        key = iam.create_access_key(UserName="chains")["AccessKey"]
+        out.update(access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
