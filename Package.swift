@@ -196,6 +196,7 @@ let package = Package(
             name: "CloudCredentialsTests",
             dependencies: [
                 "CloudCredentials", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "OCI",
+                "KubeModels",
             ],
             swiftSettings: strict
         ),

@@ -280,7 +280,7 @@ public final class LocalSigning: Sendable {
     /// The cloud keychains the environment configures, with their own HTTP client (TLS always verified; not the
     /// registries' connection rules: the EKS Pod Identity agent is at a link-local address), or none.
     static func cloudKeychains(
-        _ environment: [String: String], logger: Logger
+        _ environment: [String: String], logger: Logger?
     ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
         guard CloudKeychains.configured(environment) else { return ([], nil) }
         let http = try AsyncHTTPClientTransport(

@@ -1,3 +1,4 @@
+import CloudCredentials
 import Foundation
 import HTTPTransport
 import KubeModels
@@ -50,7 +51,8 @@ public enum LocalRegistryAccess {
     /// stands in for the cluster; the local docker config comes after them.
     public static func explain(
         image: ImageReference, runFile: URL?, objectDirectories: [URL], dockerConfig: String?,
-        settings: RegistrySettings, checkPush: Bool
+        settings: RegistrySettings, checkPush: Bool,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws(ChainsError) -> (context: RunContext, explanation: AuthExplainer.Explanation, [Diagnostic]) {
         var diagnostics: [Diagnostic] = []
         var context = RunContext(run: TaskRun.empty)
@@ -68,15 +70,21 @@ public enum LocalRegistryAccess {
         } catch {
             diagnostics.append(.warning("\(error)"))
         }
-        let resolver = RunCredentialResolver(objects: store, dockerConfig: local)
         let ctx = context
+        var cloudHTTP: AsyncHTTPClientTransport?
         do {
+            let (cloud, http) = try LocalSigning.cloudKeychains(environment, logger: nil)
+            cloudHTTP = http
+            for line in CloudKeychains.describe(cloud) { diagnostics.append(.note("cloud keychain \(line)")) }
+            let resolver = RunCredentialResolver(objects: store, dockerConfig: local, cloud: cloud)
             let explanation = try await withClient(settings) { client in
                 await AuthExplainer(resolver: resolver, client: client).explain(
                     image: image, context: ctx, checkPush: checkPush)
             }
+            try? await cloudHTTP?.shutdown()
             return (context, explanation, diagnostics)
         } catch {
+            try? await cloudHTTP?.shutdown()
             throw ChainsError.classify(error, stage: .storage)
         }
     }

@@ -1,6 +1,10 @@
 import ChainsTesting
 import Foundation
 import HTTPTransport
+import KubeModels
+import OCI
+import RegistryAuth
+import Synchronization
 import Testing
 
 @testable import CloudCredentials
@@ -125,4 +129,72 @@ struct SigV4Tests {
         #expect(keychain.count == 1 && keychain[0].handles(registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com"))
         #expect(!keychain[0].handles(registry: "ghcr.io") && !keychain[0].handles(registry: "gcr.io"))
     }
+}
+
+/// Answers GetAuthorizationToken as ECR documents it, counting requests and the hosts they went to.
+final class ECRDouble: HTTPTransport, Sendable {
+    let lifetime: TimeInterval
+    let seen = Mutex<[String]>([])
+    init(lifetime: TimeInterval) { self.lifetime = lifetime }
+    var hosts: [String] { seen.withLock { $0 } }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        seen.withLock { $0.append(request.url.hostAndPort) }
+        let token = Data("AWS:password-\(hosts.count)".utf8).base64EncodedString()
+        let body: [String: Any] = [
+            "authorizationData": [
+                [
+                    "authorizationToken": token, "expiresAt": Date().addingTimeInterval(lifetime).timeIntervalSince1970,
+                    "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                ]
+            ]
+        ]
+        return HTTPResponse(
+            status: 200, headers: ["Content-Type": "application/x-amz-json-1.1"],
+            body: try JSONSerialization.data(withJSONObject: body), url: request.url)
+    }
+}
+
+@Suite("ECR tokens: kept until near their expiry, asked for ECR hosts only")
+struct ECRTokenTests {
+    let environment = ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"]
+    let registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+    @Test("a 12-hour token is asked once; one with less than five minutes left is asked again")
+    func caching() async throws {
+        for (lifetime, requests) in [(43_200.0, 1), (120.0, 2)] {
+            let ecr = ECRDouble(lifetime: lifetime)
+            let keychain = ECRKeychain(chain: AWSCredentialChain(environment: environment, transport: ecr)!, transport: ecr)
+            let first = try #require(try await keychain.credential(for: registry))
+            let second = try #require(try await keychain.credential(for: registry))
+            #expect(ecr.hosts.count == requests, "lifetime \(lifetime)")
+            #expect(first.credential.username == "AWS" && first.credential.password == "password-1")
+            #expect(second.credential.password == "password-\(requests)")
+            #expect(ecr.hosts.allSatisfy { $0 == "api.ecr.us-east-1.amazonaws.com" }, "\(ecr.hosts)")
+        }
+    }
+
+    @Test("the resolver asks the ECR keychain for ECR images only; its credential is offered after the docker config")
+    func onlyForItsHosts() async throws {
+        let ecr = ECRDouble(lifetime: 43_200)
+        let keychain = ECRKeychain(chain: AWSCredentialChain(environment: environment, transport: ecr)!, transport: ecr)
+        let local = LocalDockerConfig(
+            path: "cfg", config: DockerConfig(auths: [registry: Credential(username: "local", password: "x")]))
+        let resolver = RunCredentialResolver(objects: NoObjects(), dockerConfig: local, cloud: [keychain])
+        let other = await resolver.resolve(
+            image: try ImageReference(parsingRepository: "ghcr.io/team/app"), namespace: "ci", serviceAccount: "",
+            podTemplatePullSecrets: [])
+        #expect(ecr.hosts.isEmpty, "the ECR keychain was asked for ghcr.io")
+        #expect(other.candidates.map(\.source.kind) == [.anonymous])
+        let mine = await resolver.resolve(
+            image: try ImageReference(parsingRepository: "\(registry)/team/app"), namespace: "ci", serviceAccount: "",
+            podTemplatePullSecrets: [])
+        #expect(mine.candidates.map(\.source.kind) == [.dockerConfig, .cloudKeychain, .anonymous])
+        #expect(RunCredentialResolver.placement(mine.candidates)[1].hasPrefix("source 6 (cloud keychain)"))
+    }
+}
+
+struct NoObjects: ClusterObjects {
+    func secret(namespace: String, name: String) async throws -> Secret? { nil }
+    func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? { nil }
 }
