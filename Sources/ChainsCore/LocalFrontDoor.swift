@@ -265,7 +265,9 @@ public final class LocalSigning: Sendable {
         do {
             let (cloud, cloudHTTP) = try cloudKeychains(setup.environment, logger: logger)
             made += cloudHTTP.map { [$0] } ?? []
-            for line in CloudKeychains.describe(cloud) { warnings.append(.note("cloud keychain \(line)")) }
+            for line in CloudKeychains.configured(setup.environment) {
+                warnings.append(.note("cloud keychain \(line)"))
+            }
             let storage = try OCIStorage(
                 client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
                 cluster: store, dockerConfig: local, config: config, destinations: settings.destinations,
@@ -282,7 +284,6 @@ public final class LocalSigning: Sendable {
     static func cloudKeychains(
         _ environment: [String: String], logger: Logger?
     ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
-        guard CloudKeychains.configured(environment) else { return ([], nil) }
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(connect: .seconds(2), request: .seconds(15)), logger: logger)
         return (CloudKeychains.make(environment: environment, transport: RetryingTransport(http)), http)

@@ -75,7 +75,7 @@ public enum LocalRegistryAccess {
         do {
             let (cloud, http) = try LocalSigning.cloudKeychains(environment, logger: nil)
             cloudHTTP = http
-            for line in CloudKeychains.describe(cloud) { diagnostics.append(.note("cloud keychain \(line)")) }
+            for line in CloudKeychains.configured(environment) { diagnostics.append(.note("cloud keychain \(line)")) }
             let resolver = RunCredentialResolver(objects: store, dockerConfig: local, cloud: cloud)
             let explanation = try await withClient(settings) { client in
                 await AuthExplainer(resolver: resolver, client: client).explain(

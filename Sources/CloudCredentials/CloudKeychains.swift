@@ -11,21 +11,24 @@ public enum CloudKeychains {
         if let chain = AWSCredentialChain(environment: environment, transport: transport) {
             out.append(ECRKeychain(chain: chain, transport: transport))
         }
+        // Nothing tells a Pod it runs on GKE: the metadata server is asked (1 s at most) when a GCR image is pushed.
+        out.append(GCRKeychain(environment: environment, transport: transport))
         return out
     }
 
-    /// Whether any keychain would be made (so a caller makes a transport only then).
-    public static func configured(_ environment: [String: String]) -> Bool {
-        AWSCredentialChain(environment: environment, transport: NoTransport()) != nil
+    /// The keychains named by the environment (ECR's credentials, `GCE_METADATA_HOST`), for the setup notes; GCR's
+    /// default metadata server is asked without being named.
+    public static func configured(_ environment: [String: String]) -> [String] {
+        var out: [String] = []
+        if let chain = AWSCredentialChain(environment: environment, transport: NoTransport()) {
+            out.append("ECR: \(chain.identity)")
+        }
+        if let host = environment["GCE_METADATA_HOST"], !host.isEmpty {
+            out.append("GCR: \(GCRKeychain(environment: environment, transport: NoTransport()).identity)")
+        }
+        return out
     }
 
-    /// What each keychain would use, for `auth explain` and the setup notes: "ECR: IAM role … (web identity, IRSA)".
-    public static func describe(_ keychains: [any CloudKeychain]) -> [String] {
-        keychains.map { keychain in
-            if let ecr = keychain as? ECRKeychain { return "ECR: \(ecr.chain.identity)" }
-            return keychain.name
-        }
-    }
 }
 
 /// Stands in where no request is made.

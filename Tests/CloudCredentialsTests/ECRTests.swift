@@ -57,7 +57,8 @@ struct ECRTests {
         setup.registries = RegistrySettings(caBundles: [host: ca], resolve: [host: "127.0.0.1"])
         setup.environment = ["AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.endpoint]
         let stage = Stage(
-            moto: moto, registry: registry, host: host, image: "\(host)/team/app", digest: digest, dir: dir, setup: setup)
+            moto: moto, registry: registry, host: host, image: "\(host)/team/app", digest: digest, dir: dir,
+            setup: setup)
         return (stage, iam)
     }
 
@@ -66,7 +67,8 @@ struct ECRTests {
         // Two set-up actions, then STS's unsigned AssumeRoleWithWebIdentity; every later call is signature-checked.
         var (stage, iam) = try await stage(unauthenticated: 3)
         defer { stage.stop() }
-        let token = try stage.dir.write("token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2ln\n")
+        let token = try stage.dir.write(
+            "token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2ln\n")
         stage.setup.environment["AWS_ROLE_ARN"] = iam["role"]
         stage.setup.environment["AWS_WEB_IDENTITY_TOKEN_FILE"] = token.path
         let signed = await signRunFile(stage.dir.file("run.yaml"), setup: stage.setup)
@@ -74,7 +76,8 @@ struct ECRTests {
         let text = signed.text
         #expect(text.contains(".sig"), "\(text)")
         #expect(
-            text.contains("user AWS from cloud keychain ECR, IAM role \(iam["role"]!) (web identity, IRSA), for \(stage.host)"),
+            text.contains(
+                "user AWS from cloud keychain ECR, IAM role \(iam["role"]!) (web identity, IRSA), for \(stage.host)"),
             "\(text)")
         #expect(signed.setupDiagnostics.contains { $0.message.contains("cloud keychain ECR: IAM role") })
         // moto saw our STS call and a signed ECR call it accepted; the ECR password appears nowhere.
@@ -93,7 +96,9 @@ struct ECRTests {
         #expect(signed.exitCode != 0)
         let text = signed.text
         #expect(
-            text.contains("ECR for \(stage.host): AWS access key AKIA… from the environment: GetAuthorizationToken for account \(Self.account) in us-east-1 refused: HTTP 403"),
+            text.contains(
+                "ECR for \(stage.host): AWS access key AKIA… from the environment: GetAuthorizationToken for account \(Self.account) in us-east-1 refused: HTTP 403"
+            ),
             "\(text)")
         #expect(!text.contains("not-a-real-secret"))
         #expect(signed.outcome?.annotations.mark["chains.tekton.dev/signed"] != "true")
@@ -127,7 +132,9 @@ struct ECRTests {
         stage.setup.environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = tokenFile.path
         let signed = await signRunFile(stage.dir.file("run.yaml"), setup: stage.setup)
         #expect(signed.exitCode == 0, "\(signed.facts)\n\(stage.moto.log)")
-        #expect(signed.text.contains("cloud keychain ECR, EKS Pod Identity (http://127.0.0.1:\(agent.port)/v1/credentials)"))
+        #expect(
+            signed.text.contains("cloud keychain ECR, EKS Pod Identity (http://127.0.0.1:\(agent.port)/v1/credentials)")
+        )
         #expect(seen.all == ["GET /v1/credentials \(agentToken)"], "asked once, with its token: \(seen.all)")
         #expect(!signed.text.contains(iam["secret_key"]!) && !signed.text.contains(agentToken))
     }
