@@ -61,7 +61,8 @@ let package = Package(
         .target(
             name: "CloudCredentials",
             dependencies: [
-                "RegistryAuth", "HTTPTransport", .product(name: "Crypto", package: "swift-crypto"),
+                "RegistryAuth", "HTTPTransport", "Signing", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strict
         ),

@@ -85,6 +85,45 @@ public final class LocalSigning: Sendable {
         var keys: KeySignerSource?
         var keyless: KeylessCertificates?
         var transport: AsyncHTTPClientTransport?
+        /// The KMS signer's own HTTP client, when an artifact type signs with `kms`.
+        var kmsTransport: AsyncHTTPClientTransport?
+    }
+
+    /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
+    /// Everything that keeps it from being served is an error naming the key, before anything is signed.
+    static func withKMS(_ signers: Signers, setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
+        let asking = [
+            ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
+            ("artifacts.oci", config.oci),
+        ].filter { $0.1.isEnabled && $0.1.signer == "kms" }.map { "\($0.0).signer" }
+        guard !asking.isEmpty else { return signers }
+        let key = "signers.kms.kmsref"
+        guard !config.kmsRef.isEmpty else {
+            throw ChainsError(
+                .badInput, "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID",
+                key: key)
+        }
+        let reference: AWSKMSReference
+        do {
+            reference = try AWSKMSReference(parsing: config.kmsRef)
+        } catch {
+            throw ChainsError(.unsupported, error.reason, key: key, underlying: error)
+        }
+        let probe = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger)
+        guard let chain = AWSCredentialChain(environment: setup.environment, transport: RetryingTransport(probe)) else {
+            Task { try? await probe.shutdown() }
+            throw ChainsError(
+                .badInput,
+                "\(config.kmsRef) needs AWS credentials, and the environment names none (IRSA: AWS_ROLE_ARN and "
+                    + "AWS_WEB_IDENTITY_TOKEN_FILE; EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI; or "
+                    + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", key: key)
+        }
+        var out = signers
+        out.source = ComposedSignerSource(
+            x509: signers.source,
+            kms: KMSSignerSource(reference: reference, chain: chain, transport: RetryingTransport(probe)))
+        out.kmsTransport = probe
+        return out
     }
 
     static func makeSigners(
@@ -183,12 +222,15 @@ public final class LocalSigning: Sendable {
         do {
             let resolved = try await resolveTrustedRoot(setup, config: config, logger: logger)
             (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
-            signers = try await makeSigners(setup, config: config, trustedRoot: trustedRoot, logger: logger)
+            signers = try withKMS(
+                try await makeSigners(setup, config: config, trustedRoot: trustedRoot, logger: logger), setup: setup,
+                config: config, logger: logger)
         } catch {
             throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
         }
         var backends: [any StorageBackend] = [TektonStorage()]
         var transports = signers.transport.map { [$0] } ?? []
+        transports += signers.kmsTransport.map { [$0] } ?? []
         let transparency: RekorTransparencyLog?
         do {
             let made = try makeTransparency(setup, config: config, trustedRoot: trustedRoot, logger: logger)

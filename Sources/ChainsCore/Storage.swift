@@ -1,5 +1,7 @@
 import ChainsConfig
+import CloudCredentials
 import Foundation
+import HTTPTransport
 import KubeModels
 import RegistryAuth
 import Signing
@@ -182,5 +184,47 @@ public struct KeylessSignerSource: SignerSource {
     public func signer(named name: String, for run: RunContext) async throws -> any Signer {
         guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
         return try await certificates.signer()
+    }
+}
+
+/// `signer: kms`: the key in AWS KMS that `signers.kms.kmsref` names, connected on first use (its public key read
+/// once and kept).
+public actor KMSSignerSource {
+    let reference: AWSKMSReference
+    let chain: AWSCredentialChain
+    let transport: any HTTPTransport
+    var connected: AWSKMSSigner?
+
+    public init(reference: AWSKMSReference, chain: AWSCredentialChain, transport: any HTTPTransport) {
+        self.reference = reference
+        self.chain = chain
+        self.transport = transport
+    }
+
+    public func signer() async throws(ChainsError) -> AWSKMSSigner {
+        if let connected { return connected }
+        do throws(CloudCredentialError) {
+            let made = try await AWSKMSSigner.connect(reference, chain: chain, transport: transport)
+            connected = made
+            return made
+        } catch {
+            throw ChainsError(
+                .signing, error.description, key: "signers.kms.kmsref", underlying: error,
+                isRetryable: error.isRetryable)
+        }
+    }
+}
+
+/// `x509` from one source (the signing secrets' key, or keyless), `kms` from the KMS key.
+public struct ComposedSignerSource: SignerSource {
+    public let x509: any SignerSource
+    public let kms: KMSSignerSource
+
+    public func supports(_ name: String) -> Bool { name == "kms" || x509.supports(name) }
+    public var isKeyless: Bool { x509.isKeyless }
+
+    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
+        if name == "kms" { return try await kms.signer() }
+        return try await x509.signer(named: name, for: run)
     }
 }

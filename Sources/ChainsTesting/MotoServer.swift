@@ -4,7 +4,7 @@ import Foundation
     import Glibc
 #endif
 
-/// moto's server (`python -m moto.server`, PyPI `moto`): STS, IAM, ECR and KMS on loopback, from the AWS venv
+/// moto's server (PyPI `moto`, through `Tests/Interop/moto_server.py`): STS, IAM, ECR and KMS on loopback, from the AWS venv
 /// (`.venv-aws`, made by scripts/test.sh). With `INITIAL_NO_AUTH_ACTION_COUNT` = n it answers the first n actions
 /// unauthenticated (set-up, and STS's unsigned AssumeRoleWithWebIdentity), then checks every SigV4 signature and
 /// IAM policy.
@@ -19,7 +19,10 @@ public final class MotoServer: @unchecked Sendable {
         port = try freePort()
         process = Process()
         process.executableURL = URL(fileURLWithPath: try Python.aws())
-        process.arguments = ["-m", "moto.server", "-H", "127.0.0.1", "-p", "\(port)"]
+        // moto's server with KMS Sign's DIGEST as AWS documents it (Tests/Interop/moto_server.py says why).
+        process.arguments = [
+            PackagePaths.interop.appendingPathComponent("moto_server.py").path, "-H", "127.0.0.1", "-p", "\(port)",
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["INITIAL_NO_AUTH_ACTION_COUNT"] = "\(unauthenticatedActions)"
         for key in environment.keys where key.hasPrefix("AWS_") { environment[key] = nil }

@@ -6,9 +6,12 @@ import Synchronization
 public struct CloudCredentialError: Error, Sendable, CustomStringConvertible {
     public var identity: String
     public var reason: String
-    public init(identity: String, reason: String) {
+    /// The provider could not be reached or was busy (timeouts, resets, 5xx, throttling): worth another attempt.
+    public var isRetryable: Bool
+    public init(identity: String, reason: String, isRetryable: Bool = false) {
         self.identity = identity
         self.reason = reason
+        self.isRetryable = isRetryable
     }
     public var description: String { "\(identity): \(reason)" }
 }

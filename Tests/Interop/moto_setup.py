@@ -1,11 +1,13 @@
 """Sets up moto's IAM for the cloud keychain tests: argv[1] is moto's endpoint; with "--user", an IAM user with an
-access key too. Prints {"role": ARN[, "access_key", "secret_key"]}. Every call here is one of moto's unauthenticated
-set-up actions (INITIAL_NO_AUTH_ACTION_COUNT): 2 for the role, 3 more for the user.
+access key too; with "--kms KEYSPEC" (ECC_NIST_P256, RSA_2048, …), a signing key aliased alias/chains. Prints {"role":
+ARN[, "access_key", "secret_key"][, "key_id", "public_key" (PEM)]}. Every call here is one of moto's
+unauthenticated set-up actions (INITIAL_NO_AUTH_ACTION_COUNT): 2 for the role, 3 more for the user, 3 for the key.
 """
 import json
 import sys
 
 import boto3
+from cryptography.hazmat.primitives import serialization
 
 POLICY = {
     "Version": "2012-10-17",
@@ -30,6 +32,15 @@ def main() -> None:
         iam.put_user_policy(UserName="chains", PolicyName="chains", PolicyDocument=json.dumps(POLICY))
         key = iam.create_access_key(UserName="chains")["AccessKey"]
         out.update(access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    if "--kms" in sys.argv:
+        spec = sys.argv[sys.argv.index("--kms") + 1]
+        kms = boto3.client("kms", **kw)
+        key_id = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/chains", TargetKeyId=key_id)
+        der = kms.get_public_key(KeyId=key_id)["PublicKey"]
+        pem = serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        out.update(key_id=key_id, public_key=pem)
     json.dump(out, sys.stdout)
 
 
