@@ -142,7 +142,8 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "RegistryAuth", "OCIRegistry", "HTTPTransport",
-                "Signing", "Sigstore", "KubeClient", "SPIFFE", .product(name: "Crypto", package: "swift-crypto"),
+                "Signing", "Sigstore", "KubeClient", "SPIFFE", "CloudCredentials",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

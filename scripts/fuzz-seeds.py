@@ -208,4 +208,18 @@ events = [{"type": "ADDED", "object": run_json}, {"type": "MODIFIED", "object": 
 put("watch-event", "stream.jsonl", "\n".join(json.dumps(e) for e in events) + "\n")
 put("watch-event", "configmap.jsonl", json.dumps({"type": "MODIFIED", "object": {"kind": "ConfigMap", "metadata": {"name": "chains-config"}, "data": {"a": "b"}}}) + "\n")
 put("watch-event", "garbage.jsonl", '{"type": "ADDED"}\nnot json\n{"type":"ADDED","object":[]}\n')
+# Cloud answers, as the providers document them (and moto and the simulators send them).
+sts = ("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult>"
+       "<Credentials><AccessKeyId>ASIAEXAMPLEEXAMPLE00</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+       "</SecretAccessKey><SessionToken>FwoGZXIvYXdzE&amp;session</SessionToken><Expiration>2026-12-02T16:00:00Z</Expiration>"
+       "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>")
+put("cloud-response", "sts.xml", sts)
+put("cloud-response", "sts-error.xml", "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error></ErrorResponse>")
+put("cloud-response", "ecr.json", json.dumps({"authorizationData": [{"authorizationToken": base64.b64encode(b"AWS:pass:word").decode(), "expiresAt": 1764720000.5, "proxyEndpoint": "https://123456789012.dkr.ecr.us-east-1.amazonaws.com"}]}))
+put("cloud-response", "pod-identity.json", json.dumps({"AccessKeyId": "ASIAEXAMPLEEXAMPLE00", "SecretAccessKey": "secret-secret-secret", "Token": "token-token-token", "AccountId": "123456789012", "Expiration": "2026-12-02T16:00:00.123Z"}))
+put("cloud-response", "gke-token.json", json.dumps({"access_token": "ya29.c.token", "expires_in": 3599, "token_type": "Bearer"}))
+put("cloud-response", "kms-public-key.json", json.dumps({"KeyId": "arn:aws:kms:us-east-1:123456789012:key/k", "PublicKey": base64.b64encode(spki).decode(), "KeyUsage": "SIGN_VERIFY", "KeySpec": "ECC_NIST_P256", "SigningAlgorithms": ["ECDSA_SHA_256"]}))
+put("cloud-response", "kmsref.txt", "awskms:///arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+put("cloud-response", "ecr-host.txt", "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com:443")
+put("cloud-response", "resolve.txt", "[::1]:5000=::ffff:127.0.0.1")
 print("seeds in", corpus)

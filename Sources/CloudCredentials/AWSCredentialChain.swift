@@ -136,8 +136,13 @@ public final class AWSCredentialChain: Sendable {
                 identity: who,
                 reason: "STS refused AssumeRoleWithWebIdentity: \(AWSXML.error(text, status: response.status))")
         }
+        return try Self.parseAssumeRole(text, who: who)
+    }
+
+    /// The credentials in an `AssumeRoleWithWebIdentityResponse` (the fuzz harness feeds it too).
+    package static func parseAssumeRole(_ text: String, who: String) throws(CloudCredentialError) -> AWSCredentials {
         guard let key = AWSXML.value("AccessKeyId", in: text), let secret = AWSXML.value("SecretAccessKey", in: text),
-            let session = AWSXML.value("SessionToken", in: text)
+            let session = AWSXML.value("SessionToken", in: text), !key.isEmpty, !secret.isEmpty
         else {
             throw CloudCredentialError(identity: who, reason: "STS answered without credentials")
         }
@@ -181,21 +186,30 @@ public final class AWSCredentialChain: Sendable {
             let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
             throw CloudCredentialError(identity: who, reason: "the agent answered HTTP \(response.status): \(detail)")
         }
-        guard let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
-            let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String
+        return try Self.parseContainerCredentials(response.body, who: who)
+    }
+
+    /// The credentials in a container credentials answer (EKS Pod Identity, ECS).
+    package static func parseContainerCredentials(
+        _ body: Data, who: String
+    ) throws(CloudCredentialError) -> AWSCredentials {
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String, !key.isEmpty,
+            !secret.isEmpty
         else {
             throw CloudCredentialError(identity: who, reason: "the agent answered without AccessKeyId/SecretAccessKey")
         }
+        let token = (json["Token"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         return AWSCredentials(
-            accessKeyID: key, secretAccessKey: secret, sessionToken: json["Token"] as? String,
+            accessKeyID: key, secretAccessKey: secret, sessionToken: token,
             expiration: (json["Expiration"] as? String).flatMap(AWSXML.date), origin: who)
     }
 }
 
 /// The few fields we read from AWS's XML answers (STS's query protocol). Hand-written: the answers are flat,
 /// attribute-free elements; the five XML entities are decoded.
-enum AWSXML {
-    static func value(_ element: String, in text: String) -> String? {
+package enum AWSXML {
+    package static func value(_ element: String, in text: String) -> String? {
         guard let open = text.range(of: "<\(element)>"),
             let close = text.range(of: "</\(element)>", range: open.upperBound..<text.endIndex)
         else { return nil }
@@ -206,13 +220,13 @@ enum AWSXML {
     }
 
     /// "HTTP 403 AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity".
-    static func error(_ text: String, status: Int) -> String {
+    package static func error(_ text: String, status: Int) -> String {
         let code = value("Code", in: text) ?? ""
         let message = value("Message", in: text) ?? String(text.prefix(200))
         return "HTTP \(status)\(code.isEmpty ? "" : " \(code)"): \(message)"
     }
 
-    static func date(_ text: String) -> Date? {
+    package static func date(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         if let d = formatter.date(from: text) { return d }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

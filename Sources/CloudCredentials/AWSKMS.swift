@@ -82,7 +82,18 @@ public struct AWSKMSSigner: Signer {
         let answer = try await call(
             "GetPublicKey", ["KeyId": reference.keyID], endpoint: endpoint, region: region, chain: chain,
             transport: transport, who: who)
-        guard let der = (answer["PublicKey"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
+        let (key, algorithm) = try parsePublicKey(answer, who: who)
+        return AWSKMSSigner(
+            reference: reference, publicKey: key, algorithm: algorithm, endpoint: endpoint, region: region,
+            chain: chain,
+            transport: transport)
+    }
+
+    /// The public key and the signing algorithm from a GetPublicKey answer.
+    package static func parsePublicKey(
+        _ answer: [String: Any], who: String
+    ) throws(CloudCredentialError) -> (PublicKey, String) {
+        guard let der = (answer["PublicKey"] as? String).flatMap({ Data(base64Encoded: $0) }), !der.isEmpty else {
             throw CloudCredentialError(identity: who, reason: "GetPublicKey answered without a public key")
         }
         if let usage = answer["KeyUsage"] as? String, usage != "SIGN_VERIFY" {
@@ -94,7 +105,7 @@ public struct AWSKMSSigner: Signer {
             + "\n-----END PUBLIC KEY-----\n"
         let key: PublicKey
         do {
-            key = try PublicKey(pem: pem, file: reference.text)
+            key = try PublicKey(pem: pem, file: who)
         } catch {
             throw CloudCredentialError(identity: who, reason: "the key's public half is not usable: \(error)")
         }
@@ -111,10 +122,7 @@ public struct AWSKMSSigner: Signer {
                 identity: who,
                 reason: "the key does not offer \(algorithm) (it offers \(offered.joined(separator: ", ")))")
         }
-        return AWSKMSSigner(
-            reference: reference, publicKey: key, algorithm: algorithm, endpoint: endpoint, region: region,
-            chain: chain,
-            transport: transport)
+        return (key, algorithm)
     }
 
     public func sign(_ message: Data) async throws -> Data {

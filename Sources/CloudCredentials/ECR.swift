@@ -101,16 +101,23 @@ public final class ECRKeychain: CloudKeychain {
                     "GetAuthorizationToken for account \(ecr.account) in \(ecr.region) refused: HTTP \(response.status)"
                     + "\(type.map { " \($0)" } ?? ""): \(text)")
         }
+        return try Self.parseAuthorizationToken(response.body, identity: chain.identity)
+    }
+
+    /// `AWS:<password>` and its expiry from a GetAuthorizationToken answer.
+    package static func parseAuthorizationToken(
+        _ body: Data, identity: String
+    ) throws(CloudCredentialError) -> (Credential, Date) {
+        let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
         guard let data = (json?["authorizationData"] as? [[String: Any]])?.first,
             let token = data["authorizationToken"] as? String,
             let decoded = Data(base64Encoded: token).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")
         else {
-            throw CloudCredentialError(
-                identity: chain.identity, reason: "GetAuthorizationToken answered without a token")
+            throw CloudCredentialError(identity: identity, reason: "GetAuthorizationToken answered without a token")
         }
-        let expiry =
-            (data["expiresAt"] as? Double).map { Date(timeIntervalSince1970: $0) } ?? Date().addingTimeInterval(3600)
+        let seconds = (data["expiresAt"] as? Double).flatMap { $0.isFinite ? $0 : nil }
+        let expiry = seconds.map { Date(timeIntervalSince1970: $0) } ?? Date().addingTimeInterval(3600)
         let credential = Credential(
             username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))
         return (credential, expiry)

@@ -79,12 +79,18 @@ public final class GCRKeychain: CloudKeychain {
             let text = String(decoding: response.body.prefix(300), as: UTF8.self)
             throw CloudCredentialError(identity: identity, reason: "HTTP \(response.status): \(text)")
         }
-        guard let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+        return try Self.parseToken(response.body, identity: identity)
+    }
+
+    /// `oauth2accesstoken` and the token's end from the metadata server's answer.
+    package static func parseToken(_ body: Data, identity: String) throws(CloudCredentialError) -> (Credential, Date) {
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let access = json["access_token"] as? String, !access.isEmpty
         else {
             throw CloudCredentialError(identity: identity, reason: "the answer has no access_token")
         }
-        let lifetime = (json["expires_in"] as? Double) ?? (json["expires_in"] as? Int).map(Double.init) ?? 0
+        let raw = (json["expires_in"] as? Double) ?? (json["expires_in"] as? Int).map(Double.init) ?? 0
+        let lifetime = raw.isFinite ? min(max(raw, 0), 86_400) : 0
         return (Credential(username: "oauth2accesstoken", password: access), Date().addingTimeInterval(lifetime))
     }
 }
