@@ -24,18 +24,21 @@ extension FuzzHarness {
                 findings.check(!c.username.contains(":"), "an ECR token split at the wrong colon")
             }
             if let (c, until) = try? GCRKeychain.parseToken(data, identity: "fuzz") {
-                findings.check(c.username == "oauth2accesstoken" && !c.password.isEmpty, "a GCR token without a password")
+                findings.check(
+                    c.username == "oauth2accesstoken" && !c.password.isEmpty, "a GCR token without a password")
                 findings.check(until.timeIntervalSinceNow < 86_401, "a GCR token kept past a day")
             }
             if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                 let (_, algorithm) = try? AWSKMSSigner.parsePublicKey(object, who: "fuzz")
             {
-                findings.check(algorithm.hasPrefix("ECDSA_SHA_") || algorithm.hasPrefix("RSASSA_"), "algorithm \(algorithm)")
+                findings.check(
+                    algorithm.hasPrefix("ECDSA_SHA_") || algorithm.hasPrefix("RSASSA_"), "algorithm \(algorithm)")
             }
             _ = AWSXML.error(text, status: 400)
             let line = String(text.prefix(512))
             if let reference = try? AWSKMSReference(parsing: line) {
-                findings.check(!reference.keyID.isEmpty && line.hasPrefix("awskms://"), "a kmsref accepted without a key")
+                findings.check(
+                    !reference.keyID.isEmpty && line.hasPrefix("awskms://"), "a kmsref accepted without a key")
             }
             if let ecr = ECRRegistry(host: line) {
                 let api = URL(string: ecr.apiEndpoint)?.host ?? ""
