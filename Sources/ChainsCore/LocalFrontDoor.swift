@@ -305,7 +305,8 @@ public final class LocalSigning: Sendable {
         }
         var made = [http]
         do {
-            let (cloud, cloudHTTP) = try cloudKeychains(setup.environment, logger: logger)
+            let (cloud, cloudHTTP) = try cloudKeychains(
+                setup.environment, registry: RetryingTransport(http), logger: logger)
             made += cloudHTTP.map { [$0] } ?? []
             for line in CloudKeychains.configured(setup.environment) {
                 warnings.append(.note("cloud keychain \(line)"))
@@ -324,11 +325,13 @@ public final class LocalSigning: Sendable {
     /// The cloud keychains the environment configures, with their own HTTP client (TLS always verified; not the
     /// registries' connection rules: the EKS Pod Identity agent is at a link-local address), or none.
     static func cloudKeychains(
-        _ environment: [String: String], logger: Logger?
+        _ environment: [String: String], registry: (any HTTPTransport)?, logger: Logger?
     ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(connect: .seconds(2), request: .seconds(15)), logger: logger)
-        return (CloudKeychains.make(environment: environment, transport: RetryingTransport(http)), http)
+        let keychains = CloudKeychains.make(
+            environment: environment, transport: RetryingTransport(http), registryTransport: registry)
+        return (keychains, http)
     }
 
     /// Reads, decides, signs and writes back one run file. Bad input is a report, not a throw.

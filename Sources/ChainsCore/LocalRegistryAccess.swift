@@ -71,20 +71,20 @@ public enum LocalRegistryAccess {
             diagnostics.append(.warning("\(error)"))
         }
         let ctx = context
-        var cloudHTTP: AsyncHTTPClientTransport?
+        for line in CloudKeychains.configured(environment) { diagnostics.append(.note("cloud keychain \(line)")) }
         do {
-            let (cloud, http) = try LocalSigning.cloudKeychains(environment, logger: nil)
-            cloudHTTP = http
-            for line in CloudKeychains.configured(environment) { diagnostics.append(.note("cloud keychain \(line)")) }
-            let resolver = RunCredentialResolver(objects: store, dockerConfig: local, cloud: cloud)
             let explanation = try await withClient(settings) { client in
-                await AuthExplainer(resolver: resolver, client: client).explain(
+                // ACR's exchange is a request to the registry: the keychains get the registry client's transport.
+                let (cloud, cloudHTTP) = try LocalSigning.cloudKeychains(
+                    environment, registry: client.transport, logger: nil)
+                let resolver = RunCredentialResolver(objects: store, dockerConfig: local, cloud: cloud)
+                let explanation = await AuthExplainer(resolver: resolver, client: client).explain(
                     image: image, context: ctx, checkPush: checkPush)
+                try? await cloudHTTP?.shutdown()
+                return explanation
             }
-            try? await cloudHTTP?.shutdown()
             return (context, explanation, diagnostics)
         } catch {
-            try? await cloudHTTP?.shutdown()
             throw ChainsError.classify(error, stage: .storage)
         }
     }

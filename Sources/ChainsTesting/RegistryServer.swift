@@ -114,9 +114,9 @@ public struct TestCA: Sendable {
     public let serverCertificate: URL
     public let serverKey: URL
 
-    static let defaultNames = ["IP:127.0.0.1", "DNS:localhost"]
+    public static let defaultNames = ["IP:127.0.0.1", "DNS:localhost"]
 
-    init(directory: TemporaryDirectory, names: [String]) throws {
+    public init(directory: TemporaryDirectory, names: [String]) throws {
         let d = directory.url.path
         func openssl(_ args: [String]) throws {
             let r = try runProcessBlocking("/usr/bin/openssl", args)

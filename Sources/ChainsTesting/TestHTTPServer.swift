@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A request as a test server sees it.
 public struct ServedRequest: Sendable {
@@ -68,11 +69,23 @@ public final class TestHTTPServer: Sendable {
     public let port: Int
     let task: Task<Void, Never>
 
-    public init(handler: @escaping @Sendable (ServedRequest) async -> ServedResponse) async throws {
+    /// `tls`: serve HTTPS with this certificate and key (PEM files, e.g. a `TestCA`'s), else plain HTTP.
+    public init(
+        tls: (certificate: URL, key: URL)? = nil, handler: @escaping @Sendable (ServedRequest) async -> ServedResponse
+    ) async throws {
+        let context = try tls.map { tls in
+            try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate.path).map { .certificate($0) },
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key.path, format: .pem))))
+        }
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)

@@ -6,13 +6,21 @@ import RegistryAuth
 /// then ACR); each is asked only for its own registry hosts.
 public enum CloudKeychains {
     /// The keychains `environment` configures; none outside a cloud.
-    public static func make(environment: [String: String], transport: any HTTPTransport) -> [any CloudKeychain] {
+    /// `registryTransport`: the registries' own client, for ACR's exchange (a request to the registry itself).
+    public static func make(
+        environment: [String: String], transport: any HTTPTransport, registryTransport: (any HTTPTransport)? = nil
+    ) -> [any CloudKeychain] {
         var out: [any CloudKeychain] = []
         if let chain = AWSCredentialChain(environment: environment, transport: transport) {
             out.append(ECRKeychain(chain: chain, transport: transport))
         }
         // Nothing tells a Pod it runs on GKE: the metadata server is asked (1 s at most) when a GCR image is pushed.
         out.append(GCRKeychain(environment: environment, transport: transport))
+        if let registryTransport,
+            let acr = ACRKeychain(environment: environment, cloud: transport, registry: registryTransport)
+        {
+            out.append(acr)
+        }
         return out
     }
 
@@ -22,6 +30,9 @@ public enum CloudKeychains {
         var out: [String] = []
         if let chain = AWSCredentialChain(environment: environment, transport: NoTransport()) {
             out.append("ECR: \(chain.identity)")
+        }
+        if let acr = ACRKeychain(environment: environment, cloud: NoTransport(), registry: NoTransport()) {
+            out.append("ACR: \(acr.identity)")
         }
         if let host = environment["GCE_METADATA_HOST"], !host.isEmpty {
             out.append("GCR: \(GCRKeychain(environment: environment, transport: NoTransport()).identity)")
