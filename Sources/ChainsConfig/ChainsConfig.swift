@@ -39,6 +39,8 @@ public struct ChainsConfig: Sendable, Equatable {
     public var archivistaURL: String
 
     public var kmsRef: String
+    /// `signers.kms.auth.*` (Vault's): `address`, `token`, `token-path`, `oidc.path`, `oidc.role`, `oidc.token-path`.
+    public var kmsAuth: [String: String]
     public var fulcioEnabled: Bool
     public var fulcioAddress: String
     public var fulcioIssuer: String
@@ -233,6 +235,9 @@ extension ChainsConfig {
             grafeasNoteHint: values["storage.grafeas.notehint"]!,
             archivistaURL: values["storage.archivista.url"]!,
             kmsRef: values["signers.kms.kmsref"]!,
+            kmsAuth: Dictionary(
+                uniqueKeysWithValues: values.filter { $0.key.hasPrefix("signers.kms.auth.") }
+                    .map { (String($0.key.dropFirst("signers.kms.auth.".count)), $0.value) }),
             fulcioEnabled: values["signers.x509.fulcio.enabled"] == "true",
             fulcioAddress: values["signers.x509.fulcio.address"]!,
             fulcioIssuer: values["signers.x509.fulcio.issuer"]!,

@@ -91,6 +91,45 @@ public final class LocalSigning: Sendable {
 
     /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
     /// Everything that keeps it from being served is an error naming the key, before anything is signed.
+    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit) or `awskms://…`.
+    static func kmsConnector(
+        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
+    ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
+        let key = "signers.kms.kmsref"
+        if config.kmsRef.hasPrefix("hashivault://") {
+            let name = String(config.kmsRef.dropFirst("hashivault://".count))
+            guard !name.isEmpty, !name.contains("/") else {
+                throw ChainsError(.badInput, "\(config.kmsRef) names no transit key (hashivault://KEY)", key: key)
+            }
+            let settings: VaultSettings
+            do {
+                settings = try VaultSettings(auth: config.kmsAuth, environment: environment)
+            } catch {
+                throw ChainsError(.badInput, error.reason, key: error.identity, underlying: error)
+            }
+            let client = VaultClient(settings: settings, transport: transport)
+            return { () async throws(CloudCredentialError) -> any Signer in
+                try await VaultTransitSigner.connect(keyName: name, client: client)
+            }
+        }
+        let reference: AWSKMSReference
+        do {
+            reference = try AWSKMSReference(parsing: config.kmsRef)
+        } catch {
+            throw ChainsError(.unsupported, error.reason, key: key, underlying: error)
+        }
+        guard let chain = AWSCredentialChain(environment: environment, transport: transport) else {
+            throw ChainsError(
+                .badInput,
+                "\(config.kmsRef) needs AWS credentials, and the environment names none (IRSA: AWS_ROLE_ARN and "
+                    + "AWS_WEB_IDENTITY_TOKEN_FILE; EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI; or "
+                    + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", key: key)
+        }
+        return { () async throws(CloudCredentialError) -> any Signer in
+            try await AWSKMSSigner.connect(reference, chain: chain, transport: transport)
+        }
+    }
+
     static func withKMS(_ signers: Signers, setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
         let asking = [
             ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
@@ -100,29 +139,24 @@ public final class LocalSigning: Sendable {
         let key = "signers.kms.kmsref"
         guard !config.kmsRef.isEmpty else {
             throw ChainsError(
-                .badInput, "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID",
+                .badInput,
+                "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID or hashivault://KEY",
                 key: key)
         }
-        let reference: AWSKMSReference
-        do {
-            reference = try AWSKMSReference(parsing: config.kmsRef)
-        } catch {
-            throw ChainsError(.unsupported, error.reason, key: key, underlying: error)
-        }
-        let probe = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger)
-        guard let chain = AWSCredentialChain(environment: setup.environment, transport: RetryingTransport(probe)) else {
-            Task { try? await probe.shutdown() }
-            throw ChainsError(
-                .badInput,
-                "\(config.kmsRef) needs AWS credentials, and the environment names none (IRSA: AWS_ROLE_ARN and "
-                    + "AWS_WEB_IDENTITY_TOKEN_FILE; EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI; or "
-                    + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", key: key)
-        }
+        let http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger)
         var out = signers
-        out.source = ComposedSignerSource(
-            x509: signers.source,
-            kms: KMSSignerSource(reference: reference, chain: chain, transport: RetryingTransport(probe)))
-        out.kmsTransport = probe
+        out.kmsTransport = http
+        do {
+            out.source = ComposedSignerSource(
+                x509: signers.source,
+                kms: KMSSignerSource(
+                    connect: try kmsConnector(
+                        config, environment: setup.environment, transport: RetryingTransport(http)))
+            )
+        } catch {
+            Task { try? await http.shutdown() }
+            throw error
+        }
         return out
     }
 

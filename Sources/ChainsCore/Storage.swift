@@ -187,24 +187,20 @@ public struct KeylessSignerSource: SignerSource {
     }
 }
 
-/// `signer: kms`: the key in AWS KMS that `signers.kms.kmsref` names, connected on first use (its public key read
-/// once and kept).
+/// `signer: kms`: the key `signers.kms.kmsref` names (AWS KMS, Vault transit), connected on first use (its public
+/// key read once and kept).
 public actor KMSSignerSource {
-    let reference: AWSKMSReference
-    let chain: AWSCredentialChain
-    let transport: any HTTPTransport
-    var connected: AWSKMSSigner?
+    let connect: @Sendable () async throws(CloudCredentialError) -> any Signer
+    var connected: (any Signer)?
 
-    public init(reference: AWSKMSReference, chain: AWSCredentialChain, transport: any HTTPTransport) {
-        self.reference = reference
-        self.chain = chain
-        self.transport = transport
+    public init(connect: @escaping @Sendable () async throws(CloudCredentialError) -> any Signer) {
+        self.connect = connect
     }
 
-    public func signer() async throws(ChainsError) -> AWSKMSSigner {
+    public func signer() async throws(ChainsError) -> any Signer {
         if let connected { return connected }
         do throws(CloudCredentialError) {
-            let made = try await AWSKMSSigner.connect(reference, chain: chain, transport: transport)
+            let made = try await connect()
             connected = made
             return made
         } catch {
