@@ -91,7 +91,8 @@ public final class LocalSigning: Sendable {
 
     /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
     /// Everything that keeps it from being served is an error naming the key, before anything is signed.
-    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit) or `awskms://…`.
+    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS)
+    /// or `awskms://…`.
     static func kmsConnector(
         _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
     ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
@@ -110,6 +111,20 @@ public final class LocalSigning: Sendable {
             let client = VaultClient(settings: settings, transport: transport)
             return { () async throws(CloudCredentialError) -> any Signer in
                 try await VaultTransitSigner.connect(keyName: name, client: client)
+            }
+        }
+        if config.kmsRef.hasPrefix("gcpkms://") {
+            let version: String
+            do {
+                version = try GCPKMSSigner.version(of: config.kmsRef)
+            } catch {
+                throw ChainsError(.badInput, error.reason, key: key, underlying: error)
+            }
+            // The Pod's Google service account, through the metadata server, as for GCR.
+            let tokens = GCRKeychain(environment: environment, transport: transport)
+            return { () async throws(CloudCredentialError) -> any Signer in
+                try await GCPKMSSigner.connect(
+                    version: version, environment: environment, tokens: tokens, transport: transport)
             }
         }
         let reference: AWSKMSReference

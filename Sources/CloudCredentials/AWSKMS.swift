@@ -17,7 +17,7 @@ public struct AWSKMSReference: Sendable, Equatable {
     public init(parsing text: String) throws(CloudCredentialError) {
         self.text = text
         let who = "signers.kms.kmsref \(text)"
-        for other in ["gcpkms://", "azurekms://"] where text.hasPrefix(other) {
+        for other in ["azurekms://"] where text.hasPrefix(other) {
             throw CloudCredentialError(
                 identity: who,
                 reason:

@@ -21,8 +21,10 @@ public struct ECRRegistry: Sendable, Equatable {
             china = false
         }
         guard labels.count == 6, labels[1] == "dkr", labels[4] == "amazonaws", labels[5] == "com",
-            labels[0].count == 12, labels[0].allSatisfy(\.isNumber), ["ecr", "ecr-fips"].contains(labels[2]),
-            !labels[3].isEmpty
+            labels[0].count == 12, labels[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+            ["ecr", "ecr-fips"].contains(labels[2]), !labels[3].isEmpty,
+            // A region is a DNS label: the API endpoint is built from it (found by the fuzzer: bytes that made no URL).
+            labels[3].allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") })
         else { return nil }
         account = labels[0]
         fips = labels[2] == "ecr-fips"

@@ -53,6 +53,16 @@ public final class GCRKeychain: CloudKeychain {
         }
     }
 
+    /// The service account's access token itself (for Cloud KMS), from the same cache.
+    public func bearerToken() async throws(CloudCredentialError) -> String {
+        if let known = token.withLock({ $0 }), known.until.timeIntervalSinceNow > 300 {
+            return known.credential.password
+        }
+        let (credential, until) = try await accessToken()
+        if until.timeIntervalSinceNow > 300 { token.withLock { $0 = (credential, until) } }
+        return credential.password
+    }
+
     func accessToken() async throws(CloudCredentialError) -> (Credential, Date) {
         guard
             let url = URL(

@@ -92,7 +92,10 @@ struct SigV4Tests {
             "gcr.io", "12345678901.dkr.ecr.us-east-1.amazonaws.com",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.io",
             "123456789012.dkr.ecr.us-east-1.evil.com", "abcdefghijkl.dkr.ecr.us-east-1.amazonaws.com",
-            "public.ecr.aws", "123456789012.dkr.ecr..amazonaws.com",
+            "public.ecr.aws", "123456789012.dkr.ecr..amazonaws.com", "123456789012.dkr.ecr.us_east-1.amazonaws.com",
+            // The fuzzer's find: a region that makes no URL.
+            "123456789012.dkr.ecr-fips.us-gov-w\u{FFFD}\u{FFFD}.amazonaws.com",
+            "١٢٣٤٥٦٧٨٩٠١٢.dkr.ecr.us-east-1.amazonaws.com",
         ] {
             #expect(ECRRegistry(host: other) == nil, "\(other)")
         }
