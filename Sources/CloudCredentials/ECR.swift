@@ -54,9 +54,13 @@ public final class ECRKeychain: CloudKeychain {
     public func handles(registry: String) -> Bool { ECRRegistry(host: registry) != nil }
 
     public func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
+        try await credential(for: registry, now: Date())
+    }
+
+    /// The same at a given time (a test moves the clock to just before a kept token's end).
+    func credential(for registry: String, now: Date) async throws(CredentialWarning) -> SourcedCredential? {
         guard let ecr = ECRRegistry(host: registry) else { return nil }
         let source = CredentialSource(kind: .cloudKeychain, origin: "ECR, \(chain.identity)", key: registry)
-        let now = Date()
         if let known = tokens.withLock({ $0[registry] }), known.until.timeIntervalSince(now) > 300 {
             return SourcedCredential(known.credential, source: source)
         }

@@ -180,6 +180,17 @@ struct ECRTokenTests {
         }
     }
 
+    @Test("a kept token is asked again once less than five minutes of it are left")
+    func nearExpiry() async throws {
+        let ecr = ECRDouble(lifetime: 43_200)
+        let keychain = ECRKeychain(chain: AWSCredentialChain(environment: environment, transport: ecr)!, transport: ecr)
+        _ = try await keychain.credential(for: registry, now: Date())
+        _ = try await keychain.credential(for: registry, now: Date().addingTimeInterval(43_200 - 600))
+        #expect(ecr.hosts.count == 1, "ten minutes left: kept")
+        _ = try await keychain.credential(for: registry, now: Date().addingTimeInterval(43_200 - 120))
+        #expect(ecr.hosts.count == 2, "two minutes left: asked again")
+    }
+
     @Test("the resolver asks the ECR keychain for ECR images only; its credential is offered after the docker config")
     func onlyForItsHosts() async throws {
         let ecr = ECRDouble(lifetime: 43_200)
