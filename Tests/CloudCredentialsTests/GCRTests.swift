@@ -92,4 +92,23 @@ struct GCRTests {
         await #expect(throws: CredentialWarning.self) { _ = try await keychain.credential(for: "gcr.io") }
         #expect(waited < .seconds(10), "bounded by the 1 s limit (loose bound for a loaded machine): \(waited)")
     }
+
+    @Test("an answer without Metadata-Flavor: Google is not a metadata server's: its token is not used")
+    func notMetadata() async throws {
+        let impostor = try await TestHTTPServer { _ in
+            ServedResponse(
+                status: 200, headers: [("Content-Type", "application/json")],
+                body: Data(#"{"access_token":"ya29.impostor","expires_in":3599,"token_type":"Bearer"}"#.utf8))
+        }
+        defer { Task { await impostor.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let keychain = GCRKeychain(environment: ["GCE_METADATA_HOST": "127.0.0.1:\(impostor.port)"], transport: http)
+        await #expect {
+            _ = try await keychain.credential(for: "gcr.io")
+        } throws: { error in
+            "\(error)".contains("without Metadata-Flavor: Google; not a metadata server")
+                && !"\(error)".contains("ya29.impostor")
+        }
+    }
 }

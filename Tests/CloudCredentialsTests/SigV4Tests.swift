@@ -76,6 +76,17 @@ struct SigV4Tests {
         #expect(request.headers["X-Amz-Security-Token"] == botocore["X-Amz-Security-Token"] as? String)
     }
 
+    @Test("EKS Pod Identity: plain http only to the agent's addresses or loopback; nothing sent elsewhere")
+    func podIdentityHosts() async throws {
+        for uri in ["http://credentials.example.com/v1/credentials", "http://10.0.0.7/creds"] {
+            let chain = try #require(
+                AWSCredentialChain(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": uri], transport: NoTransport()))
+            await #expect {
+                _ = try await chain.credentials()
+            } throws: { "\($0)".contains("plain http is allowed only to the Pod Identity agent or loopback") }
+        }
+    }
+
     @Test("ECR hosts: standard, FIPS, China; anything else is not ECR")
     func ecrHosts() {
         let standard = ECRRegistry(host: "123456789012.dkr.ecr.eu-west-1.amazonaws.com")
