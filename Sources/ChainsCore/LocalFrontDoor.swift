@@ -89,8 +89,6 @@ public final class LocalSigning: Sendable {
         var kmsTransport: AsyncHTTPClientTransport?
     }
 
-    /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
-    /// Everything that keeps it from being served is an error naming the key, before anything is signed.
     /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS)
     /// or `awskms://…`.
     static func kmsConnector(
@@ -145,6 +143,8 @@ public final class LocalSigning: Sendable {
         }
     }
 
+    /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
+    /// Everything that keeps it from being served is an error naming the key, before anything is signed.
     static func withKMS(_ signers: Signers, setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
         let asking = [
             ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),

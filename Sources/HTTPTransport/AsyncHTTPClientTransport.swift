@@ -25,9 +25,12 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     /// Where connections may go (`ConnectionRules`); nil: by name, unchecked.
     let book: AddressBook?
     let configuration: HTTPClient.Configuration
-    /// One client per (name, checked address), so connections go to the address that was checked; kept for the
-    /// transport's life (a process talks to few registries).
-    let pinnedClients = Mutex<[String: HTTPClient]>([:])
+    /// One client per (name, checked address), so connections go to the address that was checked. A name keeps its
+    /// address while the name still resolves to it (round-robin DNS does not make a client per answer); past
+    /// `maxPinnedClients` the oldest is shut down once any request on it has had its time.
+    let pinnedClients = Mutex<(clients: [String: HTTPClient], order: [String], byHost: [String: String])>(
+        ([:], [], [:]))
+    let maxPinnedClients = 32
 
     public init(
         policy: ConnectionPolicy = .init(), timeouts: HTTPTimeouts = .init(), userAgent: String = "chains-in-swift/0.1",
@@ -79,9 +82,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
 
     /// Must be called once when done.
     public func shutdown() async throws {
-        let pinned = pinnedClients.withLock { clients in
-            defer { clients = [:] }
-            return Array(clients.values)
+        let pinned = pinnedClients.withLock { state in
+            defer { state = ([:], [], [:]) }
+            return Array(state.clients.values)
         }
         for other in pinned { try? await other.shutdown() }
         try await client.shutdown()
@@ -89,18 +92,33 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
 
     /// The client for `url`: the shared one, or — under connection rules — one that connects to the checked address.
     func client(for url: URL, within limit: Duration) async throws -> HTTPClient {
-        guard let book, let address = try await book.address(for: url, within: limit) else { return client }
+        guard let book, let addresses = try await book.addresses(for: url, within: limit), let first = addresses.first
+        else { return client }
         let host = (url.host ?? "").lowercased()
-        if host == address || host == "[\(address)]" { return client }
-        return pinnedClients.withLock { clients in
+        if host == first || host == "[\(first)]" { return client }
+        let (chosen, evicted) = pinnedClients.withLock { state -> (HTTPClient, HTTPClient?) in
+            // The address this name was pinned to, while it still has it; else the first.
+            let address = state.byHost[host].flatMap { addresses.contains($0) ? $0 : nil } ?? first
             let key = "\(host)\u{0}\(address)"
-            if let known = clients[key] { return known }
+            state.byHost[host] = address
+            if let known = state.clients[key] { return (known, nil) }
             var config = configuration
             config.dnsOverride = [host: address]
             let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-            clients[key] = made
-            return made
+            state.clients[key] = made
+            state.order.append(key)
+            guard state.order.count > maxPinnedClients else { return (made, nil) }
+            let oldest = state.order.removeFirst()
+            return (made, state.clients.removeValue(forKey: oldest))
         }
+        if let evicted {
+            let grace = timeouts.request + .seconds(5)
+            Task {
+                try? await Task.sleep(for: grace)
+                try? await evicted.shutdown()
+            }
+        }
+        return chosen
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {

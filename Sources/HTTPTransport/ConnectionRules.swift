@@ -61,9 +61,10 @@ final class AddressBook: Sendable {
 
     init(_ rules: ConnectionRules) { self.rules = rules }
 
-    /// The checked address to connect to for `url`, or nil when connections go by name (no rules for it). Throws
-    /// a refusal naming the address, or a resolution failure, before anything is sent.
-    func address(for url: URL, within limit: Duration) async throws -> String? {
+    /// The checked addresses `url`'s host may be reached at (every one the name has passed), or nil when
+    /// connections go by name (no rules for it). Throws a refusal naming the address, or a resolution failure, before
+    /// anything is sent.
+    func addresses(for url: URL, within limit: Duration) async throws -> [String]? {
         guard var host = url.host?.lowercased(), !host.isEmpty else { return nil }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let port = url.port ?? (url.scheme?.lowercased() == "http" ? 80 : 443)
@@ -87,7 +88,7 @@ final class AddressBook: Sendable {
                 }
             }
         }
-        return addresses[0]
+        return addresses
     }
 
     private func resolve(_ host: String, key: String, within limit: Duration) async throws -> [String] {

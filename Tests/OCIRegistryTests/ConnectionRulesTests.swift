@@ -1,7 +1,8 @@
 import ChainsTesting
 import Foundation
-import HTTPTransport
 import Testing
+
+@testable import HTTPTransport
 
 /// Where connections go: names resolved once, every address checked, the connection made to the checked address.
 @Suite("connection rules: addresses checked, --resolve pins", .serialized)
@@ -98,5 +99,24 @@ struct ConnectionRulesTests {
         } throws: { error in
             "\(error)".contains("registry.chains.test resolves to 169.254.169.254: a metadata address")
         }
+    }
+
+    @Test("pinned clients are bounded: past 32 names the oldest is let go; a name keeps its client")
+    func boundedClients() async throws {
+        let registry = try await RegistryServer()
+        defer { registry.stop() }
+        let port = registry.port
+        let names = (0..<34).map { "r\($0).chains.test:\(port)" }
+        let transport = try AsyncHTTPClientTransport(
+            policy: .init(default: .init(.plainHTTP)),
+            rules: ConnectionRules(pinned: Dictionary(uniqueKeysWithValues: names.map { ($0, "127.0.0.1") })))
+        defer { Task { try? await transport.shutdown() } }
+        for name in names + [names[33], names[33]] {
+            let answer = try await transport.send(HTTPRequest(method: "GET", url: URL(string: "http://\(name)/v2/")!))
+            #expect(answer.status == 200, "\(name)")
+        }
+        let state = transport.pinnedClients.withLock { ($0.clients.count, $0.order.first) }
+        #expect(state.0 == 32, "\(state.0) clients kept")
+        #expect(state.1 == "r2.chains.test\u{0}127.0.0.1", "the two oldest were let go: \(String(describing: state.1))")
     }
 }
