@@ -3,6 +3,7 @@ import HTTPTransport
 import KubeModels
 import OCIRegistry
 import Provenance
+import RegistryAuth
 import Signing
 import Sigstore
 
@@ -156,4 +157,10 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     public static func warning(_ message: String) -> Diagnostic { Diagnostic(.warning, message) }
     public static func note(_ message: String) -> Diagnostic { Diagnostic(.note, message) }
     public var description: String { "\(severity.rawValue): \(message)" }
+}
+
+/// A credential source that could not answer for a reason that may pass (a cloud provider's outage) classifies as
+/// retryable, so a push refused for want of its credential is tried again without spending the run's retries.
+extension CredentialWarning: RetryClassifiable {
+    public var isRetryable: Bool { isTransient }
 }

@@ -59,7 +59,8 @@ public final class ACRKeychain: CloudKeychain {
             refresh.withLock { $0[registry] = (credential, until) }
             return SourcedCredential(credential, source: source)
         } catch {
-            throw CredentialWarning(source: "ACR for \(registry)", message: error.description)
+            throw CredentialWarning(
+                source: "ACR for \(registry)", message: error.description, isTransient: error.isRetryable)
         }
     }
 

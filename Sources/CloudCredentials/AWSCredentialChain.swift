@@ -128,13 +128,15 @@ public final class AWSCredentialChain: Sendable {
         do {
             response = try await transport.send(request)
         } catch {
-            throw CloudCredentialError(identity: who, reason: "STS at \(base.hostAndPort) cannot be reached: \(error)")
+            throw CloudCredentialError(
+                identity: who, reason: "STS at \(base.hostAndPort) cannot be reached: \(error)", isRetryable: true)
         }
         let text = String(decoding: response.body.prefix(65_536), as: UTF8.self)
         guard response.status == 200 else {
             throw CloudCredentialError(
                 identity: who,
-                reason: "STS refused AssumeRoleWithWebIdentity: \(AWSXML.error(text, status: response.status))")
+                reason: "STS refused AssumeRoleWithWebIdentity: \(AWSXML.error(text, status: response.status))",
+                isRetryable: response.status >= 500 || response.status == 429)
         }
         return try Self.parseAssumeRole(text, who: who)
     }
@@ -180,7 +182,8 @@ public final class AWSCredentialChain: Sendable {
         do {
             response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers))
         } catch {
-            throw CloudCredentialError(identity: who, reason: "the agent cannot be reached: \(error)")
+            throw CloudCredentialError(
+                identity: who, reason: "the agent cannot be reached: \(error)", isRetryable: true)
         }
         guard response.status == 200 else {
             let detail = String(decoding: response.body.prefix(300), as: UTF8.self)

@@ -70,7 +70,8 @@ public final class ECRKeychain: CloudKeychain {
             if expiry.timeIntervalSince(now) > 300 { tokens.withLock { $0[registry] = (credential, expiry) } }
             return SourcedCredential(credential, source: source)
         } catch {
-            throw CredentialWarning(source: "ECR for \(registry)", message: error.description)
+            throw CredentialWarning(
+                source: "ECR for \(registry)", message: error.description, isTransient: error.isRetryable)
         }
     }
 
@@ -92,7 +93,8 @@ public final class ECRKeychain: CloudKeychain {
             response = try await transport.send(request)
         } catch {
             throw CloudCredentialError(
-                identity: chain.identity, reason: "ECR at \(url.hostAndPort) cannot be reached: \(error)")
+                identity: chain.identity, reason: "ECR at \(url.hostAndPort) cannot be reached: \(error)",
+                isRetryable: true)
         }
         let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]
         guard response.status == 200 else {
@@ -105,7 +107,8 @@ public final class ECRKeychain: CloudKeychain {
                 identity: chain.identity,
                 reason:
                     "GetAuthorizationToken for account \(ecr.account) in \(ecr.region) refused: HTTP \(response.status)"
-                    + "\(type.map { " \($0)" } ?? ""): \(text)")
+                    + "\(type.map { " \($0)" } ?? ""): \(text)",
+                isRetryable: response.status >= 500 || response.status == 429 || type == "ThrottlingException")
         }
         return try Self.parseAuthorizationToken(response.body, identity: chain.identity)
     }

@@ -96,11 +96,15 @@ public struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
     /// A setup mistake the user has to fix (a Secret made from a docker config whose credentials live in a
     /// credential store): shown as a warning, and by the controller as an Event on the run.
     public var isMisconfiguration: Bool
+    /// The source could not answer for a reason that may pass (a cloud provider unreachable or busy): a push refused
+    /// for want of this credential is worth trying again, without spending the run's retries.
+    public var isTransient: Bool
 
-    public init(source: String, message: String, isMisconfiguration: Bool = false) {
+    public init(source: String, message: String, isMisconfiguration: Bool = false, isTransient: Bool = false) {
         self.source = source
         self.message = message
         self.isMisconfiguration = isMisconfiguration
+        self.isTransient = isTransient
     }
 
     public var description: String { "\(source): \(message)" }

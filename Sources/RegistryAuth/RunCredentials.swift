@@ -224,6 +224,8 @@ public struct RunCredentialResolver: Sendable {
                 if let found = try await keychain.credential(for: image.registry) { candidates.append(found) }
             } catch {
                 warnings.append(error)
+                // An ECR or Entra outage must not look like missing credentials (see `readErrors`).
+                if error.isTransient { readErrors.append(error) }
             }
         }
         candidates.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))

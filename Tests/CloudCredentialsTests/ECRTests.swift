@@ -104,6 +104,23 @@ struct ECRTests {
         #expect(signed.outcome?.annotations.mark["chains.tekton.dev/signed"] != "true")
     }
 
+    @Test("ECR unreachable: the push fails as retryable (an outage spends no retry), the warning names ECR")
+    func outage() async throws {
+        var (stage, made) = try await stage(unauthenticated: 5, user: true)
+        defer { stage.stop() }
+        stage.setup.environment["AWS_ACCESS_KEY_ID"] = made["access_key"]
+        stage.setup.environment["AWS_SECRET_ACCESS_KEY"] = made["secret_key"]
+        stage.moto.stop()
+        let signed = await signRunFile(stage.dir.file("run.yaml"), setup: stage.setup)
+        let failures = signed.outcome?.failures ?? []
+        #expect(signed.exitCode != 0 && !failures.isEmpty, "\(signed.text)")
+        #expect(failures.allSatisfy { $0.isRetryable }, "\(signed.text)")
+        #expect(
+            signed.text.contains("ECR for \(stage.host)") && signed.text.contains("cannot be reached"), "\(signed.text)"
+        )
+        #expect(signed.outcome?.annotations.mark["chains.tekton.dev/signed"] != "true")
+    }
+
     @Test("EKS Pod Identity: the agent's credentials (its token sent as Authorization) sign the ECR call")
     func podIdentity() async throws {
         // Five set-up actions (a role; a user with a policy and an access key); the ECR call is checked.
