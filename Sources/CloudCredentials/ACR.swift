@@ -113,17 +113,10 @@ public final class ACRKeychain: CloudKeychain {
     func post(
         _ url: URL, _ body: String, via transport: any HTTPTransport, what: String
     ) async throws(CloudCredentialError) -> [String: Any] {
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(
-                HTTPRequest(
-                    method: "POST", url: url, headers: ["Content-Type": "application/x-www-form-urlencoded"],
-                    body: Data(body.utf8)))
-        } catch {
-            throw CloudCredentialError(
-                identity: identity, reason: "\(what) cannot be reached: \(error)", isRetryable: true)
-        }
-        let json = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        let request = HTTPRequest(
+            method: "POST", url: url, headers: ["Content-Type": "application/x-www-form-urlencoded"],
+            body: Data(body.utf8))
+        let (response, json) = try await CloudCall.send(request, via: transport, identity: identity, peer: what)
         guard response.status == 200 else {
             // Entra: {"error", "error_description": "AADSTS…"}; ACR: {"errors": [{"code", "message"}]}.
             let entraError = [json["error"] as? String, json["error_description"] as? String].compactMap { $0 }
@@ -136,7 +129,7 @@ public final class ACRKeychain: CloudKeychain {
                 : entraError.joined(separator: ": ")
             throw CloudCredentialError(
                 identity: identity, reason: "\(what) refused: HTTP \(response.status): \(detail)",
-                isRetryable: response.status >= 500 || response.status == 429)
+                isRetryable: CloudCall.isBusy(response.status))
         }
         return json
     }

@@ -124,19 +124,14 @@ public final class AWSCredentialChain: Sendable {
         let request = HTTPRequest(
             method: "POST", url: base, headers: ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8"],
             body: Data(body.utf8))
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            throw CloudCredentialError(
-                identity: who, reason: "STS at \(base.hostAndPort) cannot be reached: \(error)", isRetryable: true)
-        }
+        let (response, _) = try await CloudCall.send(
+            request, via: transport, identity: who, peer: "STS at \(base.hostAndPort)")
         let text = String(decoding: response.body.prefix(65_536), as: UTF8.self)
         guard response.status == 200 else {
             throw CloudCredentialError(
                 identity: who,
                 reason: "STS refused AssumeRoleWithWebIdentity: \(AWSXML.error(text, status: response.status))",
-                isRetryable: response.status >= 500 || response.status == 429)
+                isRetryable: CloudCall.isBusy(response.status))
         }
         return try Self.parseAssumeRole(text, who: who)
     }
@@ -178,26 +173,27 @@ public final class AWSCredentialChain: Sendable {
         }
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if let authorization { headers["Authorization"] = authorization }
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers))
-        } catch {
-            throw CloudCredentialError(
-                identity: who, reason: "the agent cannot be reached: \(error)", isRetryable: true)
-        }
+        let (response, json) = try await CloudCall.send(
+            HTTPRequest(method: "GET", url: url, headers: headers), via: transport, identity: who, peer: "the agent")
         guard response.status == 200 else {
             let detail = String(decoding: response.body.prefix(300), as: UTF8.self)
             throw CloudCredentialError(identity: who, reason: "the agent answered HTTP \(response.status): \(detail)")
         }
-        return try Self.parseContainerCredentials(response.body, who: who)
+        return try Self.parseContainerCredentials(json, who: who)
     }
 
     /// The credentials in a container credentials answer (EKS Pod Identity, ECS).
     package static func parseContainerCredentials(
         _ body: Data, who: String
     ) throws(CloudCredentialError) -> AWSCredentials {
-        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-            let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String, !key.isEmpty,
+        try parseContainerCredentials(
+            (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:], who: who)
+    }
+
+    static func parseContainerCredentials(
+        _ json: [String: Any], who: String
+    ) throws(CloudCredentialError) -> AWSCredentials {
+        guard let key = json["AccessKeyId"] as? String, let secret = json["SecretAccessKey"] as? String, !key.isEmpty,
             !secret.isEmpty
         else {
             throw CloudCredentialError(identity: who, reason: "the agent answered without AccessKeyId/SecretAccessKey")

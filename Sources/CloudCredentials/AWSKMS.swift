@@ -157,31 +157,10 @@ public struct AWSKMSSigner: Signer {
         } catch {
             throw CloudCredentialError(identity: who, reason: error.description, isRetryable: error.isRetryable)
         }
-        var request = HTTPRequest(
-            method: "POST", url: endpoint,
-            headers: ["Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.\(action)"],
-            body: (try? JSONSerialization.data(withJSONObject: body)) ?? Data())
-        SigV4.sign(&request, service: "kms", region: region, credentials: credentials)
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            throw CloudCredentialError(
-                identity: who, reason: "KMS at \(endpoint.hostAndPort) cannot be reached: \(error)", isRetryable: true)
-        }
-        let json = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
-        guard response.status == 200 else {
-            let type = (json["__type"] as? String).map { $0.split(separator: "#").last.map(String.init) ?? $0 }
-            let message =
-                (json["message"] ?? json["Message"]) as? String
-                ?? String(decoding: response.body.prefix(300), as: UTF8.self)
-            let busy = response.status >= 500 || response.status == 429 || type == "ThrottlingException"
-            throw CloudCredentialError(
-                identity: who,
-                reason: "KMS \(action) refused: HTTP \(response.status)\(type.map { " \($0)" } ?? ""): \(message)",
-                isRetryable: busy)
-        }
-        return json
+        return try await CloudCall.aws(
+            target: "TrentService.\(action)", body: (try? JSONSerialization.data(withJSONObject: body)) ?? Data(),
+            endpoint: endpoint, service: "kms", region: region, credentials: credentials, via: transport, identity: who,
+            peer: "KMS at \(endpoint.hostAndPort)", what: "KMS \(action)")
     }
 }
 

@@ -80,45 +80,26 @@ public final class ECRKeychain: CloudKeychain {
         guard let url = chain.endpoint(service: "ECR", standard: ecr.apiEndpoint) else {
             throw CloudCredentialError(identity: chain.identity, reason: "AWS_ENDPOINT_URL_ECR is not a URL")
         }
-        var request = HTTPRequest(
-            method: "POST", url: url,
-            headers: [
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
-            ],
-            body: Data(#"{"registryIds":["\#(ecr.account)"]}"#.utf8))
-        SigV4.sign(&request, service: "ecr", region: ecr.region, credentials: credentials)
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            throw CloudCredentialError(
-                identity: chain.identity, reason: "ECR at \(url.hostAndPort) cannot be reached: \(error)",
-                isRetryable: true)
-        }
-        let json = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]
-        guard response.status == 200 else {
-            let type = (json?["__type"] as? String).map { $0.split(separator: "#").last.map(String.init) ?? $0 }
-            let message = (json?["message"] ?? json?["Message"]) as? String
-            let text =
-                message
-                ?? AWSXML.error(String(decoding: response.body.prefix(2048), as: UTF8.self), status: response.status)
-            throw CloudCredentialError(
-                identity: chain.identity,
-                reason:
-                    "GetAuthorizationToken for account \(ecr.account) in \(ecr.region) refused: HTTP \(response.status)"
-                    + "\(type.map { " \($0)" } ?? ""): \(text)",
-                isRetryable: response.status >= 500 || response.status == 429 || type == "ThrottlingException")
-        }
-        return try Self.parseAuthorizationToken(response.body, identity: chain.identity)
+        let json = try await CloudCall.aws(
+            target: "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken",
+            body: Data(#"{"registryIds":["\#(ecr.account)"]}"#.utf8), endpoint: url, service: "ecr", region: ecr.region,
+            credentials: credentials, via: transport, identity: chain.identity, peer: "ECR at \(url.hostAndPort)",
+            what: "GetAuthorizationToken for account \(ecr.account) in \(ecr.region)")
+        return try Self.parseAuthorizationToken(json, identity: chain.identity)
     }
 
     /// `AWS:<password>` and its expiry from a GetAuthorizationToken answer.
     package static func parseAuthorizationToken(
         _ body: Data, identity: String
     ) throws(CloudCredentialError) -> (Credential, Date) {
-        let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
-        guard let data = (json?["authorizationData"] as? [[String: Any]])?.first,
+        try parseAuthorizationToken(
+            (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:], identity: identity)
+    }
+
+    static func parseAuthorizationToken(
+        _ json: [String: Any], identity: String
+    ) throws(CloudCredentialError) -> (Credential, Date) {
+        guard let data = (json["authorizationData"] as? [[String: Any]])?.first,
             let token = data["authorizationToken"] as? String,
             let decoded = Data(base64Encoded: token).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")

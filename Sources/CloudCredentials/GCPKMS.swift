@@ -105,14 +105,7 @@ public struct GCPKMSSigner: Signer {
             method: method, url: url,
             headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
             body: body.flatMap { try? JSONSerialization.data(withJSONObject: $0) })
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            throw CloudCredentialError(
-                identity: who, reason: "Cloud KMS cannot be reached: \(error)", isRetryable: true)
-        }
-        let json = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        let (response, json) = try await CloudCall.send(request, via: transport, identity: who, peer: "Cloud KMS")
         guard response.status == 200 else {
             let error = json["error"] as? [String: Any]
             let detail = [error?["status"] as? String, error?["message"] as? String].compactMap { $0 }
@@ -120,7 +113,7 @@ public struct GCPKMSSigner: Signer {
                 identity: who,
                 reason:
                     "\(method) \(path): HTTP \(response.status)\(detail.isEmpty ? "" : ": " + detail.joined(separator: ": "))",
-                isRetryable: response.status >= 500 || response.status == 429)
+                isRetryable: CloudCall.isBusy(response.status))
         }
         return json
     }

@@ -110,14 +110,7 @@ public final class VaultClient: Sendable {
         let request = HTTPRequest(
             method: method, url: url, headers: headers,
             body: body.flatMap { try? JSONSerialization.data(withJSONObject: $0) })
-        let response: HTTPResponse
-        do {
-            response = try await transport.send(request)
-        } catch {
-            throw CloudCredentialError(
-                identity: identity, reason: "Vault cannot be reached: \(error)", isRetryable: true)
-        }
-        let json = (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        let (response, json) = try await CloudCall.send(request, via: transport, identity: identity, peer: "Vault")
         guard (200..<300).contains(response.status) else {
             let errors = (json["errors"] as? [String]) ?? []
             throw CloudCredentialError(
@@ -125,7 +118,7 @@ public final class VaultClient: Sendable {
                 reason:
                     "\(method) /v1/\(path): HTTP \(response.status)"
                     + (errors.isEmpty ? "" : ": \(errors.joined(separator: "; "))"),
-                isRetryable: response.status >= 500 || response.status == 429)
+                isRetryable: CloudCall.isBusy(response.status))
         }
         return json
     }
