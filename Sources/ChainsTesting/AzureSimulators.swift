@@ -24,9 +24,7 @@ public final class EntraIDSimulator: Sendable {
         issuedTokens = issued
         server = try await TestHTTPServer { request in
             func error(_ status: Int, _ code: String, _ text: String) -> ServedResponse {
-                ServedResponse(
-                    status: status, headers: [("Content-Type", "application/json")],
-                    body: try! JSONSerialization.data(withJSONObject: ["error": code, "error_description": text]))
+                .json(status, object: ["error": code, "error_description": text])
             }
             let form = FormFields(request.body)
             guard request.method == "POST", request.uri == "/\(tenant)/oauth2/v2.0/token" else {
@@ -50,9 +48,7 @@ public final class EntraIDSimulator: Sendable {
             let body: [String: Any] = [
                 "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token,
             ]
-            return ServedResponse(
-                status: 200, headers: [("Content-Type", "application/json")],
-                body: try! JSONSerialization.data(withJSONObject: body))
+            return .json(200, object: body)
         }
     }
 
@@ -88,12 +84,9 @@ public final class ACRSimulator: Sendable {
                 let access = form["access_token"], entra.issued.contains(access)
             else {
                 let body = #"{"errors":[{"code":"UNAUTHORIZED","message":"the access token was not accepted"}]}"#
-                return ServedResponse(
-                    status: 401, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+                return .json(401, body)
             }
-            return ServedResponse(
-                status: 200, headers: [("Content-Type", "application/json")],
-                body: Data(#"{"refresh_token":"\#(refreshToken)"}"#.utf8))
+            return .json(200, #"{"refresh_token":"\#(refreshToken)"}"#)
         }
     }
 

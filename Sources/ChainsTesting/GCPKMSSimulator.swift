@@ -21,11 +21,7 @@ public final class GCPKMSSimulator: Sendable {
         signCount = count
         let key = self.key
         server = try await TestHTTPServer { request in
-            func answer(_ status: Int, _ object: [String: Any]) -> ServedResponse {
-                ServedResponse(
-                    status: status, headers: [("Content-Type", "application/json")],
-                    body: try! JSONSerialization.data(withJSONObject: object))
-            }
+            func answer(_ status: Int, _ object: [String: Any]) -> ServedResponse { .json(status, object: object) }
             func failure(_ code: Int, _ status: String, _ message: String) -> ServedResponse {
                 answer(code, ["error": ["code": code, "message": message, "status": status]])
             }

@@ -48,6 +48,12 @@ public struct ServedResponse: Sendable {
     public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
         ServedResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
     }
+    /// The same for a JSON object.
+    public static func json(_ status: Int, object: [String: Any], headers: [(String, String)] = []) -> ServedResponse {
+        json(
+            status, String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self),
+            headers: headers)
+    }
 }
 
 /// Faults below HTTP: what a broken peer or network does to an answer.

@@ -23,11 +23,7 @@ public final class VaultSimulator: Sendable {
         state.withLock { _ = $0.tokens.insert(root) }
         let key = self.key
         server = try await TestHTTPServer { request in
-            func answer(_ status: Int, _ object: [String: Any]) -> ServedResponse {
-                ServedResponse(
-                    status: status, headers: [("Content-Type", "application/json")],
-                    body: try! JSONSerialization.data(withJSONObject: object))
-            }
+            func answer(_ status: Int, _ object: [String: Any]) -> ServedResponse { .json(status, object: object) }
             let body = (try? JSONSerialization.jsonObject(with: request.body) as? [String: Any]) ?? [:]
             let path = String(request.uri.split(separator: "?").first ?? "")
             if request.method == "POST", path == "/v1/auth/\(mount)/login" {
