@@ -83,8 +83,11 @@ struct WorkloadAPITests {
         let proxy = try SocketFaultProxy(upstream: agent.socket)
         defer { proxy.stop() }
         let provider = SPIFFETokenProvider(endpoint: .unix(path: proxy.socket), timeout: .seconds(2))
+        // The healthy calls get a waiting bound of 30 s: under a full test run the grpcio agent once took past 2 s
+        // to answer (CI); the faulted call keeps the 2 s deadline it is judged by.
+        let patient = SPIFFETokenProvider(endpoint: .unix(path: proxy.socket), timeout: .seconds(30))
         // Through the proxy untouched, the SVID arrives: the faults below are the proxy's, not its plumbing's.
-        #expect(try await provider.token(audience: "sigstore")?.subject == spiffeID)
+        #expect(try await patient.token(audience: "sigstore")?.subject == spiffeID)
         proxy.set(fault)
         let before = proxy.connections
         await #expect {
@@ -97,7 +100,7 @@ struct WorkloadAPITests {
         }
         #expect(proxy.connections > before, "the fault was never reached")
         proxy.set(.none)
-        #expect(try await provider.token(audience: "sigstore")?.subject == spiffeID, "no recovery after \(fault)")
+        #expect(try await patient.token(audience: "sigstore")?.subject == spiffeID, "no recovery after \(fault)")
     }
 
     @Test("keyless with SPIFFE: the JWT-SVID gets a Fulcio certificate whose URI SAN is the SPIFFE ID")
