@@ -89,27 +89,14 @@ public final class LocalSigning: Sendable {
         var kmsTransport: AsyncHTTPClientTransport?
     }
 
-    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS)
-    /// or `awskms://…`.
+    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS),
+    /// `azurekms://…` (Azure Key Vault) or `awskms://…`.
     static func kmsConnector(
         _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
     ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
         let key = "signers.kms.kmsref"
         if config.kmsRef.hasPrefix("hashivault://") {
-            let name = String(config.kmsRef.dropFirst("hashivault://".count))
-            guard !name.isEmpty, !name.contains("/") else {
-                throw ChainsError(.badInput, "\(config.kmsRef) names no transit key (hashivault://KEY)", key: key)
-            }
-            let settings: VaultSettings
-            do {
-                settings = try VaultSettings(auth: config.kmsAuth, environment: environment)
-            } catch {
-                throw ChainsError(.badInput, error.reason, key: error.identity, underlying: error)
-            }
-            let client = VaultClient(settings: settings, transport: transport)
-            return { () async throws(CloudCredentialError) -> any Signer in
-                try await VaultTransitSigner.connect(keyName: name, client: client)
-            }
+            return try vaultConnector(config, environment: environment, transport: transport)
         }
         if config.kmsRef.hasPrefix("gcpkms://") {
             let version: String
@@ -123,6 +110,24 @@ public final class LocalSigning: Sendable {
             return { () async throws(CloudCredentialError) -> any Signer in
                 try await GCPKMSSigner.connect(
                     version: version, environment: environment, tokens: tokens, transport: transport)
+            }
+        }
+        if config.kmsRef.hasPrefix("azurekms://") {
+            let reference: AzureKeyVaultReference
+            do {
+                reference = try AzureKeyVaultReference(parsing: config.kmsRef)
+            } catch {
+                throw ChainsError(.badInput, error.reason, key: key, underlying: error)
+            }
+            guard let credential = EntraIDCredential(environment: environment, transport: transport) else {
+                throw ChainsError(
+                    .badInput,
+                    "\(config.kmsRef) needs an Entra ID app, and the environment names none (AKS workload identity: "
+                        + "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE; or AZURE_CLIENT_ID, "
+                        + "AZURE_TENANT_ID and AZURE_CLIENT_SECRET)", key: key)
+            }
+            return { () async throws(CloudCredentialError) -> any Signer in
+                try await AzureKeyVaultSigner.connect(reference, credential: credential, transport: transport)
             }
         }
         let reference: AWSKMSReference
@@ -143,6 +148,27 @@ public final class LocalSigning: Sendable {
         }
     }
 
+    /// `hashivault://KEY`: Vault transit with `signers.kms.auth.*`.
+    static func vaultConnector(
+        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
+    ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
+        let name = String(config.kmsRef.dropFirst("hashivault://".count))
+        guard !name.isEmpty, !name.contains("/") else {
+            throw ChainsError(
+                .badInput, "\(config.kmsRef) names no transit key (hashivault://KEY)", key: "signers.kms.kmsref")
+        }
+        let settings: VaultSettings
+        do {
+            settings = try VaultSettings(auth: config.kmsAuth, environment: environment)
+        } catch {
+            throw ChainsError(.badInput, error.reason, key: error.identity, underlying: error)
+        }
+        let client = VaultClient(settings: settings, transport: transport)
+        return { () async throws(CloudCredentialError) -> any Signer in
+            try await VaultTransitSigner.connect(keyName: name, client: client)
+        }
+    }
+
     /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
     /// Everything that keeps it from being served is an error naming the key, before anything is signed.
     static func withKMS(_ signers: Signers, setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
@@ -155,10 +181,26 @@ public final class LocalSigning: Sendable {
         guard !config.kmsRef.isEmpty else {
             throw ChainsError(
                 .badInput,
-                "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID or hashivault://KEY",
+                "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID, gcpkms://…, "
+                    + "azurekms://VAULT.vault.azure.net/KEY or hashivault://KEY",
                 key: key)
         }
-        let http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger)
+        // `--resolve` pins apply to KMS hosts too; `SSL_CERT_FILE` (as Go's TLS reads it) adds a private CA to the
+        // system's roots for them (a Vault or Key Vault behind a company CA). No address checks: the cloud's metadata
+        // and credential agents live at link-local addresses.
+        let bundle = setup.environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let bundle,
+            FileManager.default.contents(atPath: bundle).map({ String(decoding: $0, as: UTF8.self) })?.contains(
+                "-----BEGIN CERTIFICATE-----") != true
+        {
+            throw ChainsError(
+                .badInput, "SSL_CERT_FILE \(bundle) is not a readable PEM CA bundle (it is added to the roots for \(key))",
+                key: "SSL_CERT_FILE")
+        }
+        let http = try AsyncHTTPClientTransport(
+            policy: ConnectionPolicy(default: .init(bundle.map { .customCA(path: $0) } ?? .verified)),
+            timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger,
+            rules: setup.registries.resolve.isEmpty ? nil : ConnectionRules(pinned: setup.registries.resolve))
         var out = signers
         out.kmsTransport = http
         do {

@@ -4,8 +4,7 @@ import HTTPTransport
 import Signing
 import X509
 
-/// `signers.kms.kmsref`, as cosign and Tekton Chains write it. Only `awskms://` is served here; the other schemes
-/// are named as not built yet (never a quiet fallback to the local key).
+/// `signers.kms.kmsref`'s `awskms://` form, as cosign and Tekton Chains write it.
 public struct AWSKMSReference: Sendable, Equatable {
     /// `awskms://ENDPOINT/…`: a host[:port] reached over https; nil for `awskms:///…`.
     public var endpoint: String?
@@ -17,16 +16,12 @@ public struct AWSKMSReference: Sendable, Equatable {
     public init(parsing text: String) throws(CloudCredentialError) {
         self.text = text
         let who = "signers.kms.kmsref \(text)"
-        for other in ["azurekms://"] where text.hasPrefix(other) {
+        guard text.hasPrefix("awskms://") else {
             throw CloudCredentialError(
                 identity: who,
                 reason:
-                    "\(other.dropLast(3)) keys are not built yet in Chains in Swift (awskms:// is); use awskms:// or x509"
-            )
-        }
-        guard text.hasPrefix("awskms://") else {
-            throw CloudCredentialError(
-                identity: who, reason: "is not a KMS reference (awskms://[ENDPOINT]/KEY-ID, alias/NAME or an ARN)")
+                    "is not a KMS reference (awskms://, gcpkms://, azurekms:// or hashivault://); for AWS: "
+                    + "awskms://[ENDPOINT]/KEY-ID, alias/NAME or an ARN")
         }
         let rest = text.dropFirst("awskms://".count)
         guard let slash = rest.firstIndex(of: "/") else {

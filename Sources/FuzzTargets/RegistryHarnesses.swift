@@ -1,5 +1,6 @@
 import Foundation
 import OCI
+import HTTPTransport
 import OCIRegistry
 
 extension FuzzHarness {

@@ -13,8 +13,9 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let client: HTTPClient
     let policy: ConnectionPolicy
     let tlsByHost: [String: TLSConfiguration]
-    /// For hosts without their own setting: nil (verified, the system trust store) or no verification when the
-    /// default connection is insecure (`storage.oci.repository.insecure`).
+    /// For hosts without their own setting: nil (verified, the system trust store), no verification when the
+    /// default connection is insecure (`storage.oci.repository.insecure`), or the system's roots and a CA bundle
+    /// (the KMS client's `SSL_CERT_FILE`).
     let defaultTLS: TLSConfiguration?
     let logger: Logger
     let userAgent: String
@@ -49,34 +50,37 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         self.userAgent = userAgent
         self.logger = logger ?? Logger(label: "chains.http", factory: { _ in SwiftLogNoOpLogHandler() })
         var tls: [String: TLSConfiguration] = [:]
-        for (host, connection) in policy.registries {
-            switch connection.security {
-            case .customCA(let path):
-                var c = TLSConfiguration.makeClientConfiguration()
-                let roots: [NIOSSLCertificate]
-                do {
-                    roots = try NIOSSLCertificate.fromPEMFile(path)
-                } catch {
-                    try? client.syncShutdown()
-                    throw TransportError(kind: .tls, host: host, reason: "cannot read the CA bundle \(path): \(error)")
-                }
-                c.additionalTrustRoots = [.certificates(roots)]
-                tls[host] = c
-            case .insecureSkipVerify:
-                var c = TLSConfiguration.makeClientConfiguration()
-                c.certificateVerification = .none
-                tls[host] = c
-            case .verified, .plainHTTP:
-                break
+        do {
+            for (host, connection) in policy.registries {
+                tls[host] = try Self.tlsConfiguration(connection.security, host: host)
             }
+            defaultTLS = try Self.tlsConfiguration(policy.defaultConnection.security, host: "every host")
+        } catch {
+            try? client.syncShutdown()
+            throw error
         }
         tlsByHost = tls
-        if policy.defaultConnection.security == .insecureSkipVerify {
+    }
+
+    /// The TLS settings for a connection security, nil for the defaults (verified with the system's roots).
+    static func tlsConfiguration(_ security: RegistryConnection.Security, host: String) throws -> TLSConfiguration? {
+        switch security {
+        case .customCA(let path):
+            var c = TLSConfiguration.makeClientConfiguration()
+            let roots: [NIOSSLCertificate]
+            do {
+                roots = try NIOSSLCertificate.fromPEMFile(path)
+            } catch {
+                throw TransportError(kind: .tls, host: host, reason: "cannot read the CA bundle \(path): \(error)")
+            }
+            c.additionalTrustRoots = [.certificates(roots)]
+            return c
+        case .insecureSkipVerify:
             var c = TLSConfiguration.makeClientConfiguration()
             c.certificateVerification = .none
-            defaultTLS = c
-        } else {
-            defaultTLS = nil
+            return c
+        case .verified, .plainHTTP:
+            return nil
         }
     }
 

@@ -24,7 +24,7 @@ struct ACRTests {
         let http = try AsyncHTTPClientTransport()
         defer { Task { try? await http.shutdown() } }
         func ask(client: String, assertion: String) async throws -> (Int, String) {
-            let body = ACRKeychain.form([
+            let body = EntraIDCredential.form([
                 ("client_id", client), ("scope", "https://management.azure.com/.default"),
                 ("grant_type", "client_credentials"),
                 ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
@@ -111,7 +111,7 @@ struct ACRTests {
         #expect(signed.exitCode != 0)
         #expect(
             signed.text.contains(
-                "ACR for \(stage.host): Entra ID app 99999999-0000-0000-0000-000000000000 in tenant \(tenant) (workload identity): Entra ID refused: HTTP 400: unauthorized_client: AADSTS700016"
+                "ACR for \(stage.host): Entra ID app 99999999-0000-0000-0000-000000000000 in tenant \(tenant) (workload identity): Entra ID (127.0.0.1) refused: HTTP 400: unauthorized_client: AADSTS700016"
             ),
             "\(signed.text)")
         #expect(stage.acr.exchangeCount == 0)

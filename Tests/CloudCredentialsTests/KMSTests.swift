@@ -12,7 +12,7 @@ import Testing
 @Suite("KMS signers: awskms:// against moto", .serialized)
 struct KMSTests {
 
-    @Test("kmsref forms: awskms:///KEY, awskms://ENDPOINT/KEY, ARNs name their region; azurekms not built")
+    @Test("kmsref forms: awskms:///KEY, awskms://ENDPOINT/KEY, ARNs name their region")
     func references() throws {
         let plain = try AWSKMSReference(parsing: "awskms:///alias/chains")
         #expect(plain.endpoint == nil && plain.keyID == "alias/chains" && plain.arnRegion == nil)
@@ -20,10 +20,7 @@ struct KMSTests {
         #expect(endpoint.endpoint == "localhost:4566" && endpoint.keyID == "1234abcd-12ab-34cd-56ef-1234567890ab")
         let arn = try AWSKMSReference(parsing: "awskms:///arn:aws:kms:eu-west-1:111122223333:key/1234abcd")
         #expect(arn.arnRegion == "eu-west-1")
-        #expect { try AWSKMSReference(parsing: "azurekms://vault.vault.azure.net/key") } throws: {
-            "\($0)".contains("azurekms keys are not built yet")
-        }
-        for bad in ["awskms://", "awskms:///", "kms://x", "alias/chains"] {
+        for bad in ["awskms://", "awskms:///", "kms://x", "alias/chains", "azurekms://vault.vault.azure.net/key"] {
             #expect(throws: CloudCredentialError.self, "\(bad)") { try AWSKMSReference(parsing: bad) }
         }
     }
@@ -79,8 +76,11 @@ struct KMSTests {
         #expect(
             empty.contains("signers.kms.kmsref: is empty, but artifacts.taskrun.signer, artifacts.oci.signer is kms"),
             "\(empty)")
-        let azure = try await setupErrors("azurekms://vault.vault.azure.net/key", environment: aws)
-        #expect(azure.contains("signers.kms.kmsref: azurekms keys are not built yet"), "\(azure)")
+        let other = try await setupErrors("k8s://tekton-chains/signing-secrets", environment: aws)
+        #expect(
+            other.contains(
+                "signers.kms.kmsref: is not a KMS reference (awskms://, gcpkms://, azurekms:// or hashivault://)"),
+            "\(other)")
         let none = try await setupErrors("awskms:///alias/chains", environment: [:])
         #expect(none.contains("needs AWS credentials, and the environment names none"), "\(none)")
         let moto = try await MotoServer(unauthenticatedActions: 5)

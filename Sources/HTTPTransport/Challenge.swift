@@ -63,9 +63,3 @@ public struct Challenge: Sendable, Hashable {
         return out
     }
 }
-
-/// A resource scope: `repository:<name>:<actions>`.
-public enum Scope {
-    public static func pull(_ repository: String) -> String { "repository:\(repository):pull" }
-    public static func push(_ repository: String) -> String { "repository:\(repository):pull,push" }
-}
