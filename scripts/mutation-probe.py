@@ -123,7 +123,7 @@ M = [
      'guard vaultHost.hasSuffix("") else {', "AzureKeyVaultTests",
      "an Entra token is sent to a vault whose challenge names another resource"),
     ("akv-raw-to-der", "Sources/CloudCredentials/AzureKeyVault.swift",
-     'algorithm.hasPrefix("ES") ? publicKey.derSignature(fromRaw: raw) : raw', "raw", "AzureKeyVaultTests",
+     'algorithm.hasPrefix("ES") ? publicKey.derSignature(fromRaw: raw) : raw', "Optional(raw)", "AzureKeyVaultTests",
      "Key Vault's raw r||s ECDSA signature is used as it comes (cosign cannot read it)"),
     ("akv-version-pin", "Sources/CloudCredentials/AzureKeyVault.swift", 'let path = "keys/\\(reference.key)/\\(version)/sign"',
      'let path = "keys/\\(reference.key)/\\(reference.version ?? "")/sign"', "AzureKeyVaultTests",
