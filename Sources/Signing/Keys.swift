@@ -250,8 +250,12 @@ public enum PublicKey: @unchecked Sendable {
             guard let s = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
             return k.isValidSignature(s, for: prehashed)
         case .rsa(let k):
+            // RSA needs swift-crypto's own SHA256.Digest (it picks the DigestInfo by type and traps on any other):
+            // made from the bytes, and checked to hold exactly them.
+            let typed = digest.withUnsafeBytes { $0.loadUnaligned(as: SHA256.Digest.self) }
+            guard Data(typed) == digest else { return false }
             return k.isValidSignature(
-                _RSA.Signing.RSASignature(rawRepresentation: signature), for: prehashed, padding: .insecurePKCS1v1_5)
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: typed, padding: .insecurePKCS1v1_5)
         default:
             return false
         }

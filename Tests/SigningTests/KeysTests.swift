@@ -135,4 +135,16 @@ struct PAELengthTests {
         #expect(
             DSSE.pae(payloadType: type, payload: Data("{}".utf8)) == Data("DSSEv1 23 application/vnd.é+json 2 {}".utf8))
     }
+
+    @Test("a signature checked against a digest alone (a bundle over sha256:…) verifies for P-256 and RSA keys")
+    func digestOnly() throws {
+        let message = Data("artifact".utf8)
+        let digest = Data(SHA256.hash(data: message))
+        for algorithm in [KeyAlgorithm.ecdsaP256, .rsa2048] {
+            let key = try PrivateKey.generate(algorithm)
+            let signature = try key.sign(message, hash: .sha256Always)
+            #expect(key.publicKey.isValidSignature(signature, forSHA256Digest: digest), "\(algorithm)")
+            #expect(!key.publicKey.isValidSignature(signature, forSHA256Digest: Data(repeating: 0, count: 32)))
+        }
+    }
 }
