@@ -200,7 +200,7 @@ let package = Package(
             name: "CloudCredentialsTests",
             dependencies: [
                 "CloudCredentials", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "OCI",
-                "KubeModels",
+                "KubeModels", "SPIFFE", "Sigstore",
             ],
             swiftSettings: strict
         ),

@@ -92,11 +92,12 @@ public final class LocalSigning: Sendable {
     /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS),
     /// `azurekms://…` (Azure Key Vault) or `awskms://…`.
     static func kmsConnector(
-        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
+        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport,
+        spiffe: SPIFFEProviderFactory? = nil
     ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
         let key = "signers.kms.kmsref"
         if config.kmsRef.hasPrefix("hashivault://") {
-            return try vaultConnector(config, environment: environment, transport: transport)
+            return try vaultConnector(config, environment: environment, transport: transport, spiffe: spiffe)
         }
         if config.kmsRef.hasPrefix("gcpkms://") {
             let version: String
@@ -150,7 +151,8 @@ public final class LocalSigning: Sendable {
 
     /// `hashivault://KEY`: Vault transit with `signers.kms.auth.*`.
     static func vaultConnector(
-        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport
+        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport,
+        spiffe: SPIFFEProviderFactory?
     ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
         let name = String(config.kmsRef.dropFirst("hashivault://".count))
         guard !name.isEmpty, !name.contains("/") else {
@@ -163,9 +165,44 @@ public final class LocalSigning: Sendable {
         } catch {
             throw ChainsError(.badInput, error.reason, key: error.identity, underlying: error)
         }
-        let client = VaultClient(settings: settings, transport: transport)
+        let client = VaultClient(settings: settings, transport: transport, svid: try svidSource(settings, spiffe))
         return { () async throws(CloudCredentialError) -> any Signer in
             try await VaultTransitSigner.connect(keyName: name, client: client)
+        }
+    }
+
+    /// `signers.kms.auth.spire.sock`: a fresh JWT-SVID for `.spire.audience` from that Workload API at each Vault
+    /// login; nil without it. A socket that is not there yet (the SPIRE agent's CSI volume) is worth another try.
+    static func svidSource(
+        _ settings: VaultSettings, _ spiffe: SPIFFEProviderFactory?
+    ) throws(ChainsError) -> (@Sendable () async throws(CloudCredentialError) -> String)? {
+        guard let socket = settings.spireSocket, let audience = settings.spireAudience else { return nil }
+        let key = "signers.kms.auth.spire.sock"
+        guard let spiffe else {
+            throw ChainsError(.unsupported, "is set, but this front door has no SPIFFE Workload API client", key: key)
+        }
+        let provider: any IdentityTokenProvider
+        do {
+            provider = try spiffe(socket)
+        } catch {
+            throw ChainsError(.badInput, "\(socket): \(error.reason)", key: key, underlying: error)
+        }
+        let who = "\(key) \(socket)"
+        return { () async throws(CloudCredentialError) -> String in
+            let token: IdentityToken?
+            do {
+                token = try await provider.token(audience: audience)
+            } catch let error as IdentityTokenError {
+                throw CloudCredentialError(identity: who, reason: error.reason, isRetryable: error.isRetryable)
+            } catch {
+                throw CloudCredentialError(identity: who, reason: "\(error)", isRetryable: true)
+            }
+            guard let token else {
+                throw CloudCredentialError(
+                    identity: who, reason: "no Workload API socket there (is the SPIRE agent's socket mounted?)",
+                    isRetryable: true)
+            }
+            return token.raw
         }
     }
 
@@ -194,7 +231,8 @@ public final class LocalSigning: Sendable {
                 "-----BEGIN CERTIFICATE-----") != true
         {
             throw ChainsError(
-                .badInput, "SSL_CERT_FILE \(bundle) is not a readable PEM CA bundle (it is added to the roots for \(key))",
+                .badInput,
+                "SSL_CERT_FILE \(bundle) is not a readable PEM CA bundle (it is added to the roots for \(key))",
                 key: "SSL_CERT_FILE")
         }
         let http = try AsyncHTTPClientTransport(
@@ -208,7 +246,8 @@ public final class LocalSigning: Sendable {
                 x509: signers.source,
                 kms: KMSSignerSource(
                     connect: try kmsConnector(
-                        config, environment: setup.environment, transport: RetryingTransport(http)))
+                        config, environment: setup.environment, transport: RetryingTransport(http),
+                        spiffe: setup.spiffeTokenProvider))
             )
         } catch {
             Task { try? await http.shutdown() }

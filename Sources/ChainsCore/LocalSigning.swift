@@ -100,7 +100,7 @@ public struct LocalSetup: Sendable {
     public var attempts: (any AttemptRecorder)?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
-    public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
+    public var spiffeTokenProvider: SPIFFEProviderFactory?
     /// Where the cloud keychains read their settings (`AWS_*`, `GCE_METADATA_HOST`, `AZURE_*`): the process
     /// environment unless a caller (a test) gives its own.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
@@ -108,7 +108,7 @@ public struct LocalSetup: Sendable {
     public init(
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
         registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
-        spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil,
+        spiffeTokenProvider: SPIFFEProviderFactory? = nil,
         trustedRoot: URL? = nil, bundleOut: URL? = nil, tufCache: URL? = nil
     ) {
         self.tufCache = tufCache

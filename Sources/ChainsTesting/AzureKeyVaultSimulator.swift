@@ -122,7 +122,8 @@ public final class AzureKeyVaultSimulator: Sendable {
         let (found, enabled) = state.withLock { (find(key, version, in: $0), !$0.disabled.contains(key)) }
         guard let found else {
             return error(
-                404, "KeyNotFound", "A key with (name/id) \(key) was not found in this key vault. If you recently "
+                404, "KeyNotFound",
+                "A key with (name/id) \(key) was not found in this key vault. If you recently "
                     + "deleted this key you may be able to recover it using the correct recovery command.")
         }
         var jwk: [String: Any] = ["kid": "\(base)/keys/\(key)/\(found.version)", "key_ops": ["sign", "verify"]]
@@ -148,7 +149,9 @@ public final class AzureKeyVaultSimulator: Sendable {
 
     static func sign(_ key: String, version: String, body: Data, base: String, state: Locked<State>) -> ServedResponse {
         let (found, enabled) = state.withLock { (find(key, version, in: $0), !$0.disabled.contains(key)) }
-        guard let found else { return error(404, "KeyNotFound", "A key with (name/id) \(key)/\(version) was not found.") }
+        guard let found else {
+            return error(404, "KeyNotFound", "A key with (name/id) \(key)/\(version) was not found.")
+        }
         guard enabled else { return error(403, "Forbidden", "Operation sign is not allowed on a disabled key.") }
         let request = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
         let alg = request["alg"] as? String

@@ -79,7 +79,8 @@ public struct AzureKeyVaultSigner: Signer {
         let path = "keys/\(reference.key)" + (reference.version.map { "/\($0)" } ?? "")
         let keyURL = try url(reference, path, who: who)
         let (challenge, _) = try await CloudCall.send(
-            HTTPRequest(method: "GET", url: keyURL), via: transport, identity: who, peer: "Key Vault \(reference.vault)")
+            HTTPRequest(method: "GET", url: keyURL), via: transport, identity: who, peer: "Key Vault \(reference.vault)"
+        )
         guard challenge.status == 401 else {
             throw CloudCredentialError(
                 identity: who,

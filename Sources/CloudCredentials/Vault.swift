@@ -8,8 +8,10 @@ import X509
 /// Where Vault is and how to log in, from `signers.kms.auth.*` (as Tekton Chains reads them) and Vault's own
 /// variables: the address from `signers.kms.auth.address`, else `VAULT_ADDR`; a token from
 /// `signers.kms.auth.token-path` (wins), `signers.kms.auth.token` or `VAULT_TOKEN`; else a JWT login
-/// (`signers.kms.auth.oidc.path` and `.role`, the JWT from `.oidc.token-path`, default the ServiceAccount token —
-/// Vault's Kubernetes or JWT auth). The transit mount: `TRANSIT_SECRET_ENGINE_PATH`, default `transit`.
+/// (`signers.kms.auth.oidc.path` and `.role`) with, when `signers.kms.auth.spire.sock` is set, a JWT-SVID for
+/// `signers.kms.auth.spire.audience` from that Workload API (the mount then defaults to `jwt`, as sigstore's), else the
+/// JWT from `.oidc.token-path` (default the ServiceAccount token) — Vault's JWT or Kubernetes auth. The transit
+/// mount: `TRANSIT_SECRET_ENGINE_PATH`, default `transit`.
 public struct VaultSettings: Sendable {
     public var address: URL
     public var token: String?
@@ -18,6 +20,9 @@ public struct VaultSettings: Sendable {
     public var role: String?
     public var jwtPath: String
     public var transitPath: String
+    /// `signers.kms.auth.spire.sock` (a Workload API address) and `.spire.audience`.
+    public var spireSocket: String?
+    public var spireAudience: String?
 
     public init(auth: [String: String], environment: [String: String]) throws(CloudCredentialError) {
         func value(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
@@ -43,6 +48,15 @@ public struct VaultSettings: Sendable {
         role = value(auth["oidc.role"])
         jwtPath = value(auth["oidc.token-path"]) ?? "/var/run/secrets/kubernetes.io/serviceaccount/token"
         transitPath = value(environment["TRANSIT_SECRET_ENGINE_PATH"]) ?? "transit"
+        spireSocket = value(auth["spire.sock"])
+        spireAudience = value(auth["spire.audience"])
+        if spireSocket != nil, spireAudience == nil {
+            throw CloudCredentialError(
+                identity: "signers.kms.auth.spire.audience",
+                reason:
+                    "is empty, but signers.kms.auth.spire.sock is set: a JWT-SVID needs an audience (the one the "
+                    + "Vault JWT role's bound_audiences names)")
+        }
     }
 }
 
@@ -50,11 +64,17 @@ public struct VaultSettings: Sendable {
 public final class VaultClient: Sendable {
     let settings: VaultSettings
     let transport: any HTTPTransport
+    /// A fresh JWT-SVID for `settings.spireAudience` (`signers.kms.auth.spire.sock`), nil without SPIRE.
+    let svid: (@Sendable () async throws(CloudCredentialError) -> String)?
     let login = Mutex<(token: String, until: Date)?>(nil)
 
-    public init(settings: VaultSettings, transport: any HTTPTransport) {
+    public init(
+        settings: VaultSettings, transport: any HTTPTransport,
+        svid: (@Sendable () async throws(CloudCredentialError) -> String)? = nil
+    ) {
         self.settings = settings
         self.transport = transport
+        self.svid = svid
     }
 
     var identity: String {
@@ -62,6 +82,10 @@ public final class VaultClient: Sendable {
             return "Vault \(settings.address.hostAndPort), token from \(settings.tokenPath!)"
         }
         if settings.token != nil { return "Vault \(settings.address.hostAndPort), static token" }
+        if svid != nil, let socket = settings.spireSocket {
+            return "Vault \(settings.address.hostAndPort), role \(settings.role ?? "(the mount's default)") at "
+                + "auth/\(settings.loginPath ?? "jwt") with a JWT-SVID from \(socket)"
+        }
         return
             "Vault \(settings.address.hostAndPort), role \(settings.role ?? "?") at auth/\(settings.loginPath ?? "?")"
     }
@@ -77,27 +101,37 @@ public final class VaultClient: Sendable {
             return text
         }
         if let token = settings.token { return token }
-        guard let path = settings.loginPath, let role = settings.role else {
-            throw CloudCredentialError(
-                identity: identity,
-                reason:
-                    "no Vault token: set signers.kms.auth.token-path or .token (or VAULT_TOKEN), or oidc.path and oidc.role"
-            )
-        }
         if let known = login.withLock({ $0 }), known.until.timeIntervalSinceNow > 60 { return known.token }
-        guard let data = FileManager.default.contents(atPath: settings.jwtPath),
-            case let jwt = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
-            !jwt.isEmpty
-        else {
-            throw CloudCredentialError(identity: identity, reason: "OIDC token file \"\(settings.jwtPath)\" is empty")
-        }
-        let answer = try await call("POST", "auth/\(path)/login", ["role": role, "jwt": jwt], token: nil)
+        let (path, role, jwt) = try await loginJWT()
+        var body = ["jwt": jwt]
+        if let role { body["role"] = role }
+        let answer = try await call("POST", "auth/\(path)/login", body, token: nil)
         guard let auth = answer["auth"] as? [String: Any], let token = auth["client_token"] as? String else {
             throw CloudCredentialError(identity: identity, reason: "the login answered without auth.client_token")
         }
         let lease = (auth["lease_duration"] as? Double) ?? (auth["lease_duration"] as? Int).map(Double.init) ?? 0
         login.withLock { $0 = (token, Date().addingTimeInterval(min(max(lease, 0), 86_400))) }
         return token
+    }
+
+    /// The auth mount, the role and the JWT to log in with: a JWT-SVID when SPIRE is configured (the mount defaulting
+    /// to `jwt`, the role to the mount's default), else the token file with both `oidc.path` and `oidc.role` set.
+    func loginJWT() async throws(CloudCredentialError) -> (path: String, role: String?, jwt: String) {
+        if let svid { return (settings.loginPath ?? "jwt", settings.role, try await svid()) }
+        guard let path = settings.loginPath, let role = settings.role else {
+            throw CloudCredentialError(
+                identity: identity,
+                reason:
+                    "no Vault token: set signers.kms.auth.token-path or .token (or VAULT_TOKEN), or oidc.path and "
+                    + "oidc.role (with signers.kms.auth.spire.* for a JWT-SVID)")
+        }
+        guard let data = FileManager.default.contents(atPath: settings.jwtPath),
+            case let jwt = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            !jwt.isEmpty
+        else {
+            throw CloudCredentialError(identity: identity, reason: "OIDC token file \"\(settings.jwtPath)\" is empty")
+        }
+        return (path, role, jwt)
     }
 
     /// `METHOD /v1/<path>`; Vault's `{"errors": [...]}` named on failure.

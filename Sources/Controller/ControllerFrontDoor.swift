@@ -29,7 +29,7 @@ public struct ControllerOptions: Sendable {
     /// `--run-timeout`: a run's whole budget.
     public var runTimeout: Duration?
     /// Makes the `spiffe` identity provider (the executable links the SPIFFE target).
-    public var spiffeTokenProvider: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)?
+    public var spiffeTokenProvider: SPIFFEProviderFactory?
 
     /// Overrides of the leader-election ConfigMap (`--lease-duration`, `--renew-deadline`, `--retry-period`,
     /// `--buckets`).

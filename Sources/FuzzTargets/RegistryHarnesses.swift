@@ -1,6 +1,6 @@
 import Foundation
-import OCI
 import HTTPTransport
+import OCI
 import OCIRegistry
 
 extension FuzzHarness {

@@ -69,6 +69,16 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
         self.init(endpoint: try WorkloadEndpoint(parsing: environment["SPIFFE_ENDPOINT_SOCKET"]))
     }
 
+    /// For `endpoint` (`unix:///path`, `tcp://ip:port`, a bare path: `signers.kms.auth.spire.sock`), or — nil —
+    /// from the process's `SPIFFE_ENDPOINT_SOCKET`.
+    public init(endpoint: String?) throws(IdentityTokenError) {
+        guard let endpoint else {
+            try self.init()
+            return
+        }
+        self.init(endpoint: try WorkloadEndpoint(parsing: endpoint))
+    }
+
     var source: String { "spiffe \(endpoint)" }
 
     /// nil when there is no socket (not running under SPIRE); an error naming the socket and what the agent said.

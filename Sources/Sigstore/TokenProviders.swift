@@ -127,6 +127,12 @@ struct UnbuiltProvider: IdentityTokenProvider {
 }
 
 /// Chooses providers as `signers.x509.fulcio.provider` and `signers.x509.identity.token.file` ask.
+/// Makes a SPIFFE Workload API provider (the SPIFFE target, with gRPC, is linked only by the executable): for the
+/// Workload API address given (`unix:///path`, `tcp://ip:port`, a bare path), or — nil — `SPIFFE_ENDPOINT_SOCKET`'s.
+public typealias SPIFFEProviderFactory =
+    @Sendable (_ endpoint: String?) throws(IdentityTokenError) ->
+    any IdentityTokenProvider
+
 public enum IdentityTokenProviders {
     /// The order tried when no provider is named: cosign's registration order, restricted to what is built —
     /// `github-actions`, `envvar`, `filesystem`, `google-workload-identity`, then `spiffe` (when its socket exists).
@@ -142,7 +148,7 @@ public enum IdentityTokenProviders {
     public static func make(
         provider rawName: String, tokenFile: String, transport: any HTTPTransport,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        spiffe: (@Sendable () throws(IdentityTokenError) -> any IdentityTokenProvider)? = nil
+        spiffe: SPIFFEProviderFactory? = nil
     ) throws(IdentityTokenError) -> [any IdentityTokenProvider] {
         let name = aliases[rawName] ?? rawName
         let file = FileTokenProvider(path: tokenFile.isEmpty ? FileTokenProvider.defaultPath : tokenFile)
@@ -151,7 +157,7 @@ public enum IdentityTokenProviders {
         }
         func one(_ n: String) throws(IdentityTokenError) -> (any IdentityTokenProvider)? {
             switch n {
-            case "spiffe": return try spiffe?() ?? (name == "spiffe" ? UnbuiltProvider(name: n) : nil)
+            case "spiffe": return try spiffe?(nil) ?? (name == "spiffe" ? UnbuiltProvider(name: n) : nil)
             case "filesystem", "filesystem-custom-path": return file
             case "envvar": return EnvironmentTokenProvider(environment: environment)
             case "github-actions": return GitHubActionsTokenProvider(transport: transport, environment: environment)

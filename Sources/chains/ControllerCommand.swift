@@ -106,7 +106,9 @@ struct ControllerCommand: AsyncParsableCommand {
         options.metricsAddress = metricsAddress
         options.allowedRegistries = RegistryDestinations.patterns(allowedRegistries)
         options.resolve = try pins(resolve)
-        options.spiffeTokenProvider = { () throws(IdentityTokenError) in try SPIFFETokenProvider() }
+        options.spiffeTokenProvider = { (endpoint: String?) throws(IdentityTokenError) in
+            try SPIFFETokenProvider(endpoint: endpoint)
+        }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)
         } catch let error as LeaderElectionError {

@@ -81,7 +81,9 @@ struct Sign: AsyncParsableCommand {
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
             registries: try registry.settings(), requestTimeout: try durationFlag(requestTimeout, "request-timeout"),
             runTimeout: try durationFlag(runTimeout, "run-timeout"),
-            spiffeTokenProvider: { () throws(IdentityTokenError) in try SPIFFETokenProvider() },
+            spiffeTokenProvider: { (endpoint: String?) throws(IdentityTokenError) in
+                try SPIFFETokenProvider(endpoint: endpoint)
+            },
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
             bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },
             tufCache: tufCache.map { URL(fileURLWithPath: $0) })

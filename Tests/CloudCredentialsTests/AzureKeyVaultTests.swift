@@ -211,7 +211,8 @@ struct AzureKeyVaultTests {
             refused.contains(who)
                 && refused.contains(
                     "\(Self.vaultName) asks for a token for https://vault.example.org, which it is not part of: "
-                        + "no token was sent"), "\(refused)")
+                        + "no token was sent"),
+            "\(refused)")
         #expect(foreign.entra.issued.isEmpty && foreign.vault.authorizedRequests == 0)
 
         let stage = try await stage()
@@ -223,7 +224,8 @@ struct AzureKeyVaultTests {
         #expect(missing.contains("Key Vault GET keys/other: HTTP 404: KeyNotFound: A key with (name/id) other"))
         stage.vault.disable("signing")
         let disabled = try await connect(stage, "signing", via: direct)
-        #expect(disabled.contains("the key https://\(Self.vaultName)/keys/signing/") && disabled.contains("is disabled"))
+        #expect(
+            disabled.contains("the key https://\(Self.vaultName)/keys/signing/") && disabled.contains("is disabled"))
         stage.vault.forbid()
         let forbidden = try await connect(stage, "signing", via: direct)
         #expect(
@@ -244,7 +246,9 @@ struct AzureKeyVaultTests {
         }
     }
 
-    @Test("through chains sign: a wrong client secret, no Entra variables, an untrusted vault CA, plain-http Entra — each named")
+    @Test(
+        "through chains sign: a wrong client secret, no Entra variables, an untrusted vault CA, plain-http Entra — each named"
+    )
     func setupErrors() async throws {
         let stage = try await stage()
         defer { Task { await stage.stop() } }
@@ -284,7 +288,8 @@ struct AzureKeyVaultTests {
         #expect(
             clear.exitCode != 0
                 && clear.text.contains(
-                    "AZURE_AUTHORITY_HOST http://login.chains.test/ is not an https URL (plain http only to this machine)"),
+                    "AZURE_AUTHORITY_HOST http://login.chains.test/ is not an https URL (plain http only to this machine)"
+                ),
             "\(clear.text)")
 
         var badBundle = try environment(stage)

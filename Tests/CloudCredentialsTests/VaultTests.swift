@@ -3,7 +3,9 @@ import ChainsTesting
 import Foundation
 import HTTPTransport
 import KubeModels
+import SPIFFE
 import Signing
+import Sigstore
 import Testing
 
 @testable import CloudCredentials
@@ -91,5 +93,48 @@ struct VaultTests {
             refused.contains("GET /v1/transit/keys/chains: HTTP 403: permission denied")
                 && !refused.contains("hvs.nope"),
             "\(refused)")
+    }
+
+    @Test(
+        "SPIRE: a JWT-SVID for signers.kms.auth.spire.audience logs in at the jwt mount, as Chains' TestVaultKMSSpire")
+    func spire() async throws {
+        let dir = try TemporaryDirectory()
+        let issuer = TestOIDCIssuer(url: "https://spire.example.org", kind: .spiffe)
+        let svid = issuer.token(
+            subject: "spiffe://example.org/ns/tekton-chains/sa/tekton-chains-controller", audience: "vault")
+        let agent = try await SPIFFEAgent(token: svid)
+        defer { agent.stop() }
+        let vault = try await VaultSimulator(mount: "jwt", role: "chains", jwt: svid)
+        defer { Task { await vault.stop() } }
+        func sign(_ extra: String) async throws -> SignedRun {
+            var setup = LocalSetup(
+                configFile: try config(
+                    dir,
+                    "signers.kms.auth.address: \(vault.address)\nsigners.kms.auth.oidc.role: chains\n" + extra),
+                spiffeTokenProvider: { (endpoint: String?) throws(IdentityTokenError) in
+                    try SPIFFETokenProvider(endpoint: endpoint)
+                })
+            setup.environment = [:]
+            return await signRunFile(PackagePaths.example("taskrun-kaniko.yaml"), setup: setup)
+        }
+        let signed = try await sign(
+            "signers.kms.auth.spire.sock: unix://\(agent.socket)\nsigners.kms.auth.spire.audience: vault\n")
+        #expect(signed.exitCode == 0, "\(signed.facts)")
+        #expect(vault.signs == 2 && agent.log.contains("FetchJWTSVID audience=['vault'] header=true"), "\(agent.log)")
+        let failures = try await independentFailures(
+            signed, publicKeyPEM: vault.key.publicKey.pemRepresentation, in: dir)
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(!signed.text.contains(svid))
+
+        let noAudience = try await sign("signers.kms.auth.spire.sock: unix://\(agent.socket)\n")
+        #expect(
+            noAudience.exitCode == 2 && noAudience.text.contains("signers.kms.auth.spire.audience: is empty"),
+            "\(noAudience.text)")
+        let missing = try await sign(
+            "signers.kms.auth.spire.sock: unix://\(dir.file("no-agent.sock").path)\n"
+                + "signers.kms.auth.spire.audience: vault\n")
+        #expect(
+            missing.exitCode != 0 && missing.text.contains("no Workload API socket there")
+                && missing.outcome?.isRetryable == true, "\(missing.text)")
     }
 }

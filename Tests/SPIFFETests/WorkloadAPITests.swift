@@ -113,7 +113,9 @@ struct WorkloadAPITests {
         defer { Task { try? await http.shutdown() } }
         let providers = try IdentityTokenProviders.make(
             provider: "spiffe", tokenFile: "", transport: http, environment: [:],
-            spiffe: { () throws(IdentityTokenError) in SPIFFETokenProvider(endpoint: .unix(path: agent.socket)) })
+            spiffe: { (_: String?) throws(IdentityTokenError) in
+                SPIFFETokenProvider(endpoint: .unix(path: agent.socket))
+            })
         let certificates = KeylessCertificates(
             fulcio: FulcioClient(address: URL(string: fulcio.url)!, transport: http), providers: providers)
         let signer = try await certificates.signer()
