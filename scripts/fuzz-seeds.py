@@ -222,4 +222,9 @@ put("cloud-response", "kms-public-key.json", json.dumps({"KeyId": "arn:aws:kms:u
 put("cloud-response", "kmsref.txt", "awskms:///arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
 put("cloud-response", "ecr-host.txt", "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com:443")
 put("cloud-response", "resolve.txt", "[::1]:5000=::ffff:127.0.0.1")
+put("cloud-response", "akv-key-ec.json", json.dumps({"key": {"kid": "https://chains.vault.azure.net/keys/signing/0f1e2d3c4b5a69788796a5b4c3d2e1f0", "kty": "EC-HSM", "crv": "P-256", "key_ops": ["sign", "verify"],
+    "x": b64u(spki[-64:-32]), "y": b64u(spki[-32:])}, "attributes": {"enabled": True, "recoveryLevel": "Recoverable+Purgeable"}}))
+put("cloud-response", "akv-key-rsa.json", json.dumps({"key": {"kid": "https://v.vault.azure.net/keys/k/1", "kty": "RSA", "n": b64u(b"\xc1" * 256), "e": "AQAB"}}))
+put("cloud-response", "akv-kmsref.txt", "azurekms://chains.vault.azure.net:8443/signing-key/0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+put("cloud-response", "akv-challenge.txt", 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"')
 print("seeds in", corpus)

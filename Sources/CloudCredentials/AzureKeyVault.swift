@@ -45,7 +45,7 @@ public struct AzureKeyVaultReference: Sendable, Equatable {
     }
 
     /// The vault's host without a port.
-    var vaultHost: String { String(vault.split(separator: ":").first ?? "") }
+    public var vaultHost: String { String(vault.split(separator: ":").first ?? "") }
 }
 
 /// A signer whose private key stays in Azure Key Vault (keys REST API 7.4). Connecting asks the vault unauthenticated

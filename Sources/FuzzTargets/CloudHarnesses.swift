@@ -8,7 +8,8 @@ extension FuzzHarness {
             name: "cloud-response",
             summary:
                 "cloud credential and KMS answers (STS XML, ECR and container credentials JSON, the GKE metadata "
-                + "token, KMS GetPublicKey) and the names they come with (kmsref, registry hosts, --resolve)"
+                + "token, KMS GetPublicKey, Key Vault keys and challenges) and the names they come with (kmsref, registry hosts, "
+                + "--resolve)"
         ) { data in
             var findings = Findings()
             let text = data.text
@@ -34,11 +35,28 @@ extension FuzzHarness {
                 findings.check(
                     algorithm.hasPrefix("ECDSA_SHA_") || algorithm.hasPrefix("RSASSA_"), "algorithm \(algorithm)")
             }
+            if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let (_, version, algorithm) = try? AzureKeyVaultSigner.parseKey(object, who: "fuzz")
+            {
+                findings.check(!version.isEmpty && !version.contains("/"), "a Key Vault version \(version)")
+                findings.check(["ES256", "ES384", "ES512", "RS256"].contains(algorithm), "algorithm \(algorithm)")
+            }
             _ = AWSXML.error(text, status: 400)
             let line = String(text.prefix(512))
             if let reference = try? AWSKMSReference(parsing: line) {
                 findings.check(
                     !reference.keyID.isEmpty && line.hasPrefix("awskms://"), "a kmsref accepted without a key")
+            }
+            if let reference = try? AzureKeyVaultReference(parsing: line) {
+                findings.check(
+                    !reference.key.isEmpty && !reference.vaultHost.isEmpty && !reference.vault.contains("/"),
+                    "an azurekms ref accepted without a vault or key")
+            }
+            // A Key Vault challenge: the scope is only ever for a parent domain of the vault.
+            let vault = "chains.vault.azure.net"
+            if let scope = try? AzureKeyVaultSigner.tokenScope([line], vaultHost: vault, who: "fuzz") {
+                let host = URL(string: scope)?.host?.lowercased() ?? ""
+                findings.check(!host.isEmpty && vault.hasSuffix("." + host), "a token scope \(scope) for \(vault)")
             }
             if let ecr = ECRRegistry(host: line) {
                 let api = URL(string: ecr.apiEndpoint)?.host ?? ""
