@@ -88,8 +88,9 @@ struct ControllerTests {
     }
 
     func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        // Up to 30 s: the whole suite shares the machine's cores with these replicas.
-        for _ in 0..<600 {
+        // Up to 90 s (a waiting bound, not a timing check): the whole suite shares the machine's 2 cores with these
+        // replicas; a full run once took past 30 s for three replicas to share six buckets.
+        for _ in 0..<1800 {
             if condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
