@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTransport
 import RegistryAuth
+import Signing
 import Synchronization
 
 /// Azure Container Registry (`*.azurecr.io`, `.azurecr.cn`, `.azurecr.us`) with AKS workload identity: the app's Entra
@@ -73,9 +74,7 @@ public final class ACRKeychain: CloudKeychain {
     static func expiry(ofJWT token: String) -> Date? {
         let parts = token.split(separator: ".")
         guard parts.count == 3 else { return nil }
-        var b64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while b64.count % 4 != 0 { b64 += "=" }
-        guard let data = Data(base64Encoded: b64),
+        guard let data = PublicKey.base64URL(String(parts[1])),
             let claims = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let exp = claims["exp"] as? Double, exp.isFinite
         else { return nil }
