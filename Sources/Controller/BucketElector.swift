@@ -19,7 +19,8 @@ public actor BucketElector {
     let logger: Logger
     static let prefix = "chains-in-swift"
     var observed: [String: ObservedLease] = [:]
-    /// Buckets led, with when we last wrote their Lease.
+    /// Buckets led, with when we sent the last write of their Lease that succeeded (sent, not answered: other
+    /// replicas count its lease-duration from no earlier than that, so a slow answer never stretches our lead).
     var renewedAt: [Int: ContinuousClock.Instant] = [:]
     /// Led, but being let go: no new work; released once nothing of it is in flight.
     var draining: Set<Int> = []

@@ -35,8 +35,9 @@ extension BucketElector {
             // Free, expired, or held under our own name by this Pod's previous container (restarted): ours to take.
             guard observed[name].map({ $0.expired(at: now) || $0.holder == identity }) ?? true else { continue }
             let transitions = (observed[name]?.transitions ?? -1) + 1
+            let sent = ContinuousClock.now
             if await write(name, holder: identity, transitions: transitions, acquired: true) {
-                renewedAt[b] = ContinuousClock.now
+                renewedAt[b] = sent
                 count += 1
                 logger.info("leader election: \(identity) leads bucket \(name)")
                 await onAcquire(b)
@@ -66,12 +67,14 @@ extension BucketElector {
             logger.warning("leader election: bucket \(name) is no longer ours")
             return
         }
-        let lapsed = !holds(bucket)
+        let previous = renewedAt[bucket]
+        let sent = ContinuousClock.now
         if await write(name, holder: identity, transitions: lease.transitions, acquired: false) {
-            renewedAt[bucket] = ContinuousClock.now
-            // Renewed after the renew deadline had passed (the API was down): the runs turned away meanwhile are
-            // queued again, as on taking the bucket.
-            if lapsed {
+            renewedAt[bucket] = sent
+            // The Lease looked stale at some moment since the last renewal — before this write or while it was on
+            // the wire (the API was slow or down, or this process was starved of CPU): runs turned away or left
+            // unwritten meanwhile are queued again, as on taking the bucket.
+            if let previous, ContinuousClock.now - previous >= settings.renewDeadline {
                 logger.info("leader election: \(identity) leads bucket \(name) again")
                 await onAcquire(bucket)
             }

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import KubeModels
 import Logging
+import Synchronization
 import Testing
 
 @testable import Controller
@@ -111,6 +112,46 @@ extension ControllerTests {
         try await Task.sleep(for: .milliseconds(300))
         let counts = signedEvents(api)
         #expect((names + later).allSatisfy { counts[$0] == 1 }, "each run signed exactly once: \(counts)")
+    }
+
+    @Test("a renewal whose answer comes after the renew deadline: work turned away meanwhile is queued again")
+    func lateRenewal() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        let proxy = try await FaultProxy(upstream: String(api.url.dropFirst("http://".count)))
+        defer { Task { await proxy.stop() } }
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: proxy.url)!, token: .none, namespace: "tekton-chains"))
+        defer { Task { await client.shutdown() } }
+        var settings = LeaderElectionSettings()
+        (settings.buckets, settings.leaseDuration, settings.renewDeadline, settings.retryPeriod) =
+            (1, .seconds(10), .seconds(1), .milliseconds(100))
+        let elector = BucketElector(
+            client: client, namespace: "tekton-chains", settings: settings, identity: "slow",
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        final class Count: Sendable { let n = Mutex(0) }
+        let count = Count()
+        await elector.setOnAcquire { _ in count.n.withLock { $0 += 1 } }
+        await elector.round()
+        #expect(count.n.withLock { $0 } == 1)
+        let began = await elector.begin("taskruns/team-a/x")
+        #expect(began)
+        await elector.end("taskruns/team-a/x")
+
+        // Renewed while still fresh, but its answer trickles in for about 2 s: meanwhile the Lease looks stale
+        // and work is turned away (the run is dropped from the queue, as `work()` does).
+        try await Task.sleep(for: .milliseconds(300))
+        proxy.inject(.slowBody(chunk: 20, pause: .milliseconds(100)), method: "PUT", path: "chains-in-swift.00-of-01")
+        let renewing = Task { await elector.round() }
+        try await Task.sleep(for: .milliseconds(1100))
+        let turnedAway = await !elector.begin("taskruns/team-a/x")
+        #expect(turnedAway, "stale 1.4 s after the last renewal was sent")
+        await renewing.value
+        #expect(proxy.seen.contains { $0.faulted }, "the renewal went through the slow answer")
+        #expect(count.n.withLock { $0 } == 2, "the bucket's runs are queued again once the renewal is through")
+        await elector.round()
+        let beganAgain = await elector.begin("taskruns/team-a/x")
+        #expect(beganAgain)
     }
 
     @Test("a replica that died holding every bucket: they are taken over only once its Leases expire")
