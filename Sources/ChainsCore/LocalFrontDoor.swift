@@ -270,7 +270,7 @@ public final class LocalSigning: Sendable {
             throw ChainsError(.badInput, "is not an https URL", key: "signers.x509.fulcio.address")
         }
         // The identity token is a credential: plain http only to this machine (a local test Fulcio).
-        guard address.scheme == "https" || ["127.0.0.1", "localhost", "::1"].contains(host) else {
+        guard address.carriesCredentialsSafely else {
             throw ChainsError(
                 .badInput, "is plain http; the identity token would cross the network in clear — use https",
                 key: "signers.x509.fulcio.address")

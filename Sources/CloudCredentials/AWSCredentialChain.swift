@@ -156,10 +156,8 @@ public final class AWSCredentialChain: Sendable {
             throw CloudCredentialError(identity: who, reason: "AWS_CONTAINER_CREDENTIALS_FULL_URI is not a URL")
         }
         // As the SDKs: plain http only to the EKS and ECS agents' addresses or loopback.
-        let agents = [
-            "169.254.170.2", "169.254.170.23", "fd00:ec2::23", "[fd00:ec2::23]", "127.0.0.1", "localhost", "::1",
-        ]
-        guard url.scheme == "https" || agents.contains(host) else {
+        let agents = ["169.254.170.2", "169.254.170.23", "fd00:ec2::23", "[fd00:ec2::23]"]
+        guard url.carriesCredentialsSafely || (url.scheme == "http" && agents.contains(host)) else {
             throw CloudCredentialError(
                 identity: who, reason: "plain http is allowed only to the Pod Identity agent or loopback, not \(host)")
         }

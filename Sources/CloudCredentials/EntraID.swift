@@ -53,7 +53,7 @@ public final class EntraIDCredential: Sendable {
     public func token(scope: String) async throws(CloudCredentialError) -> String {
         if let known = tokens.withLock({ $0[scope] }), known.until.timeIntervalSinceNow > 300 { return known.token }
         guard let url = URL(string: "\(authority)\(tenantID)/oauth2/v2.0/token"), let host = url.host,
-            url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host))
+            url.carriesCredentialsSafely
         else {
             throw CloudCredentialError(
                 identity: identity,

@@ -31,12 +31,12 @@ public struct VaultSettings: Sendable {
             throw CloudCredentialError(identity: who, reason: "is empty and VAULT_ADDR is not set: where is Vault?")
         }
         let withScheme = text.contains("://") ? text : "http://\(text)"
-        guard let url = URL(string: withScheme), let host = url.host, ["http", "https"].contains(url.scheme ?? "")
+        guard let url = URL(string: withScheme), url.host != nil, ["http", "https"].contains(url.scheme ?? "")
         else {
             throw CloudCredentialError(identity: who, reason: "\(text) is not an http(s) address")
         }
         // A Vault token is a credential: plain http only to this machine.
-        guard url.scheme == "https" || ["127.0.0.1", "localhost", "::1"].contains(host) else {
+        guard url.carriesCredentialsSafely else {
             throw CloudCredentialError(
                 identity: who,
                 reason: "\(text) is plain http; the Vault token would cross the network in clear — use https")

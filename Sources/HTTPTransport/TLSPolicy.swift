@@ -32,3 +32,19 @@ public struct ConnectionPolicy: Sendable {
         registries[registry] ?? defaultConnection
     }
 }
+
+extension URL {
+    /// Whether this address names this machine: `localhost`, 127.0.0.0/8 or `::1` (bracketed or not).
+    public var isLoopback: Bool {
+        guard var host = host?.lowercased() else { return false }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host == "localhost" || host == "::1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
+    }
+
+    /// Whether a credential may be sent here: https, or plain http to this machine only (a local peer or test
+    /// double), as the cloud SDKs and sigstore's clients allow.
+    public var carriesCredentialsSafely: Bool {
+        let scheme = scheme?.lowercased()
+        return scheme == "https" || (scheme == "http" && isLoopback)
+    }
+}

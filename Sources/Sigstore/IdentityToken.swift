@@ -1,4 +1,5 @@
 import Foundation
+import Signing
 
 /// Why an identity token cannot be used. Names where the token came from; never holds the token.
 public struct IdentityTokenError: Error, Sendable, CustomStringConvertible {
@@ -39,7 +40,7 @@ public struct IdentityToken: Sendable, CustomStringConvertible {
     public init(jwt: String, source: String) throws(IdentityTokenError) {
         let text = jwt.trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let payload = Self.base64URL(parts[1]),
+        guard parts.count == 3, let payload = PublicKey.base64URL(String(parts[1])),
             let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any]
         else {
             throw IdentityTokenError(.malformed, source: source, reason: "not a JWT (header.payload.signature)")
@@ -100,11 +101,5 @@ public struct IdentityToken: Sendable, CustomStringConvertible {
 
     public var description: String {
         "token from \(source) (iss \(issuer), sub \(subject)\(expiry.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? ""))"
-    }
-
-    static func base64URL(_ s: Substring) -> Data? {
-        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        return Data(base64Encoded: t)
     }
 }

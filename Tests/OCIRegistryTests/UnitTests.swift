@@ -30,6 +30,20 @@ struct ProtocolUnitTests {
         #expect(parsed[2].realm == "https://other/token")
     }
 
+    @Test("credentials in clear only to this machine: https anywhere, plain http to loopback names only")
+    func credentialDestinations() {
+        let safe = [
+            "https://vault.example.com:8200", "http://127.0.0.1:8200/v1", "http://127.1.2.3", "http://localhost:9",
+            "http://[::1]:8200", "HTTP://LOCALHOST",
+        ]
+        for text in safe { #expect(URL(string: text)!.carriesCredentialsSafely, "\(text)") }
+        let unsafe = [
+            "http://vault.example.com", "http://127.0.0.1.nip.io", "http://localhost.example.com",
+            "http://169.254.170.23/v1/credentials", "http://[::2]", "ftp://127.0.0.1", "http://10.0.0.1",
+        ]
+        for text in unsafe { #expect(!URL(string: text)!.carriesCredentialsSafely, "\(text)") }
+    }
+
     @Test("backoff: exponential with full jitter, capped; Retry-After in seconds or as a date wins, capped")
     func backoff() {
         let t = RetryingTransport(CountingTransport(NoTransport()), initialDelay: 0.2, maxDelay: 10, random: { 1 })
