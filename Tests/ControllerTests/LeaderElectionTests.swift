@@ -61,6 +61,21 @@ extension ControllerTests {
         }
     }
 
+    /// An elector of its own (no controller) on the API server at `url`: lease duration, renew deadline, retry period.
+    func bareElector(
+        _ url: String, identity: String, buckets: Int, timing: (Duration, Duration, Duration)
+    ) throws -> (BucketElector, KubeAPIClient) {
+        let client = try KubeAPIClient(
+            connection: KubeConnection(server: URL(string: url)!, token: .none, namespace: "tekton-chains"))
+        var settings = LeaderElectionSettings()
+        settings.buckets = buckets
+        (settings.leaseDuration, settings.renewDeadline, settings.retryPeriod) = timing
+        let elector = BucketElector(
+            client: client, namespace: "tekton-chains", settings: settings, identity: identity,
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        return (elector, client)
+    }
+
     func signedEvents(_ api: KubeAPIServer) -> [String: Int] {
         var counts: [String: Int] = [:]
         for e in api.objects(.events) where e["reason"]?.stringValue == "Signed" {
@@ -120,15 +135,9 @@ extension ControllerTests {
         defer { Task { await api.stop() } }
         let proxy = try await FaultProxy(upstream: String(api.url.dropFirst("http://".count)))
         defer { Task { await proxy.stop() } }
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: proxy.url)!, token: .none, namespace: "tekton-chains"))
+        let (elector, client) = try bareElector(
+            proxy.url, identity: "slow", buckets: 1, timing: (.seconds(10), .seconds(1), .milliseconds(100)))
         defer { Task { await client.shutdown() } }
-        var settings = LeaderElectionSettings()
-        (settings.buckets, settings.leaseDuration, settings.renewDeadline, settings.retryPeriod) =
-            (1, .seconds(10), .seconds(1), .milliseconds(100))
-        let elector = BucketElector(
-            client: client, namespace: "tekton-chains", settings: settings, identity: "slow",
-            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         final class Count: Sendable { let n = Mutex(0) }
         let count = Count()
         await elector.setOnAcquire { _ in count.n.withLock { $0 += 1 } }
@@ -159,14 +168,8 @@ extension ControllerTests {
         let api = try await KubeAPIServer()
         defer { Task { await api.stop() } }
         // The dead one: took both buckets, then stopped renewing without handing them back (SIGKILL).
-        let client = try KubeAPIClient(
-            connection: KubeConnection(server: URL(string: api.url)!, token: .none, namespace: "tekton-chains"))
-        var settings = LeaderElectionSettings()
-        (settings.buckets, settings.leaseDuration, settings.renewDeadline, settings.retryPeriod) =
-            (2, .seconds(2), .milliseconds(1500), .milliseconds(150))
-        let ghost = BucketElector(
-            client: client, namespace: "tekton-chains", settings: settings, identity: "ghost",
-            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let (ghost, client) = try bareElector(
+            api.url, identity: "ghost", buckets: 2, timing: (.seconds(2), .milliseconds(1500), .milliseconds(150)))
         await ghost.round()
         #expect(await ghost.led == [0, 1])
         await client.shutdown()
