@@ -31,12 +31,12 @@ public enum LocalRegistryAccess {
     /// Credentials for reading an image: the local docker config (and its helpers), then anonymous.
     public static func readCredentials(
         dockerConfig: String?, image: ImageReference
-    ) -> (credentials: [SourcedCredential], diagnostics: [Diagnostic]) {
+    ) async -> (credentials: [SourcedCredential], diagnostics: [Diagnostic]) {
         var out: [SourcedCredential] = []
         var diagnostics: [Diagnostic] = []
         do {
             if let local = try LocalDockerConfig.load(directory: dockerConfig) {
-                let (found, warnings) = local.lookup(image)
+                let (found, warnings) = await local.lookup(image)
                 out += found
                 diagnostics += warnings.map { .warning("\($0)") }
             }

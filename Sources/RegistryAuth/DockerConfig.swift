@@ -1,5 +1,6 @@
 import Foundation
 import KubeModels
+import Synchronization
 
 /// A docker `config.json` (`{"auths": …, "credHelpers": …, "credsStore": …}`) or a legacy `.dockercfg`
 /// (the bare map of entries).
@@ -84,19 +85,25 @@ public struct CredentialHelper: Sendable {
     public var name: String
     /// Directories to look for the program in (default: `$PATH`).
     public var searchPath: [String]
+    /// How long the helper may take before it is stopped. docker waits for ever; a helper that asks a cloud
+    /// that does not answer, or shows a keychain prompt nobody sees, must not hang a run.
+    public var timeout: Duration
 
-    public init(name: String, searchPath: [String]? = nil) {
+    public static let defaultTimeout: Duration = .seconds(20)
+
+    public init(name: String, searchPath: [String]? = nil, timeout: Duration = CredentialHelper.defaultTimeout) {
         self.name = name
         self.searchPath =
             searchPath
             ?? (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
             .map(String.init)
+        self.timeout = timeout
     }
 
     public var program: String { "docker-credential-\(name)" }
 
     /// The credential for `serverURL`; nil when the helper has none ("credentials not found").
-    public func get(_ serverURL: String) throws(CredentialWarning) -> Credential? {
+    public func get(_ serverURL: String) async throws(CredentialWarning) -> Credential? {
         guard
             let executable = searchPath.map({ "\($0)/\(program)" }).first(where: {
                 FileManager.default.isExecutableFile(atPath: $0)
@@ -120,8 +127,13 @@ public struct CredentialHelper: Sendable {
         } catch {
             throw CredentialWarning(source: program, message: "could not be run: \(error.localizedDescription)")
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        guard let data = await HelperRun(process).output(output.fileHandleForReading, within: timeout) else {
+            throw CredentialWarning(
+                source: program,
+                message:
+                    "get \(serverURL) did not answer within \(timeout) and was stopped; check that it can reach what "
+                    + "it asks (a cloud, a keychain that may be prompting) or remove it from the docker config")
+        }
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard process.terminationStatus == 0 else {
             if text.contains("credentials not found") { return nil }
@@ -135,5 +147,44 @@ public struct CredentialHelper: Sendable {
         let username = json["Username"]?.stringValue ?? ""
         if username == "<token>" { return Credential(identityToken: secret) }
         return Credential(username: username, password: secret)
+    }
+}
+
+/// A started helper, waited for on Dispatch threads (never on one of Swift concurrency's few cooperative threads).
+final class HelperRun: @unchecked Sendable {
+    // Process is not Sendable; it is only touched by the reader (read, wait) and, if that takes too long, by the
+    // timer (terminate, kill), which Process allows from any thread.
+    let process: Process
+    let waiting = Mutex<CheckedContinuation<Data?, Never>?>(nil)
+
+    init(_ process: Process) { self.process = process }
+
+    /// Everything the helper wrote once it exits; nil when it has not exited within `limit`: it is then sent
+    /// SIGTERM, and SIGKILL a second later if still running.
+    func output(_ handle: FileHandle, within limit: Duration) async -> Data? {
+        let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+        return await withCheckedContinuation { continuation in
+            waiting.withLock { $0 = continuation }
+            DispatchQueue.global().async {
+                let data = handle.readDataToEndOfFile()
+                self.process.waitUntilExit()
+                self.finish(data)
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                guard self.finish(nil) else { return }
+                self.process.terminate()
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+                    if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+                }
+            }
+        }
+    }
+
+    /// Resumes the waiting caller once; false when it was already resumed.
+    @discardableResult
+    func finish(_ data: Data?) -> Bool {
+        guard let continuation = waiting.withLock({ $0.take() }) else { return false }
+        continuation.resume(returning: data)
+        return true
     }
 }

@@ -14,11 +14,17 @@ public struct LocalDockerConfig: Sendable {
     public var path: String
     public var config: DockerConfig
     public var helperSearchPath: [String]?
+    /// How long each credential helper may take (`CredentialHelper.timeout`).
+    public var helperTimeout: Duration
 
-    public init(path: String, config: DockerConfig, helperSearchPath: [String]? = nil) {
+    public init(
+        path: String, config: DockerConfig, helperSearchPath: [String]? = nil,
+        helperTimeout: Duration = CredentialHelper.defaultTimeout
+    ) {
         self.path = path
         self.config = config
         self.helperSearchPath = helperSearchPath
+        self.helperTimeout = helperTimeout
     }
 
     /// Loads `config.json` from the directory; nil (with no warning) when there is none.
@@ -52,7 +58,9 @@ public struct LocalDockerConfig: Sendable {
 
     /// Docker's lookup: keys `registry/repository` then `registry` (Docker Hub: `https://index.docker.io/v1/`);
     /// `credHelpers[key]`, else `credsStore`, else `auths` (exact key, then by host name).
-    public func lookup(_ image: ImageReference) -> (credentials: [SourcedCredential], warnings: [CredentialWarning]) {
+    public func lookup(
+        _ image: ImageReference
+    ) async -> (credentials: [SourcedCredential], warnings: [CredentialWarning]) {
         let registryKey = image.registry == ImageReference.dockerHub ? "https://index.docker.io/v1/" : image.registry
         var out: [SourcedCredential] = []
         var warnings: [CredentialWarning] = []
@@ -61,12 +69,12 @@ public struct LocalDockerConfig: Sendable {
             if let helper = config.credHelpers[key] ?? config.credHelpers[DockerConfig.hostname(key)]
                 ?? config.credsStore
             {
-                let h = CredentialHelper(name: helper, searchPath: helperSearchPath)
+                let h = CredentialHelper(name: helper, searchPath: helperSearchPath, timeout: helperTimeout)
                 let serverURL = key == image.name ? image.registry : key
                 // Helpers are keyed by registry: the repository key and the registry key often ask the same thing.
                 guard asked.insert("\(helper)\u{0}\(serverURL)").inserted else { continue }
                 do {
-                    if let c = try h.get(serverURL) {
+                    if let c = try await h.get(serverURL) {
                         out.append(
                             SourcedCredential(c, source: .init(kind: .credentialHelper, origin: h.program, key: key)))
                         break
@@ -215,7 +223,7 @@ public struct RunCredentialResolver: Sendable {
         await fromSecrets(podTemplatePullSecrets, kind: .podTemplatePullSecret, via: nil)
         await fromSecrets((sa?.imagePullSecrets ?? []).compactMap(\.name), kind: .serviceAccountPullSecret, via: saRef)
         if let dockerConfig {
-            let (found, problems) = dockerConfig.lookup(image)
+            let (found, problems) = await dockerConfig.lookup(image)
             candidates += found
             warnings += problems
         }

@@ -233,7 +233,7 @@ struct VerifyOptions: ParsableArguments {
             throw ExitCode(2)
         }
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
-        let (credentials, warnings) = LocalRegistryAccess.readCredentials(
+        let (credentials, warnings) = await LocalRegistryAccess.readCredentials(
             dockerConfig: registry.dockerConfig, image: target ?? ref)
         for w in warnings { say(w.description) }
         let reports: [AttachmentVerifier.Report]

@@ -102,7 +102,7 @@ struct DockerConfigTests {
     }
 
     @Test("a credential helper is run with the helper protocol; <token> usernames become identity tokens")
-    func helper() throws {
+    func helper() async throws {
         let dir = try TemporaryDirectory()
         let script = dir.file("docker-credential-fake")
         try dir.write(
@@ -119,11 +119,12 @@ struct DockerConfigTests {
             """)
         chmod(script.path, 0o755)
         let helper = CredentialHelper(name: "fake", searchPath: [dir.url.path])
-        #expect(try helper.get("reg.example.com") == Credential(username: "helper-user", password: "helper-secret"))
-        #expect(try helper.get("tok.example.com") == Credential(identityToken: "refresh-tok"))
-        #expect(try helper.get("other.example.com") == nil)
-        #expect(throws: CredentialWarning.self) {
-            try CredentialHelper(name: "missing", searchPath: [dir.url.path]).get("x")
+        #expect(
+            try await helper.get("reg.example.com") == Credential(username: "helper-user", password: "helper-secret"))
+        #expect(try await helper.get("tok.example.com") == Credential(identityToken: "refresh-tok"))
+        #expect(try await helper.get("other.example.com") == nil)
+        await #expect(throws: CredentialWarning.self) {
+            try await CredentialHelper(name: "missing", searchPath: [dir.url.path]).get("x")
         }
 
         let local = LocalDockerConfig(
@@ -131,33 +132,64 @@ struct DockerConfigTests {
             config: DockerConfig(
                 auths: ["reg.example.com": Credential(username: "file-user", password: "x")], credsStore: "fake"),
             helperSearchPath: [dir.url.path])
-        let found = local.lookup(try ImageReference(parsingRepository: "reg.example.com/team/app")).credentials
+        let found = await local.lookup(try ImageReference(parsingRepository: "reg.example.com/team/app")).credentials
         #expect(found.map(\.credential.username) == ["helper-user"])
         // Asked once for the registry, not once per lookup key.
         try? FileManager.default.removeItem(at: dir.file("calls.log"))
         let none = LocalDockerConfig(
             path: "config.json", config: DockerConfig(credsStore: "fake"), helperSearchPath: [dir.url.path])
-        #expect(none.lookup(try ImageReference(parsingRepository: "other.example.com/team/app")).credentials.isEmpty)
+        let other = try ImageReference(parsingRepository: "other.example.com/team/app")
+        #expect(await none.lookup(other).credentials.isEmpty)
         #expect(try String(contentsOf: dir.file("calls.log"), encoding: .utf8) == "other.example.com\n")
         #expect(found.first?.source.kind == .credentialHelper)
     }
 
     @Test("docker's lookup: exact key, then by host name; Docker Hub under https://index.docker.io/v1/")
-    func localLookup() throws {
+    func localLookup() async throws {
         let local = LocalDockerConfig(
             path: "/home/u/.docker/config.json",
             config: DockerConfig(auths: [
                 "https://reg.example.com/v1/": Credential(username: "by-host", password: "x"),
                 "https://index.docker.io/v1/": Credential(username: "hub", password: "x"),
             ]))
+        func users(_ repository: String) async throws -> [String] {
+            await local.lookup(try ImageReference(parsingRepository: repository)).credentials.map(\.credential.username)
+        }
+        #expect(try await users("reg.example.com/a/b") == ["by-host"])
+        #expect(try await users("busybox") == ["hub"])
+        #expect(try await users("ghcr.io/a/b").isEmpty)
+    }
+
+    @Test("a credential helper that never answers is stopped at its time limit, named, and the lookup goes on")
+    func hangingHelper() async throws {
+        let dir = try TemporaryDirectory()
+        try dir.write(
+            "docker-credential-stuck",
+            """
+            #!/bin/sh
+            echo $$ > "$(dirname "$0")/pid"
+            exec sleep 60
+            """)
+        chmod(dir.file("docker-credential-stuck").path, 0o755)
+        let local = LocalDockerConfig(
+            path: "config.json", config: DockerConfig(credHelpers: ["stuck.example.com": "stuck"]),
+            helperSearchPath: [dir.url.path], helperTimeout: .milliseconds(500))
+        let (found, warnings) = await local.lookup(try ImageReference(parsingRepository: "stuck.example.com/team/app"))
+        #expect(found.isEmpty)
+        #expect(warnings.count == 1)
+        let message = warnings.first.map { "\($0)" } ?? ""
+        #expect(message.contains("docker-credential-stuck"), "\(message)")
         #expect(
-            local.lookup(try ImageReference(parsingRepository: "reg.example.com/a/b")).credentials.map(
-                \.credential.username) == ["by-host"])
-        #expect(
-            local.lookup(try ImageReference(parsingRepository: "busybox")).credentials.map(\.credential.username) == [
-                "hub"
-            ])
-        #expect(local.lookup(try ImageReference(parsingRepository: "ghcr.io/a/b")).credentials.isEmpty)
+            message.contains("get stuck.example.com did not answer within 0.5 seconds and was stopped"), "\(message)")
+        // The helper itself is gone (SIGTERM, or SIGKILL a second later), not left running.
+        let pid = try #require(
+            Int32(String(contentsOf: dir.file("pid"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(pid, 0) != 0
+            if !gone { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(gone, "the helper (pid \(pid)) is still running")
     }
 }
 
