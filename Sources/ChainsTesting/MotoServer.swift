@@ -30,7 +30,8 @@ public final class MotoServer: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("moto.log", ""))
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
+        // Bounded as the registry's start (RegistryServer): generous, for a loaded machine.
+        let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
             if isListening(port: port) { return }
             try await Task.sleep(for: .milliseconds(50))

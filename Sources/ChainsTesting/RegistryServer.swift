@@ -82,9 +82,10 @@ public final class RegistryServer: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("registry.log", ""))
         try process.run()
-        // Ready when /v2/ answers (bounded: 30 s — at the start of a full test run every suite starts its peers at
-        // once on this machine's cores, and a registry once took past 10 s to listen).
-        let deadline = Date().addingTimeInterval(30)
+        // Ready when /v2/ answers (bounded: 90 s — at the start of a full test run every suite starts its peers at
+        // once on this machine's cores; a registry once took past 10 s to listen, and past 30 s with the 2 cores
+        // also loaded by 6 busy processes).
+        let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
             if isListening(port: port) { return }
             try await Task.sleep(for: .milliseconds(20))

@@ -362,8 +362,9 @@ struct DeadlineTests {
         #expect(failures.allSatisfy { $0.stage == .storage && $0.isRetryable && $0.error.code == .timeout })
         #expect(failures.allSatisfy { "\($0)".contains(silent.address) && "\($0)".contains("time budget of 2s") })
         #expect(report.outcome?.annotations.mark == ["chains.tekton.dev/retries": "0"])
-        // A correctness bound, far above the budget: without one the run waited for many minutes.
-        #expect(elapsed < .seconds(30))
+        // A correctness bound, far above the budget (a full suite on a loaded 2-core machine once took 38 s to get
+        // here; alone it takes 2 s): without one the run waited for many minutes.
+        #expect(elapsed < .seconds(90))
     }
 }
 
