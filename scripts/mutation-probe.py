@@ -140,6 +140,8 @@ M = [
      "DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {",
      "DispatchQueue.global().asyncAfter(deadline: .now() + seconds * 1000) {", "hangingHelper",
      "a docker credential helper that never answers hangs the credential search"),
+    ("helper-sigpipe", "Sources/RegistryAuth/DockerConfig.swift", "        _ = Self.brokenPipesAreErrors\n",
+     "        _ = ()\n", "helperExitsAtOnce", "a helper that exits before reading its input ends the process (SIGPIPE)"),
     ("namespace-secrets", "Sources/RegistryAuth/RunCredentials.swift",
      "secret = try await objects.secret(namespace: namespace, name: name)",
      'secret = try await objects.secret(namespace: "team-b", name: name)', "OCIRegistryTests|RegistryAuthTests",

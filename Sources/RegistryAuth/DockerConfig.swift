@@ -85,7 +85,7 @@ public struct CredentialHelper: Sendable {
     public var name: String
     /// Directories to look for the program in (default: `$PATH`).
     public var searchPath: [String]
-    /// How long the helper may take before it is stopped. docker waits for ever; a helper that asks a cloud
+    /// How long the helper may take before it is stopped. docker sets no limit; a helper that asks a cloud
     /// that does not answer, or shows a keychain prompt nobody sees, must not hang a run.
     public var timeout: Duration
 
@@ -101,6 +101,11 @@ public struct CredentialHelper: Sendable {
     }
 
     public var program: String { "docker-credential-\(name)" }
+
+    /// SIGPIPE ignored, once, process-wide (as Go's runtime does for every descriptor but stdout): writing to a
+    /// helper that has already exited must be an error to handle, not the end of `chains` or the controller — it
+    /// was, found by a test with a helper that exits at once. Sockets are unaffected (NIO sends with MSG_NOSIGNAL).
+    static let brokenPipesAreErrors: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// The credential for `serverURL`; nil when the helper has none ("credentials not found").
     public func get(_ serverURL: String) async throws(CredentialWarning) -> Credential? {
@@ -120,13 +125,16 @@ public struct CredentialHelper: Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
+        _ = Self.brokenPipesAreErrors
         do {
             try process.run()
-            input.fileHandleForWriting.write(Data(serverURL.utf8))
-            try input.fileHandleForWriting.close()
         } catch {
             throw CredentialWarning(source: program, message: "could not be run: \(error.localizedDescription)")
         }
+        // A helper may exit without reading its input (a broken one, one that fails at once): the write then fails
+        // with EPIPE, and what it printed and its exit status still say why.
+        try? input.fileHandleForWriting.write(contentsOf: Data(serverURL.utf8))
+        try? input.fileHandleForWriting.close()
         guard let data = await HelperRun(process).output(output.fileHandleForReading, within: timeout) else {
             throw CredentialWarning(
                 source: program,

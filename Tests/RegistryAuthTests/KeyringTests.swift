@@ -160,6 +160,24 @@ struct DockerConfigTests {
         #expect(try await users("ghcr.io/a/b").isEmpty)
     }
 
+    @Test("a credential helper that exits without reading its input: a warning naming it, and this process lives on")
+    func helperExitsAtOnce() async throws {
+        let dir = try TemporaryDirectory()
+        try dir.write("docker-credential-broken", "#!/bin/sh\nexec 0<&-\necho 'no keychain here'\nexit 1\n")
+        chmod(dir.file("docker-credential-broken").path, 0o755)
+        let helper = CredentialHelper(name: "broken", searchPath: [dir.url.path])
+        // The write of the server URL races the helper's exit; a broken pipe used to end the whole process
+        // (SIGPIPE) — seen within 300 calls on a loaded machine. Many calls, so the race is run often.
+        for _ in 0..<100 {
+            do {
+                _ = try await helper.get("reg.example.com")
+                Issue.record("a failing helper gave a credential")
+            } catch {
+                #expect("\(error)".contains("docker-credential-broken: get reg.example.com failed: no keychain here"))
+            }
+        }
+    }
+
     @Test("a credential helper that never answers is stopped at its time limit, named, and the lookup goes on")
     func hangingHelper() async throws {
         let dir = try TemporaryDirectory()
