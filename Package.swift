@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "ChainsCore", "ChainsConfig", "Sigstore", "KubeClient", "KubeModels",
+                "ChainsCore", "ChainsConfig", "Sigstore", "KubeClient", "KubeModels", "HTTPTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),

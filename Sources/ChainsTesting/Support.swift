@@ -148,3 +148,25 @@ public enum Python {
             try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
 }
+
+/// Opens a TCP connection to 127.0.0.1:`port`, sends `text`, and closes it at once — a client that comes and goes
+/// while a server starts or stops. A blocking socket, on a Dispatch thread; a refused connection is not an error.
+public func pokeTCP(port: Int, sending text: String) async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        DispatchQueue.global().async {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            if connected == 0 { _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+            close(fd)
+            done.resume()
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -71,9 +72,9 @@ public enum WireFault: Sendable, Equatable {
 
 /// A small HTTP/1.1 server on 127.0.0.1 for test peers (token server, fault-injecting proxy).
 public final class TestHTTPServer: Sendable {
-    let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+    let channel: any Channel
     public let port: Int
-    let task: Task<Void, Never>
+    let connections = TaskSet()
 
     /// `tls`: serve HTTPS with this certificate and key (PEM files, e.g. a `TestCA`'s), else plain HTTP.
     public init(
@@ -85,29 +86,23 @@ public final class TestHTTPServer: Sendable {
                     certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate.path).map { .certificate($0) },
                     privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key.path, format: .pem))))
         }
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let connections = self.connections
+        // Each connection is served from the moment it is accepted (see `TaskSet`).
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let context {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                    let connection = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
+                    connections.start { await TestHTTPServer.serve(connection, handler: handler) }
                 }
             }
-        channel = server
-        port = server.channel.localAddress?.port ?? 0
-        task = Task {
-            try? await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask { await TestHTTPServer.serve(connection, handler: handler) }
-                    }
-                }
-            }
-        }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress?.port ?? 0
     }
 
     static func serve(
@@ -137,7 +132,7 @@ public final class TestHTTPServer: Sendable {
                         return
                     default: break
                     }
-                    var headers = HTTPHeaders(response.headers)
+                    var headers = NIOHTTP1.HTTPHeaders(response.headers)
                     if response.stream == nil {
                         headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
                     } else {
@@ -175,7 +170,7 @@ public final class TestHTTPServer: Sendable {
     }
 
     public func stop() async {
-        try? await channel.channel.close()
-        task.cancel()
+        try? await channel.close()
+        connections.cancelAll()
     }
 }

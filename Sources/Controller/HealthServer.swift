@@ -1,3 +1,4 @@
+import HTTPTransport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -39,30 +40,37 @@ public final class HealthServer: Service {
     }
 
     public func run() async throws {
+        // Each connection is served from the moment it is accepted, in a task of its own (see `TaskSet`: a
+        // connection left in NIO's async server channel at shutdown traps when dropped).
+        let connections = TaskSet()
         let server = try await ServerBootstrap(group: .singletonMultiThreadedEventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: host, port: port) { channel in
+            .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                    let connection = try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
+                    connections.start { try? await self.serve(connection) }
                 }
             }
-        let bound = server.channel.localAddress?.port ?? port
+            .bind(host: host, port: port).get()
+        let bound = server.localAddress?.port ?? port
         self.bound.withLock { $0 = bound }
         logger.info("metrics and health on \(host):\(bound) (/metrics, /healthz, /readyz)")
+        // Until graceful shutdown or cancellation: then no new connections, and each open one ends (an idle
+        // keep-alive connection would otherwise hold the shutdown).
+        let stop: @Sendable () -> Void = {
+            server.close(promise: nil)
+            connections.cancelAll()
+        }
         try await withGracefulShutdownHandler {
-            try await server.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        group.addTask {
-                            try? await cancelWhenGracefulShutdown { try await self.serve(connection) }
-                        }
-                    }
-                }
+            try await withTaskCancellationHandler {
+                try await server.closeFuture.get()
+            } onCancel: {
+                stop()
             }
         } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+            stop()
         }
     }
 
