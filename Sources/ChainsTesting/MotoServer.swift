@@ -30,12 +30,7 @@ public final class MotoServer: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("moto.log", ""))
         try process.run()
-        // Bounded as the registry's start (RegistryServer): generous, for a loaded machine.
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline {
-            if isListening(port: port) { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        if try await waitUntilListening(port: port, poll: .milliseconds(50)) { return }
         stop()
         throw MissingTool(description: "moto did not start on port \(port): \(log)")
     }

@@ -82,14 +82,8 @@ public final class RegistryServer: @unchecked Sendable {
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("registry.log", ""))
         try process.run()
-        // Ready when /v2/ answers (bounded: 90 s — at the start of a full test run every suite starts its peers at
-        // once on this machine's cores; a registry once took past 10 s to listen, and past 30 s with the 2 cores
-        // also loaded by 6 busy processes).
-        let deadline = Date().addingTimeInterval(90)
-        while Date() < deadline {
-            if isListening(port: port) { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        // Ready when it listens (bounded: `waitUntilListening`).
+        if try await waitUntilListening(port: port, poll: .milliseconds(20)) { return }
         process.terminate()
         throw MissingTool(
             description:
@@ -185,16 +179,37 @@ public func freePort() throws -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-func isListening(port: Int) -> Bool {
+/// A TCP socket connected to 127.0.0.1:`port`, or nil when nothing listens there. The caller closes it.
+func connectLoopback(port: Int) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafeMutablePointer(to: &addr) {
+    let connected = withUnsafeMutablePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
         }
     }
+    if connected { return fd }
+    close(fd)
+    return nil
+}
+
+func isListening(port: Int) -> Bool {
+    guard let fd = connectLoopback(port: port) else { return false }
+    close(fd)
+    return true
+}
+
+/// Waits until a started peer listens on `port`, polling every `poll`; false after the bound. Generous: at the
+/// start of a full test run every suite starts its peers at once on this machine's cores — a registry once took
+/// past 10 s to listen, and past 30 s with the 2 cores also loaded by 6 busy processes.
+func waitUntilListening(port: Int, poll: Duration) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(90)
+    while Date() < deadline {
+        if isListening(port: port) { return true }
+        try await Task.sleep(for: poll)
+    }
+    return false
 }
