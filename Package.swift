@@ -261,9 +261,10 @@ let package = Package(
             name: "ChainsCoreTests",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry", "Sigstore",
-                "HTTPTransport",
+                "HTTPTransport", "OCI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strict
         ),

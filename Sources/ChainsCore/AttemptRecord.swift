@@ -23,6 +23,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var bundleEnvelope: String?
 
     public static func key(shortKey: String) -> String { prefix + shortKey }
+    /// Starts the warning for a record that was not reused (the controller makes it a Warning Event).
+    public static let warningPrefix = "attempt record "
 
     init(_ artifact: ArtifactOutcome) {
         self.init(
@@ -50,47 +52,140 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
 
-    static func read(_ annotations: [String: String], shortKey: String) -> AttemptRecord? {
+    /// nil when the run carries no record for `shortKey`; a refusal when what it carries is not a record.
+    static func read(_ annotations: [String: String], shortKey: String) -> Result<AttemptRecord, RecordRefusal>? {
         guard let text = annotations[key(shortKey: shortKey)] else { return nil }
-        return try? JSONDecoder().decode(AttemptRecord.self, from: Data(text.utf8))
+        do {
+            return .success(try JSONDecoder().decode(AttemptRecord.self, from: Data(text.utf8)))
+        } catch {
+            return .failure(RecordRefusal("it is not an attempt record (not JSON of the record's shape)"))
+        }
     }
 
-    /// The earlier attempt's signature, when it can stand: same format, it verifies, and (keyless) its certificate
-    /// is still valid — an expired one could no longer be logged inside its validity, so that artifact is signed
-    /// anew. `currentKey` is the key signer's key (a rotated key means a new signature).
+    /// The earlier attempt's signature, when it is exactly what signing now would make — anything else on the run
+    /// may have been put there by whoever can write the run's annotations, and is refused with the reason:
+    /// - the format is the one configured now;
+    /// - the signer is the one configured now: no certificate and `current` is a key (key, cosign key, KMS), whose
+    ///   public key must verify the signature; or a certificate and `current` is keyless, and `checkCertificate`
+    ///   (the keyless source: same identity, issued by a Fulcio CA of the trusted root, SCT) accepts it, with
+    ///   comfortable validity left (an expired one could no longer be logged inside its validity);
+    /// - the payload is byte for byte `planned`, the payload this attempt would sign (for in-toto, inside an
+    ///   envelope of the in-toto payload type);
+    /// - the bundle statement is there exactly when this attempt would make one, over `bundleStatement`.
     func reusable(
-        for item: PlannedArtifact, currentKey: PublicKey?, now: Date
-    ) -> (payload: Data, signature: Data, chain: [Certificate]?, publicKey: PublicKey, bundleEnvelope: Data?)? {
-        guard format == item.setting.format, let signature = Data(base64Encoded: signature) else { return nil }
-        var certificates: [Certificate]?
-        let key: PublicKey
-        if let chain {
-            guard let documents = try? PEMDocument.parseMultiple(pemString: chain), !documents.isEmpty else {
-                return nil
+        for item: PlannedArtifact, planned: Data, bundleStatement: Data?, current: any Signer, now: Date,
+        checkCertificate: ([Certificate]) async throws -> Void
+    ) async throws(RecordRefusal) -> ReusableSignature {
+        guard format == item.setting.format else {
+            throw RecordRefusal("it was made for format \(format), and \(item.setting.format) is configured now")
+        }
+        guard let signature = Data(base64Encoded: signature) else {
+            throw RecordRefusal("its signature is not base64")
+        }
+        let certificates = try await signerCheck(current: current, now: now, checkCertificate: checkCertificate)
+        let key = try certificates.map(Self.leafKey) ?? current.publicKey
+        if format == "simplesigning" {
+            guard let payload = self.payload.flatMap({ Data(base64Encoded: $0) }), payload == planned else {
+                throw RecordRefusal("its payload is not the one planned for this artifact now")
+            }
+            guard key.isValidSignature(signature, for: payload) else {
+                throw RecordRefusal("its signature does not verify with \(Self.describe(key, certificates))")
+            }
+        } else {
+            try Self.checkEnvelope(
+                signature, payload: planned, key: key, certificates: certificates, what: "its envelope")
+        }
+        let envelope = try bundleEnvelope.map { text throws(RecordRefusal) -> Data in
+            guard let data = Data(base64Encoded: text) else {
+                throw RecordRefusal("its bundle statement is not base64")
+            }
+            return data
+        }
+        switch (envelope, bundleStatement) {
+        case (nil, nil): break
+        case (let envelope?, let statement?):
+            try Self.checkEnvelope(
+                envelope, payload: statement, key: key, certificates: certificates, what: "its bundle statement")
+        case (nil, _?): throw RecordRefusal("it has no bundle statement, and storage.oci.encoding-format asks for one")
+        case (_?, nil): throw RecordRefusal("it has a bundle statement, which this configuration does not make")
+        }
+        return ReusableSignature(
+            payload: planned, signature: signature, chain: certificates, publicKey: key, bundleEnvelope: envelope)
+    }
+
+    /// The record's certificate chain when the configured signer is keyless and accepts it; nil when both are keys.
+    func signerCheck(
+        current: any Signer, now: Date, checkCertificate: ([Certificate]) async throws -> Void
+    ) async throws(RecordRefusal) -> [Certificate]? {
+        switch (chain, current.certificateChain) {
+        case (nil, nil):
+            return nil
+        case (_?, nil):
+            throw RecordRefusal(
+                "it was signed with a certificate, and this configuration signs with a key (\(current.origin))")
+        case (nil, _?):
+            throw RecordRefusal("it was signed with a key, and this configuration signs keylessly")
+        case (let pem?, _?):
+            guard let documents = try? PEMDocument.parseMultiple(pemString: pem), !documents.isEmpty else {
+                throw RecordRefusal("its certificate chain is not PEM")
             }
             let parsed = documents.compactMap { try? Certificate(derEncoded: $0.derBytes) }
-            guard parsed.count == documents.count, parsed[0].notValidAfter > now.addingTimeInterval(60),
-                let leafKey = try? PublicKey(certificateKey: parsed[0].publicKey)
-            else { return nil }
-            certificates = parsed
-            key = leafKey
-        } else {
-            guard let currentKey else { return nil }
-            key = currentKey
+            guard parsed.count == documents.count else {
+                throw RecordRefusal("a certificate of its chain does not parse")
+            }
+            guard parsed[0].notValidAfter > now.addingTimeInterval(60) else {
+                throw RecordRefusal("its certificate expires at \(parsed[0].notValidAfter), too soon to log it")
+            }
+            do {
+                try await checkCertificate(parsed)
+            } catch {
+                throw RecordRefusal("its certificate is not one this configuration signs with: \(error)")
+            }
+            return parsed
         }
-        let payload: Data
-        if format == "simplesigning" {
-            guard let p = self.payload.flatMap({ Data(base64Encoded: $0) }), key.isValidSignature(signature, for: p)
-            else { return nil }
-            payload = p
-        } else {
-            guard let p = DSSE.verify(envelope: signature, publicKey: key) else { return nil }
-            payload = p
-        }
-        let envelope = bundleEnvelope.flatMap { Data(base64Encoded: $0) }
-        if let envelope, DSSE.verify(envelope: envelope, publicKey: key) == nil { return nil }
-        return (payload, signature, certificates, key, envelope)
     }
+
+    static func leafKey(_ chain: [Certificate]) throws(RecordRefusal) -> PublicKey {
+        guard let key = try? PublicKey(certificateKey: chain[0].publicKey) else {
+            throw RecordRefusal("its certificate's key is not a supported public key")
+        }
+        return key
+    }
+
+    static func describe(_ key: PublicKey, _ chain: [Certificate]?) -> String {
+        chain == nil ? "the configured key (\(key.keyID.prefix(16))…)" : "its certificate's key"
+    }
+
+    /// An in-toto DSSE envelope over exactly `payload`, signed by `key`.
+    static func checkEnvelope(
+        _ data: Data, payload: Data, key: PublicKey, certificates: [Certificate]?, what: String
+    ) throws(RecordRefusal) {
+        guard let envelope = try? JSONDecoder().decode(DSSE.Envelope.self, from: data) else {
+            throw RecordRefusal("\(what) is not a DSSE envelope")
+        }
+        guard envelope.payloadType == DSSE.inTotoPayloadType, Data(base64Encoded: envelope.payload) == payload else {
+            throw RecordRefusal("\(what) is not over the payload planned for this artifact now")
+        }
+        guard DSSE.verify(envelope: data, publicKey: key) == payload else {
+            throw RecordRefusal("\(what) does not verify with \(describe(key, certificates))")
+        }
+    }
+}
+
+/// Why a record on the run is not reused. The artifact is signed anew and the reason said in a warning.
+struct RecordRefusal: Error, Sendable, CustomStringConvertible {
+    var reason: String
+    init(_ reason: String) { self.reason = reason }
+    var description: String { reason }
+}
+
+/// A signature from an earlier attempt that passed every check of `AttemptRecord.reusable`.
+struct ReusableSignature: Sendable {
+    var payload: Data
+    var signature: Data
+    var chain: [Certificate]?
+    var publicKey: PublicKey
+    var bundleEnvelope: Data?
 }
 
 /// Keeps what an attempt signed on the run before anything is pushed, so that an attempt that dies half-way (a

@@ -132,7 +132,9 @@ public struct SigningService: Sendable {
         var signed: SignedArtifact
         let signer: any Signer
         do {
-            if let reused = await reuse(item, previous: previous, context: context) {
+            if let reused = try await reuse(
+                item, payload: payload, previous: previous, context: context, into: &outcome.diagnostics)
+            {
                 (signed, signer) = reused
             } else {
                 (signed, signer) = try await signature(item, payload: payload, context: context)
@@ -188,16 +190,33 @@ public struct SigningService: Sendable {
         outcome.artifacts.append(artifact)
     }
 
-    /// The signature an earlier attempt of this run made for `item`, when it can stand (see `AttemptRecord`).
+    /// The signature an earlier attempt of this run made for `item`, when it is exactly what signing now would make
+    /// (see `AttemptRecord.reusable`). A record that is not — which anyone who may write the run's annotations can
+    /// put there — is never logged or stored: the artifact is signed anew and a warning names the annotation and
+    /// why. Throws only when the configured signer cannot be had (as signing anew would).
     func reuse(
-        _ item: PlannedArtifact, previous: [String: String], context: RunContext
-    ) async -> (SignedArtifact, any Signer)? {
-        guard let record = AttemptRecord.read(previous, shortKey: item.shortKey) else { return nil }
-        var currentKey: PublicKey?
-        if record.chain == nil {
-            currentKey = try? await signers.signer(named: item.setting.signer, for: context).publicKey
+        _ item: PlannedArtifact, payload: Payload, previous: [String: String], context: RunContext,
+        into diagnostics: inout [Diagnostic]
+    ) async throws -> (SignedArtifact, any Signer)? {
+        guard let read = AttemptRecord.read(previous, shortKey: item.shortKey) else { return nil }
+        let current = try await signers.signer(named: item.setting.signer, for: context)
+        let made: ReusableSignature
+        do {
+            let record = try read.get()
+            let signers = self.signers
+            made = try await record.reusable(
+                for: item, planned: payload.bytes, bundleStatement: bundleStatement(item, payload: payload),
+                current: current, now: now(),
+                checkCertificate: { try await signers.checkEarlierCertificate($0, current: current) })
+        } catch {
+            let key = AttemptRecord.key(shortKey: item.shortKey)
+            diagnostics.append(
+                .warning(
+                    "\(AttemptRecord.warningPrefix)\(key) on the run was ignored and \(item.artifactType) signed anew: \(error)"
+                ))
+            logger.warning("attempt record ignored", metadata: ["annotation": "\(key)", "reason": "\(error)"])
+            return nil
         }
-        guard let made = record.reusable(for: item, currentKey: currentKey, now: now()) else { return nil }
         let signer = ReusedSigner(publicKey: made.publicKey, certificateChain: made.chain)
         let artifact = SignedArtifact(
             artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,
@@ -205,6 +224,14 @@ public struct SigningService: Sendable {
             publicKey: made.publicKey, certificateChain: made.chain, bundleEnvelope: made.bundleEnvelope,
             transparency: nil)
         return (artifact, signer)
+    }
+
+    /// What the `sigstore-bundle` encoding of `oci` storage has signed besides the payload: the payload itself for
+    /// in-toto formats (the envelope is the bundle's), cosign v3's image statement for an image; nil otherwise.
+    func bundleStatement(_ item: PlannedArtifact, payload: Payload) -> Data? {
+        guard item.setting.storage.contains("oci") && config.ociEncodingFormat == "sigstore-bundle" else { return nil }
+        if item.format.isInToto { return payload.bytes }
+        return item.image?.digest.map(SigstoreBundleReferrer.signStatement(for:))
     }
 
     /// Every signature is made here — storage never signs: the payload's, and for the `sigstore-bundle` encoding of
@@ -217,13 +244,9 @@ public struct SigningService: Sendable {
             item.format.isInToto
             ? try await DSSE.sign(payload: payload.bytes, signer: signer) : try await signer.sign(payload.bytes)
         var bundleEnvelope: Data?
-        if item.setting.storage.contains("oci") && config.ociEncodingFormat == "sigstore-bundle" {
-            if item.format.isInToto {
-                bundleEnvelope = signature
-            } else if let digest = item.image?.digest {
-                bundleEnvelope = try await DSSE.sign(
-                    payload: SigstoreBundleReferrer.signStatement(for: digest), signer: signer)
-            }
+        if let statement = bundleStatement(item, payload: payload) {
+            bundleEnvelope =
+                item.format.isInToto ? signature : try await DSSE.sign(payload: statement, signer: signer)
         }
         let artifact = SignedArtifact(
             artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,

@@ -50,10 +50,17 @@ public protocol SignerSource: Sendable {
     func signer(named name: String, for run: RunContext) async throws -> any Signer
     /// Whether `x509` is served keylessly (Fulcio), as `signers.x509.fulcio.enabled` asks.
     var isKeyless: Bool { get }
+    /// Whether `chain`, a certificate an earlier attempt signed with (read back from the run, where anyone who may
+    /// write its annotations could have put it), is one this source signs with now, `current` being its signer.
+    /// Throws why not. A source that is not keyless accepts none.
+    func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws
 }
 
 extension SignerSource {
     public var isKeyless: Bool { false }
+    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+        throw ChainsError(.signing, "this configuration does not sign keylessly")
+    }
 }
 
 extension ChainsError {
@@ -185,6 +192,13 @@ public struct KeylessSignerSource: SignerSource {
         guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
         return try await certificates.signer()
     }
+
+    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+        guard let ours = current.certificateChain else {
+            throw ChainsError(.signing, "the configured signer has no certificate")
+        }
+        try await certificates.checkEarlier(chain, current: ours)
+    }
 }
 
 /// `signer: kms`: the key `signers.kms.kmsref` names (AWS KMS, Vault transit), connected on first use (its public
@@ -222,5 +236,9 @@ public struct ComposedSignerSource: SignerSource {
     public func signer(named name: String, for run: RunContext) async throws -> any Signer {
         if name == "kms" { return try await kms.signer() }
         return try await x509.signer(named: name, for: run)
+    }
+
+    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+        try await x509.checkEarlierCertificate(chain, current: current)
     }
 }

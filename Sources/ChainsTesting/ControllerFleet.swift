@@ -125,7 +125,7 @@ public final class ControllerFleet: @unchecked Sendable {
         handle.seekToEndOfFile()
         process.standardError = handle
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        try ChildProcesses.run(process)
         processes.withLock { $0[name] = process }
     }
 
@@ -138,6 +138,7 @@ public final class ControllerFleet: @unchecked Sendable {
             if ContinuousClock.now - started > .seconds(30) { kill(process.processIdentifier, SIGKILL) }
             try? await Task.sleep(for: .milliseconds(20))
         }
+        ChildProcesses.ended(process)
     }
 
     public var running: [String] { processes.withLock { Array($0.keys).sorted() } }

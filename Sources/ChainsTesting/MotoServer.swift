@@ -29,7 +29,7 @@ public final class MotoServer: @unchecked Sendable {
         process.environment = environment
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("moto.log", ""))
-        try process.run()
+        try ChildProcesses.run(process)
         if try await waitUntilListening(port: port, poll: .milliseconds(50)) { return }
         stop()
         throw MissingTool(description: "moto did not start on port \(port): \(log)")
@@ -55,6 +55,7 @@ public final class MotoServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        ChildProcesses.ended(process)
     }
 
     deinit { stop() }

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Debian's `docker-registry` (distribution 2.8) started for one test on 127.0.0.1 with a config the test writes:
 /// no auth, htpasswd Basic (bcrypt), token auth (with `TokenServer`), optionally TLS with a test CA.
 public final class RegistryServer: @unchecked Sendable {
@@ -81,10 +85,10 @@ public final class RegistryServer: @unchecked Sendable {
         process.arguments = ["serve", directory.file("config.yml").path]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("registry.log", ""))
-        try process.run()
+        try ChildProcesses.run(process)
         // Ready when it listens (bounded: `waitUntilListening`).
         if try await waitUntilListening(port: port, poll: .milliseconds(20)) { return }
-        process.terminate()
+        stop()
         throw MissingTool(
             description:
                 "docker-registry did not start on port \(port): \(try String(contentsOf: directory.file("registry.log"), encoding: .utf8))"
@@ -93,11 +97,14 @@ public final class RegistryServer: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOf: directory.file("registry.log"), encoding: .utf8)) ?? "" }
 
+    /// SIGKILL, as for the other test peers: nothing of a test registry needs a graceful end, and SIGTERM may be
+    /// blocked in what a test process hands down (a registry that kept running was found after a green suite).
     public func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        ChildProcesses.ended(process)
     }
 
     deinit { stop() }

@@ -44,6 +44,9 @@ public final class RekorSimulator: Sendable {
     public func fail(status: Int, count: Int) { log.state.withLock { $0.failures.append((status, count)) } }
     /// While down, every request gets 503.
     public func setDown(_ down: Bool) { log.state.withLock { $0.down = down } }
+    /// A checkpoint note this log's key signs for any tree — what a log showing different views to different
+    /// clients (a split view) would sign.
+    public func signedCheckpoint(size: Int, root: Data) -> String { log.checkpoint(size: size, root: root) }
 
     public init() async throws {
         let log = Log()

@@ -24,7 +24,7 @@ public final class SPIFFEAgent: @unchecked Sendable {
             + (deny ? ["--deny"] : [])
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("agent.log", ""))
-        try process.run()
+        try ChildProcesses.run(process)
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
             // The socket file appears when it is bound, a moment before the agent listens: wait for a connect.
@@ -68,6 +68,7 @@ public final class SPIFFEAgent: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        ChildProcesses.ended(process)
     }
 
     deinit { stop() }

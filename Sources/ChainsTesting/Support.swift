@@ -1,4 +1,9 @@
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Paths inside the package, found from this file's location so tests run from any working directory.
 public enum PackagePaths {
@@ -159,6 +164,43 @@ public func pokeTCP(port: Int, sending text: String) async {
                 close(fd)
             }
             done.resume()
+        }
+    }
+}
+
+/// Every long-lived process a test starts (docker-registry, moto, the SPIFFE agent, controller replicas) is noted
+/// here and killed when the test process exits, whatever path it leaves a test by: `defer { Task { await x.stop() } }`
+/// starts a task the process may end before running, and a server's `deinit` never runs at exit. Each `stop()`
+/// still ends its process first; this catches the rest.
+public enum ChildProcesses {
+    static let running = Mutex<Set<pid_t>>([])
+    static let killedAtExit: Void = {
+        atexit { ChildProcesses.killAll() }
+    }()
+
+    /// Starts `process` and notes it.
+    public static func run(_ process: Process) throws {
+        _ = killedAtExit
+        try process.run()
+        let pid = process.processIdentifier
+        running.withLock { _ = $0.insert(pid) }
+    }
+
+    /// `process` ended (its `stop()` waited for it).
+    public static func ended(_ process: Process) {
+        let pid = process.processIdentifier
+        running.withLock { _ = $0.remove(pid) }
+    }
+
+    /// Only a process that is still our child: a pid whose process ended by itself may have been given to another.
+    static func killAll() {
+        let me = getpid()
+        for pid in running.withLock({ $0 }) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == me { kill(pid, SIGKILL) }
         }
     }
 }

@@ -183,19 +183,24 @@ public struct Reconciler: Sendable {
                 .object(["metadata": .object(["annotations": .object(annotations)])]),
                 fieldManager: "tekton-chains-controller")
         }
-        // Setup mistakes found on the way (a Secret whose credentials are in a credential store): said on the run,
-        // whether or not signing got through.
+        // Setup mistakes found on the way (a Secret whose credentials are in a credential store) and attempt records
+        // on the run that were not reused (someone else's, or stale): said on the run, whether or not signing got
+        // through.
         var warned: [String] = []
         let found = outcome.diagnostics + outcome.artifacts.flatMap { $0.receipts.flatMap(\.diagnostics) }
-        for d in found
-        where d.severity == .warning && d.message.hasPrefix("credentials: ") && !warned.contains(d.message)
-            && warned.count < 5
-        {
+        for d in found where d.severity == .warning && !warned.contains(d.message) && warned.count < 5 {
+            let reason: String
+            if d.message.hasPrefix("credentials: ") {
+                reason = "CredentialWarning"
+            } else if d.message.hasPrefix(AttemptRecord.warningPrefix) {
+                reason = "AttemptRecordIgnored"
+            } else {
+                continue
+            }
             warned.append(d.message)
             logger.warning("\(key): \(d.message)")
             await event(
-                .warning, "CredentialWarning", d.message, resource: resource, namespace: namespace, name: name,
-                uid: outcome.uid)
+                .warning, reason, d.message, resource: resource, namespace: namespace, name: name, uid: outcome.uid)
         }
         if outcome.succeeded {
             logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")

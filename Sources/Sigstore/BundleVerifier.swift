@@ -103,7 +103,8 @@ public enum BundleVerifier {
             logIndex: entry.logIndex, statement: statement)
     }
 
-    /// The entry's time is not in the future and falls inside its log key's validity (which must have a start).
+    /// The entry's time is not in the future, and its log key's validity has a start (`RekorClient.verify` holds
+    /// the time to that validity).
     static func checkEntryTime(
         _ entry: RekorEntry, logs: [TrustedRoot.LogInstance], now: Date
     ) throws(CertificateCheckError) {
@@ -115,9 +116,6 @@ public enum BundleVerifier {
         }
         guard let validity = log.validFor, validity.start != nil else {
             throw CertificateCheckError("the trusted root's log \(log.baseURL) has no validity start")
-        }
-        guard validity.contains(entry.integratedDate) else {
-            throw CertificateCheckError("the entry was integrated outside the validity of log \(log.baseURL)'s key")
         }
     }
 

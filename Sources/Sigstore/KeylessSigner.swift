@@ -107,4 +107,32 @@ public actor KeylessCertificates {
         return EphemeralSigner(
             key: key, chain: chain, fulcio: fulcio.address.absoluteString, tokenSource: token.source)
     }
+
+    /// Whether `chain` — the certificate an earlier attempt signed with, read back from a run, where anyone who may
+    /// write the run's annotations could have put it — is one Fulcio issued to the identity this process signs as:
+    /// the same SAN identities and OIDC issuer as `current`'s certificate; a path (RFC 5280 and Fulcio's leaf
+    /// profile, judged when it was issued) to a Fulcio CA of the trusted root valid then, with an SCT of its CT
+    /// logs; with no trusted root, to the CA that issued `current`. Throws why not.
+    public nonisolated func checkEarlier(
+        _ chain: [Certificate], current: [Certificate]
+    ) async throws(CertificateCheckError) {
+        guard let leaf = chain.first, let ours = current.first else {
+            throw CertificateCheckError("there is no certificate to compare")
+        }
+        let theirs = (names: Set(KeylessVerifier.identities(of: leaf)), issuer: KeylessVerifier.oidcIssuer(of: leaf))
+        let mine = (names: Set(KeylessVerifier.identities(of: ours)), issuer: KeylessVerifier.oidcIssuer(of: ours))
+        guard theirs.names == mine.names, theirs.issuer == mine.issuer else {
+            func said(_ who: (names: Set<String>, issuer: String?)) -> String {
+                "\(who.names.sorted().joined(separator: ", ")) (issuer \(who.issuer ?? "none"))"
+            }
+            throw CertificateCheckError(
+                "it is for \(said(theirs)), and this configuration signs as \(said(mine))")
+        }
+        let root = fulcio.trustedRoot ?? TrustedRoot(issuerOf: current)
+        let path = try await KeylessVerifier.validatedPath(
+            leaf: leaf, chain: Array(chain.dropFirst()), at: leaf.notValidBefore, root: root)
+        if !root.ctlogs.isEmpty {
+            _ = try SignedCertificateTimestamp.verifyEmbedded(leaf: leaf, issuer: path[1], ctlogs: root.ctlogs)
+        }
+    }
 }

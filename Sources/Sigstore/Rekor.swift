@@ -298,6 +298,11 @@ public struct RekorClient: Sendable {
         guard let log = logs.first(where: { $0.keyID == entry.logID }) else {
             throw CertificateCheckError("the entry is from log \(entry.logID.hexString), which is not a trusted log")
         }
+        // The trusted root says when the log's key may vouch (a retired or not yet active key vouches for nothing).
+        guard log.validFor?.contains(entry.integratedDate) ?? true else {
+            throw CertificateCheckError(
+                "the entry was integrated at \(entry.integratedDate), outside the validity of log \(log.baseURL)'s key")
+        }
         guard let key = try? PublicKey(der: log.publicKey) else {
             throw CertificateCheckError("the log key of \(log.baseURL) is not a supported public key")
         }

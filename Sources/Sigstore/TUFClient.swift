@@ -150,9 +150,13 @@ public struct TUFClient: Sendable {
         return snapshot
     }
 
-    /// §5.6: the version the snapshot names; signed by the root's targets keys; not expired.
+    /// §5.6: the version the snapshot names; signed by the root's targets keys; not older than the cached one (a
+    /// new snapshot may not name an older targets, §5.5.5); not expired.
     func updateTargets(root: TUFMetadata, snapshot: TUFMetadata) async throws -> TUFMetadata {
         let targets = try await referenced("targets", by: snapshot, as: "snapshot", root: root)
+        if let cached = cachedMetadata("targets"), cached.version > targets.version {
+            throw fail("targets", "version \(targets.version) is older than the cached \(cached.version) (rollback)")
+        }
         try store(targets.bytes, as: "targets.json")
         return targets
     }

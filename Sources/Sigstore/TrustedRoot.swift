@@ -89,6 +89,14 @@ public struct TrustedRoot: Sendable {
         ctlogs = try logs(file.ctlogs)
     }
 
+    /// A root of one CA, the issuers in `chain` (a chain Fulcio answered, leaf first): what a certificate read back
+    /// from a run must chain to when no trusted root is configured.
+    init(issuerOf chain: [Certificate]) {
+        certificateAuthorities = [CertificateAuthority(uri: "", chain: Array(chain.dropFirst()), validFor: nil)]
+        tlogs = []
+        ctlogs = []
+    }
+
     public init(contentsOf url: URL) throws(IdentityTokenError) {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw IdentityTokenError(.unavailable, source: url.path, reason: "the trusted root cannot be read")

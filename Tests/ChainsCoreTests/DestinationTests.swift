@@ -51,6 +51,21 @@ struct DestinationTests {
             #expect(listed.refusal(for: refused)?.contains("not in the allowed registries") == true, "\(refused)")
         }
         #expect(listed.refusal(for: "169.254.169.254") != nil, "an allow-list does not let metadata addresses in")
+        // A list of one entry is a list: everything else is refused (the first and the last entry are the same one).
+        for only in ["ghcr.io", "*.example.com"] {
+            let one = RegistryDestinations(allowed: [only])
+            #expect(one.refusal(for: only == "ghcr.io" ? "ghcr.io" : "reg.example.com") == nil, "\(only)")
+            for refused in ["docker.io", "ghcr.io.evil.io", "example.com", "ghcr.io:5000"] {
+                #expect(
+                    one.refusal(for: refused)?.contains("not in the allowed registries (\(only))") == true, "\(refused)"
+                )
+            }
+        }
+        // In a cluster, a list of one that names another registry does not let loopback in.
+        let oneInCluster = RegistryDestinations.inCluster(allowed: ["ghcr.io"], environment: [:])
+        #expect(oneInCluster.refusal(for: "127.0.0.1:5000")?.contains("loopback") == true)
+        #expect(oneInCluster.addressRefusal(registry: "docker.io", address: "127.0.0.1")?.contains("loopback") == true)
+        #expect(oneInCluster.addressRefusal(registry: "ghcr.io", address: "127.0.0.1") == nil, "listed: a sidecar")
     }
 
     @Test("a registry not allowed gets no request; the run is not marked signed; the error names it and what to do")

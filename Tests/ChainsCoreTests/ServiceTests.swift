@@ -280,7 +280,7 @@ struct AttemptRecorderTests {
         let seen = attempts.seen.withLock { $0 }
         #expect(seen.map(\.storedBefore) == [0, 1], "records must precede the push of their artifact")
         let uid = try run().run.uid
-        let record = try #require(AttemptRecord.read(seen[0].annotations, shortKey: "taskrun-\(uid)"))
+        let record = try #require(AttemptRecord.read(seen[0].annotations, shortKey: "taskrun-\(uid)")).get()
         #expect(record.format == config.taskRun.format && record.chain == nil)
         #expect(Data(base64Encoded: record.signature) == oci.items[0].signature)
     }

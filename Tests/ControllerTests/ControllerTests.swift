@@ -155,12 +155,14 @@ struct ControllerTests {
         }
         let uid = "22222222-0000-4000-8000-000000000001"
         api.put(try kaniko(name: "logged", uid: uid), as: .taskRuns)
-        // A short run budget: the attempt ends (deferred) while Rekor is still down.
+        // Rekor answers 503 to everything: the attempt's five tries (about 3 s of backoff) end in a retryable log
+        // failure, deferred. The run budget is far longer than that, so a loaded machine cannot make it run out
+        // elsewhere first (in the attempt-record PATCH, once, with a 1 s budget) and defer at another stage.
         rekor.setDown(true)
         let running = try await startController(
             api,
             config: "transparency.enabled: \"true\"\ntransparency.url: \(rekor.url)\nartifacts.oci.storage: tekton\n",
-            runTimeout: .seconds(1), namespace: nil, threads: 1,
+            runTimeout: .seconds(120), namespace: nil, threads: 1,
             queue: WorkQueue(baseDelay: .milliseconds(200), maxDelay: .seconds(1)))
         defer { running.stop() }
         func reasons() -> [String] { api.objects(.events).compactMap { $0["reason"]?.stringValue } }
@@ -183,11 +185,58 @@ struct ControllerTests {
         #expect(!final.keys.contains { $0.hasPrefix("chains-in-swift.dev/attempt-") })
         try await waitUntil("the Signed event") { reasons().contains("Signed") }
         let deferred = api.objects(.events).first { $0["reason"]?.stringValue == "SigningDeferred" }
-        // The deferred attempt names the log stage and the log (as its URL, or host:port when the budget ran out).
+        // The deferred attempt names the log stage, the log and its answer.
         let message = deferred?["message"]?.stringValue ?? ""
         #expect(
-            message.contains("tlog") && message.contains(rekor.url.replacingOccurrences(of: "http://", with: "")),
+            message.contains("tlog") && message.contains(rekor.url.replacingOccurrences(of: "http://", with: ""))
+                && message.contains("503"),
             "\(message)")
+    }
+
+    @Test(
+        "a record planted on a run (another key's envelope over another statement) is ignored: signed with our key over its real provenance, a Warning Event names it"
+    )
+    func plantedRecord() async throws {
+        let api = try await KubeAPIServer()
+        defer { Task { await api.stop() } }
+        let uid = "33333333-0000-4000-8000-000000000001"
+        var run = try kaniko(name: "planted", uid: uid)
+        let statement = Data(
+            #"{"_type":"https://in-toto.io/Statement/v0.1","predicate":{"builder":{"id":"https://evil.example/builder"}},"predicateType":"https://slsa.dev/provenance/v0.2","subject":[{"digest":{"sha256":"\#(String(repeating: "ab", count: 32))"},"name":"registry.example.com/victim/app"}]}"#
+                .utf8)
+        let theirs = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "planted")
+        let envelope = try await DSSE.sign(payload: statement, signer: theirs)
+        let record = #"{"format":"in-toto","signature":"\#(envelope.base64EncodedString())"}"#
+        var object = try #require(run.objectValue)
+        var metadata = try #require(object["metadata"]?.objectValue)
+        metadata["annotations"] = .object([AttemptRecord.key(shortKey: "taskrun-\(uid)"): .string(record)])
+        object["metadata"] = .object(metadata)
+        run = .object(object)
+        api.put(run, as: .taskRuns)
+        let running = try await startController(api, namespace: nil, threads: 1)
+        defer { running.stop() }
+        try await waitUntil("planted signed") { annotations(api, "planted")["chains.tekton.dev/signed"] == "true" }
+        let signed = annotations(api, "planted")
+        let ours = try SigningSecrets.loadSigner(from: running.secrets).publicKey
+        let stored = try #require(
+            signed["chains.tekton.dev/signature-taskrun-\(uid)"].flatMap { Data(base64Encoded: $0) })
+        let payload = try #require(DSSE.verify(envelope: stored, publicKey: ours), "our key signed what is stored")
+        // The run's real provenance: what the payload annotation holds, this run's image and builder.
+        #expect(signed["chains.tekton.dev/payload-taskrun-\(uid)"] == payload.base64EncodedString())
+        let text = String(decoding: payload, as: UTF8.self)
+        #expect(text.contains("registry.example.com/team-a/app") && text.contains("https://tekton.dev/chains/v2"))
+        #expect(!text.contains("evil.example") && !text.contains("victim"))
+        #expect(!signed.keys.contains { $0.hasPrefix(AttemptRecord.prefix) }, "the planted record is gone")
+        func ignored() -> [JSONValue] {
+            api.objects(.events).filter { $0["reason"]?.stringValue == "AttemptRecordIgnored" }
+        }
+        try await waitUntil("the AttemptRecordIgnored event") { !ignored().isEmpty }
+        let event = try #require(ignored().first)
+        #expect(event["type"]?.stringValue == "Warning" && event["involvedObject"]?["name"]?.stringValue == "planted")
+        let message = event["message"]?.stringValue ?? ""
+        #expect(
+            message.contains("chains-in-swift.dev/attempt-taskrun-\(uid)")
+                && message.contains("its envelope is not over the payload planned for this artifact now"), "\(message)")
     }
 
     @Test("no push password, docker config auth or token in any Event, metric label or log line, signed or refused")

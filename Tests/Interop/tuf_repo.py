@@ -6,7 +6,11 @@ Writes OUT/1.root.json (the root to pin) and OUT/repo/ (what the mirror serves),
 root v1 → v2 → v3 (v3's root role has two keys, threshold 2), timestamp, snapshot, targets (threshold 2: an ECDSA
 and an Ed25519 key), and TARGET_FILE as the target trusted_root.json.
 SCENARIO: good (default); bad-rotation (a 4.root.json signed only by its own new key); expired-timestamp;
-timestamp-v5 (timestamp version 5, for rollback checks); expired-root (every root expired).
+timestamp-v5 (timestamp version 5, for rollback checks); expired-root (every root expired);
+timestamp-by-snapshot-key (the timestamp signed only by the key the root lists for snapshot);
+snapshot-reformatted (the served snapshot is the same signed metadata in other bytes of the same length: its
+signature holds, its hashes are not those the timestamp names); snapshot-length-only (the timestamp names the
+snapshot's length and no hashes, and the served snapshot is written compactly).
 """
 import datetime
 import hashlib
@@ -92,13 +96,27 @@ def main() -> None:
     smd = Metadata(snapshot)
     smd.sign(keys["snap"])
     sbytes = write("1.snapshot.json", smd)
+    # The same signed content in other bytes: the signature (over canonical JSON) still verifies.
+    if scenario == "snapshot-reformatted":  # as long as the original: only the hashes tell
+        served = sbytes.replace(b": ", b":", 1) + b" "
+        assert served != sbytes and len(served) == len(sbytes)
+    elif scenario == "snapshot-length-only":  # shorter, and the timestamp names no hashes: only the length tells
+        served = smd.to_bytes(JSONSerializer(compact=True))
+        assert len(served) != len(sbytes)
+    else:
+        served = sbytes
+    with open(os.path.join(repo, "1.snapshot.json"), "wb") as f:
+        f.write(served)
 
     timestamp = Timestamp(expires=past if scenario == "expired-timestamp" else future)
     timestamp.version = 5 if scenario == "timestamp-v5" else 1
-    timestamp.snapshot_meta = MetaFile(
-        version=1, length=len(sbytes), hashes={"sha256": hashlib.sha256(sbytes).hexdigest()})
+    if scenario == "snapshot-length-only":
+        timestamp.snapshot_meta = MetaFile(version=1, length=len(sbytes))
+    else:
+        timestamp.snapshot_meta = MetaFile(
+            version=1, length=len(sbytes), hashes={"sha256": hashlib.sha256(sbytes).hexdigest()})
     tsmd = Metadata(timestamp)
-    tsmd.sign(keys["ts"])
+    tsmd.sign(keys["snap"] if scenario == "timestamp-by-snapshot-key" else keys["ts"])
     write("timestamp.json", tsmd)
 
 

@@ -104,6 +104,34 @@ struct TUFTests {
         #expect(await failure(fresh).contains("not signed by a threshold of the root's timestamp keys"))
     }
 
+    @Test("rollback: a snapshot or targets older than the cached one is refused, each on its own")
+    func rollbackOfEveryRole() async throws {
+        let (dir, server, expected, fulcio) = try await repository("good")
+        defer {
+            Task {
+                await server.stop()
+                await fulcio.stop()
+            }
+        }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let tuf = try client(dir, server, http: http)
+        #expect(try await tuf.target("trusted_root.json") == expected)
+        for role in ["snapshot", "targets"] {
+            let file = dir.file("cache/\(role).json")
+            let cached = try String(contentsOf: file, encoding: .utf8)
+            // Only the role's own version: the last in the file (keys are sorted: "meta" comes before "version").
+            let own = try #require(cached.range(of: "\"version\": 1", options: .backwards))
+            let newer = cached.replacingCharacters(in: own, with: "\"version\": 9")
+            try newer.write(to: file, atomically: true, encoding: .utf8)
+            #expect(try TUFMetadata(Data(newer.utf8), role: role, source: "test").version == 9)
+            let message = await failure(tuf)
+            #expect(message.contains("\(role): version 1 is older than the cached 9 (rollback)"), "\(message)")
+            try cached.write(to: file, atomically: true, encoding: .utf8)
+            #expect(try await tuf.target("trusted_root.json") == expected, "restored: accepted again")
+        }
+    }
+
     @Test("refused: a root rotation without the old root's threshold, an expired timestamp, an expired root")
     func badRepositories() async throws {
         let http = try AsyncHTTPClientTransport()
@@ -112,6 +140,14 @@ struct TUFTests {
             ("bad-rotation", "version 4 is not signed by a threshold of version 3's root keys"),
             ("expired-timestamp", "timestamp: version 1 expired"),
             ("expired-root", "the newest root (version 3) expired"),
+            // A key the root lists for another role signs nothing for this one.
+            (
+                "timestamp-by-snapshot-key",
+                "timestamp: version 1 is not signed by a threshold of the root's timestamp keys"
+            ),
+            // Metadata is held to the bytes its parent names, though its signature verifies.
+            ("snapshot-reformatted", "snapshot: its length or hash does not match the timestamp"),
+            ("snapshot-length-only", "snapshot: its length or hash does not match the timestamp"),
         ] {
             let (dir, server, _, fulcio) = try await repository(scenario)
             let message = await failure(try client(dir, server, http: http))

@@ -1,0 +1,246 @@
+import ChainsTesting
+import Crypto
+import Foundation
+import HTTPTransport
+import Signing
+import Testing
+import X509
+
+@testable import Sigstore
+
+/// Each test makes exactly one trust decision wrong, everything else right, and asserts the refusal and its reason:
+/// a negative test that changes something obvious fails at an earlier check and holds nothing (the mutation probe's
+/// finding). Windows are tried at both edges: the end is inclusive, one second past is not.
+@Suite("Trust decisions, one at a time: validity windows, log answers, identities", .serialized)
+struct TrustDecisionTests {
+    let k8s = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+    let sa = "system:serviceaccount:tekton-chains:tekton-chains-controller"
+
+    /// `[start, end]` around `moment`: the edges exactly on it (held), then one second past each edge (not held).
+    static func windows(around moment: Date) -> [(TrustedRoot.ValidFor, held: Bool)] {
+        let day: TimeInterval = 86400
+        return [
+            (.init(start: moment - day, end: moment), true),
+            (.init(start: moment, end: moment + day), true),
+            (.init(start: moment - day, end: moment - 1), false),
+            (.init(start: moment + 1, end: moment + day), false),
+            (.init(start: nil, end: nil), true),
+        ]
+    }
+
+    func logInstance(_ der: Data, validFor: TrustedRoot.ValidFor?) -> TrustedRoot.LogInstance {
+        TrustedRoot.LogInstance(
+            baseURL: "http://log.test", publicKey: der, keyID: Data(SHA256.hash(data: der)), validFor: validFor)
+    }
+
+    /// Two entries in a simulated Rekor; the second (index 1, tree of 2) with its proof and checkpoint.
+    func loggedEntry() async throws -> (RekorSimulator, RekorEntry) {
+        let rekor = try await RekorSimulator()
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let client = RekorClient(
+            address: URL(string: rekor.url)!, transport: http, logs: [logInstance(rekor.publicKeyDER, validFor: nil)])
+        let key = P256.Signing.PrivateKey()
+        var entry: RekorEntry?
+        for text in ["first", "second"] {
+            let payload = Data(text.utf8)
+            entry = try await client.add(
+                .hashedRekord(
+                    payload: payload, signature: try key.signature(for: payload).derRepresentation,
+                    verifierPEM: key.publicKey.pemRepresentation))
+        }
+        return (rekor, try #require(entry))
+    }
+
+    @Test("a Rekor key vouches only inside its validFor: an entry integrated one second outside is refused")
+    func tlogWindow() async throws {
+        let (rekor, entry) = try await loggedEntry()
+        defer { Task { await rekor.stop() } }
+        for (window, held) in Self.windows(around: entry.integratedDate) {
+            let logs = [logInstance(rekor.publicKeyDER, validFor: window)]
+            do {
+                try RekorClient.verify(entry, logs: logs)
+                #expect(held, "an entry outside \(window) was accepted")
+            } catch {
+                #expect(!held, "\(window): \(error)")
+                #expect("\(error)".contains("outside the validity of log http://log.test's key"), "\(error)")
+            }
+        }
+    }
+
+    @Test("the inclusion proof must lead to the root the signed checkpoint names, for the same tree size")
+    func checkpointForAnotherTree() async throws {
+        let (rekor, entry) = try await loggedEntry()
+        defer { Task { await rekor.stop() } }
+        let logs = [logInstance(rekor.publicKeyDER, validFor: nil)]
+        try RekorClient.verify(entry, logs: logs)
+        let proof = try #require(entry.inclusionProof)
+        let root = try #require(Data(base64Encoded: proof.rootHash))
+        #expect(proof.treeSize == "2")
+        // Checkpoints the log's own key signed (a split view): another root for this size; this root for another size.
+        for (size, checkpointRoot) in [(2, Data(SHA256.hash(data: Data("another tree".utf8)))), (3, root)] {
+            var split = entry
+            split.inclusionProof?.checkpoint?.envelope = rekor.signedCheckpoint(size: size, root: checkpointRoot)
+            do {
+                try RekorClient.verify(split, logs: logs)
+                Issue.record("a checkpoint for another tree (size \(size)) was accepted")
+            } catch {
+                #expect("\(error)".contains("the checkpoint is for another tree than the inclusion proof"), "\(error)")
+            }
+        }
+        // And the same signed note for this very tree is accepted: it is the comparison that refused the others.
+        var same = entry
+        same.inclusionProof?.checkpoint?.envelope = rekor.signedCheckpoint(size: 2, root: root)
+        try RekorClient.verify(same, logs: logs)
+    }
+
+    /// What Rekor records for a hashedrekord / dsse proposal, as its canonicalizer writes it.
+    func recorded(kind: String, spec: [String: Any]) throws -> RekorEntry {
+        let body = try JSONSerialization.data(
+            withJSONObject: ["apiVersion": "0.0.1", "kind": kind, "spec": spec], options: [.sortedKeys])
+        return RekorEntry(
+            id: String(repeating: "a", count: 80), logIndex: 0, integratedTime: 1, logID: Data(count: 32), body: body,
+            kind: kind, signedEntryTimestamp: Data(), inclusionProof: nil, logURL: "http://log.test")
+    }
+
+    @Test("the log's recorded entry is ours only when every field is: digest, algorithm, signature, verifier, kind")
+    func recordedEntryMatchesProposal() throws {
+        let key = P256.Signing.PrivateKey()
+        let other = P256.Signing.PrivateKey()
+        let payload = Data("payload".utf8)
+        let digest = Data(SHA256.hash(data: payload))
+        let signature = try key.signature(for: payload).derRepresentation
+        let pem = key.publicKey.pemRepresentation
+        func hashed(algorithm: String = "sha256", digest: Data, signature: Data, pem: String) throws -> RekorEntry {
+            try recorded(
+                kind: "hashedrekord",
+                spec: [
+                    "data": ["hash": ["algorithm": algorithm, "value": digest.hexString]],
+                    "signature": [
+                        "content": signature.base64EncodedString(),
+                        "publicKey": ["content": Data(pem.utf8).base64EncodedString()],
+                    ],
+                ])
+        }
+        let proposal = RekorProposal.hashedRekord(payloadSHA256: digest, signature: signature, verifierPEM: pem)
+        try RekorClient.check(try hashed(digest: digest, signature: signature, pem: pem), matches: proposal, log: "t")
+        let otherDigest = Data(SHA256.hash(data: Data("other".utf8)))
+        let otherSignature = try key.signature(for: Data("other".utf8)).derRepresentation
+        let wrong: [(String, RekorEntry)] = [
+            ("digest", try hashed(digest: otherDigest, signature: signature, pem: pem)),
+            ("algorithm", try hashed(algorithm: "sha512", digest: digest, signature: signature, pem: pem)),
+            ("signature", try hashed(digest: digest, signature: otherSignature, pem: pem)),
+            ("verifier", try hashed(digest: digest, signature: signature, pem: other.publicKey.pemRepresentation)),
+        ]
+        for (field, entry) in wrong {
+            #expect(throws: RekorError.self, "another \(field) was taken for ours") {
+                try RekorClient.check(entry, matches: proposal, log: "t")
+            }
+        }
+
+        // dsse: the payload hash, each of our signatures, its verifier.
+        let statement = Data(#"{"_type":"https://in-toto.io/Statement/v1"}"#.utf8)
+        let pae = DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: statement)
+        let dsseSignature = try key.signature(for: pae).derRepresentation
+        let envelope = DSSE.envelope(
+            payload: statement, payloadType: DSSE.inTotoPayloadType, keyID: "", signature: dsseSignature)
+        func dsse(payload: Data, signature: Data, pem: String) throws -> RekorEntry {
+            try recorded(
+                kind: "dsse",
+                spec: [
+                    "payloadHash": ["algorithm": "sha256", "value": Data(SHA256.hash(data: payload)).hexString],
+                    "signatures": [
+                        [
+                            "signature": signature.base64EncodedString(),
+                            "verifier": Data(pem.utf8).base64EncodedString(),
+                        ]
+                    ],
+                ])
+        }
+        let dsseProposal = RekorProposal.dsse(envelope: envelope, verifierPEM: pem)
+        try RekorClient.check(
+            try dsse(payload: statement, signature: dsseSignature, pem: pem), matches: dsseProposal, log: "t")
+        let wrongDSSE: [(String, RekorEntry)] = [
+            ("payload", try dsse(payload: Data("{}".utf8), signature: dsseSignature, pem: pem)),
+            ("signature", try dsse(payload: statement, signature: signature, pem: pem)),
+            (
+                "verifier",
+                try dsse(payload: statement, signature: dsseSignature, pem: other.publicKey.pemRepresentation)
+            ),
+            // The same body under the other kind.
+            ("kind", try hashed(digest: digest, signature: signature, pem: pem)),
+        ]
+        for (field, entry) in wrongDSSE {
+            #expect(throws: RekorError.self, "another \(field) was taken for our dsse entry") {
+                try RekorClient.check(entry, matches: dsseProposal, log: "t")
+            }
+        }
+    }
+
+    @Test("a CT log key vouches only inside its validFor: an SCT dated one second outside is refused")
+    func ctlogWindow() async throws {
+        let fulcio = try await FulcioSimulator(issuers: [k8s])
+        defer { Task { await fulcio.stop() } }
+        let chain = try await certificate(fulcio, root: nil)
+        let sct = try #require(try SignedCertificateTimestamp.embedded(in: chain[0]).first)
+        for (window, held) in Self.windows(around: sct.date) {
+            let ctlogs = [logInstance(fulcio.ctLogPublicKeyDER, validFor: window)]
+            do {
+                _ = try SignedCertificateTimestamp.verifyEmbedded(leaf: chain[0], issuer: chain[1], ctlogs: ctlogs)
+                #expect(held, "an SCT outside \(window) was accepted")
+            } catch {
+                #expect(!held, "\(window): \(error)")
+                #expect("\(error)".contains("dated outside the log key's validity"), "\(error)")
+            }
+        }
+    }
+
+    @Test("Fulcio's answer must end in a CA of the trusted root valid when the certificate was issued: both edges")
+    func fulcioCAWindow() async throws {
+        let fulcio = try await FulcioSimulator(issuers: [k8s])
+        defer { Task { await fulcio.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let key = P256.Signing.PrivateKey()
+        let token = try IdentityToken(jwt: k8s.token(subject: sa), source: "test")
+        let chain = try await FulcioClient(address: URL(string: fulcio.url)!, transport: http)
+            .certificate(for: key, token: token)
+        let root = try TrustedRoot(json: Data(fulcio.trustedRootJSON.utf8), source: "test")
+        for (window, held) in Self.windows(around: chain[0].notValidBefore) {
+            var windowed = root
+            windowed.certificateAuthorities[0].validFor = window
+            let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: windowed)
+            do {
+                try client.check(chain, key: key)
+                #expect(held, "a CA outside \(window) vouched for the certificate")
+            } catch {
+                #expect(!held, "\(window): \(error)")
+                #expect("\(error)".contains("does not end in a Fulcio CA of the trusted root"), "\(error)")
+            }
+        }
+    }
+
+    func certificate(_ fulcio: FulcioSimulator, root: TrustedRoot?) async throws -> [Certificate] {
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root)
+        let token = try IdentityToken(jwt: k8s.token(subject: sa), source: "test")
+        return try await client.certificate(for: P256.Signing.PrivateKey(), token: token)
+    }
+
+    @Test("--certificate-identity and --certificate-oidc-issuer are exact: no prefix, suffix, case or substring match")
+    func exactIdentity() {
+        let identity = IdentityMatch.exact("https://github.com/org")
+        #expect(identity.matches("https://github.com/org"))
+        for near in [
+            "https://github.com/org-evil", "https://github.com/or", "https://github.com/ORG",
+            "xhttps://github.com/org", "https://github.com/org/", "",
+        ] {
+            #expect(!identity.matches(near), "\(near) matched \(identity)")
+        }
+        // An anchored pattern is as strict; an unanchored one matches anywhere, as cosign's Go regexp does.
+        #expect(!IdentityMatch.pattern("^https://github.com/org$").matches("https://github.com/org-evil"))
+        #expect(IdentityMatch.pattern("github.com/org").matches("https://github.com/org-evil"))
+        #expect(!IdentityMatch.pattern("(").matches("("), "a pattern that does not compile matches nothing")
+    }
+}
