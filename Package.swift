@@ -225,7 +225,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig"],
+            dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig", "Signing"],
             swiftSettings: strict),
         .testTarget(
             name: "ControllerTests",
