@@ -244,3 +244,79 @@ struct TrustDecisionTests {
         #expect(!IdentityMatch.pattern("(").matches("("), "a pattern that does not compile matches nothing")
     }
 }
+
+/// Fulcio's leaf profile and a bundle entry's time, one condition at a time.
+@Suite("Trust decisions, one at a time: Fulcio's leaf profile, an entry's time")
+struct LeafProfileTests {
+    /// A CA and a leaf with exactly the extensions asked for; the leaf is otherwise a Fulcio leaf.
+    static func chain(digitalSignature: Bool = true, codeSigning: Bool = true, san: Bool = true) throws -> [Certificate]
+    {
+        let caKey = P256.Signing.PrivateKey()
+        let leafKey = P256.Signing.PrivateKey()
+        let now = Date()
+        let caName = try DistinguishedName { CommonName("sigstore") }
+        let ca = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey), notValidBefore: now - 3600,
+            notValidAfter: now + 3600, issuer: caName, subject: caName, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                Critical(KeyUsage(keyCertSign: true))
+            }, issuerPrivateKey: .init(caKey))
+        let leaf = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(leafKey.publicKey), notValidBefore: now - 60,
+            notValidAfter: now + 600, issuer: caName, subject: DistinguishedName(),
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(KeyUsage(digitalSignature: digitalSignature, keyEncipherment: !digitalSignature))
+                try ExtendedKeyUsage(codeSigning ? [.codeSigning] : [.emailProtection])
+                if san { Critical(SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://example.org/ci")])) }
+            }, issuerPrivateKey: .init(caKey))
+        return [leaf, ca]
+    }
+
+    @Test(
+        "a leaf without digitalSignature, without codeSigning, or without a SAN does not validate; a Fulcio leaf does")
+    func leafProfile() async throws {
+        let good = try Self.chain()
+        let root = TrustedRoot(issuerOf: good)
+        let path = try await KeylessVerifier.validatedPath(leaf: good[0], chain: [], at: Date(), root: root)
+        #expect(path.count == 2)
+        for (chain, reason) in [
+            (try Self.chain(digitalSignature: false), "the leaf's KeyUsage lacks digitalSignature"),
+            (try Self.chain(codeSigning: false), "the leaf's extended key usage lacks codeSigning"),
+            (try Self.chain(san: false), "the leaf has no subject alternative name"),
+        ] {
+            do {
+                _ = try await KeylessVerifier.validatedPath(
+                    leaf: chain[0], chain: [], at: Date(), root: TrustedRoot(issuerOf: chain))
+                Issue.record("accepted a leaf that \(reason)")
+            } catch {
+                #expect("\(error)".contains(reason), "\(error)")
+            }
+        }
+    }
+
+    @Test("a bundle's entry integrated more than a minute in the future is refused; within the minute it is not")
+    func entryInTheFuture() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let der = P256.Signing.PrivateKey().publicKey.derRepresentation
+        let logs = [
+            TrustedRoot.LogInstance(
+                baseURL: "http://log.test", publicKey: der, keyID: Data(SHA256.hash(data: der)),
+                validFor: .init(start: now - 86400, end: nil))
+        ]
+        func entry(at time: Date) -> RekorEntry {
+            RekorEntry(
+                id: "", logIndex: 0, integratedTime: Int64(time.timeIntervalSince1970), logID: logs[0].keyID,
+                body: Data(), kind: "hashedrekord", signedEntryTimestamp: Data(), inclusionProof: nil, logURL: "")
+        }
+        try BundleVerifier.checkEntryTime(entry(at: now + 59), logs: logs, now: now)
+        try BundleVerifier.checkEntryTime(entry(at: now + 60), logs: logs, now: now)
+        do {
+            try BundleVerifier.checkEntryTime(entry(at: now + 61), logs: logs, now: now)
+            Issue.record("an entry 61 s in the future was accepted")
+        } catch {
+            #expect("\(error)".contains("is in the future"), "\(error)")
+        }
+    }
+}
