@@ -119,6 +119,39 @@ if throughput {
         let outcome = await service.sign(run, children: children, reason: reason)
         guard outcome.succeeded else { fatalError("\(outcome.failures)") }
     }
+    // A retry of a run whose first attempt failed at storage: every artifact's record is checked (signer, payload
+    // planned now, signature) and reused instead of signed.
+    let retried = try await BenchRetry.runWithRecords(signer: signer, yaml: yaml)
+    await measureAsync("SigningService.sign, retry reusing attempt records") {
+        let outcome = await service.sign(retried)
+        guard outcome.succeeded, outcome.artifacts.allSatisfy(\.reused) else {
+            fatalError("not reused: \(outcome.diagnostics) \(outcome.failures)")
+        }
+    }
+}
+
+/// A run carrying the attempt records a failed attempt leaves (its storage refused everything).
+enum BenchRetry {
+    struct Refusing: StorageBackend {
+        let name = "tekton"
+        func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
+            throw ChainsError(.storage, "refused for the benchmark", isRetryable: true)
+        }
+    }
+
+    static func runWithRecords(signer: KeySigner, yaml: String) async throws -> AnyRun {
+        let parsed = try ManifestReader.parse(Data(yaml.utf8), source: "bench").documents[0]
+        guard case .success(let config) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
+        let failing = try SigningService(
+            config: config.config, signers: BenchSigners(signer: signer), backends: [Refusing()],
+            cluster: ObjectStore())
+        let first = await failing.sign(try AnyRun(json: parsed, source: "bench"))
+        guard !first.annotations.attempts.isEmpty else { fatalError("no attempt records") }
+        guard var object = parsed.objectValue, var metadata = object["metadata"]?.objectValue else { fatalError() }
+        metadata["annotations"] = .object(first.annotations.attempts.mapValues { .string($0) })
+        object["metadata"] = .object(metadata)
+        return try AnyRun(json: .object(object), source: "bench")
+    }
 }
 
 enum ImageReferenceFixture {
