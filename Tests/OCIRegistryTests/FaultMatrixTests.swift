@@ -182,5 +182,11 @@ struct FaultMatrixTests {
         let retried = try await stack.sign(document: first.document)
         #expect(retried.exitCode == 0, "\(retried.text)")
         #expect(stack.fulcio.stats.v2 > certificates, "the retry must ask Fulcio for a new certificate")
+        // Asking Fulcio is not enough (a retry asks for the identity it signs as anyway): nothing was reused, and
+        // each record was refused for its certificate's expiry.
+        #expect(retried.outcome?.artifacts.isEmpty == false)
+        #expect(retried.outcome?.artifacts.allSatisfy { !$0.reused } == true, "\(retried.text)")
+        let refusals = (retried.outcome?.diagnostics ?? []).filter { $0.message.contains("too soon to log it") }
+        #expect(refusals.count == retried.outcome?.artifacts.count, "\(retried.text)")
     }
 }
