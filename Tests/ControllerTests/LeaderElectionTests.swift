@@ -124,7 +124,13 @@ extension ControllerTests {
         try await waitUntil("the later ones signed") {
             later.allSatisfy { annotations(api, $0)["chains.tekton.dev/signed"] == "true" }
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Each run's Signed Event follows its patch; under load it may come seconds later (once, a full run under
+        // stress -c 2 beside other builds checked after 300 ms and missed one). Wait for all, then for stragglers.
+        try await waitUntil("every run's Signed event") {
+            let counts = signedEvents(api)
+            return (names + later).allSatisfy { counts[$0, default: 0] >= 1 }
+        }
+        try await Task.sleep(for: .milliseconds(500))
         let counts = signedEvents(api)
         #expect((names + later).allSatisfy { counts[$0] == 1 }, "each run signed exactly once: \(counts)")
     }
