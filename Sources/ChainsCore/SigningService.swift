@@ -132,12 +132,15 @@ public struct SigningService: Sendable {
         var signed: SignedArtifact
         let signer: any Signer
         do {
-            if let reused = try await reuse(
-                item, payload: payload, previous: previous, context: context, into: &outcome.diagnostics)
+            // Asked once: a record is held to it, and it signs when there is none to reuse (a keyless source may
+            // fetch a certificate here).
+            let current = try await signers.signer(named: item.setting.signer, for: context)
+            if let reused = await reuse(
+                item, payload: payload, previous: previous, current: current, into: &outcome.diagnostics)
             {
                 (signed, signer) = reused
             } else {
-                (signed, signer) = try await signature(item, payload: payload, context: context)
+                (signed, signer) = try await signature(item, payload: payload, signer: current)
             }
         } catch {
             fail(.signing, .signing, error)
@@ -193,13 +196,12 @@ public struct SigningService: Sendable {
     /// The signature an earlier attempt of this run made for `item`, when it is exactly what signing now would make
     /// (see `AttemptRecord.reusable`). A record that is not — which anyone who may write the run's annotations can
     /// put there — is never logged or stored: the artifact is signed anew and a warning names the annotation and
-    /// why. Throws only when the configured signer cannot be had (as signing anew would).
+    /// why. `current` is the configured signer.
     func reuse(
-        _ item: PlannedArtifact, payload: Payload, previous: [String: String], context: RunContext,
+        _ item: PlannedArtifact, payload: Payload, previous: [String: String], current: any Signer,
         into diagnostics: inout [Diagnostic]
-    ) async throws -> (SignedArtifact, any Signer)? {
+    ) async -> (SignedArtifact, any Signer)? {
         guard let read = AttemptRecord.read(previous, shortKey: item.shortKey) else { return nil }
-        let current = try await signers.signer(named: item.setting.signer, for: context)
         let made: ReusableSignature
         do {
             let record = try read.get()
@@ -237,9 +239,8 @@ public struct SigningService: Sendable {
     /// Every signature is made here — storage never signs: the payload's, and for the `sigstore-bundle` encoding of
     /// an image, cosign v3's image statement.
     func signature(
-        _ item: PlannedArtifact, payload: Payload, context: RunContext
+        _ item: PlannedArtifact, payload: Payload, signer: any Signer
     ) async throws -> (SignedArtifact, any Signer) {
-        let signer = try await signers.signer(named: item.setting.signer, for: context)
         let signature =
             item.format.isInToto
             ? try await DSSE.sign(payload: payload.bytes, signer: signer) : try await signer.sign(payload.bytes)
