@@ -152,7 +152,7 @@ struct AttemptRecordTrustTests {
         let planned = try planned(try run())
         let (taskRun, image) = try shortKeys
         let made = try SelfMadeChain(identity: "https://kubernetes.io/namespaces/team-a/serviceaccounts/builder")
-        let planted = try made.records(planned: planned, taskRun: taskRun, image: image)
+        let planted = try await made.records(planned: planned, taskRun: taskRun, image: image)
         try await expectSignedAnew(
             try run(annotations: planted), key: key,
             reasons: [
@@ -266,40 +266,29 @@ struct SelfMadeChain {
     }
 
     /// Records over exactly `planned` for the TaskRun (in-toto) and the image (simplesigning), signed by the leaf.
-    func records(planned: [String: Data], taskRun: String, image: String) throws -> [String: String] {
-        let signer = KeySigner(key: leafKey, hash: .sha256Always, origin: "planted")
-        let statement = try #require(planned[taskRun])
-        let payload = try #require(planned[image])
-        let envelope = DSSE.envelope(
-            payload: statement, payloadType: DSSE.inTotoPayloadType, keyID: "",
-            signature: try signer.sign(DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: statement)))
-        return [
-            AttemptRecord.key(shortKey: taskRun): AttemptRecord(
-                format: "in-toto", payload: statement, signature: envelope, chain: chain, bundleEnvelope: nil
-            ).annotationValue,
-            AttemptRecord.key(shortKey: image): AttemptRecord(
-                format: "simplesigning", payload: payload, signature: try signer.sign(payload), chain: chain,
-                bundleEnvelope: nil
-            ).annotationValue,
-        ]
+    func records(planned: [String: Data], taskRun: String, image: String) async throws -> [String: String] {
+        try await plantedRecords(
+            signer: KeySigner(key: leafKey, hash: .sha256Always, origin: "planted"), chain: chain, planned: planned,
+            taskRun: taskRun, image: image)
     }
 }
 
-/// Records signed by `signer` (its certificate chain in them) over exactly the planned payloads: the TaskRun's
-/// in-toto statement and the image's simplesigning payload.
+/// Records signed by `signer` (with `chain`, by default its own certificate chain) over exactly the planned
+/// payloads: the TaskRun's in-toto statement and the image's simplesigning payload.
 func plantedRecords(
-    signer: any Signer, planned: [String: Data], taskRun: String, image: String
+    signer: any Signer, chain: [Certificate]?? = .none, planned: [String: Data], taskRun: String, image: String
 ) async throws -> [String: String] {
+    let chain = chain ?? signer.certificateChain
     let statement = try #require(planned[taskRun])
     let payload = try #require(planned[image])
     return [
         AttemptRecord.key(shortKey: taskRun): AttemptRecord(
             format: "in-toto", payload: statement, signature: try await DSSE.sign(payload: statement, signer: signer),
-            chain: signer.certificateChain, bundleEnvelope: nil
+            chain: chain, bundleEnvelope: nil
         ).annotationValue,
         AttemptRecord.key(shortKey: image): AttemptRecord(
             format: "simplesigning", payload: payload, signature: try await signer.sign(payload),
-            chain: signer.certificateChain, bundleEnvelope: nil
+            chain: chain, bundleEnvelope: nil
         ).annotationValue,
     ]
 }
@@ -419,7 +408,7 @@ struct KeylessAttemptRecordTests {
             identity: "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller",
             issuer: issuer.url)
         try await sign(
-            try selfMade.records(planned: planned, taskRun: taskRun, image: image), with: mine, reused: false,
+            try await selfMade.records(planned: planned, taskRun: taskRun, image: image), with: mine, reused: false,
             reason: "does not chain to a Fulcio CA of the trusted root")
     }
 

@@ -8,19 +8,26 @@ import X509
 
 @testable import Sigstore
 
+/// A certificate chain from `fulcio` for `key`, with a token from `issuer` for `subject`; our client checks it against
+/// `root` when one is given.
+func fulcioChain(
+    _ fulcio: FulcioSimulator, issuer: TestOIDCIssuer, subject: String, root: TrustedRoot? = nil,
+    key: P256.Signing.PrivateKey = P256.Signing.PrivateKey()
+) async throws -> [Certificate] {
+    let http = try AsyncHTTPClientTransport()
+    defer { Task { try? await http.shutdown() } }
+    let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root)
+    return try await client.certificate(
+        for: key, token: try IdentityToken(jwt: issuer.token(subject: subject), source: "test"))
+}
+
 @Suite("SCTs, Merkle proofs, checkpoints, Rekor: the simulator on its own and our client against it", .serialized)
 struct TransparencyTests {
     let k8s = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
     let sa = "system:serviceaccount:tekton-chains:tekton-chains-controller"
 
-    func certificate(
-        _ fulcio: FulcioSimulator, root: TrustedRoot?
-    ) async throws -> [Certificate] {
-        let http = try AsyncHTTPClientTransport()
-        defer { Task { try? await http.shutdown() } }
-        let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root)
-        let token = try IdentityToken(jwt: k8s.token(subject: sa), source: "test")
-        return try await client.certificate(for: P256.Signing.PrivateKey(), token: token)
+    func certificate(_ fulcio: FulcioSimulator, root: TrustedRoot?) async throws -> [Certificate] {
+        try await fulcioChain(fulcio, issuer: k8s, subject: sa, root: root)
     }
 
     @Test("an embedded SCT verifies with the CT log of the trusted root; none, a bad one, or an unknown log is refused")

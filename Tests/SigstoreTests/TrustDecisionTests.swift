@@ -28,6 +28,22 @@ struct TrustDecisionTests {
         ]
     }
 
+    /// Runs `check` with each of `windows(around: moment)`: it must pass inside, and outside fail with `refusal`.
+    static func expectWindows(
+        around moment: Date, refusal: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ check: (TrustedRoot.ValidFor) throws -> Void
+    ) {
+        for (window, held) in windows(around: moment) {
+            do {
+                try check(window)
+                #expect(held, "accepted outside \(window)", sourceLocation: sourceLocation)
+            } catch {
+                #expect(!held, "\(window): \(error)", sourceLocation: sourceLocation)
+                #expect("\(error)".contains(refusal), "\(error)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
     func logInstance(_ der: Data, validFor: TrustedRoot.ValidFor?) -> TrustedRoot.LogInstance {
         TrustedRoot.LogInstance(
             baseURL: "http://log.test", publicKey: der, keyID: Data(SHA256.hash(data: der)), validFor: validFor)
@@ -56,15 +72,8 @@ struct TrustDecisionTests {
     func tlogWindow() async throws {
         let (rekor, entry) = try await loggedEntry()
         defer { Task { await rekor.stop() } }
-        for (window, held) in Self.windows(around: entry.integratedDate) {
-            let logs = [logInstance(rekor.publicKeyDER, validFor: window)]
-            do {
-                try RekorClient.verify(entry, logs: logs)
-                #expect(held, "an entry outside \(window) was accepted")
-            } catch {
-                #expect(!held, "\(window): \(error)")
-                #expect("\(error)".contains("outside the validity of log http://log.test's key"), "\(error)")
-            }
+        Self.expectWindows(around: entry.integratedDate, refusal: "outside the validity of log http://log.test's key") {
+            try RekorClient.verify(entry, logs: [logInstance(rekor.publicKeyDER, validFor: $0)])
         }
     }
 
@@ -181,17 +190,11 @@ struct TrustDecisionTests {
     func ctlogWindow() async throws {
         let fulcio = try await FulcioSimulator(issuers: [k8s])
         defer { Task { await fulcio.stop() } }
-        let chain = try await certificate(fulcio, root: nil)
+        let chain = try await fulcioChain(fulcio, issuer: k8s, subject: sa)
         let sct = try #require(try SignedCertificateTimestamp.embedded(in: chain[0]).first)
-        for (window, held) in Self.windows(around: sct.date) {
-            let ctlogs = [logInstance(fulcio.ctLogPublicKeyDER, validFor: window)]
-            do {
-                _ = try SignedCertificateTimestamp.verifyEmbedded(leaf: chain[0], issuer: chain[1], ctlogs: ctlogs)
-                #expect(held, "an SCT outside \(window) was accepted")
-            } catch {
-                #expect(!held, "\(window): \(error)")
-                #expect("\(error)".contains("dated outside the log key's validity"), "\(error)")
-            }
+        Self.expectWindows(around: sct.date, refusal: "dated outside the log key's validity") {
+            let ctlogs = [logInstance(fulcio.ctLogPublicKeyDER, validFor: $0)]
+            _ = try SignedCertificateTimestamp.verifyEmbedded(leaf: chain[0], issuer: chain[1], ctlogs: ctlogs)
         }
     }
 
@@ -202,30 +205,16 @@ struct TrustDecisionTests {
         let http = try AsyncHTTPClientTransport()
         defer { Task { try? await http.shutdown() } }
         let key = P256.Signing.PrivateKey()
-        let token = try IdentityToken(jwt: k8s.token(subject: sa), source: "test")
-        let chain = try await FulcioClient(address: URL(string: fulcio.url)!, transport: http)
-            .certificate(for: key, token: token)
+        let chain = try await fulcioChain(fulcio, issuer: k8s, subject: sa, key: key)
         let root = try TrustedRoot(json: Data(fulcio.trustedRootJSON.utf8), source: "test")
-        for (window, held) in Self.windows(around: chain[0].notValidBefore) {
+        Self.expectWindows(
+            around: chain[0].notValidBefore, refusal: "does not end in a Fulcio CA of the trusted root"
+        ) {
             var windowed = root
-            windowed.certificateAuthorities[0].validFor = window
-            let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: windowed)
-            do {
-                try client.check(chain, key: key)
-                #expect(held, "a CA outside \(window) vouched for the certificate")
-            } catch {
-                #expect(!held, "\(window): \(error)")
-                #expect("\(error)".contains("does not end in a Fulcio CA of the trusted root"), "\(error)")
-            }
+            windowed.certificateAuthorities[0].validFor = $0
+            try FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: windowed)
+                .check(chain, key: key)
         }
-    }
-
-    func certificate(_ fulcio: FulcioSimulator, root: TrustedRoot?) async throws -> [Certificate] {
-        let http = try AsyncHTTPClientTransport()
-        defer { Task { try? await http.shutdown() } }
-        let client = FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root)
-        let token = try IdentityToken(jwt: k8s.token(subject: sa), source: "test")
-        return try await client.certificate(for: P256.Signing.PrivateKey(), token: token)
     }
 
     @Test("--certificate-identity and --certificate-oidc-issuer are exact: no prefix, suffix, case or substring match")
