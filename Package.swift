@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "Provenance",
             dependencies: [
-                "OCI", "KubeModels", "ChainsConfig",
+                "OCI", "KubeModels",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "SPIFFE",
             dependencies: [
-                "Sigstore", "HTTPTransport",
+                "Sigstore",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -150,7 +150,7 @@ let package = Package(
         .target(
             name: "ChainsTesting",
             dependencies: [
-                "ChainsCore", "KubeModels", "Signing", "Provenance", "OCI", "HTTPTransport",
+                "ChainsCore", "KubeModels", "Signing", "OCI", "HTTPTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

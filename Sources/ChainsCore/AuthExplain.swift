@@ -7,12 +7,17 @@ import RegistryAuth
 
 /// `chains auth explain`: every credential that matches an image for a run, in the order it would be tried, where
 /// each came from, and (with `checkPush`) whether the registry grants push — an upload session opened and cancelled.
+/// The candidates come from the same `CredentialSearch` composition a push uses, so what is listed is what `sign`
+/// and the controller would try.
 public struct AuthExplainer: Sendable {
-    public var resolver: RunCredentialResolver
+    public var search: CredentialSearch
+    /// Where the run's ServiceAccount, Secrets and Pod are read.
+    public var objects: any ClusterObjects
     public var client: RegistryClient?
 
-    public init(resolver: RunCredentialResolver, client: RegistryClient?) {
-        self.resolver = resolver
+    public init(search: CredentialSearch, objects: any ClusterObjects, client: RegistryClient?) {
+        self.search = search
+        self.objects = objects
         self.client = client
     }
 
@@ -44,7 +49,7 @@ public struct AuthExplainer: Sendable {
             }
             for w in warnings { out += "  warning: \(w)\n" }
             if let firstGranted { out += "→ pushes would use #\(firstGranted)\n" }
-            out += "(\(RunCredentialResolver.order))\n"
+            out += "(\(CredentialSearch.order))\n"
             return out
         }
     }
@@ -52,13 +57,11 @@ public struct AuthExplainer: Sendable {
     /// Resolves the run's credentials for `image` and, with `checkPush`, asks the registry about each.
     public func explain(image: ImageReference, context: RunContext, checkPush: Bool) async -> Explanation {
         let target = image.repositoryOnly
-        let resolution = await resolver.resolve(
-            image: target, namespace: context.namespace, serviceAccount: context.serviceAccount,
-            podTemplatePullSecrets: context.podTemplatePullSecrets)
+        let resolution = await search.keychain(for: context.credentialScope, objects: objects).resolve(target)
         var lines: [Line] = []
         var firstGranted: Int?
         var seen: [Credential] = []
-        let reasons = RunCredentialResolver.placement(resolution.candidates)
+        let reasons = CredentialSearch.placement(resolution.candidates)
         for (i, candidate) in resolution.candidates.enumerated() {
             var line = Line(
                 index: i + 1, credential: candidate.credential.description, source: candidate.source.description,

@@ -28,33 +28,66 @@ public enum LocalRegistryAccess {
         }
     }
 
-    /// Credentials for reading an image: the local docker config (and its helpers), then anonymous.
-    public static func readCredentials(
-        dockerConfig: String?, image: ImageReference
-    ) async -> (credentials: [SourcedCredential], diagnostics: [Diagnostic]) {
-        var out: [SourcedCredential] = []
+    /// Runs `body` with a registry client and the credential search every command composes its keychain from: the
+    /// docker config (`dockerConfig`, else `$DOCKER_CONFIG`, else `~/.docker`) and the cloud keychains the
+    /// environment configures. Both HTTP clients are shut down on every path; what loading found worth saying (an
+    /// unreadable docker config, the cloud keychains in use) is in the diagnostics.
+    public static func withCredentialSearch<T: Sendable>(
+        _ settings: RegistrySettings, dockerConfig: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment, timeouts: HTTPTimeouts = .init(),
+        _ body: (RegistryClient, CredentialSearch, [Diagnostic]) async throws -> T
+    ) async throws -> T {
         var diagnostics: [Diagnostic] = []
+        var local: LocalDockerConfig?
         do {
-            if let local = try LocalDockerConfig.load(directory: dockerConfig) {
-                let (found, warnings) = await local.lookup(image)
-                out += found
-                diagnostics += warnings.map { .warning("\($0)") }
-            }
+            local = try LocalDockerConfig.load(directory: dockerConfig, environment: environment)
         } catch {
             diagnostics.append(.warning("\(error)"))
         }
-        out.append(SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: "")))
-        return (out, diagnostics)
+        for line in CloudKeychains.configured(environment) { diagnostics.append(.note("cloud keychain \(line)")) }
+        let found = local
+        let notes = diagnostics
+        return try await withClient(settings, timeouts: timeouts) { client in
+            // ACR's exchange is a request to the registry: the keychains get the registry client's transport.
+            let (cloud, cloudHTTP) = try LocalSigning.cloudKeychains(
+                environment, registry: client.transport, logger: nil)
+            do {
+                let value = try await body(client, CredentialSearch(dockerConfig: found, cloud: cloud), notes)
+                try? await cloudHTTP?.shutdown()
+                return value
+            } catch {
+                try? await cloudHTTP?.shutdown()
+                throw error
+            }
+        }
     }
 
-    /// `chains auth explain`: the run (if given) decides namespace, ServiceAccount and pod template; `--objects`
-    /// stands in for the cluster; the local docker config comes after them.
+    /// `chains verify` / `verify-attestation`: a verifier for `image` (where its attachments are) with the
+    /// credentials the no-run keychain finds — the docker config and its helpers, the cloud keychains (an ECR, GCR
+    /// or ACR image is read with the workload identity `sign` pushed it with), anonymous. What the search found
+    /// worth saying is passed to `body` with it.
+    public static func withVerifier<T: Sendable>(
+        _ settings: RegistrySettings, dockerConfig: String?, image: ImageReference,
+        authority: AttachmentVerifier.Authority,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ body: (AttachmentVerifier, [Diagnostic]) async throws -> T
+    ) async throws -> T {
+        try await withCredentialSearch(settings, dockerConfig: dockerConfig, environment: environment) {
+            client, search, notes in
+            let found = await search.keychain().resolve(image)
+            let verifier = AttachmentVerifier(client: client, credentials: found.candidates, authority: authority)
+            return try await body(verifier, notes + found.warnings.map { .warning("\($0)") })
+        }
+    }
+
+    /// `chains auth explain`: the run (if given) decides namespace, ServiceAccount, pod template and Pod;
+    /// `--objects` stands in for the cluster; the local docker config and the cloud keychains come after them — the
+    /// keychain a push by that run composes.
     public static func explain(
         image: ImageReference, runFile: URL?, objectDirectories: [URL], dockerConfig: String?,
         settings: RegistrySettings, checkPush: Bool,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws(ChainsError) -> (context: RunContext, explanation: AuthExplainer.Explanation, [Diagnostic]) {
-        var diagnostics: [Diagnostic] = []
         var context = RunContext(run: TaskRun.empty)
         let store: ObjectStore
         do throws(ManifestError) {
@@ -63,27 +96,14 @@ public enum LocalRegistryAccess {
         } catch {
             throw ChainsError(.badInput, error.description, file: error.source, underlying: error)
         }
-        diagnostics += store.warnings.map { .warning($0) }
-        var local: LocalDockerConfig?
-        do {
-            local = try LocalDockerConfig.load(directory: dockerConfig)
-        } catch {
-            diagnostics.append(.warning("\(error)"))
-        }
         let ctx = context
-        for line in CloudKeychains.configured(environment) { diagnostics.append(.note("cloud keychain \(line)")) }
         do {
-            let explanation = try await withClient(settings) { client in
-                // ACR's exchange is a request to the registry: the keychains get the registry client's transport.
-                let (cloud, cloudHTTP) = try LocalSigning.cloudKeychains(
-                    environment, registry: client.transport, logger: nil)
-                let resolver = RunCredentialResolver(objects: store, dockerConfig: local, cloud: cloud)
-                let explanation = await AuthExplainer(resolver: resolver, client: client).explain(
+            return try await withCredentialSearch(settings, dockerConfig: dockerConfig, environment: environment) {
+                client, search, notes in
+                let explanation = await AuthExplainer(search: search, objects: store, client: client).explain(
                     image: image, context: ctx, checkPush: checkPush)
-                try? await cloudHTTP?.shutdown()
-                return explanation
+                return (ctx, explanation, store.warnings.map { .warning($0) } + notes)
             }
-            return (context, explanation, diagnostics)
         } catch {
             throw ChainsError.classify(error, stage: .storage)
         }

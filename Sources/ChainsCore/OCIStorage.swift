@@ -12,7 +12,7 @@ import Signing
 public struct OCIStorage: StorageBackend {
     public let name = "oci"
     let client: RegistryClient
-    let resolver: RunCredentialResolver
+    let search: CredentialSearch
     let cluster: any ClusterView
     let repositoryOverride: ImageReference?
     let encoding: String
@@ -25,7 +25,7 @@ public struct OCIStorage: StorageBackend {
     ) throws(ChainsError) {
         self.destinations = destinations
         self.client = client
-        self.resolver = RunCredentialResolver(objects: cluster, dockerConfig: dockerConfig, cloud: cloud)
+        self.search = CredentialSearch(dockerConfig: dockerConfig, cloud: cloud)
         self.cluster = cluster
         encoding = config.ociEncodingFormat
         if config.ociRepository.isEmpty {
@@ -180,9 +180,8 @@ public struct OCIStorage: StorageBackend {
                     + "list the registries you push to in --allowed-registries / storage.oci.allowed-registries)",
                 underlying: ChainsError(.storageRefused, why, registry: target.registry))
         }
-        let resolution = await resolver.resolve(
-            image: target, namespace: run.namespace, serviceAccount: run.serviceAccount,
-            podTemplatePullSecrets: run.podTemplatePullSecrets, podPullSecrets: await podPullSecrets(run))
+        let resolution = await search.keychain(for: run.credentialScope, objects: run.clusterReads ?? cluster)
+            .resolve(target)
         for w in resolution.warnings {
             receipt.diagnostics.append(Diagnostic(w.isMisconfiguration ? .warning : .note, "credentials: \(w)"))
         }
@@ -216,15 +215,6 @@ public struct OCIStorage: StorageBackend {
         } catch {
             throw StorageError(backend: name, item: item, reason: "\(error)")
         }
-    }
-
-    /// The run's Pod (`status.podName`) `spec.imagePullSecrets`, while it exists — the seed's "pod executing your
-    /// Task". A Pod that is gone (or cannot be read) adds none; the other sources still apply.
-    func podPullSecrets(_ run: RunContext) async -> [String] {
-        guard let name = run.podName, !name.isEmpty,
-            let pod = try? await cluster.pod(namespace: run.namespace, name: name)
-        else { return [] }
-        return (pod.spec?.imagePullSecrets ?? []).compactMap(\.name)
     }
 
     struct StatementHead: Decodable {

@@ -5,6 +5,7 @@ import KubeModels
 import Logging
 import OCIRegistry
 import Provenance
+import RegistryAuth
 import Signing
 
 /// chains-config asks for something this process cannot do: each error names the key. Nothing was signed.
@@ -87,7 +88,8 @@ public struct SigningService: Sendable {
         let plan = payloads.plan(run, children: children)
         outcome.diagnostics = plan.diagnostics
         outcome.nothingEnabled = plan.enabledTypes.isEmpty
-        let context = RunContext(run: meta)
+        var context = RunContext(run: meta)
+        context.clusterReads = ClusterReadCache(cluster)
         let annotations = meta.metadata.annotations ?? [:]
         let log = transparency.flatMap {
             TransparencyRules.shouldLog(annotations, config: config)

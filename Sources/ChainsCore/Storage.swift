@@ -31,6 +31,17 @@ public struct RunContext: Sendable {
         podName = run.raw["status"]?["podName"]?.stringValue
         displayName = run.displayName
     }
+
+    /// What the credential search needs to know about the run.
+    public var credentialScope: RunCredentialScope {
+        RunCredentialScope(
+            namespace: namespace, serviceAccount: serviceAccount, podTemplatePullSecrets: podTemplatePullSecrets,
+            podName: podName)
+    }
+
+    /// The run's cluster reads (ServiceAccount, Secrets, Pod), each made at most once for the run; set by the
+    /// service for each run it signs. Nil: backends read through their own cluster view.
+    public var clusterReads: ClusterReadCache?
 }
 
 /// Kubernetes objects the service reads: a PipelineRun's children, and the Secrets, ServiceAccounts and Pods its
@@ -39,7 +50,6 @@ public struct RunContext: Sendable {
 public protocol ClusterView: ClusterObjects {
     /// The child TaskRuns by `status.childReferences`, in that order.
     func children(of run: PipelineRun) async throws -> ChildLookup
-    func pod(namespace: String, name: String) async throws -> Pod?
 }
 
 /// Hands out the signer an artifact type asks for (`x509`, `kms`). Asynchronous: a keyless source fetches (and

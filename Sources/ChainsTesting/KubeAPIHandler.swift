@@ -91,6 +91,7 @@ extension KubeAPIServer {
         func get(_ t: Target, name: String) -> ServedResponse {
             store.withLock { s in
                 count("get", t, &s)
+                s.stats.gets["\(t.resource.plural)/\(t.namespace ?? "")/\(name)", default: 0] += 1
                 guard let object = s.objects[t.resource]?["\(t.namespace ?? "")/\(name)"] else {
                     return Self.notFound(t.resource, name)
                 }

@@ -43,6 +43,8 @@ public final class KubeAPIServer: Sendable {
         public var total: Int { byVerb.values.reduce(0, +) }
         /// Every kind of request made, as RBAC sees it: what a ServiceAccount's rules must allow.
         public var accesses: Set<Access> = []
+        /// GETs of one object, by `plural/namespace/name` (found or not).
+        public var gets: [String: Int] = [:]
     }
 
     /// One request as an RBAC rule matches it: the verb, the API group and resource, the namespace (nil: cluster-wide).

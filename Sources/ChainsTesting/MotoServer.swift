@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 
 #if canImport(Glibc)
     import Glibc
@@ -48,6 +49,19 @@ public final class MotoServer: @unchecked Sendable {
             throw MissingTool(description: "moto set-up failed: \(result.stderr)")
         }
         return object
+    }
+
+    /// Answers the next `count` actions unauthenticated again (moto's `/moto-api/reset-auth`): a second client's
+    /// unsigned AssumeRoleWithWebIdentity; every action after them is checked as before.
+    public func allowUnauthenticated(_ count: Int) async throws {
+        let transport = try AsyncHTTPClientTransport()
+        defer { Task { try? await transport.shutdown() } }
+        let response = try await transport.send(
+            HTTPRequest(
+                method: "POST", url: URL(string: "\(endpoint)/moto-api/reset-auth")!, body: Data("\(count)".utf8)))
+        guard response.status == 200 else {
+            throw MissingTool(description: "moto reset-auth answered \(response.status)")
+        }
     }
 
     public func stop() {

@@ -98,3 +98,16 @@ public func directToken(
     let json = try JSONSerialization.jsonObject(with: r.body) as? [String: Any]
     return "Bearer " + (json?["token"] as? String ?? "")
 }
+
+/// The tags of `repository` in the registry (`GET /v2/<name>/tags/list`), read with the push user's token.
+public func listTags(_ registry: TokenRegistry, repository: String) async throws -> [String] {
+    let transport = try AsyncHTTPClientTransport()
+    defer { Task { try? await transport.shutdown() } }
+    let url = URL(string: "http://\(registry.address)/v2/\(repository)/tags/list")!
+    let r = try await transport.send(
+        HTTPRequest(
+            method: "GET", url: url, headers: ["Authorization": try await directToken(registry, repository: repository)]
+        ))
+    let json = try JSONSerialization.jsonObject(with: r.body) as? [String: Any]
+    return json?["tags"] as? [String] ?? []
+}

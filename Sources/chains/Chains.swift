@@ -233,13 +233,14 @@ struct VerifyOptions: ParsableArguments {
             throw ExitCode(2)
         }
         let target = try repository.map { try ImageReference(parsingRepository: $0) }
-        let (credentials, warnings) = await LocalRegistryAccess.readCredentials(
-            dockerConfig: registry.dockerConfig, image: target ?? ref)
-        for w in warnings { say(w.description) }
         let reports: [AttachmentVerifier.Report]
         do {
-            reports = try await LocalRegistryAccess.withClient(try registry.settings()) { client in
-                let verifier = AttachmentVerifier(client: client, credentials: credentials, authority: authority)
+            // The keychain `sign` composes, without a run: the docker config and its helpers, the cloud keychains
+            // (an ECR, GCR or ACR image is read with the workload identity it was pushed with), anonymous.
+            reports = try await LocalRegistryAccess.withVerifier(
+                try registry.settings(), dockerConfig: registry.dockerConfig, image: target ?? ref, authority: authority
+            ) { verifier, notes in
+                for n in notes { say(n.description) }
                 return try await checks(verifier, ref, target)
             }
         } catch let error as ValidationError {

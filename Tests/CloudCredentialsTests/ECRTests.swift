@@ -2,6 +2,8 @@ import ChainsCore
 import ChainsTesting
 import Foundation
 import HTTPTransport
+import OCI
+import RegistryAuth
 import Signing
 import Synchronization
 import Testing
@@ -83,6 +85,28 @@ struct ECRTests {
         // moto saw our STS call and a signed ECR call it accepted; the ECR password appears nowhere.
         #expect(stage.moto.log.contains("\"POST / HTTP/1.1\" 200"), "\(stage.moto.log)")
         #expect(!text.contains("\(Self.account)-auth-token") && !(signed.document ?? "").contains("auth-token"))
+        // `chains verify` reads it back the way `sign` pushed it: the no-run keychain holds the cloud keychains.
+        // (A new process: its unsigned AssumeRoleWithWebIdentity is let through; its ECR call is checked.)
+        try await stage.moto.allowUnauthenticated(1)
+        let image = try ImageReference(parsingDigest: "\(stage.image)@\(stage.digest)")
+        let key = try LocalRegistryAccess.readKey(stage.dir.file("secrets/x509.pem").path)
+        let verified = try await LocalRegistryAccess.withVerifier(
+            stage.setup.registries, dockerConfig: nil, image: image, authority: .key(key),
+            environment: stage.setup.environment
+        ) { verifier, notes in
+            #expect(notes.contains { $0.message.contains("cloud keychain ECR: IAM role") }, "\(notes)")
+            #expect(verifier.credentials.first?.source.kind == .cloudKeychain)
+            return try await verifier.verifySignatures(image)
+        }
+        #expect(verified.valid.count == 1, "\(verified.checks)")
+        // Without the workload identity, nothing can read the private repository.
+        var bare = stage.setup.environment
+        bare["AWS_ROLE_ARN"] = nil
+        bare["AWS_WEB_IDENTITY_TOKEN_FILE"] = nil
+        let denied = try? await LocalRegistryAccess.withVerifier(
+            stage.setup.registries, dockerConfig: nil, image: image, authority: .key(key), environment: bare
+        ) { verifier, _ in try await verifier.verifySignatures(image) }
+        #expect(denied?.valid.isEmpty ?? true, "read without any credential")
     }
 
     @Test("a refused identity is named: an unknown access key, a role STS will not give; the run is not signed")

@@ -202,27 +202,28 @@ struct ECRTokenTests {
         #expect(ecr.hosts.count == 2, "two minutes left: asked again")
     }
 
-    @Test("the resolver asks the ECR keychain for ECR images only; its credential is offered after the docker config")
+    @Test(
+        "the credential search asks the ECR keychain for ECR images only; its credential is offered after the docker config"
+    )
     func onlyForItsHosts() async throws {
         let ecr = ECRDouble(lifetime: 43_200)
         let keychain = ECRKeychain(chain: AWSCredentialChain(environment: environment, transport: ecr)!, transport: ecr)
         let local = LocalDockerConfig(
             path: "cfg", config: DockerConfig(auths: [registry: Credential(username: "local", password: "x")]))
-        let resolver = RunCredentialResolver(objects: NoObjects(), dockerConfig: local, cloud: [keychain])
-        let other = await resolver.resolve(
-            image: try ImageReference(parsingRepository: "ghcr.io/team/app"), namespace: "ci", serviceAccount: "",
-            podTemplatePullSecrets: [])
+        let search = CredentialSearch(dockerConfig: local, cloud: [keychain]).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "", podTemplatePullSecrets: []),
+            objects: NoObjects())
+        let other = await search.resolve(try ImageReference(parsingRepository: "ghcr.io/team/app"))
         #expect(ecr.hosts.isEmpty, "the ECR keychain was asked for ghcr.io")
         #expect(other.candidates.map(\.source.kind) == [.anonymous])
-        let mine = await resolver.resolve(
-            image: try ImageReference(parsingRepository: "\(registry)/team/app"), namespace: "ci", serviceAccount: "",
-            podTemplatePullSecrets: [])
+        let mine = await search.resolve(try ImageReference(parsingRepository: "\(registry)/team/app"))
         #expect(mine.candidates.map(\.source.kind) == [.dockerConfig, .cloudKeychain, .anonymous])
-        #expect(RunCredentialResolver.placement(mine.candidates)[1].hasPrefix("source 6 (cloud keychain)"))
+        #expect(CredentialSearch.placement(mine.candidates)[1].hasPrefix("source 6 (cloud keychain)"))
     }
 }
 
 struct NoObjects: ClusterObjects {
     func secret(namespace: String, name: String) async throws -> Secret? { nil }
     func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? { nil }
+    func pod(namespace: String, name: String) async throws -> Pod? { nil }
 }

@@ -336,6 +336,60 @@ struct ControllerTests {
         }
     }
 
+    @Test("one run, a .sig and an .att pushed: its ServiceAccount, each Secret and its Pod are read once")
+    func clusterReadsOncePerRun() async throws {
+        let api = try await KubeAPIServer()
+        let reg = try await TokenRegistry()
+        defer {
+            Task {
+                await api.stop()
+                await reg.stop()
+            }
+        }
+        let http = try ChainsTestingHTTP.transport()
+        defer { Task { try? await http.shutdown() } }
+        let digest = try await pushTestImage(
+            transport: http, registry: reg.address, repository: "team-a/app", tag: "v1",
+            authorization: try await directToken(reg, repository: "team-a/app"))
+        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws {
+            api.put(
+                try #require(try ManifestReader.parse(Data(yaml.utf8), source: "test").documents.first), as: resource)
+        }
+        let (reader, pusher) = (TokenRegistry.pullUser, TokenRegistry.pushUser)
+        // Every source holds a Secret: the reader's is refused for push, so each push reads on to the pusher's.
+        try put(
+            RunFixtures.serviceAccount(secrets: ["pull-only"], imagePullSecrets: ["push-creds"]), as: .serviceAccounts)
+        for (name, user) in [("pull-only", reader), ("pod-pull", reader), ("push-creds", pusher)] {
+            try put(
+                RunFixtures.dockerConfigSecret(name: name, registry: reg.address, username: user.0, password: user.1),
+                as: .secrets)
+        }
+        try put(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: build-1-pod, namespace: team-a}\n"
+                + "spec: {serviceAccountName: builder, imagePullSecrets: [{name: pod-pull}]}\n", as: .pods)
+        try put(
+            RunFixtures.taskRun(image: "\(reg.address)/team-a/app", digest: digest).replacingOccurrences(
+                of: "status:\n", with: "status:\n  podName: build-1-pod\n"), as: .taskRuns)
+        let running = try await startController(
+            api, config: "artifacts.taskrun.storage: oci\nartifacts.oci.storage: oci\n", namespace: "team-a",
+            threads: 1, election: { $0.allowedRegistries = [reg.address, "127.0.0.1:\(reg.tokens.port)"] })
+        defer { running.stop() }
+        func mark() -> String? {
+            api.object(.taskRuns, namespace: "team-a", name: "build-1")?["metadata"]?["annotations"]?[
+                "chains.tekton.dev/signed"]?.stringValue
+        }
+        try await waitUntil("the run signed") { mark() != nil }
+        #expect(mark() == "true")
+        let tags = try await listTags(reg, repository: "team-a/app")
+        #expect(tags.contains { $0.hasSuffix(".sig") } && tags.contains { $0.hasSuffix(".att") }, "\(tags)")
+        let gets = api.stats.gets.filter { !$0.key.hasPrefix("configmaps/") && !$0.key.hasPrefix("taskruns/") }
+        #expect(
+            gets == [
+                "serviceaccounts/team-a/builder": 1, "pods/team-a/build-1-pod": 1, "secrets/team-a/pull-only": 1,
+                "secrets/team-a/pod-pull": 1, "secrets/team-a/push-creds": 1,
+            ], "\(gets)")
+    }
+
     @Test("finalizers: a running run is held until signed; deleting one releases it at once, signed or not")
     func finalizers() async throws {
         let api = try await KubeAPIServer()

@@ -147,10 +147,23 @@ struct SignAndPushTests {
             + "spec: {serviceAccountName: builder, imagePullSecrets: [{name: node-creds}]}\n"
         let secret = RunFixtures.dockerConfigSecret(
             name: "node-creds", registry: s.registry.address, username: "chains", password: "s3cret-push")
-        let found = try await sign(
-            s, run: run, objects: ["sa.yaml": RunFixtures.serviceAccount(), "pod.yaml": pod, "secret.yaml": secret])
+        let objects = ["sa.yaml": RunFixtures.serviceAccount(), "pod.yaml": pod, "secret.yaml": secret]
+        // `auth explain` lists what `sign` tries: the Pod's secret first (it once printed only anonymous here).
+        let objectsDir = s.dir.file("explain-objects")
+        for (name, text) in objects { try s.dir.write("explain-objects/\(name)", text) }
+        let (_, explanation, _) = try await LocalRegistryAccess.explain(
+            image: try ImageReference(parsing: s.image), runFile: try s.dir.write("explain-run.yaml", run),
+            objectDirectories: [objectsDir], dockerConfig: s.dir.file("no-docker").path, settings: RegistrySettings(),
+            checkPush: true, environment: [:])
+        #expect(explanation.lines.map(\.credential) == ["user chains", "anonymous"], "\(explanation.text)")
+        #expect(explanation.lines.first?.source.contains("the run's Pod imagePullSecrets") == true)
+        #expect(explanation.firstGranted == 1, "\(explanation.text)")
+        let found = try await sign(s, run: run, objects: objects)
         #expect(found.exitCode == 0, "\(found.facts.joined(separator: "\n"))")
         #expect(found.facts.contains { $0.contains(".sig: pushed") && $0.contains("the run's Pod imagePullSecrets") })
+        #expect(
+            found.facts.contains { $0.contains(".sig: pushed") && $0.contains(explanation.lines[0].source) },
+            "sign used a credential other than the one explain listed first")
         // The Pod is gone (cleaned up after the run): its secrets are not known; the push is refused.
         let gone = try await sign(
             s, run: run.replacingOccurrences(of: "name: build-1\n", with: "name: build-2\n"),

@@ -132,7 +132,7 @@ struct ExplainAndVerifyTests {
             RunFixtures.taskRun(
                 image: "\(reg.address)/team-a/app", digest: "sha256:" + String(repeating: "a", count: 64)))
         let explanation = await AuthExplainer(
-            resolver: RunCredentialResolver(objects: store, dockerConfig: nil),
+            search: CredentialSearch(dockerConfig: nil), objects: store,
             client: RegistryClient(transport: transport)
         ).explain(
             image: try ImageReference(parsing: "\(reg.address)/team-a/app"), context: RunContext(run: run),

@@ -215,10 +215,12 @@ struct DockerConfigTests {
 struct Objects: ClusterObjects {
     var secrets: [String: Secret] = [:]
     var accounts: [String: ServiceAccount] = [:]
+    var pods: [String: Pod] = [:]
     func secret(namespace: String, name: String) async throws -> Secret? { secrets["\(namespace)/\(name)"] }
     func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
         accounts["\(namespace)/\(name)"]
     }
+    func pod(namespace: String, name: String) async throws -> Pod? { pods["\(namespace)/\(name)"] }
 }
 
 func dockerSecret(
@@ -254,8 +256,10 @@ struct ResolverTests {
         let local = LocalDockerConfig(
             path: "cfg",
             config: DockerConfig(auths: ["reg.example.com": Credential(username: "from-docker-config", password: "x")]))
-        let r = await RunCredentialResolver(objects: objects, dockerConfig: local).resolve(
-            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: ["pod-pull"])
+        let r = await CredentialSearch(dockerConfig: local).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: ["pod-pull"]),
+            objects: objects
+        ).resolve(image)
         #expect(
             r.candidates.map(\.credential.username) == [
                 "from-sa-secrets", "from-pod-template", "from-sa-pull", "from-docker-config", "",
@@ -280,15 +284,19 @@ struct ResolverTests {
             secrets: [ObjectReference(name: "gone"), ObjectReference(name: "empty")])
         objects.secrets["ci/empty"] = Secret(
             metadata: ObjectMeta(name: "empty", namespace: "ci"), type: "kubernetes.io/dockerconfigjson", data: [:])
-        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
-            image: image, namespace: "ci", serviceAccount: "", podTemplatePullSecrets: ["also-gone"])
+        let r = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "", podTemplatePullSecrets: ["also-gone"]),
+            objects: objects
+        ).resolve(image)
         #expect(r.candidates.map(\.source.kind) == [.anonymous])
         let text = r.warnings.map(\.description)
         #expect(text.contains("Secret ci/gone: not found (listed in ServiceAccount secrets)"))
         #expect(text.contains("Secret ci/empty: type kubernetes.io/dockerconfigjson but no .dockerconfigjson data"))
         #expect(text.contains("Secret ci/also-gone: not found (listed in pod template imagePullSecrets)"))
-        let none = await RunCredentialResolver(objects: Objects(), dockerConfig: nil).resolve(
-            image: image, namespace: "", serviceAccount: "", podTemplatePullSecrets: [])
+        let none = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "", serviceAccount: "", podTemplatePullSecrets: []),
+            objects: Objects()
+        ).resolve(image)
         #expect(
             none.warnings.map(\.description) == ["ServiceAccount default/default: not found; its secrets are not used"])
     }
@@ -306,8 +314,10 @@ struct ResolverTests {
             ])
         secret.metadata.annotations = ["tekton.dev/docker-0": "https://reg.example.com"]
         objects.secrets["ci/basic"] = secret
-        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
-            image: image, namespace: "ci", serviceAccount: "", podTemplatePullSecrets: [])
+        let r = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "", podTemplatePullSecrets: []),
+            objects: objects
+        ).resolve(image)
         #expect(r.candidates.first?.credential == Credential(username: "tekton-user", password: "pw"))
     }
 
@@ -323,12 +333,14 @@ struct ResolverTests {
         objects.secrets["ci/exact"] = dockerSecret("exact", registry: "reg.example.com", user: "exact-1")
         objects.secrets["ci/again"] = dockerSecret("again", registry: "reg.example.com", user: "exact-2")
         objects.secrets["ci/pull-exact"] = dockerSecret("pull-exact", registry: "reg.example.com/team", user: "pull")
-        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
-            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        let r = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: []),
+            objects: objects
+        ).resolve(image)
         // The wildcard is in the first Secret, yet the exact key of the later ones comes before it; equal keys keep
         // the Secrets' order; a later source stays later even with a more specific key.
         #expect(r.candidates.map(\.credential.username) == ["exact-1", "exact-2", "wildcard", "pull", ""])
-        let reasons = RunCredentialResolver.placement(r.candidates)
+        let reasons = CredentialSearch.placement(r.candidates)
         #expect(reasons[1].contains("same key as the one above, from a later Secret"), "\(reasons)")
         #expect(reasons[2].contains("key \"*.example.com\" is less specific than \"reg.example.com\""), "\(reasons)")
         #expect(reasons[3].hasPrefix("source 4 (ServiceAccount imagePullSecrets)"), "\(reasons)")
@@ -348,8 +360,10 @@ struct ResolverTests {
         objects.secrets["ci/helpers"] = Secret(
             metadata: ObjectMeta(name: "helpers", namespace: "ci"), type: "Opaque",
             data: ["config.json": Data(helpers.utf8).base64EncodedString()])
-        let r = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
-            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        let r = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: []),
+            objects: objects
+        ).resolve(image)
         #expect(r.candidates.map(\.source.kind) == [.anonymous], "the empty entry is not offered as a credential")
         let store1 = try #require(r.warnings.first { $0.message.contains("\"credsStore\": \"desktop\"") })
         #expect(store1.isMisconfiguration && store1.source == "Secret ci/docker-registry .dockerconfigjson")
@@ -364,8 +378,10 @@ struct ResolverTests {
             "\(helper)")
         // A config that holds its credentials draws no such warning.
         objects.secrets["ci/docker-registry"] = dockerSecret("docker-registry", registry: "reg.example.com", user: "u")
-        let fine = await RunCredentialResolver(objects: objects, dockerConfig: nil).resolve(
-            image: image, namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: [])
+        let fine = await CredentialSearch(dockerConfig: nil).keychain(
+            for: RunCredentialScope(namespace: "ci", serviceAccount: "builder", podTemplatePullSecrets: []),
+            objects: objects
+        ).resolve(image)
         #expect(fine.warnings.filter { $0.source.hasPrefix("Secret ci/docker-registry") }.isEmpty)
         #expect(fine.candidates.first?.credential.username == "u")
     }
