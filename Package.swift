@@ -242,7 +242,7 @@ let package = Package(
         .testTarget(
             name: "SPIFFETests",
             dependencies: [
-                "SPIFFE", "Sigstore", "ChainsTesting", "HTTPTransport",
+                "SPIFFE", "Sigstore", "ChainsTesting", "ChainsCore", "HTTPTransport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict

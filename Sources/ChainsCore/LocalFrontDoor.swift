@@ -183,7 +183,7 @@ public final class LocalSigning: Sendable {
         }
         let provider: any IdentityTokenProvider
         do {
-            provider = try spiffe(socket)
+            provider = try spiffe(socket, true)
         } catch {
             throw ChainsError(.badInput, "\(socket): \(error.reason)", key: key, underlying: error)
         }

@@ -4,6 +4,10 @@ import GRPCNIOTransportHTTP2
 import Sigstore
 import SwiftProtobuf
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where the SPIFFE Workload API listens: `SPIFFE_ENDPOINT_SOCKET` as the SPIFFE spec writes it (`unix:///path`,
 /// `tcp://ip:port`), as Chains' docs write it (a bare path — cosign dials `unix://` + the value), or `unix:path`.
 /// Default: the SPIRE agent's `/tmp/spire-agent/public/api.sock`.
@@ -58,47 +62,101 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
     public let name = "spiffe"
     public let endpoint: WorkloadEndpoint
     public var timeout: Duration
+    /// Where the endpoint was named, for messages: `SPIFFE_ENDPOINT_SOCKET`, `the SPIRE agent's default socket`, or
+    /// the key that configured it.
+    public var origin: String
+    /// Asked for (`signers.x509.fulcio.provider: spiffe`, `SPIFFE_ENDPOINT_SOCKET` set, a key naming the socket): a
+    /// socket that is missing, not a socket, or refuses the connection is then an error naming it and the fix. Not
+    /// asked for (the default order, no variable): such a socket means "not running under SPIRE" (nil).
+    public var required: Bool
 
-    public init(endpoint: WorkloadEndpoint, timeout: Duration = .seconds(10)) {
+    public init(
+        endpoint: WorkloadEndpoint, timeout: Duration = .seconds(10), origin: String = "the Workload API socket",
+        required: Bool = true
+    ) {
         self.endpoint = endpoint
         self.timeout = timeout
+        self.origin = origin
+        self.required = required
     }
 
-    /// From `SPIFFE_ENDPOINT_SOCKET` (or the default socket).
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(IdentityTokenError) {
-        self.init(endpoint: try WorkloadEndpoint(parsing: environment["SPIFFE_ENDPOINT_SOCKET"]))
+    /// From `SPIFFE_ENDPOINT_SOCKET` (or the default socket); required when the variable is set or `explicit`.
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, explicit: Bool = false
+    ) throws(IdentityTokenError) {
+        let variable = environment["SPIFFE_ENDPOINT_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+        self.init(
+            endpoint: try WorkloadEndpoint(parsing: variable),
+            origin: variable == nil ? "the SPIRE agent's default socket" : "SPIFFE_ENDPOINT_SOCKET",
+            required: explicit || variable != nil)
     }
 
-    /// For `endpoint` (`unix:///path`, `tcp://ip:port`, a bare path: `signers.kms.auth.spire.sock`), or — nil —
-    /// from the process's `SPIFFE_ENDPOINT_SOCKET`.
-    public init(endpoint: String?) throws(IdentityTokenError) {
+    /// For `endpoint` (`unix:///path`, `tcp://ip:port`, a bare path: `signers.kms.auth.spire.sock`, always required),
+    /// or — nil — from the process's `SPIFFE_ENDPOINT_SOCKET`, required when `explicit`
+    /// (`signers.x509.fulcio.provider: spiffe`) or when the variable is set.
+    public init(
+        endpoint: String?, explicit: Bool = true,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(IdentityTokenError) {
         guard let endpoint else {
-            try self.init()
+            try self.init(environment: environment, explicit: explicit)
             return
         }
-        self.init(endpoint: try WorkloadEndpoint(parsing: endpoint))
+        self.init(endpoint: try WorkloadEndpoint(parsing: endpoint), origin: "the configured socket")
     }
 
     var source: String { "spiffe \(endpoint)" }
 
-    /// nil when there is no socket (not running under SPIRE); an error naming the socket and what the agent said.
+    /// What to do when the socket is not there: said with every socket error.
+    public static let mountFix =
+        "mount the SPIRE agent's socket directory into this Pod (a hostPath volume, or the csi.spiffe.io CSI driver, "
+        + "as docs/keyless.md shows) and point SPIFFE_ENDPOINT_SOCKET at the socket in it"
+
+    /// Why a Unix socket path cannot be the agent's: it does not exist or is not a socket; nil when it is one.
+    static func socketProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return errno == ENOENT || errno == ENOTDIR ? "does not exist" : "cannot be read (errno \(errno))"
+        }
+        return (info.st_mode & S_IFMT) == S_IFSOCK ? nil : "is not a socket"
+    }
+
+    /// nil when not asked for and there is no socket (not running under SPIRE); an error naming the socket, where it
+    /// was named, and what to do — retryable, since the agent's volume may still be coming — when asked for.
     public func token(audience: String) async throws -> IdentityToken? {
-        if case .unix(let path) = endpoint, !FileManager.default.fileExists(atPath: path) { return nil }
+        if case .unix(let path) = endpoint, let problem = Self.socketProblem(path) {
+            guard required else { return nil }
+            throw IdentityTokenError(
+                .unavailable, source: source, reason: "\(origin) \(path) \(problem); \(Self.mountFix)",
+                isRetryable: true)
+        }
         let svid: String
         do {
             svid = try await fetch(audience: audience)
         } catch let error as RPCError {
             // SPIRE: Unavailable and PermissionDenied (no identity yet) are worth retrying; the rest are not.
             let retryable = [.unavailable, .permissionDenied, .deadlineExceeded].contains(error.code)
-            throw IdentityTokenError(
-                .unavailable, source: source, reason: Self.explain(error), isRetryable: retryable)
+            var reason = Self.explain(error)
+            if error.code == .unavailable, case .unix(let path) = endpoint {
+                reason +=
+                    "; \(origin) \(path) refuses connections: is the SPIRE agent running on this node? If it is, "
+                    + Self.mountFix
+            }
+            throw IdentityTokenError(.unavailable, source: source, reason: reason, isRetryable: retryable)
         } catch let error as IdentityTokenError {
             throw error
         } catch {
             throw IdentityTokenError(
-                .unavailable, source: source, reason: "the Workload API cannot be reached: \(error)")
+                .unavailable, source: source,
+                reason: "\(origin) cannot be reached: \(error); \(Self.mountFix)", isRetryable: true)
         }
         return try IdentityToken(jwt: svid, source: source)
+    }
+
+    /// Why there is no token here when none was asked for: the socket tried and what is wrong with it.
+    public func absence() -> String? {
+        guard case .unix(let path) = endpoint, let problem = Self.socketProblem(path) else { return nil }
+        return "spiffe: \(origin) \(path) \(problem)"
     }
 
     func fetch(audience: String) async throws -> String {

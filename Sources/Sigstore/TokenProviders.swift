@@ -7,6 +7,13 @@ public protocol IdentityTokenProvider: Sendable {
     /// cosign's registered name: `filesystem`, `envvar`, `github-actions`, `google-workload-identity`, `spiffe`.
     var name: String { get }
     func token(audience: String) async throws -> IdentityToken?
+    /// When `token` answers nil: why, if there is something worth telling (the SPIFFE socket tried and what is
+    /// wrong with it). Said in the "no identity token found" error.
+    func absence() -> String?
+}
+
+extension IdentityTokenProvider {
+    public func absence() -> String? { nil }
 }
 
 /// A token file, re-read on every call (projected ServiceAccount tokens rotate). Default: the path the Chains
@@ -129,8 +136,10 @@ struct UnbuiltProvider: IdentityTokenProvider {
 /// Chooses providers as `signers.x509.fulcio.provider` and `signers.x509.identity.token.file` ask.
 /// Makes a SPIFFE Workload API provider (the SPIFFE target, with gRPC, is linked only by the executable): for the
 /// Workload API address given (`unix:///path`, `tcp://ip:port`, a bare path), or — nil — `SPIFFE_ENDPOINT_SOCKET`'s.
+/// `explicit`: the provider was asked for by name (`signers.x509.fulcio.provider: spiffe`), so a missing socket is an
+/// error rather than "not running under SPIRE".
 public typealias SPIFFEProviderFactory =
-    @Sendable (_ endpoint: String?) throws(IdentityTokenError) ->
+    @Sendable (_ endpoint: String?, _ explicit: Bool) throws(IdentityTokenError) ->
     any IdentityTokenProvider
 
 public enum IdentityTokenProviders {
@@ -157,7 +166,8 @@ public enum IdentityTokenProviders {
         }
         func one(_ n: String) throws(IdentityTokenError) -> (any IdentityTokenProvider)? {
             switch n {
-            case "spiffe": return try spiffe?(nil) ?? (name == "spiffe" ? UnbuiltProvider(name: n) : nil)
+            case "spiffe":
+                return try spiffe?(nil, name == "spiffe") ?? (name == "spiffe" ? UnbuiltProvider(name: n) : nil)
             case "filesystem", "filesystem-custom-path": return file
             case "envvar": return EnvironmentTokenProvider(environment: environment)
             case "github-actions": return GitHubActionsTokenProvider(transport: transport, environment: environment)
@@ -190,10 +200,12 @@ public enum IdentityTokenProviders {
             try token.check(audience: audience, now: now)
             return token
         }
+        let tried = providers.compactMap { $0.absence() }
         throw IdentityTokenError(
             .unavailable, source: providers.map(\.name).joined(separator: ", "),
             reason:
                 "no identity token found (set signers.x509.identity.token.file, mount the projected token at \(FileTokenProvider.defaultPath), or set SIGSTORE_ID_TOKEN)"
+                + (tried.isEmpty ? "" : "; tried \(tried.joined(separator: "; "))")
         )
     }
 }

@@ -106,8 +106,8 @@ struct ControllerCommand: AsyncParsableCommand {
         options.metricsAddress = metricsAddress
         options.allowedRegistries = RegistryDestinations.patterns(allowedRegistries)
         options.resolve = try pins(resolve)
-        options.spiffeTokenProvider = { (endpoint: String?) throws(IdentityTokenError) in
-            try SPIFFETokenProvider(endpoint: endpoint)
+        options.spiffeTokenProvider = { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+            try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
         }
         do {
             try await ControllerFrontDoor.run(options, logger: logger)

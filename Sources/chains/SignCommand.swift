@@ -81,8 +81,8 @@ struct Sign: AsyncParsableCommand {
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
             registries: try registry.settings(), requestTimeout: try durationFlag(requestTimeout, "request-timeout"),
             runTimeout: try durationFlag(runTimeout, "run-timeout"),
-            spiffeTokenProvider: { (endpoint: String?) throws(IdentityTokenError) in
-                try SPIFFETokenProvider(endpoint: endpoint)
+            spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+                try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
             },
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
             bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },

@@ -111,8 +111,8 @@ struct VaultTests {
                 configFile: try config(
                     dir,
                     "signers.kms.auth.address: \(vault.address)\nsigners.kms.auth.oidc.role: chains\n" + extra),
-                spiffeTokenProvider: { (endpoint: String?) throws(IdentityTokenError) in
-                    try SPIFFETokenProvider(endpoint: endpoint)
+                spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+                    try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
                 })
             setup.environment = [:]
             return await signRunFile(PackagePaths.example("taskrun-kaniko.yaml"), setup: setup)
@@ -134,7 +134,8 @@ struct VaultTests {
             "signers.kms.auth.spire.sock: unix://\(dir.file("no-agent.sock").path)\n"
                 + "signers.kms.auth.spire.audience: vault\n")
         #expect(
-            missing.exitCode != 0 && missing.text.contains("no Workload API socket there")
+            missing.exitCode != 0 && missing.text.contains("\(dir.file("no-agent.sock").path) does not exist")
+                && missing.text.contains("signers.kms.auth.spire.sock") && missing.text.contains("csi.spiffe.io")
                 && missing.outcome?.isRetryable == true, "\(missing.text)")
     }
 }

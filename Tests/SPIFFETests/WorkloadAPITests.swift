@@ -1,3 +1,4 @@
+import ChainsCore
 import ChainsTesting
 import Crypto
 import Foundation
@@ -6,6 +7,10 @@ import Sigstore
 import Testing
 
 @testable import SPIFFE
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("SPIFFE Workload API: the endpoint forms, and a JWT-SVID from a grpcio agent", .serialized)
 struct WorkloadAPITests {
@@ -55,8 +60,94 @@ struct WorkloadAPITests {
                 && "\(error)".contains(agent.socket) && (error as? IdentityTokenError)?.isRetryable == true
         }
         #expect(
-            try await SPIFFETokenProvider(endpoint: .unix(path: "/nonexistent/agent.sock")).token(audience: "sigstore")
-                == nil)
+            try await SPIFFETokenProvider(endpoint: .unix(path: "/nonexistent/agent.sock"), required: false).token(
+                audience: "sigstore") == nil)
+    }
+
+    @Test(
+        "asked for (provider spiffe, or SPIFFE_ENDPOINT_SOCKET set): a socket missing, not a socket, or refusing is an error naming SPIFFE_ENDPOINT_SOCKET, the path and the fix"
+    )
+    func socketProblems() async throws {
+        let dir = try TemporaryDirectory()
+        let missing = dir.file("sockets/agent.sock").path
+        let file = try dir.write("not-a-socket", "x").path
+        // A socket nobody listens on: bound, then its listener gone (the path stays; connections are refused).
+        let refusing = dir.file("refusing.sock").path
+        try bindAndClose(refusing)
+        func check(_ environment: [String: String], explicit: Bool, _ expected: String...) async throws {
+            let provider = try SPIFFETokenProvider(endpoint: nil, explicit: explicit, environment: environment)
+            await #expect {
+                _ = try await provider.token(audience: "sigstore")
+            } throws: { error in
+                let text = "\(error)"
+                let retryable = (error as? IdentityTokenError)?.isRetryable == true
+                return retryable && text.contains("csi.spiffe.io") && expected.allSatisfy { text.contains($0) }
+            }
+        }
+        for explicit in [true, false] {
+            try await check(
+                ["SPIFFE_ENDPOINT_SOCKET": missing], explicit: explicit,
+                "SPIFFE_ENDPOINT_SOCKET \(missing) does not exist")
+            try await check(
+                ["SPIFFE_ENDPOINT_SOCKET": "unix://\(file)"], explicit: explicit,
+                "SPIFFE_ENDPOINT_SOCKET \(file) is not a socket")
+            try await check(
+                ["SPIFFE_ENDPOINT_SOCKET": refusing], explicit: explicit,
+                "SPIFFE_ENDPOINT_SOCKET \(refusing) refuses connections")
+        }
+        // `provider: spiffe` with no variable: the default socket is named as such.
+        if SPIFFETokenProvider.socketProblem(WorkloadEndpoint.defaultPath) != nil {
+            try await check(
+                [:], explicit: true, "the SPIRE agent's default socket \(WorkloadEndpoint.defaultPath) does not exist")
+        }
+    }
+
+    @Test(
+        "chains sign with provider spiffe and the agent's socket not mounted: the failure names the socket, retryable")
+    func signWithoutSocket() async throws {
+        let dir = try TemporaryDirectory()
+        let missing = "/run/spire-\(UUID().uuidString)/sockets/agent.sock"
+        let config = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.fulcio.provider: spiffe\nartifacts.oci.storage: tekton\n"
+                + "signers.x509.fulcio.address: http://127.0.0.1:1\n")
+        let report = await signRunFile(
+            PackagePaths.example("taskrun-kaniko.yaml"),
+            setup: LocalSetup(
+                configFile: config, signingSecrets: dir.url,
+                spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+                    try SPIFFETokenProvider(
+                        endpoint: endpoint, explicit: explicit, environment: ["SPIFFE_ENDPOINT_SOCKET": missing])
+                }))
+        #expect(report.exitCode == 1)
+        let failures = report.outcome?.failures ?? []
+        #expect(!failures.isEmpty && failures.allSatisfy { $0.stage == .signing && $0.isRetryable }, "\(report.text)")
+        #expect(report.text.contains("SPIFFE_ENDPOINT_SOCKET \(missing) does not exist"), "\(report.text)")
+        #expect(report.text.contains("csi.spiffe.io") && !report.text.contains("no identity token found"))
+    }
+
+    @Test("not asked for (the default order, no variable): no token, and the no-token message names the socket tried")
+    func defaultOrderNamesTheSocket() async throws {
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let dir = try TemporaryDirectory()
+        let missing = dir.file("agent.sock").path
+        let providers = try IdentityTokenProviders.make(
+            provider: "", tokenFile: dir.file("no-token").path, transport: http,
+            environment: ["GCE_METADATA_HOST": "127.0.0.1:9"]
+        )
+        #expect(providers.count == 1, "a token file forces filesystem")
+        let all: [any IdentityTokenProvider] = [
+            FileTokenProvider(path: dir.file("no-token").path),
+            SPIFFETokenProvider(
+                endpoint: .unix(path: missing), origin: "the SPIRE agent's default socket", required: false),
+        ]
+        await #expect {
+            _ = try await IdentityTokenProviders.firstToken(from: all, audience: "sigstore", now: Date())
+        } throws: { error in
+            "\(error)".contains("no identity token found")
+                && "\(error)".contains("tried spiffe: the SPIRE agent's default socket \(missing) does not exist")
+        }
     }
 
     @Test("an agent that never answers fails at the deadline, naming the endpoint")
@@ -113,7 +204,7 @@ struct WorkloadAPITests {
         defer { Task { try? await http.shutdown() } }
         let providers = try IdentityTokenProviders.make(
             provider: "spiffe", tokenFile: "", transport: http, environment: [:],
-            spiffe: { (_: String?) throws(IdentityTokenError) in
+            spiffe: { (_: String?, _: Bool) throws(IdentityTokenError) in
                 SPIFFETokenProvider(endpoint: .unix(path: agent.socket))
             })
         let certificates = KeylessCertificates(
@@ -123,4 +214,21 @@ struct WorkloadAPITests {
         let signature = try signer.sign(Data("payload".utf8))
         #expect(signer.publicKey.isValidSignature(signature, for: Data("payload".utf8)))
     }
+}
+
+/// Binds a Unix socket at `path` and closes it without listening: the path stays, connections are refused.
+func bindAndClose(_ path: String) throws {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EIO) }
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        for (i, b) in bytes.enumerated() where i < raw.count - 1 { raw[i] = b }
+    }
+    let result = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard result == 0 else { throw POSIXError(.EIO) }
 }
