@@ -208,7 +208,7 @@ let package = Package(
             name: "OCIRegistryTests",
             dependencies: [
                 "OCIRegistry", "RegistryAuth", "HTTPTransport", "ChainsTesting", "ChainsCore", "Signing", "KubeModels",
-                "Provenance", "OCI", "Sigstore",
+                "Provenance", "OCI", "Sigstore", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -362,6 +362,14 @@ extension ChainsConfig {
             members = root
             prefix = ""
         }
+        return try strings(members, source: url.path, prefix: prefix)
+    }
+
+    /// A ConfigMap's `data` as chains-config's strings (a YAML `true` or number written unquoted is taken as its
+    /// text, as Kubernetes would have refused it); anything else is an error naming `source` and the key.
+    public static func strings(
+        _ members: [String: JSONValue], source: String, prefix: String = "data."
+    ) throws(ManifestError) -> [String: String] {
         var out: [String: String] = [:]
         for (key, value) in members {
             switch value {
@@ -371,7 +379,7 @@ extension ChainsConfig {
             case .null: out[key] = ""
             default:
                 throw ManifestError(
-                    code: .shape, source: url.path, field: prefix + key,
+                    code: .shape, source: source, field: prefix + key,
                     reason: "expected a string, found \(value.serialized())")
             }
         }

@@ -40,296 +40,40 @@ public struct SignReport: Sendable {
     }
 }
 
-/// The `chains sign` front door: the signing service built once from local files, a run file in, the run with its
-/// annotations and a typed report out. Its HTTP clients — one for registries when an artifact is stored in `oci`,
-/// one for Fulcio when keyless (its TLS never relaxed by registry settings) — are shut down by `shutdown()`;
-/// `withLocalSigning` does that on every path.
+/// The `chains sign` front door: chains-config and `--objects` read from files, the signing service built once by
+/// `SigningAssembly`, a run file in, the run with its annotations and a typed report out. `shutdown()` closes what
+/// the assembly made; `withLocalSigning` does that on every path.
 public final class LocalSigning: Sendable {
-    /// The signing service, built once; a program may call it directly for runs it already holds.
-    public let service: SigningService
+    public let assembly: SigningAssembly
     public let config: LoadedConfig
     public let objects: ObjectStore
     /// What setting up found worth saying: unknown config keys, ignored manifests, an unreadable docker config.
     public let diagnostics: [Diagnostic]
-    let keys: KeySignerSource?
-    /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
-    public let keyless: KeylessCertificates?
-    let transports: [AsyncHTTPClientTransport]
     let bundleFiles: BundleFiles?
+
+    /// The signing service, built once; a program may call it directly for runs it already holds.
+    public var service: SigningService { assembly.service }
+    /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
+    public var keyless: KeylessCertificates? { assembly.keyless }
     /// Where the trusted root came from (a file, TUF), for the summary; nil when there is none.
-    public let trustedRootSource: String?
+    public var trustedRootSource: String? { assembly.trustedRootSource }
 
     init(
-        service: SigningService, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
-        signers: Signers, transports: [AsyncHTTPClientTransport], bundleOut: URL?, trustedRootSource: String?
+        assembly: SigningAssembly, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],
+        bundleOut: URL?
     ) {
-        self.trustedRootSource = trustedRootSource
-        self.bundleFiles = bundleOut.map(BundleFiles.init(directory:))
-        self.service = service
+        self.assembly = assembly
         self.config = config
         self.objects = objects
         self.diagnostics = diagnostics
-        self.keys = signers.keys
-        self.keyless = signers.keyless
-        self.transports = transports
+        self.bundleFiles = bundleOut.map(BundleFiles.init(directory:))
     }
 
     /// Shuts the HTTP clients down; call once when done (`withLocalSigning` does).
-    public func shutdown() async {
-        for transport in transports { try? await transport.shutdown() }
-    }
+    public func shutdown() async { await assembly.shutdown() }
 
-    /// The signer source chains-config asks for: the signing secrets' key, or keyless (Fulcio).
-    struct Signers {
-        var source: any SignerSource
-        var keys: KeySignerSource?
-        var keyless: KeylessCertificates?
-        var transport: AsyncHTTPClientTransport?
-        /// The KMS signer's own HTTP client, when an artifact type signs with `kms`.
-        var kmsTransport: AsyncHTTPClientTransport?
-    }
-
-    /// How to reach the key `signers.kms.kmsref` names: `hashivault://KEY` (Vault transit), `gcpkms://…` (Cloud KMS),
-    /// `azurekms://…` (Azure Key Vault) or `awskms://…`.
-    static func kmsConnector(
-        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport,
-        spiffe: SPIFFEProviderFactory? = nil
-    ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
-        let key = "signers.kms.kmsref"
-        if config.kmsRef.hasPrefix("hashivault://") {
-            return try vaultConnector(config, environment: environment, transport: transport, spiffe: spiffe)
-        }
-        if config.kmsRef.hasPrefix("gcpkms://") {
-            let version: String
-            do {
-                version = try GCPKMSSigner.version(of: config.kmsRef)
-            } catch {
-                throw ChainsError(.badInput, error.reason, key: key, underlying: error)
-            }
-            // The Pod's Google service account, through the metadata server, as for GCR.
-            let tokens = GCRKeychain(environment: environment, transport: transport)
-            return { () async throws(CloudCredentialError) -> any Signer in
-                try await GCPKMSSigner.connect(
-                    version: version, environment: environment, tokens: tokens, transport: transport)
-            }
-        }
-        if config.kmsRef.hasPrefix("azurekms://") {
-            let reference: AzureKeyVaultReference
-            do {
-                reference = try AzureKeyVaultReference(parsing: config.kmsRef)
-            } catch {
-                throw ChainsError(.badInput, error.reason, key: key, underlying: error)
-            }
-            guard let credential = EntraIDCredential(environment: environment, transport: transport) else {
-                throw ChainsError(
-                    .badInput,
-                    "\(config.kmsRef) needs an Entra ID app, and the environment names none (AKS workload identity: "
-                        + "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE; or AZURE_CLIENT_ID, "
-                        + "AZURE_TENANT_ID and AZURE_CLIENT_SECRET)", key: key)
-            }
-            return { () async throws(CloudCredentialError) -> any Signer in
-                try await AzureKeyVaultSigner.connect(reference, credential: credential, transport: transport)
-            }
-        }
-        let reference: AWSKMSReference
-        do {
-            reference = try AWSKMSReference(parsing: config.kmsRef)
-        } catch {
-            throw ChainsError(.unsupported, error.reason, key: key, underlying: error)
-        }
-        guard let chain = AWSCredentialChain(environment: environment, transport: transport) else {
-            throw ChainsError(
-                .badInput,
-                "\(config.kmsRef) needs AWS credentials, and the environment names none (IRSA: AWS_ROLE_ARN and "
-                    + "AWS_WEB_IDENTITY_TOKEN_FILE; EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_FULL_URI; or "
-                    + "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)", key: key)
-        }
-        return { () async throws(CloudCredentialError) -> any Signer in
-            try await AWSKMSSigner.connect(reference, chain: chain, transport: transport)
-        }
-    }
-
-    /// `hashivault://KEY`: Vault transit with `signers.kms.auth.*`.
-    static func vaultConnector(
-        _ config: ChainsConfig, environment: [String: String], transport: any HTTPTransport,
-        spiffe: SPIFFEProviderFactory?
-    ) throws(ChainsError) -> @Sendable () async throws(CloudCredentialError) -> any Signer {
-        let name = String(config.kmsRef.dropFirst("hashivault://".count))
-        guard !name.isEmpty, !name.contains("/") else {
-            throw ChainsError(
-                .badInput, "\(config.kmsRef) names no transit key (hashivault://KEY)", key: "signers.kms.kmsref")
-        }
-        let settings: VaultSettings
-        do {
-            settings = try VaultSettings(auth: config.kmsAuth, environment: environment)
-        } catch {
-            throw ChainsError(.badInput, error.reason, key: error.identity, underlying: error)
-        }
-        let client = VaultClient(settings: settings, transport: transport, svid: try svidSource(settings, spiffe))
-        return { () async throws(CloudCredentialError) -> any Signer in
-            try await VaultTransitSigner.connect(keyName: name, client: client)
-        }
-    }
-
-    /// `signers.kms.auth.spire.sock`: a fresh JWT-SVID for `.spire.audience` from that Workload API at each Vault
-    /// login; nil without it. A socket that is not there yet (the SPIRE agent's CSI volume) is worth another try.
-    static func svidSource(
-        _ settings: VaultSettings, _ spiffe: SPIFFEProviderFactory?
-    ) throws(ChainsError) -> (@Sendable () async throws(CloudCredentialError) -> String)? {
-        guard let socket = settings.spireSocket, let audience = settings.spireAudience else { return nil }
-        let key = "signers.kms.auth.spire.sock"
-        guard let spiffe else {
-            throw ChainsError(.unsupported, "is set, but this front door has no SPIFFE Workload API client", key: key)
-        }
-        let provider: any IdentityTokenProvider
-        do {
-            provider = try spiffe(socket, true)
-        } catch {
-            throw ChainsError(.badInput, "\(socket): \(error.reason)", key: key, underlying: error)
-        }
-        let who = "\(key) \(socket)"
-        return { () async throws(CloudCredentialError) -> String in
-            let token: IdentityToken?
-            do {
-                token = try await provider.token(audience: audience)
-            } catch let error as IdentityTokenError {
-                throw CloudCredentialError(identity: who, reason: error.reason, isRetryable: error.isRetryable)
-            } catch {
-                throw CloudCredentialError(identity: who, reason: "\(error)", isRetryable: true)
-            }
-            guard let token else {
-                throw CloudCredentialError(
-                    identity: who, reason: "no Workload API socket there (is the SPIRE agent's socket mounted?)",
-                    isRetryable: true)
-            }
-            return token.raw
-        }
-    }
-
-    /// `signer: kms` on any enabled artifact type: the key `signers.kms.kmsref` names, beside the `x509` source.
-    /// Everything that keeps it from being served is an error naming the key, before anything is signed.
-    static func withKMS(_ signers: Signers, setup: LocalSetup, config: ChainsConfig, logger: Logger) throws -> Signers {
-        let asking = [
-            ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
-            ("artifacts.oci", config.oci),
-        ].filter { $0.1.isEnabled && $0.1.signer == "kms" }.map { "\($0.0).signer" }
-        guard !asking.isEmpty else { return signers }
-        let key = "signers.kms.kmsref"
-        guard !config.kmsRef.isEmpty else {
-            throw ChainsError(
-                .badInput,
-                "is empty, but \(asking.joined(separator: ", ")) is kms: set it to awskms:///KEY-ID, gcpkms://…, "
-                    + "azurekms://VAULT.vault.azure.net/KEY or hashivault://KEY",
-                key: key)
-        }
-        // `--resolve` pins apply to KMS hosts too; `SSL_CERT_FILE` (as Go's TLS reads it) adds a private CA to the
-        // system's roots for them (a Vault or Key Vault behind a company CA). No address checks: the cloud's metadata
-        // and credential agents live at link-local addresses.
-        let bundle = setup.environment["SSL_CERT_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        if let bundle,
-            FileManager.default.contents(atPath: bundle).map({ String(decoding: $0, as: UTF8.self) })?.contains(
-                "-----BEGIN CERTIFICATE-----") != true
-        {
-            throw ChainsError(
-                .badInput,
-                "SSL_CERT_FILE \(bundle) is not a readable PEM CA bundle (it is added to the roots for \(key))",
-                key: "SSL_CERT_FILE")
-        }
-        let http = try AsyncHTTPClientTransport(
-            policy: ConnectionPolicy(default: .init(bundle.map { .customCA(path: $0) } ?? .verified)),
-            timeouts: HTTPTimeouts(request: .seconds(30)), logger: logger,
-            rules: setup.registries.resolve.isEmpty ? nil : ConnectionRules(pinned: setup.registries.resolve))
-        var out = signers
-        out.kmsTransport = http
-        do {
-            out.source = ComposedSignerSource(
-                x509: signers.source,
-                kms: KMSSignerSource(
-                    connect: try kmsConnector(
-                        config, environment: setup.environment, transport: RetryingTransport(http),
-                        spiffe: setup.spiffeTokenProvider))
-            )
-        } catch {
-            Task { try? await http.shutdown() }
-            throw error
-        }
-        return out
-    }
-
-    static func makeSigners(
-        _ setup: LocalSetup, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
-    ) async throws -> Signers {
-        guard config.fulcioEnabled else {
-            let keys = KeySignerSource(
-                setup.signingSecrets.map { .directory($0) } ?? .createOnFirstUse(LocalSetup.defaultSigningSecrets()))
-            return Signers(source: keys, keys: keys)
-        }
-        guard let address = URL(string: config.fulcioAddress), let host = address.host, !host.isEmpty,
-            address.scheme == "https" || address.scheme == "http"
-        else {
-            throw ChainsError(.badInput, "is not an https URL", key: "signers.x509.fulcio.address")
-        }
-        // The identity token is a credential: plain http only to this machine (a local test Fulcio).
-        guard address.carriesCredentialsSafely else {
-            throw ChainsError(
-                .badInput, "is plain http; the identity token would cross the network in clear — use https",
-                key: "signers.x509.fulcio.address")
-        }
-        // Its own client: Fulcio's TLS is always verified, whatever registries are configured to allow.
-        let http = try AsyncHTTPClientTransport(
-            timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(30)), logger: logger)
-        let providers: [any IdentityTokenProvider]
-        do {
-            providers = try IdentityTokenProviders.make(
-                provider: config.fulcioProvider, tokenFile: config.identityTokenFile, transport: http,
-                spiffe: setup.spiffeTokenProvider)
-        } catch {
-            try? await http.shutdown()
-            throw ChainsError(.badInput, error.description, key: "signers.x509.fulcio.provider", underlying: error)
-        }
-        let issuerSet = config.effective.first { $0.key == "signers.x509.fulcio.issuer" }.map { !$0.isDefault } ?? false
-        let certificates = KeylessCertificates(
-            fulcio: FulcioClient(address: address, transport: RetryingTransport(http), trustedRoot: trustedRoot),
-            providers: providers,
-            expectedIssuer: issuerSet ? config.fulcioIssuer : nil)
-        return Signers(
-            source: KeylessSignerSource(certificates: certificates), keyless: certificates, transport: http)
-    }
-
-    /// `--trusted-root`, else `signers.x509.trusted-root.file`, else — when keyless or Rekor is on — TUF: from
-    /// `signers.x509.tuf.mirror.url` when it or `signers.x509.tuf.root.file` is set, or from sigstore's public-good
-    /// mirror (embedded root) when the Fulcio or Rekor in use is the public-good one. Else none: a keyless chain is
-    /// then checked only for its links, Rekor's key is the one it serves, and the summary says so.
-    static func resolveTrustedRoot(
-        _ setup: LocalSetup, config: ChainsConfig, logger: Logger
-    ) async throws -> (root: TrustedRoot, source: String)? {
-        let file =
-            setup.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
-        if let file {
-            do {
-                return (try TrustedRoot(contentsOf: file), "file \(file.path)")
-            } catch {
-                throw ChainsError(
-                    .badInput, error.description, file: file.path,
-                    key: setup.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
-            }
-        }
-        guard config.fulcioEnabled || config.transparency.isEnabled else { return nil }
-        let mirrorSet =
-            config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false
-        let publicGood =
-            (config.fulcioEnabled && config.fulcioAddress == "https://fulcio.sigstore.dev")
-            || (config.transparency.isEnabled && config.transparency.url == "https://rekor.sigstore.dev")
-        guard mirrorSet || !config.tufRootFile.isEmpty || publicGood else { return nil }
-        let fetched = try await LocalTrust.viaTUF(
-            mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,
-            cache: setup.tufCache, timeout: setup.requestTimeout ?? .seconds(30), logger: logger)
-        return (fetched.root, fetched.source)
-    }
-
-    /// Builds the service: reads chains-config and `--objects`, prepares the key source and, when an artifact is
-    /// stored in `oci`, one HTTP client and registry client for the process.
-    public static func start(_ setup: LocalSetup, logger: Logger) async throws(LocalSetupError) -> LocalSigning {
+    /// Reads chains-config and `--objects`, then builds the service with `SigningAssembly`.
+    public static func start(_ setup: LocalSetup, logger: Logger) async throws(AssemblyError) -> LocalSigning {
         var diagnostics: [Diagnostic] = []
         let loaded: LoadedConfig
         let store: ObjectStore
@@ -342,126 +86,17 @@ public final class LocalSigning: Sendable {
                 throw ChainsError(.badInput, error.description, file: error.source, underlying: error)
             }
         } catch {
-            throw LocalSetupError(errors: [error], diagnostics: diagnostics)
+            throw AssemblyError(errors: [error], diagnostics: diagnostics)
         }
         diagnostics += store.warnings.map { .warning($0) }
-        let config = loaded.config
-        let signers: Signers
-        let trustedRoot: TrustedRoot?
-        let trustedRootSource: String?
         do {
-            let resolved = try await resolveTrustedRoot(setup, config: config, logger: logger)
-            (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
-            signers = try withKMS(
-                try await makeSigners(setup, config: config, trustedRoot: trustedRoot, logger: logger), setup: setup,
-                config: config, logger: logger)
-        } catch {
-            throw LocalSetupError(errors: [ChainsError.classify(error, stage: .signing)], diagnostics: diagnostics)
-        }
-        var backends: [any StorageBackend] = [TektonStorage()]
-        var transports = signers.transport.map { [$0] } ?? []
-        transports += signers.kmsTransport.map { [$0] } ?? []
-        let transparency: RekorTransparencyLog?
-        do {
-            let made = try makeTransparency(setup, config: config, trustedRoot: trustedRoot, logger: logger)
-            transparency = made?.0
-            if let http = made?.1 { transports.append(http) }
-        } catch {
-            for t in transports { try? await t.shutdown() }
-            throw LocalSetupError(errors: [ChainsError.classify(error, stage: .transparency)], diagnostics: diagnostics)
-        }
-        if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
-            $0.isEnabled && $0.storage.contains("oci")
-        }) {
-            do {
-                let (oci, made, warnings) = try await makeOCIStorage(
-                    setup, config: config, store: setup.cluster ?? store, logger: logger)
-                backends.append(oci)
-                transports += made
-                diagnostics += warnings
-            } catch {
-                for t in transports { try? await t.shutdown() }
-                throw LocalSetupError(errors: [ChainsError.classify(error, stage: .storage)], diagnostics: diagnostics)
-            }
-        }
-        do {
-            let service = try SigningService(
-                config: config, signers: signers.source, backends: backends, cluster: setup.cluster ?? store,
-                transparency: transparency, attempts: setup.attempts, logger: logger, runBudget: setup.runTimeout)
+            let assembly = try await SigningAssembly.build(loaded.config, setup.assemblyEnvironment(store, logger))
             return LocalSigning(
-                service: service, config: loaded, objects: store, diagnostics: diagnostics, signers: signers,
-                transports: transports, bundleOut: setup.bundleOut, trustedRootSource: trustedRootSource)
+                assembly: assembly, config: loaded, objects: store, diagnostics: diagnostics + assembly.diagnostics,
+                bundleOut: setup.bundleOut)
         } catch {
-            for t in transports { try? await t.shutdown() }
-            throw LocalSetupError(errors: error.errors, diagnostics: diagnostics)
+            throw AssemblyError(errors: error.errors, diagnostics: diagnostics + error.diagnostics)
         }
-    }
-
-    /// `transparency.enabled`: a Rekor client for `transparency.url`, its own HTTP client (TLS always verified),
-    /// entries checked with the trusted root's log keys when there is one.
-    static func makeTransparency(
-        _ setup: LocalSetup, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
-    ) throws -> (RekorTransparencyLog, AsyncHTTPClientTransport)? {
-        guard config.transparency.isEnabled else { return nil }
-        guard let address = URL(string: config.transparency.url), let host = address.host, !host.isEmpty,
-            address.scheme == "https" || address.scheme == "http"
-        else {
-            throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
-        }
-        let http = try AsyncHTTPClientTransport(
-            timeouts: HTTPTimeouts(request: setup.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
-        let client = RekorClient(address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
-        return (RekorTransparencyLog(client: client), http)
-    }
-
-    static func makeOCIStorage(
-        _ setup: LocalSetup, config: ChainsConfig, store: any ClusterView, logger: Logger
-    ) async throws -> (OCIStorage, [AsyncHTTPClientTransport], [Diagnostic]) {
-        let policy = setup.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
-        let timeouts = HTTPTimeouts(
-            request: setup.requestTimeout ?? .seconds(config.requestTimeout))
-        // The flag wins over chains-config's list; the refusals of a cluster stay either way.
-        var settings = setup.registries
-        if settings.destinations.allowed.isEmpty { settings.destinations.allowed = config.ociAllowedRegistries }
-        let http = try AsyncHTTPClientTransport(
-            policy: policy, timeouts: timeouts, logger: logger, rules: settings.connectionRules)
-        var warnings: [Diagnostic] = []
-        let local: LocalDockerConfig?
-        do {
-            local = try LocalDockerConfig.load(directory: setup.dockerConfig)
-        } catch {
-            warnings.append(.warning("\(error)"))
-            local = nil
-        }
-        var made = [http]
-        do {
-            let (cloud, cloudHTTP) = try cloudKeychains(
-                setup.environment, registry: RetryingTransport(http), logger: logger)
-            made += cloudHTTP.map { [$0] } ?? []
-            for line in CloudKeychains.configured(setup.environment) {
-                warnings.append(.note("cloud keychain \(line)"))
-            }
-            let storage = try OCIStorage(
-                client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
-                cluster: store, dockerConfig: local, config: config, destinations: settings.destinations,
-                cloud: cloud)
-            return (storage, made, warnings)
-        } catch {
-            for t in made { try? await t.shutdown() }
-            throw error
-        }
-    }
-
-    /// The cloud keychains the environment configures, with their own HTTP client (TLS always verified; not the
-    /// registries' connection rules: the EKS Pod Identity agent is at a link-local address), or none.
-    static func cloudKeychains(
-        _ environment: [String: String], registry: (any HTTPTransport)?, logger: Logger?
-    ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
-        let http = try AsyncHTTPClientTransport(
-            timeouts: HTTPTimeouts(connect: .seconds(2), request: .seconds(15)), logger: logger)
-        let keychains = CloudKeychains.make(
-            environment: environment, transport: RetryingTransport(http), registryTransport: registry)
-        return (keychains, http)
     }
 
     /// Reads, decides, signs and writes back one run file. Bad input is a report, not a throw.
@@ -488,9 +123,9 @@ public final class LocalSigning: Sendable {
         case .sign(let r, let found):
             (reason, children) = (r, found)
         }
-        let created = await keys?.createdKey
+        let created = await assembly.keys?.createdKey
         let outcome = await service.sign(runFile.run, children: children, reason: reason)
-        if created == nil { report.createdKey = await keys?.createdKey }
+        if created == nil { report.createdKey = await assembly.keys?.createdKey }
         report.outcome = outcome
         // Written back also after a failure: the retry counter is recorded, as Chains records it.
         report.document = runFile.document(
@@ -519,7 +154,7 @@ public final class LocalSigning: Sendable {
 /// Runs `body` with the `chains sign` front door and shuts its HTTP client down on every path.
 public func withLocalSigning<T: Sendable>(
     _ setup: LocalSetup, logger: Logger, _ body: (LocalSigning) async -> T
-) async throws(LocalSetupError) -> T {
+) async throws(AssemblyError) -> T {
     let front = try await LocalSigning.start(setup, logger: logger)
     let value = await body(front)
     await front.shutdown()

@@ -49,7 +49,7 @@ public enum LocalRegistryAccess {
         let notes = diagnostics
         return try await withClient(settings, timeouts: timeouts) { client in
             // ACR's exchange is a request to the registry: the keychains get the registry client's transport.
-            let (cloud, cloudHTTP) = try LocalSigning.cloudKeychains(
+            let (cloud, cloudHTTP) = try SigningAssembly.cloudKeychains(
                 environment, registry: client.transport, logger: nil)
             do {
                 let value = try await body(client, CredentialSearch(dockerConfig: found, cloud: cloud), notes)

@@ -62,21 +62,32 @@ public struct LoadedConfig: Sendable {
                 throw ChainsError(.badInput, error.description, file: file.path, underlying: error)
             }
         }
+        var loaded = try parse(data, source: file?.path ?? "embedded default", file: file?.path)
+        loaded.file = file
+        return loaded
+    }
+
+    /// chains-config's strings (a file's, or the ConfigMap's `data` as the controller reads it): unknown keys are
+    /// warnings; invalid values one error naming `source` and each key.
+    public static func parse(
+        _ data: [String: String], source: String, file: String? = nil
+    ) throws(ChainsError) -> LoadedConfig {
         switch ChainsConfig.parse(data) {
         case .success(let parsed):
             let warnings = parsed.unknownKeys.map {
                 Diagnostic.warning("chains-config key \"\($0)\" is not a Chains key; ignored")
             }
-            return LoadedConfig(config: parsed.config, file: file, diagnostics: warnings)
+            return LoadedConfig(config: parsed.config, file: nil, diagnostics: warnings)
         case .failure(var errors):
-            errors.source = file?.path ?? "embedded default"
-            throw ChainsError(.badInput, errors.description, file: file?.path)
+            errors.source = source
+            throw ChainsError(.badInput, errors.description, file: file)
         }
     }
 }
 
 /// What `chains sign` reads besides the run: chains-config, the signing secrets, the stand-in cluster, registry
-/// access and time limits (flags win over chains-config).
+/// access and time limits (flags win over chains-config). `LocalSigning.start` turns it into an
+/// `AssemblyEnvironment`.
 public struct LocalSetup: Sendable {
     public var configFile: URL?
     /// nil: the per-user directory, where a key is created on first use.
@@ -93,11 +104,6 @@ public struct LocalSetup: Sendable {
     public var bundleOut: URL?
     /// `--tuf-cache DIR`: where TUF metadata is kept (default `~/.cache/chains/tuf/<mirror host>`).
     public var tufCache: URL?
-    /// The cluster the service reads (children, Secrets, ServiceAccounts, Pods) instead of `--objects`: the
-    /// controller's API server view.
-    public var cluster: (any ClusterView)?
-    /// Where new signatures are kept on the run before they are pushed (the controller's).
-    public var attempts: (any AttemptRecorder)?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     public var spiffeTokenProvider: SPIFFEProviderFactory?
@@ -137,13 +143,6 @@ public struct LocalSetup: Sendable {
             ?? URL(fileURLWithPath: environment["HOME"] ?? NSHomeDirectory()).appendingPathComponent(".config")
         return base.appendingPathComponent("chains").appendingPathComponent("signing-secrets")
     }
-}
-
-/// The setup could not be used: bad files or a configuration that asks for what cannot be served (exit 2).
-public struct LocalSetupError: Error, Sendable, CustomStringConvertible {
-    public var errors: [ChainsError]
-    public var diagnostics: [Diagnostic]
-    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
 /// `chains provenance`: the statement the service would sign for a run, made by the same payload pipeline, with a
@@ -191,6 +190,22 @@ public enum LocalProvenance {
 }
 
 extension LocalSetup {
+    /// What `SigningAssembly` is built from: these flags, with `--objects` (`store`) as the cluster.
+    func assemblyEnvironment(_ store: ObjectStore, _ logger: Logger) -> AssemblyEnvironment {
+        var env = AssemblyEnvironment(
+            signingSecrets: signingSecrets.map { .directory($0) } ?? .createOnFirstUse(Self.defaultSigningSecrets()),
+            cluster: store, logger: logger)
+        env.registries = registries
+        env.dockerConfig = dockerConfig
+        env.requestTimeout = requestTimeout
+        env.runTimeout = runTimeout
+        env.trustedRoot = trustedRoot
+        env.tufCache = tufCache
+        env.spiffeTokenProvider = spiffeTokenProvider
+        env.processEnvironment = environment
+        return env
+    }
+
     /// A Go-style duration flag (`90s`, `3m`, `1m30s`, `500ms`); nil when it is not a positive one.
     public static func duration(_ text: String) -> Duration? {
         guard let seconds = ChainsConfig.parseDuration(text), seconds > 0 else { return nil }

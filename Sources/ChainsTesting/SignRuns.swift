@@ -5,7 +5,7 @@ import Logging
 /// `chains sign` on one run file through the library front door, as the tests drive it.
 public struct SignedRun: Sendable {
     public var report: SignReport?
-    public var setupError: LocalSetupError?
+    public var setupError: AssemblyError?
     public var setupDiagnostics: [Diagnostic] = []
 
     public var exitCode: Int32 { setupError != nil ? 2 : (report?.exitCode ?? 2) }

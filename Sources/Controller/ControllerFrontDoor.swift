@@ -153,13 +153,13 @@ public enum ControllerFrontDoor {
             }
             data = map.map { $0["data"] ?? .object([:]) }
         }
-        let front = try await LiveConfiguration.build(data, client: client, options: options, logger: logger)
-        for d in front.diagnostics { logger.warning("\(d)") }
+        let built = try await LiveConfiguration.build(data, client: client, options: options, logger: logger)
+        for d in built.diagnostics { logger.warning("\(d)") }
         let settings = try await leaderElection(client, options: options)
         let elector = BucketElector(
             client: client, namespace: options.systemNamespace, settings: settings, identity: options.identity,
             logger: logger)
-        let supply = ServiceSupply(front)
+        let supply = ServiceSupply(built.assembly)
         let controller = ChainsController(
             client: client, supply: supply, namespace: options.namespace, threads: options.threads, logger: logger,
             queue: queue, elector: elector, metrics: ControllerMetrics())

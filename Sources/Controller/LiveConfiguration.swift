@@ -1,3 +1,4 @@
+import ChainsConfig
 import ChainsCore
 import Crypto
 import Foundation
@@ -33,32 +34,38 @@ public actor LiveConfiguration {
 
     static let name = "chains-config"
 
-    /// Builds a signing service from chains-config's `data` (nil: no ConfigMap) or `--config`, and the options.
+    /// Builds a signing service from chains-config's `data` (nil: no ConfigMap, Chains' defaults) or `--config`, and
+    /// the options: the ConfigMap's strings go straight to `ChainsConfig.parse`, then to `SigningAssembly` — the
+    /// composition `chains sign` uses, with the API server as the cluster. Unknown keys are among the diagnostics.
     static func build(
         _ data: JSONValue?, client: KubeAPIClient, options: ControllerOptions, logger: Logger
-    ) async throws -> LocalSigning {
-        var setup = LocalSetup(signingSecrets: options.signingSecrets, trustedRoot: options.trustedRoot)
-        setup.cluster = KubeClusterView(client: client)
-        setup.attempts = KubeAttemptRecorder(client: client)
-        setup.spiffeTokenProvider = options.spiffeTokenProvider
-        setup.runTimeout = options.runTimeout
-        setup.registries.destinations =
+    ) async throws -> (assembly: SigningAssembly, diagnostics: [Diagnostic]) {
+        let loaded: LoadedConfig
+        if let file = options.configFile {
+            loaded = try LoadedConfig.load(file)
+        } else {
+            let source = "ConfigMap \(options.systemNamespace)/\(name)"
+            let strings: [String: String]
+            do throws(ManifestError) {
+                strings = try ChainsConfig.strings(data?.objectValue ?? [:], source: source)
+            } catch {
+                throw ChainsError(.badInput, error.description, underlying: error)
+            }
+            loaded = try LoadedConfig.parse(strings, source: source)
+        }
+        var env = AssemblyEnvironment(
+            signingSecrets: .directory(options.signingSecrets), cluster: KubeClusterView(client: client),
+            logger: logger)
+        env.attempts = KubeAttemptRecorder(client: client)
+        env.spiffeTokenProvider = options.spiffeTokenProvider
+        env.runTimeout = options.runTimeout
+        env.trustedRoot = options.trustedRoot
+        env.registries.destinations =
             options.kubeconfig == nil
             ? .inCluster(allowed: options.allowedRegistries) : .init(allowed: options.allowedRegistries)
-        setup.registries.resolve = options.resolve
-        var written: URL?
-        if let file = options.configFile {
-            setup.configFile = file
-        } else {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "chains-config-\(UUID().uuidString).json")
-            let object: JSONValue = .object(["apiVersion": "v1", "kind": "ConfigMap", "data": data ?? .object([:])])
-            try object.serializedData().write(to: file)
-            setup.configFile = file
-            written = file
-        }
-        defer { if let written { try? FileManager.default.removeItem(at: written) } }
-        return try await LocalSigning.start(setup, logger: logger)
+        env.registries.resolve = options.resolve
+        let assembly = try await SigningAssembly.build(loaded.config, env)
+        return (assembly, loaded.diagnostics + assembly.diagnostics)
     }
 
     /// Watches until cancelled.
@@ -108,9 +115,9 @@ public actor LiveConfiguration {
 
     func rebuild(_ data: JSONValue?, why: String, map: JSONValue?) async {
         do {
-            let front = try await Self.build(data, client: client, options: options, logger: logger)
-            for d in front.diagnostics { logger.warning("\(d)") }
-            await supply.replace(with: front)
+            let built = try await Self.build(data, client: client, options: options, logger: logger)
+            for d in built.diagnostics { logger.warning("\(d)") }
+            await supply.replace(with: built.assembly)
             applied = data
             rejected = nil
             logger.info("\(why): the new configuration is in use (generation \(supply.generation))")

@@ -6,7 +6,7 @@ import Synchronization
 /// HTTP clients closed) when its last run is done.
 public final class ServiceSupply: Sendable {
     struct Entry {
-        let front: LocalSigning
+        let assembly: SigningAssembly
         var users: Int
     }
     struct State {
@@ -15,13 +15,13 @@ public final class ServiceSupply: Sendable {
     }
     let state: Mutex<State>
 
-    public init(_ front: LocalSigning) {
-        state = Mutex(State(current: 0, entries: [0: Entry(front: front, users: 0)]))
+    public init(_ assembly: SigningAssembly) {
+        state = Mutex(State(current: 0, entries: [0: Entry(assembly: assembly, users: 0)]))
     }
 
     /// The service in use now.
     public var current: SigningService {
-        state.withLock { $0.entries[$0.current]!.front.service }
+        state.withLock { $0.entries[$0.current]!.assembly.service }
     }
 
     /// How many times the service was replaced (0 at start).
@@ -31,29 +31,29 @@ public final class ServiceSupply: Sendable {
     public func with<T: Sendable>(_ body: (SigningService) async -> T) async -> T {
         let (id, service) = state.withLock { s in
             s.entries[s.current]!.users += 1
-            return (s.current, s.entries[s.current]!.front.service)
+            return (s.current, s.entries[s.current]!.assembly.service)
         }
         let result = await body(service)
         if let retired = release(id) { await retired.shutdown() }
         return result
     }
 
-    func release(_ id: Int) -> LocalSigning? {
+    func release(_ id: Int) -> SigningAssembly? {
         state.withLock { s in
             s.entries[id]!.users -= 1
             guard id != s.current, s.entries[id]!.users == 0 else { return nil }
-            return s.entries.removeValue(forKey: id)?.front
+            return s.entries.removeValue(forKey: id)?.assembly
         }
     }
 
-    /// Makes `front` the current service; the previous one is shut down now if idle, else when its last run ends.
-    public func replace(with front: LocalSigning) async {
-        let idle: LocalSigning? = state.withLock { s in
+    /// Makes `assembly` the current service; the previous one is shut down now if idle, else when its last run ends.
+    public func replace(with assembly: SigningAssembly) async {
+        let idle: SigningAssembly? = state.withLock { s in
             let previous = s.current
             s.current = previous + 1
-            s.entries[s.current] = Entry(front: front, users: 0)
+            s.entries[s.current] = Entry(assembly: assembly, users: 0)
             guard s.entries[previous]!.users == 0 else { return nil }
-            return s.entries.removeValue(forKey: previous)?.front
+            return s.entries.removeValue(forKey: previous)?.assembly
         }
         await idle?.shutdown()
     }
@@ -61,7 +61,7 @@ public final class ServiceSupply: Sendable {
     /// Shuts every service down (the controller is stopping and its workers are done).
     public func shutdown() async {
         let all = state.withLock { s in
-            let fronts = s.entries.values.map(\.front)
+            let fronts = s.entries.values.map(\.assembly)
             s.entries = [:]
             return fronts
         }

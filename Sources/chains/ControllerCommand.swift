@@ -117,7 +117,7 @@ struct ControllerCommand: AsyncParsableCommand {
         } catch let error as ControllerOptionError {
             say("error: \(error)")
             throw ExitCode(2)
-        } catch let error as LocalSetupError {
+        } catch let error as AssemblyError {
             for e in error.errors { say("error: \(e)") }
             throw ExitCode(2)
         } catch {

@@ -40,6 +40,10 @@ extension ControllerTests {
         #expect(event["involvedObject"]?["name"] == "chains-config")
         #expect(event["message"]?.stringValue?.contains("artifacts.taskrun.format") == true, "\(event)")
         #expect(event["message"]?.stringValue?.contains("slsa/v9") == true)
+        // Parsed from the ConfigMap's data as it is, not through a file: the error names the ConfigMap.
+        #expect(
+            event["message"]?.stringValue?.contains("ConfigMap tekton-chains/chains-config") == true
+                && event["message"]?.stringValue?.contains(".json") == false, "\(event)")
         #expect(running.running.supply.generation == 0)
         api.put(try kaniko(name: "two", uid: uid(2)), as: .taskRuns)
         try await waitUntil("two signed") { annotations(api, "two")["chains.tekton.dev/signed"] == "true" }

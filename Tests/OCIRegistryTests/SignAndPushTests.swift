@@ -3,6 +3,7 @@ import ChainsTesting
 import Foundation
 import HTTPTransport
 import KubeModels
+import Logging
 import OCI
 import OCIRegistry
 import RegistryAuth
@@ -252,17 +253,24 @@ struct SignAndPushTests {
         defer { Task { await s.stop() } }
         let objects = s.dir.file("objects-flaky")
         for (name, text) in s.pushCredentials { try s.dir.write("objects-flaky/\(name)", text) }
-        var setup = LocalSetup(
-            configFile: s.dir.file("config.yaml"), signingSecrets: s.dir.file("secrets"),
-            dockerConfig: s.dir.file("no-docker").path)
-        setup.cluster = UnreadableSecrets(base: try ObjectStore(directories: [objects]))
-        let report = await signRunFile(
-            try s.dir.write("run-flaky.yaml", RunFixtures.taskRun(image: s.image, digest: s.digest)), setup: setup)
-        #expect(report.exitCode == 1)
-        let outcome = try #require(report.outcome)
+        // The assembly as the controller builds it, with a cluster whose Secrets cannot be read.
+        var env = AssemblyEnvironment(
+            signingSecrets: .directory(s.dir.file("secrets")),
+            cluster: UnreadableSecrets(base: try ObjectStore(directories: [objects])),
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        env.dockerConfig = s.dir.file("no-docker").path
+        let config = try LoadedConfig.load(s.dir.file("config.yaml")).config
+        let assembly = try await SigningAssembly.build(config, env)
+        let run = try RunFile.read(
+            try s.dir.write("run-flaky.yaml", RunFixtures.taskRun(image: s.image, digest: s.digest))
+        ).run
+        let outcome = await assembly.service.sign(run)
+        await assembly.shutdown()
+        #expect(!outcome.succeeded)
         let storage = outcome.failures.filter { $0.stage == .storage }
-        #expect(!storage.isEmpty && storage.allSatisfy(\.isRetryable), "\(report.text)")
-        #expect(report.text.contains("could not all be read"))
+        let text = outcome.failures.map { "\($0.error)" }.joined(separator: "\n")
+        #expect(!storage.isEmpty && storage.allSatisfy(\.isRetryable), "\(text)")
+        #expect(text.contains("could not all be read"), "\(text)")
     }
 }
 
