@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "Provenance",
             dependencies: [
-                "OCI", "KubeModels",
+                "OCI", "KubeModels", "ChainsConfig",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvenanceTests",
-            dependencies: ["Provenance", "ChainsTesting", "KubeModels", "OCI"],
+            dependencies: ["Provenance", "ChainsConfig", "ChainsTesting", "KubeModels", "OCI"],
             exclude: ["Golden"],
             swiftSettings: strict
         ),

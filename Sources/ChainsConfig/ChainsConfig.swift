@@ -5,13 +5,19 @@ import KubeModels
 /// (`pkg/config/config.go` at e44b60fe), so an existing ConfigMap means the same thing here.
 public struct ChainsConfig: Sendable, Equatable {
     public struct Artifact: Sendable, Equatable {
-        public var format: String
-        /// Storage backend names, sorted (Chains stores in sorted order). `[""]` means storage is disabled.
-        public var storage: [String]
-        public var signer: String
+        public var format: PayloadFormat
+        /// Storage backends, sorted (Chains stores in sorted order). Empty: storage disabled with `""`.
+        public var storage: [StorageKind]
+        public var signer: SignerKind
+
+        public init(format: PayloadFormat, storage: [StorageKind], signer: SignerKind) {
+            self.format = format
+            self.storage = storage
+            self.signer = signer
+        }
 
         /// Chains' `Artifact.Enabled()`: a signer other than `none` and storage not disabled with `""`.
-        public var isEnabled: Bool { signer != "none" && storage != [""] }
+        public var isEnabled: Bool { signer != .none && !storage.isEmpty }
     }
 
     public struct Transparency: Sendable, Equatable {
@@ -31,7 +37,7 @@ public struct ChainsConfig: Sendable, Equatable {
     public var ociRepositoryInsecure: Bool
     /// Ours: `storage.oci.allowed-registries`, `host[:port]` patterns signatures may be pushed to (empty: any).
     public var ociAllowedRegistries: [String]
-    public var ociEncodingFormat: String
+    public var ociEncoding: OCIEncoding
     public var docdbURL: String
     public var grafeasProjectID: String
     public var grafeasNoteID: String
@@ -122,10 +128,10 @@ extension ChainsConfig {
         var kind: Kind
     }
 
-    static let formats = ["in-toto", "slsa/v1", "slsa/v2alpha3", "slsa/v2alpha4"]
-    static let taskRunStorage = ["tekton", "oci", "gcs", "docdb", "grafeas", "kafka", "archivista"]
-    static let pipelineRunStorage = ["tekton", "oci", "gcs", "docdb", "grafeas", "archivista"]
-    static let signers = ["x509", "kms", "none"]
+    static let formats = PayloadFormat.inTotoFormats.map(\.rawValue)
+    static let taskRunStorage = StorageKind.allCases.map(\.rawValue)
+    static let pipelineRunStorage = StorageKind.forPipelineRuns.map(\.rawValue)
+    static let signers = SignerKind.allCases.map(\.rawValue)
     static let boolValues = ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]
     static let buildTypes = ["https://tekton.dev/chains/v2/slsa", "https://tekton.dev/chains/v2/slsa-tekton"]
 
@@ -138,14 +144,18 @@ extension ChainsConfig {
         Key(name: "artifacts.pipelinerun.storage", defaultValue: "tekton", kind: .setOf(pipelineRunStorage)),
         Key(name: "artifacts.pipelinerun.signer", defaultValue: "x509", kind: .oneOf(signers)),
         Key(name: "artifacts.pipelinerun.enable-deep-inspection", defaultValue: "false", kind: .bool),
-        Key(name: "artifacts.oci.format", defaultValue: "simplesigning", kind: .oneOf(["simplesigning"])),
+        Key(
+            name: "artifacts.oci.format", defaultValue: "simplesigning",
+            kind: .oneOf([PayloadFormat.simpleSigning.rawValue])),
         Key(name: "artifacts.oci.storage", defaultValue: "oci", kind: .setOf(taskRunStorage)),
         Key(name: "artifacts.oci.signer", defaultValue: "x509", kind: .oneOf(signers)),
         Key(name: "storage.gcs.bucket", defaultValue: "", kind: .free),
         Key(name: "storage.oci.repository", defaultValue: "", kind: .free),
         Key(name: "storage.oci.repository.insecure", defaultValue: "false", kind: .bool),
         Key(name: "storage.oci.allowed-registries", defaultValue: "", kind: .free),
-        Key(name: "storage.oci.encoding-format", defaultValue: "dsse", kind: .oneOf(["dsse", "sigstore-bundle"])),
+        Key(
+            name: "storage.oci.encoding-format", defaultValue: "dsse",
+            kind: .oneOf(OCIEncoding.allCases.map(\.rawValue))),
         Key(name: "storage.docdb.url", defaultValue: "", kind: .free),
         Key(name: "storage.docdb.mongo-server-url", defaultValue: "", kind: .free),
         Key(name: "storage.docdb.mongo-server-url-dir", defaultValue: "", kind: .free),
@@ -211,12 +221,13 @@ extension ChainsConfig {
         }
         if !errors.isEmpty { return .failure(ConfigErrors(source: "chains-config", errors: errors)) }
 
+        // Every value was checked against the enums' strings above.
         func artifact(_ prefix: String) -> Artifact {
-            let storage = values["\(prefix).storage"]!
+            let storage = Set(
+                values["\(prefix).storage"]!.split(separator: ",").compactMap { StorageKind(rawValue: String($0)) })
             return Artifact(
-                format: values["\(prefix).format"]!,
-                storage: storage.isEmpty ? [""] : Array(Set(storage.split(separator: ",").map(String.init))).sorted(),
-                signer: values["\(prefix).signer"]!)
+                format: PayloadFormat(rawValue: values["\(prefix).format"]!)!, storage: storage.sorted(),
+                signer: SignerKind(rawValue: values["\(prefix).signer"]!)!)
         }
         let known = Set(keys.map(\.name))
         let config = ChainsConfig(
@@ -228,7 +239,7 @@ extension ChainsConfig {
             ociRepository: values["storage.oci.repository"]!,
             ociRepositoryInsecure: values["storage.oci.repository.insecure"] == "true",
             ociAllowedRegistries: list(values["storage.oci.allowed-registries"]!),
-            ociEncodingFormat: values["storage.oci.encoding-format"]!,
+            ociEncoding: OCIEncoding(rawValue: values["storage.oci.encoding-format"]!)!,
             docdbURL: values["storage.docdb.url"]!,
             grafeasProjectID: values["storage.grafeas.projectid"]!,
             grafeasNoteID: values["storage.grafeas.noteid"]!,

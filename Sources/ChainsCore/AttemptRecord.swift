@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import Signing
 import Sigstore
@@ -38,9 +39,9 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
             chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope)
     }
 
-    init(format: String, payload: Data, signature: Data, chain: [Certificate]?, bundleEnvelope: Data?) {
-        self.format = format
-        self.payload = format == "simplesigning" ? payload.base64EncodedString() : nil
+    init(format: PayloadFormat, payload: Data, signature: Data, chain: [Certificate]?, bundleEnvelope: Data?) {
+        self.format = format.rawValue
+        self.payload = format == .simpleSigning ? payload.base64EncodedString() : nil
         self.signature = signature.base64EncodedString()
         self.chain = chain.map(CertificatePEM.pem)
         self.bundleEnvelope = bundleEnvelope?.base64EncodedString()
@@ -76,7 +77,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         for item: PlannedArtifact, planned: Data, bundleStatement: Data?, current: any Signer, now: Date,
         checkCertificate: ([Certificate]) async throws -> Void
     ) async throws(RecordRefusal) -> ReusableSignature {
-        guard format == item.setting.format else {
+        guard format == item.setting.format.rawValue else {
             throw RecordRefusal("it was made for format \(format), and \(item.setting.format) is configured now")
         }
         guard let signature = Data(base64Encoded: signature) else {
@@ -84,7 +85,7 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         }
         let certificates = try await signerCheck(current: current, now: now, checkCertificate: checkCertificate)
         let key = try certificates.map(Self.leafKey) ?? current.publicKey
-        if format == "simplesigning" {
+        if item.setting.format == .simpleSigning {
             guard let payload = self.payload.flatMap({ Data(base64Encoded: $0) }), payload == planned else {
                 throw RecordRefusal("its payload is not the one planned for this artifact now")
             }

@@ -17,7 +17,7 @@ public final class BundleFiles: Sendable {
     public static func bundle(for artifact: ArtifactOutcome, publicKeyDER: Data) throws(SigningError) -> SigstoreBundle
     {
         let certificate = CertificatePEM.leafDER(artifact.certificateChain)
-        if artifact.format == "simplesigning" && artifact.bundleEnvelope == nil {
+        if artifact.format == .simpleSigning && artifact.bundleEnvelope == nil {
             return SigstoreBundle(
                 message: artifact.payload, signature: artifact.signature, publicKeyDER: publicKeyDER,
                 certificateDER: certificate, tlogEntries: artifact.transparency.map { [$0.entry.bundleEntry] } ?? [])

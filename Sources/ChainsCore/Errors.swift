@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import HTTPTransport
 import KubeModels
@@ -125,14 +126,14 @@ extension ChainsError {
 
 /// A storage backend could not store; names the backend, the item and the operation, and keeps the cause.
 public struct StorageError: Error, Sendable, CustomStringConvertible {
-    public var backend: String
+    public var backend: StorageKind
     public var item: String
     public var reason: String
     public var underlying: (any Error & Sendable)?
     /// What the backend noticed before it failed (a missing ServiceAccount, a Secret it could not read).
     public var diagnostics: [Diagnostic] = []
 
-    public init(backend: String, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
+    public init(backend: StorageKind, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
         self.backend = backend
         self.item = item
         self.reason = reason

@@ -159,7 +159,7 @@ public enum LocalProvenance {
         } catch {
             throw ChainsError(.badInput, error.description, file: error.source, underlying: error)
         }
-        let wanted = format ?? (run.run.run is TaskRun ? config.taskRun.format : config.pipelineRun.format)
+        let wanted = format ?? (run.run.run is TaskRun ? config.taskRun.format : config.pipelineRun.format).rawValue
         guard let payloadFormat = PayloadFormat(rawValue: wanted), payloadFormat.isInToto else {
             throw ChainsError(
                 .badInput, "--format must be one of in-toto, slsa/v1, slsa/v2alpha3, slsa/v2alpha4 (got \"\(wanted)\")")

@@ -10,13 +10,20 @@ import Signing
 /// The `oci` backend: image signatures to `<repo>:sha256-<hex>.sig`, attestations to `.att` (one per image subject),
 /// in the image's repository or `storage.oci.repository`; credentials found for the run and tried in turn.
 public struct OCIStorage: StorageBackend {
-    public let name = "oci"
+    public let kind = StorageKind.oci
     let client: RegistryClient
     let search: CredentialSearch
     let cluster: any ClusterView
     let repositoryOverride: ImageReference?
-    let encoding: String
+    let encoding: OCIEncoding
     let destinations: RegistryDestinations
+
+    public var storesBundles: Bool { encoding == .sigstoreBundle }
+
+    /// cosign v3's image-signature statement, which its bundles carry for an image (see `storeBundle`).
+    public func imageStatement(for image: Digest) -> Data? {
+        storesBundles ? SigstoreBundleReferrer.signStatement(for: image) : nil
+    }
 
     /// One per process: `client` holds the token cache; credentials are looked up per run through `cluster`.
     public init(
@@ -27,7 +34,7 @@ public struct OCIStorage: StorageBackend {
         self.client = client
         self.search = CredentialSearch(dockerConfig: dockerConfig, cloud: cloud)
         self.cluster = cluster
-        encoding = config.ociEncodingFormat
+        encoding = config.ociEncoding
         if config.ociRepository.isEmpty {
             repositoryOverride = nil
         } else {
@@ -40,9 +47,9 @@ public struct OCIStorage: StorageBackend {
     }
 
     public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
-        var receipt = StorageReceipt(backend: name)
+        var receipt = StorageReceipt(backend: kind)
         do {
-            if encoding == "sigstore-bundle" {
+            if encoding == .sigstoreBundle {
                 try await storeBundle(item, run: run, into: &receipt)
             } else {
                 try await storeAttachments(item, run: run, into: &receipt)
@@ -57,7 +64,7 @@ public struct OCIStorage: StorageBackend {
 
     /// `.sig` for an image signature, `.att` per image subject of an attestation.
     func storeAttachments(_ item: SignedArtifact, run: RunContext, into receipt: inout StorageReceipt) async throws {
-        if item.format == "simplesigning" {
+        if item.format == .simpleSigning {
             let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
             let layer = CosignLayer.signature(
                 payload: item.payload, signature: item.signature,
@@ -114,7 +121,7 @@ public struct OCIStorage: StorageBackend {
         }
         guard let envelope = item.bundleEnvelope else {
             throw StorageError(
-                backend: name, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
+                backend: .oci, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
         }
         let bundle: Data
         do {
@@ -124,9 +131,9 @@ public struct OCIStorage: StorageBackend {
                 tlogEntries: item.transparency.map { [$0.bundleEntry] } ?? []
             ).serialized()
         } catch {
-            throw StorageError(backend: name, item: item.fullKey, reason: error.description, underlying: error)
+            throw StorageError(backend: .oci, item: item.fullKey, reason: error.description, underlying: error)
         }
-        if item.format == "simplesigning" {
+        if item.format == .simpleSigning {
             let image = try Self.imageOfSimpleSigning(item.payload, key: item.fullKey)
             try await pushBundle(
                 bundle, predicateType: SigstoreBundleReferrer.cosignSignPredicate, image: image, run: run,
@@ -174,7 +181,7 @@ public struct OCIStorage: StorageBackend {
         if let why = destinations.refusal(for: target.registry) {
             // Checked before credentials are looked up or anything is sent: the registry gets no request.
             throw StorageError(
-                backend: name, item: item,
+                backend: .oci, item: item,
                 reason:
                     "\(why); nothing was sent (the image reference comes from the run's results: check the Task, or "
                     + "list the registries you push to in --allowed-registries / storage.oci.allowed-registries)",
@@ -200,20 +207,20 @@ public struct OCIStorage: StorageBackend {
                 ChainsError.classify($0, stage: .cluster).isRetryable
             }) {
                 throw StorageError(
-                    backend: name, item: item,
+                    backend: .oci, item: item,
                     reason: "\(error.description)\n  and the run's credentials could not all be read: \(transient)",
                     underlying: ChainsError(.cluster, "\(transient)", isRetryable: true))
             }
-            throw StorageError(backend: name, item: item, reason: error.description, underlying: error)
+            throw StorageError(backend: .oci, item: item, reason: error.description, underlying: error)
         } catch let error as RegistryError {
-            throw StorageError(backend: name, item: item, reason: error.description, underlying: error)
+            throw StorageError(backend: .oci, item: item, reason: error.description, underlying: error)
         } catch let error as TransportError {
             throw StorageError(
-                backend: name, item: item, reason: "\(operation): \(error.description)", underlying: error)
+                backend: .oci, item: item, reason: "\(operation): \(error.description)", underlying: error)
         } catch let error as TokenError {
-            throw StorageError(backend: name, item: item, reason: error.description, underlying: error)
+            throw StorageError(backend: .oci, item: item, reason: error.description, underlying: error)
         } catch {
-            throw StorageError(backend: name, item: item, reason: "\(error)")
+            throw StorageError(backend: .oci, item: item, reason: "\(error)")
         }
     }
 
@@ -234,7 +241,7 @@ public struct OCIStorage: StorageBackend {
         guard let statement = try? JSONDecoder().decode(StatementHead.self, from: item.payload),
             let predicateType = statement.predicateType, !predicateType.isEmpty
         else {
-            throw StorageError(backend: "oci", item: item.fullKey, reason: "the statement has no predicateType")
+            throw StorageError(backend: .oci, item: item.fullKey, reason: "the statement has no predicateType")
         }
         return statement
     }
@@ -261,7 +268,7 @@ public struct OCIStorage: StorageBackend {
                 parsingDigest: "\(s.critical.identity.dockerReference)@\(s.critical.image.digest)")
         } catch {
             throw StorageError(
-                backend: "oci", item: key, reason: "not a simplesigning payload naming an image: \(error)")
+                backend: .oci, item: key, reason: "not a simplesigning payload naming an image: \(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import Signing
 import X509
@@ -9,7 +10,7 @@ public struct SigningFailure: Sendable, CustomStringConvertible {
         case payloadCreation = "payload_creation", signing, storage, tlog, configuration
     }
     public var stage: Stage
-    public var artifactType: String
+    public var artifactType: ArtifactType
     public var object: String
     /// The typed error: code, context, underlying error, retryability.
     public var error: ChainsError
@@ -20,11 +21,11 @@ public struct SigningFailure: Sendable, CustomStringConvertible {
 
 /// One artifact signed: what was signed, by which key, logged where, stored where.
 public struct ArtifactOutcome: Sendable {
-    public var artifactType: String
+    public var artifactType: ArtifactType
     public var object: String
     /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
     public var shortKey: String
-    public var format: String
+    public var format: PayloadFormat
     public var payload: Data
     public var signature: Data
     public var keyID: String
@@ -43,7 +44,7 @@ public struct ArtifactOutcome: Sendable {
     /// Backends that stored it, with what each wrote; a backend that failed is in the outcome's failures instead.
     public var receipts: [StorageReceipt]
     public var subjects: [String]
-    public var storedIn: [String] { receipts.map(\.backend) }
+    public var storedIn: [StorageKind] { receipts.map(\.backend) }
 }
 
 /// The annotations an outcome asks to write on the run, in two parts so a front door can apply only what it

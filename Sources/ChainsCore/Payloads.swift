@@ -14,8 +14,7 @@ struct Payload: Sendable {
 
 /// One thing to sign for a run: the run's own provenance, or one of its images.
 struct PlannedArtifact: Sendable {
-    /// `tekton` (TaskRun), `tekton-pipeline-run`, `oci`.
-    var artifactType: String
+    var artifactType: ArtifactType
     var setting: ChainsConfig.Artifact
     /// The run's display name or the image reference.
     var object: String
@@ -29,7 +28,7 @@ struct PlannedArtifact: Sendable {
 struct PayloadPlan: Sendable {
     var artifacts: [PlannedArtifact] = []
     /// Artifact types enabled in chains-config for this kind of run; empty means nothing is signed.
-    var enabledTypes: [String] = []
+    var enabledTypes: [ArtifactType] = []
     var diagnostics: [Diagnostic] = []
 }
 
@@ -49,26 +48,21 @@ struct PayloadPipeline: Sendable {
         var plan = PayloadPlan()
         var diagnostics = Diagnostics()
         let meta = run.run
-        let (ownType, own): (String, ChainsConfig.Artifact) =
-            meta is TaskRun ? ("tekton", config.taskRun) : ("tekton-pipeline-run", config.pipelineRun)
+        let (ownType, own): (ArtifactType, ChainsConfig.Artifact) =
+            meta is TaskRun ? (.taskRun, config.taskRun) : (.pipelineRun, config.pipelineRun)
         if own.isEnabled {
             plan.enabledTypes.append(ownType)
-            // simplesigning for a run reaches the formats, which refuse it: a payload failure, reported as such.
-            if let format = PayloadFormat(rawValue: own.format) {
-                let (artifact, warnings) = runArtifact(
-                    run, type: ownType, setting: own, format: format, children: children)
-                plan.artifacts.append(artifact)
-                plan.diagnostics += warnings
-            } else {
-                plan.diagnostics.append(.warning("unknown format \(own.format) for \(ownType); skipped"))
-            }
+            let (artifact, warnings) = runArtifact(
+                run, type: ownType, setting: own, format: own.format, children: children)
+            plan.artifacts.append(artifact)
+            plan.diagnostics += warnings
         }
         if case .taskRun(let tr) = run, config.oci.isEnabled {
-            plan.enabledTypes.append("oci")
+            plan.enabledTypes.append(.oci)
             for image in TypeHints.ociImages(tr.results, diagnostics: &diagnostics) {
                 plan.artifacts.append(
                     PlannedArtifact(
-                        artifactType: "oci", setting: config.oci, object: image.description,
+                        artifactType: .oci, setting: config.oci, object: image.description,
                         shortKey: String(image.digest!.hex.prefix(12)), fullKey: image.description,
                         format: .simpleSigning, image: image,
                         payload: .success(Payload(bytes: Formats.simpleSigning(image), subjects: [], statement: nil))))
@@ -82,7 +76,7 @@ struct PayloadPipeline: Sendable {
     }
 
     func runArtifact(
-        _ run: AnyRun, type: String, setting: ChainsConfig.Artifact, format: PayloadFormat, children: [TaskRun]
+        _ run: AnyRun, type: ArtifactType, setting: ChainsConfig.Artifact, format: PayloadFormat, children: [TaskRun]
     ) -> (PlannedArtifact, [Diagnostic]) {
         let meta = run.run
         let kind = meta is TaskRun ? "TaskRun" : "PipelineRun"

@@ -23,7 +23,7 @@ public struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible
 public struct SigningService: Sendable {
     public let config: ChainsConfig
     public let signers: any SignerSource
-    public let backends: [String: any StorageBackend]
+    public let backends: [StorageKind: any StorageBackend]
     public let cluster: any ClusterView
     public let transparency: (any TransparencyLog)?
     /// Where a new signature is kept on the run before it is pushed (the controller's); nil for `chains sign`.
@@ -47,7 +47,7 @@ public struct SigningService: Sendable {
     ) throws(UnsupportedConfiguration) {
         self.config = config
         self.signers = signers
-        self.backends = Dictionary(backends.map { ($0.name, $0) }) { first, _ in first }
+        self.backends = Dictionary(backends.map { ($0.kind, $0) }) { first, _ in first }
         self.cluster = cluster
         self.transparency = transparency
         self.attempts = attempts
@@ -178,9 +178,9 @@ public struct SigningService: Sendable {
             bundleEnvelope: signed.bundleEnvelope, transparency: signed.transparency,
             reused: signer is ReusedSigner, receipts: [],
             subjects: payload.subjects)
-        for name in item.setting.storage {
-            guard let backend = backends[name] else {
-                fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(name)\" is not available"))
+        for kind in item.setting.storage {
+            guard let backend = backends[kind] else {
+                fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(kind)\" is not available"))
                 continue
             }
             do {
@@ -230,12 +230,15 @@ public struct SigningService: Sendable {
         return (artifact, signer)
     }
 
-    /// What the `sigstore-bundle` encoding of `oci` storage has signed besides the payload: the payload itself for
-    /// in-toto formats (the envelope is the bundle's), cosign v3's image statement for an image; nil otherwise.
+    /// What a backend that stores sigstore bundles needs signed besides the payload: the payload itself for
+    /// in-toto formats (the envelope is the bundle's), the backend's image statement for an image; nil when no
+    /// backend of this artifact stores bundles.
     func bundleStatement(_ item: PlannedArtifact, payload: Payload) -> Data? {
-        guard item.setting.storage.contains("oci") && config.ociEncodingFormat == "sigstore-bundle" else { return nil }
+        let storing = item.setting.storage.compactMap { backends[$0] }.filter(\.storesBundles)
+        guard !storing.isEmpty else { return nil }
         if item.format.isInToto { return payload.bytes }
-        return item.image?.digest.map(SigstoreBundleReferrer.signStatement(for:))
+        guard let digest = item.image?.digest else { return nil }
+        return storing.lazy.compactMap { $0.imageStatement(for: digest) }.first
     }
 
     /// Every signature is made here — storage never signs: the payload's, and for the `sigstore-bundle` encoding of
@@ -283,7 +286,7 @@ public struct SigningService: Sendable {
         }
         // Chains writes the entry of the last upload; we name the run's own provenance entry when there is one.
         let logged = outcome.artifacts.filter { $0.transparency != nil }
-        if let entry = (logged.last { $0.artifactType != "oci" } ?? logged.last)?.transparency?.entry {
+        if let entry = (logged.last { $0.artifactType != .oci } ?? logged.last)?.transparency?.entry {
             patch.mark[ChainsAnnotations.transparency] = entry.annotationValue
         }
         return patch
@@ -300,7 +303,7 @@ public struct SigningService: Sendable {
 /// What chains-config may ask for that a process cannot serve.
 enum Capabilities {
     static func refusals(
-        config: ChainsConfig, signers: any SignerSource, backends: Set<String>, hasTransparencyLog: Bool
+        config: ChainsConfig, signers: any SignerSource, backends: Set<StorageKind>, hasTransparencyLog: Bool
     ) -> [ChainsError] {
         var out: [ChainsError] = []
         let artifacts = [
@@ -315,16 +318,16 @@ enum Capabilities {
                         "asks for the \"\(artifact.signer)\" signer, which is not built yet in Chains in Swift; use \"x509\" (the key in the signing secrets)",
                         key: "\(prefix).signer"))
             }
-            for name in artifact.storage where !backends.contains(name) {
+            for kind in artifact.storage where !backends.contains(kind) {
                 out.append(
                     ChainsError(
                         .unsupported,
-                        "storage backend \"\(name)\" is not built yet in Chains in Swift; use tekton or oci, or remove it",
+                        "storage backend \"\(kind)\" is not built yet in Chains in Swift; use tekton or oci, or remove it",
                         key: "\(prefix).storage"))
             }
         }
         if config.fulcioEnabled && !signers.isKeyless
-            && artifacts.contains(where: { $0.1.isEnabled && $0.1.signer == "x509" })
+            && artifacts.contains(where: { $0.1.isEnabled && $0.1.signer == .x509 })
         {
             out.append(
                 ChainsError(

@@ -3,6 +3,7 @@ import CloudCredentials
 import Foundation
 import HTTPTransport
 import KubeModels
+import OCI
 import RegistryAuth
 import Signing
 import Sigstore
@@ -56,8 +57,8 @@ public protocol ClusterView: ClusterObjects {
 /// caches) a certificate here.
 public protocol SignerSource: Sendable {
     /// Whether `name` can be served at all; checked before anything is signed.
-    func supports(_ name: String) -> Bool
-    func signer(named name: String, for run: RunContext) async throws -> any Signer
+    func supports(_ kind: SignerKind) -> Bool
+    func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer
     /// Whether `x509` is served keylessly (Fulcio), as `signers.x509.fulcio.enabled` asks.
     var isKeyless: Bool { get }
     /// Whether `chain`, a certificate an earlier attempt signed with (read back from the run, where anyone who may
@@ -75,22 +76,21 @@ extension SignerSource {
 
 extension ChainsError {
     /// A signer name no signer source here serves (`kms`).
-    static func signerNotBuilt(_ name: String) -> ChainsError {
-        ChainsError(
-            .unsupported, "signer \"\(name)\" is not available (KMS signing is not built yet in Chains in Swift)")
+    static func signerNotServed(_ kind: SignerKind) -> ChainsError {
+        ChainsError(.unsupported, "signer \"\(kind)\" is not served by this signer source")
     }
 }
 
 /// One signed payload on its way to storage (Chains' `StorePayload` arguments). Storage never signs: everything
 /// it writes is in here.
 public struct SignedArtifact: Sendable {
-    /// Which artifact type produced it: `tekton` (TaskRun), `tekton-pipeline-run`, `oci`.
-    public var artifactType: String
+    /// Which artifact type produced it.
+    public var artifactType: ArtifactType
     /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
     public var shortKey: String
     /// `tekton.dev-v1-TaskRun-<uid>` or `<repo>@sha256:<hex>`.
     public var fullKey: String
-    public var format: String
+    public var format: PayloadFormat
     public var payload: Data
     /// The DSSE envelope JSON for in-toto formats; the raw signature for simplesigning.
     public var signature: Data
@@ -118,30 +118,40 @@ public struct StorageReceipt: Sendable {
         public var detail: String
         public var alreadyPresent: Bool
     }
-    public var backend: String
+    public var backend: StorageKind
     public var locations: [Location] = []
     /// Annotations to write on the run (the `tekton` backend).
     public var annotations: [String: String] = [:]
     public var diagnostics: [Diagnostic] = []
 
-    public init(backend: String) { self.backend = backend }
+    public init(backend: StorageKind) { self.backend = backend }
 }
 
 /// A storage backend (`tekton`, `oci`, …): stores what it is given, never signs.
 public protocol StorageBackend: Sendable {
-    var name: String { get }
+    var kind: StorageKind { get }
+    /// Whether it stores sigstore bundles: the service then signs what a bundle carries besides the payload — for
+    /// an image signature, `imageStatement(for:)` (cosign v3's statement over the image). Default: no.
+    var storesBundles: Bool { get }
+    /// The statement a bundle of this backend carries for an image signature; nil when it stores none.
+    func imageStatement(for image: Digest) -> Data?
     func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt
+}
+
+extension StorageBackend {
+    public var storesBundles: Bool { false }
+    public func imageStatement(for image: Digest) -> Data? { nil }
 }
 
 /// The `tekton` backend: four base64 annotations on the run per stored item. The service collects them into the
 /// outcome's annotation patch; the front door writes them (into the output file, or to the API server).
 public struct TektonStorage: StorageBackend {
-    public let name = "tekton"
+    public let kind = StorageKind.tekton
     public init() {}
 
     public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         let keys = ChainsAnnotations.storageKeys(shortKey: item.shortKey)
-        var receipt = StorageReceipt(backend: name)
+        var receipt = StorageReceipt(backend: kind)
         receipt.annotations = [
             keys.payload: item.payload.base64EncodedString(),
             keys.signature: item.signature.base64EncodedString(),
@@ -170,10 +180,10 @@ public actor KeySignerSource: SignerSource {
 
     public init(_ origin: Origin) { self.origin = origin }
 
-    public nonisolated func supports(_ name: String) -> Bool { name == "x509" }
+    public nonisolated func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
 
-    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
-        guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
+    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+        guard kind == .x509 else { throw ChainsError.signerNotServed(kind) }
         if let loaded { return loaded }
         let signer: KeySigner
         switch origin {
@@ -196,10 +206,10 @@ public struct KeylessSignerSource: SignerSource {
     public let certificates: KeylessCertificates
     public init(certificates: KeylessCertificates) { self.certificates = certificates }
     public var isKeyless: Bool { true }
-    public func supports(_ name: String) -> Bool { name == "x509" }
+    public func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
 
-    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
-        guard name == "x509" else { throw ChainsError.signerNotBuilt(name) }
+    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+        guard kind == .x509 else { throw ChainsError.signerNotServed(kind) }
         return try await certificates.signer()
     }
 
@@ -240,12 +250,12 @@ public struct ComposedSignerSource: SignerSource {
     public let x509: any SignerSource
     public let kms: KMSSignerSource
 
-    public func supports(_ name: String) -> Bool { name == "kms" || x509.supports(name) }
+    public func supports(_ kind: SignerKind) -> Bool { kind == .kms || x509.supports(kind) }
     public var isKeyless: Bool { x509.isKeyless }
 
-    public func signer(named name: String, for run: RunContext) async throws -> any Signer {
-        if name == "kms" { return try await kms.signer() }
-        return try await x509.signer(named: name, for: run)
+    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+        if kind == .kms { return try await kms.signer() }
+        return try await x509.signer(named: kind, for: run)
     }
 
     public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {

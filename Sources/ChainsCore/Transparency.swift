@@ -37,7 +37,7 @@ public struct RekorTransparencyLog: TransparencyLog {
     public func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
         let verifier = Self.verifierPEM(artifact)
         let proposal: RekorProposal =
-            artifact.format == "simplesigning"
+            artifact.format == .simpleSigning
             ? .hashedRekord(payload: artifact.payload, signature: artifact.signature, verifierPEM: verifier)
             : .dsse(envelope: artifact.signature, verifierPEM: verifier)
         let entry = try await client.add(proposal)

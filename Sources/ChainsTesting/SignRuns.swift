@@ -23,7 +23,9 @@ public struct SignedRun: Sendable {
         if let key = report.createdKey { out.append("created key \(key.path)") }
         guard let outcome = report.outcome else { return out }
         for a in outcome.artifacts {
-            out.append("signed \(a.artifactType) \(a.object) as \(a.format) → \(a.storedIn.joined(separator: ", "))")
+            out.append(
+                "signed \(a.artifactType) \(a.object) as \(a.format) → \(a.storedIn.map(\.rawValue).joined(separator: ", "))"
+            )
             out.append("key \(a.keyAlgorithm) \(a.signerOrigin) \(a.keyID)")
             for r in a.receipts {
                 out += r.locations.map { "\(r.backend): \($0.target): \($0.detail) (\($0.credential))" }

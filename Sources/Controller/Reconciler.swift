@@ -205,7 +205,7 @@ public struct Reconciler: Sendable {
         if outcome.succeeded {
             logger.info("\(key): signed (\(outcome.artifacts.count) artifact(s))")
             await event(
-                .normal, "Signed", "signed \(outcome.artifacts.map(\.artifactType).joined(separator: ", "))",
+                .normal, "Signed", "signed \(outcome.artifacts.map(\.artifactType.rawValue).joined(separator: ", "))",
                 resource: resource, namespace: namespace, name: name, uid: outcome.uid)
             return (.done, written)
         }

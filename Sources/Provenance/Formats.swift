@@ -1,18 +1,11 @@
+import ChainsConfig
 import Foundation
 import KubeModels
 import OCI
 
 /// Payload formats by their `chains-config` names.
-public enum PayloadFormat: String, Sendable, CaseIterable {
-    case simpleSigning = "simplesigning"
-    case inToto = "in-toto"
-    case slsaV1 = "slsa/v1"
-    case slsaV2alpha3 = "slsa/v2alpha3"
-    case slsaV2alpha4 = "slsa/v2alpha4"
-
-    /// True for formats whose payload is an in-toto statement signed inside a DSSE envelope.
-    public var isInToto: Bool { self != .simpleSigning }
-
+extension PayloadFormat {
+    /// The provenance predicate a format's statement carries; nil for simplesigning.
     public var predicateType: String? {
         switch self {
         case .simpleSigning: return nil

@@ -103,8 +103,8 @@ func measureAsync(_ label: String, _ body: () async throws -> Void) async rethro
 /// The signer the service asks for: the same in-memory key.
 struct BenchSigners: SignerSource {
     let signer: KeySigner
-    func supports(_ name: String) -> Bool { name == "x509" }
-    func signer(named name: String, for run: RunContext) async throws -> any Signer { signer }
+    func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
+    func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer { signer }
 }
 
 if throughput {
@@ -133,7 +133,7 @@ if throughput {
 /// A run carrying the attempt records a failed attempt leaves (its storage refused everything).
 enum BenchRetry {
     struct Refusing: StorageBackend {
-        let name = "tekton"
+        let kind = StorageKind.tekton
         func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
             throw ChainsError(.storage, "refused for the benchmark", isRetryable: true)
         }

@@ -258,7 +258,7 @@ enum SignSummary {
         lines += keys
         var notes: [String] = []
         for receipt in outcome.artifacts.flatMap(\.receipts) {
-            for l in receipt.locations where receipt.backend != "tekton" {
+            for l in receipt.locations where receipt.backend != .tekton {
                 lines.append("\(receipt.backend): \(l.target): \(l.detail) (\(l.credential))")
             }
             notes += receipt.diagnostics.map(\.description)
@@ -267,7 +267,8 @@ enum SignSummary {
         for a in outcome.artifacts {
             lines.append(
                 "signed \(a.artifactType) \(a.object) as \(a.format)"
-                    + (a.storedIn.isEmpty ? " (not stored)" : " → \(a.storedIn.joined(separator: ", "))"))
+                    + (a.storedIn.isEmpty
+                        ? " (not stored)" : " → \(a.storedIn.map(\.rawValue).joined(separator: ", "))"))
             for subject in a.subjects { lines.append("  subject \(subject)") }
             if let record = a.transparency {
                 lines.append(

@@ -9,14 +9,35 @@ struct ChainsConfigTests {
         try ChainsConfig.parse(data).get().config
     }
 
+    @Test("the allowed values come from the kinds: every enum case is accepted for its keys, and nothing else")
+    func kindsAreTheAllowedValues() throws {
+        for format in PayloadFormat.inTotoFormats {
+            #expect(try parse(["artifacts.taskrun.format": format.rawValue]).taskRun.format == format)
+        }
+        for signer in SignerKind.allCases {
+            #expect(try parse(["artifacts.oci.signer": signer.rawValue]).oci.signer == signer)
+        }
+        for storage in StorageKind.allCases {
+            #expect(try parse(["artifacts.oci.storage": storage.rawValue]).oci.storage == [storage])
+        }
+        for encoding in OCIEncoding.allCases {
+            #expect(try parse(["storage.oci.encoding-format": encoding.rawValue]).ociEncoding == encoding)
+        }
+        guard case .failure(let errors) = ChainsConfig.parse(["artifacts.pipelinerun.storage": "kafka"]) else {
+            Issue.record("kafka accepted for PipelineRuns")
+            return
+        }
+        #expect(errors.errors.first?.allowed == StorageKind.forPipelineRuns.map(\.rawValue))
+    }
+
     @Test("an empty ConfigMap gives Chains' defaults")
     func defaults() throws {
         let c = try parse([:])
-        #expect(c.taskRun == .init(format: "in-toto", storage: ["tekton"], signer: "x509"))
-        #expect(c.pipelineRun == .init(format: "in-toto", storage: ["tekton"], signer: "x509"))
-        #expect(c.oci == .init(format: "simplesigning", storage: ["oci"], signer: "x509"))
+        #expect(c.taskRun == .init(format: .inToto, storage: [.tekton], signer: .x509))
+        #expect(c.pipelineRun == .init(format: .inToto, storage: [.tekton], signer: .x509))
+        #expect(c.oci == .init(format: .simpleSigning, storage: [.oci], signer: .x509))
         #expect(!c.deepInspection)
-        #expect(c.ociEncodingFormat == "dsse")
+        #expect(c.ociEncoding == .dsse)
         #expect(c.builderID == "https://tekton.dev/chains/v2")
         #expect(c.buildType == "https://tekton.dev/chains/v2/slsa")
         #expect(c.transparency == .init(mode: .off, url: "https://rekor.sigstore.dev"))
@@ -34,8 +55,8 @@ struct ChainsConfigTests {
             "artifacts.taskrun.storage": " oci, tekton ,oci", "artifacts.pipelinerun.storage": "",
             "artifacts.oci.signer": "none",
         ])
-        #expect(c.taskRun.storage == ["oci", "tekton"])
-        #expect(c.pipelineRun.storage == [""])
+        #expect(c.taskRun.storage == [.oci, .tekton])
+        #expect(c.pipelineRun.storage == [])
         #expect(!c.pipelineRun.isEnabled)
         #expect(!c.oci.isEnabled)
         #expect(c.taskRun.isEnabled)

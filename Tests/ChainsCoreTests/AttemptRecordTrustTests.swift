@@ -39,14 +39,15 @@ struct AttemptRecordTrustTests {
     }
 
     func service(_ key: PrivateKey, config: ChainsConfig = .defaults, oci: RecordingStorage) throws -> SigningService {
-        try SigningService(
+        oci.bundles.withLock { $0 = config.ociEncoding == .sigstoreBundle }
+        return try SigningService(
             config: config, signers: FixedSigners(signer: signer(key)), backends: [TektonStorage(), oci],
             cluster: ObjectStore())
     }
 
     /// The records an attempt leaves when storage fails: what a genuine earlier attempt of `run` signed with `key`.
     func records(of run: AnyRun, key: PrivateKey, config: ChainsConfig = .defaults) async throws -> [String: String] {
-        let failing = RecordingStorage(name: "oci") { _ in StorageError(backend: "oci", item: "x", reason: "down") }
+        let failing = RecordingStorage(kind: .oci) { _ in StorageError(backend: .oci, item: "x", reason: "down") }
         let outcome = try await service(key, config: config, oci: failing).sign(run)
         #expect(!outcome.succeeded && outcome.annotations.attempts.count == 2)
         return outcome.annotations.attempts
@@ -67,7 +68,7 @@ struct AttemptRecordTrustTests {
         _ run: AnyRun, key: PrivateKey, config: ChainsConfig = .defaults, reasons: [String: String],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(key, config: config, oci: oci).sign(run)
         #expect(outcome.succeeded, "\(outcome.failures)", sourceLocation: sourceLocation)
         #expect(
@@ -75,7 +76,7 @@ struct AttemptRecordTrustTests {
         let planned = try planned(run, config: config)
         for artifact in outcome.artifacts {
             #expect(artifact.payload == planned[artifact.shortKey], sourceLocation: sourceLocation)
-            if artifact.format == "simplesigning" {
+            if artifact.format == .simpleSigning {
                 #expect(key.publicKey.isValidSignature(artifact.signature, for: artifact.payload))
             } else {
                 #expect(DSSE.verify(envelope: artifact.signature, publicKey: key.publicKey) == artifact.payload)
@@ -100,7 +101,7 @@ struct AttemptRecordTrustTests {
     @Test("a genuine record of this run, from this key, is reused as it is: nothing signed again, no warning")
     func genuineReused() async throws {
         let records = try await records(of: try run(), key: key)
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(key, oci: oci).sign(try run(annotations: records))
         #expect(outcome.succeeded && outcome.artifacts.allSatisfy(\.reused), "\(outcome.failures)")
         #expect(outcome.diagnostics.allSatisfy { !$0.message.hasPrefix(AttemptRecord.warningPrefix) })
@@ -168,7 +169,7 @@ struct AttemptRecordTrustTests {
         var planted = records
         planted[AttemptRecord.key(shortKey: image)] = "{not json"
         var config = ChainsConfig.defaults
-        config.taskRun.format = "slsa/v1"  // the same SLSA v0.2 payload as in-toto: only the format tells them apart
+        config.taskRun.format = .slsaV1  // the same SLSA v0.2 payload as in-toto: only the format tells them apart
         try await expectSignedAnew(
             try run(annotations: planted), key: key, config: config,
             reasons: [
@@ -180,8 +181,8 @@ struct AttemptRecordTrustTests {
     @Test("the sigstore-bundle encoding: a record without its bundle statement, or over another image's, is refused")
     func bundleStatement() async throws {
         var config = ChainsConfig.defaults
-        config.ociEncodingFormat = "sigstore-bundle"
-        config.taskRun.storage = ["oci"]
+        config.ociEncoding = .sigstoreBundle
+        config.taskRun.storage = [.oci]
         let genuine = try await records(of: try run(), key: key, config: config)
         let (taskRun, image) = try shortKeys
         var planted = genuine
@@ -206,10 +207,10 @@ struct AttemptRecordTrustTests {
                 image: "its bundle statement is not over the payload planned for this artifact now",
             ])
         // And the genuine records of that configuration are reused by it, but not by one that makes no statement.
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let reused = try await service(key, config: config, oci: oci).sign(try run(annotations: genuine))
         #expect(reused.succeeded && reused.artifacts.allSatisfy(\.reused), "\(reused.diagnostics)")
-        config.ociEncodingFormat = "dsse"
+        config.ociEncoding = .dsse
         try await expectSignedAnew(
             try run(annotations: genuine), key: key, config: config,
             reasons: [
@@ -221,7 +222,7 @@ struct AttemptRecordTrustTests {
     @Test("a forced re-sign never reuses records left on the run, even genuine ones, and warns of none")
     func forcedIgnoresRecords() async throws {
         let records = try await records(of: try run(), key: key)
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(key, oci: oci).sign(try run(annotations: records), reason: .forced)
         #expect(outcome.succeeded && outcome.artifacts.allSatisfy { !$0.reused }, "\(outcome.failures)")
         #expect(outcome.diagnostics.allSatisfy { !$0.message.hasPrefix(AttemptRecord.warningPrefix) })
@@ -283,11 +284,11 @@ func plantedRecords(
     let payload = try #require(planned[image])
     return [
         AttemptRecord.key(shortKey: taskRun): AttemptRecord(
-            format: "in-toto", payload: statement, signature: try await DSSE.sign(payload: statement, signer: signer),
+            format: .inToto, payload: statement, signature: try await DSSE.sign(payload: statement, signer: signer),
             chain: chain, bundleEnvelope: nil
         ).annotationValue,
         AttemptRecord.key(shortKey: image): AttemptRecord(
-            format: "simplesigning", payload: payload, signature: try await signer.sign(payload),
+            format: .simpleSigning, payload: payload, signature: try await signer.sign(payload),
             chain: chain, bundleEnvelope: nil
         ).annotationValue,
     ]
@@ -347,7 +348,7 @@ struct KeylessAttemptRecordTests {
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let run = try keyed.run(annotations: planted)
-        let outcome = try await service(certificates, oci: RecordingStorage(name: "oci")).sign(run)
+        let outcome = try await service(certificates, oci: RecordingStorage(kind: .oci)).sign(run)
         #expect(outcome.succeeded, "\(outcome.failures)", sourceLocation: sourceLocation)
         #expect(outcome.artifacts.count == 2, sourceLocation: sourceLocation)
         #expect(outcome.artifacts.allSatisfy { $0.reused == reused }, sourceLocation: sourceLocation)

@@ -2,6 +2,7 @@ import ChainsConfig
 import ChainsTesting
 import Foundation
 import KubeModels
+import OCI
 import OCIRegistry
 import Signing
 import Sigstore
@@ -13,8 +14,8 @@ import Testing
 /// A signer source handing out one signer, or failing.
 struct FixedSigners: SignerSource {
     var signer: KeySigner?
-    func supports(_ name: String) -> Bool { name == "x509" }
-    func signer(named name: String, for run: RunContext) async throws -> any Signer {
+    func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
+    func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
         guard let signer else {
             throw SigningError(code: .missingKey, file: "/etc/signing-secrets", reason: "no valid private key found")
         }
@@ -24,19 +25,27 @@ struct FixedSigners: SignerSource {
 
 /// A storage backend that records what it is given and answers as told.
 final class RecordingStorage: StorageBackend, Sendable {
-    let name: String
+    let kind: StorageKind
     let failure: (@Sendable (SignedArtifact) -> (any Error)?)
     let stored = Mutex<[SignedArtifact]>([])
+    /// Stands in for `oci` with the sigstore-bundle encoding: set by the tests' service builders from the config.
+    let bundles = Mutex(false)
 
-    init(name: String, failure: @escaping @Sendable (SignedArtifact) -> (any Error)? = { _ in nil }) {
-        self.name = name
+    init(kind: StorageKind, failure: @escaping @Sendable (SignedArtifact) -> (any Error)? = { _ in nil }) {
+        self.kind = kind
         self.failure = failure
+    }
+
+    var storesBundles: Bool { bundles.withLock { $0 } }
+
+    func imageStatement(for image: Digest) -> Data? {
+        storesBundles ? SigstoreBundleReferrer.signStatement(for: image) : nil
     }
 
     func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         if let error = failure(item) { throw error }
         stored.withLock { $0.append(item) }
-        var receipt = StorageReceipt(backend: name)
+        var receipt = StorageReceipt(backend: kind)
         receipt.locations = [.init(target: item.fullKey, credential: "", detail: "recorded", alreadyPresent: false)]
         return receipt
     }
@@ -58,20 +67,21 @@ struct ServiceTests {
     }
 
     func service(
-        config: ChainsConfig = .defaults, signer: KeySigner?? = .none, oci: RecordingStorage = .init(name: "oci"),
+        config: ChainsConfig = .defaults, signer: KeySigner?? = .none, oci: RecordingStorage = .init(kind: .oci),
         cluster: ObjectStore = ObjectStore()
     ) throws -> SigningService {
-        try SigningService(
+        oci.bundles.withLock { $0 = config.ociEncoding == .sigstoreBundle }
+        return try SigningService(
             config: config, signers: FixedSigners(signer: signer ?? self.signer),
             backends: [TektonStorage(), oci], cluster: cluster)
     }
 
     @Test("success: the run's provenance and its image are signed, stored, and the run is marked signed")
     func success() async throws {
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(oci: oci).sign(try run())
         #expect(outcome.succeeded && !outcome.isRetryable)
-        #expect(outcome.artifacts.map(\.artifactType) == ["tekton", "oci"])
+        #expect(outcome.artifacts.map(\.artifactType) == [.taskRun, .oci])
         #expect(outcome.artifacts.allSatisfy { $0.keyID == key.publicKey.keyID && $0.certificateChain == nil })
         #expect(outcome.annotations.mark == ["chains.tekton.dev/signed": "true"])
         let uid = try run().run.uid
@@ -86,11 +96,11 @@ struct ServiceTests {
     @Test("a payload failure is typed, and the other artifact types are still signed")
     func payloadFailure() async throws {
         var config = ChainsConfig.defaults
-        config.taskRun.format = "simplesigning"
+        config.taskRun.format = .simpleSigning
         let outcome = try await service(config: config).sign(try run())
         let failure = try #require(outcome.failures.first)
         #expect(failure.stage == .payloadCreation && failure.error.code == .payload && !failure.isRetryable)
-        #expect(outcome.artifacts.map(\.artifactType) == ["oci"])
+        #expect(outcome.artifacts.map(\.artifactType) == [.oci])
         #expect(outcome.annotations.mark == ["chains.tekton.dev/retries": "0"])
     }
 
@@ -107,9 +117,9 @@ struct ServiceTests {
         "storage: 401 is refused and not retryable, 503 is unavailable and retryable; tekton storage still happens",
         arguments: [(401, false), (503, true), (429, true), (403, false)])
     func storageFailures(status: Int, retryable: Bool) async throws {
-        let oci = RecordingStorage(name: "oci") { _ in
+        let oci = RecordingStorage(kind: .oci) { _ in
             StorageError(
-                backend: "oci", item: "x", reason: "refused",
+                backend: .oci, item: "x", reason: "refused",
                 underlying: RegistryError(
                     registry: "registry.example.com", repository: "team-a/app", operation: "push", status: status,
                     message: "injected"))
@@ -120,14 +130,14 @@ struct ServiceTests {
         #expect(failure.stage == .storage && failure.isRetryable == retryable && outcome.isRetryable == retryable)
         #expect(failure.error.code == (retryable ? .storageUnavailable : .storageRefused))
         #expect(failure.error.registry == "registry.example.com")
-        #expect(outcome.artifacts.first { $0.artifactType == "tekton" }?.storedIn == ["tekton"])
+        #expect(outcome.artifacts.first { $0.artifactType == .taskRun }?.storedIn == [.tekton])
         #expect(outcome.annotations.mark == ["chains.tekton.dev/retries": "0"])
     }
 
     @Test("a PipelineRun waits for an unfinished child, and for a missing one; signs once they are done")
     func pipelineRunChildren() async throws {
         var config = ChainsConfig.defaults
-        config.pipelineRun.storage = ["tekton"]
+        config.pipelineRun.storage = [.tekton]
         let pr = try AnyRun(
             json: try ManifestReader.read(file: PackagePaths.example("pipelinerun-git-build.yaml")).documents[0],
             source: "pr")
@@ -168,7 +178,7 @@ struct ServiceTests {
         #expect(others == ["0ther-uid"])
         var outcome = RunOutcome(run: "r", uid: copied.run.uid, reason: .copiedAnnotations(otherUIDs: others))
         outcome.failures = [
-            SigningFailure(stage: .storage, artifactType: "oci", object: "x", error: ChainsError(.storage, "x"))
+            SigningFailure(stage: .storage, artifactType: .oci, object: "x", error: ChainsError(.storage, "x"))
         ]
         let patch = SigningService.patch(for: outcome, annotations: copied.run.metadata.annotations ?? [:])
         #expect(patch.mark == ["chains.tekton.dev/retries": "0"])
@@ -182,8 +192,8 @@ struct ServiceTests {
     @Test("every artifact type disabled: nothing is signed and the run is marked as Chains marks it")
     func nothingEnabled() async throws {
         var config = ChainsConfig.defaults
-        config.taskRun.signer = "none"
-        config.oci.storage = [""]
+        config.taskRun.signer = .none
+        config.oci.storage = []
         let outcome = try await service(config: config).sign(try run())
         #expect(outcome.nothingEnabled && outcome.artifacts.isEmpty && outcome.succeeded)
         #expect(outcome.annotations.mark == ["chains.tekton.dev/signed": "true"])
@@ -192,8 +202,8 @@ struct ServiceTests {
     @Test("sigstore-bundle: the service signs cosign v3's image statement; storage gets it ready-made")
     func bundleEnvelope() async throws {
         var config = ChainsConfig.defaults
-        config.ociEncodingFormat = "sigstore-bundle"
-        let oci = RecordingStorage(name: "oci")
+        config.ociEncoding = .sigstoreBundle
+        let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(config: config, oci: oci).sign(try run())
         #expect(outcome.succeeded)
         let envelope = try #require(oci.items.first?.bundleEnvelope)
@@ -268,10 +278,10 @@ struct AttemptRecorderTests {
 
     @Test("each record arrives before its artifact is stored, and is what the retry would reuse")
     func recordedBeforeStorage() async throws {
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         let attempts = RecordingAttempts(storage: oci)
         var config = ChainsConfig.defaults
-        config.taskRun.storage = ["oci"]
+        config.taskRun.storage = [.oci]
         let service = try SigningService(
             config: config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "test")),
             backends: [TektonStorage(), oci], cluster: ObjectStore(), attempts: attempts)
@@ -281,15 +291,15 @@ struct AttemptRecorderTests {
         #expect(seen.map(\.storedBefore) == [0, 1], "records must precede the push of their artifact")
         let uid = try run().run.uid
         let record = try #require(AttemptRecord.read(seen[0].annotations, shortKey: "taskrun-\(uid)")).get()
-        #expect(record.format == config.taskRun.format && record.chain == nil)
+        #expect(record.format == config.taskRun.format.rawValue && record.chain == nil)
         #expect(Data(base64Encoded: record.signature) == oci.items[0].signature)
     }
 
     @Test("a record that cannot be kept stops that artifact before it is pushed: retryable, nothing stored")
     func refusedRecord() async throws {
-        let oci = RecordingStorage(name: "oci")
+        let oci = RecordingStorage(kind: .oci)
         var config = ChainsConfig.defaults
-        config.taskRun.storage = ["oci"]
+        config.taskRun.storage = [.oci]
         let service = try SigningService(
             config: config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "test")),
             backends: [TektonStorage(), oci], cluster: ObjectStore(),
@@ -335,7 +345,7 @@ struct ManualTransparencyTests {
             ])
         else { fatalError() }
         let failing = Mutex(true)
-        let oci = RecordingStorage(name: "oci") { _ in
+        let oci = RecordingStorage(kind: .oci) { _ in
             failing.withLock { $0 } ? ChainsError(.storageUnavailable, "registry down", isRetryable: true) : nil
         }
         let log = CountingLog()

@@ -80,8 +80,8 @@ struct TransparencySignTests {
         #expect(run.exitCode == 0, "\(run.text)")
         #expect(rekor.stats.created == 2 && rekor.entryCount == 2)
         let outcome = try #require(run.outcome)
-        let provenance = try #require(outcome.artifacts.first { $0.artifactType == "tekton" })
-        let image = try #require(outcome.artifacts.first { $0.artifactType == "oci" })
+        let provenance = try #require(outcome.artifacts.first { $0.artifactType == .taskRun })
+        let image = try #require(outcome.artifacts.first { $0.artifactType == .oci })
         #expect(provenance.transparency?.entry.kind == "dsse" && image.transparency?.entry.kind == "hashedrekord")
         #expect(provenance.transparency?.keySource.contains("trusted root") == true)
         // Chains' annotation, for the run's own provenance entry.
@@ -160,7 +160,7 @@ struct TransparencySignTests {
         #expect(b["chains.tekton.dev/transparency"]?.hasPrefix("\(rekor.url)/api/v1/log/entries?logIndex=") == true)
         #expect(rekor.entryCount == 2)
         // A key signer logs its public key: the bundle names the key by hint, and the entry holds the PEM.
-        let provenance = try #require(up.outcome?.artifacts.first { $0.artifactType == "tekton" })
+        let provenance = try #require(up.outcome?.artifacts.first { $0.artifactType == .taskRun })
         let entryBody = try #require(provenance.transparency?.entry.body)
         let body = try #require(try JSONSerialization.jsonObject(with: entryBody) as? [String: Any])
         let signatures = (body["spec"] as? [String: Any])?["signatures"] as? [[String: Any]]

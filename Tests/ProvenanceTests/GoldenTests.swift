@@ -1,3 +1,4 @@
+import ChainsConfig
 import ChainsTesting
 import Foundation
 import KubeModels

@@ -132,7 +132,7 @@ public final class SigningAssembly: Sendable {
             throw AssemblyError(errors: [ChainsError.classify(error, stage: .transparency)], diagnostics: diagnostics)
         }
         if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
-            $0.isEnabled && $0.storage.contains("oci")
+            $0.isEnabled && $0.storage.contains(.oci)
         }) {
             do {
                 let (oci, made, warnings) = try await makeOCIStorage(
@@ -283,7 +283,7 @@ public final class SigningAssembly: Sendable {
         let asking = [
             ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
             ("artifacts.oci", config.oci),
-        ].filter { $0.1.isEnabled && $0.1.signer == "kms" }.map { "\($0.0).signer" }
+        ].filter { $0.1.isEnabled && $0.1.signer == .kms }.map { "\($0.0).signer" }
         guard !asking.isEmpty else { return signers }
         let key = "signers.kms.kmsref"
         guard !config.kmsRef.isEmpty else {
