@@ -73,8 +73,9 @@ public struct ChainsError: Error, Sendable, CustomStringConvertible {
 
 extension ChainsError {
     /// Classifies an error from the libraries: keeps it as `underlying`, names its registry, and says whether it is
-    /// worth trying again — 401/403/`DENIED` no; 408/429/5xx, timeouts, resets, refused connections and DNS
-    /// failures yes.
+    /// worth trying again, as each type's `RetryClassifiable.isRetryable` says (`HTTPStatusRule` for answers,
+    /// `TransportError.isRetryable` for connections): 401/403/`DENIED` no; 408/429/5xx, timeouts, resets, refused
+    /// connections and DNS failures yes.
     public static func classify(_ error: any Error, stage code: Code) -> ChainsError {
         switch error {
         case let e as ChainsError:
@@ -85,16 +86,15 @@ extension ChainsError {
             inner.underlying = e
             return inner
         case let e as TransportError where code == .transparency:
-            let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
             return ChainsError(
-                e.kind == .timeout ? .timeout : code, "Rekor \(e.description)", underlying: e, isRetryable: retryable)
+                e.kind == .timeout ? .timeout : code, "Rekor \(e.description)", underlying: e,
+                isRetryable: e.isRetryable)
         case let e as TransportError where e.kind == .refused:
             return ChainsError(.storageRefused, e.description, registry: e.host, underlying: e)
         case let e as TransportError:
-            let retryable = [.timeout, .connectionReset, .connection].contains(e.kind)
             return ChainsError(
-                e.kind == .timeout ? .timeout : (retryable ? .storageUnavailable : code), e.description,
-                registry: e.host, underlying: e, isRetryable: retryable)
+                e.kind == .timeout ? .timeout : (e.isRetryable ? .storageUnavailable : code), e.description,
+                registry: e.host, underlying: e, isRetryable: e.isRetryable)
         case let e as RegistryError:
             let kind: Code = e.isAuthorizationFailure ? .storageRefused : (e.isRetryable ? .storageUnavailable : code)
             return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
@@ -147,12 +147,21 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     /// `note`: for information; `warning`: something the user should fix.
     public enum Severity: String, Sendable { case note, warning }
+    /// What a diagnostic is about, for those a front door treats apart (the controller makes these Events).
+    public enum Topic: String, Sendable {
+        /// A credential source's problem (a Secret made from a credential-store config): a `CredentialWarning`.
+        case credentials
+        /// An attempt record on the run that was not reused: an `AttemptRecordIgnored`.
+        case attemptRecord
+    }
     public var severity: Severity
     public var message: String
+    public var topic: Topic?
 
-    public init(_ severity: Severity, _ message: String) {
+    public init(_ severity: Severity, _ message: String, topic: Topic? = nil) {
         self.severity = severity
         self.message = message
+        self.topic = topic
     }
 
     public static func warning(_ message: String) -> Diagnostic { Diagnostic(.warning, message) }
@@ -164,4 +173,10 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
 /// retryable, so a push refused for want of its credential is tried again without spending the run's retries.
 extension CredentialWarning: RetryClassifiable {
     public var isRetryable: Bool { isTransient }
+}
+
+extension ChainsError: RetryClassifiable {}
+extension StorageError: RetryClassifiable {
+    /// Whatever the backend's underlying error says (a registry's 503: yes; a refused credential: no).
+    public var isRetryable: Bool { ChainsError.classify(self, stage: .storage).isRetryable }
 }

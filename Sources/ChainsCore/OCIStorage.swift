@@ -190,7 +190,8 @@ public struct OCIStorage: StorageBackend {
         let resolution = await search.keychain(for: run.credentialScope, objects: run.clusterReads ?? cluster)
             .resolve(target)
         for w in resolution.warnings {
-            receipt.diagnostics.append(Diagnostic(w.isMisconfiguration ? .warning : .note, "credentials: \(w)"))
+            receipt.diagnostics.append(
+                Diagnostic(w.isMisconfiguration ? .warning : .note, "credentials: \(w)", topic: .credentials))
         }
         do {
             let (result, used, _) = try await client.withCredentials(

@@ -215,9 +215,10 @@ public struct SigningService: Sendable {
         } catch {
             let key = AttemptRecord.key(shortKey: item.shortKey)
             diagnostics.append(
-                .warning(
-                    "\(AttemptRecord.warningPrefix)\(key) on the run was ignored and \(item.artifactType) signed anew: \(error)"
-                ))
+                Diagnostic(
+                    .warning,
+                    "\(AttemptRecord.warningPrefix)\(key) on the run was ignored and \(item.artifactType) signed anew: \(error)",
+                    topic: .attemptRecord))
             logger.warning("attempt record ignored", metadata: ["annotation": "\(key)", "reason": "\(error)"])
             return nil
         }

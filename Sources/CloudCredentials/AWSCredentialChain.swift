@@ -230,3 +230,5 @@ package enum AWSXML {
         return formatter.date(from: text)
     }
 }
+
+extension CloudCredentialError: RetryClassifiable {}

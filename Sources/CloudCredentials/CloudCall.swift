@@ -18,8 +18,8 @@ enum CloudCall {
         return (response, json)
     }
 
-    /// A refusal worth another attempt: the provider was busy (5xx, 429).
-    static func isBusy(_ status: Int) -> Bool { status >= 500 || status == 429 }
+    /// A refusal worth another attempt: the provider was busy (`HTTPStatusRule`: 408, 429, 5xx).
+    static func isBusy(_ status: Int) -> Bool { HTTPStatusRule.isRetryable(status) }
 
     /// An AWS JSON-protocol call (ECR, KMS): SigV4-signed `POST` with `X-Amz-Target: target`; a refusal reads
     /// `"<what> refused: HTTP <status> <__type>: <message>"`, retryable when AWS was busy or throttling.

@@ -41,9 +41,9 @@ public actor BucketElector {
     /// Called with each bucket this replica starts to lead (the controller queues that bucket's runs).
     public func setOnAcquire(_ body: @escaping @Sendable (Int) async -> Void) { onAcquire = body }
 
-    /// The bucket of `taskruns/NS/NAME`: FNV-1a of `NS/NAME`.
-    public nonisolated func bucket(of key: String) -> Int {
-        let name = key.split(separator: "/", maxSplits: 1).dropFirst().first.map(String.init) ?? key
+    /// The bucket of a run: FNV-1a of `NS/NAME` (a TaskRun and a PipelineRun of one name share it).
+    public nonisolated func bucket(of key: RunKey) -> Int {
+        let name = "\(key.namespace)/\(key.name)"
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 {
             hash ^= UInt64(byte)
@@ -67,20 +67,20 @@ public actor BucketElector {
     }
 
     /// Whether new work on `key` may start here; if so it counts as in flight until `end(key)`.
-    public func begin(_ key: String) -> Bool {
+    public func begin(_ key: RunKey) -> Bool {
         let b = bucket(of: key)
         guard holds(b), !draining.contains(b) else { return false }
         inFlight[b, default: 0] += 1
         return true
     }
 
-    public func end(_ key: String) { inFlight[bucket(of: key), default: 1] -= 1 }
+    public func end(_ key: RunKey) { inFlight[bucket(of: key), default: 1] -= 1 }
 
     /// Whether work already started on `key` may still write (its bucket's Lease is still ours and fresh).
-    public func stillHolds(_ key: String) -> Bool { holds(bucket(of: key)) }
+    public func stillHolds(_ key: RunKey) -> Bool { holds(bucket(of: key)) }
 
     /// Whether a newly seen run in `key`'s bucket is ours to queue.
-    public func leads(_ key: String) -> Bool {
+    public func leads(_ key: RunKey) -> Bool {
         let b = bucket(of: key)
         return holds(b) && !draining.contains(b)
     }

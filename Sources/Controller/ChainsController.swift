@@ -17,7 +17,7 @@ public final class ChainsController: Sendable {
     public let elector: BucketElector?
     /// The runs that want attention, by key, whichever replica leads them: queued when their bucket becomes ours.
     /// With the time each finished (nil: not finished), for the oldest-unsigned gauge.
-    let known = Mutex<[String: Date?]>([:])
+    let known = Mutex<[RunKey: Date?]>([:])
     /// Resources listed at least once (ready when both are).
     let synced = Mutex<Set<String>>([])
     public let metrics: ControllerMetrics?
@@ -83,12 +83,7 @@ public final class ChainsController: Sendable {
         return done || !held
     }
 
-    static func key(_ resource: KubeResource, _ object: JSONValue) -> String? {
-        guard let ns = object["metadata"]?["namespace"]?.stringValue,
-            let name = object["metadata"]?["name"]?.stringValue
-        else { return nil }
-        return "\(resource.plural)/\(ns)/\(name)"
-    }
+    static func key(_ resource: KubeResource, _ object: JSONValue) -> RunKey? { RunKey(resource, object) }
 
     /// Watches and works until `stop()` (or cancellation, which also cuts the work in flight short).
     public func run() async {
@@ -116,14 +111,11 @@ public final class ChainsController: Sendable {
     }
 
     /// The logger with the run's namespace, name and kind as metadata (JSON logs carry them as fields).
-    func runLogger(_ key: String) -> Logger {
+    func runLogger(_ key: RunKey) -> Logger {
         var logger = self.logger
-        let parts = key.split(separator: "/", maxSplits: 2).map(String.init)
-        if parts.count == 3 {
-            logger[metadataKey: "kind"] = .string(parts[0] == "pipelineruns" ? "PipelineRun" : "TaskRun")
-            logger[metadataKey: "namespace"] = .string(parts[1])
-            logger[metadataKey: "name"] = .string(parts[2])
-        }
+        logger[metadataKey: "kind"] = .string(key.kind.kindName)
+        logger[metadataKey: "namespace"] = .string(key.namespace)
+        logger[metadataKey: "name"] = .string(key.name)
         return logger
     }
 
@@ -162,7 +154,7 @@ public final class ChainsController: Sendable {
     }
 
     /// Notes whether the run wants attention; queues it when it does and is ours.
-    func noted(_ key: String, wants: Bool, completed: Date?, priority: WorkQueue.Priority) async {
+    func noted(_ key: RunKey, wants: Bool, completed: Date?, priority: WorkQueue.Priority) async {
         known.withLock { keys in keys[key] = wants ? .some(completed) : nil }
         guard wants else { return }
         if let elector, await !elector.leads(key) { return }
@@ -178,7 +170,7 @@ public final class ChainsController: Sendable {
             case .synced(let objects):
                 let finalizer = Reconciler.finalizer(resource)
                 let managedBy = self.managedBy
-                known.withLock { keys in keys = keys.filter { !$0.key.hasPrefix(resource.plural + "/") } }
+                known.withLock { keys in keys = keys.filter { $0.key.resource != resource } }
                 for object in objects {
                     guard let key = Self.key(resource, object) else { continue }
                     let wants =

@@ -29,12 +29,9 @@ public struct Reconciler: Sendable {
         self.logger = logger
     }
 
-    /// `key` is `taskruns/NS/NAME` or `pipelineruns/NS/NAME`.
-    public func reconcile(_ key: String) async -> ReconcileResult {
-        let parts = key.split(separator: "/").map(String.init)
-        guard parts.count == 3 else { return .done }
-        let resource: KubeResource = parts[0] == "pipelineruns" ? .pipelineRuns : .taskRuns
-        let (namespace, name) = (parts[1], parts[2])
+    public func reconcile(_ key: RunKey) async -> ReconcileResult {
+        let resource = key.resource
+        let (namespace, name) = (key.namespace, key.name)
         do {
             guard let json = try await client.get(resource, namespace: namespace, name: name),
                 ChainsController.accepts(json, managedBy: service.config.managedBy)
@@ -47,7 +44,7 @@ public struct Reconciler: Sendable {
             }
             let run: AnyRun
             do throws(ManifestError) {
-                run = try AnyRun(json: json, source: key)
+                run = try AnyRun(json: json, source: key.description)
             } catch {
                 logger.warning("cannot read \(key): \(error)")
                 return .done
@@ -164,7 +161,7 @@ public struct Reconciler: Sendable {
     /// Writes what the outcome asks. A failure that may go away by itself writes no mark: the run is retried
     /// without spending its `retries` (Chains counts every failure, so an outage of seconds can mark runs failed).
     func write(
-        _ outcome: RunOutcome, resource: KubeResource, namespace: String, name: String, key: String
+        _ outcome: RunOutcome, resource: KubeResource, namespace: String, name: String, key: RunKey
     ) async throws -> (ReconcileResult, JSONValue?) {
         var annotations: [String: JSONValue] = [:]
         let patch = outcome.annotations
@@ -190,12 +187,10 @@ public struct Reconciler: Sendable {
         let found = outcome.diagnostics + outcome.artifacts.flatMap { $0.receipts.flatMap(\.diagnostics) }
         for d in found where d.severity == .warning && !warned.contains(d.message) && warned.count < 5 {
             let reason: String
-            if d.message.hasPrefix("credentials: ") {
-                reason = "CredentialWarning"
-            } else if d.message.hasPrefix(AttemptRecord.warningPrefix) {
-                reason = "AttemptRecordIgnored"
-            } else {
-                continue
+            switch d.topic {
+            case .credentials: reason = "CredentialWarning"
+            case .attemptRecord: reason = "AttemptRecordIgnored"
+            case nil: continue
             }
             warned.append(d.message)
             logger.warning("\(key): \(d.message)")

@@ -6,14 +6,14 @@ import Foundation
 public actor WorkQueue {
     public enum Priority: Sendable { case fresh, backlog }
 
-    var fresh: [String] = []
-    var backlog: [String] = []
-    var queued: Set<String> = []
-    var processing: Set<String> = []
+    var fresh: [RunKey] = []
+    var backlog: [RunKey] = []
+    var queued: Set<RunKey> = []
+    var processing: Set<RunKey> = []
     /// Changed while processing: queued again when done.
-    var dirty: [String: Priority] = [:]
-    var failures: [String: Int] = [:]
-    var waiters: [CheckedContinuation<String?, Never>] = []
+    var dirty: [RunKey: Priority] = [:]
+    var failures: [RunKey: Int] = [:]
+    var waiters: [CheckedContinuation<RunKey?, Never>] = []
     var shuttingDown = false
     let baseDelay: Duration
     let maxDelay: Duration
@@ -23,7 +23,7 @@ public actor WorkQueue {
         self.maxDelay = maxDelay
     }
 
-    public func add(_ key: String, priority: Priority = .fresh) {
+    public func add(_ key: RunKey, priority: Priority = .fresh) {
         guard !shuttingDown else { return }
         if processing.contains(key) {
             dirty[key] = priority == .fresh ? .fresh : (dirty[key] ?? .backlog)
@@ -49,14 +49,14 @@ public actor WorkQueue {
     }
 
     /// The next key to work on (fresh first), waiting for one; nil once shut down.
-    public func next() async -> String? {
+    public func next() async -> RunKey? {
         if let key = take() { return key }
         if shuttingDown { return nil }
         return await withCheckedContinuation { waiters.append($0) }
     }
 
-    func take() -> String? {
-        let key: String
+    func take() -> RunKey? {
+        let key: RunKey
         if !fresh.isEmpty {
             key = fresh.removeFirst()
         } else if !backlog.isEmpty {
@@ -70,7 +70,7 @@ public actor WorkQueue {
     }
 
     /// Work on `key` finished: it is forgotten (its backoff reset), or queued again if it changed meanwhile.
-    public func done(_ key: String) {
+    public func done(_ key: RunKey) {
         processing.remove(key)
         failures[key] = nil
         if let again = dirty.removeValue(forKey: key) { add(key, priority: again) }
@@ -78,7 +78,7 @@ public actor WorkQueue {
 
     /// Work on `key` should be tried again later: after 1 s, 2 s, 4 s … up to 5 min, ±20 % jitter.
     @discardableResult
-    public func retry(_ key: String) -> Duration {
+    public func retry(_ key: RunKey) -> Duration {
         processing.remove(key)
         dirty[key] = nil
         let n = failures[key, default: 0]

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Retries on 408, 429 and 5xx answers and on broken connections, with exponential backoff and full jitter,
+/// Retries on the answers `HTTPStatusRule` calls retryable and on broken connections, with exponential backoff and full jitter,
 /// honouring `Retry-After` (capped). The clock is injected so tests do not sleep.
 public struct RetryingTransport: HTTPTransport {
     public var base: any HTTPTransport
@@ -24,14 +24,12 @@ public struct RetryingTransport: HTTPTransport {
         self.random = random
     }
 
-    static let retryableStatus: Set<Int> = [408, 429, 500, 502, 503, 504]
-
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var attempt = 1
         while true {
             do {
                 let response = try await base.send(request)
-                guard Self.retryableStatus.contains(response.status), attempt < maxAttempts else { return response }
+                guard HTTPStatusRule.isRetryable(response.status), attempt < maxAttempts else { return response }
                 let wait = delay(attempt: attempt, retryAfter: response.headers["Retry-After"])
                 // A retry that would start after the run's deadline is not made: the last answer stands.
                 guard Self.fitsBudget(wait) else { return response }

@@ -57,9 +57,26 @@ public struct HTTPResponse: Sendable {
 
 /// A failure to get any HTTP answer (connection refused, TLS failure, timeout). Says which host.
 /// An error that knows whether trying again later may help (a peer's 5xx, a timeout), for the modules above that
-/// classify errors without knowing every library's types.
+/// classify errors without knowing every library's types. Every error type of a peer adopts it: registries and their
+/// token services, the Kubernetes API, Fulcio, Rekor, TUF mirrors, identity-token sources, cloud providers, and
+/// the transport itself. "Later" is the run's next attempt (the controller's backoff: seconds to minutes), not the
+/// request's immediate retry (`TransportError.isTransient`, `RetryingTransport`).
 public protocol RetryClassifiable: Error {
     var isRetryable: Bool { get }
+}
+
+/// The one HTTP status rule every peer's errors use: an answer that may change when asked again later.
+///
+/// - 408 Request Timeout (the server gave up waiting for us: a slow link or an overloaded proxy) — yes, as
+///   go-containerregistry and the Kubernetes client retry it;
+/// - 429 Too Many Requests — yes;
+/// - 5xx — yes, except 501 Not Implemented and 505 HTTP Version Not Supported, which describe the server, not its
+///   load, and will not change;
+/// - everything else (401/403 refusals, 404, other 4xx) — no.
+public enum HTTPStatusRule {
+    public static func isRetryable(_ status: Int) -> Bool {
+        status == 408 || status == 429 || ((500...599).contains(status) && status != 501 && status != 505)
+    }
 }
 
 /// A response whose body is read as it arrives.
@@ -91,10 +108,18 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     }
     public var description: String { "\(host): \(reason)" }
 
-    /// Worth retrying: the connection broke or timed out. A host that does not resolve or refuses connections is
-    /// a configuration problem and is reported at once.
+    /// Worth retrying at once, within the request (`RetryingTransport`): the connection broke or timed out. A host
+    /// that does not resolve or refuses connections is not retried within the request — it is the same a few
+    /// hundred milliseconds later — but the run's next attempt may find it back (`isRetryable`).
     public var isTransient: Bool { kind == .connectionReset || kind == .timeout }
+
+    /// Worth the run's next attempt: a broken, refused or unresolvable connection, or a timeout — a registry or
+    /// API server restarting, a DNS blip. TLS failures, redirects refused and destinations refused by the
+    /// connection rules are configuration problems and are not.
+    public var isRetryable: Bool { [.connection, .connectionReset, .timeout].contains(kind) }
 }
+
+extension TransportError: RetryClassifiable {}
 
 /// Sends HTTP requests. Implementations: `AsyncHTTPClientTransport` (real network) and decorators
 /// (`RetryingTransport`, `CountingTransport`); tests may add their own.

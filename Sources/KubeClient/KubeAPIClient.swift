@@ -71,7 +71,7 @@ public final class KubeAPIClient: Sendable {
         let message = json?["message"]?.stringValue ?? "no Status in the answer"
         return KubeError(
             status: status, statusReason: json?["reason"]?.stringValue, reason: "\(method) \(url.path): \(message)",
-            isRetryable: status == 429 || status >= 500)
+            isRetryable: HTTPStatusRule.isRetryable(status))
     }
 
     /// The object, or nil when there is none (404).

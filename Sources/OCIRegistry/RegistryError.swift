@@ -68,7 +68,8 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
     /// refusing.
     public var isRetryable: Bool {
-        lostWrite || (!isAuthorizationFailure && (isRetryableStatus(status) || codes.contains(.tooManyRequests)))
+        lostWrite
+            || (!isAuthorizationFailure && (HTTPStatusRule.isRetryable(status) || codes.contains(.tooManyRequests)))
     }
 
     public var description: String {
@@ -115,9 +116,18 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     /// not be on the next attempt.
     public var malformedAnswer = false
     public var isAuthorizationFailure: Bool { status == 401 || status == 403 }
+
+    public init(registry: String, realm: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
+        self.registry = registry
+        self.realm = realm
+        self.status = status
+        self.reason = reason
+        self.malformedAnswer = malformedAnswer
+    }
+
     /// The token service is overloaded or failing, answered something that is not a token, or could not be reached.
-    public var isRetryable: Bool { malformedAnswer || (status.map(isRetryableStatus) ?? false) }
+    public var isRetryable: Bool { malformedAnswer || (status.map(HTTPStatusRule.isRetryable) ?? false) }
 }
 
-/// An answer that may change if asked again later: 408, 429 and 5xx.
-func isRetryableStatus(_ status: Int) -> Bool { status == 408 || status == 429 || (500...599).contains(status) }
+extension RegistryError: RetryClassifiable {}
+extension TokenError: RetryClassifiable {}

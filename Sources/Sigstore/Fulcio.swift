@@ -12,7 +12,13 @@ public struct FulcioError: Error, Sendable, CustomStringConvertible {
     public var status: Int?
     public var reason: String
     /// 5xx and 429: Fulcio may answer later. 4xx (a refused token, a bad key): it will not.
-    public var isRetryable: Bool { status.map { $0 == 429 || (500...599).contains($0) } ?? false }
+    public var isRetryable: Bool { status.map(HTTPStatusRule.isRetryable) ?? false }
+
+    public init(address: String, status: Int?, reason: String) {
+        self.address = address
+        self.status = status
+        self.reason = reason
+    }
     public var description: String {
         "Fulcio \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason
     }
@@ -152,3 +158,5 @@ public struct FulcioClient: Sendable {
         }
     }
 }
+
+extension FulcioError: RetryClassifiable {}

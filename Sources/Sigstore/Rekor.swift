@@ -16,7 +16,7 @@ public struct RekorError: Error, Sendable, CustomStringConvertible {
     /// Rekor may answer later (5xx, 429, a malformed answer). A refused entry or a log answer that does not verify
     /// will not change.
     public var isRetryable: Bool {
-        malformedAnswer || (status.map { $0 == 429 || $0 == 408 || (500...599).contains($0) } ?? false)
+        malformedAnswer || (status.map(HTTPStatusRule.isRetryable) ?? false)
     }
 
     public init(address: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
@@ -391,3 +391,5 @@ public struct RekorClient: Sendable {
         return Data(base64Encoded: lines[(begin + 1)..<end].joined())
     }
 }
+
+extension RekorError: RetryClassifiable {}

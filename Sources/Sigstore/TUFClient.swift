@@ -216,7 +216,8 @@ public struct TUFClient: Sendable {
             HTTPRequest(method: "GET", url: mirror.appendingPathComponent(path), headers: ["Accept": "*/*"]))
         if response.status == 404 || response.status == 403 { return nil }
         guard response.status == 200 else {
-            throw fail(role, "GET \(path): HTTP \(response.status)", retryable: response.status >= 500)
+            throw fail(
+                role, "GET \(path): HTTP \(response.status)", retryable: HTTPStatusRule.isRetryable(response.status))
         }
         guard response.body.count <= limit else {
             throw fail(role, "\(path) is \(response.body.count) bytes, more than the \(limit) allowed")
@@ -231,3 +232,5 @@ public struct TUFClient: Sendable {
         return data
     }
 }
+
+extension TUFError: RetryClassifiable {}

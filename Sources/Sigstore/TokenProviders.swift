@@ -79,7 +79,7 @@ public struct GitHubActionsTokenProvider: IdentityTokenProvider {
         else {
             throw IdentityTokenError(
                 .unavailable, source: source, reason: "the token service answered HTTP \(response.status)",
-                isRetryable: response.status == 429 || response.status >= 500)
+                isRetryable: HTTPStatusRule.isRetryable(response.status))
         }
         return try IdentityToken(jwt: value, source: source)
     }
@@ -118,7 +118,7 @@ public struct GoogleMetadataTokenProvider: IdentityTokenProvider {
             if response.status == 404 { return nil }
             throw IdentityTokenError(
                 .unavailable, source: source, reason: "the metadata server answered HTTP \(response.status)",
-                isRetryable: response.status == 429 || response.status >= 500)
+                isRetryable: HTTPStatusRule.isRetryable(response.status))
         }
         return try IdentityToken(jwt: String(decoding: response.body, as: UTF8.self), source: source)
     }
@@ -209,3 +209,5 @@ public enum IdentityTokenProviders {
         )
     }
 }
+
+extension IdentityTokenError: RetryClassifiable {}

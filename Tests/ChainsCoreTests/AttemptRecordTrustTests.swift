@@ -82,7 +82,7 @@ struct AttemptRecordTrustTests {
                 #expect(DSSE.verify(envelope: artifact.signature, publicKey: key.publicKey) == artifact.payload)
             }
         }
-        let warnings = outcome.diagnostics.filter { $0.message.hasPrefix(AttemptRecord.warningPrefix) }
+        let warnings = outcome.diagnostics.filter { $0.topic == .attemptRecord }
         #expect(warnings.count == reasons.count, "\(warnings)", sourceLocation: sourceLocation)
         for (shortKey, reason) in reasons {
             let named = warnings.first { $0.message.contains(AttemptRecord.key(shortKey: shortKey) + " ") }
@@ -104,7 +104,7 @@ struct AttemptRecordTrustTests {
         let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(key, oci: oci).sign(try run(annotations: records))
         #expect(outcome.succeeded && outcome.artifacts.allSatisfy(\.reused), "\(outcome.failures)")
-        #expect(outcome.diagnostics.allSatisfy { !$0.message.hasPrefix(AttemptRecord.warningPrefix) })
+        #expect(outcome.diagnostics.allSatisfy { $0.topic != .attemptRecord })
         let recorded = try records.mapValues { try JSONDecoder().decode(AttemptRecord.self, from: Data($0.utf8)) }
         for artifact in outcome.artifacts {
             let record = try #require(recorded[AttemptRecord.key(shortKey: artifact.shortKey)])
@@ -225,7 +225,7 @@ struct AttemptRecordTrustTests {
         let oci = RecordingStorage(kind: .oci)
         let outcome = try await service(key, oci: oci).sign(try run(annotations: records), reason: .forced)
         #expect(outcome.succeeded && outcome.artifacts.allSatisfy { !$0.reused }, "\(outcome.failures)")
-        #expect(outcome.diagnostics.allSatisfy { !$0.message.hasPrefix(AttemptRecord.warningPrefix) })
+        #expect(outcome.diagnostics.allSatisfy { $0.topic != .attemptRecord })
     }
 }
 
@@ -360,7 +360,7 @@ struct KeylessAttemptRecordTests {
                 #expect(artifact.certificateChain == mine.certificateChain, sourceLocation: sourceLocation)
             }
         }
-        let warnings = outcome.diagnostics.filter { $0.message.hasPrefix(AttemptRecord.warningPrefix) }
+        let warnings = outcome.diagnostics.filter { $0.topic == .attemptRecord }
         if let reason {
             #expect(warnings.count == 2, "\(warnings)", sourceLocation: sourceLocation)
             #expect(

@@ -149,9 +149,9 @@ extension ControllerTests {
         await elector.setOnAcquire { _ in count.n.withLock { $0 += 1 } }
         await elector.round()
         #expect(count.n.withLock { $0 } == 1)
-        let began = await elector.begin("taskruns/team-a/x")
+        let began = await elector.begin(RunKey(.taskRun, namespace: "team-a", name: "x"))
         #expect(began)
-        await elector.end("taskruns/team-a/x")
+        await elector.end(RunKey(.taskRun, namespace: "team-a", name: "x"))
 
         // Renewed while still fresh, but its answer trickles in for about 2 s: meanwhile the Lease looks stale
         // and work is turned away (the run is dropped from the queue, as `work()` does).
@@ -159,13 +159,13 @@ extension ControllerTests {
         proxy.inject(.slowBody(chunk: 20, pause: .milliseconds(100)), method: "PUT", path: "chains-in-swift.00-of-01")
         let renewing = Task { await elector.round() }
         try await Task.sleep(for: .milliseconds(1100))
-        let turnedAway = await !elector.begin("taskruns/team-a/x")
+        let turnedAway = await !elector.begin(RunKey(.taskRun, namespace: "team-a", name: "x"))
         #expect(turnedAway, "stale 1.4 s after the last renewal was sent")
         await renewing.value
         #expect(proxy.seen.contains { $0.faulted }, "the renewal went through the slow answer")
         #expect(count.n.withLock { $0 } == 2, "the bucket's runs are queued again once the renewal is through")
         await elector.round()
-        let beganAgain = await elector.begin("taskruns/team-a/x")
+        let beganAgain = await elector.begin(RunKey(.taskRun, namespace: "team-a", name: "x"))
         #expect(beganAgain)
     }
 

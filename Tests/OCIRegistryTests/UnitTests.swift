@@ -5,6 +5,7 @@ import HTTPTransport
 import OCI
 import RegistryAuth
 import Signing
+import Sigstore
 import Synchronization
 import Testing
 
@@ -12,6 +13,34 @@ import Testing
 
 @Suite("WWW-Authenticate, retries, manifests")
 struct ProtocolUnitTests {
+    @Test("one HTTP status rule: registry, token service, Fulcio and Rekor answers are retryable exactly when it says")
+    func oneStatusRule() {
+        let expected = Set([408, 429] + (500...599).filter { $0 != 501 && $0 != 505 })
+        for status in 400...599 {
+            let rule = HTTPStatusRule.isRetryable(status)
+            #expect(rule == expected.contains(status), "HTTP \(status)")
+            let registry = RegistryError(
+                registry: "r", repository: "x", operation: "push", status: status, message: "")
+            // A refusal stays a refusal: 401/403 are never retried, whatever the rule.
+            #expect(registry.isRetryable == rule, "registry, HTTP \(status)")
+            #expect(TokenError(registry: "r", realm: "t", status: status, reason: "").isRetryable == rule)
+            #expect(RekorError(address: "rekor", status: status, reason: "").isRetryable == rule)
+            #expect(FulcioError(address: "fulcio", status: status, reason: "").isRetryable == rule)
+        }
+    }
+
+    @Test("a refused or unresolvable connection: not retried within the request, retryable for the run, everywhere")
+    func connectionRetryability() {
+        let refused = TransportError(kind: .connection, host: "registry.example.com", reason: "connection refused")
+        #expect(!refused.isTransient && refused.isRetryable)
+        #expect(ChainsError.classify(refused, stage: .storage).isRetryable)
+        #expect(ChainsError.classify(refused, stage: .transparency).isRetryable)
+        let tls = TransportError(kind: .tls, host: "registry.example.com", reason: "certificate verify failed")
+        #expect(!tls.isRetryable && !ChainsError.classify(tls, stage: .storage).isRetryable)
+        let reset = TransportError(kind: .connectionReset, host: "registry.example.com", reason: "reset")
+        #expect(reset.isTransient && reset.isRetryable)
+    }
+
     @Test("challenges: case-insensitive names, quoted values with escapes, several per line and per header")
     func challenges() {
         let parsed = Challenge.parse([
