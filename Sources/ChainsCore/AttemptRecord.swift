@@ -22,6 +22,8 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     public var chain: String?
     /// cosign v3's signed image statement for the `sigstore-bundle` encoding, base64.
     public var bundleEnvelope: String?
+    /// RFC 3161 timestamps over the bundle's signature (DER `TimeStampResponse`s, base64), when one was made.
+    public var timestamps: [String]?
 
     public static func key(shortKey: String) -> String { prefix + shortKey }
     /// Starts the warning for a record that was not reused (the controller makes it a Warning Event).
@@ -30,16 +32,22 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     init(_ artifact: ArtifactOutcome) {
         self.init(
             format: artifact.format, payload: artifact.payload, signature: artifact.signature,
-            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope)
+            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope,
+            timestamps: artifact.timestamps)
     }
 
     init(_ artifact: SignedArtifact) {
         self.init(
             format: artifact.format, payload: artifact.payload, signature: artifact.signature,
-            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope)
+            chain: artifact.certificateChain, bundleEnvelope: artifact.bundleEnvelope,
+            timestamps: artifact.timestamps)
     }
 
-    init(format: PayloadFormat, payload: Data, signature: Data, chain: [Certificate]?, bundleEnvelope: Data?) {
+    init(
+        format: PayloadFormat, payload: Data, signature: Data, chain: [Certificate]?, bundleEnvelope: Data?,
+        timestamps: [SignedTimestamp] = []
+    ) {
+        self.timestamps = timestamps.isEmpty ? nil : timestamps.map { $0.der.base64EncodedString() }
         self.format = format.rawValue
         self.payload = format == .simpleSigning ? payload.base64EncodedString() : nil
         self.signature = signature.base64EncodedString()
@@ -73,8 +81,11 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
     /// - the payload is byte for byte `planned`, the payload this attempt would sign (for in-toto, inside an
     ///   envelope of the in-toto payload type);
     /// - the bundle statement is there exactly when this attempt would make one, over `bundleStatement`.
+    /// - its timestamps are there exactly when a timestamp authority is configured, and that authority verifies
+    ///   each over the signature a bundle carries.
     func reusable(
         for item: PlannedArtifact, planned: Data, bundleStatement: Data?, current: any Signer, now: Date,
+        timestampAuthority: (any TimestampAuthority)? = nil,
         checkCertificate: ([Certificate]) async throws -> Void
     ) async throws(RecordRefusal) -> ReusableSignature {
         guard format == item.setting.format.rawValue else {
@@ -110,8 +121,41 @@ public struct AttemptRecord: Codable, Sendable, Equatable {
         case (nil, _?): throw RecordRefusal("it has no bundle statement, and storage.oci.encoding-format asks for one")
         case (_?, nil): throw RecordRefusal("it has a bundle statement, which this configuration does not make")
         }
+        let stamps = try await checkTimestamps(
+            signature: SignedArtifact.bundleSignature(
+                format: item.setting.format, signature: signature, bundleEnvelope: envelope),
+            authority: timestampAuthority)
         return ReusableSignature(
-            payload: planned, signature: signature, chain: certificates, publicKey: key, bundleEnvelope: envelope)
+            payload: planned, signature: signature, chain: certificates, publicKey: key, bundleEnvelope: envelope,
+            timestamps: stamps)
+    }
+
+    /// The record's timestamps, when they are what this configuration makes: none without a timestamp authority;
+    /// with one, at least one, each verified by it over `signature`.
+    func checkTimestamps(
+        signature: Data?, authority: (any TimestampAuthority)?
+    ) async throws(RecordRefusal) -> [SignedTimestamp] {
+        let encoded = timestamps ?? []
+        guard let authority else {
+            if encoded.isEmpty { return [] }
+            throw RecordRefusal("it carries a timestamp, and this configuration has no timestamp authority")
+        }
+        guard !encoded.isEmpty else {
+            throw RecordRefusal("it has no timestamp, and a timestamp authority (\(authority.address)) is configured")
+        }
+        guard let signature else { throw RecordRefusal("the signature its timestamp is over cannot be read") }
+        var out: [SignedTimestamp] = []
+        for text in encoded {
+            guard let der = Data(base64Encoded: text) else { throw RecordRefusal("a timestamp is not base64") }
+            let stamp = SignedTimestamp(der: der, authority: authority.address)
+            do {
+                try await authority.verify(stamp, signature: signature)
+            } catch {
+                throw RecordRefusal("its timestamp is not one \(authority.address) made over its signature: \(error)")
+            }
+            out.append(stamp)
+        }
+        return out
     }
 
     /// The record's certificate chain when the configured signer is keyless and accepts it; nil when both are keys.
@@ -187,6 +231,7 @@ struct ReusableSignature: Sendable {
     var chain: [Certificate]?
     var publicKey: PublicKey
     var bundleEnvelope: Data?
+    var timestamps: [SignedTimestamp]
 }
 
 /// Keeps what an attempt signed on the run before anything is pushed, so that an attempt that dies half-way (a

@@ -11,22 +11,6 @@ public final class BundleFiles: Sendable {
 
     public init(directory: URL) { self.directory = directory }
 
-    /// The bundle for one artifact: its DSSE envelope (an attestation, or an image's cosign v3 statement with the
-    /// `sigstore-bundle` encoding), else its simplesigning payload's message signature; with the log entry that
-    /// matches that content, when it was logged.
-    public static func bundle(for artifact: ArtifactOutcome, publicKeyDER: Data) throws(SigningError) -> SigstoreBundle
-    {
-        let certificate = CertificatePEM.leafDER(artifact.certificateChain)
-        if artifact.format == .simpleSigning && artifact.bundleEnvelope == nil {
-            return SigstoreBundle(
-                message: artifact.payload, signature: artifact.signature, publicKeyDER: publicKeyDER,
-                certificateDER: certificate, tlogEntries: artifact.transparency.map { [$0.entry.bundleEntry] } ?? [])
-        }
-        return try SigstoreBundle(
-            envelope: artifact.bundleEnvelope ?? artifact.signature, publicKeyDER: publicKeyDER,
-            certificateDER: certificate, tlogEntries: artifact.transparency.map { [$0.bundleEntry] } ?? [])
-    }
-
     /// Writes the bundles of `outcome`; returns the files written, or the first error naming the file.
     public func write(_ outcome: RunOutcome) throws(ChainsError) -> [URL] {
         var written: [URL] = []
@@ -47,7 +31,7 @@ public final class BundleFiles: Sendable {
             }
             let file = directory.appendingPathComponent(name)
             do {
-                let bundle = try Self.bundle(for: artifact, publicKeyDER: artifact.publicKeyDER)
+                let bundle = try artifact.signed.sigstoreBundle()
                 try bundle.serialized().write(to: file)
             } catch {
                 throw ChainsError(.storage, "cannot write the sigstore bundle: \(error)", file: file.path)

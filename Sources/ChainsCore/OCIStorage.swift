@@ -119,17 +119,13 @@ public struct OCIStorage: StorageBackend {
                 ))
             return
         }
-        guard let envelope = item.bundleEnvelope else {
+        guard item.bundleEnvelope != nil else {
             throw StorageError(
                 backend: .oci, item: item.fullKey, reason: "no envelope was signed for a sigstore bundle")
         }
         let bundle: Data
         do {
-            bundle = try SigstoreBundle(
-                envelope: envelope, publicKeyDER: item.publicKey.derRepresentation,
-                certificateDER: CertificatePEM.leafDER(item.certificateChain),
-                tlogEntries: item.transparency.map { [$0.bundleEntry] } ?? []
-            ).serialized()
+            bundle = try item.sigstoreBundle().serialized()
         } catch {
             throw StorageError(backend: .oci, item: item.fullKey, reason: error.description, underlying: error)
         }

@@ -19,32 +19,37 @@ public struct SigningFailure: Sendable, CustomStringConvertible {
     public var description: String { "\(stage.rawValue) [\(artifactType) \(object)]: \(error)" }
 }
 
-/// One artifact signed: what was signed, by which key, logged where, stored where.
+/// One artifact signed: the signed artifact as it went to storage (one shape from signing to outcome), what it is
+/// about, who signed it, and where it was stored.
 public struct ArtifactOutcome: Sendable {
-    public var artifactType: ArtifactType
+    /// What was signed, logged, timestamped and stored.
+    public var signed: SignedArtifact
     public var object: String
-    /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
-    public var shortKey: String
-    public var format: PayloadFormat
-    public var payload: Data
-    public var signature: Data
     public var keyID: String
-    public var publicKey: PublicKey
-    public var publicKeyDER: Data { publicKey.derRepresentation }
     /// The key's algorithm and where it came from, for the summary (`ECDSA P-256`, `/etc/signing-secrets/x509.pem`).
     public var keyAlgorithm: String
     public var signerOrigin: String
-    public var certificateChain: [Certificate]?
-    /// For the `sigstore-bundle` encoding of an image: cosign v3's image statement, signed (see `SignedArtifact`).
-    public var bundleEnvelope: Data?
-    /// What the transparency log recorded, when the run was logged and the log answered.
-    public var transparency: TransparencyRecord?
     /// The signature is the one an earlier attempt of this run made (kept in its attempt record), not a new one.
     public var reused = false
     /// Backends that stored it, with what each wrote; a backend that failed is in the outcome's failures instead.
     public var receipts: [StorageReceipt]
     public var subjects: [String]
     public var storedIn: [StorageKind] { receipts.map(\.backend) }
+
+    public var artifactType: ArtifactType { signed.artifactType }
+    /// `taskrun-<uid>`, `pipelinerun-<uid>`, or the first 12 hex digits of an image digest.
+    public var shortKey: String { signed.shortKey }
+    public var format: PayloadFormat { signed.format }
+    public var payload: Data { signed.payload }
+    public var signature: Data { signed.signature }
+    public var publicKey: PublicKey { signed.publicKey }
+    public var publicKeyDER: Data { signed.publicKey.derRepresentation }
+    public var certificateChain: [Certificate]? { signed.certificateChain }
+    /// For the `sigstore-bundle` encoding of an image: cosign v3's image statement, signed (see `SignedArtifact`).
+    public var bundleEnvelope: Data? { signed.bundleEnvelope }
+    /// What the transparency log recorded, when the run was logged and the log answered.
+    public var transparency: TransparencyRecord? { signed.transparency }
+    public var timestamps: [SignedTimestamp] { signed.timestamps }
 }
 
 /// The annotations an outcome asks to write on the run, in two parts so a front door can apply only what it

@@ -26,6 +26,8 @@ public struct SigningService: Sendable {
     public let backends: [StorageKind: any StorageBackend]
     public let cluster: any ClusterView
     public let transparency: (any TransparencyLog)?
+    /// Where new signatures are timestamped (RFC 3161), after signing and before the log; nil: none.
+    public let timestamps: (any TimestampAuthority)?
     /// Where a new signature is kept on the run before it is pushed (the controller's); nil for `chains sign`.
     public let attempts: (any AttemptRecorder)?
     public let logger: Logger
@@ -38,7 +40,8 @@ public struct SigningService: Sendable {
     /// given — never a quiet fallback to something weaker.
     public init(
         config: ChainsConfig, signers: any SignerSource, backends: [any StorageBackend], cluster: any ClusterView,
-        transparency: (any TransparencyLog)? = nil, attempts: (any AttemptRecorder)? = nil,
+        transparency: (any TransparencyLog)? = nil, timestamps: (any TimestampAuthority)? = nil,
+        attempts: (any AttemptRecorder)? = nil,
         logger: Logger = Logger(
             label: "chains",
             factory: { _ in
@@ -50,6 +53,7 @@ public struct SigningService: Sendable {
         self.backends = Dictionary(backends.map { ($0.kind, $0) }) { first, _ in first }
         self.cluster = cluster
         self.transparency = transparency
+        self.timestamps = timestamps
         self.attempts = attempts
         self.logger = logger
         self.now = now
@@ -112,8 +116,9 @@ public struct SigningService: Sendable {
         return outcome
     }
 
-    /// Payload → signature → log entry → storage, for one artifact. A log that fails does not stop storage: the
-    /// signature is kept, and the outcome records the (retryable) log failure.
+    /// Payload → signature (or an earlier attempt's) → timestamp → attempt record → log entry → storage, for one
+    /// artifact. A log that fails does not stop storage: the signature is kept, and the outcome records the
+    /// (retryable) log failure.
     func process(
         _ item: PlannedArtifact, context: RunContext, log choice: LogChoice?, previous: [String: String],
         into outcome: inout RunOutcome
@@ -134,31 +139,17 @@ public struct SigningService: Sendable {
         var signed: SignedArtifact
         let signer: any Signer
         do {
-            // Asked once: a record is held to it, and it signs when there is none to reuse (a keyless source may
-            // fetch a certificate here).
-            let current = try await signers.signer(named: item.setting.signer, for: context)
-            if let reused = await reuse(
-                item, payload: payload, previous: previous, current: current, into: &outcome.diagnostics)
-            {
-                (signed, signer) = reused
-            } else {
-                (signed, signer) = try await signature(item, payload: payload, signer: current)
-            }
+            (signed, signer) = try await signOrReuse(
+                item, payload: payload, context: context, previous: previous, into: &outcome.diagnostics)
         } catch {
             fail(.signing, .signing, error)
             return
         }
-        if let attempts, !(signer is ReusedSigner) {
+        if !(signer is ReusedSigner) {
             do {
-                try await attempts.record(
-                    [AttemptRecord.key(shortKey: item.shortKey): AttemptRecord(signed).annotationValue], on: context)
+                try await keep(signed, context: context)
             } catch {
-                // Pushing a signature the run does not remember would make the retry sign (and push) another.
-                var classified = ChainsError.classify(error, stage: .cluster)
-                classified.message =
-                    "the new signature could not be kept on the run before storing it: \(classified.message)"
-                classified.isRetryable = true
-                fail(.storage, .cluster, classified)
+                fail(.storage, .cluster, error)
                 return
             }
         }
@@ -171,13 +162,9 @@ public struct SigningService: Sendable {
             }
         }
         var artifact = ArtifactOutcome(
-            artifactType: item.artifactType, object: item.object, shortKey: item.shortKey, format: item.setting.format,
-            payload: signed.payload, signature: signed.signature, keyID: signer.publicKey.keyID,
-            publicKey: signer.publicKey, keyAlgorithm: signer.publicKey.algorithmName,
-            signerOrigin: signer.origin, certificateChain: signer.certificateChain,
-            bundleEnvelope: signed.bundleEnvelope, transparency: signed.transparency,
-            reused: signer is ReusedSigner, receipts: [],
-            subjects: payload.subjects)
+            signed: signed, object: item.object, keyID: signer.publicKey.keyID,
+            keyAlgorithm: signer.publicKey.algorithmName, signerOrigin: signer.origin, reused: signer is ReusedSigner,
+            receipts: [], subjects: payload.subjects)
         for kind in item.setting.storage {
             guard let backend = backends[kind] else {
                 fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(kind)\" is not available"))
@@ -195,6 +182,38 @@ public struct SigningService: Sendable {
         outcome.artifacts.append(artifact)
     }
 
+    /// The signed artifact for `item`: an earlier attempt's signature when its record is reusable, else a new one
+    /// from the configured signer — asked once: a record is held to it, and it signs when there is none to reuse (a
+    /// keyless source may fetch a certificate here) — timestamped when an authority is configured.
+    func signOrReuse(
+        _ item: PlannedArtifact, payload: Payload, context: RunContext, previous: [String: String],
+        into diagnostics: inout [Diagnostic]
+    ) async throws -> (SignedArtifact, any Signer) {
+        let current = try await signers.signer(named: item.setting.signer, for: context)
+        if let reused = await reuse(item, payload: payload, previous: previous, current: current, into: &diagnostics) {
+            return reused
+        }
+        var (signed, signer) = try await signature(item, payload: payload, signer: current)
+        if let timestamps { signed.timestamps = [try await Self.timestamp(signed, by: timestamps)] }
+        return (signed, signer)
+    }
+
+    /// Keeps a new signature's attempt record on the run before anything is logged or pushed: pushing a signature
+    /// the run does not remember would make the retry sign (and push) another. Its failure is retryable.
+    func keep(_ signed: SignedArtifact, context: RunContext) async throws(ChainsError) {
+        guard let attempts else { return }
+        do {
+            try await attempts.record(
+                [AttemptRecord.key(shortKey: signed.shortKey): AttemptRecord(signed).annotationValue], on: context)
+        } catch {
+            var classified = ChainsError.classify(error, stage: .cluster)
+            classified.message =
+                "the new signature could not be kept on the run before storing it: \(classified.message)"
+            classified.isRetryable = true
+            throw classified
+        }
+    }
+
     /// The signature an earlier attempt of this run made for `item`, when it is exactly what signing now would make
     /// (see `AttemptRecord.reusable`). A record that is not — which anyone who may write the run's annotations can
     /// put there — is never logged or stored: the artifact is signed anew and a warning names the annotation and
@@ -210,7 +229,7 @@ public struct SigningService: Sendable {
             let signers = self.signers
             made = try await record.reusable(
                 for: item, planned: payload.bytes, bundleStatement: bundleStatement(item, payload: payload),
-                current: current, now: now(),
+                current: current, now: now(), timestampAuthority: timestamps,
                 checkCertificate: { try await signers.checkEarlierCertificate($0, current: current) })
         } catch {
             let key = AttemptRecord.key(shortKey: item.shortKey)
@@ -227,7 +246,7 @@ public struct SigningService: Sendable {
             artifactType: item.artifactType, shortKey: item.shortKey, fullKey: item.fullKey,
             format: item.setting.format, payload: made.payload, signature: made.signature,
             publicKey: made.publicKey, certificateChain: made.chain, bundleEnvelope: made.bundleEnvelope,
-            transparency: nil)
+            transparency: nil, timestamps: made.timestamps)
         return (artifact, signer)
     }
 
@@ -261,6 +280,23 @@ public struct SigningService: Sendable {
             payload: payload.bytes, signature: signature, publicKey: signer.publicKey,
             certificateChain: signer.certificateChain, bundleEnvelope: bundleEnvelope, transparency: nil)
         return (artifact, signer)
+    }
+
+    /// A timestamp over the signature a bundle of `signed` carries. A failure names the authority and is as
+    /// retryable as its cause: nothing is stored without the timestamp that was asked for.
+    static func timestamp(
+        _ signed: SignedArtifact, by authority: any TimestampAuthority
+    ) async throws(ChainsError) -> SignedTimestamp {
+        guard let bytes = signed.bundleSignature else {
+            throw ChainsError(.signing, "the signature of \(signed.fullKey) cannot be read for a timestamp")
+        }
+        do {
+            return try await authority.timestamp(signature: bytes)
+        } catch {
+            throw ChainsError(
+                .signing, "timestamp authority \(authority.address): \(error)", underlying: error,
+                isRetryable: (error as? any RetryClassifiable)?.isRetryable ?? false)
+        }
     }
 
     /// Storage annotations, then the mark: `signed: "true"` after success; after a failure the next `retries`, then

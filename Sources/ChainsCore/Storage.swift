@@ -102,6 +102,8 @@ public struct SignedArtifact: Sendable {
     public var bundleEnvelope: Data?
     /// What the transparency log recorded for this signature, when it was logged.
     public var transparency: TransparencyRecord?
+    /// RFC 3161 timestamps over `bundleSignature`, when a timestamp authority is configured.
+    public var timestamps: [SignedTimestamp] = []
     /// Logging was asked for and failed this attempt: a backend whose record is incomplete without the entry (a
     /// sigstore bundle) waits for the retry instead of writing it.
     public var logPending = false

@@ -7,10 +7,10 @@ import X509
 /// What the log recorded for one signed artifact.
 public struct TransparencyRecord: Sendable {
     /// The entry for the payload's signature: `hashedrekord` for simplesigning, `dsse` for in-toto envelopes.
-    public var entry: RekorEntry
+    public var entry: LogEntry
     /// For an image signed with the `sigstore-bundle` encoding: the entry for the bundle's own envelope (cosign v3's
     /// image statement), which is what a bundle verifier matches.
-    public var bundleEnvelopeEntry: RekorEntry?
+    public var bundleEnvelopeEntry: LogEntry?
     /// Where the log's key came from, for the summary.
     public var keySource: String
 
@@ -43,14 +43,14 @@ public struct RekorTransparencyLog: TransparencyLog {
         let entry = try await client.add(proposal)
         try Self.checkTime(entry, certificate: artifact.certificateChain?.first, log: address)
         var record = TransparencyRecord(
-            entry: entry,
+            entry: entry.logEntry,
             keySource: client.logs.isEmpty
                 ? "the log's key as the log itself serves it (no trusted root: consistency checked, not who runs the log)"
                 : "the trusted root's key for this log")
         if let envelope = artifact.bundleEnvelope, envelope != artifact.signature {
             let bundled = try await client.add(.dsse(envelope: envelope, verifierPEM: verifier))
             try Self.checkTime(bundled, certificate: artifact.certificateChain?.first, log: address)
-            record.bundleEnvelopeEntry = bundled
+            record.bundleEnvelopeEntry = bundled.logEntry
         }
         return record
     }

@@ -13,6 +13,14 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
         public var publicKey: PublicKeyHint?
         public var certificate: RawBytes?
         public var tlogEntries: [TransparencyLogEntry]
+        /// RFC 3161 timestamps over the signature; absent when there are none.
+        public var timestampVerificationData: TimestampVerificationData?
+    }
+
+    /// `timestampVerificationData`: each `signedTimestamp` is a DER RFC 3161 `TimeStampResponse`, base64.
+    public struct TimestampVerificationData: Codable, Sendable, Equatable {
+        public struct RFC3161: Codable, Sendable, Equatable { public var signedTimestamp: String }
+        public var rfc3161Timestamps: [RFC3161]
     }
 
     public struct Envelope: Codable, Sendable, Equatable {
@@ -44,32 +52,41 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
     /// certificate `certificateDER`.
     public init(
         message: Data, signature: Data, publicKeyDER: Data, certificateDER: Data?,
-        tlogEntries: [TransparencyLogEntry] = []
+        tlogEntries: [TransparencyLogEntry] = [], timestamps: [Data] = []
     ) {
         mediaType = Self.mediaTypeV03
         messageSignature = MessageSignature(
             messageDigest: .init(algorithm: "SHA2_256", digest: Data(SHA256.hash(data: message)).base64EncodedString()),
             signature: signature.base64EncodedString())
         verificationMaterial = Self.material(
-            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries)
+            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries,
+            timestamps: timestamps)
     }
 
     static func material(
-        publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry]
+        publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry], timestamps: [Data]
     ) -> VerificationMaterial {
+        let stamped =
+            timestamps.isEmpty
+            ? nil
+            : TimestampVerificationData(
+                rfc3161Timestamps: timestamps.map { .init(signedTimestamp: $0.base64EncodedString()) })
         if let certificateDER {
             return .init(
                 publicKey: nil, certificate: .init(rawBytes: certificateDER.base64EncodedString()),
-                tlogEntries: tlogEntries)
+                tlogEntries: tlogEntries, timestampVerificationData: stamped)
         }
         let hint = Data(SHA256.hash(data: publicKeyDER)).base64EncodedString()
-        return .init(publicKey: .init(hint: hint), certificate: nil, tlogEntries: tlogEntries)
+        return .init(
+            publicKey: .init(hint: hint), certificate: nil, tlogEntries: tlogEntries,
+            timestampVerificationData: stamped)
     }
 
     /// A bundle for a DSSE envelope with one signature, made by `publicKeyDER` (hinted by its SHA-256) or by the
     /// certificate `certificateDER` (a keyless signer's leaf), with the log entries of that signature.
     public init(
-        envelope json: Data, publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry] = []
+        envelope json: Data, publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry] = [],
+        timestamps: [Data] = []
     ) throws(SigningError) {
         guard let env = try? JSONDecoder().decode(DSSE.Envelope.self, from: json), env.signatures.count == 1 else {
             throw SigningError(
@@ -81,7 +98,8 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
             payload: env.payload, payloadType: env.payloadType,
             signatures: [.init(sig: env.signatures[0].sig, keyid: keyID.isEmpty ? nil : keyID)])
         verificationMaterial = Self.material(
-            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries)
+            publicKeyDER: publicKeyDER, certificateDER: certificateDER, tlogEntries: tlogEntries,
+            timestamps: timestamps)
     }
 
     /// Canonical bytes: sorted keys, no escaped slashes — the same bundle always has the same digest, so a retry

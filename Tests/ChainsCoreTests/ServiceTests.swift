@@ -322,7 +322,7 @@ final class CountingLog: TransparencyLog, Sendable {
         let entry = RekorEntry(
             id: String(repeating: "a", count: 80), logIndex: Int64(n), integratedTime: 1, logID: Data(count: 32),
             body: Data(), kind: "dsse", signedEntryTimestamp: Data(), inclusionProof: nil, logURL: address)
-        return TransparencyRecord(entry: entry, keySource: "test")
+        return TransparencyRecord(entry: entry.logEntry, keySource: "test")
     }
 }
 

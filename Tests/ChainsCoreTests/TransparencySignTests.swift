@@ -161,7 +161,7 @@ struct TransparencySignTests {
         #expect(rekor.entryCount == 2)
         // A key signer logs its public key: the bundle names the key by hint, and the entry holds the PEM.
         let provenance = try #require(up.outcome?.artifacts.first { $0.artifactType == .taskRun })
-        let entryBody = try #require(provenance.transparency?.entry.body)
+        let entryBody = try #require(provenance.transparency?.entry.canonicalizedBody)
         let body = try #require(try JSONSerialization.jsonObject(with: entryBody) as? [String: Any])
         let signatures = (body["spec"] as? [String: Any])?["signatures"] as? [[String: Any]]
         let verifier = (signatures?.first?["verifier"] as? String).flatMap { Data(base64Encoded: $0) }

@@ -1,0 +1,69 @@
+import ChainsConfig
+import Foundation
+import Signing
+
+/// An RFC 3161 timestamp over a signature: the DER `TimeStampResponse` a sigstore bundle carries in
+/// `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`, and who issued it.
+public struct SignedTimestamp: Sendable, Equatable {
+    public var der: Data
+    /// The authority's address, for messages.
+    public var authority: String
+
+    public init(der: Data, authority: String) {
+        self.der = der
+        self.authority = authority
+    }
+}
+
+/// Where signatures are timestamped: after signing, before the transparency log. A log without integrated times
+/// (Rekor v2) makes a keyless signature verifiable only with a timestamp inside its certificate's validity. The
+/// timestamp is kept with the signature — in the signed artifact, its bundles and its attempt record — so a retry
+/// that reuses a signature keeps its timestamp instead of asking again.
+public protocol TimestampAuthority: Sendable {
+    /// The authority's address, for messages.
+    var address: String { get }
+    /// A timestamp over `signature` — the signature bytes a bundle of the artifact carries (see
+    /// `SignedArtifact.bundleSignature`) — checked before it is returned.
+    func timestamp(signature: Data) async throws -> SignedTimestamp
+    /// Whether `timestamp` is one this authority issued over `signature`: an attempt record's, read back from the
+    /// run, where anyone who may write its annotations could have put it. Throws why not.
+    func verify(_ timestamp: SignedTimestamp, signature: Data) async throws
+}
+
+extension SignedArtifact {
+    /// The signature a sigstore bundle of this artifact carries, which a timestamp is over: the bundle envelope's
+    /// (an image's cosign v3 statement), else the DSSE envelope's (in-toto), else the raw signature (simplesigning).
+    public var bundleSignature: Data? {
+        Self.bundleSignature(format: format, signature: signature, bundleEnvelope: bundleEnvelope)
+    }
+
+    static func bundleSignature(format: PayloadFormat, signature: Data, bundleEnvelope: Data?) -> Data? {
+        if let bundleEnvelope { return envelopeSignature(bundleEnvelope) }
+        return format.isInToto ? envelopeSignature(signature) : signature
+    }
+
+    static func envelopeSignature(_ envelope: Data) -> Data? {
+        guard let decoded = try? JSONDecoder().decode(DSSE.Envelope.self, from: envelope),
+            let first = decoded.signatures.first
+        else { return nil }
+        return Data(base64Encoded: first.sig)
+    }
+
+    /// The sigstore bundle v0.3 of this artifact — the one builder `--bundle-out` and `oci` storage's
+    /// `sigstore-bundle` encoding share: its bundle envelope (an image's cosign v3 statement), else its DSSE envelope
+    /// (in-toto), else its simplesigning payload's message signature; with the log entry that matches that content
+    /// and its timestamps.
+    public func sigstoreBundle() throws(SigningError) -> SigstoreBundle {
+        let certificate = CertificatePEM.leafDER(certificateChain)
+        let stamps = timestamps.map(\.der)
+        if format == .simpleSigning && bundleEnvelope == nil {
+            return SigstoreBundle(
+                message: payload, signature: signature, publicKeyDER: publicKey.derRepresentation,
+                certificateDER: certificate, tlogEntries: transparency.map { [$0.entry.bundleEntry] } ?? [],
+                timestamps: stamps)
+        }
+        return try SigstoreBundle(
+            envelope: bundleEnvelope ?? signature, publicKeyDER: publicKey.derRepresentation,
+            certificateDER: certificate, tlogEntries: transparency.map { [$0.bundleEntry] } ?? [], timestamps: stamps)
+    }
+}

@@ -1,0 +1,135 @@
+import ChainsConfig
+import ChainsTesting
+import Foundation
+import KubeModels
+import OCI
+import Signing
+import Testing
+
+@testable import ChainsCore
+
+/// The pipeline's timestamp seam, proved with a double (no RFC 3161 client yet): after signing, before the log;
+/// kept in the signed artifact, its bundles and its attempt record; a retry that reuses a signature keeps its
+/// timestamp, and a record's timestamp is trusted only when the configured authority verifies it.
+@Suite("The timestamp seam: a test double authority through sign, bundle, attempt record and retry")
+struct TimestampSeamTests {
+    let key = try! PrivateKey.generate(.ecdsaP256)
+    let digest = "sha256:" + String(repeating: "ab", count: 32)
+
+    func run(annotations: [String: String] = [:]) throws -> AnyRun {
+        var text = RunFixtures.taskRun(image: "registry.example.com/team-a/app", digest: digest)
+        if !annotations.isEmpty {
+            let lines = annotations.sorted { $0.key < $1.key }.map {
+                "    \($0.key): '\($0.value.replacingOccurrences(of: "'", with: "''"))'\n"
+            }
+            text = text.replacingOccurrences(of: "metadata:\n", with: "metadata:\n  annotations:\n" + lines.joined())
+        }
+        return try AnyRun(
+            json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
+    }
+
+    func service(
+        _ tsa: (any TimestampAuthority)?, oci: RecordingStorage = .init(kind: .oci), config: ChainsConfig = .defaults
+    ) throws -> SigningService {
+        oci.bundles.withLock { $0 = config.ociEncoding == .sigstoreBundle }
+        return try SigningService(
+            config: config, signers: FixedSigners(signer: KeySigner(key: key, hash: .sha256Always, origin: "test")),
+            backends: [TektonStorage(), oci], cluster: ObjectStore(), timestamps: tsa)
+    }
+
+    /// What a first attempt leaves on the run when storage is down: its attempt records.
+    func records(_ tsa: (any TimestampAuthority)?) async throws -> [String: String] {
+        let down = RecordingStorage(kind: .oci) { _ in StorageError(backend: .oci, item: "x", reason: "down") }
+        let outcome = try await service(tsa, oci: down).sign(try run())
+        #expect(!outcome.succeeded && outcome.annotations.attempts.count == 2)
+        return outcome.annotations.attempts
+    }
+
+    @Test("each new signature is timestamped over what its bundle carries; the bundle and the attempt record keep it")
+    func stamped() async throws {
+        let tsa = TimestampDouble()
+        let oci = RecordingStorage(kind: .oci)
+        let outcome = try await service(tsa, oci: oci).sign(try run())
+        #expect(outcome.succeeded, "\(outcome.failures)")
+        #expect(tsa.made == 2)
+        for artifact in outcome.artifacts {
+            let stamp = try #require(artifact.timestamps.first)
+            try await tsa.verify(stamp, signature: try #require(artifact.signed.bundleSignature))
+            let bundle = try artifact.signed.sigstoreBundle()
+            #expect(
+                bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps.map(\.signedTimestamp)
+                    == [stamp.der.base64EncodedString()])
+        }
+        // Storage got the timestamp with the signature: a bundle it writes carries it.
+        #expect(oci.items.allSatisfy { $0.timestamps.count == 1 })
+        // No authority: no timestamps, and the bundle has no timestampVerificationData.
+        let plain = try await service(nil).sign(try run())
+        #expect(plain.artifacts.allSatisfy { $0.timestamps.isEmpty })
+        #expect(try plain.artifacts[0].signed.sigstoreBundle().verificationMaterial.timestampVerificationData == nil)
+        let records = try await records(tsa)
+        for value in records.values {
+            let record = try JSONDecoder().decode(AttemptRecord.self, from: Data(value.utf8))
+            #expect(record.timestamps?.count == 1)
+        }
+    }
+
+    @Test("a retry that reuses its signatures keeps their timestamps: the authority is not asked again")
+    func retryKeepsTimestamp() async throws {
+        let tsa = TimestampDouble()
+        let records = try await records(tsa)
+        let before = tsa.made
+        let outcome = try await service(tsa).sign(try run(annotations: records))
+        #expect(outcome.succeeded && outcome.artifacts.allSatisfy(\.reused), "\(outcome.diagnostics)")
+        #expect(tsa.made == before, "a reused signature was timestamped again")
+        for artifact in outcome.artifacts {
+            let record = try JSONDecoder().decode(
+                AttemptRecord.self,
+                from: Data(try #require(records[AttemptRecord.key(shortKey: artifact.shortKey)]).utf8))
+            #expect(artifact.timestamps.map { $0.der.base64EncodedString() } == record.timestamps)
+        }
+    }
+
+    @Test(
+        "a record's timestamp is trusted only when the configured authority verifies it over the record's signature")
+    func plantedTimestamps() async throws {
+        let tsa = TimestampDouble()
+        let genuine = try await records(tsa)
+        func refused(_ planted: [String: String], _ tsa: (any TimestampAuthority)?, _ reason: String) async throws {
+            let outcome = try await service(tsa).sign(try run(annotations: planted))
+            #expect(outcome.succeeded && outcome.artifacts.allSatisfy { !$0.reused }, "\(outcome.diagnostics)")
+            let warnings = outcome.diagnostics.filter { $0.topic == .attemptRecord }
+            #expect(warnings.count == 2 && warnings.allSatisfy { $0.message.contains(reason) }, "\(warnings)")
+        }
+        func rewritten(_ change: (inout AttemptRecord) throws -> Void) throws -> [String: String] {
+            try genuine.mapValues { value in
+                var record = try JSONDecoder().decode(AttemptRecord.self, from: Data(value.utf8))
+                try change(&record)
+                return record.annotationValue
+            }
+        }
+        // Another authority's timestamp (the same form, another key).
+        let other = TimestampDouble(address: tsa.address)
+        let foreign = try await other.timestamp(signature: Data("x".utf8))
+        try await refused(
+            try rewritten { $0.timestamps = [foreign.der.base64EncodedString()] }, tsa,
+            "is not one \(tsa.address) made over its signature: not signed by this authority")
+        // Ours, but over another signature.
+        let elsewhere = try await tsa.timestamp(signature: Data("another signature".utf8))
+        try await refused(
+            try rewritten { $0.timestamps = [elsewhere.der.base64EncodedString()] }, tsa, "over another signature")
+        // None, while an authority is configured; one, while none is.
+        try await refused(try rewritten { $0.timestamps = nil }, tsa, "it has no timestamp, and a timestamp authority")
+        try await refused(genuine, nil, "it carries a timestamp, and this configuration has no timestamp authority")
+    }
+
+    @Test("the authority down: the artifact fails retryable at signing, nothing is stored or recorded")
+    func authorityDown() async throws {
+        let tsa = TimestampDouble()
+        tsa.fail(true)
+        let oci = RecordingStorage(kind: .oci)
+        let outcome = try await service(tsa, oci: oci).sign(try run())
+        #expect(!outcome.succeeded && outcome.isRetryable, "\(outcome.failures)")
+        #expect(outcome.failures.allSatisfy { $0.stage == .signing && "\($0.error)".contains(tsa.address) })
+        #expect(oci.items.isEmpty && outcome.artifacts.isEmpty && outcome.annotations.attempts.isEmpty)
+    }
+}
