@@ -81,6 +81,16 @@ public struct RunOutcome: Sendable {
 
     /// Every enabled artifact was signed and stored.
     public var succeeded: Bool { failures.isEmpty }
+
+    /// Records that `item` failed at `stage`, the error classified and naming the run.
+    mutating func fail(
+        _ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error, item: PlannedArtifact, run: String
+    ) {
+        var classified = ChainsError.classify(error, stage: code)
+        classified.run = classified.run ?? run
+        failures.append(
+            SigningFailure(stage: stage, artifactType: item.artifactType, object: item.object, error: classified))
+    }
     /// Every failure may go away by itself: the controller requeues with backoff instead of spending `retries`.
     public var isRetryable: Bool { !failures.isEmpty && failures.allSatisfy(\.isRetryable) }
 }

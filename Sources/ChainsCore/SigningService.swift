@@ -103,8 +103,23 @@ public struct SigningService: Sendable {
         // Only a retry of this run's own attempts reuses what they signed (not a forced re-sign, not a rerun that
         // copied another run's annotations).
         let previous = reason == .unsigned ? annotations : [:]
+        // Every artifact is signed (or its earlier signature reused) first; the new signatures' attempt records go
+        // onto the run in one write; then each is logged and stored.
+        var prepared: [Prepared] = []
         for item in plan.artifacts {
-            await process(item, context: context, log: log, previous: previous, into: &outcome)
+            if let ready = await prepare(item, context: context, previous: previous, into: &outcome) {
+                prepared.append(ready)
+            }
+        }
+        let fresh = prepared.filter { !($0.signer is ReusedSigner) }
+        do {
+            try await keep(fresh.map(\.signed), context: context)
+        } catch {
+            for ready in fresh { outcome.fail(.storage, .cluster, error, item: ready.item, run: context.displayName) }
+            prepared.removeAll { !($0.signer is ReusedSigner) }
+        }
+        for ready in prepared {
+            await finish(ready, context: context, log: log, into: &outcome)
         }
         outcome.annotations = Self.patch(for: outcome, annotations: meta.metadata.annotations ?? [:])
         logger.info(
@@ -116,42 +131,45 @@ public struct SigningService: Sendable {
         return outcome
     }
 
-    /// Payload → signature (or an earlier attempt's) → timestamp → attempt record → log entry → storage, for one
-    /// artifact. A log that fails does not stop storage: the signature is kept, and the outcome records the
-    /// (retryable) log failure.
-    func process(
-        _ item: PlannedArtifact, context: RunContext, log choice: LogChoice?, previous: [String: String],
-        into outcome: inout RunOutcome
-    ) async {
-        func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
-            var classified = ChainsError.classify(error, stage: code)
-            classified.run = classified.run ?? context.displayName
-            outcome.failures.append(
-                SigningFailure(stage: stage, artifactType: item.artifactType, object: item.object, error: classified))
-        }
+    /// One artifact signed (or its earlier signature reused), on its way to the log and storage.
+    struct Prepared {
+        var item: PlannedArtifact
+        var payload: Payload
+        var signed: SignedArtifact
+        var signer: any Signer
+    }
+
+    /// Payload → signature (or an earlier attempt's) → timestamp, for one artifact; nil (and the failure recorded)
+    /// when any of them fails.
+    func prepare(
+        _ item: PlannedArtifact, context: RunContext, previous: [String: String], into outcome: inout RunOutcome
+    ) async -> Prepared? {
         let payload: Payload
         switch item.payload {
         case .success(let p): payload = p
         case .failure(let error):
-            fail(.payloadCreation, .payload, error)
-            return
+            outcome.fail(.payloadCreation, .payload, error, item: item, run: context.displayName)
+            return nil
         }
-        var signed: SignedArtifact
-        let signer: any Signer
         do {
-            (signed, signer) = try await signOrReuse(
+            let (signed, signer) = try await signOrReuse(
                 item, payload: payload, context: context, previous: previous, into: &outcome.diagnostics)
+            return Prepared(item: item, payload: payload, signed: signed, signer: signer)
         } catch {
-            fail(.signing, .signing, error)
-            return
+            outcome.fail(.signing, .signing, error, item: item, run: context.displayName)
+            return nil
         }
-        if !(signer is ReusedSigner) {
-            do {
-                try await keep(signed, context: context)
-            } catch {
-                fail(.storage, .cluster, error)
-                return
-            }
+    }
+
+    /// Log entry → storage, for one signed artifact whose record is kept. A log that fails does not stop storage:
+    /// the signature is kept, and the outcome records the (retryable) log failure.
+    func finish(
+        _ ready: Prepared, context: RunContext, log choice: LogChoice?, into outcome: inout RunOutcome
+    ) async {
+        let (item, payload, signer) = (ready.item, ready.payload, ready.signer)
+        var signed = ready.signed
+        func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
+            outcome.fail(stage, code, error, item: item, run: context.displayName)
         }
         if let log = choice?.log(reused: signer is ReusedSigner) {
             do {
@@ -198,13 +216,17 @@ public struct SigningService: Sendable {
         return (signed, signer)
     }
 
-    /// Keeps a new signature's attempt record on the run before anything is logged or pushed: pushing a signature
-    /// the run does not remember would make the retry sign (and push) another. Its failure is retryable.
-    func keep(_ signed: SignedArtifact, context: RunContext) async throws(ChainsError) {
-        guard let attempts else { return }
+    /// Keeps the new signatures' attempt records on the run, in one write, before anything is logged or pushed:
+    /// pushing a signature the run does not remember would make the retry sign (and push) another. Its failure is
+    /// retryable.
+    func keep(_ signed: [SignedArtifact], context: RunContext) async throws(ChainsError) {
+        guard let attempts, !signed.isEmpty else { return }
+        var records: [String: String] = [:]
+        for artifact in signed {
+            records[AttemptRecord.key(shortKey: artifact.shortKey)] = AttemptRecord(artifact).annotationValue
+        }
         do {
-            try await attempts.record(
-                [AttemptRecord.key(shortKey: signed.shortKey): AttemptRecord(signed).annotationValue], on: context)
+            try await attempts.record(records, on: context)
         } catch {
             var classified = ChainsError.classify(error, stage: .cluster)
             classified.message =
