@@ -84,6 +84,7 @@ extension KubeAPIServer {
 
         func count(_ verb: String, _ t: Target, _ s: inout Store) {
             s.stats.byVerb[verb, default: 0] += 1
+            s.stats.byResource["\(verb) \(t.resource.plural)", default: 0] += 1
             s.stats.accesses.insert(
                 Access(verb: verb, group: t.resource.group, resource: t.resource.plural, namespace: t.namespace))
         }

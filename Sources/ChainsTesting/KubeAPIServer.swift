@@ -45,6 +45,8 @@ public final class KubeAPIServer: Sendable {
         public var accesses: Set<Access> = []
         /// GETs of one object, by `plural/namespace/name` (found or not).
         public var gets: [String: Int] = [:]
+        /// Requests by verb and resource (`get taskruns`, `patch taskruns`, `create events`).
+        public var byResource: [String: Int] = [:]
     }
 
     /// One request as an RBAC rule matches it: the verb, the API group and resource, the namespace (nil: cluster-wide).

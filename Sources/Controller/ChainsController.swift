@@ -21,6 +21,8 @@ public final class ChainsController: Sendable {
     /// Resources listed at least once (ready when both are).
     let synced = Mutex<Set<String>>([])
     public let metrics: ControllerMetrics?
+    /// Versions of runs this replica wrote itself (attempt records): their watch events do not queue the run again.
+    let ownWrites: OwnWrites
     let watches = Mutex<Task<Void, Never>?>(nil)
     let namespace: String?
     let threads: Int
@@ -28,8 +30,10 @@ public final class ChainsController: Sendable {
 
     public init(
         client: KubeAPIClient, supply: ServiceSupply, namespace: String?, threads: Int, logger: Logger,
-        queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil, metrics: ControllerMetrics? = nil
+        queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil, metrics: ControllerMetrics? = nil,
+        ownWrites: OwnWrites = OwnWrites()
     ) {
+        self.ownWrites = ownWrites
         self.metrics = metrics
         self.client = client
         self.elector = elector
@@ -154,9 +158,11 @@ public final class ChainsController: Sendable {
     }
 
     /// Notes whether the run wants attention; queues it when it does and is ours.
-    func noted(_ key: RunKey, wants: Bool, completed: Date?, priority: WorkQueue.Priority) async {
+    func noted(
+        _ key: RunKey, wants: Bool, completed: Date?, priority: WorkQueue.Priority, queue enqueue: Bool = true
+    ) async {
         known.withLock { keys in keys[key] = wants ? .some(completed) : nil }
-        guard wants else { return }
+        guard wants, enqueue else { return }
         if let elector, await !elector.leads(key) { return }
         await queue.add(key, priority: priority)
     }
@@ -183,9 +189,15 @@ public final class ChainsController: Sendable {
                 let wants =
                     Self.accepts(object, managedBy: managedBy)
                     && Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource))
-                await noted(key, wants: wants, completed: Self.completed(object), priority: .fresh)
+                // Our own attempt-record write coming back: the reconcile that made it is still at work on the run.
+                let ours = ownWrites.isOurs(key, object)
+                if !wants { ownWrites.forget(key) }
+                await noted(key, wants: wants, completed: Self.completed(object), priority: .fresh, queue: !ours)
             case .delete(let object):
-                if let key = Self.key(resource, object) { known.withLock { $0[key] = nil } }
+                if let key = Self.key(resource, object) {
+                    known.withLock { $0[key] = nil }
+                    ownWrites.forget(key)
+                }
             }
         }
     }

@@ -153,7 +153,9 @@ public enum ControllerFrontDoor {
             }
             data = map.map { $0["data"] ?? .object([:]) }
         }
-        let built = try await LiveConfiguration.build(data, client: client, options: options, logger: logger)
+        let ownWrites = OwnWrites()
+        let built = try await LiveConfiguration.build(
+            data, client: client, options: options, ownWrites: ownWrites, logger: logger)
         for d in built.diagnostics { logger.warning("\(d)") }
         let settings = try await leaderElection(client, options: options)
         let elector = BucketElector(
@@ -162,9 +164,9 @@ public enum ControllerFrontDoor {
         let supply = ServiceSupply(built.assembly)
         let controller = ChainsController(
             client: client, supply: supply, namespace: options.namespace, threads: options.threads, logger: logger,
-            queue: queue, elector: elector, metrics: ControllerMetrics())
+            queue: queue, elector: elector, metrics: ControllerMetrics(), ownWrites: ownWrites)
         let live = LiveConfiguration(
-            client: client, options: options, supply: supply, applied: data, logger: logger)
+            client: client, options: options, supply: supply, applied: data, ownWrites: ownWrites, logger: logger)
         logger.info(
             "leader election: \(settings.buckets) bucket(s), lease \(settings.leaseDuration), renew deadline \(settings.renewDeadline), retry \(settings.retryPeriod), identity \(options.identity)"
         )

@@ -46,14 +46,26 @@ public struct KubeClusterView: ClusterView {
 }
 
 /// Keeps each new signature's attempt record on the run (a merge patch of its annotations) before it is pushed.
+/// The write is noted in `ownWrites` first, so the watch does not queue the run again for it.
 public struct KubeAttemptRecorder: AttemptRecorder {
     let client: KubeAPIClient
+    let ownWrites: OwnWrites?
 
-    public init(client: KubeAPIClient) { self.client = client }
+    public init(client: KubeAPIClient, ownWrites: OwnWrites? = nil) {
+        self.client = client
+        self.ownWrites = ownWrites
+    }
 
     public func record(_ annotations: [String: String], on run: RunContext) async throws {
-        _ = try await client.mergePatch(
-            run.kind == "PipelineRun" ? .pipelineRuns : .taskRuns, namespace: run.namespace, name: run.name,
-            .object(["metadata": .object(["annotations": .object(annotations.mapValues { .string($0) })])]))
+        let key = RunKey(run.kind == "PipelineRun" ? .pipelineRun : .taskRun, namespace: run.namespace, name: run.name)
+        ownWrites?.note(key, annotations: annotations)
+        do {
+            _ = try await client.mergePatch(
+                key.resource, namespace: run.namespace, name: run.name,
+                .object(["metadata": .object(["annotations": .object(annotations.mapValues { .string($0) })])]))
+        } catch {
+            ownWrites?.forget(key)
+            throw error
+        }
     }
 }

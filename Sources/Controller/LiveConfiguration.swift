@@ -15,6 +15,7 @@ public actor LiveConfiguration {
     let client: KubeAPIClient
     let options: ControllerOptions
     let supply: ServiceSupply
+    let ownWrites: OwnWrites?
     let logger: Logger
     /// The ConfigMap's `data` in use (nil: no ConfigMap, Chains' defaults); ignored with `--config`.
     var applied: JSONValue?
@@ -22,8 +23,11 @@ public actor LiveConfiguration {
     var rejected: JSONValue??
     var fingerprint: [String: SHA256Digest]
 
-    init(client: KubeAPIClient, options: ControllerOptions, supply: ServiceSupply, applied: JSONValue?, logger: Logger)
-    {
+    init(
+        client: KubeAPIClient, options: ControllerOptions, supply: ServiceSupply, applied: JSONValue?,
+        ownWrites: OwnWrites? = nil, logger: Logger
+    ) {
+        self.ownWrites = ownWrites
         self.client = client
         self.options = options
         self.supply = supply
@@ -38,7 +42,8 @@ public actor LiveConfiguration {
     /// the options: the ConfigMap's strings go straight to `ChainsConfig.parse`, then to `SigningAssembly` — the
     /// composition `chains sign` uses, with the API server as the cluster. Unknown keys are among the diagnostics.
     static func build(
-        _ data: JSONValue?, client: KubeAPIClient, options: ControllerOptions, logger: Logger
+        _ data: JSONValue?, client: KubeAPIClient, options: ControllerOptions, ownWrites: OwnWrites? = nil,
+        logger: Logger
     ) async throws -> (assembly: SigningAssembly, diagnostics: [Diagnostic]) {
         let loaded: LoadedConfig
         if let file = options.configFile {
@@ -56,7 +61,7 @@ public actor LiveConfiguration {
         var env = AssemblyEnvironment(
             signingSecrets: .directory(options.signingSecrets), cluster: KubeClusterView(client: client),
             logger: logger)
-        env.attempts = KubeAttemptRecorder(client: client)
+        env.attempts = KubeAttemptRecorder(client: client, ownWrites: ownWrites)
         env.spiffeTokenProvider = options.spiffeTokenProvider
         env.runTimeout = options.runTimeout
         env.trustedRoot = options.trustedRoot
@@ -115,7 +120,8 @@ public actor LiveConfiguration {
 
     func rebuild(_ data: JSONValue?, why: String, map: JSONValue?) async {
         do {
-            let built = try await Self.build(data, client: client, options: options, logger: logger)
+            let built = try await Self.build(
+                data, client: client, options: options, ownWrites: ownWrites, logger: logger)
             for d in built.diagnostics { logger.warning("\(d)") }
             await supply.replace(with: built.assembly)
             applied = data

@@ -24,6 +24,7 @@ func controllerBench(
                 format: "%d runs seeded in %.1f s (registry + API server; not counted)", runs,
                 Date().timeIntervalSince(seeded)))
         let requestsBefore = fleet.api.stats.total
+        let byResourceBefore = fleet.api.stats.byResource
         let names = (0..<replicas).map { "replica-\($0)" }
         let start = Date()
         for name in names { try fleet.start(name) }
@@ -53,6 +54,7 @@ func controllerBench(
             String(
                 format: "API requests per run: %.2f (Lease renewals and lists included)",
                 Double(requests) / Double(max(runs, 1))))
+        out("  per run: " + perRun(fleet.api.stats.byResource, since: byResourceBefore, runs: runs))
         if idle > 0 {
             var idleLatencies: [Double] = []
             for i in 0..<idle {
@@ -83,6 +85,12 @@ func controllerBench(
     let stopping = Date()
     await fleet.shutdown()
     out(String(format: "shut down in %.1f s", Date().timeIntervalSince(stopping)))
+}
+
+/// Requests by verb and resource since `before`, per run, most frequent first.
+func perRun(_ now: [String: Int], since before: [String: Int], runs: Int) -> String {
+    now.map { ($0.key, $0.value - (before[$0.key] ?? 0)) }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+        .map { String(format: "%@ %.2f", $0.0, Double($0.1) / Double(max(runs, 1))) }.joined(separator: ", ")
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -336,7 +336,9 @@ struct ControllerTests {
         }
     }
 
-    @Test("one run, a .sig and an .att pushed: its ServiceAccount, each Secret and its Pod are read once")
+    @Test(
+        "one run, a .sig and an .att pushed: read once, its records written once; its ServiceAccount, each Secret and its Pod read once"
+    )
     func clusterReadsOncePerRun() async throws {
         let api = try await KubeAPIServer()
         let reg = try await TokenRegistry()
@@ -382,6 +384,9 @@ struct ControllerTests {
         #expect(mark() == "true")
         let tags = try await listTags(reg, repository: "team-a/app")
         #expect(tags.contains { $0.hasSuffix(".sig") } && tags.contains { $0.hasSuffix(".att") }, "\(tags)")
+        // Reconciled once: the attempt-record write coming back through the watch does not queue the run again.
+        #expect(api.stats.gets["taskruns/team-a/build-1"] == 1, "\(api.stats.gets)")
+        #expect(api.stats.byResource["patch taskruns"] == 2, "one write of attempt records, one of the result")
         let gets = api.stats.gets.filter { !$0.key.hasPrefix("configmaps/") && !$0.key.hasPrefix("taskruns/") }
         #expect(
             gets == [
