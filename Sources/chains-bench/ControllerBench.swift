@@ -69,15 +69,7 @@ func controllerBench(
                     format: "idle: %d runs one at a time, done→signed p50 %.0f ms, p99 %.0f ms",
                     idle, percentile(idleLatencies, 0.5) * 1000, percentile(idleLatencies, 0.99) * 1000))
         }
-        for name in names {
-            let count = fleet.log(name).components(separatedBy: "signed (").count - 1
-            let rss = fleet.peakRSS(name).map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "?"
-            let cpu =
-                fleet.cpuSeconds(name).map {
-                    String(format: "%.2f s CPU (%.2f ms per run)", $0, $0 * 1000 / Double(max(count, 1)))
-                } ?? "?"
-            out("  \(name): signed \(count) runs, peak RSS \(rss), \(cpu)")
-        }
+        replicaLines(fleet, names)
     } catch {
         await fleet.shutdown()
         throw error
@@ -85,6 +77,19 @@ func controllerBench(
     let stopping = Date()
     await fleet.shutdown()
     out(String(format: "shut down in %.1f s", Date().timeIntervalSince(stopping)))
+}
+
+/// Each replica's runs signed, peak RSS and CPU.
+func replicaLines(_ fleet: ControllerFleet, _ names: [String]) {
+    for name in names {
+        let count = fleet.log(name).components(separatedBy: "signed (").count - 1
+        let rss = fleet.peakRSS(name).map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "?"
+        let cpu =
+            fleet.cpuSeconds(name).map {
+                String(format: "%.2f s CPU (%.2f ms per run)", $0, $0 * 1000 / Double(max(count, 1)))
+            } ?? "?"
+        out("  \(name): signed \(count) runs, peak RSS \(rss), \(cpu)")
+    }
 }
 
 /// Requests by verb and resource since `before`, per run, most frequent first.
