@@ -108,7 +108,7 @@ struct BenchSigners: SignerSource {
 }
 
 if throughput {
-    // The whole pipeline as the controller will call it: decide, payloads, sign, store (tekton), mark.
+    // The whole pipeline as the controller calls it: decide, payloads, sign, store (tekton), mark.
     guard case .success(let parsed) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
     let service = try SigningService(
         config: parsed.config, signers: BenchSigners(signer: signer), backends: [TektonStorage()],

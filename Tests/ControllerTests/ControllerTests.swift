@@ -87,14 +87,16 @@ struct ControllerTests {
         return Running(directory: dir, client: client, running: running, task: Task { await running.run() })
     }
 
-    func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+    func waitUntil(
+        _ what: String, state: () -> String = { "" }, _ condition: () -> Bool
+    ) async throws {
         // Up to 90 s (a waiting bound, not a timing check): the whole suite shares the machine's 2 cores with these
         // replicas; a full run once took past 30 s for three replicas to share six buckets.
         for _ in 0..<1800 {
             if condition() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("timed out waiting for \(what)")
+        Issue.record("timed out waiting for \(what) \(state())")
     }
 
     @Test("finished runs are signed once and annotated; a run is signed when it finishes; a new one as it arrives")

@@ -121,12 +121,27 @@ extension ControllerTests {
         }
         let later = (0..<12).map { "later-\($0)" }
         for (i, name) in later.enumerated() { api.put(try kaniko(name: name, uid: uid(200 + i)), as: .taskRuns) }
-        try await waitUntil("the later ones signed") {
+        try await waitUntil(
+            "the later ones signed",
+            state: {
+                later.filter { annotations(api, $0)["chains.tekton.dev/signed"] != "true" }.map { name in
+                    "\(name): \(annotations(api, name).filter { $0.key.hasPrefix("chains") }.keys.sorted())"
+                }.joined(separator: "; ")
+            }
+        ) {
             later.allSatisfy { annotations(api, $0)["chains.tekton.dev/signed"] == "true" }
         }
         // Each run's Signed Event follows its patch; under load it may come seconds later (once, a full run under
         // stress -c 2 beside other builds checked after 300 ms and missed one). Wait for all, then for stragglers.
-        try await waitUntil("every run's Signed event") {
+        try await waitUntil(
+            "every run's Signed event",
+            state: {
+                let counts = signedEvents(api)
+                return (names + later).filter { counts[$0, default: 0] == 0 }.map { name in
+                    "\(name): \(annotations(api, name).filter { $0.key.hasPrefix("chains") }.keys.sorted())"
+                }.joined(separator: "; ")
+            }
+        ) {
             let counts = signedEvents(api)
             return (names + later).allSatisfy { counts[$0, default: 0] >= 1 }
         }

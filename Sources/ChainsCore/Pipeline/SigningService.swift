@@ -374,7 +374,7 @@ enum Capabilities {
                 out.append(
                     ChainsError(
                         .unsupported,
-                        "asks for the \"\(artifact.signer)\" signer, which is not built yet in Chains in Swift; use \"x509\" (the key in the signing secrets)",
+                        "asks for the \"\(artifact.signer)\" signer, and this signing service was built without it (SigningAssembly builds every signer chains-config names); use \"x509\" or build the service with it",
                         key: "\(prefix).signer"))
             }
             for kind in artifact.storage where !backends.contains(kind) {
@@ -391,14 +391,14 @@ enum Capabilities {
             out.append(
                 ChainsError(
                     .unsupported,
-                    "is \"true\", but keyless signing (Fulcio) is not built yet in Chains in Swift: runs would be signed with the local key instead. Set it to \"false\" to sign with the key in the signing secrets.",
+                    "is \"true\", but this signing service signs x509 with a key: runs would be signed with the local key instead. Build it with a keyless signer source (SigningAssembly does), or set it to \"false\" to sign with the key in the signing secrets.",
                     key: "signers.x509.fulcio.enabled"))
         }
         if config.transparency.isEnabled && !hasTransparencyLog {
             out.append(
                 ChainsError(
                     .unsupported,
-                    "is \"\(config.transparency.mode == .manual ? "manual" : "true")\", but Rekor upload is not built yet in Chains in Swift; set it to \"false\"",
+                    "is \"\(config.transparency.mode == .manual ? "manual" : "true")\", but this signing service was built without a transparency log (SigningAssembly builds one for transparency.url); set it to \"false\" or build the service with one",
                     key: "transparency.enabled"))
         }
         return out

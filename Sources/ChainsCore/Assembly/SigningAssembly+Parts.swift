@@ -1,0 +1,111 @@
+import ChainsConfig
+import CloudCredentials
+import Foundation
+import HTTPTransport
+import KubeModels
+import Logging
+import OCIRegistry
+import RegistryAuth
+import Signing
+import Sigstore
+
+/// The trusted root, the transparency log and the `oci` backend with its registry client and cloud keychains.
+extension SigningAssembly {
+    /// `--trusted-root`, else `signers.x509.trusted-root.file`, else — when keyless or Rekor is on — TUF: from
+    /// `signers.x509.tuf.mirror.url` when it or `signers.x509.tuf.root.file` is set, or from sigstore's public-good
+    /// mirror (embedded root) when the Fulcio or Rekor in use is the public-good one. Else none: a keyless chain is
+    /// then checked only for its links, Rekor's key is the one it serves, and the summary says so.
+    static func resolveTrustedRoot(
+        _ env: AssemblyEnvironment, config: ChainsConfig, logger: Logger
+    ) async throws -> (root: TrustedRoot, source: String)? {
+        let file =
+            env.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
+        if let file {
+            do {
+                return (try TrustedRoot(contentsOf: file), "file \(file.path)")
+            } catch {
+                throw ChainsError(
+                    .badInput, error.description, file: file.path,
+                    key: env.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
+            }
+        }
+        guard config.fulcioEnabled || config.transparency.isEnabled else { return nil }
+        let mirrorSet =
+            config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false
+        let publicGood =
+            (config.fulcioEnabled && config.fulcioAddress == "https://fulcio.sigstore.dev")
+            || (config.transparency.isEnabled && config.transparency.url == "https://rekor.sigstore.dev")
+        guard mirrorSet || !config.tufRootFile.isEmpty || publicGood else { return nil }
+        let fetched = try await LocalTrust.viaTUF(
+            mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,
+            cache: env.tufCache, timeout: env.requestTimeout ?? .seconds(30), logger: logger)
+        return (fetched.root, fetched.source)
+    }
+
+    /// `transparency.enabled`: a Rekor client for `transparency.url`, its own HTTP client (TLS always verified),
+    /// entries checked with the trusted root's log keys when there is one.
+    static func makeTransparency(
+        _ env: AssemblyEnvironment, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
+    ) throws -> (RekorTransparencyLog, AsyncHTTPClientTransport)? {
+        guard config.transparency.isEnabled else { return nil }
+        guard let address = URL(string: config.transparency.url), let host = address.host, !host.isEmpty,
+            address.scheme == "https" || address.scheme == "http"
+        else {
+            throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
+        }
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
+        let client = RekorClient(address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
+        return (RekorTransparencyLog(client: client), http)
+    }
+
+    static func makeOCIStorage(
+        _ env: AssemblyEnvironment, config: ChainsConfig, store: any ClusterView, logger: Logger
+    ) async throws -> (OCIStorage, [AsyncHTTPClientTransport], [Diagnostic]) {
+        let policy = env.registries.policy(insecureByDefault: config.ociRepositoryInsecure)
+        let timeouts = HTTPTimeouts(
+            request: env.requestTimeout ?? .seconds(config.requestTimeout))
+        // The flag wins over chains-config's list; the refusals of a cluster stay either way.
+        var settings = env.registries
+        if settings.destinations.allowed.isEmpty { settings.destinations.allowed = config.ociAllowedRegistries }
+        let http = try AsyncHTTPClientTransport(
+            policy: policy, timeouts: timeouts, logger: logger, rules: settings.connectionRules)
+        var warnings: [Diagnostic] = []
+        let local: LocalDockerConfig?
+        do {
+            local = try LocalDockerConfig.load(directory: env.dockerConfig)
+        } catch {
+            warnings.append(.warning("\(error)"))
+            local = nil
+        }
+        var made = [http]
+        do {
+            let (cloud, cloudHTTP) = try cloudKeychains(
+                env.processEnvironment, registry: RetryingTransport(http), logger: logger)
+            made += cloudHTTP.map { [$0] } ?? []
+            for line in CloudKeychains.configured(env.processEnvironment) {
+                warnings.append(.note("cloud keychain \(line)"))
+            }
+            let storage = try OCIStorage(
+                client: RegistryClient(transport: RetryingTransport(http), policy: policy, logger: logger),
+                cluster: store, dockerConfig: local, config: config, destinations: settings.destinations,
+                cloud: cloud)
+            return (storage, made, warnings)
+        } catch {
+            for t in made { try? await t.shutdown() }
+            throw error
+        }
+    }
+
+    /// The cloud keychains the environment configures, with their own HTTP client (TLS always verified; not the
+    /// registries' connection rules: the EKS Pod Identity agent is at a link-local address), or none.
+    static func cloudKeychains(
+        _ environment: [String: String], registry: (any HTTPTransport)?, logger: Logger?
+    ) throws -> ([any CloudKeychain], AsyncHTTPClientTransport?) {
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(connect: .seconds(2), request: .seconds(15)), logger: logger)
+        let keychains = CloudKeychains.make(
+            environment: environment, transport: RetryingTransport(http), registryTransport: registry)
+        return (keychains, http)
+    }
+}

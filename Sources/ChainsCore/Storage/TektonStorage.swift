@@ -1,0 +1,30 @@
+import ChainsConfig
+import CloudCredentials
+import Foundation
+import HTTPTransport
+import KubeModels
+import OCI
+import RegistryAuth
+import Signing
+import Sigstore
+import X509
+
+/// The `tekton` backend: four base64 annotations on the run per stored item. The service collects them into the
+/// outcome's annotation patch; the front door writes them (into the output file, or to the API server).
+public struct TektonStorage: StorageBackend {
+    public let kind = StorageKind.tekton
+    public init() {}
+
+    public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
+        let keys = ChainsAnnotations.storageKeys(shortKey: item.shortKey)
+        var receipt = StorageReceipt(backend: kind)
+        receipt.annotations = [
+            keys.payload: item.payload.base64EncodedString(),
+            keys.signature: item.signature.base64EncodedString(),
+            keys.cert: Data(CertificatePEM.leaf(item.certificateChain).utf8).base64EncodedString(),
+            keys.chain: Data(CertificatePEM.rest(item.certificateChain).utf8).base64EncodedString(),
+        ]
+        receipt.locations = [.init(target: keys.signature, credential: "", detail: "annotation", alreadyPresent: false)]
+        return receipt
+    }
+}
