@@ -27,10 +27,14 @@ public actor BucketElector {
     var inFlight: [Int: Int] = [:]
     var stopped = false
     var onAcquire: @Sendable (Int) async -> Void = { _ in }
+    /// What Lease freshness is judged by, and what the rounds wait on.
+    let clock: ControllerClock
 
     public init(
-        client: KubeAPIClient, namespace: String, settings: LeaderElectionSettings, identity: String, logger: Logger
+        client: KubeAPIClient, namespace: String, settings: LeaderElectionSettings, identity: String, logger: Logger,
+        clock: ControllerClock = .continuous
     ) {
+        self.clock = clock
         self.client = client
         self.namespace = namespace
         self.settings = settings
@@ -63,7 +67,7 @@ public actor BucketElector {
 
     func holds(_ bucket: Int) -> Bool {
         guard !stopped, let at = renewedAt[bucket] else { return false }
-        return ContinuousClock.now - at < settings.renewDeadline
+        return clock.now() - at < settings.renewDeadline
     }
 
     /// Whether new work on `key` may start here; if so it counts as in flight until `end(key)`.
@@ -95,7 +99,7 @@ public actor BucketElector {
     public func run() async {
         while !Task.isCancelled {
             await round()
-            try? await Task.sleep(for: settings.retryPeriod)
+            try? await clock.sleep(settings.retryPeriod)
         }
     }
 }

@@ -8,7 +8,7 @@ extension BucketElector {
     /// share, take free or expired buckets up to it.
     func round() async {
         guard !stopped else { return }
-        let now = ContinuousClock.now
+        let now = clock.now()
         do throws(KubeError) {
             observe(try await client.list(.leases, namespace: namespace).items, now: now)
         } catch {
@@ -35,7 +35,7 @@ extension BucketElector {
             // Free, expired, or held under our own name by this Pod's previous container (restarted): ours to take.
             guard observed[name].map({ $0.expired(at: now) || $0.holder == identity }) ?? true else { continue }
             let transitions = (observed[name]?.transitions ?? -1) + 1
-            let sent = ContinuousClock.now
+            let sent = clock.now()
             if await write(name, holder: identity, transitions: transitions, acquired: true) {
                 renewedAt[b] = sent
                 count += 1
@@ -68,13 +68,13 @@ extension BucketElector {
             return
         }
         let previous = renewedAt[bucket]
-        let sent = ContinuousClock.now
+        let sent = clock.now()
         if await write(name, holder: identity, transitions: lease.transitions, acquired: false) {
             renewedAt[bucket] = sent
             // The Lease looked stale at some moment since the last renewal — before this write or while it was on
             // the wire (the API was slow or down, or this process was starved of CPU): runs turned away or left
             // unwritten meanwhile are queued again, as on taking the bucket.
-            if let previous, ContinuousClock.now - previous >= settings.renewDeadline {
+            if let previous, clock.now() - previous >= settings.renewDeadline {
                 logger.info("leader election: \(identity) leads bucket \(name) again")
                 await onAcquire(bucket)
             }
@@ -110,7 +110,7 @@ extension BucketElector {
                 observed[name] == nil
                 ? try await client.create(.leases, namespace: namespace, object)
                 : try await client.replace(.leases, namespace: namespace, name: name, object)
-            observed[name] = ObservedLease(written, seenAt: ContinuousClock.now)
+            observed[name] = ObservedLease(written, seenAt: clock.now())
             return true
         } catch {
             if !error.isConflict && error.statusReason != "AlreadyExists" {

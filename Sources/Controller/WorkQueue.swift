@@ -17,10 +17,18 @@ public actor WorkQueue {
     var shuttingDown = false
     let baseDelay: Duration
     let maxDelay: Duration
+    let clock: ControllerClock
+    let jitter: @Sendable () -> Double
 
-    public init(baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300)) {
+    /// `jitter` gives the factor each backoff is multiplied by (default: uniform in 0.8…1.2).
+    public init(
+        baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), clock: ControllerClock = .continuous,
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.8...1.2) }
+    ) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.clock = clock
+        self.jitter = jitter
     }
 
     public func add(_ key: RunKey, priority: Priority = .fresh) {
@@ -84,9 +92,10 @@ public actor WorkQueue {
         let n = failures[key, default: 0]
         failures[key] = n + 1
         let exponential = baseDelay * Int(min(pow(2, Double(n)), 1e6))
-        let delay = min(exponential, maxDelay) * Double.random(in: 0.8...1.2)
+        let delay = min(exponential, maxDelay) * jitter()
+        let clock = self.clock
         Task {
-            try? await Task.sleep(for: delay)
+            try? await clock.sleep(delay)
             self.add(key, priority: .fresh)
         }
         return delay
