@@ -11,9 +11,9 @@ import Synchronization
 /// up. A replica that dies loses its buckets when their Leases are not renewed for `lease-duration` (judged by the
 /// local clock from when the Lease last changed, as client-go does); a leader that cannot renew for
 /// `renew-deadline` stops taking work first.
-public actor BucketElector {
-    public let identity: String
-    public let settings: LeaderElectionSettings
+package actor BucketElector {
+    package let identity: String
+    package let settings: LeaderElectionSettings
     let client: KubeAPIClient
     let namespace: String
     let logger: Logger
@@ -30,7 +30,7 @@ public actor BucketElector {
     /// What Lease freshness is judged by, and what the rounds wait on.
     let clock: ControllerClock
 
-    public init(
+    package init(
         client: KubeAPIClient, namespace: String, settings: LeaderElectionSettings, identity: String, logger: Logger,
         clock: ControllerClock = .continuous
     ) {
@@ -43,10 +43,10 @@ public actor BucketElector {
     }
 
     /// Called with each bucket this replica starts to lead (the controller queues that bucket's runs).
-    public func setOnAcquire(_ body: @escaping @Sendable (Int) async -> Void) { onAcquire = body }
+    package func setOnAcquire(_ body: @escaping @Sendable (Int) async -> Void) { onAcquire = body }
 
     /// The bucket of a run: FNV-1a of `NS/NAME` (a TaskRun and a PipelineRun of one name share it).
-    public nonisolated func bucket(of key: RunKey) -> Int {
+    package nonisolated func bucket(of key: RunKey) -> Int {
         let name = "\(key.namespace)/\(key.name)"
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 {
@@ -71,32 +71,32 @@ public actor BucketElector {
     }
 
     /// Whether new work on `key` may start here; if so it counts as in flight until `end(key)`.
-    public func begin(_ key: RunKey) -> Bool {
+    package func begin(_ key: RunKey) -> Bool {
         let b = bucket(of: key)
         guard holds(b), !draining.contains(b) else { return false }
         inFlight[b, default: 0] += 1
         return true
     }
 
-    public func end(_ key: RunKey) { inFlight[bucket(of: key), default: 1] -= 1 }
+    package func end(_ key: RunKey) { inFlight[bucket(of: key), default: 1] -= 1 }
 
     /// Whether work already started on `key` may still write (its bucket's Lease is still ours and fresh).
-    public func stillHolds(_ key: RunKey) -> Bool { holds(bucket(of: key)) }
+    package func stillHolds(_ key: RunKey) -> Bool { holds(bucket(of: key)) }
 
     /// Whether a newly seen run in `key`'s bucket is ours to queue.
-    public func leads(_ key: RunKey) -> Bool {
+    package func leads(_ key: RunKey) -> Bool {
         let b = bucket(of: key)
         return holds(b) && !draining.contains(b)
     }
 
     /// The buckets led now.
-    public var led: [Int] { renewedAt.keys.filter { holds($0) }.sorted() }
+    package var led: [Int] { renewedAt.keys.filter { holds($0) }.sorted() }
     let ledSnapshot = Mutex<[Int]>([])
     /// The same, without waiting for the actor (for tests and metrics): as of the last round.
-    public nonisolated var ledNow: [Int] { ledSnapshot.withLock { $0 } }
+    package nonisolated var ledNow: [Int] { ledSnapshot.withLock { $0 } }
 
     /// Renews, lets go and takes Leases every `retry-period` until cancelled.
-    public func run() async {
+    package func run() async {
         while !Task.isCancelled {
             await round()
             try? await clock.sleep(settings.retryPeriod)

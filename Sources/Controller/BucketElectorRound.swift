@@ -133,7 +133,7 @@ extension BucketElector {
 
     /// Stops leading: every bucket's Lease is handed back at once (holder empty, so another replica need not wait
     /// for it to expire) and the member Lease deleted. Call once the work in flight is done.
-    public func stop() async {
+    package func stop() async {
         for b in renewedAt.keys.sorted() { await release(b) }
         stopped = true
         ledSnapshot.withLock { $0 = [] }

@@ -9,18 +9,18 @@ import Synchronization
 /// the signing service, and writes its annotations back. Built so far: the watch (reflectors that keep only the
 /// fields deciding whether to queue), the queue (fresh runs first, backoff), workers, the reconciler with the
 /// service in use now (`ServiceSupply`: chains-config and the signing secrets can change under it).
-public final class ChainsController: Sendable {
-    public let client: KubeAPIClient
-    public let queue: WorkQueue
-    public let supply: ServiceSupply
+package final class ChainsController: Sendable {
+    package let client: KubeAPIClient
+    package let queue: WorkQueue
+    package let supply: ServiceSupply
     /// Which runs are this replica's (nil: all of them).
-    public let elector: BucketElector?
+    package let elector: BucketElector?
     /// The runs that want attention, by key, whichever replica leads them: queued when their bucket becomes ours.
     /// With the time each finished (nil: not finished), for the oldest-unsigned gauge.
     let known = Mutex<[RunKey: Date?]>([:])
     /// Resources listed at least once (ready when both are).
     let synced = Mutex<Set<String>>([])
-    public let metrics: ControllerMetrics?
+    package let metrics: ControllerMetrics?
     /// Versions of runs this replica wrote itself (attempt records): their watch events do not queue the run again.
     let ownWrites: OwnWrites
     let watches = Mutex<Task<Void, Never>?>(nil)
@@ -28,7 +28,7 @@ public final class ChainsController: Sendable {
     let threads: Int
     let logger: Logger
 
-    public init(
+    package init(
         client: KubeAPIClient, supply: ServiceSupply, namespace: String?, threads: Int, logger: Logger,
         queue: WorkQueue = WorkQueue(), elector: BucketElector? = nil, metrics: ControllerMetrics? = nil,
         ownWrites: OwnWrites = OwnWrites()
@@ -90,7 +90,7 @@ public final class ChainsController: Sendable {
     static func key(_ resource: KubeResource, _ object: JSONValue) -> RunKey? { RunKey(resource, object) }
 
     /// Watches and works until `stop()` (or cancellation, which also cuts the work in flight short).
-    public func run() async {
+    package func run() async {
         await elector?.setOnAcquire { [self] bucket in await self.acquired(bucket) }
         let watching = Task {
             await withDiscardingTaskGroup { group in
@@ -124,7 +124,7 @@ public final class ChainsController: Sendable {
     }
 
     /// Both kinds of run have been listed: the controller knows its work.
-    public var isReady: Bool { synced.withLock { $0.count == 2 } }
+    package var isReady: Bool { synced.withLock { $0.count == 2 } }
 
     static func completed(_ object: JSONValue) -> Date? {
         object["status"]?["completionTime"]?.stringValue.flatMap(Reconciler.date)
@@ -145,7 +145,7 @@ public final class ChainsController: Sendable {
     }
 
     /// Takes no new work: the workers finish the run each is on, then `run()` returns.
-    public func stop() async {
+    package func stop() async {
         await queue.shutDown()
         watches.withLock { $0?.cancel() }
     }

@@ -1,10 +1,10 @@
 /// The time the controller's queue and leader election run on: the monotonic clock and its sleep, or — in tests —
 /// a clock they drive, so backoff and Lease expiry are tested without waiting.
-public struct ControllerClock: Sendable {
-    public var now: @Sendable () -> ContinuousClock.Instant
-    public var sleep: @Sendable (Duration) async throws -> Void
+package struct ControllerClock: Sendable {
+    package var now: @Sendable () -> ContinuousClock.Instant
+    package var sleep: @Sendable (Duration) async throws -> Void
 
-    public init(
+    package init(
         now: @escaping @Sendable () -> ContinuousClock.Instant,
         sleep: @escaping @Sendable (Duration) async throws -> Void
     ) {
@@ -13,5 +13,5 @@ public struct ControllerClock: Sendable {
     }
 
     /// `ContinuousClock`: what the controller runs on.
-    public static let continuous = ControllerClock(now: { .now }, sleep: { try await Task.sleep(for: $0) })
+    package static let continuous = ControllerClock(now: { .now }, sleep: { try await Task.sleep(for: $0) })
 }

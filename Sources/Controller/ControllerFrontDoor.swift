@@ -7,67 +7,67 @@ import ServiceLifecycle
 import Sigstore
 
 /// `chains controller`'s flags, as Tekton Chains names them where it has them.
-public struct ControllerOptions: Sendable {
+package struct ControllerOptions: Sendable {
     /// `--kubeconfig`; nil: in-cluster.
-    public var kubeconfig: String?
+    package var kubeconfig: String?
     /// `--namespace`: watch one namespace; nil: all.
-    public var namespace: String?
+    package var namespace: String?
     /// `--threads-per-controller`.
-    public var threads = 2
+    package var threads = 2
     /// `--kube-api-qps`, `--kube-api-burst`.
-    public var qps: Double = 50
-    public var burst = 50
+    package var qps: Double = 50
+    package var burst = 50
     /// `--signing-secrets DIR` (default `/etc/signing-secrets`, where the Chains Deployment mounts them).
-    public var signingSecrets = URL(fileURLWithPath: "/etc/signing-secrets")
-    public var trustedRoot: URL?
+    package var signingSecrets = URL(fileURLWithPath: "/etc/signing-secrets")
+    package var trustedRoot: URL?
     /// `--config FILE` instead of the `chains-config` ConfigMap in the controller's namespace.
-    public var configFile: URL?
+    package var configFile: URL?
     /// `SYSTEM_NAMESPACE` (default `tekton-chains`): where `chains-config` is read.
-    public var systemNamespace = ProcessInfo.processInfo.environment["SYSTEM_NAMESPACE"] ?? "tekton-chains"
+    package var systemNamespace = ProcessInfo.processInfo.environment["SYSTEM_NAMESPACE"] ?? "tekton-chains"
     /// How often the signing secrets (and `--config`) are compared with what the service was built from.
-    public var reloadInterval: Duration = .seconds(10)
+    package var reloadInterval: Duration = .seconds(10)
     /// `--run-timeout`: a run's whole budget.
-    public var runTimeout: Duration?
+    package var runTimeout: Duration?
     /// Makes the `spiffe` identity provider (the executable links the SPIFFE target).
-    public var spiffeTokenProvider: SPIFFEProviderFactory?
+    package var spiffeTokenProvider: SPIFFEProviderFactory?
 
     /// Overrides of the leader-election ConfigMap (`--lease-duration`, `--renew-deadline`, `--retry-period`,
     /// `--buckets`).
-    public var leaseDuration: Duration?
-    public var renewDeadline: Duration?
-    public var retryPeriod: Duration?
-    public var buckets: Int?
+    package var leaseDuration: Duration?
+    package var renewDeadline: Duration?
+    package var retryPeriod: Duration?
+    package var buckets: Int?
     /// The leader-election ConfigMap: `CONFIG_LEADERELECTION_NAME`, as Chains' Deployment sets it.
-    public var leaderElectionConfigMap =
+    package var leaderElectionConfigMap =
         ProcessInfo.processInfo.environment["CONFIG_LEADERELECTION_NAME"] ?? "tekton-chains-config-leader-election"
     /// `--allowed-registries`: push only to these `host[:port]` patterns (chains-config's
     /// `storage.oci.allowed-registries` when empty). In a cluster (no `--kubeconfig`), loopback and the API service
     /// are refused as well.
-    public var allowedRegistries: [String] = []
+    package var allowedRegistries: [String] = []
     /// `--resolve`: lowercased `host:port` → the numeric address registry connections for it go to.
-    public var resolve: [String: String] = [:]
+    package var resolve: [String: String] = [:]
     /// `--metrics-address`: where `/metrics`, `/healthz` and `/readyz` are served (Chains' metrics port).
-    public var metricsAddress = ":9090"
+    package var metricsAddress = ":9090"
     /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.
-    public var identity = LeaderElectionSettings.identity()
+    package var identity = LeaderElectionSettings.identity()
 
-    public init() {}
+    package init() {}
 }
 
 /// A flag that cannot be used (exit 2).
-public struct ControllerOptionError: Error, Sendable, CustomStringConvertible {
-    public var flag: String
-    public var reason: String
-    public var description: String { "\(flag): \(reason)" }
+package struct ControllerOptionError: Error, Sendable, CustomStringConvertible {
+    package var flag: String
+    package var reason: String
+    package var description: String { "\(flag): \(reason)" }
 }
 
 /// A controller built and ready: `run()` watches, signs and follows configuration changes until cancelled, then
 /// shuts its signing services down.
-public final class RunningController: Service {
-    public let controller: ChainsController
-    public let live: LiveConfiguration
-    public let elector: BucketElector
-    public var supply: ServiceSupply { controller.supply }
+package final class RunningController: Service {
+    package let controller: ChainsController
+    package let live: LiveConfiguration
+    package let elector: BucketElector
+    package var supply: ServiceSupply { controller.supply }
 
     init(controller: ChainsController, live: LiveConfiguration, elector: BucketElector) {
         self.controller = controller
@@ -78,7 +78,7 @@ public final class RunningController: Service {
     /// Runs until graceful shutdown (swift-service-lifecycle) or cancellation. A graceful shutdown drains: no new work,
     /// the runs in flight finish; cancellation cuts them short. Then the Leases are handed back so another replica
     /// takes over at once, and the signing services are shut down.
-    public func run() async {
+    package func run() async {
         let election = Task { await elector.run() }
         let live = Task { await self.live.run() }
         let work = Task { await controller.run() }
@@ -108,8 +108,8 @@ public final class RunningController: Service {
 
 /// Builds the controller: the API client, chains-config (the ConfigMap in the controller's namespace, watched), the
 /// one signing service with the API server as its cluster view, and runs it until SIGTERM or SIGINT.
-public enum ControllerFrontDoor {
-    public static func run(_ options: ControllerOptions, logger: Logger) async throws {
+package enum ControllerFrontDoor {
+    package static func run(_ options: ControllerOptions, logger: Logger) async throws {
         guard let address = HealthServer.parse(address: options.metricsAddress) else {
             throw ControllerOptionError(
                 flag: "--metrics-address", reason: "\"\(options.metricsAddress)\" is not HOST:PORT (e.g. :9090)")
@@ -141,7 +141,7 @@ public enum ControllerFrontDoor {
 
     /// The controller `chains controller` runs, built on `client`: an invalid chains-config at start is an error
     /// (exit 2); later ones keep the configuration in use.
-    public static func start(
+    package static func start(
         client: KubeAPIClient, options: ControllerOptions, logger: Logger, queue: WorkQueue = WorkQueue()
     ) async throws -> RunningController {
         var data: JSONValue?

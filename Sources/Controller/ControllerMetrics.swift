@@ -7,11 +7,11 @@ import Prometheus
 /// `…_signing_failures_total{error_type}`, the pipelinerun ones), plus ours — queue depth, the age of the oldest
 /// finished run not yet signed, done→signed latency, reconciles by result, buckets led, configuration generation.
 /// Through swift-metrics with a Prometheus factory of its own (no process-wide bootstrap, so tests can make many).
-public final class ControllerMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+package final class ControllerMetrics: Sendable {
+    package let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
 
-    public init() {
+    package init() {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         let latency: [Duration] = [
@@ -65,5 +65,5 @@ public final class ControllerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition.
-    public func exposition() -> String { registry.emitToString() }
+    package func exposition() -> String { registry.emitToString() }
 }

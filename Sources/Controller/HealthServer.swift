@@ -9,7 +9,7 @@ import Synchronization
 /// `/metrics` (Prometheus text), `/healthz` and `/readyz` (Chains' `/health` and `/readiness` too) on
 /// `--metrics-address`: a small HTTP/1 server on NIO, run by swift-service-lifecycle. Each connection ends on
 /// graceful shutdown (an idle keep-alive connection would otherwise hold it open).
-public final class HealthServer: Service {
+package final class HealthServer: Service {
     let host: String
     let port: Int
     let metrics: ControllerMetrics
@@ -17,9 +17,9 @@ public final class HealthServer: Service {
     let logger: Logger
     /// The port bound (with port 0, the one the system chose).
     let bound = Mutex<Int?>(nil)
-    public var boundPort: Int? { bound.withLock { $0 } }
+    package var boundPort: Int? { bound.withLock { $0 } }
 
-    public init(
+    package init(
         host: String, port: Int, metrics: ControllerMetrics, logger: Logger, ready: @escaping @Sendable () -> Bool
     ) {
         self.host = host
@@ -30,7 +30,7 @@ public final class HealthServer: Service {
     }
 
     /// `:9090`, `0.0.0.0:9090`, `127.0.0.1:0`, `[::1]:9090`.
-    public static func parse(address: String) -> (host: String, port: Int)? {
+    package static func parse(address: String) -> (host: String, port: Int)? {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }
@@ -39,7 +39,7 @@ public final class HealthServer: Service {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
-    public func run() async throws {
+    package func run() async throws {
         // Each connection is served from the moment it is accepted, in a task of its own (see `TaskSet`: a
         // connection left in NIO's async server channel at shutdown traps when dropped).
         let connections = TaskSet()

@@ -5,29 +5,29 @@ import Synchronization
 
 /// One JSON object per line on standard error — `ts`, `level`, `logger`, `msg` and the metadata (a run's
 /// `namespace`, `name` and `kind`) — as log collectors in a cluster expect (Chains logs JSON through zap).
-public struct JSONLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct JSONLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     let label: String
     let write: @Sendable (String) -> Void
 
-    public init(label: String, write: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+    package init(label: String, write: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
         self.label = label
         self.write = write
     }
 
     static let lock = Mutex(())
-    public static let standardError: @Sendable (String) -> Void = { line in
+    package static let standardError: @Sendable (String) -> Void = { line in
         lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields: [String: JSONValue] = [:]
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }

@@ -5,12 +5,12 @@ import KubeModels
 
 /// The signing service's cluster view from the API server: a PipelineRun's children by `status.childReferences`,
 /// and the Secrets, ServiceAccounts and Pods credentials come from — always in the run's own namespace.
-public struct KubeClusterView: ClusterView {
+package struct KubeClusterView: ClusterView {
     let client: KubeAPIClient
 
-    public init(client: KubeAPIClient) { self.client = client }
+    package init(client: KubeAPIClient) { self.client = client }
 
-    public func children(of run: PipelineRun) async throws -> ChildLookup {
+    package func children(of run: PipelineRun) async throws -> ChildLookup {
         var found: [TaskRun] = []
         var missing: [String] = []
         for ref in run.status.childReferences ?? [] {
@@ -27,15 +27,15 @@ public struct KubeClusterView: ClusterView {
         return ChildLookup(found: found, missing: missing)
     }
 
-    public func secret(namespace: String, name: String) async throws -> Secret? {
+    package func secret(namespace: String, name: String) async throws -> Secret? {
         try await object(.secrets, namespace: namespace, name: name)
     }
 
-    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+    package func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
         try await object(.serviceAccounts, namespace: namespace, name: name)
     }
 
-    public func pod(namespace: String, name: String) async throws -> Pod? {
+    package func pod(namespace: String, name: String) async throws -> Pod? {
         try await object(.pods, namespace: namespace, name: name)
     }
 
@@ -47,16 +47,16 @@ public struct KubeClusterView: ClusterView {
 
 /// Keeps each new signature's attempt record on the run (a merge patch of its annotations) before it is pushed.
 /// The write is noted in `ownWrites` first, so the watch does not queue the run again for it.
-public struct KubeAttemptRecorder: AttemptRecorder {
+package struct KubeAttemptRecorder: AttemptRecorder {
     let client: KubeAPIClient
     let ownWrites: OwnWrites?
 
-    public init(client: KubeAPIClient, ownWrites: OwnWrites? = nil) {
+    package init(client: KubeAPIClient, ownWrites: OwnWrites? = nil) {
         self.client = client
         self.ownWrites = ownWrites
     }
 
-    public func record(_ annotations: [String: String], on run: RunContext) async throws {
+    package func record(_ annotations: [String: String], on run: RunContext) async throws {
         let key = RunKey(run.kind == "PipelineRun" ? .pipelineRun : .taskRun, namespace: run.namespace, name: run.name)
         ownWrites?.note(key, annotations: annotations)
         do {

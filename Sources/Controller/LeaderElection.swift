@@ -6,21 +6,21 @@ import Logging
 
 /// How replicas share the work: Tekton Chains' (knative's) `tekton-chains-config-leader-election` keys, with flags
 /// of ours to override them.
-public struct LeaderElectionSettings: Sendable, Equatable {
+package struct LeaderElectionSettings: Sendable, Equatable {
     /// How long a Lease holds after its last renewal: a replica that dies loses its buckets within this.
-    public var leaseDuration: Duration = .seconds(60)
+    package var leaseDuration: Duration = .seconds(60)
     /// A leader that could not renew for this long stops working on its buckets (before anyone may take them).
-    public var renewDeadline: Duration = .seconds(40)
+    package var renewDeadline: Duration = .seconds(40)
     /// How often Leases are renewed and free ones tried.
-    public var retryPeriod: Duration = .seconds(10)
+    package var retryPeriod: Duration = .seconds(10)
     /// The key space is split into this many buckets, each led by one replica (1…10, as knative allows).
-    public var buckets = 1
+    package var buckets = 1
 
-    public init() {}
+    package init() {}
 
     /// The ConfigMap's `data` (`lease-duration`, `renew-deadline`, `retry-period`, `buckets`, or their camelCase
     /// forms); an invalid value names its key.
-    public static func parse(_ data: [String: String]) throws(LeaderElectionError) -> LeaderElectionSettings {
+    package static func parse(_ data: [String: String]) throws(LeaderElectionError) -> LeaderElectionSettings {
         var settings = LeaderElectionSettings()
         func value(_ key: String, _ camel: String) -> (String, String)? {
             if let v = data[key] { return (key, v) }
@@ -46,7 +46,7 @@ public struct LeaderElectionSettings: Sendable, Equatable {
         return settings
     }
 
-    public func validate() throws(LeaderElectionError) {
+    package func validate() throws(LeaderElectionError) {
         guard renewDeadline < leaseDuration else {
             throw LeaderElectionError(key: "renew-deadline", reason: "must be shorter than lease-duration")
         }
@@ -57,17 +57,17 @@ public struct LeaderElectionSettings: Sendable, Equatable {
 
     /// This replica's holder identity: `POD_NAME` (the downward API), else the host name and a random suffix, so
     /// two replicas on one host never share one.
-    public static func identity(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    package static func identity(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let pod = environment["POD_NAME"], !pod.isEmpty { return pod }
         let host = ProcessInfo.processInfo.hostName.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "-" }
         return String(host.prefix(40)) + "-" + String(UInt32.random(in: .min ... .max), radix: 16)
     }
 }
 
-public struct LeaderElectionError: Error, Sendable, CustomStringConvertible {
-    public var key: String
-    public var reason: String
-    public var description: String { "tekton-chains-config-leader-election key \"\(key)\": \(reason)" }
+package struct LeaderElectionError: Error, Sendable, CustomStringConvertible {
+    package var key: String
+    package var reason: String
+    package var description: String { "tekton-chains-config-leader-election key \"\(key)\": \(reason)" }
 }
 
 /// A Lease as read: who holds it, since when it last changed here (the local clock, as client-go judges expiry, so

@@ -11,7 +11,7 @@ import Logging
 /// so its files are compared by content every `interval`). A change builds a new service; one that does not build
 /// (an invalid key, a configuration asking for what cannot be served) keeps the previous one, and a log line and
 /// an Event on the ConfigMap name the key.
-public actor LiveConfiguration {
+package actor LiveConfiguration {
     let client: KubeAPIClient
     let options: ControllerOptions
     let supply: ServiceSupply

@@ -7,10 +7,10 @@ import Synchronization
 /// arrive before the answer — and recognised by its content: every record it wrote, value for value (each holds a
 /// fresh signature, so no one else's write matches). Forgotten when its event arrives, when the write fails, or with
 /// the run.
-public final class OwnWrites: Sendable {
+package final class OwnWrites: Sendable {
     let expected = Mutex<[RunKey: [String: String]]>([:])
 
-    public init() {}
+    package init() {}
 
     func note(_ key: RunKey, annotations: [String: String]) {
         expected.withLock { $0[key, default: [:]].merge(annotations) { _, new in new } }

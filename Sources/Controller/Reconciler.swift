@@ -5,7 +5,7 @@ import KubeModels
 import Logging
 
 /// What one reconcile decided for the queue.
-public enum ReconcileResult: Sendable, Equatable {
+package enum ReconcileResult: Sendable, Equatable {
     /// Nothing more to do for this run now (signed, failed for good, not done, already reconciled, gone).
     case done
     /// Try again later with backoff: a retryable failure (registry, Fulcio, Rekor, API down) — Chains' `retries`
@@ -14,7 +14,7 @@ public enum ReconcileResult: Sendable, Equatable {
 }
 
 /// One run: read it fresh from the API, decide, sign through the service, write the annotations back.
-public struct Reconciler: Sendable {
+package struct Reconciler: Sendable {
     let client: KubeAPIClient
     let service: SigningService
     let logger: Logger
@@ -23,13 +23,13 @@ public struct Reconciler: Sendable {
     var stillLeads: @Sendable () async -> Bool = { true }
     var metrics: ControllerMetrics?
 
-    public init(client: KubeAPIClient, service: SigningService, logger: Logger) {
+    package init(client: KubeAPIClient, service: SigningService, logger: Logger) {
         self.client = client
         self.service = service
         self.logger = logger
     }
 
-    public func reconcile(_ key: RunKey) async -> ReconcileResult {
+    package func reconcile(_ key: RunKey) async -> ReconcileResult {
         let resource = key.resource
         let (namespace, name) = (key.namespace, key.name)
         do {

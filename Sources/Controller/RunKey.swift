@@ -3,20 +3,20 @@ import KubeModels
 
 /// A run the controller works on: the work queue's key, what a bucket is chosen by, and the log's metadata. Made
 /// once from the watched object; nothing splits a string to get its parts back.
-public struct RunKey: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+package struct RunKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    package enum Kind: String, Sendable, Hashable {
         case taskRun = "taskruns"
         case pipelineRun = "pipelineruns"
 
         /// `TaskRun`, `PipelineRun`.
-        public var kindName: String { self == .taskRun ? "TaskRun" : "PipelineRun" }
+        package var kindName: String { self == .taskRun ? "TaskRun" : "PipelineRun" }
     }
 
-    public var kind: Kind
-    public var namespace: String
-    public var name: String
+    package var kind: Kind
+    package var namespace: String
+    package var name: String
 
-    public init(_ kind: Kind, namespace: String, name: String) {
+    package init(_ kind: Kind, namespace: String, name: String) {
         self.kind = kind
         self.namespace = namespace
         self.name = name
@@ -30,10 +30,10 @@ public struct RunKey: Hashable, Sendable, Comparable, CustomStringConvertible {
         self.init(resource == .pipelineRuns ? .pipelineRun : .taskRun, namespace: namespace, name: name)
     }
 
-    public var resource: KubeResource { kind == .pipelineRun ? .pipelineRuns : .taskRuns }
+    package var resource: KubeResource { kind == .pipelineRun ? .pipelineRuns : .taskRuns }
 
     /// `taskruns/NS/NAME`, as the API path names it (and the run's source in messages).
-    public var description: String { "\(kind.rawValue)/\(namespace)/\(name)" }
+    package var description: String { "\(kind.rawValue)/\(namespace)/\(name)" }
 
-    public static func < (lhs: RunKey, rhs: RunKey) -> Bool { lhs.description < rhs.description }
+    package static func < (lhs: RunKey, rhs: RunKey) -> Bool { lhs.description < rhs.description }
 }

@@ -4,7 +4,7 @@ import Synchronization
 /// The signing service the workers use now. A new chains-config or new signing secrets replace it while runs are
 /// being signed: a run started with the previous service finishes with it, and the previous one is shut down (its
 /// HTTP clients closed) when its last run is done.
-public final class ServiceSupply: Sendable {
+package final class ServiceSupply: Sendable {
     struct Entry {
         let assembly: SigningAssembly
         var users: Int
@@ -15,20 +15,20 @@ public final class ServiceSupply: Sendable {
     }
     let state: Mutex<State>
 
-    public init(_ assembly: SigningAssembly) {
+    package init(_ assembly: SigningAssembly) {
         state = Mutex(State(current: 0, entries: [0: Entry(assembly: assembly, users: 0)]))
     }
 
     /// The service in use now.
-    public var current: SigningService {
+    package var current: SigningService {
         state.withLock { $0.entries[$0.current]!.assembly.service }
     }
 
     /// How many times the service was replaced (0 at start).
-    public var generation: Int { state.withLock { $0.current } }
+    package var generation: Int { state.withLock { $0.current } }
 
     /// Runs `body` with the current service, which stays up until `body` returns even if it is replaced meanwhile.
-    public func with<T: Sendable>(_ body: (SigningService) async -> T) async -> T {
+    package func with<T: Sendable>(_ body: (SigningService) async -> T) async -> T {
         let (id, service) = state.withLock { s in
             s.entries[s.current]!.users += 1
             return (s.current, s.entries[s.current]!.assembly.service)
@@ -47,7 +47,7 @@ public final class ServiceSupply: Sendable {
     }
 
     /// Makes `assembly` the current service; the previous one is shut down now if idle, else when its last run ends.
-    public func replace(with assembly: SigningAssembly) async {
+    package func replace(with assembly: SigningAssembly) async {
         let idle: SigningAssembly? = state.withLock { s in
             let previous = s.current
             s.current = previous + 1
@@ -59,7 +59,7 @@ public final class ServiceSupply: Sendable {
     }
 
     /// Shuts every service down (the controller is stopping and its workers are done).
-    public func shutdown() async {
+    package func shutdown() async {
         let all = state.withLock { s in
             let fronts = s.entries.values.map(\.assembly)
             s.entries = [:]

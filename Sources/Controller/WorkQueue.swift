@@ -3,8 +3,8 @@ import Foundation
 /// The controller's work queue: each key at most once (a key changed while it is being worked on runs again after),
 /// newly finished runs before the backlog found at start-up (turning Chains on over thousands of old runs must not
 /// starve new ones, tektoncd/chains#979), and per-key exponential backoff with jitter for retries.
-public actor WorkQueue {
-    public enum Priority: Sendable { case fresh, backlog }
+package actor WorkQueue {
+    package enum Priority: Sendable { case fresh, backlog }
 
     var fresh: [RunKey] = []
     var backlog: [RunKey] = []
@@ -21,7 +21,7 @@ public actor WorkQueue {
     let jitter: @Sendable () -> Double
 
     /// `jitter` gives the factor each backoff is multiplied by (default: uniform in 0.8…1.2).
-    public init(
+    package init(
         baseDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(300), clock: ControllerClock = .continuous,
         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.8...1.2) }
     ) {
@@ -31,7 +31,7 @@ public actor WorkQueue {
         self.jitter = jitter
     }
 
-    public func add(_ key: RunKey, priority: Priority = .fresh) {
+    package func add(_ key: RunKey, priority: Priority = .fresh) {
         guard !shuttingDown else { return }
         if processing.contains(key) {
             dirty[key] = priority == .fresh ? .fresh : (dirty[key] ?? .backlog)
@@ -57,7 +57,7 @@ public actor WorkQueue {
     }
 
     /// The next key to work on (fresh first), waiting for one; nil once shut down.
-    public func next() async -> RunKey? {
+    package func next() async -> RunKey? {
         if let key = take() { return key }
         if shuttingDown { return nil }
         return await withCheckedContinuation { waiters.append($0) }
@@ -78,7 +78,7 @@ public actor WorkQueue {
     }
 
     /// Work on `key` finished: it is forgotten (its backoff reset), or queued again if it changed meanwhile.
-    public func done(_ key: RunKey) {
+    package func done(_ key: RunKey) {
         processing.remove(key)
         failures[key] = nil
         if let again = dirty.removeValue(forKey: key) { add(key, priority: again) }
@@ -86,7 +86,7 @@ public actor WorkQueue {
 
     /// Work on `key` should be tried again later: after 1 s, 2 s, 4 s … up to 5 min, ±20 % jitter.
     @discardableResult
-    public func retry(_ key: RunKey) -> Duration {
+    package func retry(_ key: RunKey) -> Duration {
         processing.remove(key)
         dirty[key] = nil
         let n = failures[key, default: 0]
@@ -101,9 +101,9 @@ public actor WorkQueue {
         return delay
     }
 
-    public var depth: Int { fresh.count + backlog.count }
+    package var depth: Int { fresh.count + backlog.count }
 
-    public func shutDown() {
+    package func shutDown() {
         shuttingDown = true
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters = []

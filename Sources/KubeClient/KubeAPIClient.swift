@@ -6,14 +6,14 @@ import KubeModels
 /// replace, JSON merge patch. Every request carries the current bearer token (re-read when it rotates) and waits
 /// for the client-side rate limit (`--kube-api-qps`, `--kube-api-burst`). No maintained Swift Kubernetes client is
 /// among our packages, so this one is ours; it speaks only what the controller needs.
-public final class KubeAPIClient: Sendable {
-    public let connection: KubeConnection
+package final class KubeAPIClient: Sendable {
+    package let connection: KubeConnection
     let transport: AsyncHTTPClientTransport
     let limiter: RateLimiter
     /// The longest one request may take; a watch gets its own (its `timeoutSeconds` plus a margin).
     let requestTimeout: Duration
 
-    public init(
+    package init(
         connection: KubeConnection, qps: Double = 50, burst: Int = 50, requestTimeout: Duration = .seconds(30)
     ) throws {
         self.connection = connection
@@ -26,7 +26,7 @@ public final class KubeAPIClient: Sendable {
         self.requestTimeout = requestTimeout
     }
 
-    public func shutdown() async { try? await transport.shutdown() }
+    package func shutdown() async { try? await transport.shutdown() }
 
     func url(_ resource: KubeResource, namespace: String?, name: String?, query: [String: String] = [:]) -> URL {
         var components = URLComponents(url: connection.server, resolvingAgainstBaseURL: false)!
@@ -75,7 +75,7 @@ public final class KubeAPIClient: Sendable {
     }
 
     /// The object, or nil when there is none (404).
-    public func get(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) -> JSONValue? {
+    package func get(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) -> JSONValue? {
         do {
             return try await call("GET", url(resource, namespace: namespace, name: name))
         } catch  where error.isNotFound {
@@ -85,7 +85,7 @@ public final class KubeAPIClient: Sendable {
 
     /// Every object (all pages of `pageSize`), each through `transform` as its page arrives (so a caller keeping a
     /// little of each never holds every whole object at once), and the list's resourceVersion to watch from.
-    public func list(
+    package func list(
         _ resource: KubeResource, namespace: String?, pageSize: Int = 500,
         transform: (JSONValue) -> JSONValue = { $0 }
     ) async throws(KubeError) -> (items: [JSONValue], resourceVersion: String) {
@@ -103,14 +103,14 @@ public final class KubeAPIClient: Sendable {
         return (items, version)
     }
 
-    public func create(
+    package func create(
         _ resource: KubeResource, namespace: String?, _ object: JSONValue
     ) async throws(KubeError) -> JSONValue {
         try await call(
             "POST", url(resource, namespace: namespace, name: nil), body: object, contentType: "application/json")
     }
 
-    public func replace(
+    package func replace(
         _ resource: KubeResource, namespace: String?, name: String, _ object: JSONValue
     ) async throws(KubeError) -> JSONValue {
         try await call(
@@ -120,7 +120,7 @@ public final class KubeAPIClient: Sendable {
     /// RFC 7386 merge patch (`metadata.annotations`, finalizers). A `metadata.resourceVersion` in the patch makes it
     /// conditional: 409 when the object changed.
     /// `fieldManager` names who made the change in the object's `managedFields` (default: the server's choice).
-    public func mergePatch(
+    package func mergePatch(
         _ resource: KubeResource, namespace: String?, name: String, _ patch: JSONValue, fieldManager: String? = nil
     ) async throws(KubeError) -> JSONValue {
         try await call(
@@ -134,7 +134,7 @@ extension KubeAPIClient {
     /// Server-side apply of `object` (JSON, which is YAML) as `fieldManager`: the fields it names become that manager's;
     /// fields the manager applied before and leaves out are removed unless another manager owns them. A field another
     /// manager owns with another value is a 409 `Conflict` unless `force`. A `metadata.uid` is a precondition.
-    public func apply(
+    package func apply(
         _ resource: KubeResource, namespace: String?, name: String, _ object: JSONValue, fieldManager: String,
         force: Bool = false
     ) async throws(KubeError) -> JSONValue {
@@ -147,7 +147,7 @@ extension KubeAPIClient {
     }
 
     /// Deletes the object (with finalizers, the server only marks it: `deletionTimestamp`).
-    public func delete(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) {
+    package func delete(_ resource: KubeResource, namespace: String?, name: String) async throws(KubeError) {
         _ = try await call("DELETE", url(resource, namespace: namespace, name: name))
     }
 }

@@ -3,27 +3,27 @@ import HTTPTransport
 import KubeModels
 
 /// A resource type: where it lives in the API.
-public struct KubeResource: Sendable, Hashable {
-    public var group: String
-    public var version: String
-    public var plural: String
-    public var namespaced: Bool
+package struct KubeResource: Sendable, Hashable {
+    package var group: String
+    package var version: String
+    package var plural: String
+    package var namespaced: Bool
 
-    public init(group: String, version: String, plural: String, namespaced: Bool = true) {
+    package init(group: String, version: String, plural: String, namespaced: Bool = true) {
         self.group = group
         self.version = version
         self.plural = plural
         self.namespaced = namespaced
     }
 
-    public static let taskRuns = KubeResource(group: "tekton.dev", version: "v1", plural: "taskruns")
-    public static let pipelineRuns = KubeResource(group: "tekton.dev", version: "v1", plural: "pipelineruns")
-    public static let secrets = KubeResource(group: "", version: "v1", plural: "secrets")
-    public static let serviceAccounts = KubeResource(group: "", version: "v1", plural: "serviceaccounts")
-    public static let pods = KubeResource(group: "", version: "v1", plural: "pods")
-    public static let configMaps = KubeResource(group: "", version: "v1", plural: "configmaps")
-    public static let events = KubeResource(group: "", version: "v1", plural: "events")
-    public static let leases = KubeResource(group: "coordination.k8s.io", version: "v1", plural: "leases")
+    package static let taskRuns = KubeResource(group: "tekton.dev", version: "v1", plural: "taskruns")
+    package static let pipelineRuns = KubeResource(group: "tekton.dev", version: "v1", plural: "pipelineruns")
+    package static let secrets = KubeResource(group: "", version: "v1", plural: "secrets")
+    package static let serviceAccounts = KubeResource(group: "", version: "v1", plural: "serviceaccounts")
+    package static let pods = KubeResource(group: "", version: "v1", plural: "pods")
+    package static let configMaps = KubeResource(group: "", version: "v1", plural: "configmaps")
+    package static let events = KubeResource(group: "", version: "v1", plural: "events")
+    package static let leases = KubeResource(group: "coordination.k8s.io", version: "v1", plural: "leases")
 
     /// `/api/v1/namespaces/NS/secrets/NAME`, `/apis/tekton.dev/v1/taskruns`, …
     func path(namespace: String?, name: String?) -> String {
@@ -36,32 +36,32 @@ public struct KubeResource: Sendable, Hashable {
 }
 
 /// The API server refused or failed: its `Status` (code, reason, message), or why the request did not get there.
-public struct KubeError: Error, Sendable, CustomStringConvertible, RetryClassifiable {
-    public var status: Int?
+package struct KubeError: Error, Sendable, CustomStringConvertible, RetryClassifiable {
+    package var status: Int?
     /// The Status `reason`: `NotFound`, `Conflict`, `AlreadyExists`, `Expired`, `Forbidden`, …
-    public var statusReason: String?
-    public var reason: String
+    package var statusReason: String?
+    package var reason: String
     /// Trying again later may work: 429, 5xx, timeouts, a connection that failed. A 409 is retried by re-reading.
-    public var isRetryable: Bool
+    package var isRetryable: Bool
 
-    public init(status: Int? = nil, statusReason: String? = nil, reason: String, isRetryable: Bool = false) {
+    package init(status: Int? = nil, statusReason: String? = nil, reason: String, isRetryable: Bool = false) {
         self.status = status
         self.statusReason = statusReason
         self.reason = reason
         self.isRetryable = isRetryable
     }
 
-    public var isNotFound: Bool { status == 404 }
-    public var isConflict: Bool { status == 409 }
+    package var isNotFound: Bool { status == 404 }
+    package var isConflict: Bool { status == 409 }
     /// The watch or list asked for a version the server no longer has: list again.
-    public var isExpired: Bool { status == 410 || statusReason == "Expired" || statusReason == "Gone" }
-    public var description: String {
+    package var isExpired: Bool { status == 410 || statusReason == "Expired" || statusReason == "Gone" }
+    package var description: String {
         "Kubernetes API: " + (status.map { "HTTP \($0)\(statusReason.map { " \($0)" } ?? ""): " } ?? "") + reason
     }
 }
 
 /// One event of a watch.
-public enum WatchEvent: Sendable {
+package enum WatchEvent: Sendable {
     case added(JSONValue)
     case modified(JSONValue)
     case deleted(JSONValue)

@@ -4,17 +4,17 @@ import KubeModels
 
 /// Where the API server is and how to authenticate: from inside a Pod (the ServiceAccount's token, CA and
 /// namespace) or from a kubeconfig (current context: server, CA, bearer token or token file).
-public struct KubeConnection: Sendable {
-    public var server: URL
+package struct KubeConnection: Sendable {
+    package var server: URL
     /// A PEM CA bundle for the server's certificate; nil: the system trust store.
-    public var caFile: String?
+    package var caFile: String?
     /// `insecure-skip-tls-verify` in a kubeconfig.
-    public var insecure: Bool
-    public var token: BearerToken
+    package var insecure: Bool
+    package var token: BearerToken
     /// The namespace of the context (or of the Pod).
-    public var namespace: String
+    package var namespace: String
 
-    public init(server: URL, caFile: String? = nil, insecure: Bool = false, token: BearerToken, namespace: String) {
+    package init(server: URL, caFile: String? = nil, insecure: Bool = false, token: BearerToken, namespace: String) {
         self.server = server
         self.caFile = caFile
         self.insecure = insecure
@@ -23,10 +23,10 @@ public struct KubeConnection: Sendable {
     }
 
     /// The default ServiceAccount mount inside a Pod.
-    public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
+    package static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     /// In a Pod: `KUBERNETES_SERVICE_HOST`/`_PORT`, and the mounted token (re-read as it rotates), CA and namespace.
-    public static func inCluster(
+    package static func inCluster(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         directory: String = serviceAccountDirectory
     ) throws(KubeError) -> KubeConnection {
@@ -56,7 +56,7 @@ public struct KubeConnection: Sendable {
     /// A kubeconfig's current context (or `context`): the cluster's `server`, `certificate-authority(-data)`,
     /// `insecure-skip-tls-verify`; the user's `token` or `tokenFile`. Client certificates and exec plugins are
     /// refused by name (not served yet).
-    public static func kubeconfig(path: String, context wanted: String? = nil) throws(KubeError) -> KubeConnection {
+    package static func kubeconfig(path: String, context wanted: String? = nil) throws(KubeError) -> KubeConnection {
         let config: JSONValue
         do {
             config = try ManifestReader.read(file: URL(fileURLWithPath: path)).documents.first ?? .null
@@ -99,7 +99,7 @@ public struct KubeConnection: Sendable {
     }
 
     /// The transport policy for this server: its CA, or no verification when the kubeconfig says so.
-    public var policy: ConnectionPolicy {
+    package var policy: ConnectionPolicy {
         let host = server.hostAndPort
         if server.scheme == "http" { return ConnectionPolicy(registries: [host: .init(.plainHTTP)]) }
         if insecure { return ConnectionPolicy(registries: [host: .init(.insecureSkipVerify)]) }
@@ -110,7 +110,7 @@ public struct KubeConnection: Sendable {
 
 /// The bearer token for the API server: fixed, none, or a file re-read when it changes (projected ServiceAccount
 /// tokens rotate about hourly).
-public enum BearerToken: Sendable {
+package enum BearerToken: Sendable {
     case none
     case fixed(String)
     case file(String)

@@ -2,7 +2,7 @@ import Foundation
 import KubeModels
 
 /// What a reflector reports: the whole set after a (re)list, then each change.
-public enum ReflectorEvent: Sendable {
+package enum ReflectorEvent: Sendable {
     /// Everything there is now (first list, or a re-list after 410 Gone): replace what you hold.
     case synced([JSONValue])
     case upsert(JSONValue)
@@ -13,15 +13,15 @@ public enum ReflectorEvent: Sendable {
 /// seen (bookmarks included); 410 Gone (the version is too old) lists again; other failures are retried with
 /// backoff (1 s doubling to 30 s) and reported. `transform` keeps only what the caller needs of each object, so
 /// what is held stays small however many runs accumulate (Chains keeps whole runs: ≥ 4 GiB at ~5k PipelineRuns).
-public struct Reflector: Sendable {
-    public let client: KubeAPIClient
-    public let resource: KubeResource
-    public let namespace: String?
+package struct Reflector: Sendable {
+    package let client: KubeAPIClient
+    package let resource: KubeResource
+    package let namespace: String?
     let transform: @Sendable (JSONValue) -> JSONValue
     let onError: @Sendable (KubeError) -> Void
     let watchTimeoutSeconds: Int
 
-    public init(
+    package init(
         client: KubeAPIClient, resource: KubeResource, namespace: String?, watchTimeoutSeconds: Int = 300,
         transform: @escaping @Sendable (JSONValue) -> JSONValue = { $0 },
         onError: @escaping @Sendable (KubeError) -> Void = { _ in }
@@ -35,7 +35,7 @@ public struct Reflector: Sendable {
     }
 
     /// Runs until the consumer stops iterating (or the task is cancelled).
-    public func events() -> AsyncStream<ReflectorEvent> {
+    package func events() -> AsyncStream<ReflectorEvent> {
         AsyncStream { continuation in
             let task = Task { await run(continuation) }
             continuation.onTermination = { _ in task.cancel() }

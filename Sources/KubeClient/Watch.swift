@@ -5,7 +5,7 @@ import KubeModels
 extension KubeAPIClient {
     /// Watches from `resourceVersion` (with bookmarks). The stream ends when the server ends the watch (its
     /// timeout, a restart); it throws a `KubeError` for an `ERROR` event — `isExpired` for 410: list again.
-    public func watch(
+    package func watch(
         _ resource: KubeResource, namespace: String?, resourceVersion: String, timeoutSeconds: Int = 300
     ) async throws(KubeError) -> AsyncThrowingStream<WatchEvent, any Error> {
         await limiter.acquire()

@@ -11,13 +11,13 @@ import SwiftProtobuf
 /// Where the SPIFFE Workload API listens: `SPIFFE_ENDPOINT_SOCKET` as the SPIFFE spec writes it (`unix:///path`,
 /// `tcp://ip:port`), as Chains' docs write it (a bare path — cosign dials `unix://` + the value), or `unix:path`.
 /// Default: the SPIRE agent's `/tmp/spire-agent/public/api.sock`.
-public enum WorkloadEndpoint: Sendable, Equatable, CustomStringConvertible {
+package enum WorkloadEndpoint: Sendable, Equatable, CustomStringConvertible {
     case unix(path: String)
     case tcp(host: String, port: Int)
 
-    public static let defaultPath = "/tmp/spire-agent/public/api.sock"
+    package static let defaultPath = "/tmp/spire-agent/public/api.sock"
 
-    public init(parsing raw: String?) throws(IdentityTokenError) {
+    package init(parsing raw: String?) throws(IdentityTokenError) {
         let text = (raw ?? "").trimmingCharacters(in: .whitespaces)
         let source = "spiffe SPIFFE_ENDPOINT_SOCKET"
         if text.isEmpty {
@@ -48,7 +48,7 @@ public enum WorkloadEndpoint: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unix(let path): return "unix://\(path)"
         case .tcp(let host, let port): return "tcp://\(host):\(port)"
@@ -58,19 +58,19 @@ public enum WorkloadEndpoint: Sendable, Equatable, CustomStringConvertible {
 
 /// A JWT-SVID from the SPIFFE Workload API (`/SpiffeWorkloadAPI/FetchJWTSVID`, metadata `workload.spiffe.io:
 /// true`), as the `spiffe` identity provider: the SVID's `sub` is the SPIFFE ID that Fulcio certifies.
-public struct SPIFFETokenProvider: IdentityTokenProvider {
-    public let name = "spiffe"
-    public let endpoint: WorkloadEndpoint
-    public var timeout: Duration
+package struct SPIFFETokenProvider: IdentityTokenProvider {
+    package let name = "spiffe"
+    package let endpoint: WorkloadEndpoint
+    package var timeout: Duration
     /// Where the endpoint was named, for messages: `SPIFFE_ENDPOINT_SOCKET`, `the SPIRE agent's default socket`, or
     /// the key that configured it.
-    public var origin: String
+    package var origin: String
     /// Asked for (`signers.x509.fulcio.provider: spiffe`, `SPIFFE_ENDPOINT_SOCKET` set, a key naming the socket): a
     /// socket that is missing, not a socket, or refuses the connection is then an error naming it and the fix. Not
     /// asked for (the default order, no variable): such a socket means "not running under SPIRE" (nil).
-    public var required: Bool
+    package var required: Bool
 
-    public init(
+    package init(
         endpoint: WorkloadEndpoint, timeout: Duration = .seconds(10), origin: String = "the Workload API socket",
         required: Bool = true
     ) {
@@ -81,7 +81,7 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
     }
 
     /// From `SPIFFE_ENDPOINT_SOCKET` (or the default socket); required when the variable is set or `explicit`.
-    public init(
+    package init(
         environment: [String: String] = ProcessInfo.processInfo.environment, explicit: Bool = false
     ) throws(IdentityTokenError) {
         let variable = environment["SPIFFE_ENDPOINT_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
@@ -94,7 +94,7 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
     /// For `endpoint` (`unix:///path`, `tcp://ip:port`, a bare path: `signers.kms.auth.spire.sock`, always required),
     /// or — nil — from the process's `SPIFFE_ENDPOINT_SOCKET`, required when `explicit`
     /// (`signers.x509.fulcio.provider: spiffe`) or when the variable is set.
-    public init(
+    package init(
         endpoint: String?, explicit: Bool = true,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(IdentityTokenError) {
@@ -108,7 +108,7 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
     var source: String { "spiffe \(endpoint)" }
 
     /// What to do when the socket is not there: said with every socket error.
-    public static let mountFix =
+    package static let mountFix =
         "mount the SPIRE agent's socket directory into this Pod (a hostPath volume, or the csi.spiffe.io CSI driver, "
         + "as docs/keyless.md shows) and point SPIFFE_ENDPOINT_SOCKET at the socket in it"
 
@@ -123,7 +123,7 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
 
     /// nil when not asked for and there is no socket (not running under SPIRE); an error naming the socket, where it
     /// was named, and what to do — retryable, since the agent's volume may still be coming — when asked for.
-    public func token(audience: String) async throws -> IdentityToken? {
+    package func token(audience: String) async throws -> IdentityToken? {
         if case .unix(let path) = endpoint, let problem = Self.socketProblem(path) {
             guard required else { return nil }
             throw IdentityTokenError(
@@ -154,7 +154,7 @@ public struct SPIFFETokenProvider: IdentityTokenProvider {
     }
 
     /// Why there is no token here when none was asked for: the socket tried and what is wrong with it.
-    public func absence() -> String? {
+    package func absence() -> String? {
         guard case .unix(let path) = endpoint, let problem = Self.socketProblem(path) else { return nil }
         return "spiffe: \(origin) \(path) \(problem)"
     }

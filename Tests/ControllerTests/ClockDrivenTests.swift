@@ -95,11 +95,11 @@ struct WorkQueueTests {
             #expect(await queue.next() == a)
             let delay = await queue.retry(a)
             delays.append(delay)
-            #expect(try await settle { manual.sleeping == 1 })
+            try #require(try await settle { manual.sleeping == 1 })
             manual.advance(by: delay - .milliseconds(100))
             #expect(await queue.depth == 0, "back before its delay")
             manual.advance(by: .milliseconds(100))
-            #expect(try await settle { await queue.depth == 1 }, "not back after its delay")
+            try #require(try await settle { await queue.depth == 1 }, "not back after its delay")
             #expect(await queue.next() == a)
             await queue.done(a)
         }
@@ -111,8 +111,10 @@ struct WorkQueueTests {
             #expect(await queue.next() == b)
             let delay = await queue.retry(b)
             consecutive.append(delay)
+            // The retry's sleep must be waiting on the clock before it is moved past it.
+            try #require(try await settle { manual.sleeping == 1 })
             manual.advance(by: delay)
-            #expect(try await settle { await queue.depth == 1 })
+            try #require(try await settle { await queue.depth == 1 })
         }
         #expect(consecutive == [.seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
     }
