@@ -27,15 +27,7 @@ struct AttemptRecordTrustTests {
 
     /// The run, carrying `annotations`.
     func run(name: String = "build-1", digest: String? = nil, annotations: [String: String] = [:]) throws -> AnyRun {
-        var text = RunFixtures.taskRun(image: image, digest: digest ?? self.digest, name: name)
-        if !annotations.isEmpty {
-            let lines = annotations.sorted { $0.key < $1.key }.map {
-                "    \($0.key): '\($0.value.replacingOccurrences(of: "'", with: "''"))'\n"
-            }
-            text = text.replacingOccurrences(of: "metadata:\n", with: "metadata:\n  annotations:\n" + lines.joined())
-        }
-        return try AnyRun(
-            json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
+        try annotatedRun(image: image, digest: digest ?? self.digest, name: name, annotations: annotations)
     }
 
     func service(_ key: PrivateKey, config: ChainsConfig = .defaults, oci: RecordingStorage) throws -> SigningService {
@@ -473,4 +465,18 @@ struct KeylessAttemptRecordTests {
             }
         }
     }
+}
+
+/// The example TaskRun that built `image@digest`, carrying `annotations` (attempt records, marks).
+func annotatedRun(
+    image: String, digest: String, name: String = "build-1", annotations: [String: String] = [:]
+) throws -> AnyRun {
+    var text = RunFixtures.taskRun(image: image, digest: digest, name: name)
+    if !annotations.isEmpty {
+        let lines = annotations.sorted { $0.key < $1.key }.map {
+            "    \($0.key): '\($0.value.replacingOccurrences(of: "'", with: "''"))'\n"
+        }
+        text = text.replacingOccurrences(of: "metadata:\n", with: "metadata:\n  annotations:\n" + lines.joined())
+    }
+    return try AnyRun(json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
 }

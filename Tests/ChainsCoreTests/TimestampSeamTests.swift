@@ -17,15 +17,7 @@ struct TimestampSeamTests {
     let digest = "sha256:" + String(repeating: "ab", count: 32)
 
     func run(annotations: [String: String] = [:]) throws -> AnyRun {
-        var text = RunFixtures.taskRun(image: "registry.example.com/team-a/app", digest: digest)
-        if !annotations.isEmpty {
-            let lines = annotations.sorted { $0.key < $1.key }.map {
-                "    \($0.key): '\($0.value.replacingOccurrences(of: "'", with: "''"))'\n"
-            }
-            text = text.replacingOccurrences(of: "metadata:\n", with: "metadata:\n  annotations:\n" + lines.joined())
-        }
-        return try AnyRun(
-            json: try ManifestReader.parse(Data(text.utf8), source: "run.yaml").documents[0], source: "run")
+        try annotatedRun(image: "registry.example.com/team-a/app", digest: digest, annotations: annotations)
     }
 
     func service(

@@ -87,6 +87,38 @@ struct ControllerTests {
         return Running(directory: dir, client: client, running: running, task: Task { await running.run() })
     }
 
+    /// An API server and a token registry holding one image per repository in `repositories`; stopped by `stop`.
+    func apiAndRegistry(
+        _ repositories: [String]
+    ) async throws -> (
+        api: KubeAPIServer, registry: TokenRegistry, digests: [String: String], stop: @Sendable () -> Void
+    ) {
+        let api = try await KubeAPIServer()
+        let reg = try await TokenRegistry()
+        let http = try ChainsTestingHTTP.transport()
+        defer { Task { try? await http.shutdown() } }
+        var digests: [String: String] = [:]
+        for repository in repositories {
+            digests[repository] = try await pushTestImage(
+                transport: http, registry: reg.address, repository: repository, tag: "v1",
+                authorization: try await directToken(reg, repository: repository))
+        }
+        return (
+            api, reg, digests,
+            {
+                Task {
+                    await api.stop()
+                    await reg.stop()
+                }
+            }
+        )
+    }
+
+    /// Puts the object a YAML manifest describes into the API server.
+    func put(_ api: KubeAPIServer, _ yaml: String, as resource: KubeAPIServer.Resource) throws {
+        api.put(try #require(try ManifestReader.parse(Data(yaml.utf8), source: "test").documents.first), as: resource)
+    }
+
     func waitUntil(
         _ what: String, state: () -> String = { "" }, _ condition: () -> Bool
     ) async throws {
@@ -243,26 +275,10 @@ struct ControllerTests {
 
     @Test("no push password, docker config auth or token in any Event, metric label or log line, signed or refused")
     func noSecretInEventsMetricsOrLogs() async throws {
-        let api = try await KubeAPIServer()
-        let reg = try await TokenRegistry()
-        defer {
-            Task {
-                await api.stop()
-                await reg.stop()
-            }
-        }
-        let http = try ChainsTestingHTTP.transport()
-        defer { Task { try? await http.shutdown() } }
-        var digests: [String: String] = [:]
-        for namespace in ["team-a", "team-b"] {
-            digests[namespace] = try await pushTestImage(
-                transport: http, registry: reg.address, repository: "\(namespace)/app", tag: "v1",
-                authorization: try await directToken(reg, repository: "\(namespace)/app"))
-        }
-        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws {
-            api.put(
-                try #require(try ManifestReader.parse(Data(yaml.utf8), source: "test").documents.first), as: resource)
-        }
+        let (api, reg, byRepository, stop) = try await apiAndRegistry(["team-a/app", "team-b/app"])
+        defer { stop() }
+        let digests = ["team-a": byRepository["team-a/app"]!, "team-b": byRepository["team-b/app"]!]
+        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws { try self.put(api, yaml, as: resource) }
         let (reader, pusher) = (TokenRegistry.pullUser, TokenRegistry.pushUser)
         // team-a: the reader's secret first (refused for push), then the pusher's; team-b: the reader's only.
         for namespace in ["team-a", "team-b"] {
@@ -342,23 +358,10 @@ struct ControllerTests {
         "one run, a .sig and an .att pushed: read once, its records written once; its ServiceAccount, each Secret and its Pod read once"
     )
     func clusterReadsOncePerRun() async throws {
-        let api = try await KubeAPIServer()
-        let reg = try await TokenRegistry()
-        defer {
-            Task {
-                await api.stop()
-                await reg.stop()
-            }
-        }
-        let http = try ChainsTestingHTTP.transport()
-        defer { Task { try? await http.shutdown() } }
-        let digest = try await pushTestImage(
-            transport: http, registry: reg.address, repository: "team-a/app", tag: "v1",
-            authorization: try await directToken(reg, repository: "team-a/app"))
-        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws {
-            api.put(
-                try #require(try ManifestReader.parse(Data(yaml.utf8), source: "test").documents.first), as: resource)
-        }
+        let (api, reg, digests, stop) = try await apiAndRegistry(["team-a/app"])
+        defer { stop() }
+        let digest = try #require(digests["team-a/app"])
+        func put(_ yaml: String, as resource: KubeAPIServer.Resource) throws { try self.put(api, yaml, as: resource) }
         let (reader, pusher) = (TokenRegistry.pullUser, TokenRegistry.pushUser)
         // Every source holds a Secret: the reader's is refused for push, so each push reads on to the pusher's.
         try put(

@@ -3,7 +3,6 @@ import Foundation
 import HTTPTransport
 import KubeModels
 import Logging
-import OCIRegistry
 import Provenance
 import RegistryAuth
 import Signing
@@ -17,9 +16,10 @@ public struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible
     }
 }
 
-/// The signing pipeline, built once per process and shared by every run: decide, make payloads, sign, log, store,
-/// and say what to mark on the run. `chains sign` and the controller differ only in the cluster view they pass
-/// and in what they do with the outcome.
+/// The signing pipeline, built once per process (by `SigningAssembly`) and shared by every run: decide, make
+/// payloads, sign, timestamp, keep attempt records, log, store, and say what to mark on the run. `chains sign` and
+/// the controller differ only in the cluster view they pass and in what they do with the outcome. It names no
+/// storage backend: a backend says what it needs signed (`StorageBackend.storesBundles`).
 public struct SigningService: Sendable {
     public let config: ChainsConfig
     public let signers: any SignerSource
