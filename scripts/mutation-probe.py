@@ -268,6 +268,21 @@ M = [
      "a bundle's log entry dated in the future is accepted"),
     ("allowlist-one", "Sources/ChainsCore/Assembly/RegistrySettings.swift", "if !allowed.isEmpty, !listed {",
      "if allowed.count > 1, !listed {", "DestinationTests", "an allow-list of one entry lets every registry in"),
+    # Issue 22.
+    ("attempt-timestamp", "Sources/ChainsCore/Pipeline/AttemptRecord.swift",
+     "                try await authority.verify(stamp, signature: signature)",
+     "                if stamp.der.isEmpty { try await authority.verify(stamp, signature: signature) }",
+     "TimestampSeamTests", "a record's timestamp that the configured authority did not make is reused"),
+    ("pod-pull-secrets", "Sources/RegistryAuth/Keychain.swift",
+     "podSecrets = (pod?.spec?.imagePullSecrets ?? []).compactMap(\\.name)",
+     "podSecrets = (pod?.spec?.imagePullSecrets ?? []).compactMap(\\.name).filter { _ in false }",
+     "podPullSecrets", "the run's Pod imagePullSecrets are neither listed by explain nor tried by sign"),
+    ("read-cache", "Sources/ChainsCore/Pipeline/SigningService.swift",
+     "context.clusterReads = ClusterReadCache(cluster)", "context.clusterReads = nil",
+     "clusterReadsOncePerRun", "each push reads the run's ServiceAccount, Secrets and Pod again"),
+    ("spiffe-required", "Sources/SPIFFE/WorkloadAPI.swift", "            guard required else { return nil }",
+     "            guard required && problem.isEmpty else { return nil }", "WorkloadAPITests",
+     "a SPIFFE socket that was asked for and is missing is reported as 'no identity token found'"),
 ]
 
 only = set(sys.argv[1:])
