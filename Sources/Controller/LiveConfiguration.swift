@@ -52,6 +52,10 @@ package actor LiveConfiguration {
             let source = "ConfigMap \(options.systemNamespace)/\(name)"
             let strings: [String: String]
             do throws(ManifestError) {
+                if let data, data.objectValue == nil, data != .null {
+                    throw ManifestError(
+                        code: .shape, source: source, field: "data", reason: "expected an object of strings")
+                }
                 strings = try ChainsConfig.strings(data?.objectValue ?? [:], source: source)
             } catch {
                 throw ChainsError(.badInput, error.description, underlying: error)
