@@ -67,6 +67,11 @@ public struct ChainsConfig: Sendable, Equatable {
     /// Ours: the budget for signing and storing one run (`chains-in-swift.timeout.run`), in seconds.
     public var runTimeout: Double
 
+    /// Each artifact type with its settings, in Chains' order (`artifacts.taskrun`, `.pipelinerun`, `.oci`).
+    public var artifacts: [(type: ArtifactType, setting: Artifact)] {
+        [(.taskRun, taskRun), (.pipelineRun, pipelineRun), (.oci, oci)]
+    }
+
     /// Every key with its effective value, defaults included — what `chains config check` prints.
     public var effective: [(key: String, value: String, isDefault: Bool)]
 

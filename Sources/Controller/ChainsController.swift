@@ -87,8 +87,6 @@ package final class ChainsController: Sendable {
         return done || !held
     }
 
-    static func key(_ resource: KubeResource, _ object: JSONValue) -> RunKey? { RunKey(resource, object) }
-
     /// Watches and works until `stop()` (or cancellation, which also cuts the work in flight short).
     package func run() async {
         await elector?.setOnAcquire { [self] bucket in await self.acquired(bucket) }
@@ -178,14 +176,14 @@ package final class ChainsController: Sendable {
                 let managedBy = self.managedBy
                 known.withLock { keys in keys = keys.filter { $0.key.resource != resource } }
                 for object in objects {
-                    guard let key = Self.key(resource, object) else { continue }
+                    guard let key = RunKey(resource, object) else { continue }
                     let wants =
                         Self.accepts(object, managedBy: managedBy) && Self.wantsAttention(object, finalizer: finalizer)
                     await noted(key, wants: wants, completed: Self.completed(object), priority: .backlog)
                 }
                 synced.withLock { _ = $0.insert(resource.plural) }
             case .upsert(let object):
-                guard let key = Self.key(resource, object) else { continue }
+                guard let key = RunKey(resource, object) else { continue }
                 let wants =
                     Self.accepts(object, managedBy: managedBy)
                     && Self.wantsAttention(object, finalizer: Reconciler.finalizer(resource))
@@ -194,7 +192,7 @@ package final class ChainsController: Sendable {
                 if !wants { ownWrites.forget(key) }
                 await noted(key, wants: wants, completed: Self.completed(object), priority: .fresh, queue: !ours)
             case .delete(let object):
-                if let key = Self.key(resource, object) {
+                if let key = RunKey(resource, object) {
                     known.withLock { $0[key] = nil }
                     ownWrites.forget(key)
                 }

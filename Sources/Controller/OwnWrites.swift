@@ -29,5 +29,4 @@ package final class OwnWrites: Sendable {
     }
 
     func forget(_ key: RunKey) { expected.withLock { $0[key] = nil } }
-    var count: Int { expected.withLock { $0.count } }
 }

@@ -138,10 +138,8 @@ extension SigningAssembly {
     static func withKMS(
         _ signers: Signers, env: AssemblyEnvironment, config: ChainsConfig, logger: Logger
     ) throws -> Signers {
-        let asking = [
-            ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
-            ("artifacts.oci", config.oci),
-        ].filter { $0.1.isEnabled && $0.1.signer == .kms }.map { "\($0.0).signer" }
+        let asking = config.artifacts.filter { $0.setting.isEnabled && $0.setting.signer == .kms }
+            .map { "\($0.type.configPrefix).signer" }
         guard !asking.isEmpty else { return signers }
         let key = "signers.kms.kmsref"
         guard !config.kmsRef.isEmpty else {

@@ -131,9 +131,7 @@ public final class SigningAssembly: Sendable {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: [ChainsError.classify(error, stage: .transparency)], diagnostics: diagnostics)
         }
-        if [config.taskRun, config.pipelineRun, config.oci].contains(where: {
-            $0.isEnabled && $0.storage.contains(.oci)
-        }) {
+        if config.artifacts.contains(where: { $0.setting.isEnabled && $0.setting.storage.contains(.oci) }) {
             do {
                 let (oci, made, warnings) = try await makeOCIStorage(
                     env, config: config, store: env.cluster, logger: logger)

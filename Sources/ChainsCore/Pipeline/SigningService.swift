@@ -365,10 +365,7 @@ enum Capabilities {
         config: ChainsConfig, signers: any SignerSource, backends: Set<StorageKind>, hasTransparencyLog: Bool
     ) -> [ChainsError] {
         var out: [ChainsError] = []
-        let artifacts = [
-            ("artifacts.taskrun", config.taskRun), ("artifacts.pipelinerun", config.pipelineRun),
-            ("artifacts.oci", config.oci),
-        ]
+        let artifacts = config.artifacts.map { ($0.type.configPrefix, $0.setting) }
         for (prefix, artifact) in artifacts where artifact.isEnabled {
             if !signers.supports(artifact.signer) {
                 out.append(
