@@ -149,3 +149,16 @@ public final class SocketFaultProxy: @unchecked Sendable {
         release(agent)
     }
 }
+
+/// Binds a Unix socket at `path` and closes it without listening: the path stays a socket, and connections to it are
+/// refused (an agent's socket whose agent is gone).
+public func bindUnixSocketWithoutListener(_ path: String) throws {
+    let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(fd) }
+    var address = SocketFaultProxy.address(path)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+}

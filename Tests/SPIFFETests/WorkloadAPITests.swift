@@ -8,10 +8,6 @@ import Testing
 
 @testable import SPIFFE
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 @Suite("SPIFFE Workload API: the endpoint forms, and a JWT-SVID from a grpcio agent", .serialized)
 struct WorkloadAPITests {
     let spire = TestOIDCIssuer(url: "https://spire.example.org", kind: .spiffe)
@@ -73,7 +69,7 @@ struct WorkloadAPITests {
         let file = try dir.write("not-a-socket", "x").path
         // A socket nobody listens on: bound, then its listener gone (the path stays; connections are refused).
         let refusing = dir.file("refusing.sock").path
-        try bindAndClose(refusing)
+        try bindUnixSocketWithoutListener(refusing)
         func check(_ environment: [String: String], explicit: Bool, _ expected: String...) async throws {
             let provider = try SPIFFETokenProvider(endpoint: nil, explicit: explicit, environment: environment)
             await #expect {
@@ -214,21 +210,4 @@ struct WorkloadAPITests {
         let signature = try signer.sign(Data("payload".utf8))
         #expect(signer.publicKey.isValidSignature(signature, for: Data("payload".utf8)))
     }
-}
-
-/// Binds a Unix socket at `path` and closes it without listening: the path stays, connections are refused.
-func bindAndClose(_ path: String) throws {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8)
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        for (i, b) in bytes.enumerated() where i < raw.count - 1 { raw[i] = b }
-    }
-    let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    guard result == 0 else { throw POSIXError(.EIO) }
 }
