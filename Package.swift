@@ -9,7 +9,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "chains", targets: ["chains"]),
-        .library(name: "ChainsCore", targets: ["ChainsCore"]),
+        // The embedding API (docs/development.md, "The ChainsCore product"): ChainsCore, and the kinds it names.
+        .library(name: "ChainsCore", targets: ["ChainsCore", "ChainsConfig"]),
         // For the fuzz package in Fuzz/ (scripts/fuzz.sh); nothing else links it.
         .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],

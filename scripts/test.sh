@@ -54,6 +54,9 @@ export CHAINS_TEST_AWS_PYTHON="$aws_venv/bin/python"
 #    transitively, so this is checked against `swift package dump-package`).
 echo "== import check"
 python3 scripts/check-imports.py
+#    The public surface: only the products' API is `public`, each declaration documented.
+echo "== public API check"
+python3 scripts/check-public-api.py
 
 # 4. The tests. The command-line tests run the `chains` executable, so build it first.
 echo "== swift build"

@@ -3,84 +3,84 @@ import KubeModels
 
 /// Tekton Chains' `chains-config`, parsed. Keys, defaults and allowed values are Chains' own
 /// (`pkg/config/config.go` at e44b60fe), so an existing ConfigMap means the same thing here.
-public struct ChainsConfig: Sendable, Equatable {
-    public struct Artifact: Sendable, Equatable {
-        public var format: PayloadFormat
+package struct ChainsConfig: Sendable, Equatable {
+    package struct Artifact: Sendable, Equatable {
+        package var format: PayloadFormat
         /// Storage backends, sorted (Chains stores in sorted order). Empty: storage disabled with `""`.
-        public var storage: [StorageKind]
-        public var signer: SignerKind
+        package var storage: [StorageKind]
+        package var signer: SignerKind
 
-        public init(format: PayloadFormat, storage: [StorageKind], signer: SignerKind) {
+        package init(format: PayloadFormat, storage: [StorageKind], signer: SignerKind) {
             self.format = format
             self.storage = storage
             self.signer = signer
         }
 
         /// Chains' `Artifact.Enabled()`: a signer other than `none` and storage not disabled with `""`.
-        public var isEnabled: Bool { signer != .none && !storage.isEmpty }
+        package var isEnabled: Bool { signer != .none && !storage.isEmpty }
     }
 
-    public struct Transparency: Sendable, Equatable {
-        public enum Mode: String, Sendable { case off, on, manual }
-        public var mode: Mode
-        public var url: String
-        public var isEnabled: Bool { mode != .off }
+    package struct Transparency: Sendable, Equatable {
+        package enum Mode: String, Sendable { case off, on, manual }
+        package var mode: Mode
+        package var url: String
+        package var isEnabled: Bool { mode != .off }
     }
 
-    public var taskRun: Artifact
-    public var pipelineRun: Artifact
-    public var oci: Artifact
-    public var deepInspection: Bool
+    package var taskRun: Artifact
+    package var pipelineRun: Artifact
+    package var oci: Artifact
+    package var deepInspection: Bool
 
-    public var gcsBucket: String
-    public var ociRepository: String
-    public var ociRepositoryInsecure: Bool
+    package var gcsBucket: String
+    package var ociRepository: String
+    package var ociRepositoryInsecure: Bool
     /// Ours: `storage.oci.allowed-registries`, `host[:port]` patterns signatures may be pushed to (empty: any).
-    public var ociAllowedRegistries: [String]
-    public var ociEncoding: OCIEncoding
-    public var docdbURL: String
-    public var grafeasProjectID: String
-    public var grafeasNoteID: String
-    public var grafeasNoteHint: String
-    public var archivistaURL: String
+    package var ociAllowedRegistries: [String]
+    package var ociEncoding: OCIEncoding
+    package var docdbURL: String
+    package var grafeasProjectID: String
+    package var grafeasNoteID: String
+    package var grafeasNoteHint: String
+    package var archivistaURL: String
 
-    public var kmsRef: String
+    package var kmsRef: String
     /// `signers.kms.auth.*` (Vault's): `address`, `token`, `token-path`, `oidc.path`, `oidc.role`, `oidc.token-path`.
-    public var kmsAuth: [String: String]
-    public var fulcioEnabled: Bool
-    public var fulcioAddress: String
-    public var fulcioIssuer: String
-    public var fulcioProvider: String
-    public var identityTokenFile: String
-    public var tufMirrorURL: String
+    package var kmsAuth: [String: String]
+    package var fulcioEnabled: Bool
+    package var fulcioAddress: String
+    package var fulcioIssuer: String
+    package var fulcioProvider: String
+    package var identityTokenFile: String
+    package var tufMirrorURL: String
     /// Ours: a sigstore `trusted_root.json` (`signers.x509.trusted-root.file`).
-    public var trustedRootFile: String
+    package var trustedRootFile: String
     /// Ours: the TUF `root.json` to pin for `signers.x509.tuf.mirror.url` (`signers.x509.tuf.root.file`).
-    public var tufRootFile: String
+    package var tufRootFile: String
 
-    public var builderID: String
-    public var buildType: String
-    public var transparency: Transparency
-    public var managedBy: [String]
+    package var builderID: String
+    package var buildType: String
+    package var transparency: Transparency
+    package var managedBy: [String]
     /// Ours: the longest one HTTP request may take (`chains-in-swift.timeout.request`), in seconds.
-    public var requestTimeout: Double
+    package var requestTimeout: Double
     /// Ours: the budget for signing and storing one run (`chains-in-swift.timeout.run`), in seconds.
-    public var runTimeout: Double
+    package var runTimeout: Double
 
     /// Each artifact type with its settings, in Chains' order (`artifacts.taskrun`, `.pipelinerun`, `.oci`).
-    public var artifacts: [(type: ArtifactType, setting: Artifact)] {
+    package var artifacts: [(type: ArtifactType, setting: Artifact)] {
         [(.taskRun, taskRun), (.pipelineRun, pipelineRun), (.oci, oci)]
     }
 
     /// Every key with its effective value, defaults included — what `chains config check` prints.
-    public var effective: [(key: String, value: String, isDefault: Bool)]
+    package var effective: [(key: String, value: String, isDefault: Bool)]
 
-    public static func == (lhs: ChainsConfig, rhs: ChainsConfig) -> Bool {
+    package static func == (lhs: ChainsConfig, rhs: ChainsConfig) -> Bool {
         lhs.effective.map { "\($0.key)=\($0.value)" } == rhs.effective.map { "\($0.key)=\($0.value)" }
     }
 
     /// All defaults: what an empty `chains-config` means.
-    public static let defaults: ChainsConfig = {
+    package static let defaults: ChainsConfig = {
         switch parse([:]) {
         case .success(let parsed): return parsed.config
         case .failure(let errors): preconditionFailure("defaults do not parse: \(errors)")
@@ -89,13 +89,13 @@ public struct ChainsConfig: Sendable, Equatable {
 }
 
 /// One invalid key. The message names the key, the value and what is allowed.
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var key: String
-    public var value: String
-    public var reason: String
-    public var allowed: [String]
+package struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var key: String
+    package var value: String
+    package var reason: String
+    package var allowed: [String]
 
-    public var description: String {
+    package var description: String {
         var text = "\(key): invalid value \"\(value)\": \(reason)"
         if !allowed.isEmpty { text += "; allowed: " + allowed.map { "\"\($0)\"" }.joined(separator: ", ") }
         return text
@@ -103,18 +103,18 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Every invalid key of one ConfigMap (Chains stops at the first; we report them all).
-public struct ConfigErrors: Error, Sendable, Equatable, CustomStringConvertible {
-    public var source: String
-    public var errors: [ConfigError]
-    public var description: String {
+package struct ConfigErrors: Error, Sendable, Equatable, CustomStringConvertible {
+    package var source: String
+    package var errors: [ConfigError]
+    package var description: String {
         "\(source): invalid chains-config:\n" + errors.map { "  - \($0)" }.joined(separator: "\n")
     }
 }
 
-public struct ParsedConfig: Sendable {
-    public var config: ChainsConfig
+package struct ParsedConfig: Sendable {
+    package var config: ChainsConfig
     /// Keys that Chains does not know (kept out of the config, reported so typos are visible).
-    public var unknownKeys: [String]
+    package var unknownKeys: [String]
 }
 
 extension ChainsConfig {
@@ -208,7 +208,7 @@ extension ChainsConfig {
     /// Differences from Chains, on purpose: an invalid boolean and an unknown `transparency.enabled` value are
     /// errors (Chains silently keeps the default / turns transparency off), and every error is reported, not
     /// only the first.
-    public static func parse(_ data: [String: String]) -> Result<ParsedConfig, ConfigErrors> {
+    package static func parse(_ data: [String: String]) -> Result<ParsedConfig, ConfigErrors> {
         var errors: [ConfigError] = []
         var values: [String: String] = [:]
         var effective: [(key: String, value: String, isDefault: Bool)] = []
@@ -315,7 +315,7 @@ extension ChainsConfig {
     }
 
     /// A Go-style duration (`1h2m3s`, `500ms`, `1.5s`) in seconds; nil when it is not one.
-    public static func parseDuration(_ text: String) -> Double? {
+    package static func parseDuration(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
         var rest = Substring(text.trimmingCharacters(in: .whitespaces))
         guard !rest.isEmpty else { return nil }
@@ -332,7 +332,7 @@ extension ChainsConfig {
     }
 
     /// A comma-separated list, each item trimmed, empty ones dropped (`filter.managed-by`, allowed registries).
-    public static func list(_ text: String) -> [String] {
+    package static func list(_ text: String) -> [String] {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
@@ -350,7 +350,7 @@ extension ChainsConfig {
 
 extension ChainsConfig {
     /// Reads a `chains-config` ConfigMap manifest, or a flat `key: value` file, into its data map.
-    public static func loadData(from url: URL) throws(ManifestError) -> [String: String] {
+    package static func loadData(from url: URL) throws(ManifestError) -> [String: String] {
         let (documents, _) = try ManifestReader.read(file: url)
         guard documents.count == 1, case .object(let root) = documents[0] else {
             throw ManifestError(
@@ -383,7 +383,7 @@ extension ChainsConfig {
 
     /// A ConfigMap's `data` as chains-config's strings (a YAML `true` or number written unquoted is taken as its
     /// text, as Kubernetes would have refused it); anything else is an error naming `source` and the key.
-    public static func strings(
+    package static func strings(
         _ members: [String: JSONValue], source: String, prefix: String = "data."
     ) throws(ManifestError) -> [String: String] {
         var out: [String: String] = [:]

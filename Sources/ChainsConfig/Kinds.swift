@@ -13,7 +13,7 @@ public enum PayloadFormat: String, Sendable, CaseIterable, Hashable, CustomStrin
     public var isInToto: Bool { self != .simpleSigning }
 
     /// The formats a run's provenance may take (`artifacts.taskrun.format`, `artifacts.pipelinerun.format`).
-    public static let inTotoFormats = allCases.filter(\.isInToto)
+    package static let inTotoFormats = allCases.filter(\.isInToto)
 }
 
 /// Who signs: `artifacts.*.signer`.
@@ -30,10 +30,11 @@ public enum SignerKind: String, Sendable, CaseIterable, Hashable, CustomStringCo
 public enum StorageKind: String, Sendable, CaseIterable, Hashable, Comparable, CustomStringConvertible {
     case archivista, docdb, gcs, grafeas, kafka, oci, tekton
 
+    /// Orders backends by name, so summaries and annotations list them the same way every time.
     public static func < (lhs: StorageKind, rhs: StorageKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// What a PipelineRun may be stored in (Chains has no `kafka` for them).
-    public static let forPipelineRuns = allCases.filter { $0 != .kafka }
+    package static let forPipelineRuns = allCases.filter { $0 != .kafka }
 }
 
 /// How `oci` storage writes: `storage.oci.encoding-format`.
@@ -51,7 +52,7 @@ public enum ArtifactType: String, Sendable, CaseIterable, Hashable, CustomString
     case oci
 
     /// The chains-config prefix of its keys: `artifacts.taskrun`, `artifacts.pipelinerun`, `artifacts.oci`.
-    public var configPrefix: String {
+    package var configPrefix: String {
         switch self {
         case .taskRun: return "artifacts.taskrun"
         case .pipelineRun: return "artifacts.pipelinerun"
@@ -59,6 +60,7 @@ public enum ArtifactType: String, Sendable, CaseIterable, Hashable, CustomString
         }
     }
 
+    /// Chains' name of the artifact type (`tekton`, `tekton-pipeline-run`, `oci`).
     public var description: String { rawValue }
 }
 

@@ -14,8 +14,8 @@ import _CryptoExtras
 ///   cannot do: 400 `BadParameter`; a disabled key: 403 `Forbidden`;
 /// - a caller without the role (`forbid()`): 403 `Forbidden` / `ForbiddenByRbac`.
 /// Errors as `{"error": {"code", "message", "innererror"?}}`.
-public final class AzureKeyVaultSimulator: Sendable {
-    public enum Kind: Sendable { case p256, rsa2048 }
+package final class AzureKeyVaultSimulator: Sendable {
+    package enum Kind: Sendable { case p256, rsa2048 }
     enum Key: Sendable {
         case p256(P256.Signing.PrivateKey)
         case rsa(_RSA.Signing.PrivateKey)
@@ -30,15 +30,15 @@ public final class AzureKeyVaultSimulator: Sendable {
     let server: TestHTTPServer
     let state: Locked<State>
     /// The vault's host name, as the kmsref and the TLS certificate name it.
-    public let name: String
-    public var port: Int { server.port }
+    package let name: String
+    package var port: Int { server.port }
     /// Paths that were signed with (`/keys/NAME/VERSION/sign`).
-    public var signed: [String] { state.withLock { $0.signed } }
+    package var signed: [String] { state.withLock { $0.signed } }
     /// Requests that carried a bearer token.
-    public var authorizedRequests: Int { state.withLock { $0.authorized } }
+    package var authorizedRequests: Int { state.withLock { $0.authorized } }
 
     /// `resource`: what the challenge names (Key Vault's is `https://vault.azure.net`).
-    public init(
+    package init(
         name: String, tls: TestCA, trusts entra: EntraIDSimulator, resource: String = "https://vault.azure.net"
     ) async throws {
         self.name = name
@@ -87,7 +87,7 @@ public final class AzureKeyVaultSimulator: Sendable {
 
     /// Adds a key (or a new version of it, which becomes the latest); returns the version id.
     @discardableResult
-    public func addVersion(_ key: String, _ kind: Kind) throws -> String {
+    package func addVersion(_ key: String, _ kind: Kind) throws -> String {
         let made: Key =
             switch kind {
             case .p256: .p256(P256.Signing.PrivateKey())
@@ -99,7 +99,7 @@ public final class AzureKeyVaultSimulator: Sendable {
     }
 
     /// The PEM public key of `key`'s `version` (the latest by default).
-    public func publicKeyPEM(_ key: String, version: String? = nil) -> String? {
+    package func publicKeyPEM(_ key: String, version: String? = nil) -> String? {
         guard let found = state.withLock({ Self.find(key, version, in: $0) }) else { return nil }
         switch found.key {
         case .p256(let k): return k.publicKey.pemRepresentation
@@ -107,10 +107,10 @@ public final class AzureKeyVaultSimulator: Sendable {
         }
     }
 
-    public func disable(_ key: String) { state.withLock { _ = $0.disabled.insert(key) } }
+    package func disable(_ key: String) { state.withLock { _ = $0.disabled.insert(key) } }
     /// Every caller lacks the role from now on.
-    public func forbid() { state.withLock { $0.forbidden = true } }
-    public func stop() async { await server.stop() }
+    package func forbid() { state.withLock { $0.forbidden = true } }
+    package func stop() async { await server.stop() }
 
     static func find(_ key: String, _ version: String?, in state: State) -> (version: String, key: Key)? {
         guard let versions = state.keys[key] else { return nil }
@@ -186,7 +186,7 @@ public final class AzureKeyVaultSimulator: Sendable {
         return (parts.first ?? "", parts.count > 1 ? parts[1].split(separator: "&").map(String.init) : [])
     }
 
-    public static func base64URL(_ data: some DataProtocol) -> String {
+    package static func base64URL(_ data: some DataProtocol) -> String {
         Data(data).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }

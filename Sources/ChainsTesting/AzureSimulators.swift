@@ -9,20 +9,20 @@ import Synchronization
 /// sends them: `{"error", "error_description": "AADSTS…"}` — an unknown tenant (400 AADSTS90002), an unknown app
 /// (400 AADSTS700016), an assertion no federated credential matches (401 AADSTS70021). With `clientSecret`, the app
 /// may also prove itself with `client_secret` (a wrong one: 401 AADSTS7000215).
-public final class EntraIDSimulator: Sendable {
+package final class EntraIDSimulator: Sendable {
     let server: TestHTTPServer
     let issuedTokens: Locked<[(token: String, scope: String)]>
-    public let tenant: String
-    public let clientID: String
+    package let tenant: String
+    package let clientID: String
     /// `AZURE_AUTHORITY_HOST`.
-    public var authority: String { "http://127.0.0.1:\(server.port)/" }
-    public var issued: [String] { issuedTokens.withLock { $0.map(\.token) } }
+    package var authority: String { "http://127.0.0.1:\(server.port)/" }
+    package var issued: [String] { issuedTokens.withLock { $0.map(\.token) } }
     /// The scope a token was issued for (`https://vault.azure.net/.default`), nil for one not issued here.
-    public func scope(of token: String) -> String? {
+    package func scope(of token: String) -> String? {
         issuedTokens.withLock { issued in issued.first { $0.token == token }?.scope }
     }
 
-    public init(tenant: String, clientID: String, federatedToken: String, clientSecret: String? = nil) async throws {
+    package init(tenant: String, clientID: String, federatedToken: String, clientSecret: String? = nil) async throws {
         self.tenant = tenant
         self.clientID = clientID
         let issued = Locked<[(token: String, scope: String)]>([])
@@ -66,7 +66,7 @@ public final class EntraIDSimulator: Sendable {
         }
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }
 
 /// Azure Container Registry's front, from ACR's AAD-OAuth reference: `POST /oauth2/exchange` with
@@ -75,14 +75,14 @@ public final class EntraIDSimulator: Sendable {
 /// Manager): 401 `{"errors": [{"code": "UNAUTHORIZED", …}]}`. Everything else is
 /// forwarded to a real `docker-registry` that accepts the refresh token as the password of the null user, as ACR's
 /// token endpoint does. Serves TLS for the registry's name.
-public final class ACRSimulator: Sendable {
+package final class ACRSimulator: Sendable {
     let server: TestHTTPServer
     let transport: AsyncHTTPClientTransport
     let exchanges: Locked<Int>
-    public var port: Int { server.port }
-    public var exchangeCount: Int { exchanges.withLock { $0 } }
+    package var port: Int { server.port }
+    package var exchangeCount: Int { exchanges.withLock { $0 } }
 
-    public init(
+    package init(
         name: String, upstream: String, tls: TestCA, refreshToken: String, trusts entra: EntraIDSimulator
     ) async throws {
         let transport = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
@@ -106,7 +106,7 @@ public final class ACRSimulator: Sendable {
         }
     }
 
-    public func stop() async {
+    package func stop() async {
         await server.stop()
         try? await transport.shutdown()
     }

@@ -3,15 +3,15 @@ import Synchronization
 
 /// Every log line a test's code writes (level, message, metadata), for scanning: the fault suite checks that no
 /// secret appears in any of them.
-public final class CapturedLog: Sendable {
+package final class CapturedLog: Sendable {
     let lines = Mutex<[String]>([])
 
-    public init() {}
+    package init() {}
 
-    public var all: [String] { lines.withLock { $0 } }
+    package var all: [String] { lines.withLock { $0 } }
 
     /// A logger that writes here, at `level` and above.
-    public func logger(_ label: String = "chains.test", level: Logger.Level = .trace) -> Logger {
+    package func logger(_ label: String = "chains.test", level: Logger.Level = .trace) -> Logger {
         var logger = Logger(label: label) { _ in Handler(log: self) }
         logger.logLevel = level
         return logger

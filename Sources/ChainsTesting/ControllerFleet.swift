@@ -11,20 +11,20 @@ import Synchronization
 /// `chains controller` replicas as processes against the in-process API server, a real registry behind a proxy
 /// (optional latency) and, optionally, the Rekor simulator — what the kill test and the controller benchmark drive.
 /// Every replica gets `POD_NAME` as the Deployment's downward API gives it.
-public final class ControllerFleet: @unchecked Sendable {
-    public let api: KubeAPIServer
-    public let registry: RegistryServer
-    public let proxy: RegistryProxy
-    public let rekor: RekorSimulator?
-    public let directory: TemporaryDirectory
+package final class ControllerFleet: @unchecked Sendable {
+    package let api: KubeAPIServer
+    package let registry: RegistryServer
+    package let proxy: RegistryProxy
+    package let rekor: RekorSimulator?
+    package let directory: TemporaryDirectory
     let binary: String
     let arguments: [String]
     let processes = Mutex<[String: Process]>([:])
     let http: AsyncHTTPClientTransport
-    public let namespace = "team-a"
+    package let namespace = "team-a"
 
     /// `flags`: more `chains controller` flags (leader election by default: short Leases for tests).
-    public init(
+    package init(
         binary: String, transparency: Bool, latency: Duration = .zero, threads: Int = 2,
         flags: [String] = ["--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms"]
     ) async throws {
@@ -63,7 +63,7 @@ public final class ControllerFleet: @unchecked Sendable {
 
     /// Pushes `count` distinct images (one layer and config shared, a manifest each) and puts a finished TaskRun
     /// that built each. Returns the runs' names and their images' digests.
-    public func addRuns(_ count: Int, first: Int = 0) async throws -> [(name: String, digest: String)] {
+    package func addRuns(_ count: Int, first: Int = 0) async throws -> [(name: String, digest: String)] {
         let config = #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#
         let configDigest = try await upload(Data(config.utf8))
         var out: [(String, String)] = []
@@ -109,7 +109,7 @@ public final class ControllerFleet: @unchecked Sendable {
     }
 
     /// Starts (or restarts) a replica; its log is `<name>.log` (appended).
-    public func start(_ name: String) throws {
+    package func start(_ name: String) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -130,7 +130,7 @@ public final class ControllerFleet: @unchecked Sendable {
     }
 
     /// Sends `signal` and waits for the replica to end (SIGKILL after 30 s).
-    public func stop(_ name: String, signal: Int32 = SIGKILL) async {
+    package func stop(_ name: String, signal: Int32 = SIGKILL) async {
         guard let process = processes.withLock({ $0.removeValue(forKey: name) }) else { return }
         kill(process.processIdentifier, signal)
         let started = ContinuousClock.now
@@ -141,10 +141,10 @@ public final class ControllerFleet: @unchecked Sendable {
         ChildProcesses.ended(process)
     }
 
-    public var running: [String] { processes.withLock { Array($0.keys).sorted() } }
+    package var running: [String] { processes.withLock { Array($0.keys).sorted() } }
 
     /// A replica's CPU time so far (user + system), in seconds.
-    public func cpuSeconds(_ name: String) -> Double? {
+    package func cpuSeconds(_ name: String) -> Double? {
         guard let pid = processes.withLock({ $0[name]?.processIdentifier }),
             let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
@@ -155,7 +155,7 @@ public final class ControllerFleet: @unchecked Sendable {
     }
 
     /// A replica's peak resident memory so far (`VmHWM`), in bytes.
-    public func peakRSS(_ name: String) -> Int? {
+    package func peakRSS(_ name: String) -> Int? {
         guard let pid = processes.withLock({ $0[name]?.processIdentifier }),
             let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
@@ -163,19 +163,19 @@ public final class ControllerFleet: @unchecked Sendable {
         return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
     }
 
-    public func log(_ name: String) -> String {
+    package func log(_ name: String) -> String {
         (try? String(contentsOf: directory.file("\(name).log"), encoding: .utf8)) ?? ""
     }
 
-    public func annotations(_ name: String) -> [String: String] {
+    package func annotations(_ name: String) -> [String: String] {
         (api.object(.taskRuns, namespace: namespace, name: name)?["metadata"]?["annotations"]?.objectValue ?? [:])
             .compactMapValues(\.stringValue)
     }
 
-    public func isSigned(_ name: String) -> Bool { annotations(name)["chains.tekton.dev/signed"] == "true" }
+    package func isSigned(_ name: String) -> Bool { annotations(name)["chains.tekton.dev/signed"] == "true" }
 
     /// The layers of `app:sha256-<hex>.<suffix>` (0 when there is none).
-    public func layerCount(digest: String, suffix: String) async throws -> Int {
+    package func layerCount(digest: String, suffix: String) async throws -> Int {
         let tag = digest.replacingOccurrences(of: ":", with: "-") + "." + suffix
         let response = try await http.send(
             HTTPRequest(
@@ -185,7 +185,7 @@ public final class ControllerFleet: @unchecked Sendable {
         return try JSONValue(parsing: response.body)["layers"]?.arrayValue?.count ?? 0
     }
 
-    public func shutdown() async {
+    package func shutdown() async {
         for name in running { await stop(name) }
         await api.stop()
         await proxy.stop()
@@ -196,10 +196,10 @@ public final class ControllerFleet: @unchecked Sendable {
 }
 
 /// A small seeded generator (SplitMix64), so a kill schedule can be replayed.
-public struct SeededRandom: RandomNumberGenerator, Sendable {
+package struct SeededRandom: RandomNumberGenerator, Sendable {
     var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9e37_79b9_7f4a_7c15
         var z = state
         z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9

@@ -6,8 +6,8 @@ import Synchronization
 /// A reverse proxy in front of any HTTP peer (a registry, its token server, Fulcio, Rekor, the API server) that
 /// injects the fault suite's faults into the requests a rule matches, and records every request it sees (method,
 /// path, the headers that carry credentials) so tests can check where credentials went.
-public final class FaultProxy: Sendable {
-    public enum Fault: Sendable, CustomStringConvertible {
+package final class FaultProxy: Sendable {
+    package enum Fault: Sendable, CustomStringConvertible {
         /// An answer with this status (and `Retry-After` when given), not forwarded.
         case status(Int, retryAfter: String? = nil)
         /// The connection closes without an answer.
@@ -27,7 +27,7 @@ public final class FaultProxy: Sendable {
         /// The upstream status and headers with this body instead (garbage, an empty answer).
         case replaceBody(Data)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .status(let code, let retry): return "\(code)" + (retry.map { " Retry-After: \($0)" } ?? "")
             case .reset: return "connection reset"
@@ -42,11 +42,11 @@ public final class FaultProxy: Sendable {
         }
     }
 
-    public struct Seen: Sendable {
-        public var method: String
-        public var path: String
-        public var authorization: String?
-        public var faulted: Bool
+    package struct Seen: Sendable {
+        package var method: String
+        package var path: String
+        package var authorization: String?
+        package var faulted: Bool
     }
 
     struct Rule {
@@ -63,13 +63,13 @@ public final class FaultProxy: Sendable {
     let server: TestHTTPServer
     let box = Box()
     let transport: AsyncHTTPClientTransport
-    public let upstream: String
+    package let upstream: String
 
-    public var address: String { "127.0.0.1:\(server.port)" }
-    public var url: String { "http://\(address)" }
+    package var address: String { "127.0.0.1:\(server.port)" }
+    package var url: String { "http://\(address)" }
 
     /// `upstream`: `host:port` of the peer (plain HTTP, loopback).
-    public init(upstream: String) async throws {
+    package init(upstream: String) async throws {
         self.upstream = upstream
         let transport = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
         self.transport = transport
@@ -147,18 +147,18 @@ public final class FaultProxy: Sendable {
     }
 
     /// The next `count` requests (with `method`, when given) whose path contains `path` get `fault`.
-    public func inject(_ fault: Fault, method: String? = nil, path: String = "", count: Int = 1) {
+    package func inject(_ fault: Fault, method: String? = nil, path: String = "", count: Int = 1) {
         box.m.withLock { $0.rules.append(Rule(method: method, pathContains: path, fault: fault, remaining: count)) }
     }
 
     /// The peer answers normally again.
-    public func clear() { box.m.withLock { $0.rules.removeAll() } }
+    package func clear() { box.m.withLock { $0.rules.removeAll() } }
 
     /// Faults injected and not yet used up.
-    public var pendingFaults: Int { box.m.withLock { $0.rules.reduce(0) { $0 + $1.remaining } } }
-    public var seen: [Seen] { box.m.withLock { $0.seen } }
+    package var pendingFaults: Int { box.m.withLock { $0.rules.reduce(0) { $0 + $1.remaining } } }
+    package var seen: [Seen] { box.m.withLock { $0.seen } }
 
-    public func stop() async {
+    package func stop() async {
         await server.stop()
         try? await transport.shutdown()
     }

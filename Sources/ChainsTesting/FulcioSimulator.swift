@@ -5,14 +5,14 @@ import Synchronization
 import X509
 
 /// A test OIDC issuer: ES256 JWTs with the claims Kubernetes, SPIFFE and email issuers put in them.
-public struct TestOIDCIssuer: Sendable {
-    public enum Kind: String, Sendable { case kubernetes, spiffe, email }
-    public let url: String
-    public let kind: Kind
+package struct TestOIDCIssuer: Sendable {
+    package enum Kind: String, Sendable { case kubernetes, spiffe, email }
+    package let url: String
+    package let kind: Kind
     let key: P256.Signing.PrivateKey
-    public var publicKey: P256.Signing.PublicKey { key.publicKey }
+    package var publicKey: P256.Signing.PublicKey { key.publicKey }
 
-    public init(url: String, kind: Kind) {
+    package init(url: String, kind: Kind) {
         self.url = url
         self.kind = kind
         self.key = P256.Signing.PrivateKey()
@@ -24,7 +24,7 @@ public struct TestOIDCIssuer: Sendable {
     }
 
     /// A signed token. `subject` is the ServiceAccount (`system:serviceaccount:NS:SA`), the SPIFFE ID, or the email.
-    public func token(
+    package func token(
         subject: String, audience: String = "sigstore", lifetime: TimeInterval = 600, now: Date = Date(),
         extra: [String: Any] = [:]
     ) -> String {
@@ -60,13 +60,13 @@ public struct TestOIDCIssuer: Sendable {
 /// digitalSignature, EKU codeSigning, the issuer in OIDs 1.3.6.1.4.1.57264.1.1 (raw) and .1.8 (DER UTF8String).
 /// Each certificate carries an embedded SCT from the simulator's CT log (RFC 6962: the log signs the precertificate
 /// TBS, the SCT list goes in as the last extension), as sigstore-python requires.
-public final class FulcioSimulator: Sendable {
+package final class FulcioSimulator: Sendable {
     /// What the certificates carry for a CT log.
-    public enum SCTMode: Sendable { case embedded, none, badSignature }
-    public struct Stats: Sendable {
-        public var v1 = 0
-        public var v2 = 0
-        public var refused = 0
+    package enum SCTMode: Sendable { case embedded, none, badSignature }
+    package struct Stats: Sendable {
+        package var v1 = 0
+        package var v2 = 0
+        package var refused = 0
     }
     struct State {
         var stats = Stats()
@@ -78,23 +78,23 @@ public final class FulcioSimulator: Sendable {
 
     let server: TestHTTPServer
     let handler: Handler
-    public let issuers: [TestOIDCIssuer]
-    public let rootCertificate: Certificate
-    public let intermediateCertificate: Certificate
+    package let issuers: [TestOIDCIssuer]
+    package let rootCertificate: Certificate
+    package let intermediateCertificate: Certificate
     let intermediateKey: P256.Signing.PrivateKey
 
-    public var url: String { "http://127.0.0.1:\(server.port)" }
-    public var stats: Stats { handler.state.withLock { $0.stats } }
+    package var url: String { "http://127.0.0.1:\(server.port)" }
+    package var stats: Stats { handler.state.withLock { $0.stats } }
     /// Answer the v2 API with 404, as a Fulcio that only has v1 does.
-    public func setV2Enabled(_ on: Bool) { handler.state.withLock { $0.v2Enabled = on } }
+    package func setV2Enabled(_ on: Bool) { handler.state.withLock { $0.v2Enabled = on } }
     /// The next `count` signing requests get `status`.
-    public func fail(status: Int, count: Int) { handler.state.withLock { $0.failures.append((status, count)) } }
-    public func setLifetime(_ seconds: TimeInterval) { handler.state.withLock { $0.lifetime = seconds } }
-    public func setSCTMode(_ mode: SCTMode) { handler.state.withLock { $0.sctMode = mode } }
+    package func fail(status: Int, count: Int) { handler.state.withLock { $0.failures.append((status, count)) } }
+    package func setLifetime(_ seconds: TimeInterval) { handler.state.withLock { $0.lifetime = seconds } }
+    package func setSCTMode(_ mode: SCTMode) { handler.state.withLock { $0.sctMode = mode } }
     /// The CT log's key (DER SubjectPublicKeyInfo) and ID (its SHA-256).
-    public var ctLogPublicKeyDER: Data { handler.ctKey.publicKey.derRepresentation }
+    package var ctLogPublicKeyDER: Data { handler.ctKey.publicKey.derRepresentation }
 
-    public init(issuers: [TestOIDCIssuer]) async throws {
+    package init(issuers: [TestOIDCIssuer]) async throws {
         self.issuers = issuers
         let rootKey = P256.Signing.PrivateKey()
         let intermediateKey = P256.Signing.PrivateKey()
@@ -132,16 +132,16 @@ public final class FulcioSimulator: Sendable {
     }
 
     /// The CA chain (intermediate, root) as PEM, for a trust bundle or `openssl verify`.
-    public var caPEM: String {
+    package var caPEM: String {
         [intermediateCertificate, rootCertificate].compactMap { try? $0.serializeAsPEM().pemString }.joined(
             separator: "\n") + "\n"
     }
 
     /// A `trusted_root.json` naming this Fulcio's CA chain (intermediate, then the root as the anchor) and its CT
     /// log; `tlogs` are the transparency logs' entries (`RekorSimulator.trustedRootLog`).
-    public var trustedRootJSON: String { trustedRootJSON(tlogs: []) }
+    package var trustedRootJSON: String { trustedRootJSON(tlogs: []) }
 
-    public func trustedRootJSON(tlogs: [String]) -> String {
+    package func trustedRootJSON(tlogs: [String]) -> String {
         func der(_ c: Certificate) -> String {
             var s = DER.Serializer()
             try? s.serialize(c)
@@ -157,7 +157,7 @@ public final class FulcioSimulator: Sendable {
             + #""certificateAuthorities": [\#(ca)], "ctlogs": [\#(ctlog)], "timestampAuthorities": []}"#
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }
 
 /// The request handling, apart from the server's lifetime.
@@ -381,8 +381,8 @@ final class Handler: Sendable {
 }
 
 /// A log's entry in a `trusted_root.json` (`tlogs` or `ctlogs`).
-public enum TrustedRootLog {
-    public static func json(url: String, publicKeyDER: Data) -> String {
+package enum TrustedRootLog {
+    package static func json(url: String, publicKeyDER: Data) -> String {
         let id = Data(SHA256.hash(data: publicKeyDER)).base64EncodedString()
         return
             #"{"baseUrl": "\#(url)", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": "\#(publicKeyDER.base64EncodedString())", "#

@@ -6,16 +6,16 @@ import Foundation
 /// `{"digest": {"sha256": base64}}` → `{"signature", "name", "verifiedDigestCrc32c"}`. Every call needs `Authorization:
 /// Bearer <a token the metadata simulator issued>` (else 401 UNAUTHENTICATED); another key: 404 NOT_FOUND; a digest
 /// of the wrong length: 400 INVALID_ARGUMENT. Errors as `{"error": {"code", "message", "status"}}`.
-public final class GCPKMSSimulator: Sendable {
+package final class GCPKMSSimulator: Sendable {
     let server: TestHTTPServer
     let signCount: Locked<Int>
-    public let key = P256.Signing.PrivateKey()
-    public let version: String
+    package let key = P256.Signing.PrivateKey()
+    package let version: String
     /// `CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS`.
-    public var endpoint: String { "http://127.0.0.1:\(server.port)/" }
-    public var signs: Int { signCount.withLock { $0 } }
+    package var endpoint: String { "http://127.0.0.1:\(server.port)/" }
+    package var signs: Int { signCount.withLock { $0 } }
 
-    public init(version: String, token: @escaping @Sendable () -> String) async throws {
+    package init(version: String, token: @escaping @Sendable () -> String) async throws {
         self.version = version
         let count = Locked<Int>(0)
         signCount = count
@@ -56,5 +56,5 @@ public final class GCPKMSSimulator: Sendable {
         }
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }

@@ -5,7 +5,7 @@ import Synchronization
 /// `GET /computeMetadata/v1/instance/service-accounts/default/token` needs `Metadata-Flavor: Google` (else 403) and
 /// refuses requests carrying `X-Forwarded-For` (403); answers `{"access_token", "expires_in", "token_type": "Bearer"}`
 /// with `Metadata-Flavor: Google` on every answer. Unknown paths: 404.
-public final class GCPMetadataSimulator: Sendable {
+package final class GCPMetadataSimulator: Sendable {
     final class State: Sendable {
         let m: Mutex<(token: String, lifetime: Int, requests: Int)>
         init(token: String, lifetime: Int) { m = Mutex((token, lifetime, 0)) }
@@ -17,11 +17,11 @@ public final class GCPMetadataSimulator: Sendable {
     }
     let server: TestHTTPServer
     let state: State
-    public var host: String { "127.0.0.1:\(server.port)" }
-    public var requests: Int { state.withLock { $0.requests } }
-    public var token: String { state.withLock { $0.token } }
+    package var host: String { "127.0.0.1:\(server.port)" }
+    package var requests: Int { state.withLock { $0.requests } }
+    package var token: String { state.withLock { $0.token } }
 
-    public init(token: String = "ya29.test-\(UUID().uuidString)", lifetime: Int = 3599) async throws {
+    package init(token: String = "ya29.test-\(UUID().uuidString)", lifetime: Int = 3599) async throws {
         let state = State(token: token, lifetime: lifetime)
         self.state = state
         server = try await TestHTTPServer { request in
@@ -43,7 +43,7 @@ public final class GCPMetadataSimulator: Sendable {
         }
     }
 
-    public func set(token: String, lifetime: Int) { state.withLock { ($0.token, $0.lifetime) = (token, lifetime) } }
+    package func set(token: String, lifetime: Int) { state.withLock { ($0.token, $0.lifetime) = (token, lifetime) } }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }

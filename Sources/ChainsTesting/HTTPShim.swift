@@ -1,6 +1,6 @@
 import HTTPTransport
 
 /// A plain transport for test set-up (pushing fixture images); shut it down when done.
-public enum ChainsTestingHTTP {
-    public static func transport() throws -> AsyncHTTPClientTransport { try AsyncHTTPClientTransport() }
+package enum ChainsTestingHTTP {
+    package static func transport() throws -> AsyncHTTPClientTransport { try AsyncHTTPClientTransport() }
 }

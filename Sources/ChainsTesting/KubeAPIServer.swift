@@ -12,50 +12,50 @@ import Synchronization
 /// (finalizers hold an object, with `deletionTimestamp` set, until they are removed). Errors are `Status` objects.
 /// A bearer token is required when one is set. Faults: answer the next requests with a status, end every watch,
 /// forget history (so watches from old versions get 410).
-public final class KubeAPIServer: Sendable {
+package final class KubeAPIServer: Sendable {
     /// A resource type served here.
-    public struct Resource: Hashable, Sendable {
-        public var group: String
-        public var version: String
-        public var plural: String
-        public var kind: String
-        public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    package struct Resource: Hashable, Sendable {
+        package var group: String
+        package var version: String
+        package var plural: String
+        package var kind: String
+        package var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
 
-        public static let secrets = Resource(group: "", version: "v1", plural: "secrets", kind: "Secret")
-        public static let serviceAccounts = Resource(
+        package static let secrets = Resource(group: "", version: "v1", plural: "secrets", kind: "Secret")
+        package static let serviceAccounts = Resource(
             group: "", version: "v1", plural: "serviceaccounts", kind: "ServiceAccount")
-        public static let pods = Resource(group: "", version: "v1", plural: "pods", kind: "Pod")
-        public static let events = Resource(group: "", version: "v1", plural: "events", kind: "Event")
-        public static let configMaps = Resource(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap")
-        public static let taskRuns = Resource(group: "tekton.dev", version: "v1", plural: "taskruns", kind: "TaskRun")
-        public static let pipelineRuns = Resource(
+        package static let pods = Resource(group: "", version: "v1", plural: "pods", kind: "Pod")
+        package static let events = Resource(group: "", version: "v1", plural: "events", kind: "Event")
+        package static let configMaps = Resource(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap")
+        package static let taskRuns = Resource(group: "tekton.dev", version: "v1", plural: "taskruns", kind: "TaskRun")
+        package static let pipelineRuns = Resource(
             group: "tekton.dev", version: "v1", plural: "pipelineruns", kind: "PipelineRun")
-        public static let leases = Resource(
+        package static let leases = Resource(
             group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease")
-        public static let all: [Resource] = [
+        package static let all: [Resource] = [
             secrets, serviceAccounts, pods, events, configMaps, taskRuns, pipelineRuns, leases,
         ]
     }
 
     /// Requests served, by verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`).
-    public struct Stats: Sendable {
-        public var byVerb: [String: Int] = [:]
-        public var total: Int { byVerb.values.reduce(0, +) }
+    package struct Stats: Sendable {
+        package var byVerb: [String: Int] = [:]
+        package var total: Int { byVerb.values.reduce(0, +) }
         /// Every kind of request made, as RBAC sees it: what a ServiceAccount's rules must allow.
-        public var accesses: Set<Access> = []
+        package var accesses: Set<Access> = []
         /// GETs of one object, by `plural/namespace/name` (found or not).
-        public var gets: [String: Int] = [:]
+        package var gets: [String: Int] = [:]
         /// Requests by verb and resource (`get taskruns`, `patch taskruns`, `create events`).
-        public var byResource: [String: Int] = [:]
+        package var byResource: [String: Int] = [:]
     }
 
     /// One request as an RBAC rule matches it: the verb, the API group and resource, the namespace (nil: cluster-wide).
-    public struct Access: Hashable, Sendable, CustomStringConvertible {
-        public var verb: String
-        public var group: String
-        public var resource: String
-        public var namespace: String?
-        public var description: String {
+    package struct Access: Hashable, Sendable, CustomStringConvertible {
+        package var verb: String
+        package var group: String
+        package var resource: String
+        package var namespace: String?
+        package var description: String {
             "\(verb) \(group.isEmpty ? "" : group + "/")\(resource)\(namespace.map { " in \($0)" } ?? " (all namespaces)")"
         }
     }
@@ -88,10 +88,10 @@ public final class KubeAPIServer: Sendable {
 
     let server: TestHTTPServer
     let api: API
-    public var url: String { "http://127.0.0.1:\(server.port)" }
+    package var url: String { "http://127.0.0.1:\(server.port)" }
 
     /// A kubeconfig naming this server, with a bearer token, as `chains controller --kubeconfig` reads it.
-    public func kubeconfig(token: String) -> String {
+    package func kubeconfig(token: String) -> String {
         """
         apiVersion: v1
         kind: Config
@@ -101,16 +101,16 @@ public final class KubeAPIServer: Sendable {
         users: [{name: u, user: {token: \(token)}}]
         """
     }
-    public var stats: Stats { api.store.withLock { $0.stats } }
+    package var stats: Stats { api.store.withLock { $0.stats } }
 
     /// `token`: the bearer token every request must carry (nil: none needed).
-    public init(token: String? = nil) async throws {
+    package init(token: String? = nil) async throws {
         let api = API(token: token)
         self.api = api
         server = try await TestHTTPServer { request in api.handle(request) }
     }
 
-    public func stop() async {
+    package func stop() async {
         dropWatches()
         await server.stop()
     }
@@ -119,24 +119,24 @@ public final class KubeAPIServer: Sendable {
 
     /// Creates or replaces `object` (a manifest) as the API would; returns it as stored.
     @discardableResult
-    public func put(_ object: JSONValue, as resource: Resource) -> JSONValue {
+    package func put(_ object: JSONValue, as resource: Resource) -> JSONValue {
         api.store.withLock { s in API.write(object, resource: resource, into: &s) }
     }
 
     /// The stored object, or nil.
-    public func object(_ resource: Resource, namespace: String, name: String) -> JSONValue? {
+    package func object(_ resource: Resource, namespace: String, name: String) -> JSONValue? {
         api.store.withLock { $0.objects[resource]?["\(namespace)/\(name)"] }
     }
 
-    public func objects(_ resource: Resource) -> [JSONValue] {
+    package func objects(_ resource: Resource) -> [JSONValue] {
         api.store.withLock { s in (s.objects[resource] ?? [:]).sorted { $0.key < $1.key }.map(\.value) }
     }
 
     /// The next `count` requests (any verb) are answered with `status`.
-    public func fail(status: Int, count: Int) { api.store.withLock { $0.failures.append((status, count)) } }
+    package func fail(status: Int, count: Int) { api.store.withLock { $0.failures.append((status, count)) } }
 
     /// Ends every open watch, as an API server restart or a load balancer does.
-    public func dropWatches() {
+    package func dropWatches() {
         // Finished outside the lock: a stream's termination handler takes the lock to forget its watcher.
         let open = api.store.withLock { s in
             let all = s.watchers.values.map(\.continuation)
@@ -147,7 +147,7 @@ public final class KubeAPIServer: Sendable {
     }
 
     /// Forgets the change history: a watch from any version before now is answered with 410 Expired.
-    public func compact() {
+    package func compact() {
         api.store.withLock { s in
             s.compacted = s.version
             s.history = []
@@ -155,7 +155,7 @@ public final class KubeAPIServer: Sendable {
     }
 
     /// Sends a BOOKMARK to every watch that asked for them.
-    public func bookmark() {
+    package func bookmark() {
         api.store.withLock { s in
             for w in s.watchers.values where w.bookmarks {
                 w.continuation.yield(API.bookmark(w.resource, version: s.version))
@@ -164,11 +164,11 @@ public final class KubeAPIServer: Sendable {
     }
 
     /// Writes a line that is not a watch event into every open watch (a proxy that corrupts the stream).
-    public func sendGarbage() {
+    package func sendGarbage() {
         api.store.withLock { s in
             for w in s.watchers.values { w.continuation.yield(Data("<html>502 Bad Gateway</html>\n".utf8)) }
         }
     }
 
-    public var watchCount: Int { api.store.withLock { $0.watchers.count } }
+    package var watchCount: Int { api.store.withLock { $0.watchers.count } }
 }

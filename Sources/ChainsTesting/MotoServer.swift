@@ -9,13 +9,13 @@ import HTTPTransport
 /// (`.venv-aws`, made by scripts/test.sh). With `INITIAL_NO_AUTH_ACTION_COUNT` = n it answers the first n actions
 /// unauthenticated (set-up, and STS's unsigned AssumeRoleWithWebIdentity), then checks every SigV4 signature and
 /// IAM policy.
-public final class MotoServer: @unchecked Sendable {
-    public let port: Int
+package final class MotoServer: @unchecked Sendable {
+    package let port: Int
     let process: Process
     let directory: TemporaryDirectory
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    package var endpoint: String { "http://127.0.0.1:\(port)" }
 
-    public init(unauthenticatedActions: Int) async throws {
+    package init(unauthenticatedActions: Int) async throws {
         directory = try TemporaryDirectory()
         port = try freePort()
         process = Process()
@@ -37,11 +37,11 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     /// What moto logged: one line per request with its status.
-    public var log: String { (try? String(contentsOf: directory.file("moto.log"), encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOf: directory.file("moto.log"), encoding: .utf8)) ?? "" }
 
     /// Runs `Tests/Interop/moto_setup.py` against this server: an IAM role (and, asked for, a user with an access
     /// key) allowed `ecr:GetAuthorizationToken` and the KMS calls. Its JSON answer.
-    public func setUp(_ arguments: [String] = []) async throws -> [String: String] {
+    package func setUp(_ arguments: [String] = []) async throws -> [String: String] {
         let result = try await Python.runAWS("moto_setup.py", [endpoint] + arguments)
         guard result.status == 0,
             let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String]
@@ -53,7 +53,7 @@ public final class MotoServer: @unchecked Sendable {
 
     /// Answers the next `count` actions unauthenticated again (moto's `/moto-api/reset-auth`): a second client's
     /// unsigned AssumeRoleWithWebIdentity; every action after them is checked as before.
-    public func allowUnauthenticated(_ count: Int) async throws {
+    package func allowUnauthenticated(_ count: Int) async throws {
         let transport = try AsyncHTTPClientTransport()
         defer { Task { try? await transport.shutdown() } }
         let response = try await transport.send(
@@ -64,7 +64,7 @@ public final class MotoServer: @unchecked Sendable {
         }
     }
 
-    public func stop() {
+    package func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

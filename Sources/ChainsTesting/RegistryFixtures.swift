@@ -4,18 +4,18 @@ import OCI
 
 /// A registry with token auth and its token server, users `chains` (push everywhere), `reader` (pull only) and
 /// anonymous pull on `public/`.
-public final class TokenRegistry: Sendable {
-    public let registry: RegistryServer
-    public let tokens: TokenServer
+package final class TokenRegistry: Sendable {
+    package let registry: RegistryServer
+    package let tokens: TokenServer
     let directory: TemporaryDirectory
 
-    public static let pushUser = ("chains", "s3cret-push")
-    public static let pullUser = ("reader", "r3ad-only")
+    package static let pushUser = ("chains", "s3cret-push")
+    package static let pullUser = ("reader", "r3ad-only")
 
     /// With `proxyTokens`, the registry's challenges name a fault proxy in front of the token server as the realm.
-    public let tokenProxy: FaultProxy?
+    package let tokenProxy: FaultProxy?
 
-    public init(tls: Bool = false, proxyTokens: Bool = false) async throws {
+    package init(tls: Bool = false, proxyTokens: Bool = false) async throws {
         directory = try TemporaryDirectory()
         let (key, cert) = try makeTokenSigningKey(in: directory)
         tokens = try await TokenServer(
@@ -33,9 +33,9 @@ public final class TokenRegistry: Sendable {
             tls: tls)
     }
 
-    public var address: String { registry.address }
+    package var address: String { registry.address }
 
-    public func stop() async {
+    package func stop() async {
         registry.stop()
         await tokens.stop()
         await tokenProxy?.stop()
@@ -44,7 +44,7 @@ public final class TokenRegistry: Sendable {
 
 /// Writes a small real image (one layer, a config) into a registry over the API, with no auth or with a raw
 /// Authorization header. Returns the manifest digest.
-public func pushTestImage(
+package func pushTestImage(
     transport: any HTTPTransport, scheme: String = "http", registry: String, repository: String, tag: String,
     authorization: String? = nil, content: String = "hello"
 ) async throws -> String {
@@ -85,7 +85,7 @@ public func pushTestImage(
 }
 
 /// The Authorization header for a token registry's push user, fetched directly from the token server.
-public func directToken(
+package func directToken(
     _ registry: TokenRegistry, repository: String, user: (String, String) = TokenRegistry.pushUser
 )
     async throws -> String
@@ -100,7 +100,7 @@ public func directToken(
 }
 
 /// The tags of `repository` in the registry (`GET /v2/<name>/tags/list`), read with the push user's token.
-public func listTags(_ registry: TokenRegistry, repository: String) async throws -> [String] {
+package func listTags(_ registry: TokenRegistry, repository: String) async throws -> [String] {
     let transport = try AsyncHTTPClientTransport()
     defer { Task { try? await transport.shutdown() } }
     let url = URL(string: "http://\(registry.address)/v2/\(repository)/tags/list")!

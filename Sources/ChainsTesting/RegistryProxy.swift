@@ -5,11 +5,11 @@ import Synchronization
 
 /// A reverse proxy in front of a real registry that can inject faults: 5xx answers, and redirects of blob reads
 /// to another host (a "CDN") that records which headers reach it.
-public final class RegistryProxy: Sendable {
-    public struct Seen: Sendable {
-        public var method: String
-        public var path: String
-        public var hadAuthorization: Bool
+package final class RegistryProxy: Sendable {
+    package struct Seen: Sendable {
+        package var method: String
+        package var path: String
+        package var hadAuthorization: Bool
     }
 
     struct State {
@@ -29,13 +29,13 @@ public final class RegistryProxy: Sendable {
     let state: Box
     let transport: AsyncHTTPClientTransport
 
-    public var address: String { "127.0.0.1:\(server.port)" }
+    package var address: String { "127.0.0.1:\(server.port)" }
     /// The CDN answers as `localhost:<port>`: another host than the registry's `127.0.0.1`.
-    public var cdnAddress: String { "localhost:\(cdn.port)" }
+    package var cdnAddress: String { "localhost:\(cdn.port)" }
 
     /// `upstream`: `host:port` of the real registry (plain HTTP). `cdnAuthorization`: what the CDN itself uses to
     /// fetch blobs from the registry (it must not get the client's).
-    public init(upstream: String, cdnAuthorization: String? = nil) async throws {
+    package init(upstream: String, cdnAuthorization: String? = nil) async throws {
         self.upstream = upstream
         let transport = try AsyncHTTPClientTransport(policy: .init(default: .init(.plainHTTP)))
         self.transport = transport
@@ -100,27 +100,27 @@ public final class RegistryProxy: Sendable {
     }
 
     /// The next `count` requests whose path contains `pathContains` get `status` (with `Retry-After: 0`).
-    public func fail(_ pathContains: String, method: String? = nil, status: Int = 503, count: Int) {
+    package func fail(_ pathContains: String, method: String? = nil, status: Int = 503, count: Int) {
         state.m.withLock { $0.failures.append((pathContains, method, status, count)) }
     }
 
     /// The next `count` requests with `method` whose path contains `pathContains` are answered 201 Created (with the
     /// body's digest) and not forwarded: the registry acknowledges a write and stores nothing.
-    public func swallow(_ pathContains: String, method: String = "PUT", count: Int) {
+    package func swallow(_ pathContains: String, method: String = "PUT", count: Int) {
         state.m.withLock { $0.swallowed.append((pathContains, method, count)) }
     }
 
     /// Every forwarded request waits this long first: a registry's latency as waiting time, not CPU.
-    public func setLatency(_ latency: Duration) { state.m.withLock { $0.latency = latency } }
+    package func setLatency(_ latency: Duration) { state.m.withLock { $0.latency = latency } }
 
     /// Whether requests are kept for `seen` (off for long benchmarks).
-    public func setRecording(_ on: Bool) { state.m.withLock { $0.recording = on } }
+    package func setRecording(_ on: Bool) { state.m.withLock { $0.recording = on } }
 
-    public func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }
-    public var seen: [Seen] { state.m.withLock { $0.seen } }
-    public var cdnSeen: [Seen] { state.m.withLock { $0.cdnSeen } }
+    package func redirectBlobReads(_ on: Bool) { state.m.withLock { $0.redirectBlobs = on } }
+    package var seen: [Seen] { state.m.withLock { $0.seen } }
+    package var cdnSeen: [Seen] { state.m.withLock { $0.cdnSeen } }
 
-    public func stop() async {
+    package func stop() async {
         await server.stop()
         await cdn.stop()
         try? await transport.shutdown()

@@ -6,24 +6,24 @@ import Foundation
 
 /// Debian's `docker-registry` (distribution 2.8) started for one test on 127.0.0.1 with a config the test writes:
 /// no auth, htpasswd Basic (bcrypt), token auth (with `TokenServer`), optionally TLS with a test CA.
-public final class RegistryServer: @unchecked Sendable {
-    public enum Auth: Sendable {
+package final class RegistryServer: @unchecked Sendable {
+    package enum Auth: Sendable {
         case none
         /// user → password (bcrypt htpasswd entries are made with `htpasswd -B`).
         case htpasswd([String: String])
         case token(realm: String, service: String, issuer: String, rootCertificatePEM: String)
     }
 
-    public let port: Int
-    public let tls: TestCA?
+    package let port: Int
+    package let tls: TestCA?
     let process: Process
     let directory: TemporaryDirectory
 
     /// `host:port` as clients name it.
-    public var address: String { "127.0.0.1:\(port)" }
+    package var address: String { "127.0.0.1:\(port)" }
 
     /// `certificateNames`: the server certificate's subjectAltName entries (default: IP 127.0.0.1 and localhost).
-    public init(auth: Auth = .none, tls: Bool = false, certificateNames: [String]? = nil) async throws {
+    package init(auth: Auth = .none, tls: Bool = false, certificateNames: [String]? = nil) async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/docker-registry") else {
             throw MissingTool(
                 description: "docker-registry is not installed; run scripts/test.sh (it installs the Debian package)")
@@ -95,11 +95,11 @@ public final class RegistryServer: @unchecked Sendable {
         )
     }
 
-    public var log: String { (try? String(contentsOf: directory.file("registry.log"), encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOf: directory.file("registry.log"), encoding: .utf8)) ?? "" }
 
     /// SIGKILL, as for the other test peers: nothing of a test registry needs a graceful end, and SIGTERM may be
     /// blocked in what a test process hands down (a registry that kept running was found after a green suite).
-    public func stop() {
+    package func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -111,14 +111,14 @@ public final class RegistryServer: @unchecked Sendable {
 }
 
 /// A test CA and a server certificate (for 127.0.0.1 and localhost unless other names are given), made with openssl.
-public struct TestCA: Sendable {
-    public let certificate: URL
-    public let serverCertificate: URL
-    public let serverKey: URL
+package struct TestCA: Sendable {
+    package let certificate: URL
+    package let serverCertificate: URL
+    package let serverKey: URL
 
-    public static let defaultNames = ["IP:127.0.0.1", "DNS:localhost"]
+    package static let defaultNames = ["IP:127.0.0.1", "DNS:localhost"]
 
-    public init(directory: TemporaryDirectory, names: [String]) throws {
+    package init(directory: TemporaryDirectory, names: [String]) throws {
         let d = directory.url.path
         func openssl(_ args: [String]) throws {
             let r = try runProcessBlocking("/usr/bin/openssl", args)
@@ -151,7 +151,7 @@ public struct TestCA: Sendable {
 }
 
 /// An ES256 key and self-signed certificate for a token server, made with openssl.
-public func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
+package func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
     let d = directory.url.path
     let r = try runProcessBlocking(
         "/usr/bin/openssl",
@@ -169,7 +169,7 @@ public func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (key
 }
 
 /// A TCP port free on 127.0.0.1 right now.
-public func freePort() throws -> Int {
+package func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()

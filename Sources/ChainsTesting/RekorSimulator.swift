@@ -12,12 +12,12 @@ import X509
 /// log key), an inclusion proof and a signed checkpoint; the same entry again is a 409 with `Location`.
 /// `GET /api/v1/log/entries/{uuid}`, `GET /api/v1/log/entries?logIndex=N`, `GET /api/v1/log`,
 /// `GET /api/v1/log/publicKey`. Only ECDSA P-256 verifiers (what keyless and the default key use).
-public final class RekorSimulator: Sendable {
-    public struct Stats: Sendable {
-        public var created = 0
-        public var conflicts = 0
-        public var refused = 0
-        public var reads = 0
+package final class RekorSimulator: Sendable {
+    package struct Stats: Sendable {
+        package var created = 0
+        package var conflicts = 0
+        package var refused = 0
+        package var reads = 0
     }
     struct Entry {
         var body: Data
@@ -33,28 +33,28 @@ public final class RekorSimulator: Sendable {
 
     let server: TestHTTPServer
     let log: Log
-    public var url: String { "http://127.0.0.1:\(server.port)" }
-    public var stats: Stats { log.state.withLock { $0.stats } }
-    public var entryCount: Int { log.state.withLock { $0.entries.count } }
-    public var publicKeyDER: Data { log.key.publicKey.derRepresentation }
+    package var url: String { "http://127.0.0.1:\(server.port)" }
+    package var stats: Stats { log.state.withLock { $0.stats } }
+    package var entryCount: Int { log.state.withLock { $0.entries.count } }
+    package var publicKeyDER: Data { log.key.publicKey.derRepresentation }
     /// This log in a `trusted_root.json`'s `tlogs`.
-    public var trustedRootLog: String { TrustedRootLog.json(url: url, publicKeyDER: publicKeyDER) }
+    package var trustedRootLog: String { TrustedRootLog.json(url: url, publicKeyDER: publicKeyDER) }
 
     /// The next `count` requests to add an entry get `status`.
-    public func fail(status: Int, count: Int) { log.state.withLock { $0.failures.append((status, count)) } }
+    package func fail(status: Int, count: Int) { log.state.withLock { $0.failures.append((status, count)) } }
     /// While down, every request gets 503.
-    public func setDown(_ down: Bool) { log.state.withLock { $0.down = down } }
+    package func setDown(_ down: Bool) { log.state.withLock { $0.down = down } }
     /// A checkpoint note this log's key signs for any tree — what a log showing different views to different
     /// clients (a split view) would sign.
-    public func signedCheckpoint(size: Int, root: Data) -> String { log.checkpoint(size: size, root: root) }
+    package func signedCheckpoint(size: Int, root: Data) -> String { log.checkpoint(size: size, root: root) }
 
-    public init() async throws {
+    package init() async throws {
         let log = Log()
         self.log = log
         server = try await TestHTTPServer { request in log.handle(request) }
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 
     /// The log itself, apart from the server's lifetime.
     final class Log: Sendable {
@@ -265,8 +265,8 @@ public final class RekorSimulator: Sendable {
 }
 
 /// RFC 6962 §2.1 written from its definitions (MTH and PATH, recursively), apart from the client's iterative check.
-public enum TestMerkleTree {
-    public static func leafHash(_ body: Data) -> Data { Data(SHA256.hash(data: Data([0]) + body)) }
+package enum TestMerkleTree {
+    package static func leafHash(_ body: Data) -> Data { Data(SHA256.hash(data: Data([0]) + body)) }
     static func node(_ l: Data, _ r: Data) -> Data { Data(SHA256.hash(data: Data([1]) + l + r)) }
     /// The largest power of two smaller than `n`.
     static func split(_ n: Int) -> Int {
@@ -281,9 +281,9 @@ public enum TestMerkleTree {
         return node(mth(leaves.prefix(k)), mth(leaves.dropFirst(k)))
     }
     /// The tree head of these entry bodies.
-    public static func root(_ bodies: [Data]) -> Data { mth(bodies.map(leafHash)[...]) }
+    package static func root(_ bodies: [Data]) -> Data { mth(bodies.map(leafHash)[...]) }
     /// The audit path of leaf `m` among these leaf hashes.
-    public static func path(_ m: Int, _ leaves: [Data]) -> [Data] { path(m, leaves[...]) }
+    package static func path(_ m: Int, _ leaves: [Data]) -> [Data] { path(m, leaves[...]) }
     static func path(_ m: Int, _ leaves: ArraySlice<Data>) -> [Data] {
         guard leaves.count > 1 else { return [] }
         let k = split(leaves.count)

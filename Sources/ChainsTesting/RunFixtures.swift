@@ -2,8 +2,8 @@ import Foundation
 
 /// Manifests for registry scenarios: a finished TaskRun that built `image@digest`, and the Secrets and
 /// ServiceAccounts a cluster would hold.
-public enum RunFixtures {
-    public static func taskRun(
+package enum RunFixtures {
+    package static func taskRun(
         image: String, digest: String, namespace: String = "team-a", serviceAccount: String = "builder",
         podTemplatePullSecrets: [String] = [], name: String = "build-1"
     ) -> String {
@@ -37,7 +37,7 @@ public enum RunFixtures {
     }
 
     /// A `kubernetes.io/dockerconfigjson` Secret for `registry` with user/password.
-    public static func dockerConfigSecret(
+    package static func dockerConfigSecret(
         name: String, namespace: String = "team-a", registry: String, username: String, password: String,
         type: String = "kubernetes.io/dockerconfigjson", key: String = ".dockerconfigjson"
     ) -> String {
@@ -54,7 +54,7 @@ public enum RunFixtures {
             """
     }
 
-    public static func serviceAccount(
+    package static func serviceAccount(
         name: String = "builder", namespace: String = "team-a", secrets: [String] = [], imagePullSecrets: [String] = []
     ) -> String {
         var y = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: \(name), namespace: \(namespace)}\n"
@@ -66,7 +66,7 @@ public enum RunFixtures {
     }
 
     /// chains-config pushing everything to OCI (and keeping tekton annotations).
-    public static let ociConfig = """
+    package static let ociConfig = """
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: chains-config, namespace: tekton-chains}

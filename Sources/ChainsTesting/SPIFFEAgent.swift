@@ -6,12 +6,12 @@ import Foundation
 
 /// The Python SPIFFE Workload API agent (`Tests/Interop/spiffe_agent.py`, grpcio + py-spiffe's stubs) on a Unix
 /// socket in a temporary directory, answering with the JWT-SVID in `token`.
-public final class SPIFFEAgent: @unchecked Sendable {
-    public let directory: TemporaryDirectory
-    public var socket: String { directory.file("agent.sock").path }
+package final class SPIFFEAgent: @unchecked Sendable {
+    package let directory: TemporaryDirectory
+    package var socket: String { directory.file("agent.sock").path }
     let process: Process
 
-    public init(token: String, deny: Bool = false) async throws {
+    package init(token: String, deny: Bool = false) async throws {
         directory = try TemporaryDirectory()
         try directory.write("svid.jwt", token)
         process = Process()
@@ -57,13 +57,13 @@ public final class SPIFFEAgent: @unchecked Sendable {
     }
 
     /// What the agent logged: each call's audience and `workload.spiffe.io` header.
-    public var log: String { (try? String(contentsOf: directory.file("agent.log"), encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOf: directory.file("agent.log"), encoding: .utf8)) ?? "" }
 
-    public func setToken(_ token: String) throws { try directory.write("svid.jwt", token) }
+    package func setToken(_ token: String) throws { try directory.write("svid.jwt", token) }
 
     /// SIGKILL: the test process's blocked-signal mask is inherited, and Python (unlike Go) does not unblock
     /// SIGTERM, so `terminate()` would leave the agent running.
-    public func stop() {
+    package func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -3,18 +3,18 @@ import Foundation
 import Logging
 
 /// `chains sign` on one run file through the library front door, as the tests drive it.
-public struct SignedRun: Sendable {
-    public var report: SignReport?
-    public var setupError: AssemblyError?
-    public var setupDiagnostics: [Diagnostic] = []
+package struct SignedRun: Sendable {
+    package var report: SignReport?
+    package var setupError: AssemblyError?
+    package var setupDiagnostics: [Diagnostic] = []
 
-    public var exitCode: Int32 { setupError != nil ? 2 : (report?.exitCode ?? 2) }
-    public var document: String? { report?.document }
-    public var outcome: RunOutcome? { report?.outcome }
+    package var exitCode: Int32 { setupError != nil ? 2 : (report?.exitCode ?? 2) }
+    package var document: String? { report?.document }
+    package var outcome: RunOutcome? { report?.outcome }
 
     /// What the typed report holds, one fact per line — errors, diagnostics, where each artifact went and with
     /// which credential — for assertions on content (the summary's wording is the executable's; CLI tests check it).
-    public var facts: [String] {
+    package var facts: [String] {
         var out = setupError?.errors.map { "error: \($0)" } ?? []
         out += setupDiagnostics.map(\.description)
         guard let report else { return out }
@@ -38,12 +38,13 @@ public struct SignedRun: Sendable {
         return out
     }
 
-    public var text: String { facts.joined(separator: "\n") }
+    package var text: String { facts.joined(separator: "\n") }
 }
 
 /// Builds the front door from `setup`, signs `file`, shuts it down.
-public func signRunFile(_ file: URL, setup: LocalSetup, force: Bool = false, log: CapturedLog? = nil) async -> SignedRun
-{
+package func signRunFile(
+    _ file: URL, setup: LocalSetup, force: Bool = false, log: CapturedLog? = nil
+) async -> SignedRun {
     let logger = log?.logger() ?? Logger(label: "chains.test", factory: { _ in SwiftLogNoOpLogHandler() })
     do {
         return try await withLocalSigning(setup, logger: logger) { front in

@@ -1,15 +1,15 @@
 import Foundation
 
 /// Trust material for the simulated Fulcio and Rekor, in the shapes sigstore clients read.
-public enum SigstoreTrust {
+package enum SigstoreTrust {
     /// `trusted_root.json`: the Fulcio CA chain and CT log, and the Rekor log.
-    public static func trustedRoot(fulcio: FulcioSimulator, rekor: RekorSimulator?) -> String {
+    package static func trustedRoot(fulcio: FulcioSimulator, rekor: RekorSimulator?) -> String {
         fulcio.trustedRootJSON(tlogs: rekor.map { [$0.trustedRootLog] } ?? [])
     }
 
     /// sigstore-python's `--trust-config` (a ClientTrustConfig): the trusted root and a signing config naming the
     /// simulators (parsed, not used, for offline verification).
-    public static func clientTrustConfig(fulcio: FulcioSimulator, rekor: RekorSimulator) -> String {
+    package static func clientTrustConfig(fulcio: FulcioSimulator, rekor: RekorSimulator) -> String {
         let start = #"{"start": "2020-01-01T00:00:00Z"}"#
         return #"{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", "trustedRoot": "#
             + trustedRoot(fulcio: fulcio, rekor: rekor)

@@ -8,11 +8,11 @@ import Foundation
 
 /// A TCP listener on 127.0.0.1 that completes connections (the kernel does, from its backlog) and never reads or
 /// answers: a registry that accepts and then hangs.
-public final class SilentServer: Sendable {
-    public let port: Int
+package final class SilentServer: Sendable {
+    package let port: Int
     let fd: Int32
 
-    public init() throws {
+    package init() throws {
         #if canImport(Glibc)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -40,7 +40,7 @@ public final class SilentServer: Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    public var address: String { "127.0.0.1:\(port)" }
+    package var address: String { "127.0.0.1:\(port)" }
 
-    public func stop() { close(fd) }
+    package func stop() { close(fd) }
 }

@@ -8,8 +8,8 @@ import Synchronization
 /// A byte-level proxy on a Unix socket in front of another Unix socket (the SPIFFE Workload API agent), breaking
 /// connections the way a crashed, wedged or confused agent does. gRPC's framing is left alone in `.none`; every other
 /// fault acts on the bytes, below HTTP/2, so what the client sees is what a real broken peer would send.
-public final class SocketFaultProxy: @unchecked Sendable {
-    public enum Fault: Sendable, Equatable {
+package final class SocketFaultProxy: @unchecked Sendable {
+    package enum Fault: Sendable, Equatable {
         /// Forward both ways.
         case none
         /// Accept, then close at once (an agent restarting).
@@ -22,13 +22,13 @@ public final class SocketFaultProxy: @unchecked Sendable {
         case truncateAnswer(bytes: Int)
     }
 
-    public let directory: TemporaryDirectory
-    public var socket: String { directory.file("proxy.sock").path }
+    package let directory: TemporaryDirectory
+    package var socket: String { directory.file("proxy.sock").path }
     let upstream: String
     let listener: Int32
     let state = Mutex<(fault: Fault, connections: Int, open: [Int32])>((.none, 0, []))
 
-    public init(upstream: String) throws {
+    package init(upstream: String) throws {
         self.upstream = upstream
         directory = try TemporaryDirectory()
         let path = directory.file("proxy.sock").path
@@ -48,12 +48,12 @@ public final class SocketFaultProxy: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    public func set(_ fault: Fault) { state.withLock { $0.fault = fault } }
+    package func set(_ fault: Fault) { state.withLock { $0.fault = fault } }
     /// Connections accepted so far.
-    public var connections: Int { state.withLock { $0.connections } }
+    package var connections: Int { state.withLock { $0.connections } }
 
     /// Stops listening and closes every connection.
-    public func stop() {
+    package func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         let open = state.withLock { s in
@@ -152,7 +152,7 @@ public final class SocketFaultProxy: @unchecked Sendable {
 
 /// Binds a Unix socket at `path` and closes it without listening: the path stays a socket, and connections to it are
 /// refused (an agent's socket whose agent is gone).
-public func bindUnixSocketWithoutListener(_ path: String) throws {
+package func bindUnixSocketWithoutListener(_ path: String) throws {
     let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EMFILE) }
     defer { close(fd) }

@@ -2,12 +2,12 @@ import Foundation
 
 /// Serves a directory over plain HTTP on loopback, as a TUF mirror or any static site: `GET /path` → the file, or
 /// 404. Counts requests per path.
-public final class StaticFileServer: Sendable {
+package final class StaticFileServer: Sendable {
     let server: TestHTTPServer
-    public let root: URL
-    public var url: String { "http://127.0.0.1:\(server.port)" }
+    package let root: URL
+    package var url: String { "http://127.0.0.1:\(server.port)" }
 
-    public init(root: URL) async throws {
+    package init(root: URL) async throws {
         self.root = root
         let base = root.standardizedFileURL.path
         server = try await TestHTTPServer { request in
@@ -20,5 +20,5 @@ public final class StaticFileServer: Sendable {
         }
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }

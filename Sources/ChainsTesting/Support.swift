@@ -6,27 +6,27 @@ import Synchronization
 #endif
 
 /// Paths inside the package, found from this file's location so tests run from any working directory.
-public enum PackagePaths {
-    public static let root: URL = URL(fileURLWithPath: #filePath)
+package enum PackagePaths {
+    package static let root: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    public static var examples: URL { root.appendingPathComponent("Examples") }
-    public static var interop: URL { root.appendingPathComponent("Tests/Interop") }
-    public static func example(_ name: String) -> URL { examples.appendingPathComponent(name) }
+    package static var examples: URL { root.appendingPathComponent("Examples") }
+    package static var interop: URL { root.appendingPathComponent("Tests/Interop") }
+    package static func example(_ name: String) -> URL { examples.appendingPathComponent(name) }
 }
 
 /// A directory removed when the value goes away.
-public final class TemporaryDirectory: @unchecked Sendable {
-    public let url: URL
+package final class TemporaryDirectory: @unchecked Sendable {
+    package let url: URL
 
-    public init() throws {
+    package init() throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("chains-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
 
-    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+    package func file(_ name: String) -> URL { url.appendingPathComponent(name) }
 
     @discardableResult
-    public func write(_ name: String, _ text: String) throws -> URL {
+    package func write(_ name: String, _ text: String) throws -> URL {
         let f = file(name)
         try FileManager.default.createDirectory(at: f.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: f)
@@ -34,7 +34,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
     }
 
     @discardableResult
-    public func write(_ name: String, data: Data) throws -> URL {
+    package func write(_ name: String, data: Data) throws -> URL {
         let f = file(name)
         try data.write(to: f)
         return f
@@ -44,21 +44,21 @@ public final class TemporaryDirectory: @unchecked Sendable {
 }
 
 /// The result of a child process.
-public struct ProcessResult: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
+package struct ProcessResult: Sendable {
+    package var status: Int32
+    package var stdout: String
+    package var stderr: String
 }
 
-public struct MissingTool: Error, CustomStringConvertible {
-    public var description: String
-    public init(description: String) { self.description = description }
+package struct MissingTool: Error, CustomStringConvertible {
+    package var description: String
+    package init(description: String) { self.description = description }
 }
 
 /// Runs a program to completion (stdin closed unless given). The wait happens on a Dispatch thread, not on one of
 /// Swift concurrency's few cooperative threads: a child that calls back into a test server of this process (the
 /// `chains` binary, sigstore-python against the simulators) must find a thread to answer it on.
-public func runProcess(
+package func runProcess(
     _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil
 ) async throws -> ProcessResult {
     try await withCheckedThrowingContinuation { continuation in
@@ -73,7 +73,7 @@ public func runProcess(
 
 /// The same, blocking the calling thread: only for set-up tools that never call back into this process (openssl,
 /// htpasswd), from synchronous initialisers.
-public func runProcessBlocking(
+package func runProcessBlocking(
     _ executable: String, _ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil
 ) throws -> ProcessResult {
     let process = Process()
@@ -107,8 +107,8 @@ public func runProcessBlocking(
 }
 
 /// The independent Python verifiers (securesystemslib, cryptography, PyNaCl) installed by `scripts/test.sh`.
-public enum Python {
-    public static func executable() throws -> String {
+package enum Python {
+    package static func executable() throws -> String {
         let env = ProcessInfo.processInfo.environment["CHAINS_TEST_PYTHON"]
         let candidate = env ?? PackagePaths.root.appendingPathComponent(".venv-test/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
@@ -121,14 +121,14 @@ public enum Python {
     }
 
     /// Runs a command the venv installed (`sigstore`), beside its python.
-    public static func tool(_ name: String, _ arguments: [String]) async throws -> ProcessResult {
+    package static func tool(_ name: String, _ arguments: [String]) async throws -> ProcessResult {
         let path = URL(fileURLWithPath: try executable()).deletingLastPathComponent().appendingPathComponent(name).path
         return try await runProcess(path, arguments)
     }
 
     /// The AWS venv (moto, botocore): `CHAINS_TEST_AWS_PYTHON`, else `.venv-aws/bin/python`. Its own venv: moto
     /// and botocore pin python-dateutil below 3, the Kubernetes client above.
-    public static func aws() throws -> String {
+    package static func aws() throws -> String {
         let candidate =
             ProcessInfo.processInfo.environment["CHAINS_TEST_AWS_PYTHON"]
             ?? PackagePaths.root.appendingPathComponent(".venv-aws/bin/python").path
@@ -141,14 +141,15 @@ public enum Python {
     }
 
     /// Runs `Tests/Interop/<script>` with the AWS venv.
-    public static func runAWS(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult
-    {
+    package static func runAWS(
+        _ script: String, _ arguments: [String], stdin: Data? = nil
+    ) async throws -> ProcessResult {
         try await runProcess(
             try aws(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
 
     /// Runs `Tests/Interop/<script>` with the verifier venv.
-    public static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
+    package static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
         try await runProcess(
             try executable(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
@@ -156,7 +157,7 @@ public enum Python {
 
 /// Opens a TCP connection to 127.0.0.1:`port`, sends `text`, and closes it at once — a client that comes and goes
 /// while a server starts or stops. A blocking socket, on a Dispatch thread; a refused connection is not an error.
-public func pokeTCP(port: Int, sending text: String) async {
+package func pokeTCP(port: Int, sending text: String) async {
     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
         DispatchQueue.global().async {
             if let fd = connectLoopback(port: port) {
@@ -172,14 +173,14 @@ public func pokeTCP(port: Int, sending text: String) async {
 /// here and killed when the test process exits, whatever path it leaves a test by: `defer { Task { await x.stop() } }`
 /// starts a task the process may end before running, and a server's `deinit` never runs at exit. Each `stop()`
 /// still ends its process first; this catches the rest.
-public enum ChildProcesses {
+package enum ChildProcesses {
     static let running = Mutex<Set<pid_t>>([])
     static let killedAtExit: Void = {
         atexit { ChildProcesses.killAll() }
     }()
 
     /// Starts `process` and notes it.
-    public static func run(_ process: Process) throws {
+    package static func run(_ process: Process) throws {
         _ = killedAtExit
         try process.run()
         let pid = process.processIdentifier
@@ -187,7 +188,7 @@ public enum ChildProcesses {
     }
 
     /// `process` ended (its `stop()` waited for it).
-    public static func ended(_ process: Process) {
+    package static func ended(_ process: Process) {
         let pid = process.processIdentifier
         running.withLock { _ = $0.remove(pid) }
     }

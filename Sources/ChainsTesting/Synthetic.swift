@@ -2,9 +2,9 @@ import Foundation
 import KubeModels
 
 /// Synthetic runs for benchmarks and load tests.
-public enum Synthetic {
+package enum Synthetic {
     /// A finished TaskRun with `results` results (an image pair among them) and `steps` steps, as YAML.
-    public static func taskRunYAML(index: Int = 0, results: Int = 20, steps: Int = 5) -> String {
+    package static func taskRunYAML(index: Int = 0, results: Int = 20, steps: Int = 5) -> String {
         func hex(_ seed: Int) -> String {
             var out = ""
             var x = UInt64(truncatingIfNeeded: seed &* 2_654_435_761 &+ 97)
@@ -56,7 +56,7 @@ public enum Synthetic {
     /// A finished PipelineRun with `children` pipeline tasks, one child TaskRun each (labelled
     /// `tekton.dev/pipelineTask`, named in `status.childReferences`), every child building an image: the PipelineRun
     /// as YAML, and its children as one multi-document YAML for `--objects`.
-    public static func pipelineRunYAML(children: Int) -> (pipelineRun: String, children: String) {
+    package static func pipelineRunYAML(children: Int) -> (pipelineRun: String, children: String) {
         var pr = """
             apiVersion: tekton.dev/v1
             kind: PipelineRun

@@ -6,19 +6,19 @@ import NIOPosix
 import NIOSSL
 
 /// A request as a test server sees it.
-public struct ServedRequest: Sendable {
-    public var method: String
-    public var uri: String
-    public var headers: [(String, String)]
-    public var body: Data
+package struct ServedRequest: Sendable {
+    package var method: String
+    package var uri: String
+    package var headers: [(String, String)]
+    package var body: Data
     /// The address the client connected to (`127.0.0.1:port` or `localhost:port`).
-    public var host: String
+    package var host: String
 
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
     }
-    public var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
-    public var query: [String: [String]] {
+    package var path: String { String(uri.split(separator: "?", maxSplits: 1).first ?? "") }
+    package var query: [String: [String]] {
         var out: [String: [String]] = [:]
         for item in URLComponents(string: "http://x\(uri)")?.queryItems ?? [] {
             out[item.name, default: []].append(item.value ?? "")
@@ -27,16 +27,16 @@ public struct ServedRequest: Sendable {
     }
 }
 
-public struct ServedResponse: Sendable {
-    public var status: Int
-    public var headers: [(String, String)]
-    public var body: Data
+package struct ServedResponse: Sendable {
+    package var status: Int
+    package var headers: [(String, String)]
+    package var body: Data
     /// A body written as it comes (chunked), after `body`: a Kubernetes watch. The response ends when the stream
     /// finishes; a client that goes away ends the writing.
-    public var stream: AsyncStream<Data>?
+    package var stream: AsyncStream<Data>?
     /// How the answer goes wrong on the wire (the fault suite's connection-level faults).
-    public var wire: WireFault = .none
-    public init(
+    package var wire: WireFault = .none
+    package init(
         status: Int, headers: [(String, String)] = [], body: Data = Data(), stream: AsyncStream<Data>? = nil,
         wire: WireFault = .none
     ) {
@@ -46,11 +46,11 @@ public struct ServedResponse: Sendable {
         self.stream = stream
         self.wire = wire
     }
-    public static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
+    package static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> ServedResponse {
         ServedResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: Data(text.utf8))
     }
     /// The same for a JSON object.
-    public static func json(_ status: Int, object: [String: Any], headers: [(String, String)] = []) -> ServedResponse {
+    package static func json(_ status: Int, object: [String: Any], headers: [(String, String)] = []) -> ServedResponse {
         json(
             status, String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self),
             headers: headers)
@@ -58,7 +58,7 @@ public struct ServedResponse: Sendable {
 }
 
 /// Faults below HTTP: what a broken peer or network does to an answer.
-public enum WireFault: Sendable, Equatable {
+package enum WireFault: Sendable, Equatable {
     case none
     /// The connection is closed without an answer (a reset, a crashed peer).
     case closeWithoutAnswer
@@ -71,13 +71,13 @@ public enum WireFault: Sendable, Equatable {
 }
 
 /// A small HTTP/1.1 server on 127.0.0.1 for test peers (token server, fault-injecting proxy).
-public final class TestHTTPServer: Sendable {
+package final class TestHTTPServer: Sendable {
     let channel: any Channel
-    public let port: Int
+    package let port: Int
     let connections = TaskSet()
 
     /// `tls`: serve HTTPS with this certificate and key (PEM files, e.g. a `TestCA`'s), else plain HTTP.
-    public init(
+    package init(
         tls: (certificate: URL, key: URL)? = nil, handler: @escaping @Sendable (ServedRequest) async -> ServedResponse
     ) async throws {
         let context = try tls.map { tls in
@@ -169,7 +169,7 @@ public final class TestHTTPServer: Sendable {
         }
     }
 
-    public func stop() async {
+    package func stop() async {
         try? await channel.close()
         connections.cancelAll()
     }

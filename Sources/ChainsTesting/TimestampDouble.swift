@@ -7,23 +7,23 @@ import Synchronization
 /// A timestamp authority double for the pipeline's timestamp seam — not RFC 3161: its "timestamp" is JSON naming
 /// the SHA-256 of the signature it covers and a time, signed by the double's own P-256 key, so that `verify` can tell
 /// its own timestamps over a signature from anything else. Counts the timestamps it makes; can be told to fail.
-public final class TimestampDouble: TimestampAuthority, Sendable {
-    public let address: String
+package final class TimestampDouble: TimestampAuthority, Sendable {
+    package let address: String
     let key = P256.Signing.PrivateKey()
     let state = Mutex<(made: Int, failing: Bool)>((0, false))
 
     /// As a real authority's 503 classifies (`HTTPStatusRule`): worth the run's next attempt.
-    public struct Unavailable: RetryClassifiable, CustomStringConvertible {
-        public var isRetryable: Bool { HTTPStatusRule.isRetryable(503) }
-        public var description: String { "the timestamp authority answered HTTP 503" }
+    package struct Unavailable: RetryClassifiable, CustomStringConvertible {
+        package var isRetryable: Bool { HTTPStatusRule.isRetryable(503) }
+        package var description: String { "the timestamp authority answered HTTP 503" }
     }
 
-    public init(address: String = "https://tsa.test.example") { self.address = address }
+    package init(address: String = "https://tsa.test.example") { self.address = address }
 
-    public var made: Int { state.withLock { $0.made } }
-    public func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
+    package var made: Int { state.withLock { $0.made } }
+    package func fail(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
-    public func timestamp(signature: Data) async throws -> SignedTimestamp {
+    package func timestamp(signature: Data) async throws -> SignedTimestamp {
         let failing = state.withLock { s in
             if !s.failing { s.made += 1 }
             return s.failing
@@ -39,7 +39,7 @@ public final class TimestampDouble: TimestampAuthority, Sendable {
         return SignedTimestamp(der: token, authority: address)
     }
 
-    public func verify(_ timestamp: SignedTimestamp, signature: Data) async throws {
+    package func verify(_ timestamp: SignedTimestamp, signature: Data) async throws {
         struct Refused: Error, CustomStringConvertible { var description: String }
         guard let token = try? JSONSerialization.jsonObject(with: timestamp.der) as? [String: String],
             let body = token["body"].flatMap({ Data(base64Encoded: $0) }),

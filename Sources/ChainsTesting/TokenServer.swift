@@ -5,30 +5,30 @@ import Synchronization
 /// A registry token server (distribution's `auth.token` protocol) for tests: ES256 JWTs with an `x5c` header, the
 /// `access` claim and `aud` as a string (what registry 2.8 requires). Users and their rights are configured per test;
 /// GET with Basic credentials and the OAuth2 `grant_type=refresh_token` POST are both served.
-public final class TokenServer: Sendable {
-    public struct User: Sendable {
-        public var password: String
+package final class TokenServer: Sendable {
+    package struct User: Sendable {
+        package var password: String
         /// Repository prefix → allowed actions (`["pull"]`, `["pull", "push"]`).
-        public var rights: [String: [String]]
-        public init(password: String, rights: [String: [String]]) {
+        package var rights: [String: [String]]
+        package init(password: String, rights: [String: [String]]) {
             self.password = password
             self.rights = rights
         }
     }
 
-    public struct Stats: Sendable {
-        public var gets = 0
-        public var posts = 0
-        public var refused = 0
+    package struct Stats: Sendable {
+        package var gets = 0
+        package var posts = 0
+        package var refused = 0
         /// Every token answered (scanned for in what a test's code printed: tokens are credentials too).
-        public var issued: [String] = []
+        package var issued: [String] = []
     }
 
     let server: TestHTTPServer
     let key: P256.Signing.PrivateKey
     let certificateDER: Data
-    public let issuer = "chains-test-issuer"
-    public let service: String
+    package let issuer = "chains-test-issuer"
+    package let service: String
     struct Config {
         var users: [String: User]
         var anonymous: [String: [String]]
@@ -39,11 +39,11 @@ public final class TokenServer: Sendable {
     }
     let config: Mutex<Config>
 
-    public var port: Int { server.port }
-    public var realm: String { "http://127.0.0.1:\(server.port)/token" }
+    package var port: Int { server.port }
+    package var realm: String { "http://127.0.0.1:\(server.port)/token" }
 
     /// `keyPEM`/`certificatePEM`: the signing key and its self-signed certificate (also the registry's rootcertbundle).
-    public init(
+    package init(
         service: String, keyPEM: String, certificatePEM: String, users: [String: User],
         anonymous: [String: [String]] = [:]
     ) async throws {
@@ -66,14 +66,14 @@ public final class TokenServer: Sendable {
         }
     }
 
-    public var stats: Stats { config.withLock { $0.stats } }
-    public func setExpiresIn(_ seconds: Int) { config.withLock { $0.expiresIn = seconds } }
+    package var stats: Stats { config.withLock { $0.stats } }
+    package func setExpiresIn(_ seconds: Int) { config.withLock { $0.expiresIn = seconds } }
     /// Makes the JWT itself expire after `seconds` while `expires_in` still says otherwise: a token that dies at
     /// the registry before the client expects it to.
-    public func setJWTLifetime(_ seconds: Int?) { config.withLock { $0.jwtLifetime = seconds } }
-    public func setUser(_ name: String, _ user: User?) { config.withLock { $0.users[name] = user } }
+    package func setJWTLifetime(_ seconds: Int?) { config.withLock { $0.jwtLifetime = seconds } }
+    package func setUser(_ name: String, _ user: User?) { config.withLock { $0.users[name] = user } }
     /// Issues a refresh token (what docker puts in `identitytoken` after `docker login` to an OAuth registry).
-    public func issueRefreshToken(for user: String) -> String {
+    package func issueRefreshToken(for user: String) -> String {
         let token = "rt-" + UUID().uuidString
         config.withLock { $0.refreshTokens[token] = user }
         return token
@@ -160,5 +160,5 @@ public final class TokenServer: Sendable {
         return "\(h).\(c).\(b64url(signature.rawRepresentation))"
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }

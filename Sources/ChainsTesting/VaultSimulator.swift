@@ -7,16 +7,16 @@ import Foundation
 /// `jwt` → `auth.client_token`, `lease_duration`). Every other call needs `X-Vault-Token`: 403
 /// `{"errors": ["permission denied"]}` without a token it issued; an unknown key: 404 `{"errors": []}`. One P-256
 /// key, `chains`.
-public final class VaultSimulator: Sendable {
+package final class VaultSimulator: Sendable {
     let server: TestHTTPServer
     let state: Locked<(tokens: Set<String>, signs: Int)>
-    public let rootToken = "hvs.root-\(UUID().uuidString)"
-    public let key = P256.Signing.PrivateKey()
-    public var address: String { "http://127.0.0.1:\(server.port)" }
-    public var signs: Int { state.withLock { $0.signs } }
+    package let rootToken = "hvs.root-\(UUID().uuidString)"
+    package let key = P256.Signing.PrivateKey()
+    package var address: String { "http://127.0.0.1:\(server.port)" }
+    package var signs: Int { state.withLock { $0.signs } }
 
     /// `role` and `jwt`: what the auth mount `mount` accepts.
-    public init(mount: String = "kubernetes", role: String = "chains", jwt: String = "") async throws {
+    package init(mount: String = "kubernetes", role: String = "chains", jwt: String = "") async throws {
         let state = Locked<(tokens: Set<String>, signs: Int)>(([], 0))
         self.state = state
         let root = rootToken
@@ -72,5 +72,5 @@ public final class VaultSimulator: Sendable {
         }
     }
 
-    public func stop() async { await server.stop() }
+    package func stop() async { await server.stop() }
 }

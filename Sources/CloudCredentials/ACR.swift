@@ -9,8 +9,8 @@ import Synchronization
 /// `AZURE_CLIENT_SECRET`, for `AZURE_CLIENT_ID` in `AZURE_TENANT_ID`), scoped to Azure Resource Manager, is
 /// exchanged at the registry's `POST /oauth2/exchange` for an ACR refresh token, used as the password of user
 /// `00000000-0000-0000-0000-000000000000` (as `docker login` takes it). Both are kept until near their end.
-public final class ACRKeychain: CloudKeychain {
-    public let name = "ACR"
+package final class ACRKeychain: CloudKeychain {
+    package let name = "ACR"
     static let nullUser = "00000000-0000-0000-0000-000000000000"
     /// The app's Entra ID tokens (through the cloud's client).
     let entra: EntraIDCredential
@@ -19,22 +19,22 @@ public final class ACRKeychain: CloudKeychain {
     let refresh = Mutex<[String: (credential: Credential, until: Date)]>([:])
 
     /// nil unless Entra ID's variables are set (`EntraIDCredential`).
-    public init?(environment: [String: String], cloud: any HTTPTransport, registry: any HTTPTransport) {
+    package init?(environment: [String: String], cloud: any HTTPTransport, registry: any HTTPTransport) {
         guard let entra = EntraIDCredential(environment: environment, transport: cloud) else { return nil }
         self.entra = entra
         self.registry = registry
     }
 
-    public var identity: String { entra.identity }
+    package var identity: String { entra.identity }
 
-    public func handles(registry: String) -> Bool {
+    package func handles(registry: String) -> Bool {
         let host = registry.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
         return labels.count == 3 && !labels[0].isEmpty && labels[1] == "azurecr"
             && ["io", "cn", "us"].contains(labels[2])
     }
 
-    public func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
+    package func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
         guard handles(registry: registry) else { return nil }
         let source = CredentialSource(kind: .cloudKeychain, origin: "ACR, \(identity)", key: registry)
         if let known = refresh.withLock({ $0[registry] }), known.until.timeIntervalSinceNow > 300 {

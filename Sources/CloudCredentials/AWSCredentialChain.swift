@@ -3,17 +3,17 @@ import HTTPTransport
 import Synchronization
 
 /// Why AWS credentials could not be had: names the identity (role, source) and what AWS answered.
-public struct CloudCredentialError: Error, Sendable, CustomStringConvertible {
-    public var identity: String
-    public var reason: String
+package struct CloudCredentialError: Error, Sendable, CustomStringConvertible {
+    package var identity: String
+    package var reason: String
     /// The provider could not be reached or was busy (timeouts, resets, 5xx, throttling): worth another attempt.
-    public var isRetryable: Bool
-    public init(identity: String, reason: String, isRetryable: Bool = false) {
+    package var isRetryable: Bool
+    package init(identity: String, reason: String, isRetryable: Bool = false) {
         self.identity = identity
         self.reason = reason
         self.isRetryable = isRetryable
     }
-    public var description: String { "\(identity): \(reason)" }
+    package var description: String { "\(identity): \(reason)" }
 }
 
 /// The AWS credentials the SDKs would find, in their order, for the variables a Pod on EKS gets: the environment
@@ -21,20 +21,20 @@ public struct CloudCredentialError: Error, Sendable, CustomStringConvertible {
 /// `AWS_WEB_IDENTITY_TOKEN_FILE`: `sts:AssumeRoleWithWebIdentity`, unsigned, the token read afresh each time); EKS
 /// Pod Identity (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` or
 /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`). Temporary credentials are kept until five minutes before they expire.
-public final class AWSCredentialChain: Sendable {
-    public enum Source: Sendable, Equatable {
+package final class AWSCredentialChain: Sendable {
+    package enum Source: Sendable, Equatable {
         case environment
         case webIdentity(roleARN: String, tokenFile: String, sessionName: String)
         case containerCredentials(uri: String, tokenFile: String?, token: String?)
     }
 
-    public let source: Source
+    package let source: Source
     let environment: [String: String]
     let transport: any HTTPTransport
     let cached = Mutex<AWSCredentials?>(nil)
 
     /// nil when the environment names no AWS credentials (not on AWS, or not configured): ECR is then not asked.
-    public init?(environment: [String: String], transport: any HTTPTransport) {
+    package init?(environment: [String: String], transport: any HTTPTransport) {
         self.environment = environment
         self.transport = transport
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -53,7 +53,7 @@ public final class AWSCredentialChain: Sendable {
     }
 
     /// Who we are, for messages (no secret).
-    public var identity: String {
+    package var identity: String {
         switch source {
         case .environment:
             return "AWS access key \(environment["AWS_ACCESS_KEY_ID"]!.prefix(4))… from the environment"
@@ -63,7 +63,7 @@ public final class AWSCredentialChain: Sendable {
     }
 
     /// Current credentials: cached ones while they have five minutes left, else fresh.
-    public func credentials(now: Date = Date()) async throws(CloudCredentialError) -> AWSCredentials {
+    package func credentials(now: Date = Date()) async throws(CloudCredentialError) -> AWSCredentials {
         if let known = cached.withLock({ $0 }),
             known.expiration.map({ $0.timeIntervalSince(now) > 300 }) ?? true
         {

@@ -5,15 +5,15 @@ import Signing
 import X509
 
 /// `signers.kms.kmsref`'s `awskms://` form, as cosign and Tekton Chains write it.
-public struct AWSKMSReference: Sendable, Equatable {
+package struct AWSKMSReference: Sendable, Equatable {
     /// `awskms://ENDPOINT/…`: a host[:port] reached over https; nil for `awskms:///…`.
-    public var endpoint: String?
+    package var endpoint: String?
     /// A key id, a key ARN, an alias (`alias/chains`) or an alias ARN.
-    public var keyID: String
-    public var text: String
+    package var keyID: String
+    package var text: String
 
     /// Parses `awskms://[ENDPOINT]/KEY`; an error says what is wrong with it.
-    public init(parsing text: String) throws(CloudCredentialError) {
+    package init(parsing text: String) throws(CloudCredentialError) {
         self.text = text
         let who = "signers.kms.kmsref \(text)"
         guard text.hasPrefix("awskms://") else {
@@ -35,7 +35,7 @@ public struct AWSKMSReference: Sendable, Equatable {
     }
 
     /// The region an ARN names (`arn:aws:kms:REGION:ACCOUNT:key/…`), else nil.
-    public var arnRegion: String? {
+    package var arnRegion: String? {
         let parts = keyID.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count >= 6, parts[0] == "arn", parts[2] == "kms", !parts[3].isEmpty else { return nil }
         return String(parts[3])
@@ -46,11 +46,11 @@ public struct AWSKMSReference: Sendable, Equatable {
 /// `Sign` for every payload with `MessageType: DIGEST`, the hash computed here (as sigstore's clients do). The
 /// signature is what a local key of the same type makes (ASN.1 DER ECDSA, PKCS#1 v1.5 RSA), so key ids, DSSE and
 /// verification work as for local keys.
-public struct AWSKMSSigner: Signer {
-    public let reference: AWSKMSReference
-    public let publicKey: PublicKey
-    public var certificateChain: [Certificate]? { nil }
-    public var origin: String { "AWS KMS key \(reference.text)" }
+package struct AWSKMSSigner: Signer {
+    package let reference: AWSKMSReference
+    package let publicKey: PublicKey
+    package var certificateChain: [Certificate]? { nil }
+    package var origin: String { "AWS KMS key \(reference.text)" }
     let algorithm: String
     let endpoint: URL
     let region: String
@@ -58,7 +58,7 @@ public struct AWSKMSSigner: Signer {
     let transport: any HTTPTransport
 
     /// Reads the key's public half and checks it can sign; errors name the kmsref and what KMS answered.
-    public static func connect(
+    package static func connect(
         _ reference: AWSKMSReference, chain: AWSCredentialChain, transport: any HTTPTransport
     ) async throws(CloudCredentialError) -> AWSKMSSigner {
         let who = "signers.kms.kmsref \(reference.text) (\(chain.identity))"
@@ -120,7 +120,7 @@ public struct AWSKMSSigner: Signer {
         return (key, algorithm)
     }
 
-    public func sign(_ message: Data) async throws -> Data {
+    package func sign(_ message: Data) async throws -> Data {
         let who = "signers.kms.kmsref \(reference.text) (\(chain.identity))"
         // DIGEST always, as sigstore's KMS clients send it: RAW stops at 4,096 bytes, provenance does not.
         let digest: Data

@@ -7,15 +7,15 @@ import X509
 /// `azurekms://VAULT/KEY[/VERSION]`, as sigstore writes it: VAULT is the vault's host (`NAME.vault.azure.net`, or a
 /// sovereign cloud's `vault.azure.cn`, `vault.usgovcloudapi.net`), reached over https; without a version, the key's
 /// latest version when the signer connects.
-public struct AzureKeyVaultReference: Sendable, Equatable {
+package struct AzureKeyVaultReference: Sendable, Equatable {
     /// `host[:port]`, lowercased.
-    public var vault: String
-    public var key: String
-    public var version: String?
-    public var text: String
+    package var vault: String
+    package var key: String
+    package var version: String?
+    package var text: String
 
     /// Parses a kmsref; an error says what is wrong with it.
-    public init(parsing text: String) throws(CloudCredentialError) {
+    package init(parsing text: String) throws(CloudCredentialError) {
         self.text = text
         let form = "azurekms://VAULT.vault.azure.net/KEY[/VERSION]"
         func bad(_ why: String) -> CloudCredentialError {
@@ -45,7 +45,7 @@ public struct AzureKeyVaultReference: Sendable, Equatable {
     }
 
     /// The vault's host without a port.
-    public var vaultHost: String { String(vault.split(separator: ":").first ?? "") }
+    package var vaultHost: String { String(vault.split(separator: ":").first ?? "") }
 }
 
 /// A signer whose private key stays in Azure Key Vault (keys REST API 7.4). Connecting asks the vault unauthenticated
@@ -56,13 +56,13 @@ public struct AzureKeyVaultReference: Sendable, Equatable {
 /// signatures the cached public key cannot verify. ES256/384/512 answers (raw `r || s`) become ASN.1 DER, as
 /// sigstore's client makes them; RSA keys sign with RS256 (PKCS#1 v1.5, SHA-256). Each signature is checked against
 /// the public key before it is used.
-public struct AzureKeyVaultSigner: Signer {
-    public let reference: AzureKeyVaultReference
-    public let publicKey: PublicKey
+package struct AzureKeyVaultSigner: Signer {
+    package let reference: AzureKeyVaultReference
+    package let publicKey: PublicKey
     /// The key version every signature is made with.
-    public let version: String
-    public var certificateChain: [Certificate]? { nil }
-    public var origin: String { "Azure Key Vault key \(reference.text)" }
+    package let version: String
+    package var certificateChain: [Certificate]? { nil }
+    package var origin: String { "Azure Key Vault key \(reference.text)" }
     let algorithm: String
     let scope: String
     let credential: EntraIDCredential
@@ -72,7 +72,7 @@ public struct AzureKeyVaultSigner: Signer {
     var who: String { "signers.kms.kmsref \(reference.text) (\(credential.identity))" }
 
     /// Reads the key's public half; errors name the kmsref, the identity and what Key Vault or Entra ID answered.
-    public static func connect(
+    package static func connect(
         _ reference: AzureKeyVaultReference, credential: EntraIDCredential, transport: any HTTPTransport
     ) async throws(CloudCredentialError) -> AzureKeyVaultSigner {
         let who = "signers.kms.kmsref \(reference.text) (\(credential.identity))"
@@ -154,7 +154,7 @@ public struct AzureKeyVaultSigner: Signer {
         }
     }
 
-    public func sign(_ message: Data) async throws -> Data {
+    package func sign(_ message: Data) async throws -> Data {
         let digest: Data
         switch algorithm {
         case "ES384": digest = Data(SHA384.hash(data: message))

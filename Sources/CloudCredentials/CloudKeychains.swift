@@ -4,10 +4,10 @@ import RegistryAuth
 
 /// The cloud keychains whose environment is present, in the documented order (ECR, then GCR / Artifact Registry,
 /// then ACR); each is asked only for its own registry hosts.
-public enum CloudKeychains {
+package enum CloudKeychains {
     /// The keychains `environment` configures; none outside a cloud.
     /// `registryTransport`: the registries' own client, for ACR's exchange (a request to the registry itself).
-    public static func make(
+    package static func make(
         environment: [String: String], transport: any HTTPTransport, registryTransport: (any HTTPTransport)? = nil
     ) -> [any CloudKeychain] {
         var out: [any CloudKeychain] = []
@@ -26,7 +26,7 @@ public enum CloudKeychains {
 
     /// The keychains named by the environment (ECR's credentials, `GCE_METADATA_HOST`), for the setup notes; GCR's
     /// default metadata server is asked without being named.
-    public static func configured(_ environment: [String: String]) -> [String] {
+    package static func configured(_ environment: [String: String]) -> [String] {
         var out: [String] = []
         if let chain = AWSCredentialChain(environment: environment, transport: NoTransport()) {
             out.append("ECR: \(chain.identity)")

@@ -5,13 +5,13 @@ import Synchronization
 
 /// An ECR registry host: `<account>.dkr.ecr.<region>.amazonaws.com`, its FIPS form (`dkr.ecr-fips`) and the China
 /// partition (`.amazonaws.com.cn`).
-public struct ECRRegistry: Sendable, Equatable {
-    public var account: String
-    public var region: String
-    public var fips: Bool
-    public var china: Bool
+package struct ECRRegistry: Sendable, Equatable {
+    package var account: String
+    package var region: String
+    package var fips: Bool
+    package var china: Bool
 
-    public init?(host registry: String) {
+    package init?(host registry: String) {
         let host = registry.split(separator: ":", maxSplits: 1).first.map(String.init)?.lowercased() ?? ""
         var labels = host.split(separator: ".").map(String.init)
         if labels.last == "cn" {
@@ -32,7 +32,7 @@ public struct ECRRegistry: Sendable, Equatable {
     }
 
     /// The ECR API endpoint for this registry's region.
-    public var apiEndpoint: String {
+    package var apiEndpoint: String {
         "https://\(fips ? "ecr-fips" : "api.ecr").\(region).amazonaws.com\(china ? ".cn" : "")"
     }
 }
@@ -40,20 +40,20 @@ public struct ECRRegistry: Sendable, Equatable {
 /// ECR's keychain: for ECR hosts only, and only when AWS credentials are configured. `ecr:GetAuthorizationToken`
 /// (SigV4-signed) gives a token that decodes to `AWS:<password>`, valid 12 hours; it is kept per registry until
 /// five minutes before it expires.
-public final class ECRKeychain: CloudKeychain {
-    public let name = "ECR"
+package final class ECRKeychain: CloudKeychain {
+    package let name = "ECR"
     let chain: AWSCredentialChain
     let transport: any HTTPTransport
     let tokens = Mutex<[String: (credential: Credential, until: Date)]>([:])
 
-    public init(chain: AWSCredentialChain, transport: any HTTPTransport) {
+    package init(chain: AWSCredentialChain, transport: any HTTPTransport) {
         self.chain = chain
         self.transport = transport
     }
 
-    public func handles(registry: String) -> Bool { ECRRegistry(host: registry) != nil }
+    package func handles(registry: String) -> Bool { ECRRegistry(host: registry) != nil }
 
-    public func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
+    package func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
         try await credential(for: registry, now: Date())
     }
 

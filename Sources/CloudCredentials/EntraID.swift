@@ -7,13 +7,13 @@ import Synchronization
 /// with the projected token `AZURE_FEDERATED_TOKEN_FILE` (AKS workload identity, a client assertion) or else with
 /// `AZURE_CLIENT_SECRET`; the authority `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com/`, plain
 /// http only to this machine). One token per scope, kept until five minutes before its end.
-public final class EntraIDCredential: Sendable {
+package final class EntraIDCredential: Sendable {
     enum Proof: Sendable {
         case federatedTokenFile(String)
         case clientSecret(String)
     }
-    public let clientID: String
-    public let tenantID: String
+    package let clientID: String
+    package let tenantID: String
     let proof: Proof
     let authority: String
     let transport: any HTTPTransport
@@ -21,7 +21,7 @@ public final class EntraIDCredential: Sendable {
     let requestCount = Mutex(0)
 
     /// nil unless the client, the tenant and a proof (the federated token file or a client secret) are all set.
-    public init?(environment: [String: String], transport: any HTTPTransport) {
+    package init?(environment: [String: String], transport: any HTTPTransport) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         guard let client = value("AZURE_CLIENT_ID"), let tenant = value("AZURE_TENANT_ID") else { return nil }
         if let file = value("AZURE_FEDERATED_TOKEN_FILE") {
@@ -39,7 +39,7 @@ public final class EntraIDCredential: Sendable {
         self.transport = transport
     }
 
-    public var identity: String {
+    package var identity: String {
         switch proof {
         case .federatedTokenFile: return "Entra ID app \(clientID) in tenant \(tenantID) (workload identity)"
         case .clientSecret: return "Entra ID app \(clientID) in tenant \(tenantID) (AZURE_CLIENT_SECRET)"
@@ -47,10 +47,10 @@ public final class EntraIDCredential: Sendable {
     }
 
     /// How many tokens were asked of Entra ID (tests, benchmarks).
-    public var requests: Int { requestCount.withLock { $0 } }
+    package var requests: Int { requestCount.withLock { $0 } }
 
     /// An access token for `scope` (`https://vault.azure.net/.default`).
-    public func token(scope: String) async throws(CloudCredentialError) -> String {
+    package func token(scope: String) async throws(CloudCredentialError) -> String {
         if let known = tokens.withLock({ $0[scope] }), known.until.timeIntervalSinceNow > 300 { return known.token }
         guard let url = URL(string: "\(authority)\(tenantID)/oauth2/v2.0/token"), let host = url.host,
             url.carriesCredentialsSafely

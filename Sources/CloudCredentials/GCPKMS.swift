@@ -8,18 +8,18 @@ import X509
 /// the Pod's Google service account (the GKE metadata server's token). `GET …:publicKey` once (`pem`, `algorithm`);
 /// `POST …:asymmetricSign` with the digest made here. The API endpoint: `CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS`
 /// (gcloud's override), else `https://cloudkms.googleapis.com/`.
-public struct GCPKMSSigner: Signer {
-    public let version: String
-    public let publicKey: PublicKey
-    public var certificateChain: [Certificate]? { nil }
-    public var origin: String { "Cloud KMS key gcpkms://\(version)" }
+package struct GCPKMSSigner: Signer {
+    package let version: String
+    package let publicKey: PublicKey
+    package var certificateChain: [Certificate]? { nil }
+    package var origin: String { "Cloud KMS key gcpkms://\(version)" }
     let digestName: String
     let endpoint: URL
     let tokens: GCRKeychain
     let transport: any HTTPTransport
 
     /// The key version a kmsref names; an error says what is missing.
-    public static func version(of kmsref: String) throws(CloudCredentialError) -> String {
+    package static func version(of kmsref: String) throws(CloudCredentialError) -> String {
         let name = String(kmsref.dropFirst("gcpkms://".count))
         let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 10, parts[0] == "projects", parts[2] == "locations", parts[4] == "keyRings",
@@ -34,7 +34,7 @@ public struct GCPKMSSigner: Signer {
         return name
     }
 
-    public static func connect(
+    package static func connect(
         version: String, environment: [String: String], tokens: GCRKeychain, transport: any HTTPTransport
     ) async throws(CloudCredentialError) -> GCPKMSSigner {
         let base =
@@ -77,7 +77,7 @@ public struct GCPKMSSigner: Signer {
         }
     }
 
-    public func sign(_ message: Data) async throws -> Data {
+    package func sign(_ message: Data) async throws -> Data {
         let digest: Data
         switch digestName {
         case "sha384": digest = Data(SHA384.hash(data: message))

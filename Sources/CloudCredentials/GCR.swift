@@ -8,8 +8,8 @@ import Synchronization
 /// service-accounts/default/token` with `Metadata-Flavor: Google`, 1 second at most, so nothing waits outside GCP —
 /// used as the password of user `oauth2accesstoken`, kept until five minutes before it expires. `GCE_METADATA_HOST`
 /// names another metadata server (`host[:port]`), as Google's libraries read it.
-public final class GCRKeychain: CloudKeychain {
-    public let name = "GCR"
+package final class GCRKeychain: CloudKeychain {
+    package let name = "GCR"
     let metadataHost: String
     let transport: any HTTPTransport
     let token = Mutex<(credential: Credential, until: Date)?>(nil)
@@ -17,14 +17,14 @@ public final class GCRKeychain: CloudKeychain {
     /// otherwise wait its second); the same warning is given meanwhile.
     let failed = Mutex<(warning: CredentialWarning, until: Date)?>(nil)
 
-    public init(environment: [String: String], transport: any HTTPTransport) {
+    package init(environment: [String: String], transport: any HTTPTransport) {
         metadataHost = environment["GCE_METADATA_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "metadata.google.internal"
         self.transport = transport
     }
 
-    public var identity: String { "the GKE metadata server (\(metadataHost)), default service account" }
+    package var identity: String { "the GKE metadata server (\(metadataHost)), default service account" }
 
-    public func handles(registry: String) -> Bool {
+    package func handles(registry: String) -> Bool {
         let host = registry.split(separator: ":", maxSplits: 1).first.map { $0.lowercased() } ?? ""
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
         if host == "gcr.io" { return true }
@@ -34,7 +34,7 @@ public final class GCRKeychain: CloudKeychain {
             && labels[0].count > "-docker".count
     }
 
-    public func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
+    package func credential(for registry: String) async throws(CredentialWarning) -> SourcedCredential? {
         guard handles(registry: registry) else { return nil }
         let source = CredentialSource(kind: .cloudKeychain, origin: "GCR, \(identity)", key: registry)
         if let known = token.withLock({ $0 }), known.until.timeIntervalSinceNow > 300 {
@@ -54,7 +54,7 @@ public final class GCRKeychain: CloudKeychain {
     }
 
     /// The service account's access token itself (for Cloud KMS), from the same cache.
-    public func bearerToken() async throws(CloudCredentialError) -> String {
+    package func bearerToken() async throws(CloudCredentialError) -> String {
         if let known = token.withLock({ $0 }), known.until.timeIntervalSinceNow > 300 {
             return known.credential.password
         }

@@ -4,15 +4,15 @@ import HTTPTransport
 
 /// AWS credentials: an access key, its secret and, for temporary credentials, the session token and expiry.
 /// `description` never shows the secret or the token.
-public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
-    public var accessKeyID: String
-    public var secretAccessKey: String
-    public var sessionToken: String?
-    public var expiration: Date?
+package struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
+    package var accessKeyID: String
+    package var secretAccessKey: String
+    package var sessionToken: String?
+    package var expiration: Date?
     /// Where they came from, for messages: "environment", "web identity arn:aws:iam::…:role/x", "EKS Pod Identity".
-    public var origin: String
+    package var origin: String
 
-    public init(
+    package init(
         accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil,
         origin: String
     ) {
@@ -23,18 +23,18 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
         self.origin = origin
     }
 
-    public var description: String { "AWS credentials \(accessKeyID.prefix(4))… from \(origin)" }
+    package var description: String { "AWS credentials \(accessKeyID.prefix(4))… from \(origin)" }
 }
 
 /// Signature Version 4 (AWS's request signing, "Signing AWS API requests"), written once for every AWS call we make
 /// (STS, ECR, KMS). Checked against vectors made with botocore's `SigV4Auth`.
-public enum SigV4 {
+package enum SigV4 {
     /// Headers botocore never signs (a proxy may change them).
     static let unsigned: Set<String> = ["user-agent", "expect", "x-amzn-trace-id", "content-length"]
 
     /// Adds `X-Amz-Date`, `X-Amz-Security-Token` (temporary credentials) and `Authorization` to `request`, signing
     /// every header it carries (but those above) and `Host`.
-    public static func sign(
+    package static func sign(
         _ request: inout HTTPRequest, service: String, region: String, credentials: AWSCredentials,
         date: Date = Date()
     ) {

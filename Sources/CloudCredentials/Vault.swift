@@ -12,19 +12,19 @@ import X509
 /// `signers.kms.auth.spire.audience` from that Workload API (the mount then defaults to `jwt`, as sigstore's), else the
 /// JWT from `.oidc.token-path` (default the ServiceAccount token) — Vault's JWT or Kubernetes auth. The transit
 /// mount: `TRANSIT_SECRET_ENGINE_PATH`, default `transit`.
-public struct VaultSettings: Sendable {
-    public var address: URL
-    public var token: String?
-    public var tokenPath: String?
-    public var loginPath: String?
-    public var role: String?
-    public var jwtPath: String
-    public var transitPath: String
+package struct VaultSettings: Sendable {
+    package var address: URL
+    package var token: String?
+    package var tokenPath: String?
+    package var loginPath: String?
+    package var role: String?
+    package var jwtPath: String
+    package var transitPath: String
     /// `signers.kms.auth.spire.sock` (a Workload API address) and `.spire.audience`.
-    public var spireSocket: String?
-    public var spireAudience: String?
+    package var spireSocket: String?
+    package var spireAudience: String?
 
-    public init(auth: [String: String], environment: [String: String]) throws(CloudCredentialError) {
+    package init(auth: [String: String], environment: [String: String]) throws(CloudCredentialError) {
         func value(_ s: String?) -> String? { s.flatMap { $0.isEmpty ? nil : $0 } }
         let who = "signers.kms.auth.address"
         guard let text = value(auth["address"]) ?? value(environment["VAULT_ADDR"]) else {
@@ -61,14 +61,14 @@ public struct VaultSettings: Sendable {
 }
 
 /// Vault's HTTP API with a token (static, from a file, or from a JWT login kept for its lease).
-public final class VaultClient: Sendable {
+package final class VaultClient: Sendable {
     let settings: VaultSettings
     let transport: any HTTPTransport
     /// A fresh JWT-SVID for `settings.spireAudience` (`signers.kms.auth.spire.sock`), nil without SPIRE.
     let svid: (@Sendable () async throws(CloudCredentialError) -> String)?
     let login = Mutex<(token: String, until: Date)?>(nil)
 
-    public init(
+    package init(
         settings: VaultSettings, transport: any HTTPTransport,
         svid: (@Sendable () async throws(CloudCredentialError) -> String)? = nil
     ) {
@@ -160,15 +160,15 @@ public final class VaultClient: Sendable {
 
 /// `hashivault://KEY`: a Vault transit key. The latest version's public key is read once; `sign` sends the digest
 /// (`prehashed`, ASN.1 marshaling, PKCS#1 v1.5 for RSA — what a local key of the same type makes).
-public struct VaultTransitSigner: Signer {
-    public let keyName: String
-    public let publicKey: PublicKey
-    public var certificateChain: [Certificate]? { nil }
-    public var origin: String { "Vault transit key hashivault://\(keyName)" }
+package struct VaultTransitSigner: Signer {
+    package let keyName: String
+    package let publicKey: PublicKey
+    package var certificateChain: [Certificate]? { nil }
+    package var origin: String { "Vault transit key hashivault://\(keyName)" }
     let version: Int
     let client: VaultClient
 
-    public static func connect(keyName: String, client: VaultClient) async throws(CloudCredentialError) -> Self {
+    package static func connect(keyName: String, client: VaultClient) async throws(CloudCredentialError) -> Self {
         let token = try await client.token()
         let answer = try await client.call(
             "GET", "\(client.settings.transitPath)/keys/\(keyName)", nil, token: token)
@@ -203,7 +203,7 @@ public struct VaultTransitSigner: Signer {
         }
     }
 
-    public func sign(_ message: Data) async throws -> Data {
+    package func sign(_ message: Data) async throws -> Data {
         let (digest, hash): (Data, String)
         switch publicKey {
         case .p384: (digest, hash) = (Data(SHA384.hash(data: message)), "sha2-384")

@@ -4,11 +4,14 @@ import Foundation
 /// allocate without bound for any input; what it returns are broken invariants (a round trip that does not hold, an
 /// accepted value that fails its own check) — the fuzzer stops on the first, the replay test lists them.
 public struct FuzzHarness: Sendable {
+    /// The harness's name, as `scripts/fuzz.sh NAME` takes it.
     public let name: String
     /// What the input is, for the docs and `scripts/fuzz.sh --list`.
     public let summary: String
+    /// Parses one input; returns the invariants it broke (empty when all held).
     public let run: @Sendable (Data) -> [String]
 
+    /// A harness named `name` that drives `run`.
     public init(name: String, summary: String, run: @escaping @Sendable (Data) -> [String]) {
         self.name = name
         self.summary = summary
@@ -22,6 +25,7 @@ extension FuzzHarness {
         FuzzHarness.runs + FuzzHarness.credentials + FuzzHarness.registry + FuzzHarness.signing
         + FuzzHarness.sigstore + FuzzHarness.cluster + FuzzHarness.cloud
 
+    /// The harness called `name`, or nil.
     public static func named(_ name: String) -> FuzzHarness? { all.first { $0.name == name } }
 }
 

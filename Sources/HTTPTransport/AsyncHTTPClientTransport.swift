@@ -9,7 +9,7 @@ import Synchronization
 
 /// The real transport, on AsyncHTTPClient. Follows redirects itself so that `Authorization` (and any other
 /// credential header) is dropped whenever the host changes, and TLS settings apply per host.
-public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
+package final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     let client: HTTPClient
     let policy: ConnectionPolicy
     let tlsByHost: [String: TLSConfiguration]
@@ -33,7 +33,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         ([:], [], [:]))
     let maxPinnedClients = 32
 
-    public init(
+    package init(
         policy: ConnectionPolicy = .init(), timeouts: HTTPTimeouts = .init(), userAgent: String = "chains-in-swift/0.1",
         logger: Logger? = nil, rules: ConnectionRules? = nil
     ) throws {
@@ -85,7 +85,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     }
 
     /// Must be called once when done.
-    public func shutdown() async throws {
+    package func shutdown() async throws {
         let pinned = pinnedClients.withLock { state in
             defer { state = ([:], [], [:]) }
             return Array(state.clients.values)
@@ -125,7 +125,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         return chosen
     }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    package func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var current = request
         for _ in 0...maxRedirects {
             let response = try await sendOnce(current)
@@ -160,7 +160,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
     /// A response whose body arrives as it is written (a Kubernetes watch): the status and headers, then the
     /// body's chunks. `deadline` bounds the whole exchange; the transport's read timeout bounds the silence between
     /// chunks. No redirects are followed.
-    public func stream(_ request: HTTPRequest, deadline: Duration) async throws -> HTTPStreamResponse {
+    package func stream(_ request: HTTPRequest, deadline: Duration) async throws -> HTTPStreamResponse {
         var r = HTTPClientRequest(url: request.url.absoluteString)
         r.method = HTTPMethod(rawValue: request.method)
         for (name, value) in request.headers { r.headers.add(name: name, value: value) }
@@ -300,7 +300,7 @@ extension AsyncHTTPClientTransport {
 
 extension URL {
     /// The URL without its query (upload session URLs carry state there) for logs.
-    public var redactedForLog: String {
+    package var redactedForLog: String {
         var c = URLComponents(url: self, resolvingAgainstBaseURL: false)
         if c?.query != nil { c?.query = "…" }
         c?.user = nil

@@ -1,24 +1,24 @@
 /// An HTTP authentication challenge from `WWW-Authenticate`.
-public struct Challenge: Sendable, Hashable {
+package struct Challenge: Sendable, Hashable {
     /// Lower-cased: `bearer`, `basic`.
-    public var scheme: String
+    package var scheme: String
     /// Parameter names lower-cased (`realm`, `service`, `scope`, `error`).
-    public var parameters: [String: String]
+    package var parameters: [String: String]
 
-    public init(scheme: String, parameters: [String: String]) {
+    package init(scheme: String, parameters: [String: String]) {
         self.scheme = scheme
         self.parameters = parameters
     }
 
-    public var realm: String? { parameters["realm"] }
-    public var service: String? { parameters["service"] }
+    package var realm: String? { parameters["realm"] }
+    package var service: String? { parameters["service"] }
     /// Space-separated resource scopes, split.
-    public var scopes: [String] { (parameters["scope"] ?? "").split(separator: " ").map(String.init) }
-    public var error: String? { parameters["error"] }
+    package var scopes: [String] { (parameters["scope"] ?? "").split(separator: " ").map(String.init) }
+    package var error: String? { parameters["error"] }
 
     /// Parses every challenge in the header values: case-insensitive scheme and names, quoted strings with `\`
     /// escapes, several challenges per line or over several lines.
-    public static func parse(_ headerValues: [String]) -> [Challenge] {
+    package static func parse(_ headerValues: [String]) -> [Challenge] {
         var out: [Challenge] = []
         for value in headerValues {
             var s = Substring(value)

@@ -8,17 +8,17 @@ import Synchronization
 /// Where a transport's connections may go, decided on addresses rather than names. A name is resolved once, every
 /// address it has is checked, and the connection is made to the checked address (TLS still verified, and SNI sent,
 /// for the name): a name cannot pass the check with one address and be reached at another.
-public struct ConnectionRules: Sendable {
+package struct ConnectionRules: Sendable {
     /// `--resolve HOST:PORT=ADDRESS`, as curl has: connect to ADDRESS for HOST:PORT. Keys are lowercased
     /// `host:port` with the port always written; values are numeric addresses.
-    public var pinned: [String: String]
+    package var pinned: [String: String]
     /// Why the registry `host[:port]` may not be reached at the numeric `address`, or nil when it may. Asked for
     /// every address a name resolves to (and for a pinned one); nil: no check, names resolve when connecting.
-    public var refusal: (@Sendable (_ registry: String, _ address: String) -> String?)?
+    package var refusal: (@Sendable (_ registry: String, _ address: String) -> String?)?
     /// How long a name's checked addresses are used before it is resolved again.
-    public var remember: Duration
+    package var remember: Duration
 
-    public init(
+    package init(
         pinned: [String: String] = [:], refusal: (@Sendable (String, String) -> String?)? = nil,
         remember: Duration = .seconds(30)
     ) {
@@ -28,7 +28,7 @@ public struct ConnectionRules: Sendable {
     }
 
     /// Reads one `--resolve` value, `HOST:PORT=ADDRESS` (`[v6]:PORT=ADDRESS` too; ADDRESS may be bracketed).
-    public static func parsePin(_ text: String) -> (key: String, address: String)? {
+    package static func parsePin(_ text: String) -> (key: String, address: String)? {
         let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
         guard parts.count == 2, let colon = parts[0].lastIndex(of: ":") else { return nil }
         var host = String(parts[0][..<colon]).lowercased()

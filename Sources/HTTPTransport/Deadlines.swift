@@ -2,12 +2,12 @@ import Foundation
 
 /// Time limits for HTTP: how long to wait for a connection, for one request, and — set by the caller around a
 /// unit of work such as signing one run — how long all requests together may take.
-public struct HTTPTimeouts: Sendable, Equatable {
-    public var connect: Duration
+package struct HTTPTimeouts: Sendable, Equatable {
+    package var connect: Duration
     /// The longest one request may take, answer included; also the longest a silent connection is waited on.
-    public var request: Duration
+    package var request: Duration
 
-    public init(connect: Duration = .seconds(5), request: Duration = .seconds(60)) {
+    package init(connect: Duration = .seconds(5), request: Duration = .seconds(60)) {
         self.connect = connect
         self.request = request
     }

@@ -3,15 +3,15 @@ import Synchronization
 
 /// Retries on the answers `HTTPStatusRule` calls retryable and on broken connections, with exponential backoff and full jitter,
 /// honouring `Retry-After` (capped). The clock is injected so tests do not sleep.
-public struct RetryingTransport: HTTPTransport {
-    public var base: any HTTPTransport
-    public var maxAttempts: Int
-    public var initialDelay: Double
-    public var maxDelay: Double
-    public var sleep: @Sendable (Double) async throws -> Void
-    public var random: @Sendable () -> Double
+package struct RetryingTransport: HTTPTransport {
+    package var base: any HTTPTransport
+    package var maxAttempts: Int
+    package var initialDelay: Double
+    package var maxDelay: Double
+    package var sleep: @Sendable (Double) async throws -> Void
+    package var random: @Sendable () -> Double
 
-    public init(
+    package init(
         _ base: any HTTPTransport, maxAttempts: Int = 5, initialDelay: Double = 0.2, maxDelay: Double = 10,
         sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(for: .seconds($0)) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
@@ -24,7 +24,7 @@ public struct RetryingTransport: HTTPTransport {
         self.random = random
     }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    package func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var attempt = 1
         while true {
             do {
@@ -49,7 +49,7 @@ public struct RetryingTransport: HTTPTransport {
     }
 
     /// Full jitter: uniform in [0, min(max, initial·2^(n-1))]; `Retry-After` (seconds or HTTP date) wins, capped.
-    public func delay(attempt: Int, retryAfter: String?) -> Double {
+    package func delay(attempt: Int, retryAfter: String?) -> Double {
         if let retryAfter {
             if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {
                 return min(max(seconds, 0), maxDelay)
@@ -66,17 +66,17 @@ public struct RetryingTransport: HTTPTransport {
 
 /// Counts requests (by method) and records the hosts that received an `Authorization` header — for benchmarks
 /// and for proving credentials stay with their host.
-public final class CountingTransport: HTTPTransport {
-    public let base: any HTTPTransport
+package final class CountingTransport: HTTPTransport {
+    package let base: any HTTPTransport
     private let state = Mutex<(total: Int, byMethod: [String: Int])>((0, [:]))
 
-    public init(_ base: any HTTPTransport) { self.base = base }
+    package init(_ base: any HTTPTransport) { self.base = base }
 
-    public var total: Int { state.withLock { $0.total } }
-    public var byMethod: [String: Int] { state.withLock { $0.byMethod } }
-    public func reset() { state.withLock { $0 = (0, [:]) } }
+    package var total: Int { state.withLock { $0.total } }
+    package var byMethod: [String: Int] { state.withLock { $0.byMethod } }
+    package func reset() { state.withLock { $0 = (0, [:]) } }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    package func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         state.withLock {
             $0.total += 1
             $0.byMethod[request.method, default: 0] += 1

@@ -2,40 +2,40 @@ import Foundation
 
 /// How to reach a registry: verified TLS (the default), TLS with an extra CA bundle, TLS without verification,
 /// or plain HTTP. Insecure choices are per registry and opt-in only.
-public struct RegistryConnection: Sendable, Hashable {
-    public enum Security: Sendable, Hashable {
+package struct RegistryConnection: Sendable, Hashable {
+    package enum Security: Sendable, Hashable {
         case verified
         case customCA(path: String)
         case insecureSkipVerify
         case plainHTTP
     }
-    public var security: Security
+    package var security: Security
 
-    public init(_ security: Security) { self.security = security }
+    package init(_ security: Security) { self.security = security }
 
-    public var scheme: String { security == .plainHTTP ? "http" : "https" }
+    package var scheme: String { security == .plainHTTP ? "http" : "https" }
 }
 
 /// Per-registry connection settings (`host[:port]` → setting), with a default for all others.
-public struct ConnectionPolicy: Sendable {
-    public var registries: [String: RegistryConnection]
-    public var defaultConnection: RegistryConnection
+package struct ConnectionPolicy: Sendable {
+    package var registries: [String: RegistryConnection]
+    package var defaultConnection: RegistryConnection
 
-    public init(
+    package init(
         registries: [String: RegistryConnection] = [:], default defaultConnection: RegistryConnection = .init(.verified)
     ) {
         self.registries = registries
         self.defaultConnection = defaultConnection
     }
 
-    public func connection(for registry: String) -> RegistryConnection {
+    package func connection(for registry: String) -> RegistryConnection {
         registries[registry] ?? defaultConnection
     }
 }
 
 extension URL {
     /// Whether this address names this machine: `localhost`, 127.0.0.0/8 or `::1` (bracketed or not).
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         guard var host = host?.lowercased() else { return false }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return host == "localhost" || host == "::1" || (host.hasPrefix("127.") && host.split(separator: ".").count == 4)
@@ -43,7 +43,7 @@ extension URL {
 
     /// Whether a credential may be sent here: https, or plain http to this machine only (a local peer or test
     /// double), as the cloud SDKs and sigstore's clients allow.
-    public var carriesCredentialsSafely: Bool {
+    package var carriesCredentialsSafely: Bool {
         let scheme = scheme?.lowercased()
         return scheme == "https" || (scheme == "http" && isLoopback)
     }

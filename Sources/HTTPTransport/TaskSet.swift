@@ -8,12 +8,12 @@ import Synchronization
 /// cancelled stays in that channel's buffer and is dropped unread, and dropping an unserved `NIOAsyncChannel` traps
 /// ("Deinited NIOAsyncWriter without calling finish()", apple/swift-nio#2813) — it crashed the test process once.
 /// Started at once, every connection is served and closed by `executeThenClose`.
-public final class TaskSet: Sendable {
+package final class TaskSet: Sendable {
     let state = Mutex<(next: Int, running: [Int: Task<Void, Never>], cancelled: Bool)>((0, [:], false))
 
-    public init() {}
+    package init() {}
 
-    public func start(_ body: @escaping @Sendable () async -> Void) {
+    package func start(_ body: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let id = state.next
             state.next += 1
@@ -27,9 +27,9 @@ public final class TaskSet: Sendable {
     }
 
     /// How many are running.
-    public var count: Int { state.withLock { $0.running.count } }
+    package var count: Int { state.withLock { $0.running.count } }
 
-    public func cancelAll() {
+    package func cancelAll() {
         let running = state.withLock { state in
             state.cancelled = true
             return Array(state.running.values)

@@ -5,9 +5,9 @@ import Synchronization
 ///
 /// Used where one command reads a large input in pieces (the documents of a big manifest, the child TaskRuns of a
 /// PipelineRun): the pieces share nothing, so the order of the answers is the only thing to keep.
-public enum Concurrently {
+package enum Concurrently {
     /// `transform` of every item, in order; the first error in item order is the one thrown, as a loop would.
-    public static func map<Item: Sendable, Value: Sendable, Failure: Error>(
+    package static func map<Item: Sendable, Value: Sendable, Failure: Error>(
         _ items: [Item], minimumPerWorker: Int = 1, _ transform: @Sendable (Item) throws(Failure) -> Value
     ) throws(Failure) -> [Value] {
         let workers = min(ProcessInfo.processInfo.activeProcessorCount, items.count / max(minimumPerWorker, 1))

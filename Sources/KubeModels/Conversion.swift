@@ -1,8 +1,8 @@
 /// tekton.dev/v1beta1 → tekton.dev/v1 for the fields whose shape or name differs, on the JSON tree.
 ///
 /// Only what Chains reads is converted; a v1 object (or one without `apiVersion`) is returned unchanged.
-public enum TektonConversion {
-    public static func toV1(_ object: JSONValue) -> JSONValue {
+package enum TektonConversion {
+    package static func toV1(_ object: JSONValue) -> JSONValue {
         guard object["apiVersion"]?.stringValue == "tekton.dev/v1beta1", case .object(var root) = object else {
             return object
         }

@@ -1,58 +1,58 @@
 import Foundation
 
 /// `metadata` of any Kubernetes object — the fields Chains reads or writes.
-public struct ObjectMeta: Codable, Sendable, Hashable {
-    public var name: String?
-    public var generateName: String?
-    public var namespace: String?
-    public var uid: String?
-    public var resourceVersion: String?
-    public var generation: Int?
-    public var creationTimestamp: String?
-    public var deletionTimestamp: String?
-    public var labels: [String: String]?
-    public var annotations: [String: String]?
-    public var finalizers: [String]?
-    public var ownerReferences: [OwnerReference]?
+package struct ObjectMeta: Codable, Sendable, Hashable {
+    package var name: String?
+    package var generateName: String?
+    package var namespace: String?
+    package var uid: String?
+    package var resourceVersion: String?
+    package var generation: Int?
+    package var creationTimestamp: String?
+    package var deletionTimestamp: String?
+    package var labels: [String: String]?
+    package var annotations: [String: String]?
+    package var finalizers: [String]?
+    package var ownerReferences: [OwnerReference]?
 
-    public init(name: String? = nil, namespace: String? = nil, uid: String? = nil) {
+    package init(name: String? = nil, namespace: String? = nil, uid: String? = nil) {
         self.name = name
         self.namespace = namespace
         self.uid = uid
     }
 }
 
-public struct OwnerReference: Codable, Sendable, Hashable {
-    public var apiVersion: String?
-    public var kind: String?
-    public var name: String?
-    public var uid: String?
-    public var controller: Bool?
+package struct OwnerReference: Codable, Sendable, Hashable {
+    package var apiVersion: String?
+    package var kind: String?
+    package var name: String?
+    package var uid: String?
+    package var controller: Bool?
 }
 
-public struct LocalObjectReference: Codable, Sendable, Hashable {
-    public var name: String?
-    public init(name: String?) { self.name = name }
+package struct LocalObjectReference: Codable, Sendable, Hashable {
+    package var name: String?
+    package init(name: String?) { self.name = name }
 }
 
 /// `ObjectReference` as used in a ServiceAccount's `secrets` list.
-public struct ObjectReference: Codable, Sendable, Hashable {
-    public var name: String?
-    public var namespace: String?
-    public var kind: String?
-    public init(name: String?) { self.name = name }
+package struct ObjectReference: Codable, Sendable, Hashable {
+    package var name: String?
+    package var namespace: String?
+    package var kind: String?
+    package init(name: String?) { self.name = name }
 }
 
 /// core/v1 Secret. `data` values are base64 as on the wire; `stringData` is accepted as `kubectl apply` does.
-public struct Secret: Codable, Sendable, Hashable {
-    public var apiVersion: String?
-    public var kind: String?
-    public var metadata: ObjectMeta
-    public var type: String?
-    public var data: [String: String]?
-    public var stringData: [String: String]?
+package struct Secret: Codable, Sendable, Hashable {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta
+    package var type: String?
+    package var data: [String: String]?
+    package var stringData: [String: String]?
 
-    public init(metadata: ObjectMeta, type: String?, data: [String: String]?) {
+    package init(metadata: ObjectMeta, type: String?, data: [String: String]?) {
         self.apiVersion = "v1"
         self.kind = "Secret"
         self.metadata = metadata
@@ -61,21 +61,21 @@ public struct Secret: Codable, Sendable, Hashable {
     }
 
     /// The decoded value of `key`, from `stringData` (which wins, as on apply) or base64 `data`.
-    public func value(forKey key: String) -> Data? {
+    package func value(forKey key: String) -> Data? {
         if let s = stringData?[key] { return Data(s.utf8) }
         if let b = data?[key] { return Data(base64Encoded: b, options: .ignoreUnknownCharacters) }
         return nil
     }
 }
 
-public struct ServiceAccount: Codable, Sendable, Hashable {
-    public var apiVersion: String?
-    public var kind: String?
-    public var metadata: ObjectMeta
-    public var secrets: [ObjectReference]?
-    public var imagePullSecrets: [LocalObjectReference]?
+package struct ServiceAccount: Codable, Sendable, Hashable {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta
+    package var secrets: [ObjectReference]?
+    package var imagePullSecrets: [LocalObjectReference]?
 
-    public init(
+    package init(
         metadata: ObjectMeta, secrets: [ObjectReference]? = nil, imagePullSecrets: [LocalObjectReference]? = nil
     ) {
         self.apiVersion = "v1"
@@ -87,21 +87,21 @@ public struct ServiceAccount: Codable, Sendable, Hashable {
 }
 
 /// core/v1 Pod: only what credential lookup reads (`spec.imagePullSecrets`, `spec.serviceAccountName`).
-public struct Pod: Codable, Sendable, Hashable {
-    public struct Spec: Codable, Sendable, Hashable {
-        public var serviceAccountName: String?
-        public var imagePullSecrets: [LocalObjectReference]?
-        public init(serviceAccountName: String? = nil, imagePullSecrets: [LocalObjectReference]? = nil) {
+package struct Pod: Codable, Sendable, Hashable {
+    package struct Spec: Codable, Sendable, Hashable {
+        package var serviceAccountName: String?
+        package var imagePullSecrets: [LocalObjectReference]?
+        package init(serviceAccountName: String? = nil, imagePullSecrets: [LocalObjectReference]? = nil) {
             self.serviceAccountName = serviceAccountName
             self.imagePullSecrets = imagePullSecrets
         }
     }
-    public var apiVersion: String?
-    public var kind: String?
-    public var metadata: ObjectMeta
-    public var spec: Spec?
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta
+    package var spec: Spec?
 
-    public init(metadata: ObjectMeta, spec: Spec?) {
+    package init(metadata: ObjectMeta, spec: Spec?) {
         self.apiVersion = "v1"
         self.kind = "Pod"
         self.metadata = metadata
@@ -109,13 +109,13 @@ public struct Pod: Codable, Sendable, Hashable {
     }
 }
 
-public struct ConfigMap: Codable, Sendable, Hashable {
-    public var apiVersion: String?
-    public var kind: String?
-    public var metadata: ObjectMeta
-    public var data: [String: String]?
+package struct ConfigMap: Codable, Sendable, Hashable {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta
+    package var data: [String: String]?
 
-    public init(metadata: ObjectMeta, data: [String: String]?) {
+    package init(metadata: ObjectMeta, data: [String: String]?) {
         self.apiVersion = "v1"
         self.kind = "ConfigMap"
         self.metadata = metadata
@@ -127,7 +127,7 @@ public struct ConfigMap: Codable, Sendable, Hashable {
 
 extension JSONValue {
     /// Decodes a typed object; a type mismatch is reported with the dotted path of the field.
-    public func decode<T: Decodable>(_ type: T.Type, source: String) throws(ManifestError) -> T {
+    package func decode<T: Decodable>(_ type: T.Type, source: String) throws(ManifestError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: serializedData())
         } catch let error as DecodingError {

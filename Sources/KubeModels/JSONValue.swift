@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Objects are unordered; every serialiser in this package writes their keys sorted, which is what Go's
 /// `encoding/json` does for maps and what `protojson` does for `Struct`, so output is byte-stable.
-public enum JSONValue: Sendable, Hashable {
+package enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
@@ -12,28 +12,28 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    package var objectValue: [String: JSONValue]? {
         if case .object(let o) = self { return o }
         return nil
     }
 
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
     }
 
     /// True for `null`, `""`, `[]` and `{}`: what Go's `omitempty` leaves out (for maps, slices and strings).
-    public var isEmptyForOmitEmpty: Bool {
+    package var isEmptyForOmitEmpty: Bool {
         switch self {
         case .null: return true
         case .string(let s): return s.isEmpty
@@ -46,7 +46,7 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 extension JSONValue: Codable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -63,7 +63,7 @@ extension JSONValue: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -79,20 +79,20 @@ extension JSONValue: Codable {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByNilLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(nilLiteral: ()) { self = .null }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(nilLiteral: ()) { self = .null }
 }
 
 // MARK: - Serialisation
 
 extension JSONValue {
     /// How strings are escaped.
-    public enum Escaping: Sendable {
+    package enum Escaping: Sendable {
         /// Go `encoding/json`: `<`, `>`, `&`, U+2028 and U+2029 become `\u003c`… (HTML-safe).
         case goEncodingJSON
         /// `protojson` and most other encoders: only `"`, `\` and control characters.
@@ -100,15 +100,15 @@ extension JSONValue {
     }
 
     /// Compact JSON with object keys sorted by their UTF-8 bytes — deterministic for the same value.
-    public func serialized(escaping: Escaping = .minimal) -> String {
+    package func serialized(escaping: Escaping = .minimal) -> String {
         String(decoding: serializedBytes(escaping: escaping), as: UTF8.self)
     }
 
-    public func serializedData(escaping: Escaping = .minimal) -> Data {
+    package func serializedData(escaping: Escaping = .minimal) -> Data {
         Data(serializedBytes(escaping: escaping))
     }
 
-    public func serializedBytes(escaping: Escaping = .minimal) -> [UInt8] {
+    package func serializedBytes(escaping: Escaping = .minimal) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         write(into: &out, escaping: escaping)
@@ -116,7 +116,7 @@ extension JSONValue {
     }
 
     /// Indented JSON (two spaces, sorted keys) for files people read.
-    public func prettySerialized() -> String {
+    package func prettySerialized() -> String {
         var out = ""
         writePretty(into: &out, indent: 0)
         out.append("\n")
@@ -185,7 +185,7 @@ extension JSONValue {
     }
 
     /// Numbers as Go/protojson print a float64: integers without a fraction, others in shortest form.
-    public static func format(number n: Double) -> String {
+    package static func format(number n: Double) -> String {
         if n.isNaN || n.isInfinite { return "null" }
         if n == n.rounded(), abs(n) < 1e21 {
             // Past Int64 (9.2e18) the integer is printed from the double itself: `Int64(n)` traps there (found by
@@ -195,7 +195,7 @@ extension JSONValue {
         return "\(n)"
     }
 
-    public static func appendQuoted(_ s: String, to out: inout String, escaping: Escaping) {
+    package static func appendQuoted(_ s: String, to out: inout String, escaping: Escaping) {
         var bytes: [UInt8] = []
         appendQuoted(s, to: &bytes, escaping: escaping)
         out.append(String(decoding: bytes, as: UTF8.self))
@@ -203,7 +203,7 @@ extension JSONValue {
 
     /// Appends `s` as a JSON string. Works on UTF-8 bytes: everything but `"`, `\\`, control characters (and, for
     /// Go, `<`, `>`, `&`, U+2028, U+2029) is copied as it is.
-    public static func appendQuoted(_ s: String, to out: inout [UInt8], escaping: Escaping) {
+    package static func appendQuoted(_ s: String, to out: inout [UInt8], escaping: Escaping) {
         let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
         var utf8 = s.utf8.makeIterator()
@@ -243,7 +243,7 @@ extension JSONValue {
 
 extension JSONValue {
     /// Parses JSON text. Numbers become `Double`, as in `google.protobuf.Struct`.
-    public init(parsing data: Data) throws {
+    package init(parsing data: Data) throws {
         self = try JSONDecoder().decode(JSONValue.self, from: data)
     }
 }

@@ -2,34 +2,34 @@ import Foundation
 import Yams
 
 /// A manifest that could not be read or understood. The message names the file and, where known, the field.
-public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Code: String, Sendable { case unreadable, syntax, shape, unsupportedKind }
-    public var code: Code
+package struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable {
+    package enum Code: String, Sendable { case unreadable, syntax, shape, unsupportedKind }
+    package var code: Code
     /// The file (or other source) the manifest came from.
-    public var source: String
+    package var source: String
     /// Dotted path of the offending field (`status.results[2].value`), when known.
-    public var field: String?
-    public var reason: String
+    package var field: String?
+    package var reason: String
 
-    public init(code: Code, source: String, field: String? = nil, reason: String) {
+    package init(code: Code, source: String, field: String? = nil, reason: String) {
         self.code = code
         self.source = source
         self.field = field
         self.reason = reason
     }
 
-    public var description: String {
+    package var description: String {
         if let field, !field.isEmpty { return "\(source): field \(field): \(reason)" }
         return "\(source): \(reason)"
     }
 }
 
 /// Reads Kubernetes manifests (YAML or JSON, one or many documents, `kind: List` expanded) into `JSONValue`s.
-public enum ManifestReader {
+package enum ManifestReader {
     /// The format a manifest was written in, so that what we write back looks like what was read.
-    public enum Format: Sendable { case json, yaml }
+    package enum Format: Sendable { case json, yaml }
 
-    public static func read(file url: URL) throws(ManifestError) -> (documents: [JSONValue], format: Format) {
+    package static func read(file url: URL) throws(ManifestError) -> (documents: [JSONValue], format: Format) {
         let data: Data
         do {
             data = try Data(contentsOf: url)
@@ -40,7 +40,7 @@ public enum ManifestReader {
         return try parse(data, source: url.path)
     }
 
-    public static func parse(
+    package static func parse(
         _ data: Data, source: String
     ) throws(ManifestError) -> (
         documents: [JSONValue], format: Format
@@ -227,7 +227,7 @@ public enum ManifestReader {
 
 extension JSONValue {
     /// YAML with sorted keys, block style, strings quoted where YAML would read them as something else.
-    public func yamlSerialized() -> String {
+    package func yamlSerialized() -> String {
         do {
             // Keys are sorted by `yamlNode` (bytewise, as Go sorts them); Yams' own sorting looks every key up by a
             // linear scan of its mapping — quadratic: 5,000 image annotations took over a minute to write.

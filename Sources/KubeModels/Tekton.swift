@@ -3,22 +3,22 @@ import Foundation
 /// A Tekton parameter or result value: a string, an array of strings, or an object of strings.
 ///
 /// Decoding follows Tekton's own `ParamValue.UnmarshalJSON`: a value of another JSON type is kept as its JSON text.
-public enum ParamValue: Sendable, Hashable {
+package enum ParamValue: Sendable, Hashable {
     case string(String)
     case array([String])
     case object([String: String])
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    public var objectValue: [String: String]? {
+    package var objectValue: [String: String]? {
         if case .object(let o) = self { return o }
         return nil
     }
 
-    public var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .string(let s): return .string(s)
         case .array(let a): return .array(a.map { .string($0) })
@@ -28,7 +28,7 @@ public enum ParamValue: Sendable, Hashable {
 }
 
 extension ParamValue: Codable {
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let s = try? container.decode(String.self) {
             self = .string(s)
@@ -43,7 +43,7 @@ extension ParamValue: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .string(let s): try container.encode(s)
@@ -53,170 +53,170 @@ extension ParamValue: Codable {
     }
 }
 
-public struct Param: Codable, Sendable, Hashable {
-    public var name: String
-    public var value: ParamValue
-    public init(name: String, value: ParamValue) {
+package struct Param: Codable, Sendable, Hashable {
+    package var name: String
+    package var value: ParamValue
+    package init(name: String, value: ParamValue) {
         self.name = name
         self.value = value
     }
 }
 
-public struct ParamSpec: Codable, Sendable, Hashable {
-    public var name: String
-    public var type: String?
-    public var `default`: ParamValue?
+package struct ParamSpec: Codable, Sendable, Hashable {
+    package var name: String
+    package var type: String?
+    package var `default`: ParamValue?
 }
 
 /// A result as it appears in a run's status (`status.results`, `status.steps[].results`).
-public struct RunResult: Codable, Sendable, Hashable {
-    public var name: String
-    public var type: String?
-    public var value: ParamValue
+package struct RunResult: Codable, Sendable, Hashable {
+    package var name: String
+    package var type: String?
+    package var value: ParamValue
 
-    public init(name: String, type: String? = nil, value: ParamValue) {
+    package init(name: String, type: String? = nil, value: ParamValue) {
         self.name = name
         self.type = type
         self.value = value
     }
 }
 
-public struct Condition: Codable, Sendable, Hashable {
-    public var type: String
-    public var status: String
-    public var reason: String?
-    public var message: String?
-    public var lastTransitionTime: String?
+package struct Condition: Codable, Sendable, Hashable {
+    package var type: String
+    package var status: String
+    package var reason: String?
+    package var message: String?
+    package var lastTransitionTime: String?
 }
 
-public struct RefSource: Codable, Sendable, Hashable {
-    public var uri: String?
-    public var digest: [String: String]?
-    public var entryPoint: String?
+package struct RefSource: Codable, Sendable, Hashable {
+    package var uri: String?
+    package var digest: [String: String]?
+    package var entryPoint: String?
 }
 
-public struct Provenance: Codable, Sendable, Hashable {
-    public var refSource: RefSource?
+package struct Provenance: Codable, Sendable, Hashable {
+    package var refSource: RefSource?
     /// Tekton Pipelines' feature flags, keyed by their JSON tags (`enableAPIFields`), see `FeatureFlags`.
-    public var featureFlags: JSONValue?
+    package var featureFlags: JSONValue?
 }
 
-public struct ResolverParamsRef: Codable, Sendable, Hashable {
-    public var name: String?
-    public var kind: String?
-    public var apiVersion: String?
-    public var resolver: String?
-    public var params: [Param]?
+package struct ResolverParamsRef: Codable, Sendable, Hashable {
+    package var name: String?
+    package var kind: String?
+    package var apiVersion: String?
+    package var resolver: String?
+    package var params: [Param]?
 }
 
-public typealias TaskRef = ResolverParamsRef
-public typealias PipelineRef = ResolverParamsRef
+package typealias TaskRef = ResolverParamsRef
+package typealias PipelineRef = ResolverParamsRef
 
-public struct Step: Codable, Sendable, Hashable {
-    public var name: String?
-    public var image: String?
-    public var command: [String]?
-    public var args: [String]?
-    public var script: String?
-    public var ref: ResolverParamsRef?
+package struct Step: Codable, Sendable, Hashable {
+    package var name: String?
+    package var image: String?
+    package var command: [String]?
+    package var args: [String]?
+    package var script: String?
+    package var ref: ResolverParamsRef?
 }
 
-public struct TaskSpec: Codable, Sendable, Hashable {
-    public var params: [ParamSpec]?
-    public var steps: [Step]?
+package struct TaskSpec: Codable, Sendable, Hashable {
+    package var params: [ParamSpec]?
+    package var steps: [Step]?
 }
 
-public struct PodTemplate: Codable, Sendable, Hashable {
-    public var imagePullSecrets: [LocalObjectReference]?
+package struct PodTemplate: Codable, Sendable, Hashable {
+    package var imagePullSecrets: [LocalObjectReference]?
 }
 
-public struct StepState: Codable, Sendable, Hashable {
-    public var name: String?
-    public var container: String?
-    public var imageID: String?
-    public var results: [RunResult]?
-    public var provenance: Provenance?
+package struct StepState: Codable, Sendable, Hashable {
+    package var name: String?
+    package var container: String?
+    package var imageID: String?
+    package var results: [RunResult]?
+    package var provenance: Provenance?
 }
 
-public struct SidecarState: Codable, Sendable, Hashable {
-    public var name: String?
-    public var container: String?
-    public var imageID: String?
+package struct SidecarState: Codable, Sendable, Hashable {
+    package var name: String?
+    package var container: String?
+    package var imageID: String?
 }
 
-public struct TaskRunSpec: Codable, Sendable, Hashable {
-    public var params: [Param]?
-    public var serviceAccountName: String?
-    public var taskRef: TaskRef?
-    public var taskSpec: TaskSpec?
-    public var podTemplate: PodTemplate?
-    public var managedBy: String?
+package struct TaskRunSpec: Codable, Sendable, Hashable {
+    package var params: [Param]?
+    package var serviceAccountName: String?
+    package var taskRef: TaskRef?
+    package var taskSpec: TaskSpec?
+    package var podTemplate: PodTemplate?
+    package var managedBy: String?
 }
 
-public struct TaskRunStatus: Codable, Sendable, Hashable {
-    public var conditions: [Condition]?
-    public var podName: String?
-    public var startTime: String?
-    public var completionTime: String?
-    public var steps: [StepState]?
-    public var sidecars: [SidecarState]?
-    public var results: [RunResult]?
-    public var taskSpec: TaskSpec?
-    public var provenance: Provenance?
+package struct TaskRunStatus: Codable, Sendable, Hashable {
+    package var conditions: [Condition]?
+    package var podName: String?
+    package var startTime: String?
+    package var completionTime: String?
+    package var steps: [StepState]?
+    package var sidecars: [SidecarState]?
+    package var results: [RunResult]?
+    package var taskSpec: TaskSpec?
+    package var provenance: Provenance?
 }
 
-public struct WhenExpression: Codable, Sendable, Hashable {
-    public var input: String?
-    public var `operator`: String?
-    public var values: [String]?
-    public var cel: String?
+package struct WhenExpression: Codable, Sendable, Hashable {
+    package var input: String?
+    package var `operator`: String?
+    package var values: [String]?
+    package var cel: String?
 }
 
-public struct PipelineTask: Codable, Sendable, Hashable {
-    public var name: String
-    public var taskRef: TaskRef?
-    public var params: [Param]?
-    public var runAfter: [String]?
-    public var when: [WhenExpression]?
+package struct PipelineTask: Codable, Sendable, Hashable {
+    package var name: String
+    package var taskRef: TaskRef?
+    package var params: [Param]?
+    package var runAfter: [String]?
+    package var when: [WhenExpression]?
 }
 
-public struct PipelineSpec: Codable, Sendable, Hashable {
-    public var params: [ParamSpec]?
-    public var tasks: [PipelineTask]?
-    public var finally: [PipelineTask]?
+package struct PipelineSpec: Codable, Sendable, Hashable {
+    package var params: [ParamSpec]?
+    package var tasks: [PipelineTask]?
+    package var finally: [PipelineTask]?
 }
 
-public struct TaskRunTemplate: Codable, Sendable, Hashable {
-    public var serviceAccountName: String?
-    public var podTemplate: PodTemplate?
+package struct TaskRunTemplate: Codable, Sendable, Hashable {
+    package var serviceAccountName: String?
+    package var podTemplate: PodTemplate?
 }
 
-public struct PipelineRunSpec: Codable, Sendable, Hashable {
-    public var pipelineRef: PipelineRef?
-    public var params: [Param]?
-    public var taskRunTemplate: TaskRunTemplate?
-    public var managedBy: String?
+package struct PipelineRunSpec: Codable, Sendable, Hashable {
+    package var pipelineRef: PipelineRef?
+    package var params: [Param]?
+    package var taskRunTemplate: TaskRunTemplate?
+    package var managedBy: String?
 }
 
-public struct ChildReference: Codable, Sendable, Hashable {
-    public var apiVersion: String?
-    public var kind: String?
-    public var name: String
-    public var pipelineTaskName: String?
+package struct ChildReference: Codable, Sendable, Hashable {
+    package var apiVersion: String?
+    package var kind: String?
+    package var name: String
+    package var pipelineTaskName: String?
 }
 
-public struct PipelineRunStatus: Codable, Sendable, Hashable {
-    public var conditions: [Condition]?
-    public var startTime: String?
-    public var completionTime: String?
-    public var results: [RunResult]?
-    public var pipelineSpec: PipelineSpec?
-    public var childReferences: [ChildReference]?
-    public var provenance: Provenance?
+package struct PipelineRunStatus: Codable, Sendable, Hashable {
+    package var conditions: [Condition]?
+    package var startTime: String?
+    package var completionTime: String?
+    package var results: [RunResult]?
+    package var pipelineSpec: PipelineSpec?
+    package var childReferences: [ChildReference]?
+    package var provenance: Provenance?
 }
 
 /// Fields common to TaskRuns and PipelineRuns.
-public protocol TektonRun: Sendable {
+package protocol TektonRun: Sendable {
     static var kind: String { get }
     var metadata: ObjectMeta { get set }
     /// The object exactly as it was read (after v1beta1 conversion), for writing it back and for `runSpec`.
@@ -232,38 +232,38 @@ public protocol TektonRun: Sendable {
 
 extension TektonRun {
     /// Done ⇔ the `Succeeded` condition exists and is not `Unknown` (Tekton's `IsDone()`).
-    public var isDone: Bool {
+    package var isDone: Bool {
         guard let succeeded = conditions.first(where: { $0.type == "Succeeded" }) else { return false }
         return succeeded.status != "Unknown"
     }
 
-    public var name: String { metadata.name ?? "" }
-    public var namespace: String { metadata.namespace ?? "" }
-    public var uid: String { metadata.uid ?? "" }
+    package var name: String { metadata.name ?? "" }
+    package var namespace: String { metadata.namespace ?? "" }
+    package var uid: String { metadata.uid ?? "" }
     /// `namespace/name`, for messages.
-    public var displayName: String {
+    package var displayName: String {
         let ns = metadata.namespace.map { $0 + "/" } ?? ""
         return "\(Self.kind) \(ns)\(metadata.name ?? metadata.generateName ?? "<unnamed>")"
     }
 }
 
-public struct TaskRun: TektonRun, Hashable {
-    public static let kind = "TaskRun"
+package struct TaskRun: TektonRun, Hashable {
+    package static let kind = "TaskRun"
 
     /// A TaskRun with nothing in it: `default` namespace and ServiceAccount.
-    public static let empty: TaskRun = try! TaskRun(json: .object(["metadata": ["name": "<none>"]]), source: "")
-    public var metadata: ObjectMeta
-    public var spec: TaskRunSpec
-    public var status: TaskRunStatus
-    public var raw: JSONValue
+    package static let empty: TaskRun = try! TaskRun(json: .object(["metadata": ["name": "<none>"]]), source: "")
+    package var metadata: ObjectMeta
+    package var spec: TaskRunSpec
+    package var status: TaskRunStatus
+    package var raw: JSONValue
 
-    public var conditions: [Condition] { status.conditions ?? [] }
-    public var startTime: String? { status.startTime }
-    public var completionTime: String? { status.completionTime }
-    public var results: [RunResult] { status.results ?? [] }
-    public var provenance: Provenance? { status.provenance }
-    public var serviceAccountName: String { spec.serviceAccountName ?? "" }
-    public var podTemplate: PodTemplate? { spec.podTemplate }
+    package var conditions: [Condition] { status.conditions ?? [] }
+    package var startTime: String? { status.startTime }
+    package var completionTime: String? { status.completionTime }
+    package var results: [RunResult] { status.results ?? [] }
+    package var provenance: Provenance? { status.provenance }
+    package var serviceAccountName: String { spec.serviceAccountName ?? "" }
+    package var podTemplate: PodTemplate? { spec.podTemplate }
 
     private struct Shape: Codable {
         var metadata: ObjectMeta?
@@ -271,7 +271,7 @@ public struct TaskRun: TektonRun, Hashable {
         var status: TaskRunStatus?
     }
 
-    public init(json: JSONValue, source: String) throws(ManifestError) {
+    package init(json: JSONValue, source: String) throws(ManifestError) {
         let converted = TektonConversion.toV1(json)
         let shape = try converted.decode(Shape.self, source: source)
         metadata = shape.metadata ?? ObjectMeta()
@@ -284,20 +284,20 @@ public struct TaskRun: TektonRun, Hashable {
     }
 }
 
-public struct PipelineRun: TektonRun, Hashable {
-    public static let kind = "PipelineRun"
-    public var metadata: ObjectMeta
-    public var spec: PipelineRunSpec
-    public var status: PipelineRunStatus
-    public var raw: JSONValue
+package struct PipelineRun: TektonRun, Hashable {
+    package static let kind = "PipelineRun"
+    package var metadata: ObjectMeta
+    package var spec: PipelineRunSpec
+    package var status: PipelineRunStatus
+    package var raw: JSONValue
 
-    public var conditions: [Condition] { status.conditions ?? [] }
-    public var startTime: String? { status.startTime }
-    public var completionTime: String? { status.completionTime }
-    public var results: [RunResult] { status.results ?? [] }
-    public var provenance: Provenance? { status.provenance }
-    public var serviceAccountName: String { spec.taskRunTemplate?.serviceAccountName ?? "" }
-    public var podTemplate: PodTemplate? { spec.taskRunTemplate?.podTemplate }
+    package var conditions: [Condition] { status.conditions ?? [] }
+    package var startTime: String? { status.startTime }
+    package var completionTime: String? { status.completionTime }
+    package var results: [RunResult] { status.results ?? [] }
+    package var provenance: Provenance? { status.provenance }
+    package var serviceAccountName: String { spec.taskRunTemplate?.serviceAccountName ?? "" }
+    package var podTemplate: PodTemplate? { spec.taskRunTemplate?.podTemplate }
 
     private struct Shape: Codable {
         var metadata: ObjectMeta?
@@ -305,7 +305,7 @@ public struct PipelineRun: TektonRun, Hashable {
         var status: PipelineRunStatus?
     }
 
-    public init(json: JSONValue, source: String) throws(ManifestError) {
+    package init(json: JSONValue, source: String) throws(ManifestError) {
         let converted = TektonConversion.toV1(json)
         let shape = try converted.decode(Shape.self, source: source)
         metadata = shape.metadata ?? ObjectMeta()
@@ -318,14 +318,14 @@ public struct PipelineRun: TektonRun, Hashable {
     }
 }
 
-extension ObjectMeta { public init() {} }
+extension ObjectMeta { package init() {} }
 
 /// A run read from a manifest: which kind it is decides what gets signed.
-public enum AnyRun: Sendable {
+package enum AnyRun: Sendable {
     case taskRun(TaskRun)
     case pipelineRun(PipelineRun)
 
-    public var run: any TektonRun {
+    package var run: any TektonRun {
         switch self {
         case .taskRun(let t): return t
         case .pipelineRun(let p): return p
@@ -333,7 +333,7 @@ public enum AnyRun: Sendable {
     }
 
     /// Reads a TaskRun or PipelineRun from a decoded manifest; other kinds are an error naming the kind.
-    public init(json: JSONValue, source: String) throws(ManifestError) {
+    package init(json: JSONValue, source: String) throws(ManifestError) {
         let kind = json["kind"]?.stringValue ?? ""
         let apiVersion = json["apiVersion"]?.stringValue ?? ""
         guard apiVersion.isEmpty || apiVersion.hasPrefix("tekton.dev/") else {
@@ -356,8 +356,8 @@ public enum AnyRun: Sendable {
 
 /// Tekton Pipelines' feature flags: keys matched case-insensitively to their JSON tags (as Go's decoder does),
 /// unknown keys and empty values dropped (as Go's encoder does with `omitempty`).
-public enum FeatureFlags {
-    public static let jsonTags: [String] = [
+package enum FeatureFlags {
+    package static let jsonTags: [String] = [
         "disableCredsInit", "runningInEnvWithInjectedSidecars", "requireGitSSHSecretKnownHosts", "enableAPIFields",
         "sendCloudEventsForRuns", "awaitSidecarReadiness", "enforceNonfalsifiability", "enableKeepPodOnCancel",
         "verificationNoMatchPolicy", "enableProvenanceInStatus", "resultExtractionMethod", "maxResultSize",
@@ -369,7 +369,7 @@ public enum FeatureFlags {
     private static let byLowercase: [String: String] = Dictionary(
         uniqueKeysWithValues: jsonTags.map { ($0.lowercased(), $0) })
 
-    public static func normalise(_ flags: JSONValue) -> JSONValue {
+    package static func normalise(_ flags: JSONValue) -> JSONValue {
         guard case .object(let members) = flags else { return flags }
         var out: [String: JSONValue] = [:]
         for (key, value) in members {

@@ -3,22 +3,22 @@ import Foundation
 
 /// A content digest `algorithm:hex`. OCI references use `sha256` (other algorithms are rejected there, as
 /// go-containerregistry does); provenance digests may also be `sha384`, `sha512` or git's `sha1`.
-public struct Digest: Sendable, Hashable, CustomStringConvertible, Comparable {
-    public let algorithm: String
-    public let hex: String
+package struct Digest: Sendable, Hashable, CustomStringConvertible, Comparable {
+    package let algorithm: String
+    package let hex: String
 
-    public var description: String { "\(algorithm):\(hex)" }
+    package var description: String { "\(algorithm):\(hex)" }
 
     /// The `sha256-<hex>` form used in cosign tags.
-    public var tagForm: String { "\(algorithm)-\(hex)" }
+    package var tagForm: String { "\(algorithm)-\(hex)" }
 
-    public init(algorithm: String, hex: String) {
+    package init(algorithm: String, hex: String) {
         self.algorithm = algorithm
         self.hex = hex
     }
 
     /// Parses a `sha256:<64 lowercase hex>` digest, the only kind an OCI reference may carry.
-    public init(parsingSHA256 text: String) throws(ReferenceError) {
+    package init(parsingSHA256 text: String) throws(ReferenceError) {
         guard text.hasPrefix("sha256:") else {
             throw ReferenceError(
                 reference: text, reason: "unsupported digest algorithm; expected sha256:<64 hex digits>")
@@ -30,15 +30,15 @@ public struct Digest: Sendable, Hashable, CustomStringConvertible, Comparable {
         self.init(algorithm: "sha256", hex: hex)
     }
 
-    public static func sha256(of data: some DataProtocol) -> Digest {
+    package static func sha256(of data: some DataProtocol) -> Digest {
         let hash = SHA256.hash(data: data)
         return Digest(algorithm: "sha256", hex: hash.map { String(format: "%02x", $0) }.joined())
     }
 
-    public static func isLowerHex(_ s: String, count: Int) -> Bool {
+    package static func isLowerHex(_ s: String, count: Int) -> Bool {
         s.utf8.count == count
             && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
-    public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
+    package static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.description < rhs.description }
 }

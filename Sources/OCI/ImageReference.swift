@@ -1,37 +1,37 @@
 /// A reference that could not be parsed; says which one and why.
-public struct ReferenceError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var reference: String
-    public var reason: String
-    public init(reference: String, reason: String) {
+package struct ReferenceError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var reference: String
+    package var reason: String
+    package init(reference: String, reason: String) {
         self.reference = reference
         self.reason = reason
     }
-    public var description: String { "invalid image reference \"\(reference)\": \(reason)" }
+    package var description: String { "invalid image reference \"\(reference)\": \(reason)" }
 }
 
 /// A container image reference, normalised the way go-containerregistry's `name` package does it (non-strict):
 /// Docker Hub is `index.docker.io` with `library/` for one-segment names, a tag before a digest is dropped,
 /// repositories are lowercase.
-public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
-    public static let dockerHub = "index.docker.io"
+package struct ImageReference: Sendable, Hashable, CustomStringConvertible {
+    package static let dockerHub = "index.docker.io"
 
     /// Registry host, with port if any (`index.docker.io`, `gcr.io`, `127.0.0.1:5000`).
-    public let registry: String
+    package let registry: String
     /// Repository path within the registry, `library/` added for Docker Hub official images.
-    public let repository: String
-    public let tag: String?
-    public let digest: Digest?
+    package let repository: String
+    package let tag: String?
+    package let digest: Digest?
 
     /// `registry/repository`: what cosign and Chains call the image's name (`docker-reference`).
-    public var name: String { "\(registry)/\(repository)" }
+    package var name: String { "\(registry)/\(repository)" }
 
     /// `registry/repository@sha256:…` when there is a digest, else `registry/repository:tag`.
-    public var description: String {
+    package var description: String {
         if let digest { return "\(name)@\(digest)" }
         return "\(name):\(tag ?? "latest")"
     }
 
-    public init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
+    package init(registry: String, repository: String, tag: String? = nil, digest: Digest? = nil) {
         self.registry = registry
         self.repository = repository
         self.tag = tag
@@ -39,7 +39,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `[registry/]repository[:tag][@sha256:hex]`.
-    public init(parsing text: String) throws(ReferenceError) {
+    package init(parsing text: String) throws(ReferenceError) {
         var base = Substring(text)
         var digest: Digest?
         let atParts = text.split(separator: "@", omittingEmptySubsequences: false)
@@ -60,7 +60,7 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a reference that must carry a digest (`name.NewDigest`): exactly one `@` and a sha256 digest.
-    public init(parsingDigest text: String) throws(ReferenceError) {
+    package init(parsingDigest text: String) throws(ReferenceError) {
         guard text.split(separator: "@", omittingEmptySubsequences: false).count == 2 else {
             throw ReferenceError(
                 reference: text,
@@ -70,22 +70,22 @@ public struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses a repository with no tag or digest (`storage.oci.repository`).
-    public init(parsingRepository text: String) throws(ReferenceError) {
+    package init(parsingRepository text: String) throws(ReferenceError) {
         let (registry, repository) = try ImageReference.splitRepository(Substring(text), whole: text)
         self.init(registry: registry, repository: repository)
     }
 
     /// The same repository with a different digest or tag.
-    public func with(digest: Digest) -> ImageReference {
+    package func with(digest: Digest) -> ImageReference {
         ImageReference(registry: registry, repository: repository, tag: nil, digest: digest)
     }
 
-    public func with(tag: String) -> ImageReference {
+    package func with(tag: String) -> ImageReference {
         ImageReference(registry: registry, repository: repository, tag: tag, digest: nil)
     }
 
     /// A repository in the same or another registry (for `storage.oci.repository`).
-    public var repositoryOnly: ImageReference { ImageReference(registry: registry, repository: repository) }
+    package var repositoryOnly: ImageReference { ImageReference(registry: registry, repository: repository) }
 
     static func splitTag(_ base: Substring, whole: String) throws(ReferenceError) -> (Substring, String?) {
         let parts = base.split(separator: ":", omittingEmptySubsequences: false)

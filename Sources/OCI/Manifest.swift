@@ -1,43 +1,43 @@
 import Foundation
 
 /// Media types used for images, indexes, cosign signatures and sigstore bundles.
-public enum MediaType {
-    public static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
-    public static let ociIndex = "application/vnd.oci.image.index.v1+json"
-    public static let ociConfig = "application/vnd.oci.image.config.v1+json"
-    public static let ociEmpty = "application/vnd.oci.empty.v1+json"
-    public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
-    public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
-    public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-    public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
-    public static let cosignSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
-    public static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
-    public static let sigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+package enum MediaType {
+    package static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
+    package static let ociIndex = "application/vnd.oci.image.index.v1+json"
+    package static let ociConfig = "application/vnd.oci.image.config.v1+json"
+    package static let ociEmpty = "application/vnd.oci.empty.v1+json"
+    package static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    package static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+    package static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    package static let dockerConfig = "application/vnd.docker.container.image.v1+json"
+    package static let cosignSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+    package static let dsseEnvelope = "application/vnd.dsse.envelope.v1+json"
+    package static let sigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
     /// Every manifest type we ask for when reading (`Accept`).
-    public static let acceptedManifests = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
+    package static let acceptedManifests = [ociManifest, ociIndex, dockerManifest, dockerManifestList]
 
     /// The empty JSON blob `{}` and its descriptor.
-    public static let emptyBlob = Data("{}".utf8)
+    package static let emptyBlob = Data("{}".utf8)
 }
 
 /// An OCI content descriptor.
-public struct Descriptor: Sendable, Hashable, Codable {
-    public var mediaType: String
-    public var artifactType: String?
-    public var digest: String
-    public var size: Int
-    public var annotations: [String: String]?
-    public var data: String?
-    public var platform: Platform?
+package struct Descriptor: Sendable, Hashable, Codable {
+    package var mediaType: String
+    package var artifactType: String?
+    package var digest: String
+    package var size: Int
+    package var annotations: [String: String]?
+    package var data: String?
+    package var platform: Platform?
 
-    public struct Platform: Sendable, Hashable, Codable {
-        public var architecture: String?
-        public var os: String?
-        public var variant: String?
+    package struct Platform: Sendable, Hashable, Codable {
+        package var architecture: String?
+        package var os: String?
+        package var variant: String?
     }
 
-    public init(
+    package init(
         mediaType: String, digest: String, size: Int, artifactType: String? = nil, annotations: [String: String]? = nil
     ) {
         self.mediaType = mediaType
@@ -48,7 +48,7 @@ public struct Descriptor: Sendable, Hashable, Codable {
     }
 
     /// The descriptor of `bytes` with `mediaType`.
-    public static func of(_ bytes: Data, mediaType: String, annotations: [String: String]? = nil) -> Descriptor {
+    package static func of(_ bytes: Data, mediaType: String, annotations: [String: String]? = nil) -> Descriptor {
         Descriptor(
             mediaType: mediaType, digest: Digest.sha256(of: bytes).description, size: bytes.count,
             annotations: annotations)
@@ -75,16 +75,16 @@ public struct Descriptor: Sendable, Hashable, Codable {
 }
 
 /// An OCI image manifest (also what a cosign `.sig`/`.att` image and a sigstore bundle referrer are).
-public struct ImageManifest: Sendable, Hashable, Codable {
-    public var schemaVersion: Int = 2
-    public var mediaType: String? = MediaType.ociManifest
-    public var artifactType: String?
-    public var config: Descriptor
-    public var layers: [Descriptor]
-    public var subject: Descriptor?
-    public var annotations: [String: String]?
+package struct ImageManifest: Sendable, Hashable, Codable {
+    package var schemaVersion: Int = 2
+    package var mediaType: String? = MediaType.ociManifest
+    package var artifactType: String?
+    package var config: Descriptor
+    package var layers: [Descriptor]
+    package var subject: Descriptor?
+    package var annotations: [String: String]?
 
-    public init(
+    package init(
         config: Descriptor, layers: [Descriptor], artifactType: String? = nil, subject: Descriptor? = nil,
         annotations: [String: String]? = nil, mediaType: String = MediaType.ociManifest
     ) {
@@ -97,7 +97,7 @@ public struct ImageManifest: Sendable, Hashable, Codable {
     }
 
     /// The bytes to push, fields in the order go-containerregistry writes them.
-    public func encoded() -> Data {
+    package func encoded() -> Data {
         var w = OrderedJSONWriter()
         w.beginObject()
         w.field("schemaVersion", schemaVersion)
@@ -120,15 +120,15 @@ public struct ImageManifest: Sendable, Hashable, Codable {
 }
 
 /// An OCI image index (a multi-platform image, or the referrers fallback index).
-public struct ImageIndex: Sendable, Hashable, Codable {
-    public var schemaVersion: Int = 2
-    public var mediaType: String? = MediaType.ociIndex
-    public var manifests: [Descriptor]
-    public var annotations: [String: String]?
+package struct ImageIndex: Sendable, Hashable, Codable {
+    package var schemaVersion: Int = 2
+    package var mediaType: String? = MediaType.ociIndex
+    package var manifests: [Descriptor]
+    package var annotations: [String: String]?
 
-    public init(manifests: [Descriptor]) { self.manifests = manifests }
+    package init(manifests: [Descriptor]) { self.manifests = manifests }
 
-    public func encoded() -> Data {
+    package func encoded() -> Data {
         var w = OrderedJSONWriter()
         w.beginObject()
         w.field("schemaVersion", schemaVersion)

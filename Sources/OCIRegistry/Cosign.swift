@@ -4,29 +4,29 @@ import OCI
 import RegistryAuth
 
 /// Cosign's tag-based attachments: `sha256-<hex>.sig` (signatures) and `sha256-<hex>.att` (attestations).
-public enum CosignAttachment: String, Sendable {
+package enum CosignAttachment: String, Sendable {
     case signature = "sig"
     case attestation = "att"
 
-    public func tag(for subject: Digest) -> String { "\(subject.tagForm).\(rawValue)" }
+    package func tag(for subject: Digest) -> String { "\(subject.tagForm).\(rawValue)" }
 }
 
 /// Layer annotations cosign reads.
-public enum CosignAnnotation {
-    public static let signature = "dev.cosignproject.cosign/signature"
-    public static let certificate = "dev.sigstore.cosign/certificate"
-    public static let chain = "dev.sigstore.cosign/chain"
-    public static let bundle = "dev.sigstore.cosign/bundle"
-    public static let predicateType = "predicateType"
+package enum CosignAnnotation {
+    package static let signature = "dev.cosignproject.cosign/signature"
+    package static let certificate = "dev.sigstore.cosign/certificate"
+    package static let chain = "dev.sigstore.cosign/chain"
+    package static let bundle = "dev.sigstore.cosign/bundle"
+    package static let predicateType = "predicateType"
 }
 
 /// One signature or attestation layer.
-public struct CosignLayer: Sendable {
-    public var payload: Data
-    public var mediaType: String
-    public var annotations: [String: String]
+package struct CosignLayer: Sendable {
+    package var payload: Data
+    package var mediaType: String
+    package var annotations: [String: String]
 
-    public init(payload: Data, mediaType: String, annotations: [String: String]) {
+    package init(payload: Data, mediaType: String, annotations: [String: String]) {
         self.payload = payload
         self.mediaType = mediaType
         self.annotations = annotations
@@ -34,7 +34,7 @@ public struct CosignLayer: Sendable {
 
     /// A simplesigning signature layer, as Chains writes it (certificate and chain always present, maybe empty).
     /// `bundle` is the transparency-log entry as cosign's `dev.sigstore.cosign/bundle` JSON, when one was made.
-    public static func signature(
+    package static func signature(
         payload: Data, signature: Data, certificate: String, chain: String, bundle: String? = nil
     ) -> CosignLayer {
         var annotations = [
@@ -46,7 +46,7 @@ public struct CosignLayer: Sendable {
     }
 
     /// A DSSE attestation layer: the signature lives in the envelope, so the signature annotation is empty.
-    public static func attestation(
+    package static func attestation(
         envelope: Data, predicateType: String, certificate: String, chain: String, bundle: String? = nil
     ) -> CosignLayer {
         var annotations = [
@@ -57,19 +57,19 @@ public struct CosignLayer: Sendable {
         return CosignLayer(payload: envelope, mediaType: MediaType.dsseEnvelope, annotations: annotations)
     }
 
-    public var digest: Digest { Digest.sha256(of: payload) }
+    package var digest: Digest { Digest.sha256(of: payload) }
 }
 
-public struct AttachResult: Sendable {
-    public var repository: String
-    public var tag: String
-    public var manifestDigest: Digest
-    public var layerDigest: Digest
+package struct AttachResult: Sendable {
+    package var repository: String
+    package var tag: String
+    package var manifestDigest: Digest
+    package var layerDigest: Digest
     /// The same layer was already there (Chains' dedupe by layer digest): nothing was written.
-    public var alreadyPresent: Bool
-    public var layerCount: Int
+    package var alreadyPresent: Bool
+    package var layerCount: Int
     /// The same layer was there without a log entry, and got ours (no new layer).
-    public var addedLogEntry = false
+    package var addedLogEntry = false
 }
 
 /// The config blob of a cosign signature image (go-containerregistry's empty image config plus one history entry
@@ -92,7 +92,7 @@ extension RegistrySession {
     /// appended again with our signature — a rotated key's signature is not lost. `equivalent`, when given, makes an
     /// existing layer of the same media type whose content it accepts count as present too (an attestation
     /// re-signed on a retry has a new signature but the same statement).
-    public func attach(
+    package func attach(
         _ layer: CosignLayer, as kind: CosignAttachment, to subject: Digest,
         sameSigner: (@Sendable ([String: String]) -> Bool)? = nil, equivalent: (@Sendable (Data) -> Bool)? = nil
     ) async throws -> AttachResult {
@@ -201,7 +201,7 @@ extension RegistrySession {
     }
 
     /// The layers of the subject's `.sig` or `.att` image (empty when there is none).
-    public func attachments(
+    package func attachments(
         _ kind: CosignAttachment, of subject: Digest
     ) async throws -> [(descriptor: Descriptor, payload: Data)] {
         guard
@@ -225,19 +225,19 @@ extension RegistrySession {
 }
 
 /// One credential tried for an operation, and what happened.
-public struct CredentialAttempt: Sendable, CustomStringConvertible {
-    public var source: CredentialSource
-    public var credential: String
-    public var outcome: String
-    public var description: String { "\(credential) from \(source): \(outcome)" }
+package struct CredentialAttempt: Sendable, CustomStringConvertible {
+    package var source: CredentialSource
+    package var credential: String
+    package var outcome: String
+    package var description: String { "\(credential) from \(source): \(outcome)" }
 }
 
 /// Every credential was refused (or none could be tried). Lists each attempt; names no secret.
-public struct NoUsableCredential: Error, Sendable, CustomStringConvertible {
-    public var target: String
-    public var operation: String
-    public var attempts: [CredentialAttempt]
-    public var description: String {
+package struct NoUsableCredential: Error, Sendable, CustomStringConvertible {
+    package var target: String
+    package var operation: String
+    package var attempts: [CredentialAttempt]
+    package var description: String {
         "\(target): \(operation) refused for every credential found (\(attempts.count) tried):\n"
             + attempts.enumerated().map { "    \($0.offset + 1). \($0.element)" }.joined(separator: "\n")
             + "\n  give the run's ServiceAccount a secret with push access to this registry (see docs/authentication.md)"
@@ -248,7 +248,7 @@ extension RegistryClient {
     /// Runs `operation` with each candidate credential in turn until one is not refused. A 401/403, `DENIED`,
     /// `UNAUTHORIZED` or `insufficient_scope` answer — or a token request refused — moves on to the next; any other
     /// error stops. The same credential found in two places is tried once.
-    public func withCredentials<T: Sendable>(
+    package func withCredentials<T: Sendable>(
         _ candidates: [SourcedCredential], repository: ImageReference, scopes: [String], operation name: String,
         _ operation: (RegistrySession) async throws -> T
     ) async throws -> (value: T, used: SourcedCredential, attempts: [CredentialAttempt]) {

@@ -3,15 +3,15 @@ import HTTPTransport
 import OCI
 
 /// A manifest as fetched: exact bytes, its media type and digest.
-public struct FetchedManifest: Sendable {
-    public var bytes: Data
-    public var mediaType: String
-    public var digest: Digest
+package struct FetchedManifest: Sendable {
+    package var bytes: Data
+    package var mediaType: String
+    package var digest: Digest
 }
 
 extension RegistrySession {
     /// `HEAD /v2/<repo>/blobs/<digest>`: whether the registry has the blob.
-    public func blobExists(_ digest: String) async throws -> Bool {
+    package func blobExists(_ digest: String) async throws -> Bool {
         let response = try await send("HEAD", url("blobs/\(digest)"))
         switch response.status {
         case 200: return true
@@ -22,7 +22,7 @@ extension RegistrySession {
 
     /// Uploads a blob: `POST` a session (or a cross-repository mount), then a monolithic `PUT` with the body;
     /// if the registry refuses the monolithic `PUT`, a fresh session with one `PATCH` and a closing `PUT`.
-    public func uploadBlob(_ data: Data, digest: String, mountFrom: String? = nil) async throws {
+    package func uploadBlob(_ data: Data, digest: String, mountFrom: String? = nil) async throws {
         var query: [URLQueryItem] = []
         var extra: [String] = []
         if let mountFrom {
@@ -60,13 +60,13 @@ extension RegistrySession {
     }
 
     /// Uploads unless present (one `HEAD` first).
-    public func ensureBlob(_ data: Data, digest: String) async throws {
+    package func ensureBlob(_ data: Data, digest: String) async throws {
         if try await blobExists(digest) { return }
         try await uploadBlob(data, digest: digest)
     }
 
     /// Opens an upload session and cancels it: proves push access without writing anything.
-    public func checkPush() async throws {
+    package func checkPush() async throws {
         let start = try await send("POST", url("blobs/uploads/"))
         guard start.status == 202, let location = start.headers["Location"] else {
             throw fail(start, "open upload session")
@@ -75,7 +75,7 @@ extension RegistrySession {
     }
 
     /// The manifest at a tag or digest, or nil when there is none.
-    public func manifest(
+    package func manifest(
         _ reference: String, accept: [String] = MediaType.acceptedManifests
     ) async throws
         -> FetchedManifest?
@@ -100,7 +100,7 @@ extension RegistrySession {
 
     /// PUTs manifest bytes at a tag or digest with their media type; returns their digest.
     @discardableResult
-    public func putManifest(_ bytes: Data, mediaType: String, reference: String) async throws -> Digest {
+    package func putManifest(_ bytes: Data, mediaType: String, reference: String) async throws -> Digest {
         let response = try await send(
             "PUT", url("manifests/\(reference)"), headers: ["Content-Type": mediaType], body: bytes)
         guard [200, 201, 202].contains(response.status) else { throw fail(response, "PUT manifest \(reference)") }
@@ -108,7 +108,7 @@ extension RegistrySession {
     }
 
     /// The referrers of a digest through the API, or nil when the registry has no referrers API.
-    public func referrers(_ digest: String) async throws -> ImageIndex? {
+    package func referrers(_ digest: String) async throws -> ImageIndex? {
         let response = try await send("GET", url("referrers/\(digest)"), headers: ["Accept": MediaType.ociIndex])
         guard response.status == 200,
             (response.headers["Content-Type"] ?? "").hasPrefix(MediaType.ociIndex)
@@ -120,7 +120,7 @@ extension RegistrySession {
     }
 
     /// Tags of the repository.
-    public func tags() async throws -> [String] {
+    package func tags() async throws -> [String] {
         let response = try await send("GET", url("tags/list"))
         if response.status == 404 { return [] }
         guard response.status == 200 else { throw fail(response, "list tags") }

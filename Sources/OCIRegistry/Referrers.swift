@@ -3,15 +3,15 @@ import HTTPTransport
 import OCI
 
 /// Sigstore bundle v0.3 attached as an OCI 1.1 referrer (cosign's new bundle format).
-public enum SigstoreBundleReferrer {
-    public static let contentAnnotation = "dev.sigstore.bundle.content"
-    public static let predicateTypeAnnotation = "dev.sigstore.bundle.predicateType"
+package enum SigstoreBundleReferrer {
+    package static let contentAnnotation = "dev.sigstore.bundle.content"
+    package static let predicateTypeAnnotation = "dev.sigstore.bundle.predicateType"
     /// The predicate type cosign v3 signs for an image signature.
-    public static let cosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
-    public static let emptyConfig = Descriptor.of(MediaType.emptyBlob, mediaType: MediaType.ociEmpty)
+    package static let cosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
+    package static let emptyConfig = Descriptor.of(MediaType.emptyBlob, mediaType: MediaType.ociEmpty)
 
     /// The bundle JSON for a DSSE envelope and a key (or certificate) — protojson field names, no tlog entries.
-    public static func bundle(envelope: Data, publicKeyDER: Data, certificateDER: Data?) throws -> Data {
+    package static func bundle(envelope: Data, publicKeyDER: Data, certificateDER: Data?) throws -> Data {
         guard let env = try JSONSerialization.jsonObject(with: envelope) as? [String: Any],
             let payload = env["payload"] as? String, let payloadType = env["payloadType"] as? String,
             let signatures = env["signatures"] as? [[String: Any]], signatures.count == 1,
@@ -38,7 +38,7 @@ public enum SigstoreBundleReferrer {
     }
 
     /// The cosign v3 image-signature statement: `{_type, subject:[{digest:{sha256}}], predicateType, predicate:{}}`.
-    public static func signStatement(for image: Digest) -> Data {
+    package static func signStatement(for image: Digest) -> Data {
         Data(
             #"{"_type":"https://in-toto.io/Statement/v1","predicate":{},"predicateType":"\#(cosignSignPredicate)","subject":[{"digest":{"sha256":"\#(image.hex)"}}]}"#
                 .utf8)
@@ -59,17 +59,17 @@ extension Digest {
     }
 }
 
-public struct ReferrerResult: Sendable {
-    public var manifestDigest: Digest
-    public var bundleDigest: Digest
-    public var alreadyPresent: Bool
+package struct ReferrerResult: Sendable {
+    package var manifestDigest: Digest
+    package var bundleDigest: Digest
+    package var alreadyPresent: Bool
     /// `api` when the registry keeps referrers itself, else the fallback tag it went to.
-    public var index: String
+    package var index: String
 }
 
 extension RegistrySession {
     /// The subject's descriptor (media type and size), from a manifest GET.
-    public func descriptor(of digest: Digest) async throws -> Descriptor {
+    package func descriptor(of digest: Digest) async throws -> Descriptor {
         guard let m = try await manifest(digest.description) else {
             throw RegistryError(
                 registry: registry, repository: repository, operation: "read \(digest)", status: 404,
@@ -79,7 +79,7 @@ extension RegistrySession {
     }
 
     /// Referrers of `subject`: through the referrers API, or the `sha256-<hex>` fallback index.
-    public func listReferrers(_ subject: Digest) async throws -> (index: ImageIndex, viaAPI: Bool) {
+    package func listReferrers(_ subject: Digest) async throws -> (index: ImageIndex, viaAPI: Bool) {
         if let index = try await referrers(subject.description) { return (index, true) }
         guard let fetched = try await manifest(subject.tagForm, accept: [MediaType.ociIndex]) else {
             return (ImageIndex(manifests: []), false)
@@ -94,7 +94,8 @@ extension RegistrySession {
 
     /// Attaches a sigstore bundle to `subject` as a referrer; maintains the fallback index when the registry has no
     /// referrers API; skips a bundle already attached; reads the referrers back.
-    public func attachBundle(_ bundle: Data, predicateType: String, to subject: Digest) async throws -> ReferrerResult {
+    package func attachBundle(_ bundle: Data, predicateType: String, to subject: Digest) async throws -> ReferrerResult
+    {
         let bundleDigest = Digest.sha256(of: bundle)
         let (existing, viaAPI) = try await listReferrers(subject)
         for d in existing.manifests where d.artifactType == MediaType.sigstoreBundle {
@@ -144,7 +145,7 @@ extension RegistrySession {
     }
 
     /// Every sigstore bundle attached to `subject`, with the predicate type its manifest announces.
-    public func bundles(of subject: Digest) async throws -> [(predicateType: String, bundle: Data, manifest: Digest)] {
+    package func bundles(of subject: Digest) async throws -> [(predicateType: String, bundle: Data, manifest: Digest)] {
         var out: [(String, Data, Digest)] = []
         for d in try await listReferrers(subject).index.manifests where d.artifactType == MediaType.sigstoreBundle {
             guard let m = try await manifest(d.digest, accept: [MediaType.ociManifest]),

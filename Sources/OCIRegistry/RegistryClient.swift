@@ -7,15 +7,15 @@ import Synchronization
 
 /// Talks to registries: pings, challenges, Basic and Bearer (GET and OAuth2 refresh-token POST) auth, token caching,
 /// blobs, manifests, tags and referrers. One instance is shared; it holds the token cache.
-public final class RegistryClient: Sendable {
-    public let transport: any HTTPTransport
-    public let policy: ConnectionPolicy
+package final class RegistryClient: Sendable {
+    package let transport: any HTTPTransport
+    package let policy: ConnectionPolicy
     let state: ClientState
     let now: @Sendable () -> Date
     let logger: Logger
-    public static let clientID = "chains-in-swift"
+    package static let clientID = "chains-in-swift"
 
-    public init(
+    package init(
         transport: any HTTPTransport, policy: ConnectionPolicy = .init(),
         now: @escaping @Sendable () -> Date = { Date() },
         logger: Logger? = nil
@@ -28,7 +28,7 @@ public final class RegistryClient: Sendable {
     }
 
     /// A session for one repository, one credential and the scopes it needs.
-    public func session(repository: ImageReference, credential: Credential, scopes: [String]) -> RegistrySession {
+    package func session(repository: ImageReference, credential: Credential, scopes: [String]) -> RegistrySession {
         RegistrySession(
             client: self, registry: repository.registry, repository: repository.repository, credential: credential,
             scopes: scopes)
@@ -134,10 +134,10 @@ actor ClientState {
 }
 
 /// Requests against one repository with one credential.
-public struct RegistrySession: Sendable {
+package struct RegistrySession: Sendable {
     let client: RegistryClient
-    public let registry: String
-    public let repository: String
+    package let registry: String
+    package let repository: String
     let credential: Credential
     let scopes: [String]
 
@@ -274,7 +274,7 @@ public struct RegistrySession: Sendable {
 
     /// Sends a request to the registry with auth; on a 401 with a new challenge, fetches a fresh token (adding the
     /// scope the registry asked for) and retries once.
-    public func send(
+    package func send(
         _ method: String, _ url: URL, headers: HTTPHeaders = [:], body: Data? = nil, extraScopes: [String] = []
     ) async throws -> HTTPResponse {
         let sameHost = url.hostAndPort == registry

@@ -3,49 +3,49 @@ import HTTPTransport
 
 /// A distribution error code (`errors[].code` in a registry's answer), from the OCI distribution spec and Docker's
 /// registry; unknown codes are kept as they came.
-public struct RegistryErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral,
+package struct RegistryErrorCode: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral,
     CustomStringConvertible
 {
-    public var rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { rawValue = value }
-    public var description: String { rawValue }
+    package var rawValue: String
+    package init(rawValue: String) { self.rawValue = rawValue }
+    package init(stringLiteral value: String) { rawValue = value }
+    package var description: String { rawValue }
 
-    public static let blobUnknown: Self = "BLOB_UNKNOWN"
-    public static let blobUploadInvalid: Self = "BLOB_UPLOAD_INVALID"
-    public static let blobUploadUnknown: Self = "BLOB_UPLOAD_UNKNOWN"
-    public static let digestInvalid: Self = "DIGEST_INVALID"
-    public static let manifestBlobUnknown: Self = "MANIFEST_BLOB_UNKNOWN"
-    public static let manifestInvalid: Self = "MANIFEST_INVALID"
-    public static let manifestUnknown: Self = "MANIFEST_UNKNOWN"
-    public static let nameInvalid: Self = "NAME_INVALID"
-    public static let nameUnknown: Self = "NAME_UNKNOWN"
-    public static let sizeInvalid: Self = "SIZE_INVALID"
-    public static let unauthorized: Self = "UNAUTHORIZED"
-    public static let denied: Self = "DENIED"
-    public static let unsupported: Self = "UNSUPPORTED"
-    public static let tooManyRequests: Self = "TOOMANYREQUESTS"
+    package static let blobUnknown: Self = "BLOB_UNKNOWN"
+    package static let blobUploadInvalid: Self = "BLOB_UPLOAD_INVALID"
+    package static let blobUploadUnknown: Self = "BLOB_UPLOAD_UNKNOWN"
+    package static let digestInvalid: Self = "DIGEST_INVALID"
+    package static let manifestBlobUnknown: Self = "MANIFEST_BLOB_UNKNOWN"
+    package static let manifestInvalid: Self = "MANIFEST_INVALID"
+    package static let manifestUnknown: Self = "MANIFEST_UNKNOWN"
+    package static let nameInvalid: Self = "NAME_INVALID"
+    package static let nameUnknown: Self = "NAME_UNKNOWN"
+    package static let sizeInvalid: Self = "SIZE_INVALID"
+    package static let unauthorized: Self = "UNAUTHORIZED"
+    package static let denied: Self = "DENIED"
+    package static let unsupported: Self = "UNSUPPORTED"
+    package static let tooManyRequests: Self = "TOOMANYREQUESTS"
 
     /// The credential was refused or lacks the right.
-    public var isAuthorization: Bool { self == .unauthorized || self == .denied }
+    package var isAuthorization: Bool { self == .unauthorized || self == .denied }
 }
 
 /// A registry refused or failed a request. Names the registry, repository and operation; never a credential.
-public struct RegistryError: Error, Sendable, CustomStringConvertible {
-    public var registry: String
-    public var repository: String
-    public var operation: String
-    public var status: Int
+package struct RegistryError: Error, Sendable, CustomStringConvertible {
+    package var registry: String
+    package var repository: String
+    package var operation: String
+    package var status: Int
     /// Distribution error codes from the body (`DENIED`, `UNAUTHORIZED`, `MANIFEST_UNKNOWN`…).
-    public var codes: [RegistryErrorCode]
-    public var message: String
+    package var codes: [RegistryErrorCode]
+    package var message: String
     /// From the challenge: `insufficient_scope`, `invalid_token`.
-    public var challengeError: String?
+    package var challengeError: String?
     /// The registry acknowledged a write that reading back does not show (a broken cache or storage layer): worth
     /// pushing again on the next attempt.
-    public var lostWrite = false
+    package var lostWrite = false
 
-    public init(
+    package init(
         registry: String, repository: String, operation: String, status: Int, codes: [RegistryErrorCode] = [],
         message: String,
         challengeError: String? = nil
@@ -60,19 +60,19 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The credential was refused or lacks the right: try the next one.
-    public var isAuthorizationFailure: Bool {
+    package var isAuthorizationFailure: Bool {
         status == 401 || status == 403 || codes.contains(where: \.isAuthorization)
             || challengeError == "insufficient_scope"
     }
 
     /// Worth trying again later: the registry is overloaded or failing (408, 429, 5xx, `TOOMANYREQUESTS`), not
     /// refusing.
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         lostWrite
             || (!isAuthorizationFailure && (HTTPStatusRule.isRetryable(status) || codes.contains(.tooManyRequests)))
     }
 
-    public var description: String {
+    package var description: String {
         var text = "\(registry)/\(repository): \(operation) failed: HTTP \(status)"
         if !codes.isEmpty { text += " \(codes.map(\.rawValue).joined(separator: ","))" }
         if !message.isEmpty { text += ": \(message)" }
@@ -104,20 +104,20 @@ public struct RegistryError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The token service refused the credential (wrong password) or answered nonsense.
-public struct TokenError: Error, Sendable, CustomStringConvertible {
-    public var registry: String
-    public var realm: String
-    public var status: Int?
-    public var reason: String
-    public var description: String {
+package struct TokenError: Error, Sendable, CustomStringConvertible {
+    package var registry: String
+    package var realm: String
+    package var status: Int?
+    package var reason: String
+    package var description: String {
         "\(registry): token request to \(realm) failed" + (status.map { ": HTTP \($0)" } ?? "") + ": \(reason)"
     }
     /// A 200 whose body holds no token (an HTML error page, a proxy's answer): the service is broken now, and may
     /// not be on the next attempt.
-    public var malformedAnswer = false
-    public var isAuthorizationFailure: Bool { status == 401 || status == 403 }
+    package var malformedAnswer = false
+    package var isAuthorizationFailure: Bool { status == 401 || status == 403 }
 
-    public init(registry: String, realm: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
+    package init(registry: String, realm: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
         self.registry = registry
         self.realm = realm
         self.status = status
@@ -126,7 +126,7 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The token service is overloaded or failing, answered something that is not a token, or could not be reached.
-    public var isRetryable: Bool { malformedAnswer || (status.map(HTTPStatusRule.isRetryable) ?? false) }
+    package var isRetryable: Bool { malformedAnswer || (status.map(HTTPStatusRule.isRetryable) ?? false) }
 }
 
 extension RegistryError: RetryClassifiable {}

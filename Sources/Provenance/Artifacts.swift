@@ -2,19 +2,19 @@ import KubeModels
 import OCI
 
 /// A result by name and value — TaskRun, PipelineRun and step results alike.
-public typealias Result = RunResult
+package typealias Result = RunResult
 
 /// Something skipped while reading type hints, said so the user can fix their Task.
-public struct ExtractionWarning: Sendable, Hashable, CustomStringConvertible {
-    public var result: String
-    public var reason: String
-    public var description: String { "result \(result): \(reason)" }
+package struct ExtractionWarning: Sendable, Hashable, CustomStringConvertible {
+    package var result: String
+    package var reason: String
+    package var description: String { "result \(result): \(reason)" }
 }
 
 /// Collects warnings while extracting; formats never fail for a bad type hint, they skip it and say so.
-public struct Diagnostics: Sendable {
-    public private(set) var warnings: [ExtractionWarning] = []
-    public init() {}
+package struct Diagnostics: Sendable {
+    package private(set) var warnings: [ExtractionWarning] = []
+    package init() {}
     mutating func warn(_ result: String, _ reason: String) {
         let w = ExtractionWarning(result: result, reason: reason)
         if !warnings.contains(w) { warnings.append(w) }
@@ -22,16 +22,16 @@ public struct Diagnostics: Sendable {
 }
 
 /// A `uri` + `digest` pair found through type hints.
-public struct StructuredSignable: Sendable, Hashable {
-    public var uri: String
-    public var digest: String
+package struct StructuredSignable: Sendable, Hashable {
+    package var uri: String
+    package var digest: String
 }
 
 /// A name (uri) with a digest set: subjects and materials.
-public struct Artifact: Sendable, Hashable {
-    public var name: String
-    public var digest: [String: String]
-    public init(name: String, digest: [String: String]) {
+package struct Artifact: Sendable, Hashable {
+    package var name: String
+    package var digest: [String: String]
+    package init(name: String, digest: [String: String]) {
         self.name = name
         self.digest = digest
     }
@@ -39,16 +39,16 @@ public struct Artifact: Sendable, Hashable {
 
 /// Type-hint extraction as Tekton Chains does it (`pkg/artifacts`), with a deterministic order: pairs come out in
 /// the order their first result appears (Chains leaves this to Go map iteration).
-public enum TypeHints {
-    public static let imageURL = "IMAGE_URL"
-    public static let imageDigest = "IMAGE_DIGEST"
-    public static let images = "IMAGES"
-    public static let artifactURI = "ARTIFACT_URI"
-    public static let artifactDigest = "ARTIFACT_DIGEST"
-    public static let artifactInputs = "ARTIFACT_INPUTS"
-    public static let artifactOutputs = "ARTIFACT_OUTPUTS"
-    public static let gitURL = "CHAINS-GIT_URL"
-    public static let gitCommit = "CHAINS-GIT_COMMIT"
+package enum TypeHints {
+    package static let imageURL = "IMAGE_URL"
+    package static let imageDigest = "IMAGE_DIGEST"
+    package static let images = "IMAGES"
+    package static let artifactURI = "ARTIFACT_URI"
+    package static let artifactDigest = "ARTIFACT_DIGEST"
+    package static let artifactInputs = "ARTIFACT_INPUTS"
+    package static let artifactOutputs = "ARTIFACT_OUTPUTS"
+    package static let gitURL = "CHAINS-GIT_URL"
+    package static let gitCommit = "CHAINS-GIT_COMMIT"
 
     /// `*<uriSuffix>` / `*<digestSuffix>` string results grouped by their common prefix.
     static func pairs(
@@ -76,7 +76,7 @@ public enum TypeHints {
 
     /// Images to sign and to name as subjects (Chains' `ExtractOCIImagesFromResults`), deduplicated by
     /// `repo@sha256:hex`: `*IMAGE_URL`/`*IMAGE_DIGEST` pairs, then `IMAGES`, then build-artifact `*ARTIFACT_OUTPUTS`.
-    public static func ociImages(_ results: [Result], diagnostics: inout Diagnostics) -> [ImageReference] {
+    package static func ociImages(_ results: [Result], diagnostics: inout Diagnostics) -> [ImageReference] {
         var seen = Set<String>()
         var out: [ImageReference] = []
         func add(_ text: String, from result: String, warnIfInvalid: Bool = true) {
@@ -105,7 +105,7 @@ public enum TypeHints {
     }
 
     /// `*ARTIFACT_URI` / `*ARTIFACT_DIGEST` pairs whose digest is valid.
-    public static func artifactTargets(_ results: [Result], diagnostics: inout Diagnostics) -> [StructuredSignable] {
+    package static func artifactTargets(_ results: [Result], diagnostics: inout Diagnostics) -> [StructuredSignable] {
         pairs(results, uriSuffix: artifactURI, digestSuffix: artifactDigest).compactMap { marker, s in
             if case .failure(let reason) = parseDigest(s.digest) {
                 diagnostics.warn(marker + artifactDigest, "skipped: \(reason)")
@@ -116,7 +116,7 @@ public enum TypeHints {
     }
 
     /// Valid `*ARTIFACT_INPUTS` or `*ARTIFACT_OUTPUTS` object results.
-    public static func structured(
+    package static func structured(
         _ results: [Result], suffix: String, diagnostics: inout Diagnostics
     )
         -> [StructuredSignable]
@@ -133,7 +133,7 @@ public enum TypeHints {
     }
 
     /// `*ARTIFACT_OUTPUTS` results marked `isBuildArtifact: "true"` and valid.
-    public static func buildArtifacts(
+    package static func buildArtifacts(
         _ results: [Result], diagnostics: inout Diagnostics
     ) -> [(String, StructuredSignable)] {
         results.compactMap { result in
@@ -157,8 +157,8 @@ public enum TypeHints {
         return validateStructured(result).map { Optional($0) }
     }
 
-    public struct HintError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+    package struct HintError: Error, Sendable, CustomStringConvertible {
+        package var description: String
         init(_ d: String) { description = d }
     }
 
@@ -176,7 +176,7 @@ public enum TypeHints {
 
     /// Chains' `ParseDigest`: `alg:hex`, algorithm lower-cased; sha256/384/512 checked for length and lowercase
     /// hex, sha1 for 40 hex digits; anything else unsupported.
-    public static func parseDigest(_ digest: String) -> Swift.Result<(String, String), HintError> {
+    package static func parseDigest(_ digest: String) -> Swift.Result<(String, String), HintError> {
         let parts = digest.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
             return .failure(HintError("digest \"\(digest)\" is not in the form <algorithm>:<hex>"))

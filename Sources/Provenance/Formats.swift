@@ -6,7 +6,7 @@ import OCI
 /// Payload formats by their `chains-config` names.
 extension PayloadFormat {
     /// The provenance predicate a format's statement carries; nil for simplesigning.
-    public var predicateType: String? {
+    package var predicateType: String? {
         switch self {
         case .simpleSigning: return nil
         case .inToto, .slsaV1: return "https://slsa.dev/provenance/v0.2"
@@ -16,12 +16,12 @@ extension PayloadFormat {
 }
 
 /// What the formats need from `chains-config`.
-public struct FormatOptions: Sendable {
-    public var builderID: String
-    public var buildType: String
-    public var deepInspection: Bool
+package struct FormatOptions: Sendable {
+    package var builderID: String
+    package var buildType: String
+    package var deepInspection: Bool
 
-    public init(
+    package init(
         builderID: String = "https://tekton.dev/chains/v2", buildType: String = "https://tekton.dev/chains/v2/slsa",
         deepInspection: Bool = false
     ) {
@@ -35,20 +35,20 @@ public struct FormatOptions: Sendable {
 }
 
 /// An in-toto statement ready to be signed: its exact bytes and the subjects it names.
-public struct Statement: Sendable {
-    public var json: JSONValue
-    public var subjects: [Artifact]
-    public var predicateType: String
+package struct Statement: Sendable {
+    package var json: JSONValue
+    package var subjects: [Artifact]
+    package var predicateType: String
 
     /// The bytes that are signed and stored: compact JSON, sorted keys — stable for the same input.
-    public var bytes: Data { json.serializedData() }
+    package var bytes: Data { json.serializedData() }
 }
 
-public enum Formats {
+package enum Formats {
     // MARK: simplesigning
 
     /// The cosign simple-signing payload for an image, byte for byte as Chains (Go `encoding/json`) writes it.
-    public static func simpleSigning(_ image: ImageReference) -> Data {
+    package static func simpleSigning(_ image: ImageReference) -> Data {
         var out = #"{"critical":{"identity":{"docker-reference":"#
         JSONValue.appendQuoted(image.name, to: &out, escaping: .goEncodingJSON)
         out += #"},"image":{"docker-manifest-digest":"#
@@ -59,7 +59,7 @@ public enum Formats {
 
     // MARK: entry points
 
-    public static func statement(
+    package static func statement(
         taskRun tr: TaskRun, format: PayloadFormat, options: FormatOptions, diagnostics: inout Diagnostics
     ) throws(PayloadError) -> Statement {
         do throws(PayloadError) {
@@ -77,7 +77,7 @@ public enum Formats {
         }
     }
 
-    public static func statement(
+    package static func statement(
         pipelineRun pr: PipelineRunWithChildren, format: PayloadFormat, options: FormatOptions,
         diagnostics: inout Diagnostics
     ) throws(PayloadError) -> Statement {

@@ -3,27 +3,27 @@ import KubeModels
 import OCI
 
 /// A payload could not be made for a run (Chains' "payload creation" error): says which run and why.
-public struct PayloadError: Error, Sendable, CustomStringConvertible {
-    public var run: String
-    public var reason: String
-    public init(run: String, reason: String) {
+package struct PayloadError: Error, Sendable, CustomStringConvertible {
+    package var run: String
+    package var reason: String
+    package init(run: String, reason: String) {
         self.run = run
         self.reason = reason
     }
-    public var description: String { "\(run): cannot create the payload: \(reason)" }
+    package var description: String { "\(run): cannot create the payload: \(reason)" }
 }
 
 /// A PipelineRun together with the child TaskRuns that were found for it.
-public struct PipelineRunWithChildren: Sendable {
-    public var pipelineRun: PipelineRun { didSet { index() } }
-    public var children: [TaskRun] { didSet { index() } }
+package struct PipelineRunWithChildren: Sendable {
+    package var pipelineRun: PipelineRun { didSet { index() } }
+    package var children: [TaskRun] { didSet { index() } }
     /// Completed child TaskRuns in pipeline order, tasks then finally (Chains' `GetExecutedTasks`); worked out once,
     /// not at every use: a PipelineRun with thousands of children is read several times per format.
     private(set) var executedTaskRuns: [TaskRun] = []
     /// Children by their `tekton.dev/pipelineTask` label, in the order given.
     private var byTask: [String: [TaskRun]] = [:]
 
-    public init(_ pipelineRun: PipelineRun, children: [TaskRun]) {
+    package init(_ pipelineRun: PipelineRun, children: [TaskRun]) {
         self.pipelineRun = pipelineRun
         self.children = children
         index()

@@ -1,18 +1,18 @@
 /// RFC 3339 timestamps as Kubernetes writes them, re-rendered in UTC the two ways the formats need.
-public struct Timestamp: Sendable, Hashable {
+package struct Timestamp: Sendable, Hashable {
     /// Seconds since the Unix epoch, UTC.
-    public var seconds: Int64
-    public var nanos: Int32
+    package var seconds: Int64
+    package var nanos: Int32
 
-    public static let zero = Timestamp(seconds: -62_135_596_800, nanos: 0)  // 0001-01-01T00:00:00Z, Go's zero time
+    package static let zero = Timestamp(seconds: -62_135_596_800, nanos: 0)  // 0001-01-01T00:00:00Z, Go's zero time
 
-    public init(seconds: Int64, nanos: Int32) {
+    package init(seconds: Int64, nanos: Int32) {
         self.seconds = seconds
         self.nanos = nanos
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
-    public init?(rfc3339 text: String) {
+    package init?(rfc3339 text: String) {
         let b = Array(text.utf8)
         func num(_ from: Int, _ count: Int) -> Int? {
             guard from + count <= b.count else { return nil }
@@ -60,7 +60,7 @@ public struct Timestamp: Sendable, Hashable {
     }
 
     /// Go's `time.Time` JSON (RFC 3339 with nanoseconds, trailing zeros trimmed), in UTC — SLSA v0.2.
-    public var goRFC3339Nano: String {
+    package var goRFC3339Nano: String {
         var s = dateTimePart
         if nanos != 0 {
             var frac = String(nanos)
@@ -72,7 +72,7 @@ public struct Timestamp: Sendable, Hashable {
     }
 
     /// protojson's `google.protobuf.Timestamp`: 0, 3, 6 or 9 fractional digits, `Z` — SLSA v1.0.
-    public var protoJSON: String {
+    package var protoJSON: String {
         var s = dateTimePart
         if nanos != 0 {
             var frac = String(nanos)

@@ -2,27 +2,27 @@ import Foundation
 import KubeModels
 
 /// Registry credentials, as docker's `AuthConfig` holds them. Never printed: `description` is redacted.
-public struct Credential: Sendable, Hashable, CustomStringConvertible {
-    public var username: String
-    public var password: String
+package struct Credential: Sendable, Hashable, CustomStringConvertible {
+    package var username: String
+    package var password: String
     /// An OAuth2 refresh token (`identitytoken`), exchanged with `grant_type=refresh_token`.
-    public var identityToken: String
+    package var identityToken: String
     /// A bearer token sent to the registry as it is (`registrytoken`).
-    public var registryToken: String
+    package var registryToken: String
 
-    public init(username: String = "", password: String = "", identityToken: String = "", registryToken: String = "") {
+    package init(username: String = "", password: String = "", identityToken: String = "", registryToken: String = "") {
         self.username = username
         self.password = password
         self.identityToken = identityToken
         self.registryToken = registryToken
     }
 
-    public static let anonymous = Credential()
+    package static let anonymous = Credential()
 
-    public var isAnonymous: Bool { self == .anonymous }
+    package var isAnonymous: Bool { self == .anonymous }
 
     /// What kind of credential this is, with the user name but no secret.
-    public var description: String {
+    package var description: String {
         if !registryToken.isEmpty { return "registry token" }
         if !identityToken.isEmpty {
             return "identity token" + (username.isEmpty || username == "<token>" ? "" : " for \(username)")
@@ -32,14 +32,14 @@ public struct Credential: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The secrets this credential carries, for log scanning and redaction.
-    public var secrets: [String] {
+    package var secrets: [String] {
         [password, identityToken, registryToken].filter { !$0.isEmpty }
     }
 }
 
 /// Where a credential came from, so users can see why it was (or was not) used.
-public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+package struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
+    package enum Kind: String, Sendable, Hashable {
         case serviceAccountSecret = "ServiceAccount secrets"
         /// The run's Pod (`status.podName`) `spec.imagePullSecrets`, while the Pod exists (the controller).
         case podPullSecret = "the run's Pod imagePullSecrets"
@@ -51,22 +51,22 @@ public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
         case cloudKeychain = "cloud keychain"
         case anonymous = "anonymous"
     }
-    public var kind: Kind
+    package var kind: Kind
     /// `namespace/name` of the Secret, or the file path, or the helper program.
-    public var origin: String
+    package var origin: String
     /// The Secret data key (`.dockerconfigjson`) or config key that matched (`registry.example.com`).
-    public var key: String
+    package var key: String
     /// `namespace/name` of the ServiceAccount, when the Secret was found through one.
-    public var serviceAccount: String?
+    package var serviceAccount: String?
 
-    public init(kind: Kind, origin: String, key: String, serviceAccount: String? = nil) {
+    package init(kind: Kind, origin: String, key: String, serviceAccount: String? = nil) {
         self.kind = kind
         self.origin = origin
         self.key = key
         self.serviceAccount = serviceAccount
     }
 
-    public var description: String {
+    package var description: String {
         switch kind {
         case .anonymous: return "anonymous (no matching credentials)"
         case .dockerConfig: return "docker config \(origin), entry \"\(key)\""
@@ -80,39 +80,39 @@ public struct CredentialSource: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-public struct SourcedCredential: Sendable, Hashable {
-    public var credential: Credential
-    public var source: CredentialSource
-    public init(_ credential: Credential, source: CredentialSource) {
+package struct SourcedCredential: Sendable, Hashable {
+    package var credential: Credential
+    package var source: CredentialSource
+    package init(_ credential: Credential, source: CredentialSource) {
         self.credential = credential
         self.source = source
     }
 }
 
 /// A problem reading credentials: a warning, never fatal (the next source may work).
-public struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
-    public var source: String
-    public var message: String
+package struct CredentialWarning: Sendable, Hashable, CustomStringConvertible {
+    package var source: String
+    package var message: String
     /// A setup mistake the user has to fix (a Secret made from a docker config whose credentials live in a
     /// credential store): shown as a warning, and by the controller as an Event on the run.
-    public var isMisconfiguration: Bool
+    package var isMisconfiguration: Bool
     /// The source could not answer for a reason that may pass (a cloud provider unreachable or busy): a push refused
     /// for want of this credential is worth trying again, without spending the run's retries.
-    public var isTransient: Bool
+    package var isTransient: Bool
 
-    public init(source: String, message: String, isMisconfiguration: Bool = false, isTransient: Bool = false) {
+    package init(source: String, message: String, isMisconfiguration: Bool = false, isTransient: Bool = false) {
         self.source = source
         self.message = message
         self.isMisconfiguration = isMisconfiguration
         self.isTransient = isTransient
     }
 
-    public var description: String { "\(source): \(message)" }
+    package var description: String { "\(source): \(message)" }
 }
 
 /// A cloud's registry credentials from its workload identity (ECR, GCR / Artifact Registry, ACR), asked only for
 /// its own registry hosts.
-public protocol CloudKeychain: Sendable {
+package protocol CloudKeychain: Sendable {
     /// "ECR", for messages.
     var name: String { get }
     /// Whether `registry` (`host[:port]`) is this cloud's.

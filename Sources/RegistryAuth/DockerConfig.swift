@@ -4,23 +4,23 @@ import Synchronization
 
 /// A docker `config.json` (`{"auths": …, "credHelpers": …, "credsStore": …}`) or a legacy `.dockercfg`
 /// (the bare map of entries).
-public struct DockerConfig: Sendable, Hashable {
-    public var auths: [String: Credential]
-    public var credHelpers: [String: String]
-    public var credsStore: String?
+package struct DockerConfig: Sendable, Hashable {
+    package var auths: [String: Credential]
+    package var credHelpers: [String: String]
+    package var credsStore: String?
 
-    public init(auths: [String: Credential] = [:], credHelpers: [String: String] = [:], credsStore: String? = nil) {
+    package init(auths: [String: Credential] = [:], credHelpers: [String: String] = [:], credsStore: String? = nil) {
         self.auths = auths
         self.credHelpers = credHelpers
         self.credsStore = credsStore
     }
 
-    public struct FormatError: Error, Sendable, CustomStringConvertible {
-        public var description: String
+    package struct FormatError: Error, Sendable, CustomStringConvertible {
+        package var description: String
     }
 
     /// Parses either format. An entry that cannot be decoded is reported, the others are kept.
-    public static func parse(_ data: Data) throws(FormatError) -> (config: DockerConfig, problems: [String]) {
+    package static func parse(_ data: Data) throws(FormatError) -> (config: DockerConfig, problems: [String]) {
         guard let root = try? JSONValue(parsing: data), case .object(let object) = root else {
             throw FormatError(description: "not a JSON object (expected {\"auths\": {…}})")
         }
@@ -81,17 +81,17 @@ public struct DockerConfig: Sendable, Hashable {
 }
 
 /// Runs `docker-credential-<helper> get` (the docker credential helper protocol).
-public struct CredentialHelper: Sendable {
-    public var name: String
+package struct CredentialHelper: Sendable {
+    package var name: String
     /// Directories to look for the program in (default: `$PATH`).
-    public var searchPath: [String]
+    package var searchPath: [String]
     /// How long the helper may take before it is stopped. docker sets no limit; a helper that asks a cloud
     /// that does not answer, or shows a keychain prompt nobody sees, must not hang a run.
-    public var timeout: Duration
+    package var timeout: Duration
 
-    public static let defaultTimeout: Duration = .seconds(20)
+    package static let defaultTimeout: Duration = .seconds(20)
 
-    public init(name: String, searchPath: [String]? = nil, timeout: Duration = CredentialHelper.defaultTimeout) {
+    package init(name: String, searchPath: [String]? = nil, timeout: Duration = CredentialHelper.defaultTimeout) {
         self.name = name
         self.searchPath =
             searchPath
@@ -100,7 +100,7 @@ public struct CredentialHelper: Sendable {
         self.timeout = timeout
     }
 
-    public var program: String { "docker-credential-\(name)" }
+    package var program: String { "docker-credential-\(name)" }
 
     /// SIGPIPE ignored, once, process-wide (as Go's runtime does for every descriptor but stdout): writing to a
     /// helper that has already exited must be an error to handle, not the end of `chains` or the controller — it
@@ -108,7 +108,7 @@ public struct CredentialHelper: Sendable {
     static let brokenPipesAreErrors: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// The credential for `serverURL`; nil when the helper has none ("credentials not found").
-    public func get(_ serverURL: String) async throws(CredentialWarning) -> Credential? {
+    package func get(_ serverURL: String) async throws(CredentialWarning) -> Credential? {
         guard
             let executable = searchPath.map({ "\($0)/\(program)" }).first(where: {
                 FileManager.default.isExecutableFile(atPath: $0)

@@ -5,7 +5,7 @@ import OCI
 /// Kubernetes objects the credential search reads, always in the run's own namespace: its ServiceAccount, the
 /// Secrets it and the run name, and the run's Pod. `chains sign` answers from `--objects` manifests, the controller
 /// from the API server.
-public protocol ClusterObjects: Sendable {
+package protocol ClusterObjects: Sendable {
     func secret(namespace: String, name: String) async throws -> Secret?
     func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount?
     func pod(namespace: String, name: String) async throws -> Pod?
@@ -13,15 +13,15 @@ public protocol ClusterObjects: Sendable {
 
 /// What a credential search found for one image: the candidates in the order they are tried, what was worth
 /// saying on the way, and what could not be read.
-public struct CredentialResolution: Sendable {
-    public var candidates: [SourcedCredential] = []
-    public var warnings: [CredentialWarning] = []
+package struct CredentialResolution: Sendable {
+    package var candidates: [SourcedCredential] = []
+    package var warnings: [CredentialWarning] = []
     /// Why a ServiceAccount, Secret or Pod could not be read (not: was not there), or a cloud keychain could not
     /// answer. When a push is then refused, the credential it needed may be among them — an API outage must not look
     /// like missing credentials.
-    public var readErrors: [any Error & Sendable] = []
+    package var readErrors: [any Error & Sendable] = []
 
-    public init(
+    package init(
         candidates: [SourcedCredential] = [], warnings: [CredentialWarning] = [],
         readErrors: [any Error & Sendable] = []
     ) {
@@ -31,7 +31,7 @@ public struct CredentialResolution: Sendable {
     }
 
     /// `other` after this one.
-    public mutating func append(_ other: CredentialResolution) {
+    package mutating func append(_ other: CredentialResolution) {
         candidates += other.candidates
         warnings += other.warnings
         readErrors += other.readErrors
@@ -40,17 +40,17 @@ public struct CredentialResolution: Sendable {
 
 /// One source of registry credentials (go-containerregistry's `Keychain`): every credential it holds for an image,
 /// most specific first. Never throws: a source that cannot answer says why in its warnings, and the next is asked.
-public protocol Keychain: Sendable {
+package protocol Keychain: Sendable {
     func resolve(_ image: ImageReference) async -> CredentialResolution
 }
 
 /// Keychains asked in turn, their candidates concatenated in that order (go-containerregistry's `MultiKeychain`,
 /// except that every candidate is kept: a push tries them one after another).
-public struct MultiKeychain: Keychain {
-    public var keychains: [any Keychain]
-    public init(_ keychains: [any Keychain]) { self.keychains = keychains }
+package struct MultiKeychain: Keychain {
+    package var keychains: [any Keychain]
+    package init(_ keychains: [any Keychain]) { self.keychains = keychains }
 
-    public func resolve(_ image: ImageReference) async -> CredentialResolution {
+    package func resolve(_ image: ImageReference) async -> CredentialResolution {
         var out = CredentialResolution()
         for keychain in keychains { out.append(await keychain.resolve(image)) }
         return out
@@ -58,14 +58,14 @@ public struct MultiKeychain: Keychain {
 }
 
 /// What the cluster sources need to know about the run pushing.
-public struct RunCredentialScope: Sendable, Hashable {
-    public var namespace: String
-    public var serviceAccount: String
-    public var podTemplatePullSecrets: [String]
+package struct RunCredentialScope: Sendable, Hashable {
+    package var namespace: String
+    package var serviceAccount: String
+    package var podTemplatePullSecrets: [String]
     /// `status.podName` of a TaskRun, while the Pod exists.
-    public var podName: String?
+    package var podName: String?
 
-    public init(namespace: String, serviceAccount: String, podTemplatePullSecrets: [String], podName: String? = nil) {
+    package init(namespace: String, serviceAccount: String, podTemplatePullSecrets: [String], podName: String? = nil) {
         self.namespace = namespace.isEmpty ? "default" : namespace
         self.serviceAccount = serviceAccount.isEmpty ? "default" : serviceAccount
         self.podTemplatePullSecrets = podTemplatePullSecrets
@@ -77,16 +77,16 @@ public struct RunCredentialScope: Sendable, Hashable {
 /// pod template's `imagePullSecrets`, its ServiceAccount's `imagePullSecrets`. Within a source the entries of all
 /// its Secrets form one keyring, matched as the kubelet does: the most specific key first whichever Secret holds it,
 /// equal keys in the Secrets' order. Missing objects are warnings; a Pod that is gone adds nothing.
-public struct RunKeychain: Keychain {
-    public var objects: any ClusterObjects
-    public var run: RunCredentialScope
+package struct RunKeychain: Keychain {
+    package var objects: any ClusterObjects
+    package var run: RunCredentialScope
 
-    public init(objects: any ClusterObjects, run: RunCredentialScope) {
+    package init(objects: any ClusterObjects, run: RunCredentialScope) {
         self.objects = objects
         self.run = run
     }
 
-    public func resolve(_ image: ImageReference) async -> CredentialResolution {
+    package func resolve(_ image: ImageReference) async -> CredentialResolution {
         var out = CredentialResolution()
         let namespace = run.namespace
         let saRef = "\(namespace)/\(run.serviceAccount)"
@@ -152,22 +152,22 @@ public struct RunKeychain: Keychain {
 }
 
 /// The local docker configuration and its credential helpers, as docker looks them up.
-public struct DockerConfigKeychain: Keychain {
-    public var config: LocalDockerConfig
-    public init(_ config: LocalDockerConfig) { self.config = config }
+package struct DockerConfigKeychain: Keychain {
+    package var config: LocalDockerConfig
+    package init(_ config: LocalDockerConfig) { self.config = config }
 
-    public func resolve(_ image: ImageReference) async -> CredentialResolution {
+    package func resolve(_ image: ImageReference) async -> CredentialResolution {
         let (found, problems) = await config.lookup(image)
         return CredentialResolution(candidates: found, warnings: problems)
     }
 }
 
 /// The cloud keychains (ECR, GCR / Artifact Registry, ACR), each asked for its own registry hosts only.
-public struct CloudKeychainSet: Keychain {
-    public var keychains: [any CloudKeychain]
-    public init(_ keychains: [any CloudKeychain]) { self.keychains = keychains }
+package struct CloudKeychainSet: Keychain {
+    package var keychains: [any CloudKeychain]
+    package init(_ keychains: [any CloudKeychain]) { self.keychains = keychains }
 
-    public func resolve(_ image: ImageReference) async -> CredentialResolution {
+    package func resolve(_ image: ImageReference) async -> CredentialResolution {
         var out = CredentialResolution()
         for keychain in keychains where keychain.handles(registry: image.registry) {
             do {
@@ -183,9 +183,9 @@ public struct CloudKeychainSet: Keychain {
 }
 
 /// No credential: always last, for public repositories.
-public struct AnonymousKeychain: Keychain {
-    public init() {}
-    public func resolve(_ image: ImageReference) async -> CredentialResolution {
+package struct AnonymousKeychain: Keychain {
+    package init() {}
+    package func resolve(_ image: ImageReference) async -> CredentialResolution {
         CredentialResolution(
             candidates: [SourcedCredential(.anonymous, source: .init(kind: .anonymous, origin: "", key: ""))])
     }
@@ -203,23 +203,23 @@ public struct AnonymousKeychain: Keychain {
 /// 7. anonymous.
 ///
 /// Without a run (`verify`), sources 1–4 are left out.
-public struct CredentialSearch: Sendable {
-    public var dockerConfig: LocalDockerConfig?
-    public var cloud: [any CloudKeychain]
+package struct CredentialSearch: Sendable {
+    package var dockerConfig: LocalDockerConfig?
+    package var cloud: [any CloudKeychain]
 
-    public init(dockerConfig: LocalDockerConfig?, cloud: [any CloudKeychain] = []) {
+    package init(dockerConfig: LocalDockerConfig?, cloud: [any CloudKeychain] = []) {
         self.dockerConfig = dockerConfig
         self.cloud = cloud
     }
 
     /// The keychain for a push by `run`, its cluster objects read through `objects` (a per-run cache, so that a
     /// run's pushes read each object once).
-    public func keychain(for run: RunCredentialScope, objects: any ClusterObjects) -> MultiKeychain {
+    package func keychain(for run: RunCredentialScope, objects: any ClusterObjects) -> MultiKeychain {
         MultiKeychain([RunKeychain(objects: objects, run: run)] + local)
     }
 
     /// The keychain with no run: the docker config, the cloud keychains, anonymous.
-    public func keychain() -> MultiKeychain { MultiKeychain(local) }
+    package func keychain() -> MultiKeychain { MultiKeychain(local) }
 
     var local: [any Keychain] {
         var out: [any Keychain] = []
@@ -230,7 +230,7 @@ public struct CredentialSearch: Sendable {
     }
 
     /// The order, as `auth explain` prints it.
-    public static let order =
+    package static let order =
         "order: the ServiceAccount's secrets, the run's Pod imagePullSecrets, the pod template's imagePullSecrets, "
         + "the ServiceAccount's imagePullSecrets, the local docker config and its helpers, the cloud keychains, "
         + "anonymous; within each, "
@@ -238,7 +238,7 @@ public struct CredentialSearch: Sendable {
         + "secrets), equal keys in the Secrets' order"
 
     /// For each candidate, why it is where it is (what `auth explain` prints).
-    public static func placement(_ candidates: [SourcedCredential]) -> [String] {
+    package static func placement(_ candidates: [SourcedCredential]) -> [String] {
         let kinds: [CredentialSource.Kind] = [
             .serviceAccountSecret, .podPullSecret, .podTemplatePullSecret, .serviceAccountPullSecret, .dockerConfig,
             .cloudKeychain, .anonymous,
@@ -270,25 +270,25 @@ public struct CredentialSearch: Sendable {
 /// once, whatever the number of artifacts and pushes (a `.sig` and an `.att` share every read). Made per run and
 /// dropped with it, so a changed Secret is seen by the next run. Concurrent askers of one object share one read;
 /// a failed read is remembered too (the run's retry starts afresh).
-public actor ClusterReadCache: ClusterObjects {
+package actor ClusterReadCache: ClusterObjects {
     let base: any ClusterObjects
     var reads: [String: Task<(any Sendable)?, any Error>] = [:]
 
-    public init(_ base: any ClusterObjects) { self.base = base }
+    package init(_ base: any ClusterObjects) { self.base = base }
 
-    public func secret(namespace: String, name: String) async throws -> Secret? {
+    package func secret(namespace: String, name: String) async throws -> Secret? {
         try await once("secrets/\(namespace)/\(name)") { [base] in
             try await base.secret(namespace: namespace, name: name)
         }
     }
 
-    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+    package func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
         try await once("serviceaccounts/\(namespace)/\(name)") { [base] in
             try await base.serviceAccount(namespace: namespace, name: name)
         }
     }
 
-    public func pod(namespace: String, name: String) async throws -> Pod? {
+    package func pod(namespace: String, name: String) async throws -> Pod? {
         try await once("pods/\(namespace)/\(name)") { [base] in try await base.pod(namespace: namespace, name: name) }
     }
 

@@ -8,20 +8,20 @@ import Foundation
 
 /// Credentials keyed by registry pattern, matched the way the kubelet matches pull secrets
 /// (`pkg/credentialprovider/keyring.go`): wildcard labels, equal ports, path prefixes, most specific first.
-public struct Keyring: Sendable {
-    public struct Entry: Sendable, Hashable {
+package struct Keyring: Sendable {
+    package struct Entry: Sendable, Hashable {
         /// Normalised key: `host[:port][/path]`.
-        public var key: String
-        public var credential: SourcedCredential
+        package var key: String
+        package var credential: SourcedCredential
     }
 
-    public private(set) var entries: [Entry] = []
+    package private(set) var entries: [Entry] = []
 
-    public init() {}
+    package init() {}
 
     /// Adds the entries of one docker config, normalising keys as the kubelet does. Returns keys it had to skip.
     @discardableResult
-    public mutating func add(_ config: DockerConfig, source: (String) -> CredentialSource) -> [String] {
+    package mutating func add(_ config: DockerConfig, source: (String) -> CredentialSource) -> [String] {
         var skipped: [String] = []
         for (rawKey, credential) in config.auths {
             guard let key = Keyring.normaliseKey(rawKey) else {
@@ -35,16 +35,16 @@ public struct Keyring: Sendable {
 
     /// Another keyring's entries after these: one keyring for all the Secrets of a source, as the kubelet merges
     /// pull secrets, so the most specific key wins across Secrets and equal keys keep the Secrets' order.
-    public mutating func merge(_ other: Keyring) { entries += other.entries }
+    package mutating func merge(_ other: Keyring) { entries += other.entries }
 
-    public mutating func add(key rawKey: String, _ credential: SourcedCredential) {
+    package mutating func add(key rawKey: String, _ credential: SourcedCredential) {
         guard let key = Keyring.normaliseKey(rawKey) else { return }
         entries.append(Entry(key: key, credential: credential))
     }
 
     /// `https://index.docker.io/v1/` → `index.docker.io`; `quay.io/coreos` → `quay.io/coreos`; Docker Hub's
     /// aliases (`docker.io`, `registry-1.docker.io`) → `index.docker.io`.
-    public static func normaliseKey(_ raw: String) -> String? {
+    package static func normaliseKey(_ raw: String) -> String? {
         var text = raw.trimmingCharacters(in: .whitespaces)
         if !text.hasPrefix("http://") && !text.hasPrefix("https://") { text = "https://" + text }
         guard let components = URLComponents(string: text), var host = components.host, !host.isEmpty else {
@@ -60,7 +60,7 @@ public struct Keyring: Sendable {
 
     /// Every credential whose key matches `image` (`host[:port]/repository`), most specific key first; within a
     /// key, in the order added. With no match and a Docker Hub image, the `index.docker.io` entries.
-    public func lookup(_ image: String) -> [SourcedCredential] {
+    package func lookup(_ image: String) -> [SourcedCredential] {
         let keys = Set(entries.map(\.key)).sorted(by: >)
         var out: [SourcedCredential] = []
         for key in keys where Keyring.matches(key: key, image: image) {

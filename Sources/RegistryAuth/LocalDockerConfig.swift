@@ -2,14 +2,14 @@ import Foundation
 import OCI
 
 /// The local docker configuration: `--docker-config DIR`, else `$DOCKER_CONFIG`, else `~/.docker`.
-public struct LocalDockerConfig: Sendable {
-    public var path: String
-    public var config: DockerConfig
-    public var helperSearchPath: [String]?
+package struct LocalDockerConfig: Sendable {
+    package var path: String
+    package var config: DockerConfig
+    package var helperSearchPath: [String]?
     /// How long each credential helper may take (`CredentialHelper.timeout`).
-    public var helperTimeout: Duration
+    package var helperTimeout: Duration
 
-    public init(
+    package init(
         path: String, config: DockerConfig, helperSearchPath: [String]? = nil,
         helperTimeout: Duration = CredentialHelper.defaultTimeout
     ) {
@@ -20,7 +20,7 @@ public struct LocalDockerConfig: Sendable {
     }
 
     /// Loads `config.json` from the directory; nil (with no warning) when there is none.
-    public static func load(
+    package static func load(
         directory: String?, environment: [String: String] = ProcessInfo.processInfo.environment
     )
         throws(CredentialWarning) -> LocalDockerConfig?
@@ -50,7 +50,7 @@ public struct LocalDockerConfig: Sendable {
 
     /// Docker's lookup: keys `registry/repository` then `registry` (Docker Hub: `https://index.docker.io/v1/`);
     /// `credHelpers[key]`, else `credsStore`, else `auths` (exact key, then by host name).
-    public func lookup(
+    package func lookup(
         _ image: ImageReference
     ) async -> (credentials: [SourcedCredential], warnings: [CredentialWarning]) {
         let registryKey = image.registry == ImageReference.dockerHub ? "https://index.docker.io/v1/" : image.registry

@@ -3,11 +3,11 @@ import KubeModels
 import OCI
 
 /// Docker credentials held in a Kubernetes Secret.
-public enum SecretCredentials {
+package enum SecretCredentials {
     /// `kubernetes.io/dockerconfigjson` (`.dockerconfigjson`), `kubernetes.io/dockercfg` (`.dockercfg`), an Opaque
     /// secret holding `.dockerconfigjson` or `config.json` (what `kubectl create secret generic --from-file` makes),
     /// and Tekton's `kubernetes.io/basic-auth` secrets annotated `tekton.dev/docker-N: <registry>`.
-    public static func keyring(
+    package static func keyring(
         _ secret: Secret, ref: String, kind: CredentialSource.Kind, serviceAccount: String?
     )
         -> (keyring: Keyring, warnings: [CredentialWarning])

@@ -4,8 +4,8 @@ import _CryptoExtras
 
 /// The sigstore encrypted private key format (`cosign generate-key-pair`): PEM `ENCRYPTED SIGSTORE PRIVATE KEY`
 /// (or the older `ENCRYPTED COSIGN PRIVATE KEY`) around JSON with scrypt parameters and a NaCl secretbox.
-public enum CosignKey {
-    public static let pemLabel = "ENCRYPTED SIGSTORE PRIVATE KEY"
+package enum CosignKey {
+    package static let pemLabel = "ENCRYPTED SIGSTORE PRIVATE KEY"
     static let legacyLabel = "ENCRYPTED COSIGN PRIVATE KEY"
 
     struct Envelope: Codable {
@@ -29,7 +29,7 @@ public enum CosignKey {
     }
 
     /// Decrypts a cosign key. A wrong password is reported as such (the secretbox tag does not verify).
-    public static func decrypt(pem: String, password: Data, file: String) throws(SigningError) -> PrivateKey {
+    package static func decrypt(pem: String, password: Data, file: String) throws(SigningError) -> PrivateKey {
         guard let block = PEM.blocks(in: pem).first else {
             throw SigningError(code: .malformedPEM, file: file, reason: "no PEM block found; expected \(pemLabel)")
         }
@@ -73,7 +73,7 @@ public enum CosignKey {
     }
 
     /// Encrypts a key as `cosign generate-key-pair` does (scrypt N=32768, r=8, p=1).
-    public static func encrypt(_ key: PrivateKey, password: Data) throws -> String {
+    package static func encrypt(_ key: PrivateKey, password: Data) throws -> String {
         var salt = [UInt8](repeating: 0, count: 32)
         var nonce = [UInt8](repeating: 0, count: SecretBox.nonceLength)
         var rng = SystemRandomNumberGenerator()

@@ -2,10 +2,10 @@ import Foundation
 
 extension Data {
     /// Lowercase hex, as digests and log IDs are written.
-    public var hexString: String { map { String(format: "%02x", $0) }.joined() }
+    package var hexString: String { map { String(format: "%02x", $0) }.joined() }
 
     /// Bytes from hex digits (either case); nil for an odd length or anything that is not a hex digit.
-    public init?(hex: String) {
+    package init?(hex: String) {
         guard hex.count % 2 == 0, hex.allSatisfy(\.isHexDigit) else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(hex.count / 2)

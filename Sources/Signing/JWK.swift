@@ -6,7 +6,7 @@ extension PublicKey {
     /// A JSON Web Key's public half (RFC 7517, 7518 §6): `kty` `EC` with `crv` `P-256`/`P-384`/`P-521` and the
     /// base64url coordinates `x`, `y`, or `RSA` with `n`, `e`. Azure Key Vault's `EC-HSM` and `RSA-HSM` read as `EC`
     /// and `RSA` (the key lives in an HSM; its public half is the same). `source` names the key in errors.
-    public init(jwk: [String: Any], source: String) throws(SigningError) {
+    package init(jwk: [String: Any], source: String) throws(SigningError) {
         func field(_ name: String) throws(SigningError) -> Data {
             guard let text = jwk[name] as? String, let data = Self.base64URL(text), !data.isEmpty else {
                 throw SigningError(code: .unsupportedKey, file: source, reason: "the JWK has no usable \"\(name)\"")
@@ -57,7 +57,7 @@ extension PublicKey {
     }
 
     /// Base64url without padding (RFC 4648 §5), padding tolerated.
-    public static func base64URL(_ text: String) -> Data? {
+    package static func base64URL(_ text: String) -> Data? {
         var b64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         guard !b64.contains("=") || b64.hasSuffix("=") else { return nil }
         b64 = b64.trimmingCharacters(in: CharacterSet(charactersIn: "="))
@@ -66,14 +66,14 @@ extension PublicKey {
     }
 
     /// `data` as base64url without padding.
-    public static func base64URL(_ data: Data) -> String {
+    package static func base64URL(_ data: Data) -> String {
         data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
     /// An ECDSA signature given as the raw `r || s` (JWS, Azure Key Vault, PKCS#11) in ASN.1 DER, as cosign and
     /// every verifier here expect; nil when the key is not ECDSA or the length is not twice the curve's size.
-    public func derSignature(fromRaw raw: Data) -> Data? {
+    package func derSignature(fromRaw raw: Data) -> Data? {
         switch self {
         case .p256: return (try? P256.Signing.ECDSASignature(rawRepresentation: raw))?.derRepresentation
         case .p384: return (try? P384.Signing.ECDSASignature(rawRepresentation: raw))?.derRepresentation

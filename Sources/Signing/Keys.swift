@@ -5,26 +5,26 @@ import X509
 import _CryptoExtras
 
 /// A key that could not be loaded or used. Says which file and what to do; never includes key material.
-public struct SigningError: Error, Sendable, CustomStringConvertible, Equatable {
-    public enum Code: String, Sendable {
+package struct SigningError: Error, Sendable, CustomStringConvertible, Equatable {
+    package enum Code: String, Sendable {
         case missingKey, malformedPEM, unsupportedKey, encryptedKey, wrongPassword, missingPassword, malformedCosignKey
         case signingFailed
     }
-    public var code: Code
-    public var file: String
-    public var reason: String
+    package var code: Code
+    package var file: String
+    package var reason: String
 
-    public init(code: Code, file: String, reason: String) {
+    package init(code: Code, file: String, reason: String) {
         self.code = code
         self.file = file
         self.reason = reason
     }
 
-    public var description: String { file.isEmpty ? reason : "\(file): \(reason)" }
+    package var description: String { file.isEmpty ? reason : "\(file): \(reason)" }
 }
 
 /// Key algorithms we sign with.
-public enum KeyAlgorithm: String, Sendable, CaseIterable {
+package enum KeyAlgorithm: String, Sendable, CaseIterable {
     case ecdsaP256 = "ecdsa-p256"
     case ecdsaP384 = "ecdsa-p384"
     case ecdsaP521 = "ecdsa-p521"
@@ -36,17 +36,17 @@ public enum KeyAlgorithm: String, Sendable, CaseIterable {
 
 /// Which hash an ECDSA key signs with: Chains' `x509.pem` signer always uses SHA-256; cosign keys use the
 /// curve's own hash (P-384 → SHA-384, P-521 → SHA-512).
-public enum HashPolicy: Sendable { case sha256Always, perCurve }
+package enum HashPolicy: Sendable { case sha256Always, perCurve }
 
 /// A private signing key of any supported type.
-public enum PrivateKey: @unchecked Sendable {
+package enum PrivateKey: @unchecked Sendable {
     case p256(P256.Signing.PrivateKey)
     case p384(P384.Signing.PrivateKey)
     case p521(P521.Signing.PrivateKey)
     case ed25519(Curve25519.Signing.PrivateKey)
     case rsa(_RSA.Signing.PrivateKey)
 
-    public static func generate(_ algorithm: KeyAlgorithm) throws -> PrivateKey {
+    package static func generate(_ algorithm: KeyAlgorithm) throws -> PrivateKey {
         switch algorithm {
         case .ecdsaP256: return .p256(P256.Signing.PrivateKey())
         case .ecdsaP384: return .p384(P384.Signing.PrivateKey())
@@ -58,10 +58,10 @@ public enum PrivateKey: @unchecked Sendable {
         }
     }
 
-    public var algorithmName: String { publicKey.algorithmName }
+    package var algorithmName: String { publicKey.algorithmName }
 
     /// PKCS#8 DER (`PRIVATE KEY`).
-    public var pkcs8DER: Data {
+    package var pkcs8DER: Data {
         switch self {
         case .p256(let k): return k.derRepresentation
         case .p384(let k): return k.derRepresentation
@@ -71,9 +71,9 @@ public enum PrivateKey: @unchecked Sendable {
         }
     }
 
-    public var pkcs8PEM: String { PEM.encode(label: "PRIVATE KEY", der: pkcs8DER) }
+    package var pkcs8PEM: String { PEM.encode(label: "PRIVATE KEY", der: pkcs8DER) }
 
-    public var publicKey: PublicKey {
+    package var publicKey: PublicKey {
         switch self {
         case .p256(let k): return .p256(k.publicKey)
         case .p384(let k): return .p384(k.publicKey)
@@ -84,7 +84,7 @@ public enum PrivateKey: @unchecked Sendable {
     }
 
     /// Signs `message` (the hash is computed here, per the policy).
-    public func sign(_ message: some DataProtocol, hash: HashPolicy) throws -> Data {
+    package func sign(_ message: some DataProtocol, hash: HashPolicy) throws -> Data {
         switch self {
         case .p256(let k): return try k.signature(for: SHA256.hash(data: message)).derRepresentation
         case .p384(let k):
@@ -103,7 +103,7 @@ public enum PrivateKey: @unchecked Sendable {
 
     /// Reads an unencrypted private key PEM: PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS#1
     /// (`RSA PRIVATE KEY`). `file` names the source in errors.
-    public init(pem: String, file: String) throws(SigningError) {
+    package init(pem: String, file: String) throws(SigningError) {
         let block: PEM.Block
         do {
             block = try PEM.firstBlock(in: pem)
@@ -156,14 +156,14 @@ public enum PrivateKey: @unchecked Sendable {
 }
 
 /// A public key: verification, PEM, and the SSH-style key id Chains puts in DSSE envelopes.
-public enum PublicKey: @unchecked Sendable {
+package enum PublicKey: @unchecked Sendable {
     case p256(P256.Signing.PublicKey)
     case p384(P384.Signing.PublicKey)
     case p521(P521.Signing.PublicKey)
     case ed25519(Curve25519.Signing.PublicKey)
     case rsa(_RSA.Signing.PublicKey)
 
-    public var algorithmName: String {
+    package var algorithmName: String {
         switch self {
         case .p256: return "ECDSA P-256"
         case .p384: return "ECDSA P-384"
@@ -174,7 +174,7 @@ public enum PublicKey: @unchecked Sendable {
     }
 
     /// PKIX `PUBLIC KEY` PEM, ending with a newline.
-    public var pem: String {
+    package var pem: String {
         let text = pemWithoutNewline
         return text.hasSuffix("\n") ? text : text + "\n"
     }
@@ -189,7 +189,7 @@ public enum PublicKey: @unchecked Sendable {
         }
     }
 
-    public var derRepresentation: Data {
+    package var derRepresentation: Data {
         switch self {
         case .p256(let k): return k.derRepresentation
         case .p384(let k): return k.derRepresentation
@@ -199,7 +199,7 @@ public enum PublicKey: @unchecked Sendable {
         }
     }
 
-    public init(pem: String, file: String) throws(SigningError) {
+    package init(pem: String, file: String) throws(SigningError) {
         if let k = try? P256.Signing.PublicKey(pemRepresentation: pem) {
             self = .p256(k)
         } else if let k = try? P384.Signing.PublicKey(pemRepresentation: pem) {
@@ -218,12 +218,12 @@ public enum PublicKey: @unchecked Sendable {
     }
 
     /// A certificate's key (a keyless leaf's), by its DER SubjectPublicKeyInfo.
-    public init(certificateKey key: Certificate.PublicKey) throws(SigningError) {
+    package init(certificateKey key: Certificate.PublicKey) throws(SigningError) {
         try self.init(der: key.derSubjectPublicKeyInfo)
     }
 
     /// A DER SubjectPublicKeyInfo, as a trusted root lists log keys.
-    public init(der: Data) throws(SigningError) {
+    package init(der: Data) throws(SigningError) {
         if let k = try? P256.Signing.PublicKey(derRepresentation: der) {
             self = .p256(k)
         } else if let k = try? P384.Signing.PublicKey(derRepresentation: der) {
@@ -242,7 +242,7 @@ public enum PublicKey: @unchecked Sendable {
 
     /// Verifies a signature over a message known only by its SHA-256 digest (a sigstore bundle verified against
     /// `sha256:<hex>`): ECDSA P-256 and RSA PKCS#1 v1.5, which sign the digest; false for the others.
-    public func isValidSignature(_ signature: some DataProtocol, forSHA256Digest digest: Data) -> Bool {
+    package func isValidSignature(_ signature: some DataProtocol, forSHA256Digest digest: Data) -> Bool {
         guard digest.count == 32 else { return false }
         let prehashed = GivenSHA256Digest(bytes: Array(digest))
         switch self {
@@ -262,7 +262,7 @@ public enum PublicKey: @unchecked Sendable {
     }
 
     /// Verifies a signature over `message`, trying the hashes a signer may have used.
-    public func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
+    package func isValidSignature(_ signature: some DataProtocol, for message: some DataProtocol) -> Bool {
         switch self {
         case .p256(let k):
             guard let s = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
@@ -318,7 +318,7 @@ public enum PublicKey: @unchecked Sendable {
     }
 
     /// `SHA256:<unpadded base64>` — golang.org/x/crypto/ssh `FingerprintSHA256`, the DSSE `keyid` Chains writes.
-    public var keyID: String {
+    package var keyID: String {
         let digest = Data(SHA256.hash(data: sshWireFormat))
         var b64 = digest.base64EncodedString()
         while b64.hasSuffix("=") { b64.removeLast() }
@@ -327,15 +327,15 @@ public enum PublicKey: @unchecked Sendable {
 }
 
 /// Minimal PEM reading and writing.
-public enum PEM {
-    public struct Block: Sendable {
-        public var label: String
-        public var der: Data
+package enum PEM {
+    package struct Block: Sendable {
+        package var label: String
+        package var der: Data
     }
 
     struct NotPEM: Error {}
 
-    public static func blocks(in text: String) -> [Block] {
+    package static func blocks(in text: String) -> [Block] {
         var out: [Block] = []
         var label: String?
         var body = ""
@@ -359,7 +359,7 @@ public enum PEM {
         return first
     }
 
-    public static func encode(label: String, der: Data) -> String {
+    package static func encode(label: String, der: Data) -> String {
         let b64 = der.base64EncodedString()
         var lines: [String] = []
         var index = b64.startIndex
@@ -386,7 +386,7 @@ struct GivenSHA256Digest: Digest {
 extension Certificate.PublicKey {
     /// The whole DER SubjectPublicKeyInfo (what CT logs hash as the issuer key, and key IDs are made of); empty only
     /// if a key swift-certificates parsed could not be written back, which does not happen.
-    public var derSubjectPublicKeyInfo: Data {
+    package var derSubjectPublicKeyInfo: Data {
         var serializer = DER.Serializer()
         try? serializer.serialize(self)
         return Data(serializer.serializedBytes)

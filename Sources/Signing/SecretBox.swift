@@ -1,12 +1,12 @@
 /// NaCl `crypto_secretbox` (XSalsa20 + Poly1305), which the sigstore encrypted key format uses and swift-crypto
 /// does not provide. Small and direct; checked against the published NaCl vectors and PyNaCl in the tests.
-public enum SecretBox {
-    public static let keyLength = 32
-    public static let nonceLength = 24
-    public static let tagLength = 16
+package enum SecretBox {
+    package static let keyLength = 32
+    package static let nonceLength = 24
+    package static let tagLength = 16
 
     /// `tag || ciphertext`, as Go's `secretbox.Seal(nil, …)` returns it.
-    public static func seal(_ message: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8] {
+    package static func seal(_ message: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8] {
         precondition(nonce.count == nonceLength && key.count == keyLength)
         var stream = XSalsa20(key: key, nonce: nonce)
         let polyKey = stream.next(32)
@@ -16,7 +16,7 @@ public enum SecretBox {
     }
 
     /// Opens `tag || ciphertext`; nil when the tag does not verify (wrong key or damaged data).
-    public static func open(_ box: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8]? {
+    package static func open(_ box: [UInt8], nonce: [UInt8], key: [UInt8]) -> [UInt8]? {
         guard box.count >= tagLength, nonce.count == nonceLength, key.count == keyLength else { return nil }
         var stream = XSalsa20(key: key, nonce: nonce)
         let polyKey = stream.next(32)

@@ -6,32 +6,41 @@ import X509
 ///
 /// Signing is asynchronous because KMS and keyless signers make network calls; key signers answer at once (a
 /// synchronous `sign` satisfies the requirement).
-public protocol Signer: Sendable {
+package protocol Signer: Sendable {
     var publicKey: PublicKey { get }
     /// The signing certificate first, then the rest of its chain; nil for key signers. A keyless signer carries the
     /// short-lived Fulcio certificate here.
     var certificateChain: [Certificate]? { get }
     /// Where the key came from, for the summary (`x509.pem in /etc/signing-secrets`).
     var origin: String { get }
+    /// `publicKey.keyID`, the DSSE `keyid`: a signer that keeps its key computes it once (it hashes the key's SSH wire
+    /// form, about 15 µs, and the service names it for every artifact).
+    var keyID: String { get }
     func sign(_ message: Data) async throws -> Data
 }
 
-/// A signer over a private key held in memory.
-public struct KeySigner: Signer {
-    public let key: PrivateKey
-    public let hash: HashPolicy
-    public let origin: String
-    public let publicKey: PublicKey
-    public var certificateChain: [Certificate]? { nil }
+extension Signer {
+    package var keyID: String { publicKey.keyID }
+}
 
-    public init(key: PrivateKey, hash: HashPolicy, origin: String) {
+/// A signer over a private key held in memory.
+package struct KeySigner: Signer {
+    package let key: PrivateKey
+    package let hash: HashPolicy
+    package let origin: String
+    package let publicKey: PublicKey
+    package let keyID: String
+    package var certificateChain: [Certificate]? { nil }
+
+    package init(key: PrivateKey, hash: HashPolicy, origin: String) {
         self.key = key
         self.hash = hash
         self.origin = origin
         self.publicKey = key.publicKey
+        self.keyID = key.publicKey.keyID
     }
 
-    public func sign(_ message: Data) throws(SigningError) -> Data {
+    package func sign(_ message: Data) throws(SigningError) -> Data {
         do {
             return try key.sign(message, hash: hash)
         } catch {
@@ -41,23 +50,23 @@ public struct KeySigner: Signer {
 }
 
 /// PEM text of a certificate chain as Chains stores it: the leaf in `cert-*`, the rest in `chain-*`; "" for none.
-public enum CertificatePEM {
-    public static func leaf(_ chain: [Certificate]?) -> String {
+package enum CertificatePEM {
+    package static func leaf(_ chain: [Certificate]?) -> String {
         guard let first = chain?.first else { return "" }
         return pem([first])
     }
 
-    public static func rest(_ chain: [Certificate]?) -> String {
+    package static func rest(_ chain: [Certificate]?) -> String {
         guard let chain, chain.count > 1 else { return "" }
         return pem(Array(chain.dropFirst()))
     }
 
-    public static func pem(_ certificates: [Certificate]) -> String {
+    package static func pem(_ certificates: [Certificate]) -> String {
         certificates.compactMap { try? $0.serializeAsPEM().pemString }.map { $0 + "\n" }.joined()
     }
 
     /// DER of the leaf, for sigstore bundles.
-    public static func leafDER(_ chain: [Certificate]?) -> Data? {
+    package static func leafDER(_ chain: [Certificate]?) -> Data? {
         guard let first = chain?.first else { return nil }
         var serializer = DER.Serializer()
         guard (try? serializer.serialize(first)) != nil else { return nil }
@@ -66,11 +75,11 @@ public enum CertificatePEM {
 }
 
 /// DSSE (Dead Simple Signing Envelope) as Chains writes it for in-toto payloads.
-public enum DSSE {
-    public static let inTotoPayloadType = "application/vnd.in-toto+json"
+package enum DSSE {
+    package static let inTotoPayloadType = "application/vnd.in-toto+json"
 
     /// Pre-Authentication Encoding: `DSSEv1 <len(type)> <type> <len(body)> <body>`.
-    public static func pae(payloadType: String, payload: Data) -> Data {
+    package static func pae(payloadType: String, payload: Data) -> Data {
         var out = Data("DSSEv1 \(payloadType.utf8.count) \(payloadType) \(payload.count) ".utf8)
         out.append(payload)
         return out
@@ -78,23 +87,23 @@ public enum DSSE {
 
     /// Signs `payload` and returns the envelope JSON, with Go's field order:
     /// `{"payloadType":…,"payload":…,"signatures":[{"keyid":…,"sig":…}]}`.
-    public static func sign(
+    package static func sign(
         payload: Data, payloadType: String = inTotoPayloadType, signer: any Signer
     ) async throws -> Data {
         let signature = try await signer.sign(pae(payloadType: payloadType, payload: payload))
-        return envelope(payload: payload, payloadType: payloadType, keyID: signer.publicKey.keyID, signature: signature)
+        return envelope(payload: payload, payloadType: payloadType, keyID: signer.keyID, signature: signature)
     }
 
     /// The same, synchronously, for a key held in memory.
-    public static func sign(
+    package static func sign(
         payload: Data, payloadType: String = inTotoPayloadType, signer: KeySigner
     ) throws(SigningError) -> Data {
         let signature = try signer.sign(pae(payloadType: payloadType, payload: payload))
-        return envelope(payload: payload, payloadType: payloadType, keyID: signer.publicKey.keyID, signature: signature)
+        return envelope(payload: payload, payloadType: payloadType, keyID: signer.keyID, signature: signature)
     }
 
     /// The envelope JSON for a signature over `pae(payloadType, payload)`.
-    public static func envelope(payload: Data, payloadType: String, keyID: String, signature: Data) -> Data {
+    package static func envelope(payload: Data, payloadType: String, keyID: String, signature: Data) -> Data {
         var json = #"{"payloadType":"# + quoted(payloadType)
         json += #","payload":""# + payload.base64EncodedString() + "\""
         json += #","signatures":[{"keyid":"# + quoted(keyID)
@@ -122,18 +131,18 @@ public enum DSSE {
         return out + "\""
     }
 
-    public struct Envelope: Codable, Sendable {
-        public struct Signature: Codable, Sendable {
-            public var keyid: String?
-            public var sig: String
+    package struct Envelope: Codable, Sendable {
+        package struct Signature: Codable, Sendable {
+            package var keyid: String?
+            package var sig: String
         }
-        public var payloadType: String
-        public var payload: String
-        public var signatures: [Signature]
+        package var payloadType: String
+        package var payload: String
+        package var signatures: [Signature]
     }
 
     /// Verifies an envelope with a public key; returns the payload bytes when a signature verifies.
-    public static func verify(envelope data: Data, publicKey: PublicKey) -> Data? {
+    package static func verify(envelope data: Data, publicKey: PublicKey) -> Data? {
         guard let envelope = try? JSONDecoder().decode(Envelope.self, from: data),
             let payload = decodeBase64(envelope.payload)
         else { return nil }

@@ -2,22 +2,22 @@ import Foundation
 
 /// The signing-secrets directory (what the controller mounts at `/etc/signing-secrets`): `x509.pem`, or
 /// `cosign.key` + `cosign.password`, chosen in Chains' order (x509.pem first).
-public enum SigningSecrets {
-    public static let x509File = "x509.pem"
-    public static let x509PublicFile = "x509.pub"
-    public static let cosignKeyFile = "cosign.key"
-    public static let cosignPasswordFile = "cosign.password"
-    public static let cosignPublicFile = "cosign.pub"
+package enum SigningSecrets {
+    package static let x509File = "x509.pem"
+    package static let x509PublicFile = "x509.pub"
+    package static let cosignKeyFile = "cosign.key"
+    package static let cosignPasswordFile = "cosign.password"
+    package static let cosignPublicFile = "cosign.pub"
 
     /// Whether `directory` holds a key file (x509.pem or cosign.key).
-    public static func hasKey(in directory: URL) -> Bool {
+    package static func hasKey(in directory: URL) -> Bool {
         let fm = FileManager.default
         return fm.fileExists(atPath: directory.appendingPathComponent(x509File).path)
             || fm.fileExists(atPath: directory.appendingPathComponent(cosignKeyFile).path)
     }
 
     /// Loads the key signer from `directory`. Errors name the file and say what to do.
-    public static func loadSigner(from directory: URL) throws(SigningError) -> KeySigner {
+    package static func loadSigner(from directory: URL) throws(SigningError) -> KeySigner {
         let fm = FileManager.default
         let x509 = directory.appendingPathComponent(x509File)
         if fm.isReadableFile(atPath: x509.path) {
@@ -63,7 +63,7 @@ public enum SigningSecrets {
 
     /// Writes an ECDSA P-256 (or other) `x509.pem`, readable by the owner only, and its public key as
     /// `x509.pub` (for `cosign verify --key`; nothing reads it back).
-    public static func writeX509(_ key: PrivateKey, to directory: URL) throws -> URL {
+    package static func writeX509(_ key: PrivateKey, to directory: URL) throws -> URL {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = directory.appendingPathComponent(x509File)
         try writePrivate(Data(key.pkcs8PEM.utf8), to: url)
@@ -72,7 +72,7 @@ public enum SigningSecrets {
     }
 
     /// Writes `cosign.key`, `cosign.pub` and `cosign.password`, as `cosign generate-key-pair` would.
-    public static func writeCosign(_ key: PrivateKey, password: Data, to directory: URL) throws -> [URL] {
+    package static func writeCosign(_ key: PrivateKey, password: Data, to directory: URL) throws -> [URL] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let keyURL = directory.appendingPathComponent(cosignKeyFile)
         let pubURL = directory.appendingPathComponent(cosignPublicFile)

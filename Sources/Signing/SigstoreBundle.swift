@@ -4,53 +4,53 @@ import Foundation
 /// A sigstore bundle v0.3 (`application/vnd.dev.sigstore.bundle.v0.3+json`), as protojson: camelCase names,
 /// int64 values as strings, bytes as standard base64. Built in this one place for every bundle we write; the
 /// keyless work moves it into its own module.
-public struct SigstoreBundle: Codable, Sendable, Equatable {
-    public static let mediaTypeV03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
+package struct SigstoreBundle: Codable, Sendable, Equatable {
+    package static let mediaTypeV03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
-    public struct VerificationMaterial: Codable, Sendable, Equatable {
-        public struct PublicKeyHint: Codable, Sendable, Equatable { public var hint: String }
-        public struct RawBytes: Codable, Sendable, Equatable { public var rawBytes: String }
-        public var publicKey: PublicKeyHint?
-        public var certificate: RawBytes?
-        public var tlogEntries: [TransparencyLogEntry]
+    package struct VerificationMaterial: Codable, Sendable, Equatable {
+        package struct PublicKeyHint: Codable, Sendable, Equatable { package var hint: String }
+        package struct RawBytes: Codable, Sendable, Equatable { package var rawBytes: String }
+        package var publicKey: PublicKeyHint?
+        package var certificate: RawBytes?
+        package var tlogEntries: [TransparencyLogEntry]
         /// RFC 3161 timestamps over the signature; absent when there are none.
-        public var timestampVerificationData: TimestampVerificationData?
+        package var timestampVerificationData: TimestampVerificationData?
     }
 
     /// `timestampVerificationData`: each `signedTimestamp` is a DER RFC 3161 `TimeStampResponse`, base64.
-    public struct TimestampVerificationData: Codable, Sendable, Equatable {
-        public struct RFC3161: Codable, Sendable, Equatable { public var signedTimestamp: String }
-        public var rfc3161Timestamps: [RFC3161]
+    package struct TimestampVerificationData: Codable, Sendable, Equatable {
+        package struct RFC3161: Codable, Sendable, Equatable { package var signedTimestamp: String }
+        package var rfc3161Timestamps: [RFC3161]
     }
 
-    public struct Envelope: Codable, Sendable, Equatable {
-        public struct Signature: Codable, Sendable, Equatable {
-            public var sig: String
-            public var keyid: String?
+    package struct Envelope: Codable, Sendable, Equatable {
+        package struct Signature: Codable, Sendable, Equatable {
+            package var sig: String
+            package var keyid: String?
         }
-        public var payload: String
-        public var payloadType: String
-        public var signatures: [Signature]
+        package var payload: String
+        package var payloadType: String
+        package var signatures: [Signature]
     }
 
     /// A signature over an artifact's bytes (what `hashedrekord` logs).
-    public struct MessageSignature: Codable, Sendable, Equatable {
-        public struct MessageDigest: Codable, Sendable, Equatable {
-            public var algorithm: String
-            public var digest: String
+    package struct MessageSignature: Codable, Sendable, Equatable {
+        package struct MessageDigest: Codable, Sendable, Equatable {
+            package var algorithm: String
+            package var digest: String
         }
-        public var messageDigest: MessageDigest
-        public var signature: String
+        package var messageDigest: MessageDigest
+        package var signature: String
     }
 
-    public var mediaType: String
-    public var verificationMaterial: VerificationMaterial
-    public var messageSignature: MessageSignature?
-    public var dsseEnvelope: Envelope?
+    package var mediaType: String
+    package var verificationMaterial: VerificationMaterial
+    package var messageSignature: MessageSignature?
+    package var dsseEnvelope: Envelope?
 
     /// A bundle for a signature over `message` (a simplesigning payload), made by `publicKeyDER` or by the
     /// certificate `certificateDER`.
-    public init(
+    package init(
         message: Data, signature: Data, publicKeyDER: Data, certificateDER: Data?,
         tlogEntries: [TransparencyLogEntry] = [], timestamps: [Data] = []
     ) {
@@ -84,7 +84,7 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
 
     /// A bundle for a DSSE envelope with one signature, made by `publicKeyDER` (hinted by its SHA-256) or by the
     /// certificate `certificateDER` (a keyless signer's leaf), with the log entries of that signature.
-    public init(
+    package init(
         envelope json: Data, publicKeyDER: Data, certificateDER: Data?, tlogEntries: [TransparencyLogEntry] = [],
         timestamps: [Data] = []
     ) throws(SigningError) {
@@ -104,7 +104,7 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
 
     /// Canonical bytes: sorted keys, no escaped slashes — the same bundle always has the same digest, so a retry
     /// finds the referrer it already pushed.
-    public func serialized() -> Data {
+    package func serialized() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding these value types cannot fail.
@@ -113,27 +113,27 @@ public struct SigstoreBundle: Codable, Sendable, Equatable {
 }
 
 /// One transparency-log entry as a bundle carries it (`dev.sigstore.rekor.v1.TransparencyLogEntry`).
-public struct TransparencyLogEntry: Codable, Sendable, Equatable {
-    public struct LogID: Codable, Sendable, Equatable { public var keyId: String }
-    public struct KindVersion: Codable, Sendable, Equatable {
-        public var kind: String
-        public var version: String
+package struct TransparencyLogEntry: Codable, Sendable, Equatable {
+    package struct LogID: Codable, Sendable, Equatable { package var keyId: String }
+    package struct KindVersion: Codable, Sendable, Equatable {
+        package var kind: String
+        package var version: String
     }
-    public struct InclusionPromise: Codable, Sendable, Equatable { public var signedEntryTimestamp: String }
-    public struct InclusionProof: Codable, Sendable, Equatable {
-        public struct Checkpoint: Codable, Sendable, Equatable {
-            public var envelope: String
-            public init(envelope: String) { self.envelope = envelope }
+    package struct InclusionPromise: Codable, Sendable, Equatable { package var signedEntryTimestamp: String }
+    package struct InclusionProof: Codable, Sendable, Equatable {
+        package struct Checkpoint: Codable, Sendable, Equatable {
+            package var envelope: String
+            package init(envelope: String) { self.envelope = envelope }
         }
-        public var logIndex: String
+        package var logIndex: String
         /// Base64, as protojson writes bytes.
-        public var rootHash: String
-        public var treeSize: String
-        public var hashes: [String]
+        package var rootHash: String
+        package var treeSize: String
+        package var hashes: [String]
         /// Always written by us; absent in some v0.1 bundles of other clients.
-        public var checkpoint: Checkpoint?
+        package var checkpoint: Checkpoint?
 
-        public init(logIndex: String, rootHash: String, treeSize: String, hashes: [String], checkpoint: Checkpoint?) {
+        package init(logIndex: String, rootHash: String, treeSize: String, hashes: [String], checkpoint: Checkpoint?) {
             self.logIndex = logIndex
             self.rootHash = rootHash
             self.treeSize = treeSize
@@ -142,15 +142,15 @@ public struct TransparencyLogEntry: Codable, Sendable, Equatable {
         }
     }
 
-    public var logIndex: String
-    public var logId: LogID
-    public var kindVersion: KindVersion
-    public var integratedTime: String
-    public var inclusionPromise: InclusionPromise?
-    public var inclusionProof: InclusionProof?
-    public var canonicalizedBody: String
+    package var logIndex: String
+    package var logId: LogID
+    package var kindVersion: KindVersion
+    package var integratedTime: String
+    package var inclusionPromise: InclusionPromise?
+    package var inclusionProof: InclusionProof?
+    package var canonicalizedBody: String
 
-    public init(
+    package init(
         logIndex: Int64, logID: Data, kind: String, version: String, integratedTime: Int64,
         signedEntryTimestamp: Data?, inclusionProof: InclusionProof?, canonicalizedBody: Data
     ) {

@@ -4,11 +4,11 @@ import Signing
 import X509
 
 /// What a bundle is checked against: the artifact's bytes, or only its SHA-256 digest.
-public enum BundleArtifact: Sendable {
+package enum BundleArtifact: Sendable {
     case bytes(Data)
     case sha256(Data)
 
-    public var digest: Data {
+    package var digest: Data {
         switch self {
         case .bytes(let data): return Data(SHA256.hash(data: data))
         case .sha256(let digest): return digest
@@ -17,18 +17,18 @@ public enum BundleArtifact: Sendable {
 }
 
 /// Who must have signed a bundle: a key (`--key`), or a keyless identity.
-public enum BundleAuthority: Sendable {
+package enum BundleAuthority: Sendable {
     case key(PublicKey)
     case keyless(identity: IdentityMatch, issuer: IdentityMatch)
 }
 
 /// A bundle that passed: who signed it, when the log says, and the verified statement for DSSE bundles.
-public struct VerifiedBundle: Sendable {
-    public var mediaType: String
-    public var signer: String
-    public var integratedTime: Date
-    public var logIndex: Int64
-    public var statement: Data?
+package struct VerifiedBundle: Sendable {
+    package var mediaType: String
+    package var signer: String
+    package var integratedTime: Date
+    package var logIndex: Int64
+    package var statement: Data?
 }
 
 /// Sigstore bundle verification (v0.1–v0.3; message signature or DSSE; `hashedrekord`, `dsse` and `intoto` log
@@ -37,7 +37,7 @@ public struct VerifiedBundle: Sendable {
 /// (chain to a Fulcio CA, SCT, identity, issuer) or the key is the one given, the signature verifies over the
 /// artifact (or the DSSE envelope, whose statement must name the artifact's digest), and the log entry records this
 /// very signature, verifier and content. Rekor v2 entries and RFC 3161 timestamps are not served (refused).
-public enum BundleVerifier {
+package enum BundleVerifier {
     static let mediaTypes: [String: Int] = [
         "application/vnd.dev.sigstore.bundle+json;version=0.1": 1,
         "application/vnd.dev.sigstore.bundle+json;version=0.2": 2,
@@ -45,7 +45,7 @@ public enum BundleVerifier {
         "application/vnd.dev.sigstore.bundle.v0.3+json": 3,
     ]
 
-    public static func verify(
+    package static func verify(
         _ data: Data, artifact: BundleArtifact, authority: BundleAuthority, trustedRoot: TrustedRoot,
         now: Date = Date()
     ) async throws(CertificateCheckError) -> VerifiedBundle {

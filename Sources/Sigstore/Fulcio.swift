@@ -7,32 +7,32 @@ import X509
 
 /// Fulcio refused, failed, or answered something we do not accept. Names the address and the API; never the
 /// token.
-public struct FulcioError: Error, Sendable, CustomStringConvertible {
-    public var address: String
-    public var status: Int?
-    public var reason: String
+package struct FulcioError: Error, Sendable, CustomStringConvertible {
+    package var address: String
+    package var status: Int?
+    package var reason: String
     /// 5xx and 429: Fulcio may answer later. 4xx (a refused token, a bad key): it will not.
-    public var isRetryable: Bool { status.map(HTTPStatusRule.isRetryable) ?? false }
+    package var isRetryable: Bool { status.map(HTTPStatusRule.isRetryable) ?? false }
 
-    public init(address: String, status: Int?, reason: String) {
+    package init(address: String, status: Int?, reason: String) {
         self.address = address
         self.status = status
         self.reason = reason
     }
-    public var description: String {
+    package var description: String {
         "Fulcio \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason
     }
 }
 
 /// A Fulcio client: a short-lived certificate for an ephemeral key, for the identity in an OIDC token. Asks the v2
 /// API (`POST /api/v2/signingCert`) and falls back to v1 when v2 is not there (404/405).
-public struct FulcioClient: Sendable {
-    public var address: URL
+package struct FulcioClient: Sendable {
+    package var address: URL
     let transport: any HTTPTransport
     /// When given, the chain must end in one of its Fulcio CAs.
-    public var trustedRoot: TrustedRoot?
+    package var trustedRoot: TrustedRoot?
 
-    public init(address: URL, transport: any HTTPTransport, trustedRoot: TrustedRoot? = nil) {
+    package init(address: URL, transport: any HTTPTransport, trustedRoot: TrustedRoot? = nil) {
         self.address = address
         self.transport = transport
         self.trustedRoot = trustedRoot
@@ -40,7 +40,7 @@ public struct FulcioClient: Sendable {
 
     /// The leaf first, then its chain. Checks that the leaf certifies `key` and that each certificate is signed by
     /// the next.
-    public func certificate(
+    package func certificate(
         for key: P256.Signing.PrivateKey, token: IdentityToken
     ) async throws -> [Certificate] {
         let challenge = try token.challenge()

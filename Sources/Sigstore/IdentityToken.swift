@@ -2,42 +2,42 @@ import Foundation
 import Signing
 
 /// Why an identity token cannot be used. Names where the token came from; never holds the token.
-public struct IdentityTokenError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct IdentityTokenError: Error, Sendable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         case unavailable, malformed, expired, wrongAudience, unverifiedEmail, providerUnknown, notBuilt
     }
-    public var code: Code
+    package var code: Code
     /// The provider and where it looked (`filesystem /var/run/sigstore/cosign/oidc-token`).
-    public var source: String
-    public var reason: String
+    package var source: String
+    package var reason: String
     /// The source may answer later (an agent restarting, a workload not registered yet, a token service's 5xx).
-    public var isRetryable: Bool
+    package var isRetryable: Bool
 
-    public init(_ code: Code, source: String, reason: String, isRetryable: Bool = false) {
+    package init(_ code: Code, source: String, reason: String, isRetryable: Bool = false) {
         self.code = code
         self.source = source
         self.reason = reason
         self.isRetryable = isRetryable
     }
 
-    public var description: String { "identity token from \(source): \(reason)" }
+    package var description: String { "identity token from \(source): \(reason)" }
 }
 
 /// An OIDC identity token (a JWT) for Fulcio, with the claims read from it. The signature is not checked here:
 /// Fulcio checks it; we check what would make Fulcio refuse, so the error is ours and clear.
-public struct IdentityToken: Sendable, CustomStringConvertible {
+package struct IdentityToken: Sendable, CustomStringConvertible {
     /// The compact JWT. Never logged or printed: `description` leaves it out.
-    public let raw: String
-    public let issuer: String
-    public let subject: String
-    public let audiences: [String]
-    public let expiry: Date?
-    public let email: String?
-    public let emailVerified: Bool
+    package let raw: String
+    package let issuer: String
+    package let subject: String
+    package let audiences: [String]
+    package let expiry: Date?
+    package let email: String?
+    package let emailVerified: Bool
     /// The provider that gave it (`filesystem`, `envvar`, `github-actions`, …) and where it looked.
-    public let source: String
+    package let source: String
 
-    public init(jwt: String, source: String) throws(IdentityTokenError) {
+    package init(jwt: String, source: String) throws(IdentityTokenError) {
         let text = jwt.trimmingCharacters(in: .whitespacesAndNewlines)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let payload = PublicKey.base64URL(String(parts[1])),
@@ -67,7 +67,7 @@ public struct IdentityToken: Sendable, CustomStringConvertible {
     }
 
     /// What Fulcio asks the proof of possession to sign: the verified `email` for email identities, else `sub`.
-    public func challenge() throws(IdentityTokenError) -> String {
+    package func challenge() throws(IdentityTokenError) -> String {
         if let email {
             guard emailVerified else {
                 throw IdentityTokenError(
@@ -82,7 +82,7 @@ public struct IdentityToken: Sendable, CustomStringConvertible {
     }
 
     /// Refuses, before Fulcio is called, a token Fulcio would refuse: expired, or not for `audience`.
-    public func check(audience: String, now: Date) throws(IdentityTokenError) {
+    package func check(audience: String, now: Date) throws(IdentityTokenError) {
         if let expiry, expiry <= now {
             throw IdentityTokenError(
                 .expired, source: source,
@@ -99,7 +99,7 @@ public struct IdentityToken: Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         "token from \(source) (iss \(issuer), sub \(subject)\(expiry.map { ", expires \(ISO8601DateFormatter().string(from: $0))" } ?? ""))"
     }
 }

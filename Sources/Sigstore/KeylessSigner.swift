@@ -5,25 +5,27 @@ import Signing
 import X509
 
 /// A signer holding an ephemeral P-256 key and the Fulcio certificate for it.
-public struct EphemeralSigner: Signer {
+package struct EphemeralSigner: Signer {
     let key: P256.Signing.PrivateKey
-    public let publicKey: PublicKey
-    public let certificateChain: [Certificate]?
-    public let origin: String
+    package let publicKey: PublicKey
+    package let certificateChain: [Certificate]?
+    package let origin: String
     /// The certificate's identity, for the summary (the SAN: a SPIFFE ID, a Kubernetes ServiceAccount URI, an email).
-    public let identity: String
-    public let notAfter: Date
+    package let identity: String
+    package let notAfter: Date
+    package let keyID: String
 
     init(key: P256.Signing.PrivateKey, chain: [Certificate], fulcio: String, tokenSource: String) {
         self.key = key
         self.publicKey = .p256(key.publicKey)
+        self.keyID = publicKey.keyID
         self.certificateChain = chain
         self.notAfter = chain[0].notValidAfter
         self.identity = KeylessVerifier.identities(of: chain[0]).first ?? "\(chain[0].subject)"
         self.origin = "a Fulcio certificate for \(identity) from \(fulcio) (token: \(tokenSource))"
     }
 
-    public func sign(_ message: Data) throws -> Data {
+    package func sign(_ message: Data) throws -> Data {
         try key.signature(for: message).derRepresentation
     }
 }
@@ -31,23 +33,23 @@ public struct EphemeralSigner: Signer {
 /// Keyless signing as a controller needs it: one certificate shared by every run while comfortable validity remains
 /// (Chains asks for a token and a certificate for every run and retry), one Fulcio request in flight however many
 /// runs ask at once, a fresh token read for each new certificate (projected tokens rotate).
-public actor KeylessCertificates {
+package actor KeylessCertificates {
     let fulcio: FulcioClient
     let providers: [any IdentityTokenProvider]
     let now: @Sendable () -> Date
     var current: EphemeralSigner?
     var inFlight: Task<EphemeralSigner, any Error>?
     /// For benchmarks and tests: tokens read and certificates asked for.
-    public private(set) var tokenFetches = 0
-    public private(set) var fulcioCalls = 0
+    package private(set) var tokenFetches = 0
+    package private(set) var fulcioCalls = 0
     /// Whether certificates are checked against a trusted root's Fulcio CAs (else only for their links).
-    public nonisolated var checksTrustedRoot: Bool { fulcio.trustedRoot != nil }
+    package nonisolated var checksTrustedRoot: Bool { fulcio.trustedRoot != nil }
     /// `signers.x509.fulcio.issuer` when set: a token from another issuer is named in a warning (Fulcio decides by
     /// the token's own `iss`; Chains uses the setting only for interactive flows).
     let expectedIssuer: String?
-    public private(set) var warnings: [String] = []
+    package private(set) var warnings: [String] = []
 
-    public init(
+    package init(
         fulcio: FulcioClient, providers: [any IdentityTokenProvider], expectedIssuer: String? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -71,7 +73,7 @@ public actor KeylessCertificates {
     var lastFailureAt = Date.distantPast
     static let failureMemory: TimeInterval = 10
 
-    public func signer() async throws -> EphemeralSigner {
+    package func signer() async throws -> EphemeralSigner {
         if let current, comfortable(current) { return current }
         if let inFlight { return try await inFlight.value }
         if let lastFailure, now().timeIntervalSince(lastFailureAt) < Self.failureMemory { throw lastFailure }
@@ -113,7 +115,7 @@ public actor KeylessCertificates {
     /// the same SAN identities and OIDC issuer as `current`'s certificate; a path (RFC 5280 and Fulcio's leaf
     /// profile, judged when it was issued) to a Fulcio CA of the trusted root valid then, with an SCT of its CT
     /// logs; with no trusted root, to the CA that issued `current`. Throws why not.
-    public nonisolated func checkEarlier(
+    package nonisolated func checkEarlier(
         _ chain: [Certificate], current: [Certificate]
     ) async throws(CertificateCheckError) {
         guard let leaf = chain.first, let ours = current.first else {

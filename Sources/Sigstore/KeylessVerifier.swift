@@ -7,11 +7,11 @@ import SwiftASN1
 
 /// A value to match: exactly, or by a regular expression (matched anywhere, as cosign's Go `regexp` does; anchor
 /// it with `^…$`).
-public enum IdentityMatch: Sendable, CustomStringConvertible {
+package enum IdentityMatch: Sendable, CustomStringConvertible {
     case exact(String)
     case pattern(String)
 
-    public func matches(_ value: String) -> Bool {
+    package func matches(_ value: String) -> Bool {
         switch self {
         case .exact(let expected): return value == expected
         case .pattern(let pattern):
@@ -20,7 +20,7 @@ public enum IdentityMatch: Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .exact(let s): return s
         case .pattern(let p): return "/\(p)/"
@@ -30,12 +30,12 @@ public enum IdentityMatch: Sendable, CustomStringConvertible {
 
 /// Who a keyless signature must come from, and what it must chain to: `--certificate-identity`,
 /// `--certificate-oidc-issuer` (or their `-regexp` forms) and `--trusted-root`.
-public struct KeylessPolicy: Sendable {
-    public var identity: IdentityMatch
-    public var issuer: IdentityMatch
-    public var trustedRoot: TrustedRoot
+package struct KeylessPolicy: Sendable {
+    package var identity: IdentityMatch
+    package var issuer: IdentityMatch
+    package var trustedRoot: TrustedRoot
 
-    public init(identity: IdentityMatch, issuer: IdentityMatch, trustedRoot: TrustedRoot) {
+    package init(identity: IdentityMatch, issuer: IdentityMatch, trustedRoot: TrustedRoot) {
         self.identity = identity
         self.issuer = issuer
         self.trustedRoot = trustedRoot
@@ -43,22 +43,22 @@ public struct KeylessPolicy: Sendable {
 }
 
 /// A keyless signer whose certificate passed every check.
-public struct VerifiedSigner: Sendable {
-    public var identity: String
-    public var issuer: String
+package struct VerifiedSigner: Sendable {
+    package var identity: String
+    package var issuer: String
     /// When the log recorded the signature: the time the certificate was judged at.
-    public var integratedTime: Date
-    public var logIndex: Int64
+    package var integratedTime: Date
+    package var logIndex: Int64
     /// The leaf's key: the signature is checked with it.
-    public var publicKey: PublicKey
+    package var publicKey: PublicKey
 }
 
 /// Verification of a Fulcio certificate as sigstore clients do it: the log entry proves when the signature was made
 /// (its SET, and its inclusion proof up to a signed checkpoint when there is one); at that time the chain must lead
 /// to a Fulcio CA of the trusted root, the leaf must carry an SCT of its CT logs, and its identity and issuer must
 /// match the policy. The caller checks the signature with `publicKey` and the entry's body against the content.
-public enum KeylessVerifier {
-    public static func verify(
+package enum KeylessVerifier {
+    package static func verify(
         leaf: Certificate, chain: [Certificate], entry: RekorEntry?, policy: KeylessPolicy,
         requireInclusionProof: Bool = true
     ) async throws(CertificateCheckError) -> VerifiedSigner {
@@ -123,7 +123,7 @@ public enum KeylessVerifier {
     }
 
     /// The SAN values Fulcio writes: URIs (SPIFFE IDs, Kubernetes ServiceAccounts, CI workflows) and emails.
-    public static func identities(of certificate: Certificate) -> [String] {
+    package static func identities(of certificate: Certificate) -> [String] {
         guard let names = try? certificate.extensions.subjectAlternativeNames else { return [] }
         return names.compactMap { name in
             switch name {
@@ -135,7 +135,7 @@ public enum KeylessVerifier {
     }
 
     /// The OIDC issuer: `1.3.6.1.4.1.57264.1.8` (a DER UTF8String), else the deprecated `.1.1` (raw bytes).
-    public static func oidcIssuer(of certificate: Certificate) -> String? {
+    package static func oidcIssuer(of certificate: Certificate) -> String? {
         if let v2 = certificate.extensions.first(where: { $0.oid == [1, 3, 6, 1, 4, 1, 57264, 1, 8] }),
             let text = try? ASN1UTF8String(derEncoded: v2.value)
         {
@@ -171,7 +171,7 @@ struct FulcioLeafPolicy: VerifierPolicy {
 
 extension RekorEntry {
     /// An entry as a sigstore bundle carries it (`verificationMaterial.tlogEntries[]`).
-    public init(bundled entry: TransparencyLogEntry, logURL: String = "") throws(CertificateCheckError) {
+    package init(bundled entry: TransparencyLogEntry, logURL: String = "") throws(CertificateCheckError) {
         guard let index = Int64(entry.logIndex), let time = Int64(entry.integratedTime),
             let logID = Data(base64Encoded: entry.logId.keyId),
             let body = Data(base64Encoded: entry.canonicalizedBody)
@@ -185,7 +185,7 @@ extension RekorEntry {
     }
 
     /// An entry from cosign's `dev.sigstore.cosign/bundle` layer annotation: the SET and what it signs, no proof.
-    public init(cosignBundle json: String) throws(CertificateCheckError) {
+    package init(cosignBundle json: String) throws(CertificateCheckError) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
             let set = (object["SignedEntryTimestamp"] as? String).flatMap({ Data(base64Encoded: $0) }),
             let payload = object["Payload"] as? [String: Any],

@@ -5,19 +5,19 @@ import Signing
 /// and id, the canonicalized body, the inclusion proof with its checkpoint; Rekor v1's promise and integrated time
 /// when the log gives them), where the log is, and how Tekton Chains names it on the run. Rekor v1's `RekorEntry`
 /// is one source (`RekorEntry.logEntry`); a log without promises or integrated times (Rekor v2) leaves them nil.
-public struct LogEntry: Sendable, Equatable {
+package struct LogEntry: Sendable, Equatable {
     /// The entry as a sigstore bundle carries it.
-    public var bundleEntry: TransparencyLogEntry
+    package var bundleEntry: TransparencyLogEntry
     /// The log's address.
-    public var logURL: String
+    package var logURL: String
     /// The value for `chains.tekton.dev/transparency` (Rekor v1: `<url>/api/v1/log/entries?logIndex=N`).
-    public var annotationValue: String
+    package var annotationValue: String
     /// When the log says it integrated the entry (Rekor v1); nil for a log that gives no time.
-    public var integratedTime: Int64?
+    package var integratedTime: Int64?
     /// cosign's `dev.sigstore.cosign/bundle` layer annotation, for an entry with a promise (a v1 SET); nil without.
-    public var cosignBundleAnnotation: String?
+    package var cosignBundleAnnotation: String?
 
-    public init(
+    package init(
         bundleEntry: TransparencyLogEntry, logURL: String, annotationValue: String, integratedTime: Int64?,
         cosignBundleAnnotation: String?
     ) {
@@ -29,14 +29,14 @@ public struct LogEntry: Sendable, Equatable {
     }
 
     /// `hashedrekord`, `dsse`, …
-    public var kind: String { bundleEntry.kindVersion.kind }
-    public var logIndex: Int64 { Int64(bundleEntry.logIndex) ?? -1 }
-    public var canonicalizedBody: Data { Data(base64Encoded: bundleEntry.canonicalizedBody) ?? Data() }
+    package var kind: String { bundleEntry.kindVersion.kind }
+    package var logIndex: Int64 { Int64(bundleEntry.logIndex) ?? -1 }
+    package var canonicalizedBody: Data { Data(base64Encoded: bundleEntry.canonicalizedBody) ?? Data() }
 }
 
 extension RekorEntry {
     /// The log-neutral form of this Rekor v1 entry.
-    public var logEntry: LogEntry {
+    package var logEntry: LogEntry {
         LogEntry(
             bundleEntry: bundleEntry, logURL: logURL, annotationValue: annotationValue, integratedTime: integratedTime,
             cosignBundleAnnotation: cosignBundleAnnotation)

@@ -3,15 +3,15 @@ import Foundation
 import Signing
 
 /// RFC 6962 / RFC 9162 Merkle tree hashing: what a transparency log's inclusion proofs are checked with.
-public enum Merkle {
-    public static func leafHash(_ data: Data) -> Data { Data(SHA256.hash(data: Data([0]) + data)) }
-    public static func nodeHash(_ left: Data, _ right: Data) -> Data {
+package enum Merkle {
+    package static func leafHash(_ data: Data) -> Data { Data(SHA256.hash(data: Data([0]) + data)) }
+    package static func nodeHash(_ left: Data, _ right: Data) -> Data {
         Data(SHA256.hash(data: Data([1]) + left + right))
     }
 
     /// The root an inclusion proof leads to (RFC 9162 §2.1.3.2), or nil when the proof has the wrong shape for
     /// `index` in a tree of `size` leaves.
-    public static func root(fromInclusionProof proof: [Data], index: UInt64, size: UInt64, leafHash: Data) -> Data? {
+    package static func root(fromInclusionProof proof: [Data], index: UInt64, size: UInt64, leafHash: Data) -> Data? {
         guard index < size else { return nil }
         var fn = index
         var sn = size - 1
@@ -37,13 +37,13 @@ public enum Merkle {
 }
 
 /// RFC 8785 (JCS) canonical JSON for the values a log signs: objects with sorted keys, strings, integers.
-public enum CanonicalJSON: Sendable, Equatable {
+package enum CanonicalJSON: Sendable, Equatable {
     case string(String)
     case integer(Int64)
     case object([String: CanonicalJSON])
     case array([CanonicalJSON])
 
-    public var serialized: Data { Data(text.utf8) }
+    package var serialized: Data { Data(text.utf8) }
 
     var text: String {
         switch self {
@@ -77,21 +77,21 @@ public enum CanonicalJSON: Sendable, Equatable {
 }
 
 /// A transparency log checkpoint: a signed note (C2SP signed-note) whose text is `origin\nsize\nbase64 root\n…`.
-public struct Checkpoint: Sendable, Equatable {
-    public struct Signature: Sendable, Equatable {
-        public var name: String
+package struct Checkpoint: Sendable, Equatable {
+    package struct Signature: Sendable, Equatable {
+        package var name: String
         /// The first 4 bytes of SHA-256 of the signer's DER public key.
-        public var keyHint: Data
-        public var signature: Data
+        package var keyHint: Data
+        package var signature: Data
     }
-    public var origin: String
-    public var size: UInt64
-    public var rootHash: Data
+    package var origin: String
+    package var size: UInt64
+    package var rootHash: Data
     /// The signed text: everything before the blank line, with its final newline.
-    public var text: String
-    public var signatures: [Signature]
+    package var text: String
+    package var signatures: [Signature]
 
-    public init(parsing envelope: String) throws(CertificateCheckError) {
+    package init(parsing envelope: String) throws(CertificateCheckError) {
         guard let split = envelope.range(of: "\n\n") else {
             throw CertificateCheckError("the checkpoint has no signature block")
         }
@@ -116,14 +116,14 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     /// Whether a signature line whose key hint matches `publicKeyDER` verifies over the text.
-    public func isSigned(by publicKeyDER: Data) -> Bool {
+    package func isSigned(by publicKeyDER: Data) -> Bool {
         let hint = Data(SHA256.hash(data: publicKeyDER)).prefix(4)
         guard let key = try? PublicKey(der: publicKeyDER) else { return false }
         return signatures.contains { $0.keyHint == hint && key.isValidSignature($0.signature, for: Data(text.utf8)) }
     }
 
     /// A checkpoint signed by `sign`: what a log (our Rekor simulator) publishes.
-    public static func envelope(
+    package static func envelope(
         origin: String, size: UInt64, rootHash: Data, name: String, publicKeyDER: Data,
         sign: (Data) throws -> Data
     ) rethrows -> String {

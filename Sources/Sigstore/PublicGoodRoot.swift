@@ -5,9 +5,9 @@
 // Copied from the file sigstore-python 4.5.1 ships; regenerate from sigstore/root-signing when it rotates far.
 
 /// The embedded public-good root.
-public enum PublicGoodTUFRoot {
-    public static let mirror = "https://tuf-repo-cdn.sigstore.dev"
-    public static let json = #"""
+package enum PublicGoodTUFRoot {
+    package static let mirror = "https://tuf-repo-cdn.sigstore.dev"
+    package static let json = #"""
         {
          "signatures": [
           {

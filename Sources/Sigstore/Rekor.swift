@@ -6,41 +6,41 @@ import SwiftASN1
 import X509
 
 /// Rekor refused, failed, or answered something we do not accept. Names the log; never a credential.
-public struct RekorError: Error, Sendable, CustomStringConvertible {
-    public var address: String
-    public var status: Int?
-    public var reason: String
+package struct RekorError: Error, Sendable, CustomStringConvertible {
+    package var address: String
+    package var status: Int?
+    package var reason: String
     /// An answer that is not a log entry at all (garbage, an empty map): Rekor or a proxy in front of it is broken
     /// now, and may not be when asked again.
-    public var malformedAnswer: Bool
+    package var malformedAnswer: Bool
     /// Rekor may answer later (5xx, 429, a malformed answer). A refused entry or a log answer that does not verify
     /// will not change.
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         malformedAnswer || (status.map(HTTPStatusRule.isRetryable) ?? false)
     }
 
-    public init(address: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
+    package init(address: String, status: Int?, reason: String, malformedAnswer: Bool = false) {
         self.address = address
         self.status = status
         self.reason = reason
         self.malformedAnswer = malformedAnswer
     }
-    public var description: String { "Rekor \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason }
+    package var description: String { "Rekor \(address): " + (status.map { "HTTP \($0): " } ?? "") + reason }
 }
 
 /// What to log: a simplesigning signature (`hashedrekord` 0.0.1) or a DSSE envelope (`dsse` 0.0.1).
-public enum RekorProposal: Sendable {
+package enum RekorProposal: Sendable {
     /// The payload's SHA-256, the raw signature, and the verifier (certificate or public key) as PEM.
     case hashedRekord(payloadSHA256: Data, signature: Data, verifierPEM: String)
     /// The DSSE envelope JSON and the verifier as PEM.
     case dsse(envelope: Data, verifierPEM: String)
 
     /// A simplesigning signature over `payload`.
-    public static func hashedRekord(payload: Data, signature: Data, verifierPEM: String) -> RekorProposal {
+    package static func hashedRekord(payload: Data, signature: Data, verifierPEM: String) -> RekorProposal {
         .hashedRekord(payloadSHA256: Data(SHA256.hash(data: payload)), signature: signature, verifierPEM: verifierPEM)
     }
 
-    public var kind: String {
+    package var kind: String {
         switch self {
         case .hashedRekord: return "hashedrekord"
         case .dsse: return "dsse"
@@ -48,7 +48,7 @@ public enum RekorProposal: Sendable {
     }
 
     /// The ProposedEntry JSON Rekor's API takes.
-    public var body: Data {
+    package var body: Data {
         let entry: CanonicalJSON
         switch self {
         case .hashedRekord(let digest, let signature, let pem):
@@ -81,24 +81,24 @@ public enum RekorProposal: Sendable {
 
 /// One log entry as Rekor returns it, checked: the signed entry timestamp, the inclusion proof and the checkpoint
 /// verify with the log's key, and the body is what we proposed.
-public struct RekorEntry: Sendable {
+package struct RekorEntry: Sendable {
     /// 80 hex digits: tree ID and the leaf's UUID.
-    public var id: String
-    public var uuid: String { String(id.suffix(64)) }
-    public var logIndex: Int64
-    public var integratedTime: Int64
+    package var id: String
+    package var uuid: String { String(id.suffix(64)) }
+    package var logIndex: Int64
+    package var integratedTime: Int64
     /// SHA-256 of the log's DER public key.
-    public var logID: Data
+    package var logID: Data
     /// The canonicalised entry, decoded.
-    public var body: Data
-    public var kind: String
-    public var signedEntryTimestamp: Data
+    package var body: Data
+    package var kind: String
+    package var signedEntryTimestamp: Data
     /// Always there in what the log answers; absent in cosign's layer annotation, which carries only the SET.
-    public var inclusionProof: TransparencyLogEntry.InclusionProof?
+    package var inclusionProof: TransparencyLogEntry.InclusionProof?
     /// The log's address, for `chains.tekton.dev/transparency`.
-    public var logURL: String
+    package var logURL: String
 
-    public init(
+    package init(
         id: String, logIndex: Int64, integratedTime: Int64, logID: Data, body: Data, kind: String,
         signedEntryTimestamp: Data, inclusionProof: TransparencyLogEntry.InclusionProof?, logURL: String
     ) {
@@ -113,20 +113,20 @@ public struct RekorEntry: Sendable {
         self.logURL = logURL
     }
 
-    public var integratedDate: Date { Date(timeIntervalSince1970: TimeInterval(integratedTime)) }
+    package var integratedDate: Date { Date(timeIntervalSince1970: TimeInterval(integratedTime)) }
 
     /// `<url>/api/v1/log/entries?logIndex=N`, the value Chains writes in `chains.tekton.dev/transparency`.
-    public var annotationValue: String { "\(logURL)/api/v1/log/entries?logIndex=\(logIndex)" }
+    package var annotationValue: String { "\(logURL)/api/v1/log/entries?logIndex=\(logIndex)" }
 
     /// The entry as a sigstore bundle carries it.
-    public var bundleEntry: TransparencyLogEntry {
+    package var bundleEntry: TransparencyLogEntry {
         TransparencyLogEntry(
             logIndex: logIndex, logID: logID, kind: kind, version: "0.0.1", integratedTime: integratedTime,
             signedEntryTimestamp: signedEntryTimestamp, inclusionProof: inclusionProof, canonicalizedBody: body)
     }
 
     /// cosign's `dev.sigstore.cosign/bundle` layer annotation: the SET and what it signs.
-    public var cosignBundleAnnotation: String {
+    package var cosignBundleAnnotation: String {
         CanonicalJSON.object([
             "SignedEntryTimestamp": .string(signedEntryTimestamp.base64EncodedString()),
             "Payload": .object([
@@ -138,14 +138,14 @@ public struct RekorEntry: Sendable {
 }
 
 /// A Rekor v1 client: adds an entry (or finds the one already there — never a second), and checks what comes back.
-public struct RekorClient: Sendable {
-    public var address: URL
+package struct RekorClient: Sendable {
+    package var address: URL
     let transport: any HTTPTransport
     /// The log keys entries must verify with (a trusted root's `tlogs`). Empty: the key is fetched from the log
     /// itself, as Tekton Chains does — consistency is checked, not who runs the log; `keySource` says so.
-    public var logs: [TrustedRoot.LogInstance]
+    package var logs: [TrustedRoot.LogInstance]
 
-    public init(address: URL, transport: any HTTPTransport, logs: [TrustedRoot.LogInstance] = []) {
+    package init(address: URL, transport: any HTTPTransport, logs: [TrustedRoot.LogInstance] = []) {
         self.address = address
         self.transport = transport
         self.logs = logs
@@ -158,7 +158,7 @@ public struct RekorClient: Sendable {
     }
 
     /// Adds `proposal`; a 409 (the same entry exists) fetches and checks that entry instead.
-    public func add(_ proposal: RekorProposal) async throws -> RekorEntry {
+    package func add(_ proposal: RekorProposal) async throws -> RekorEntry {
         let response = try await transport.send(
             HTTPRequest(
                 method: "POST", url: address.appendingPathComponent("api/v1/log/entries"),
@@ -182,7 +182,7 @@ public struct RekorClient: Sendable {
     }
 
     /// The entry with `uuid` (64 or 80 hex digits), with its inclusion proof.
-    public func entry(uuid: String) async throws -> RekorEntry {
+    package func entry(uuid: String) async throws -> RekorEntry {
         guard uuid.count == 64 || uuid.count == 80, uuid.allSatisfy(\.isHexDigit) else {
             throw error("\"\(uuid.prefix(90))\" is not an entry UUID")
         }
@@ -198,7 +198,7 @@ public struct RekorClient: Sendable {
     }
 
     /// The entry at global `logIndex`, with its inclusion proof.
-    public func entry(logIndex: Int64) async throws -> RekorEntry {
+    package func entry(logIndex: Int64) async throws -> RekorEntry {
         var components = URLComponents(
             url: address.appendingPathComponent("api/v1/log/entries"), resolvingAgainstBaseURL: false)
         components?.queryItems = [URLQueryItem(name: "logIndex", value: String(logIndex))]
@@ -281,7 +281,7 @@ public struct RekorClient: Sendable {
     }
 
     /// Checks the entry's SET, inclusion proof and checkpoint with the log's key.
-    public func verify(_ entry: RekorEntry) async throws {
+    package func verify(_ entry: RekorEntry) async throws {
         let keys = try await logKeys()
         do {
             try Self.verify(entry, logs: keys)
@@ -292,7 +292,7 @@ public struct RekorClient: Sendable {
 
     /// The offline checks, for verification too: the SET (RFC 8785 JSON of body, integratedTime, logID, logIndex)
     /// and the inclusion proof up to a checkpoint, both signed by the key whose ID is the entry's log ID.
-    public static func verify(
+    package static func verify(
         _ entry: RekorEntry, logs: [TrustedRoot.LogInstance], requireInclusionProof: Bool = true
     ) throws(CertificateCheckError) {
         guard let log = logs.first(where: { $0.keyID == entry.logID }) else {
@@ -340,7 +340,7 @@ public struct RekorClient: Sendable {
     }
 
     /// The body the log recorded is the entry we proposed: same hash and signature, same verifier.
-    public static func check(_ entry: RekorEntry, matches proposal: RekorProposal, log: String) throws(RekorError) {
+    package static func check(_ entry: RekorEntry, matches proposal: RekorProposal, log: String) throws(RekorError) {
         let mismatch = RekorError(
             address: log, status: nil, reason: "the log's entry \(entry.uuid) is not the entry we proposed")
         guard let body = try? JSONSerialization.jsonObject(with: entry.body) as? [String: Any],

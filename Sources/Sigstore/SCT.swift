@@ -5,26 +5,26 @@ import SwiftASN1
 import X509
 
 /// A signed certificate timestamp (RFC 6962 §3.2): a CT log's promise that it logged a (pre)certificate.
-public struct SignedCertificateTimestamp: Sendable, Equatable {
+package struct SignedCertificateTimestamp: Sendable, Equatable {
     /// OID of the embedded SCT list extension.
-    public static let listOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 11129, 2, 4, 2]
+    package static let listOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 11129, 2, 4, 2]
     /// OID of the precertificate poison extension.
-    public static let poisonOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 11129, 2, 4, 3]
+    package static let poisonOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 11129, 2, 4, 3]
 
-    public var version: UInt8
+    package var version: UInt8
     /// SHA-256 of the log's DER SubjectPublicKeyInfo.
-    public var logID: Data
+    package var logID: Data
     /// Milliseconds since the epoch.
-    public var timestamp: UInt64
-    public var extensions: Data
-    public var hashAlgorithm: UInt8
-    public var signatureAlgorithm: UInt8
-    public var signature: Data
+    package var timestamp: UInt64
+    package var extensions: Data
+    package var hashAlgorithm: UInt8
+    package var signatureAlgorithm: UInt8
+    package var signature: Data
 
-    public var date: Date { Date(timeIntervalSince1970: Double(timestamp) / 1000) }
+    package var date: Date { Date(timeIntervalSince1970: Double(timestamp) / 1000) }
 
     /// The SCTs embedded in `certificate`; empty when it has none.
-    public static func embedded(in certificate: Certificate) throws(CertificateCheckError) -> [Self] {
+    package static func embedded(in certificate: Certificate) throws(CertificateCheckError) -> [Self] {
         guard let ext = certificate.extensions.first(where: { $0.oid == listOID }) else { return [] }
         // The extension value is an OCTET STRING holding the TLS-encoded list.
         guard let octets = try? ASN1OctetString(derEncoded: ext.value) else {
@@ -34,7 +34,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     }
 
     /// A TLS `SignedCertificateTimestampList`: a 2-byte length, then 2-byte-length-prefixed SCTs.
-    public static func parseList(_ data: Data) throws(CertificateCheckError) -> [Self] {
+    package static func parseList(_ data: Data) throws(CertificateCheckError) -> [Self] {
         var reader = TLSReader(data)
         let list = try reader.vector(lengthBytes: 2)
         var items = TLSReader(list)
@@ -55,7 +55,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     }
 
     /// The TLS encoding of this SCT (without the list's length prefix).
-    public func serialized() -> Data {
+    package func serialized() -> Data {
         var out = Data([version])
         out += logID
         out += TLSWriter.integer(timestamp, bytes: 8)
@@ -66,7 +66,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     }
 
     /// What the log signed for a precertificate entry (RFC 6962 §3.2 `digitally-signed` struct, entry type 1).
-    public static func signedData(
+    package static func signedData(
         timestamp: UInt64, issuerKeyHash: Data, tbsCertificate: Data, extensions: Data
     ) -> Data {
         var out = Data([0, 0])  // sct_version v1, signature_type certificate_timestamp
@@ -79,7 +79,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     }
 
     /// The leaf's TBSCertificate with the SCT list extension removed: what the log saw as the precertificate.
-    public static func precertificateTBS(of certificate: Certificate) throws(CertificateCheckError) -> Data {
+    package static func precertificateTBS(of certificate: Certificate) throws(CertificateCheckError) -> Data {
         do {
             let tbs = try DER.parse(certificate.tbsCertificateBytes)
             guard case .constructed(let fields) = tbs.content else {
@@ -117,7 +117,7 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
     /// Checks the embedded SCTs of `leaf` (issued by `issuer`) against the CT logs of a trusted root: at least one
     /// must come from a known log, inside that key's validity, with a valid signature. Returns the logs that
     /// vouched for it. SCTs from unknown logs are skipped, as sigstore-go does.
-    public static func verifyEmbedded(
+    package static func verifyEmbedded(
         leaf: Certificate, issuer: Certificate, ctlogs: [TrustedRoot.LogInstance]
     ) throws(CertificateCheckError) -> [TrustedRoot.LogInstance] {
         let scts = try embedded(in: leaf)
@@ -156,10 +156,10 @@ public struct SignedCertificateTimestamp: Sendable, Equatable {
 }
 
 /// A certificate, SCT or log entry that does not pass a check.
-public struct CertificateCheckError: Error, Sendable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+package struct CertificateCheckError: Error, Sendable, CustomStringConvertible {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var description: String { reason }
 }
 
 /// Reads TLS presentation-language structures (RFC 8446 §3): big-endian integers and length-prefixed vectors.

@@ -8,11 +8,11 @@ import HTTPTransport
 /// snapshot → targets, checking signatures against the trusted root's role keys, versions (never backwards from
 /// what is cached), expiry, lengths and hashes, and finally the target's length and hashes. Trusted metadata and
 /// the target are cached on disk. Top-level targets only: delegated roles are not followed.
-public struct TUFClient: Sendable {
-    public var mirror: URL
+package struct TUFClient: Sendable {
+    package var mirror: URL
     let transport: any HTTPTransport
     /// Where trusted metadata and targets are kept between runs (one directory per mirror).
-    public var cache: URL
+    package var cache: URL
     let initialRoot: Data
     let now: @Sendable () -> Date
 
@@ -22,7 +22,7 @@ public struct TUFClient: Sendable {
     ]
 
     /// `initialRoot` is a `root.json` you trust; a newer cached root is used when there is one.
-    public init(
+    package init(
         mirror: URL, transport: any HTTPTransport, cache: URL, initialRoot: Data,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -34,7 +34,7 @@ public struct TUFClient: Sendable {
     }
 
     /// The default cache for `mirror`: `$XDG_CACHE_HOME/chains/tuf/<host>`, else `~/.cache/chains/tuf/<host>`.
-    public static func defaultCache(
+    package static func defaultCache(
         for mirror: URL, environment: [String: String] = ProcessInfo.processInfo.environment
     )
         -> URL
@@ -53,7 +53,7 @@ public struct TUFClient: Sendable {
     }
 
     /// The sigstore trusted root the repository publishes, updated and checked.
-    public func trustedRoot() async throws -> TrustedRoot {
+    package func trustedRoot() async throws -> TrustedRoot {
         let data = try await target("trusted_root.json")
         do {
             return try TrustedRoot(json: data, source: "\(source) target trusted_root.json")
@@ -63,7 +63,7 @@ public struct TUFClient: Sendable {
     }
 
     /// Runs the update workflow and returns the target's bytes.
-    public func target(_ name: String) async throws -> Data {
+    package func target(_ name: String) async throws -> Data {
         let root = try await updatedRoot()
         let timestamp = try await updateTimestamp(root: root)
         let snapshot = try await updateSnapshot(root: root, timestamp: timestamp)

@@ -4,7 +4,7 @@ import Signing
 
 /// A JSON value that keeps what TUF's canonical form needs: integers apart from other numbers, booleans apart from
 /// numbers, every key.
-public indirect enum TUFJSON: Decodable, Sendable, Equatable {
+package indirect enum TUFJSON: Decodable, Sendable, Equatable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -13,7 +13,7 @@ public indirect enum TUFJSON: Decodable, Sendable, Equatable {
     case array([TUFJSON])
     case object([String: TUFJSON])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -32,29 +32,29 @@ public indirect enum TUFJSON: Decodable, Sendable, Equatable {
         }
     }
 
-    public static func parse(_ data: Data) -> TUFJSON? { try? JSONDecoder().decode(TUFJSON.self, from: data) }
+    package static func parse(_ data: Data) -> TUFJSON? { try? JSONDecoder().decode(TUFJSON.self, from: data) }
 
-    public subscript(key: String) -> TUFJSON? {
+    package subscript(key: String) -> TUFJSON? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
-    public var string: String? {
+    package var string: String? {
         if case .string(let s) = self { return s }
         return nil
     }
-    public var integer: Int64? {
+    package var integer: Int64? {
         if case .integer(let i) = self { return i }
         return nil
     }
-    public var bool: Bool? {
+    package var bool: Bool? {
         if case .bool(let b) = self { return b }
         return nil
     }
-    public var array: [TUFJSON]? {
+    package var array: [TUFJSON]? {
         if case .array(let a) = self { return a }
         return nil
     }
-    public var object: [String: TUFJSON]? {
+    package var object: [String: TUFJSON]? {
         if case .object(let o) = self { return o }
         return nil
     }
@@ -62,7 +62,7 @@ public indirect enum TUFJSON: Decodable, Sendable, Equatable {
     /// The canonical JSON TUF signs (securesystemslib's `encode_canonical`, OLPC style): keys sorted by code
     /// point, no whitespace, only `"` and `\` escaped, integers only. Nil when the value holds a non-integer
     /// number, which has no canonical form.
-    public var canonical: Data? {
+    package var canonical: Data? {
         var out = ""
         guard write(into: &out) else { return nil }
         return Data(out.utf8)
@@ -203,13 +203,13 @@ package struct TUFMetadata: Sendable {
 }
 
 /// The TUF update failed: names the mirror, the role and what was wrong.
-public struct TUFError: Error, Sendable, CustomStringConvertible {
-    public var source: String
-    public var role: String
-    public var reason: String
+package struct TUFError: Error, Sendable, CustomStringConvertible {
+    package var source: String
+    package var role: String
+    package var reason: String
     /// The mirror may answer later (a timeout, 5xx); a bad signature or an expired role will not change.
-    public var isRetryable = false
-    public var description: String { "TUF \(source): \(role): \(reason)" }
+    package var isRetryable = false
+    package var description: String { "TUF \(source): \(role): \(reason)" }
 }
 
 enum TUFHashes {

@@ -3,7 +3,7 @@ import HTTPTransport
 
 /// Where identity tokens come from. `token()` answers nil when the provider is not available in this environment
 /// (no file, no variable), and throws when it is available but fails.
-public protocol IdentityTokenProvider: Sendable {
+package protocol IdentityTokenProvider: Sendable {
     /// cosign's registered name: `filesystem`, `envvar`, `github-actions`, `google-workload-identity`, `spiffe`.
     var name: String { get }
     func token(audience: String) async throws -> IdentityToken?
@@ -13,18 +13,18 @@ public protocol IdentityTokenProvider: Sendable {
 }
 
 extension IdentityTokenProvider {
-    public func absence() -> String? { nil }
+    package func absence() -> String? { nil }
 }
 
 /// A token file, re-read on every call (projected ServiceAccount tokens rotate). Default: the path the Chains
 /// Deployment projects, `/var/run/sigstore/cosign/oidc-token`.
-public struct FileTokenProvider: IdentityTokenProvider {
-    public static let defaultPath = "/var/run/sigstore/cosign/oidc-token"
-    public let name = "filesystem"
-    public var path: String
-    public init(path: String = FileTokenProvider.defaultPath) { self.path = path }
+package struct FileTokenProvider: IdentityTokenProvider {
+    package static let defaultPath = "/var/run/sigstore/cosign/oidc-token"
+    package let name = "filesystem"
+    package var path: String
+    package init(path: String = FileTokenProvider.defaultPath) { self.path = path }
 
-    public func token(audience: String) async throws -> IdentityToken? {
+    package func token(audience: String) async throws -> IdentityToken? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw IdentityTokenError(.unavailable, source: "\(name) \(path)", reason: "the file cannot be read")
@@ -34,14 +34,14 @@ public struct FileTokenProvider: IdentityTokenProvider {
 }
 
 /// `SIGSTORE_ID_TOKEN`, as cosign's `envvar` provider reads it.
-public struct EnvironmentTokenProvider: IdentityTokenProvider {
-    public let name = "envvar"
+package struct EnvironmentTokenProvider: IdentityTokenProvider {
+    package let name = "envvar"
     let environment: [String: String]
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment
     }
 
-    public func token(audience: String) async throws -> IdentityToken? {
+    package func token(audience: String) async throws -> IdentityToken? {
         guard let value = environment["SIGSTORE_ID_TOKEN"], !value.isEmpty else { return nil }
         return try IdentityToken(jwt: value, source: "\(name) SIGSTORE_ID_TOKEN")
     }
@@ -49,17 +49,17 @@ public struct EnvironmentTokenProvider: IdentityTokenProvider {
 
 /// GitHub Actions: `GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=sigstore` with
 /// `Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN`; the answer is `{"value": "<JWT>"}`.
-public struct GitHubActionsTokenProvider: IdentityTokenProvider {
-    public let name = "github-actions"
+package struct GitHubActionsTokenProvider: IdentityTokenProvider {
+    package let name = "github-actions"
     let environment: [String: String]
     let transport: any HTTPTransport
 
-    public init(transport: any HTTPTransport, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(transport: any HTTPTransport, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.transport = transport
         self.environment = environment
     }
 
-    public func token(audience: String) async throws -> IdentityToken? {
+    package func token(audience: String) async throws -> IdentityToken? {
         guard let url = environment["ACTIONS_ID_TOKEN_REQUEST_URL"], !url.isEmpty,
             let bearer = environment["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], !bearer.isEmpty
         else { return nil }
@@ -87,17 +87,17 @@ public struct GitHubActionsTokenProvider: IdentityTokenProvider {
 
 /// The GKE / GCE metadata server (`GCE_METADATA_HOST`, default `metadata.google.internal`): an ID token for the
 /// workload's Google service account. Asked with a 1-second limit, so nothing waits outside Google Cloud.
-public struct GoogleMetadataTokenProvider: IdentityTokenProvider {
-    public let name = "google-workload-identity"
+package struct GoogleMetadataTokenProvider: IdentityTokenProvider {
+    package let name = "google-workload-identity"
     let environment: [String: String]
     let transport: any HTTPTransport
 
-    public init(transport: any HTTPTransport, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    package init(transport: any HTTPTransport, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.transport = transport
         self.environment = environment
     }
 
-    public func token(audience: String) async throws -> IdentityToken? {
+    package func token(audience: String) async throws -> IdentityToken? {
         let host = environment["GCE_METADATA_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "metadata.google.internal"
         let source = "\(name) \(host)"
         guard
@@ -138,23 +138,23 @@ struct UnbuiltProvider: IdentityTokenProvider {
 /// Workload API address given (`unix:///path`, `tcp://ip:port`, a bare path), or — nil — `SPIFFE_ENDPOINT_SOCKET`'s.
 /// `explicit`: the provider was asked for by name (`signers.x509.fulcio.provider: spiffe`), so a missing socket is an
 /// error rather than "not running under SPIRE".
-public typealias SPIFFEProviderFactory =
+package typealias SPIFFEProviderFactory =
     @Sendable (_ endpoint: String?, _ explicit: Bool) throws(IdentityTokenError) ->
     any IdentityTokenProvider
 
-public enum IdentityTokenProviders {
+package enum IdentityTokenProviders {
     /// The order tried when no provider is named: cosign's registration order, restricted to what is built —
     /// `github-actions`, `envvar`, `filesystem`, `google-workload-identity`, then `spiffe` (when its socket exists).
     /// The first that has a token wins.
-    public static let defaultOrder = ["github-actions", "envvar", "filesystem", "google-workload-identity", "spiffe"]
+    package static let defaultOrder = ["github-actions", "envvar", "filesystem", "google-workload-identity", "spiffe"]
     /// Names Chains' docs use that cosign does not register; accepted here as their cosign names.
-    public static let aliases = ["github": "github-actions", "google": "google-workload-identity"]
+    package static let aliases = ["github": "github-actions", "google": "google-workload-identity"]
     static let unbuilt = ["buildkite-agent", "google-impersonate"]
 
     /// The providers for `provider` ("" for the default order) and `tokenFile` (forces `filesystem` on that path,
     /// as Chains does).
     /// `spiffe` makes the SPIFFE provider (it lives in its own target, with gRPC); nil: not available.
-    public static func make(
+    package static func make(
         provider rawName: String, tokenFile: String, transport: any HTTPTransport,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         spiffe: SPIFFEProviderFactory? = nil
@@ -192,7 +192,7 @@ public enum IdentityTokenProviders {
     }
 
     /// The first token the providers give, checked for `audience` and expiry.
-    public static func firstToken(
+    package static func firstToken(
         from providers: [any IdentityTokenProvider], audience: String, now: Date
     ) async throws -> IdentityToken {
         for provider in providers {

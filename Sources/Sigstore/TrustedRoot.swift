@@ -4,26 +4,26 @@ import X509
 
 /// A sigstore trusted root (`trusted_root.json`, protobuf-specs `TrustedRoot` as JSON): the Fulcio CAs, and the
 /// transparency and CT logs with their keys. Read from a file here; fetched through TUF later.
-public struct TrustedRoot: Sendable {
-    public struct ValidFor: Codable, Sendable {
-        public var start: Date?
-        public var end: Date?
+package struct TrustedRoot: Sendable {
+    package struct ValidFor: Codable, Sendable {
+        package var start: Date?
+        package var end: Date?
         func contains(_ date: Date) -> Bool { (start.map { $0 <= date } ?? true) && (end.map { date <= $0 } ?? true) }
     }
-    public struct CertificateAuthority: Sendable {
-        public var uri: String
+    package struct CertificateAuthority: Sendable {
+        package var uri: String
         /// Intermediates then the trust anchor, as the file lists them.
-        public var chain: [Certificate]
-        public var validFor: ValidFor?
+        package var chain: [Certificate]
+        package var validFor: ValidFor?
     }
-    public struct LogInstance: Sendable {
-        public var baseURL: String
+    package struct LogInstance: Sendable {
+        package var baseURL: String
         /// DER SubjectPublicKeyInfo.
-        public var publicKey: Data
-        public var keyID: Data
-        public var validFor: ValidFor?
+        package var publicKey: Data
+        package var keyID: Data
+        package var validFor: ValidFor?
 
-        public init(baseURL: String, publicKey: Data, keyID: Data, validFor: ValidFor? = nil) {
+        package init(baseURL: String, publicKey: Data, keyID: Data, validFor: ValidFor? = nil) {
             self.baseURL = baseURL
             self.publicKey = publicKey
             self.keyID = keyID
@@ -31,16 +31,16 @@ public struct TrustedRoot: Sendable {
         }
     }
 
-    public var certificateAuthorities: [CertificateAuthority]
-    public var tlogs: [LogInstance]
-    public var ctlogs: [LogInstance]
+    package var certificateAuthorities: [CertificateAuthority]
+    package var tlogs: [LogInstance]
+    package var ctlogs: [LogInstance]
 
     static let mediaTypes = [
         "application/vnd.dev.sigstore.trustedroot.v0.2+json", "application/vnd.dev.sigstore.trustedroot.v0.1+json",
         "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
     ]
 
-    public init(json data: Data, source: String) throws(IdentityTokenError) {
+    package init(json data: Data, source: String) throws(IdentityTokenError) {
         func bad(_ reason: String) -> IdentityTokenError {
             IdentityTokenError(.malformed, source: source, reason: reason)
         }
@@ -97,7 +97,7 @@ public struct TrustedRoot: Sendable {
         ctlogs = []
     }
 
-    public init(contentsOf url: URL) throws(IdentityTokenError) {
+    package init(contentsOf url: URL) throws(IdentityTokenError) {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw IdentityTokenError(.unavailable, source: url.path, reason: "the trusted root cannot be read")
         }
@@ -106,7 +106,7 @@ public struct TrustedRoot: Sendable {
 
     /// Whether `chain` (leaf first) ends in a Fulcio CA of this root that was valid at `date`: its last
     /// certificate is one of a CA's certificates, or is signed by one.
-    public func anchors(_ chain: [Certificate], at date: Date) -> Bool {
+    package func anchors(_ chain: [Certificate], at date: Date) -> Bool {
         guard let last = chain.last else { return false }
         for ca in certificateAuthorities where ca.validFor?.contains(date) ?? true {
             for certificate in ca.chain {

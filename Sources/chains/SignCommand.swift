@@ -75,18 +75,19 @@ struct Sign: AsyncParsableCommand {
     @OptionGroup var registry: RegistryOptions
 
     func setup() throws -> LocalSetup {
-        return LocalSetup(
+        var setup = LocalSetup(
             configFile: config.map { URL(fileURLWithPath: $0) },
             signingSecrets: signingSecrets.map { URL(fileURLWithPath: $0) },
             objectDirectories: objects.map { URL(fileURLWithPath: $0) }, dockerConfig: registry.dockerConfig,
             registries: try registry.settings(), requestTimeout: try durationFlag(requestTimeout, "request-timeout"),
             runTimeout: try durationFlag(runTimeout, "run-timeout"),
-            spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
-                try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
-            },
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
             bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },
             tufCache: tufCache.map { URL(fileURLWithPath: $0) })
+        setup.spiffeTokenProvider = { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+            try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
+        }
+        return setup
     }
 
     var runs: [String] { [run] + moreRuns }

@@ -110,10 +110,10 @@ struct VaultTests {
             var setup = LocalSetup(
                 configFile: try config(
                     dir,
-                    "signers.kms.auth.address: \(vault.address)\nsigners.kms.auth.oidc.role: chains\n" + extra),
-                spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
-                    try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
-                })
+                    "signers.kms.auth.address: \(vault.address)\nsigners.kms.auth.oidc.role: chains\n" + extra))
+            setup.spiffeTokenProvider = { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+                try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
+            }
             setup.environment = [:]
             return await signRunFile(PackagePaths.example("taskrun-kaniko.yaml"), setup: setup)
         }

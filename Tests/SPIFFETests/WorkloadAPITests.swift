@@ -109,12 +109,14 @@ struct WorkloadAPITests {
                 + "signers.x509.fulcio.address: http://127.0.0.1:1\n")
         let report = await signRunFile(
             PackagePaths.example("taskrun-kaniko.yaml"),
-            setup: LocalSetup(
-                configFile: config, signingSecrets: dir.url,
-                spiffeTokenProvider: { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
+            setup: {
+                var setup = LocalSetup(configFile: config, signingSecrets: dir.url)
+                setup.spiffeTokenProvider = { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
                     try SPIFFETokenProvider(
                         endpoint: endpoint, explicit: explicit, environment: ["SPIFFE_ENDPOINT_SOCKET": missing])
-                }))
+                }
+                return setup
+            }())
         #expect(report.exitCode == 1)
         let failures = report.outcome?.failures ?? []
         #expect(!failures.isEmpty && failures.allSatisfy { $0.stage == .signing && $0.isRetryable }, "\(report.text)")

@@ -10,17 +10,25 @@ import RegistryAuth
 /// How `chains` reaches registries: `--registry-ca HOST=FILE` (a CA bundle for one registry) and
 /// `--insecure-registry HOST` (TLS without verification, plain HTTP allowed) — per registry, opt-in.
 public struct RegistrySettings: Sendable {
+    /// CA bundle file by registry (`host[:port]` → PEM path), added to the system's roots for that registry only.
     public var caBundles: [String: String]
+    /// Registries reached over plain HTTP or without TLS verification, opted out by name.
     public var insecure: Set<String>
     /// Where pushes may go (`--allowed-registries`; in a cluster, loopback and the API service refused too).
-    public var destinations: RegistryDestinations
+    package var destinations: RegistryDestinations
     /// `--resolve HOST:PORT=ADDRESS` (lowercased `host:port` → numeric address): connect there for that name, TLS
     /// still verified as the name — for mirrors, split DNS and air-gapped setups, as curl's option.
     public var resolve: [String: String]
 
-    public init(
-        caBundles: [String: String] = [:], insecure: Set<String> = [], destinations: RegistryDestinations = .init(),
-        resolve: [String: String] = [:]
+    /// Registry access for a program: CA bundles by registry, registries reached over plain HTTP or without TLS
+    /// verification (opted out by name), and pinned addresses; pushes may go anywhere.
+    public init(caBundles: [String: String] = [:], insecure: Set<String> = [], resolve: [String: String] = [:]) {
+        self.init(caBundles: caBundles, insecure: insecure, destinations: .init(), resolve: resolve)
+    }
+
+    package init(
+        caBundles: [String: String], insecure: Set<String>, destinations: RegistryDestinations,
+        resolve: [String: String]
     ) {
         self.caBundles = caBundles
         self.insecure = insecure
@@ -30,7 +38,7 @@ public struct RegistrySettings: Sendable {
 
     /// Where registry connections may go: `--resolve`'s addresses, and every address a name resolves to checked
     /// against `destinations` (`RegistryDestinations.addressRefusal`) before anything is sent.
-    public var connectionRules: ConnectionRules {
+    package var connectionRules: ConnectionRules {
         let destinations = self.destinations
         return ConnectionRules(pinned: resolve) { registry, address in
             destinations.addressRefusal(registry: registry, address: address)
@@ -38,7 +46,7 @@ public struct RegistrySettings: Sendable {
     }
 
     /// Reads `--resolve` values; an error names the one that is not `HOST:PORT=ADDRESS`.
-    public static func pins(_ values: [String]) throws(ChainsError) -> [String: String] {
+    package static func pins(_ values: [String]) throws(ChainsError) -> [String: String] {
         var out: [String: String] = [:]
         for value in values {
             guard let (key, address) = ConnectionRules.parsePin(value) else {
@@ -52,7 +60,7 @@ public struct RegistrySettings: Sendable {
     }
 
     /// `storage.oci.repository.insecure: true` makes every registry insecure, as in Chains.
-    public func policy(insecureByDefault: Bool) -> ConnectionPolicy {
+    package func policy(insecureByDefault: Bool) -> ConnectionPolicy {
         var registries: [String: RegistryConnection] = [:]
         for (host, path) in caBundles { registries[host] = .init(.customCA(path: path)) }
         for host in insecure { registries[host] = .init(.insecureSkipVerify) }
@@ -68,23 +76,23 @@ public struct RegistrySettings: Sendable {
 /// patterns, `*.` wildcards matched label by label and the port exactly, as credential keys are. Names and literal
 /// addresses are checked before credentials are looked up; then every address a name resolves to is checked by the
 /// transport (`addressRefusal`), which connects to the address it checked.
-public struct RegistryDestinations: Sendable {
-    public var allowed: [String]
-    public var refuseLoopback: Bool
+package struct RegistryDestinations: Sendable {
+    package var allowed: [String]
+    package var refuseLoopback: Bool
     /// The API service by every name it has in a cluster (`KUBERNETES_SERVICE_HOST` too).
-    public var apiServerHosts: Set<String>
+    package var apiServerHosts: Set<String>
 
-    public init(allowed: [String] = [], refuseLoopback: Bool = false, apiServerHosts: Set<String> = []) {
+    package init(allowed: [String] = [], refuseLoopback: Bool = false, apiServerHosts: Set<String> = []) {
         self.allowed = allowed
         self.refuseLoopback = refuseLoopback
         self.apiServerHosts = apiServerHosts
     }
 
     /// `--allowed-registries`' value: comma-separated patterns, as chains-config's list keys are read.
-    public static func patterns(_ text: String?) -> [String] { ChainsConfig.list(text ?? "") }
+    package static func patterns(_ text: String?) -> [String] { ChainsConfig.list(text ?? "") }
 
     /// In a cluster: loopback refused, the API service's names and address refused.
-    public static func inCluster(
+    package static func inCluster(
         allowed: [String], environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> RegistryDestinations {
         var hosts: Set<String> = [
@@ -95,7 +103,7 @@ public struct RegistryDestinations: Sendable {
     }
 
     /// Why `registry` (`host[:port]`) gets no request, or nil when it may.
-    public func refusal(for registry: String) -> String? {
+    package func refusal(for registry: String) -> String? {
         let host = Self.host(of: registry).lowercased()
         if Self.isMetadata(host) {
             return "\(registry) is a link-local or cloud metadata address; signatures are never pushed there"
@@ -117,7 +125,7 @@ public struct RegistryDestinations: Sendable {
 
     /// Why `registry` may not be reached at the numeric `address` it resolved to (or was pinned to), or nil. The
     /// name passed `refusal(for:)` already; this catches a name that leads to a refused address.
-    public func addressRefusal(registry: String, address: String) -> String? {
+    package func addressRefusal(registry: String, address: String) -> String? {
         let address = address.lowercased()
         if Self.isMetadata(address) {
             return "a link-local or cloud metadata address; signatures are never pushed there"

@@ -12,33 +12,33 @@ import Sigstore
 /// What the signing service is built from besides chains-config: where the signing secrets are, the cluster it
 /// reads, where attempt records go, registry access, time limits and the process environment. The command line
 /// fills it from flags and `--objects`; the controller from its options and the API server.
-public struct AssemblyEnvironment: Sendable {
+package struct AssemblyEnvironment: Sendable {
     /// Where the `x509` key is read (`--signing-secrets`, `/etc/signing-secrets`), or the per-user directory where
     /// one is created on first use.
-    public var signingSecrets: KeySignerSource.Origin
+    package var signingSecrets: KeySignerSource.Origin
     /// The runs' children, Secrets, ServiceAccounts and Pods: `--objects` manifests or the API server.
-    public var cluster: any ClusterView
+    package var cluster: any ClusterView
     /// Where new signatures are kept on the run before they are pushed (the controller's); nil for `chains sign`.
-    public var attempts: (any AttemptRecorder)?
-    public var registries: RegistrySettings = .init()
+    package var attempts: (any AttemptRecorder)?
+    package var registries: RegistrySettings = .init()
     /// `--docker-config DIR`; nil means `$DOCKER_CONFIG`, then `~/.docker`.
-    public var dockerConfig: String?
+    package var dockerConfig: String?
     /// Flags that win over `storage.*` / `signers.*` time settings.
-    public var requestTimeout: Duration?
-    public var runTimeout: Duration?
+    package var requestTimeout: Duration?
+    package var runTimeout: Duration?
     /// `--trusted-root FILE`; wins over `signers.x509.trusted-root.file`.
-    public var trustedRoot: URL?
+    package var trustedRoot: URL?
     /// `--tuf-cache DIR` (default `~/.cache/chains/tuf/<mirror host>`).
-    public var tufCache: URL?
+    package var tufCache: URL?
     /// Makes the `spiffe` identity provider (the SPIFFE target, with gRPC, is linked only by the executable); nil:
     /// `spiffe` is named as not available.
-    public var spiffeTokenProvider: SPIFFEProviderFactory?
+    package var spiffeTokenProvider: SPIFFEProviderFactory?
     /// Where the cloud keychains and KMS clients read their settings (`AWS_*`, `GCE_METADATA_HOST`, `AZURE_*`,
     /// `SSL_CERT_FILE`): the process environment unless a caller (a test) gives its own.
-    public var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
-    public var logger: Logger
+    package var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    package var logger: Logger
 
-    public init(signingSecrets: KeySignerSource.Origin, cluster: any ClusterView, logger: Logger) {
+    package init(signingSecrets: KeySignerSource.Origin, cluster: any ClusterView, logger: Logger) {
         self.signingSecrets = signingSecrets
         self.cluster = cluster
         self.logger = logger
@@ -48,12 +48,15 @@ public struct AssemblyEnvironment: Sendable {
 /// The setup could not be used: bad files or a configuration that asks for what cannot be served (exit 2 for
 /// `chains sign`; the controller keeps its previous configuration).
 public struct AssemblyError: Error, Sendable, CustomStringConvertible {
+    /// Every problem found, each naming its key or file: a configuration is checked whole, not to the first error.
     public var errors: [ChainsError]
+    /// Warnings found on the way (unknown keys, ignored manifests), worth printing with the errors.
     public var diagnostics: [Diagnostic]
-    public init(errors: [ChainsError], diagnostics: [Diagnostic]) {
+    package init(errors: [ChainsError], diagnostics: [Diagnostic]) {
         self.errors = errors
         self.diagnostics = diagnostics
     }
+    /// The errors, one per line.
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
@@ -61,16 +64,16 @@ public struct AssemblyError: Error, Sendable, CustomStringConvertible {
 /// and everything it owns out — the signer source (a key, keyless through Fulcio, or a KMS key beside either), the
 /// trusted root (a file or TUF), the transparency log, the storage backends with their registry client and cloud
 /// keychains, and the HTTP clients under them, closed by one `shutdown()`.
-public final class SigningAssembly: Sendable {
-    public let service: SigningService
+package final class SigningAssembly: Sendable {
+    package let service: SigningService
     /// What building found worth saying: unreadable docker config, cloud keychains in use, notes on storage.
-    public let diagnostics: [Diagnostic]
+    package let diagnostics: [Diagnostic]
     /// The key source, when `x509` is a key (for the summary: a key created on first use).
-    public let keys: KeySignerSource?
+    package let keys: KeySignerSource?
     /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
-    public let keyless: KeylessCertificates?
+    package let keyless: KeylessCertificates?
     /// Where the trusted root came from (a file, TUF), for the summary; nil when there is none.
-    public let trustedRootSource: String?
+    package let trustedRootSource: String?
     let transports: [AsyncHTTPClientTransport]
 
     init(
@@ -86,7 +89,7 @@ public final class SigningAssembly: Sendable {
     }
 
     /// Closes every HTTP client the assembly made; call once, when no run uses the service any more.
-    public func shutdown() async {
+    package func shutdown() async {
         for transport in transports { try? await transport.shutdown() }
     }
 
@@ -102,7 +105,7 @@ public final class SigningAssembly: Sendable {
 
     /// Builds the service for `config` in `env`. Everything that keeps it from being served is an error naming the
     /// key, before anything is signed; the clients made before the failure are closed.
-    public static func build(
+    package static func build(
         _ config: ChainsConfig, _ env: AssemblyEnvironment
     ) async throws(AssemblyError) -> SigningAssembly {
         let logger = env.logger

@@ -9,37 +9,37 @@ import RegistryAuth
 /// each came from, and (with `checkPush`) whether the registry grants push — an upload session opened and cancelled.
 /// The candidates come from the same `CredentialSearch` composition a push uses, so what is listed is what `sign`
 /// and the controller would try.
-public struct AuthExplainer: Sendable {
-    public var search: CredentialSearch
+package struct AuthExplainer: Sendable {
+    package var search: CredentialSearch
     /// Where the run's ServiceAccount, Secrets and Pod are read.
-    public var objects: any ClusterObjects
-    public var client: RegistryClient?
+    package var objects: any ClusterObjects
+    package var client: RegistryClient?
 
-    public init(search: CredentialSearch, objects: any ClusterObjects, client: RegistryClient?) {
+    package init(search: CredentialSearch, objects: any ClusterObjects, client: RegistryClient?) {
         self.search = search
         self.objects = objects
         self.client = client
     }
 
     /// One candidate credential, where it came from, and (when checked) whether it may push.
-    public struct Line: Sendable {
-        public var index: Int
-        public var credential: String
-        public var source: String
+    package struct Line: Sendable {
+        package var index: Int
+        package var credential: String
+        package var source: String
         /// Why it comes where it does: its source's place in the order, and its key's among the source's keys.
-        public var why: String = ""
-        public var push: String?
+        package var why: String = ""
+        package var push: String?
     }
 
     /// Every candidate in the order pushes try them.
-    public struct Explanation: Sendable {
-        public var target: ImageReference
-        public var lines: [Line]
-        public var warnings: [String]
+    package struct Explanation: Sendable {
+        package var target: ImageReference
+        package var lines: [Line]
+        package var warnings: [String]
         /// The first candidate granted push, when checked.
-        public var firstGranted: Int?
+        package var firstGranted: Int?
 
-        public var text: String {
+        package var text: String {
             var out = "credentials for \(target.name), in the order they are tried:\n"
             for l in lines {
                 out += "  \(l.index). \(l.credential) — \(l.source)"
@@ -55,7 +55,7 @@ public struct AuthExplainer: Sendable {
     }
 
     /// Resolves the run's credentials for `image` and, with `checkPush`, asks the registry about each.
-    public func explain(image: ImageReference, context: RunContext, checkPush: Bool) async -> Explanation {
+    package func explain(image: ImageReference, context: RunContext, checkPush: Bool) async -> Explanation {
         let target = image.repositoryOnly
         let resolution = await search.keychain(for: context.credentialScope, objects: objects).resolve(target)
         var lines: [Line] = []

@@ -5,14 +5,14 @@ import Synchronization
 /// `chains sign --bundle-out DIR`: one sigstore bundle v0.3 per signed artifact, as `DIR/<short key>.sigstore.json`
 /// (`taskrun-<uid>`, `pipelinerun-<uid>`, or an image digest's first 12 hex digits). When two runs of one call sign
 /// the same image, the second is `<hex12>-<run uid>.sigstore.json`: nothing is overwritten.
-public final class BundleFiles: Sendable {
-    public let directory: URL
+package final class BundleFiles: Sendable {
+    package let directory: URL
     let used = Mutex<Set<String>>([])
 
-    public init(directory: URL) { self.directory = directory }
+    package init(directory: URL) { self.directory = directory }
 
     /// Writes the bundles of `outcome`; returns the files written, or the first error naming the file.
-    public func write(_ outcome: RunOutcome) throws(ChainsError) -> [URL] {
+    package func write(_ outcome: RunOutcome) throws(ChainsError) -> [URL] {
         var written: [URL] = []
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

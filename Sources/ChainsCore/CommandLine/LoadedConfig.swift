@@ -10,16 +10,16 @@ import Signing
 import Sigstore
 
 /// chains-config read from a file — the ConfigMap manifest or a flat `key: value` file — or the embedded default.
-public struct LoadedConfig: Sendable {
-    public var config: ChainsConfig
+package struct LoadedConfig: Sendable {
+    package var config: ChainsConfig
     /// The file, or nil for the embedded default.
-    public var file: URL?
-    public var diagnostics: [Diagnostic]
+    package var file: URL?
+    package var diagnostics: [Diagnostic]
 
     /// With no file, every artifact type is stored with `tekton`, so the first run needs no registry.
-    public static let embeddedDefault: [String: String] = ["artifacts.oci.storage": "tekton"]
+    package static let embeddedDefault: [String: String] = ["artifacts.oci.storage": "tekton"]
 
-    public static func load(_ file: URL?) throws(ChainsError) -> LoadedConfig {
+    package static func load(_ file: URL?) throws(ChainsError) -> LoadedConfig {
         var data = embeddedDefault
         if let file {
             do throws(ManifestError) {
@@ -35,7 +35,7 @@ public struct LoadedConfig: Sendable {
 
     /// chains-config's strings (a file's, or the ConfigMap's `data` as the controller reads it): unknown keys are
     /// warnings; invalid values one error naming `source` and each key.
-    public static func parse(
+    package static func parse(
         _ data: [String: String], source: String, file: String? = nil
     ) throws(ChainsError) -> LoadedConfig {
         switch ChainsConfig.parse(data) {

@@ -11,8 +11,8 @@ import Sigstore
 
 /// `chains provenance`: the statement the service would sign for a run, made by the same payload pipeline, with a
 /// PipelineRun's children found the same way (`--objects`), plus child manifests given one by one.
-public enum LocalProvenance {
-    public static func statement(
+package enum LocalProvenance {
+    package static func statement(
         runFile: URL, configFile: URL?, objectDirectories: [URL], childFiles: [URL], format: String?
     ) async throws(ChainsError) -> (Statement, [Diagnostic]) {
         var diagnostics: [Diagnostic] = []

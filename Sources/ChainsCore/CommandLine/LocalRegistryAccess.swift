@@ -9,9 +9,9 @@ import Signing
 import Sigstore
 
 /// Registry access for the commands that only read or probe (`verify`, `verify-attestation`, `auth explain`).
-public enum LocalRegistryAccess {
+package enum LocalRegistryAccess {
     /// Runs `body` with a registry client; its HTTP client is shut down on every path.
-    public static func withClient<T: Sendable>(
+    package static func withClient<T: Sendable>(
         _ settings: RegistrySettings, timeouts: HTTPTimeouts = .init(),
         _ body: (RegistryClient) async throws -> T
     ) async throws -> T {
@@ -32,7 +32,7 @@ public enum LocalRegistryAccess {
     /// docker config (`dockerConfig`, else `$DOCKER_CONFIG`, else `~/.docker`) and the cloud keychains the
     /// environment configures. Both HTTP clients are shut down on every path; what loading found worth saying (an
     /// unreadable docker config, the cloud keychains in use) is in the diagnostics.
-    public static func withCredentialSearch<T: Sendable>(
+    package static func withCredentialSearch<T: Sendable>(
         _ settings: RegistrySettings, dockerConfig: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment, timeouts: HTTPTimeouts = .init(),
         _ body: (RegistryClient, CredentialSearch, [Diagnostic]) async throws -> T
@@ -66,7 +66,7 @@ public enum LocalRegistryAccess {
     /// credentials the no-run keychain finds — the docker config and its helpers, the cloud keychains (an ECR, GCR
     /// or ACR image is read with the workload identity `sign` pushed it with), anonymous. What the search found
     /// worth saying is passed to `body` with it.
-    public static func withVerifier<T: Sendable>(
+    package static func withVerifier<T: Sendable>(
         _ settings: RegistrySettings, dockerConfig: String?, image: ImageReference,
         authority: AttachmentVerifier.Authority,
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -83,7 +83,7 @@ public enum LocalRegistryAccess {
     /// `chains auth explain`: the run (if given) decides namespace, ServiceAccount, pod template and Pod;
     /// `--objects` stands in for the cluster; the local docker config and the cloud keychains come after them — the
     /// keychain a push by that run composes.
-    public static func explain(
+    package static func explain(
         image: ImageReference, runFile: URL?, objectDirectories: [URL], dockerConfig: String?,
         settings: RegistrySettings, checkPush: Bool,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -111,7 +111,7 @@ public enum LocalRegistryAccess {
 
     /// A public key from a PEM file — or the public half of a private key file.
     /// A sigstore trusted_root.json named by a flag.
-    public static func readTrustedRoot(_ path: String) throws(ChainsError) -> TrustedRoot {
+    package static func readTrustedRoot(_ path: String) throws(ChainsError) -> TrustedRoot {
         do {
             return try TrustedRoot(contentsOf: URL(fileURLWithPath: path))
         } catch {
@@ -119,7 +119,7 @@ public enum LocalRegistryAccess {
         }
     }
 
-    public static func readKey(_ path: String) throws(ChainsError) -> PublicKey {
+    package static func readKey(_ path: String) throws(ChainsError) -> PublicKey {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ChainsError(.badInput, "cannot read the key \(path)", file: path)
         }

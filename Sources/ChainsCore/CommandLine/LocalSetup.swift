@@ -13,14 +13,19 @@ import Sigstore
 /// access and time limits (flags win over chains-config). `LocalSigning.start` turns it into an
 /// `AssemblyEnvironment`.
 public struct LocalSetup: Sendable {
+    /// The chains-config ConfigMap manifest, or a flat `key: value` file; nil: every artifact stored with `tekton`.
     public var configFile: URL?
     /// nil: the per-user directory, where a key is created on first use.
     public var signingSecrets: URL?
+    /// Directories of Kubernetes manifests standing in for the cluster (ServiceAccounts, Secrets, Pods, child TaskRuns).
     public var objectDirectories: [URL]
     /// `--docker-config DIR`; nil means `$DOCKER_CONFIG`, then `~/.docker`.
     public var dockerConfig: String?
+    /// Registry CA bundles, opted-out registries and pinned addresses.
     public var registries: RegistrySettings
+    /// The longest one request may take; nil: `chains-in-swift.timeout.request`, else 60 s.
     public var requestTimeout: Duration?
+    /// The time budget for signing and storing one run; nil: `chains-in-swift.timeout.run`, else 3 minutes.
     public var runTimeout: Duration?
     /// `--trusted-root FILE`; wins over `signers.x509.trusted-root.file`.
     public var trustedRoot: URL?
@@ -30,20 +35,19 @@ public struct LocalSetup: Sendable {
     public var tufCache: URL?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
-    public var spiffeTokenProvider: SPIFFEProviderFactory?
+    package var spiffeTokenProvider: SPIFFEProviderFactory?
     /// Where the cloud keychains read their settings (`AWS_*`, `GCE_METADATA_HOST`, `AZURE_*`): the process
     /// environment unless a caller (a test) gives its own.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
 
+    /// A setup with these files and settings; every argument may be left out (Chains' defaults, a per-user key).
     public init(
         configFile: URL? = nil, signingSecrets: URL? = nil, objectDirectories: [URL] = [], dockerConfig: String? = nil,
         registries: RegistrySettings = .init(), requestTimeout: Duration? = nil, runTimeout: Duration? = nil,
-        spiffeTokenProvider: SPIFFEProviderFactory? = nil,
         trustedRoot: URL? = nil, bundleOut: URL? = nil, tufCache: URL? = nil
     ) {
         self.tufCache = tufCache
         self.bundleOut = bundleOut
-        self.spiffeTokenProvider = spiffeTokenProvider
         self.trustedRoot = trustedRoot
         self.configFile = configFile
         self.signingSecrets = signingSecrets
@@ -87,7 +91,7 @@ extension LocalSetup {
     }
 
     /// A Go-style duration flag (`90s`, `3m`, `1m30s`, `500ms`); nil when it is not a positive one.
-    public static func duration(_ text: String) -> Duration? {
+    package static func duration(_ text: String) -> Duration? {
         guard let seconds = ChainsConfig.parseDuration(text), seconds > 0 else { return nil }
         return .seconds(seconds)
     }

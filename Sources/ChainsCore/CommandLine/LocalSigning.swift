@@ -13,12 +13,16 @@ import Sigstore
 public struct SignReport: Sendable {
     /// What became of the run: signed, failed, not finished, already signed, or the file was bad input.
     public enum Status: Sendable { case signed, failed, notDone, alreadySigned, badInput }
+    /// The run file that was read.
     public var file: URL
+    /// What became of it.
     public var status: Status
     /// `TaskRun ns/name` and its uid, once the file was read.
     public var run: String?
+    /// The run's `metadata.uid`, once the file was read.
     public var uid: String?
-    public var decision: SigningDecision?
+    package var decision: SigningDecision?
+    /// What signing did, artifact by artifact; nil when the run was not signed (not finished, already signed, bad input).
     public var outcome: RunOutcome?
     /// Why the file could not be used (bad input).
     public var error: ChainsError?
@@ -28,6 +32,7 @@ public struct SignReport: Sendable {
     public var createdKey: URL?
     /// `--bundle-out`: the bundles written, or why they could not be.
     public var bundles: [URL] = []
+    /// Why a bundle could not be written, when `--bundle-out` failed.
     public var bundleError: ChainsError?
 
     /// 0 done; 1 the work failed or the run is not finished; 2 bad input.
@@ -44,19 +49,19 @@ public struct SignReport: Sendable {
 /// `SigningAssembly`, a run file in, the run with its annotations and a typed report out. `shutdown()` closes what
 /// the assembly made; `withLocalSigning` does that on every path.
 public final class LocalSigning: Sendable {
-    public let assembly: SigningAssembly
-    public let config: LoadedConfig
-    public let objects: ObjectStore
+    package let assembly: SigningAssembly
+    package let config: LoadedConfig
+    package let objects: ObjectStore
     /// What setting up found worth saying: unknown config keys, ignored manifests, an unreadable docker config.
     public let diagnostics: [Diagnostic]
     let bundleFiles: BundleFiles?
 
     /// The signing service, built once; a program may call it directly for runs it already holds.
-    public var service: SigningService { assembly.service }
+    package var service: SigningService { assembly.service }
     /// The keyless certificates, when `signers.x509.fulcio.enabled` (for the summary: token source, Fulcio calls).
-    public var keyless: KeylessCertificates? { assembly.keyless }
+    package var keyless: KeylessCertificates? { assembly.keyless }
     /// Where the trusted root came from (a file, TUF), for the summary; nil when there is none.
-    public var trustedRootSource: String? { assembly.trustedRootSource }
+    package var trustedRootSource: String? { assembly.trustedRootSource }
 
     init(
         assembly: SigningAssembly, config: LoadedConfig, objects: ObjectStore, diagnostics: [Diagnostic],

@@ -5,11 +5,11 @@ import Sigstore
 
 /// A sigstore trusted root through TUF, for `chains sign` (chains-config's `signers.x509.tuf.*`) and
 /// `chains trusted-root`.
-public enum LocalTrust {
+package enum LocalTrust {
     /// Runs the TUF update against `mirror`, from the pinned `rootFile` or — for sigstore's public-good mirror —
     /// the embedded root, and returns the checked `trusted_root.json` (parsed and as bytes) and where it came from.
     /// Errors name the chains-config key to fix.
-    public static func viaTUF(
+    package static func viaTUF(
         mirror text: String, rootFile: String?, cache: URL?, timeout: Duration, logger: Logger
     ) async throws(ChainsError) -> (root: TrustedRoot, json: Data, source: String) {
         guard let mirror = URL(string: text), mirror.scheme == "https" || mirror.scheme == "http", mirror.host != nil

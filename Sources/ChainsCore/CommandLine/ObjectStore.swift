@@ -3,21 +3,21 @@ import KubeModels
 
 /// Kubernetes objects read from manifest directories (`--objects DIR`), standing in for the cluster.
 /// The controller answers the same questions (`ClusterView`) from the API server.
-public struct ObjectStore: Sendable {
+package struct ObjectStore: Sendable {
     /// Objects are found by kind, namespace (`default` when empty) and name.
-    public struct Key: Hashable, Sendable {
-        public var kind: String
-        public var namespace: String
-        public var name: String
+    package struct Key: Hashable, Sendable {
+        package var kind: String
+        package var namespace: String
+        package var name: String
     }
-    public private(set) var objects: [Key: (source: String, json: JSONValue)] = [:]
-    public private(set) var warnings: [String] = []
+    package private(set) var objects: [Key: (source: String, json: JSONValue)] = [:]
+    package private(set) var warnings: [String] = []
 
-    public init() {}
+    package init() {}
 
     /// Reads every `.yaml`, `.yml` and `.json` file under the directories (recursively). Unreadable files are
     /// warnings, not failures: one bad manifest must not stop the run.
-    public init(directories: [URL]) throws(ManifestError) {
+    package init(directories: [URL]) throws(ManifestError) {
         let fm = FileManager.default
         for dir in directories {
             var isDir: ObjCBool = false
@@ -38,7 +38,7 @@ public struct ObjectStore: Sendable {
         }
     }
 
-    public mutating func add(_ json: JSONValue, source: String) {
+    package mutating func add(_ json: JSONValue, source: String) {
         guard let kind = json["kind"]?.stringValue, let name = json["metadata"]?["name"]?.stringValue else {
             warnings.append("\(source): a document without kind or metadata.name was ignored")
             return
@@ -48,13 +48,13 @@ public struct ObjectStore: Sendable {
     }
 
     /// The object and the file it came from.
-    public func get(kind: String, namespace: String, name: String) -> (source: String, json: JSONValue)? {
+    package func get(kind: String, namespace: String, name: String) -> (source: String, json: JSONValue)? {
         objects[Key(kind: kind, namespace: namespace.isEmpty ? "default" : namespace, name: name)]
     }
 
     /// The child TaskRuns of a PipelineRun, found by `status.childReferences` as the controller finds them.
     /// Returns the children found and the names that are missing (or are not TaskRuns, e.g. CustomRuns).
-    public func lookupChildren(of pr: PipelineRun) throws(ManifestError) -> ChildLookup {
+    package func lookupChildren(of pr: PipelineRun) throws(ManifestError) -> ChildLookup {
         struct Child: Sendable {
             let json: JSONValue
             let source: String
@@ -81,19 +81,19 @@ public struct ObjectStore: Sendable {
 }
 
 extension ObjectStore: ClusterView {
-    public func children(of run: PipelineRun) async throws -> ChildLookup { try lookupChildren(of: run) }
+    package func children(of run: PipelineRun) async throws -> ChildLookup { try lookupChildren(of: run) }
 
-    public func secret(namespace: String, name: String) async throws -> Secret? {
+    package func secret(namespace: String, name: String) async throws -> Secret? {
         guard let entry = get(kind: "Secret", namespace: namespace, name: name) else { return nil }
         return try entry.json.decode(Secret.self, source: entry.source)
     }
 
-    public func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
+    package func serviceAccount(namespace: String, name: String) async throws -> ServiceAccount? {
         guard let entry = get(kind: "ServiceAccount", namespace: namespace, name: name) else { return nil }
         return try entry.json.decode(ServiceAccount.self, source: entry.source)
     }
 
-    public func pod(namespace: String, name: String) async throws -> Pod? {
+    package func pod(namespace: String, name: String) async throws -> Pod? {
         guard let entry = get(kind: "Pod", namespace: namespace, name: name) else { return nil }
         return try entry.json.decode(Pod.self, source: entry.source)
     }

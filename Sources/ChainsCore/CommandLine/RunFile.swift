@@ -11,13 +11,13 @@ import Sigstore
 
 /// A run read from a file (YAML or JSON, as `kubectl get -o yaml` prints it), to be written back in the same
 /// syntax with its annotations.
-public struct RunFile: Sendable {
-    public let url: URL
-    public let run: AnyRun
+package struct RunFile: Sendable {
+    package let url: URL
+    package let run: AnyRun
     let root: JSONValue
     let format: ManifestReader.Format
 
-    public static func read(_ url: URL) throws(ManifestError) -> RunFile {
+    package static func read(_ url: URL) throws(ManifestError) -> RunFile {
         let (documents, format) = try ManifestReader.read(file: url)
         guard documents.count == 1 else {
             throw ManifestError(
@@ -30,7 +30,7 @@ public struct RunFile: Sendable {
 
     /// The manifest with `annotations` added to `metadata.annotations` (the user's own are kept) and `removing`
     /// deleted.
-    public func document(adding annotations: [String: String], removing: [String] = []) -> String {
+    package func document(adding annotations: [String: String], removing: [String] = []) -> String {
         var object = root.objectValue ?? [:]
         var metadata = object["metadata"]?.objectValue ?? [:]
         var existing = metadata["annotations"]?.objectValue ?? [:]

@@ -1,20 +1,20 @@
 /// The `chains.tekton.dev/*` annotation rules (Chains' `pkg/chains/annotations`), as pure functions so that the
 /// command line and the controller apply them the same way.
-public enum ChainsAnnotations {
-    public static let prefix = "chains.tekton.dev/"
-    public static let signed = "chains.tekton.dev/signed"
-    public static let retries = "chains.tekton.dev/retries"
-    public static let transparency = "chains.tekton.dev/transparency"
-    public static let transparencyUpload = "chains.tekton.dev/transparency-upload"
-    public static let maxRetries = 3
+package enum ChainsAnnotations {
+    package static let prefix = "chains.tekton.dev/"
+    package static let signed = "chains.tekton.dev/signed"
+    package static let retries = "chains.tekton.dev/retries"
+    package static let transparency = "chains.tekton.dev/transparency"
+    package static let transparencyUpload = "chains.tekton.dev/transparency-upload"
+    package static let maxRetries = 3
 
     /// Reconciled ⇔ `signed` is `true` or `failed`; any other value means "sign (again)".
-    public static func isReconciled(_ annotations: [String: String]) -> Bool {
+    package static func isReconciled(_ annotations: [String: String]) -> Bool {
         annotations[signed] == "true" || annotations[signed] == "failed"
     }
 
     /// Chains' `RetryAvailable`: no `retries` yet, or fewer than 3; a non-number means no retry.
-    public static func retryAvailable(_ annotations: [String: String]) -> Bool {
+    package static func retryAvailable(_ annotations: [String: String]) -> Bool {
         guard let value = annotations[retries] else { return true }
         guard let n = Int(value) else { return false }
         return n < maxRetries
@@ -22,7 +22,7 @@ public enum ChainsAnnotations {
 
     /// The annotations to write after a failed attempt: `retries` incremented while retries remain,
     /// then `signed: failed` (with `retries` left at 3). Sequence: 0, 1, 2, 3, failed.
-    public static func afterFailure(_ annotations: [String: String]) -> [String: String] {
+    package static func afterFailure(_ annotations: [String: String]) -> [String: String] {
         if retryAvailable(annotations) {
             let next = (annotations[retries].flatMap { Int($0) }).map { $0 + 1 } ?? 0
             return [retries: String(next)]
@@ -31,10 +31,10 @@ public enum ChainsAnnotations {
     }
 
     /// The annotations to write after success.
-    public static func afterSuccess() -> [String: String] { [signed: "true"] }
+    package static func afterSuccess() -> [String: String] { [signed: "true"] }
 
     /// Annotation keys the tekton backend writes for one stored item.
-    public static func storageKeys(
+    package static func storageKeys(
         shortKey: String
     ) -> (payload: String, signature: String, cert: String, chain: String) {
         (

@@ -10,24 +10,24 @@ import X509
 /// certificate has a new key); a second one would be a second `.att` layer and a second Rekor entry for the same
 /// payload. Annotation `chains-in-swift.dev/attempt-<short key>`, JSON; removed once the run is signed. Provenance
 /// leaves it out (like `chains.tekton.dev/*`).
-public struct AttemptRecord: Codable, Sendable, Equatable {
-    public static let prefix = "chains-in-swift.dev/attempt-"
+package struct AttemptRecord: Codable, Sendable, Equatable {
+    package static let prefix = "chains-in-swift.dev/attempt-"
 
-    public var format: String
+    package var format: String
     /// The payload (simplesigning) — for in-toto formats it is inside the envelope, so not repeated.
-    public var payload: String?
+    package var payload: String?
     /// The raw signature (simplesigning) or the DSSE envelope JSON, base64.
-    public var signature: String
+    package var signature: String
     /// The signer's certificate and chain (keyless), PEM; nil for a key.
-    public var chain: String?
+    package var chain: String?
     /// cosign v3's signed image statement for the `sigstore-bundle` encoding, base64.
-    public var bundleEnvelope: String?
+    package var bundleEnvelope: String?
     /// RFC 3161 timestamps over the bundle's signature (DER `TimeStampResponse`s, base64), when one was made.
-    public var timestamps: [String]?
+    package var timestamps: [String]?
 
-    public static func key(shortKey: String) -> String { prefix + shortKey }
+    package static func key(shortKey: String) -> String { prefix + shortKey }
     /// Starts the warning for a record that was not reused (the controller makes it a Warning Event).
-    public static let warningPrefix = "attempt record "
+    package static let warningPrefix = "attempt record "
 
     init(_ artifact: ArtifactOutcome) {
         self.init(
@@ -237,7 +237,7 @@ struct ReusableSignature: Sendable {
 /// Keeps what an attempt signed on the run before anything is pushed, so that an attempt that dies half-way (a
 /// killed controller) leaves it for the next one. The controller patches the run; `chains sign` needs none (it
 /// writes the run, records included, when the attempt ends).
-public protocol AttemptRecorder: Sendable {
+package protocol AttemptRecorder: Sendable {
     /// `annotations` are `chains-in-swift.dev/attempt-<short key>` records to add to the run.
     func record(_ annotations: [String: String], on run: RunContext) async throws
 }

@@ -2,20 +2,20 @@ import ChainsConfig
 import KubeModels
 
 /// A PipelineRun's child TaskRuns as the cluster view found them by `status.childReferences`.
-public struct ChildLookup: Sendable {
+package struct ChildLookup: Sendable {
     /// The children found, in `childReferences` order.
-    public var found: [TaskRun]
+    package var found: [TaskRun]
     /// Children named in `childReferences` that are not there (or are not TaskRuns, e.g. CustomRuns).
-    public var missing: [String]
+    package var missing: [String]
 
-    public init(found: [TaskRun], missing: [String]) {
+    package init(found: [TaskRun], missing: [String]) {
         self.found = found
         self.missing = missing
     }
 }
 
 /// Why a run is signed now.
-public enum SignReason: Sendable, Equatable {
+package enum SignReason: Sendable, Equatable {
     /// No `chains.tekton.dev/signed` mark yet (or one that is neither `true` nor `failed`).
     case unsigned
     /// Asked for with `--force`.
@@ -26,7 +26,7 @@ public enum SignReason: Sendable, Equatable {
 }
 
 /// Why a run is not signed now.
-public enum SkipReason: Sendable, Equatable {
+package enum SkipReason: Sendable, Equatable {
     /// The `Succeeded` condition is missing or `Unknown`.
     case notDone(condition: String)
     /// `chains.tekton.dev/signed` is `true` or `failed` (Chains' rule).
@@ -40,12 +40,12 @@ public enum SkipReason: Sendable, Equatable {
 }
 
 /// The decision for one run: sign now (with the children to describe), or skip with the reason.
-public enum SigningDecision: Sendable {
+package enum SigningDecision: Sendable {
     case sign(SignReason, children: [TaskRun])
     case skip(SkipReason)
 
     /// The reason when the decision is to skip.
-    public var skipReason: SkipReason? {
+    package var skipReason: SkipReason? {
         if case .skip(let reason) = self { return reason }
         return nil
     }
@@ -53,9 +53,9 @@ public enum SigningDecision: Sendable {
 
 /// The rules that decide whether a run is signed now: a pure function of the run, its annotations, its children's
 /// states and the config. The controller and `chains sign` both call it.
-public enum SigningRules {
+package enum SigningRules {
     /// `children` is nil when they were not looked up (a TaskRun; or PipelineRun signing disabled).
-    public static func decide(
+    package static func decide(
         _ run: AnyRun, children: ChildLookup?, config: ChainsConfig, force: Bool = false
     ) -> SigningDecision {
         let meta = run.run
@@ -82,14 +82,14 @@ public enum SigningRules {
     }
 
     /// Whether the decision depends on the run's children: a PipelineRun whose own artifact type is enabled.
-    public static func needsChildren(_ run: AnyRun, config: ChainsConfig) -> Bool {
+    package static func needsChildren(_ run: AnyRun, config: ChainsConfig) -> Bool {
         if case .pipelineRun = run { return config.pipelineRun.isEnabled }
         return false
     }
 
     /// The uids named by `payload-`/`signature-`/`cert-`/`chain-` `taskrun-<uid>` / `pipelinerun-<uid>` keys, when
     /// none of them is `uid`; empty otherwise (no such keys, or one names this run).
-    public static func copiedFrom(_ annotations: [String: String], uid: String) -> [String] {
+    package static func copiedFrom(_ annotations: [String: String], uid: String) -> [String] {
         var uids = Set<String>()
         for key in annotations.keys where key.hasPrefix(ChainsAnnotations.prefix) {
             let rest = key.dropFirst(ChainsAnnotations.prefix.count)

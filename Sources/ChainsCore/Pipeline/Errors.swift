@@ -16,6 +16,7 @@ public struct ChainsError: Error, Sendable, CustomStringConvertible {
     /// An opaque, stable code: compare with the static members.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
+        /// The code's stable name, such as `bad-input` or `storage-unavailable`.
         public var description: String { name }
 
         /// A file or flag could not be read or makes no sense.
@@ -40,17 +41,24 @@ public struct ChainsError: Error, Sendable, CustomStringConvertible {
         public static let cluster = Code(name: "cluster")
     }
 
+    /// What kind of failure this is; compare with `Code`'s static members.
     public var code: Code
+    /// What went wrong and what to do about it, without the context fields.
     public var message: String
+    /// The file the failure is about (a run manifest, chains-config, a signing secret), when there is one.
     public var file: String?
     /// The chains-config key the error is about.
     public var key: String?
+    /// The registry the failure is about (`host[:port]`), when there is one.
     public var registry: String?
+    /// The run the failure is about (`TaskRun ns/name`), when there is one.
     public var run: String?
+    /// The error underneath (a transport, registry or signer error), for a program that wants the detail.
     public var underlying: (any Error & Sendable)?
+    /// Trying again later may succeed (a registry restarting, a timeout); a refused credential or bad input will not.
     public var isRetryable: Bool
 
-    public init(
+    package init(
         _ code: Code, _ message: String, file: String? = nil, key: String? = nil, registry: String? = nil,
         run: String? = nil, underlying: (any Error & Sendable)? = nil, isRetryable: Bool = false
     ) {
@@ -64,6 +72,7 @@ public struct ChainsError: Error, Sendable, CustomStringConvertible {
         self.isRetryable = isRetryable
     }
 
+    /// The message, led by the chains-config key (else the file) when it does not already name it.
     public var description: String {
         if let key, !message.contains(key) { return "\(key): \(message)" }
         if let file, !message.contains(file) { return "\(file): \(message)" }
@@ -76,7 +85,7 @@ extension ChainsError {
     /// worth trying again, as each type's `RetryClassifiable.isRetryable` says (`HTTPStatusRule` for answers,
     /// `TransportError.isRetryable` for connections): 401/403/`DENIED` no; 408/429/5xx, timeouts, resets, refused
     /// connections and DNS failures yes.
-    public static func classify(_ error: any Error, stage code: Code) -> ChainsError {
+    package static func classify(_ error: any Error, stage code: Code) -> ChainsError {
         switch error {
         case let e as ChainsError:
             return e
@@ -125,22 +134,22 @@ extension ChainsError {
 }
 
 /// A storage backend could not store; names the backend, the item and the operation, and keeps the cause.
-public struct StorageError: Error, Sendable, CustomStringConvertible {
-    public var backend: StorageKind
-    public var item: String
-    public var reason: String
-    public var underlying: (any Error & Sendable)?
+package struct StorageError: Error, Sendable, CustomStringConvertible {
+    package var backend: StorageKind
+    package var item: String
+    package var reason: String
+    package var underlying: (any Error & Sendable)?
     /// What the backend noticed before it failed (a missing ServiceAccount, a Secret it could not read).
-    public var diagnostics: [Diagnostic] = []
+    package var diagnostics: [Diagnostic] = []
 
-    public init(backend: StorageKind, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
+    package init(backend: StorageKind, item: String, reason: String, underlying: (any Error & Sendable)? = nil) {
         self.backend = backend
         self.item = item
         self.reason = reason
         self.underlying = underlying
     }
 
-    public var description: String { "storage \(backend) for \(item): \(reason)" }
+    package var description: String { "storage \(backend) for \(item): \(reason)" }
 }
 
 /// Something a user should know that is not a failure: a file ignored, a credential source missing, a key created.
@@ -154,29 +163,33 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
         /// An attempt record on the run that was not reused: an `AttemptRecordIgnored`.
         case attemptRecord
     }
+    /// Whether it is for information or something to fix.
     public var severity: Severity
+    /// What happened, in a sentence that names the file, key or source.
     public var message: String
+    /// What it is about, for diagnostics a front door treats apart; nil for the rest.
     public var topic: Topic?
 
-    public init(_ severity: Severity, _ message: String, topic: Topic? = nil) {
+    package init(_ severity: Severity, _ message: String, topic: Topic? = nil) {
         self.severity = severity
         self.message = message
         self.topic = topic
     }
 
-    public static func warning(_ message: String) -> Diagnostic { Diagnostic(.warning, message) }
-    public static func note(_ message: String) -> Diagnostic { Diagnostic(.note, message) }
+    package static func warning(_ message: String) -> Diagnostic { Diagnostic(.warning, message) }
+    package static func note(_ message: String) -> Diagnostic { Diagnostic(.note, message) }
+    /// `warning: …` or `note: …`, as the command line prints it.
     public var description: String { "\(severity.rawValue): \(message)" }
 }
 
 /// A credential source that could not answer for a reason that may pass (a cloud provider's outage) classifies as
 /// retryable, so a push refused for want of its credential is tried again without spending the run's retries.
 extension CredentialWarning: RetryClassifiable {
-    public var isRetryable: Bool { isTransient }
+    package var isRetryable: Bool { isTransient }
 }
 
 extension ChainsError: RetryClassifiable {}
 extension StorageError: RetryClassifiable {
     /// Whatever the backend's underlying error says (a registry's 503: yes; a refused credential: no).
-    public var isRetryable: Bool { ChainsError.classify(self, stage: .storage).isRetryable }
+    package var isRetryable: Bool { ChainsError.classify(self, stage: .storage).isRetryable }
 }

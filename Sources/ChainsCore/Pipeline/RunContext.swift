@@ -10,19 +10,19 @@ import Sigstore
 import X509
 
 /// The run an artifact belongs to: where its push credentials are looked up, how it is named in messages.
-public struct RunContext: Sendable {
-    public var namespace: String
-    public var uid: String
-    public var serviceAccount: String
-    public var podTemplatePullSecrets: [String]
+package struct RunContext: Sendable {
+    package var namespace: String
+    package var uid: String
+    package var serviceAccount: String
+    package var podTemplatePullSecrets: [String]
     /// `status.podName` of a TaskRun: the controller also reads that Pod's `imagePullSecrets`.
-    public var podName: String?
-    public var displayName: String
-    public var name: String
+    package var podName: String?
+    package var displayName: String
+    package var name: String
     /// `TaskRun` or `PipelineRun`.
-    public var kind: String
+    package var kind: String
 
-    public init(run: any TektonRun) {
+    package init(run: any TektonRun) {
         name = run.name
         kind = run is PipelineRun ? "PipelineRun" : "TaskRun"
         namespace = run.namespace
@@ -34,7 +34,7 @@ public struct RunContext: Sendable {
     }
 
     /// What the credential search needs to know about the run.
-    public var credentialScope: RunCredentialScope {
+    package var credentialScope: RunCredentialScope {
         RunCredentialScope(
             namespace: namespace, serviceAccount: serviceAccount, podTemplatePullSecrets: podTemplatePullSecrets,
             podName: podName)
@@ -42,13 +42,13 @@ public struct RunContext: Sendable {
 
     /// The run's cluster reads (ServiceAccount, Secrets, Pod), each made at most once for the run; set by the
     /// service for each run it signs. Nil: backends read through their own cluster view.
-    public var clusterReads: ClusterReadCache?
+    package var clusterReads: ClusterReadCache?
 }
 
 /// Kubernetes objects the service reads: a PipelineRun's children, and the Secrets, ServiceAccounts and Pods its
 /// credentials come from. `chains sign` answers from `--objects` manifests (`ObjectStore`); the controller from the
 /// API server, in the run's namespace only.
-public protocol ClusterView: ClusterObjects {
+package protocol ClusterView: ClusterObjects {
     /// The child TaskRuns by `status.childReferences`, in that order.
     func children(of run: PipelineRun) async throws -> ChildLookup
 }

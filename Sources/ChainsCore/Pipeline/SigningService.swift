@@ -8,9 +8,9 @@ import RegistryAuth
 import Signing
 
 /// chains-config asks for something this process cannot do: each error names the key. Nothing was signed.
-public struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible {
-    public var errors: [ChainsError]
-    public var description: String {
+package struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible {
+    package var errors: [ChainsError]
+    package var description: String {
         "chains-config asks for what Chains in Swift cannot do; nothing was signed:\n"
             + errors.map { "  - \($0)" }.joined(separator: "\n")
     }
@@ -20,25 +20,25 @@ public struct UnsupportedConfiguration: Error, Sendable, CustomStringConvertible
 /// payloads, sign, timestamp, keep attempt records, log, store, and say what to mark on the run. `chains sign` and
 /// the controller differ only in the cluster view they pass and in what they do with the outcome. It names no
 /// storage backend: a backend says what it needs signed (`StorageBackend.storesBundles`).
-public struct SigningService: Sendable {
-    public let config: ChainsConfig
-    public let signers: any SignerSource
-    public let backends: [StorageKind: any StorageBackend]
-    public let cluster: any ClusterView
-    public let transparency: (any TransparencyLog)?
+package struct SigningService: Sendable {
+    package let config: ChainsConfig
+    package let signers: any SignerSource
+    package let backends: [StorageKind: any StorageBackend]
+    package let cluster: any ClusterView
+    package let transparency: (any TransparencyLog)?
     /// Where new signatures are timestamped (RFC 3161), after signing and before the log; nil: none.
-    public let timestamps: (any TimestampAuthority)?
+    package let timestamps: (any TimestampAuthority)?
     /// Where a new signature is kept on the run before it is pushed (the controller's); nil for `chains sign`.
-    public let attempts: (any AttemptRecorder)?
-    public let logger: Logger
-    public let now: @Sendable () -> Date
+    package let attempts: (any AttemptRecorder)?
+    package let logger: Logger
+    package let now: @Sendable () -> Date
     /// The time one run may take, all network calls together.
-    public let runBudget: Duration
+    package let runBudget: Duration
     let payloads: PayloadPipeline
 
     /// Refuses, naming each key, a configuration that asks for a signer, backend or transparency log it was not
     /// given — never a quiet fallback to something weaker.
-    public init(
+    package init(
         config: ChainsConfig, signers: any SignerSource, backends: [any StorageBackend], cluster: any ClusterView,
         transparency: (any TransparencyLog)? = nil, timestamps: (any TimestampAuthority)? = nil,
         attempts: (any AttemptRecorder)? = nil,
@@ -66,7 +66,7 @@ public struct SigningService: Sendable {
     }
 
     /// Whether to sign `run` now: Chains' rules, with a PipelineRun's children looked up in the cluster view.
-    public func decide(_ run: AnyRun, force: Bool = false) async -> SigningDecision {
+    package func decide(_ run: AnyRun, force: Bool = false) async -> SigningDecision {
         let first = SigningRules.decide(run, children: nil, config: config, force: force)
         guard case .sign = first, case .pipelineRun(let pr) = run, SigningRules.needsChildren(run, config: config)
         else { return first }
@@ -80,7 +80,7 @@ public struct SigningService: Sendable {
 
     /// Signs every enabled artifact of `run` within the run's time budget. Every artifact type is attempted even
     /// after one fails (Chains stops at the first), and every failure is reported.
-    public func sign(_ run: AnyRun, children: [TaskRun] = [], reason: SignReason = .unsigned) async -> RunOutcome {
+    package func sign(_ run: AnyRun, children: [TaskRun] = [], reason: SignReason = .unsigned) async -> RunOutcome {
         await RequestBudget.withBudget(runBudget, label: "the run's time budget of \(runBudget.seconds)") {
             await signWithinBudget(run, children: children, reason: reason)
         }
@@ -180,7 +180,7 @@ public struct SigningService: Sendable {
             }
         }
         var artifact = ArtifactOutcome(
-            signed: signed, object: item.object, keyID: signer.publicKey.keyID,
+            signed: signed, object: item.object, keyID: signer.keyID,
             keyAlgorithm: signer.publicKey.algorithmName, signerOrigin: signer.origin, reused: signer is ReusedSigner,
             receipts: [], subjects: payload.subjects)
         for kind in item.setting.storage {
@@ -352,7 +352,7 @@ public struct SigningService: Sendable {
     }
 
     /// Payloads only, no signing: the statement `chains provenance` prints, made by the same pipeline.
-    public static func statement(
+    package static func statement(
         for run: AnyRun, children: [TaskRun], config: ChainsConfig, format: PayloadFormat
     ) throws(ChainsError) -> (Statement, [Diagnostic]) {
         try PayloadPipeline(config: config).statement(for: run, children: children, format: format)

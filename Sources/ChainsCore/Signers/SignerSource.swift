@@ -11,7 +11,7 @@ import X509
 
 /// Hands out the signer an artifact type asks for (`x509`, `kms`). Asynchronous: a keyless source fetches (and
 /// caches) a certificate here.
-public protocol SignerSource: Sendable {
+package protocol SignerSource: Sendable {
     /// Whether `name` can be served at all; checked before anything is signed.
     func supports(_ kind: SignerKind) -> Bool
     func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer
@@ -24,8 +24,8 @@ public protocol SignerSource: Sendable {
 }
 
 extension SignerSource {
-    public var isKeyless: Bool { false }
-    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+    package var isKeyless: Bool { false }
+    package func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
         throw ChainsError(.signing, "this configuration does not sign keylessly")
     }
 }

@@ -11,9 +11,9 @@ import X509
 
 /// Signers from a signing-secrets directory: `x509` is the key found there (x509.pem, else cosign.key); `kms` is
 /// not served. The key is loaded on first use, so a run that is skipped needs no key.
-public actor KeySignerSource: SignerSource {
+package actor KeySignerSource: SignerSource {
     /// Where the key is read from.
-    public enum Origin: Sendable {
+    package enum Origin: Sendable {
         /// `--signing-secrets DIR` / `/etc/signing-secrets`: the key must be there.
         case directory(URL)
         /// The per-user default: an ECDSA P-256 `x509.pem` is created there on first use.
@@ -22,13 +22,13 @@ public actor KeySignerSource: SignerSource {
     let origin: Origin
     var loaded: KeySigner?
     /// Set when a key was created on first use.
-    public private(set) var createdKey: URL?
+    package private(set) var createdKey: URL?
 
-    public init(_ origin: Origin) { self.origin = origin }
+    package init(_ origin: Origin) { self.origin = origin }
 
-    public nonisolated func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
+    package nonisolated func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
 
-    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+    package func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
         guard kind == .x509 else { throw ChainsError.signerNotServed(kind) }
         if let loaded { return loaded }
         let signer: KeySigner
@@ -48,18 +48,18 @@ public actor KeySignerSource: SignerSource {
 
 /// `signers.x509.fulcio.enabled: "true"`: `x509` is a short-lived Fulcio certificate for an ephemeral key, shared
 /// by every run while comfortable validity remains.
-public struct KeylessSignerSource: SignerSource {
-    public let certificates: KeylessCertificates
-    public init(certificates: KeylessCertificates) { self.certificates = certificates }
-    public var isKeyless: Bool { true }
-    public func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
+package struct KeylessSignerSource: SignerSource {
+    package let certificates: KeylessCertificates
+    package init(certificates: KeylessCertificates) { self.certificates = certificates }
+    package var isKeyless: Bool { true }
+    package func supports(_ kind: SignerKind) -> Bool { kind == .x509 }
 
-    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+    package func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
         guard kind == .x509 else { throw ChainsError.signerNotServed(kind) }
         return try await certificates.signer()
     }
 
-    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+    package func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
         guard let ours = current.certificateChain else {
             throw ChainsError(.signing, "the configured signer has no certificate")
         }
@@ -69,15 +69,15 @@ public struct KeylessSignerSource: SignerSource {
 
 /// `signer: kms`: the key `signers.kms.kmsref` names (AWS KMS, Vault transit), connected on first use (its public
 /// key read once and kept).
-public actor KMSSignerSource {
+package actor KMSSignerSource {
     let connect: @Sendable () async throws(CloudCredentialError) -> any Signer
     var connected: (any Signer)?
 
-    public init(connect: @escaping @Sendable () async throws(CloudCredentialError) -> any Signer) {
+    package init(connect: @escaping @Sendable () async throws(CloudCredentialError) -> any Signer) {
         self.connect = connect
     }
 
-    public func signer() async throws(ChainsError) -> any Signer {
+    package func signer() async throws(ChainsError) -> any Signer {
         if let connected { return connected }
         do throws(CloudCredentialError) {
             let made = try await connect()
@@ -92,19 +92,19 @@ public actor KMSSignerSource {
 }
 
 /// `x509` from one source (the signing secrets' key, or keyless), `kms` from the KMS key.
-public struct ComposedSignerSource: SignerSource {
-    public let x509: any SignerSource
-    public let kms: KMSSignerSource
+package struct ComposedSignerSource: SignerSource {
+    package let x509: any SignerSource
+    package let kms: KMSSignerSource
 
-    public func supports(_ kind: SignerKind) -> Bool { kind == .kms || x509.supports(kind) }
-    public var isKeyless: Bool { x509.isKeyless }
+    package func supports(_ kind: SignerKind) -> Bool { kind == .kms || x509.supports(kind) }
+    package var isKeyless: Bool { x509.isKeyless }
 
-    public func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
+    package func signer(named kind: SignerKind, for run: RunContext) async throws -> any Signer {
         if kind == .kms { return try await kms.signer() }
         return try await x509.signer(named: kind, for: run)
     }
 
-    public func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
+    package func checkEarlierCertificate(_ chain: [Certificate], current: any Signer) async throws {
         try await x509.checkEarlierCertificate(chain, current: current)
     }
 }

@@ -9,8 +9,8 @@ import Signing
 
 /// The `oci` backend: image signatures to `<repo>:sha256-<hex>.sig`, attestations to `.att` (one per image subject),
 /// in the image's repository or `storage.oci.repository`; credentials found for the run and tried in turn.
-public struct OCIStorage: StorageBackend {
-    public let kind = StorageKind.oci
+package struct OCIStorage: StorageBackend {
+    package let kind = StorageKind.oci
     let client: RegistryClient
     let search: CredentialSearch
     let cluster: any ClusterView
@@ -18,15 +18,15 @@ public struct OCIStorage: StorageBackend {
     let encoding: OCIEncoding
     let destinations: RegistryDestinations
 
-    public var storesBundles: Bool { encoding == .sigstoreBundle }
+    package var storesBundles: Bool { encoding == .sigstoreBundle }
 
     /// cosign v3's image-signature statement, which its bundles carry for an image (see `storeBundle`).
-    public func imageStatement(for image: Digest) -> Data? {
+    package func imageStatement(for image: Digest) -> Data? {
         storesBundles ? SigstoreBundleReferrer.signStatement(for: image) : nil
     }
 
     /// One per process: `client` holds the token cache; credentials are looked up per run through `cluster`.
-    public init(
+    package init(
         client: RegistryClient, cluster: any ClusterView, dockerConfig: LocalDockerConfig?, config: ChainsConfig,
         destinations: RegistryDestinations = .init(), cloud: [any CloudKeychain] = []
     ) throws(ChainsError) {
@@ -46,7 +46,7 @@ public struct OCIStorage: StorageBackend {
         }
     }
 
-    public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
+    package func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         var receipt = StorageReceipt(backend: kind)
         do {
             if encoding == .sigstoreBundle {

@@ -11,11 +11,11 @@ import X509
 
 /// The `tekton` backend: four base64 annotations on the run per stored item. The service collects them into the
 /// outcome's annotation patch; the front door writes them (into the output file, or to the API server).
-public struct TektonStorage: StorageBackend {
-    public let kind = StorageKind.tekton
-    public init() {}
+package struct TektonStorage: StorageBackend {
+    package let kind = StorageKind.tekton
+    package init() {}
 
-    public func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
+    package func store(_ item: SignedArtifact, for run: RunContext) async throws -> StorageReceipt {
         let keys = ChainsAnnotations.storageKeys(shortKey: item.shortKey)
         var receipt = StorageReceipt(backend: kind)
         receipt.annotations = [

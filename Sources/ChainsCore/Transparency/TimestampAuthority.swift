@@ -4,12 +4,12 @@ import Signing
 
 /// An RFC 3161 timestamp over a signature: the DER `TimeStampResponse` a sigstore bundle carries in
 /// `verificationMaterial.timestampVerificationData.rfc3161Timestamps[].signedTimestamp`, and who issued it.
-public struct SignedTimestamp: Sendable, Equatable {
-    public var der: Data
+package struct SignedTimestamp: Sendable, Equatable {
+    package var der: Data
     /// The authority's address, for messages.
-    public var authority: String
+    package var authority: String
 
-    public init(der: Data, authority: String) {
+    package init(der: Data, authority: String) {
         self.der = der
         self.authority = authority
     }
@@ -19,7 +19,7 @@ public struct SignedTimestamp: Sendable, Equatable {
 /// (Rekor v2) makes a keyless signature verifiable only with a timestamp inside its certificate's validity. The
 /// timestamp is kept with the signature — in the signed artifact, its bundles and its attempt record — so a retry
 /// that reuses a signature keeps its timestamp instead of asking again.
-public protocol TimestampAuthority: Sendable {
+package protocol TimestampAuthority: Sendable {
     /// The authority's address, for messages.
     var address: String { get }
     /// A timestamp over `signature` — the signature bytes a bundle of the artifact carries (see
@@ -33,7 +33,7 @@ public protocol TimestampAuthority: Sendable {
 extension SignedArtifact {
     /// The signature a sigstore bundle of this artifact carries, which a timestamp is over: the bundle envelope's
     /// (an image's cosign v3 statement), else the DSSE envelope's (in-toto), else the raw signature (simplesigning).
-    public var bundleSignature: Data? {
+    package var bundleSignature: Data? {
         Self.bundleSignature(format: format, signature: signature, bundleEnvelope: bundleEnvelope)
     }
 
@@ -53,7 +53,7 @@ extension SignedArtifact {
     /// `sigstore-bundle` encoding share: its bundle envelope (an image's cosign v3 statement), else its DSSE envelope
     /// (in-toto), else its simplesigning payload's message signature; with the log entry that matches that content
     /// and its timestamps.
-    public func sigstoreBundle() throws(SigningError) -> SigstoreBundle {
+    package func sigstoreBundle() throws(SigningError) -> SigstoreBundle {
         let certificate = CertificatePEM.leafDER(certificateChain)
         let stamps = timestamps.map(\.der)
         if format == .simpleSigning && bundleEnvelope == nil {

@@ -5,21 +5,21 @@ import Sigstore
 import X509
 
 /// What the log recorded for one signed artifact.
-public struct TransparencyRecord: Sendable {
+package struct TransparencyRecord: Sendable {
     /// The entry for the payload's signature: `hashedrekord` for simplesigning, `dsse` for in-toto envelopes.
-    public var entry: LogEntry
+    package var entry: LogEntry
     /// For an image signed with the `sigstore-bundle` encoding: the entry for the bundle's own envelope (cosign v3's
     /// image statement), which is what a bundle verifier matches.
-    public var bundleEnvelopeEntry: LogEntry?
+    package var bundleEnvelopeEntry: LogEntry?
     /// Where the log's key came from, for the summary.
-    public var keySource: String
+    package var keySource: String
 
     /// The entry a sigstore bundle of this artifact carries.
-    public var bundleEntry: TransparencyLogEntry { (bundleEnvelopeEntry ?? entry).bundleEntry }
+    package var bundleEntry: TransparencyLogEntry { (bundleEnvelopeEntry ?? entry).bundleEntry }
 }
 
 /// Where signatures are logged (Rekor). The service calls it after signing and before storing.
-public protocol TransparencyLog: Sendable {
+package protocol TransparencyLog: Sendable {
     /// The log's address, for messages.
     var address: String { get }
     func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord
@@ -28,13 +28,13 @@ public protocol TransparencyLog: Sendable {
 /// Rekor v1 through `RekorClient`: the verifier is the signer's certificate when keyless, else its public key, as
 /// Chains logs it. Every entry comes back checked (SET, inclusion proof, checkpoint, body), and one made earlier
 /// for the same signature is found (409), never made twice.
-public struct RekorTransparencyLog: TransparencyLog {
-    public let client: RekorClient
-    public var address: String { client.address.absoluteString }
+package struct RekorTransparencyLog: TransparencyLog {
+    package let client: RekorClient
+    package var address: String { client.address.absoluteString }
 
-    public init(client: RekorClient) { self.client = client }
+    package init(client: RekorClient) { self.client = client }
 
-    public func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
+    package func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
         let verifier = Self.verifierPEM(artifact)
         let proposal: RekorProposal =
             artifact.format == .simpleSigning

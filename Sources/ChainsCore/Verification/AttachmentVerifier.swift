@@ -9,21 +9,21 @@ import X509
 
 /// `chains verify` / `chains verify-attestation`: read what is attached to an image and check it with a key, or
 /// keylessly: a Fulcio certificate for the expected identity, logged in a trusted transparency log.
-public struct AttachmentVerifier: Sendable {
+package struct AttachmentVerifier: Sendable {
     /// Who must have signed: the holder of a key, or a keyless identity under a trusted root.
-    public enum Authority: Sendable {
+    package enum Authority: Sendable {
         case key(PublicKey)
         case keyless(KeylessPolicy)
     }
-    public var client: RegistryClient
-    public var credentials: [SourcedCredential]
-    public var authority: Authority
+    package var client: RegistryClient
+    package var credentials: [SourcedCredential]
+    package var authority: Authority
 
-    public init(client: RegistryClient, credentials: [SourcedCredential], key: PublicKey) {
+    package init(client: RegistryClient, credentials: [SourcedCredential], key: PublicKey) {
         self.init(client: client, credentials: credentials, authority: .key(key))
     }
 
-    public init(client: RegistryClient, credentials: [SourcedCredential], authority: Authority) {
+    package init(client: RegistryClient, credentials: [SourcedCredential], authority: Authority) {
         self.client = client
         self.credentials = credentials
         self.authority = authority
@@ -88,23 +88,23 @@ public struct AttachmentVerifier: Sendable {
     }
 
     /// One layer checked: what was found and whether it holds.
-    public struct Check: Sendable {
-        public var layer: String
-        public var valid: Bool
-        public var detail: String
-        public var payload: Data
+    package struct Check: Sendable {
+        package var layer: String
+        package var valid: Bool
+        package var detail: String
+        package var payload: Data
     }
 
     /// What was found at one location (a `.sig`/`.att` tag, or the referrers) and how each layer checked.
-    public struct Report: Sendable {
-        public var image: ImageReference
-        public var location: String
-        public var checks: [Check]
-        public var valid: [Check] { checks.filter(\.valid) }
+    package struct Report: Sendable {
+        package var image: ImageReference
+        package var location: String
+        package var checks: [Check]
+        package var valid: [Check] { checks.filter(\.valid) }
     }
 
     /// `cosign verify --type` aliases.
-    public static func predicateType(forType type: String) -> String {
+    package static func predicateType(forType type: String) -> String {
         switch type {
         case "slsaprovenance", "slsaprovenance02": return "https://slsa.dev/provenance/v0.2"
         case "slsaprovenance1": return "https://slsa.dev/provenance/v1"
@@ -118,7 +118,7 @@ public struct AttachmentVerifier: Sendable {
     }
 
     /// Resolves a tag to a digest (by reading the manifest) when the reference has none.
-    public func resolve(_ image: ImageReference) async throws -> ImageReference {
+    package func resolve(_ image: ImageReference) async throws -> ImageReference {
         if image.digest != nil { return image }
         let (fetched, _, _) = try await client.withCredentials(
             credentials, repository: image.repositoryOnly, scopes: [Scope.pull(image.repository)],
@@ -133,7 +133,7 @@ public struct AttachmentVerifier: Sendable {
     }
 
     /// Checks every `.sig` layer: signature over the payload with the key, and the payload naming this digest.
-    public func verifySignatures(_ image: ImageReference, repository: ImageReference? = nil) async throws -> Report {
+    package func verifySignatures(_ image: ImageReference, repository: ImageReference? = nil) async throws -> Report {
         let resolved = try await resolve(image)
         let target = repository ?? resolved.repositoryOnly
         let layers = try await read(.signature, of: resolved, in: target)
@@ -191,7 +191,7 @@ public struct AttachmentVerifier: Sendable {
 
     /// Checks every `.att` layer: the DSSE envelope verifies with the key, the statement has the predicate type
     /// asked for (if any) and names this image's digest as a subject.
-    public func verifyAttestations(
+    package func verifyAttestations(
         _ image: ImageReference, predicateType: String?, repository: ImageReference? = nil
     )
         async throws -> Report
@@ -254,7 +254,7 @@ public struct AttachmentVerifier: Sendable {
     /// Checks every sigstore bundle referrer of the image: the DSSE envelope verifies with the key, the statement
     /// names the image digest, and its predicate type is `predicateType` (cosign's `…/cosign/sign/v1` for
     /// signatures) when given.
-    public func verifyBundles(_ image: ImageReference, predicateType: String?) async throws -> Report {
+    package func verifyBundles(_ image: ImageReference, predicateType: String?) async throws -> Report {
         let resolved = try await resolve(image)
         let digest = resolved.digest!
         let found = try await client.withCredentials(

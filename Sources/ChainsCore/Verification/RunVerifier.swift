@@ -10,26 +10,26 @@ import X509
 /// over its payload with the key or (keyless) the certificate stored beside it, the certificate judged at the time
 /// the log recorded the run's provenance (`chains.tekton.dev/transparency`, fetched from that log), and the keys
 /// naming this run's uid.
-public enum RunVerifier {
+package enum RunVerifier {
     /// One stored signature, checked.
-    public struct Check: Sendable {
-        public enum Result: Sendable, Equatable { case verified, failed, skipped }
-        public var key: String
-        public var result: Result
-        public var detail: String
+    package struct Check: Sendable {
+        package enum Result: Sendable, Equatable { case verified, failed, skipped }
+        package var key: String
+        package var result: Result
+        package var detail: String
     }
 
-    public struct Report: Sendable {
-        public var run: String
-        public var checks: [Check]
-        public var notes: [String]
+    package struct Report: Sendable {
+        package var run: String
+        package var checks: [Check]
+        package var notes: [String]
         /// Every stored signature verified (skipped ones aside), and there was at least one.
-        public var passed: Bool {
+        package var passed: Bool {
             !checks.isEmpty && !checks.contains { $0.result == .failed } && checks.contains { $0.result == .verified }
         }
     }
 
-    public static func verify(
+    package static func verify(
         file: URL, authority: AttachmentVerifier.Authority, transport: (any HTTPTransport)?
     ) async throws(ChainsError) -> Report {
         let runFile: RunFile
@@ -136,9 +136,9 @@ public enum RunVerifier {
 }
 
 /// The local front door of `verify-run` and `verify-blob`: files in, typed reports out.
-public enum LocalVerification {
+package enum LocalVerification {
     /// `verify-run`, with its own HTTP client (TLS verified) to fetch the run's log entry.
-    public static func verifyRun(
+    package static func verifyRun(
         file: URL, authority: AttachmentVerifier.Authority
     ) async throws(ChainsError) -> RunVerifier.Report {
         let http: AsyncHTTPClientTransport
@@ -158,7 +158,7 @@ public enum LocalVerification {
     }
 
     /// `verify-blob`: `artifact` is a file or `sha256:<hex>`.
-    public static func verifyBlob(
+    package static func verifyBlob(
         artifact: String, bundle: String, authority: BundleAuthority, trustedRoot: TrustedRoot
     ) async throws(ChainsError) -> VerifiedBundle {
         let input: BundleArtifact
