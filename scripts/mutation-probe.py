@@ -2,7 +2,8 @@
 """Mutation probe: small semantic changes to the decisions that guard users, each applied to the source, the tests that
 cover it run (one filter per mutation), and the change reverted. A mutation the tests do not catch "survives": a
 decision no test holds. By hand, not in CI (about 20-30 minutes on 2 cores): scripts/mutation-probe.sh [ID...]
-Prints one line per mutation and a summary; writes .build/mutation-report.txt."""
+Prints one line per mutation and a summary; writes .build/mutation-report.txt. `--check` only checks, without
+building, that every probe's text stands once in its file (the test script runs it, so moved code updates its probes)."""
 import os, subprocess, sys, time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,8 +41,8 @@ M = [
      "status == 408 || status == 429 || ((500...502)",
      "OCIRegistryTests", "a 503 is not retried"),
     ("retry-reset", "Sources/HTTPTransport/HTTPTransport.swift",
-     "public var isTransient: Bool { kind == .connectionReset || kind == .timeout }",
-     "public var isTransient: Bool { kind == .timeout }", "OCIRegistryTests", "a reset connection is not retried"),
+     "package var isTransient: Bool { kind == .connectionReset || kind == .timeout }",
+     "package var isTransient: Bool { kind == .timeout }", "OCIRegistryTests", "a reset connection is not retried"),
     ("retry-after", "Sources/HTTPTransport/Decorators.swift",
      "if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {", "if let seconds = Optional(0.0) {",
      "OCIRegistryTests", "Retry-After is ignored"),
@@ -285,7 +286,12 @@ M = [
      "a SPIFFE socket that was asked for and is missing is reported as 'no identity token found'"),
 ]
 
-only = set(sys.argv[1:])
+only = set(a for a in sys.argv[1:] if not a.startswith("--"))
+if "--check" in sys.argv:
+    # Without building: does every probe's text still stand exactly once in its file? (Run after moving code.)
+    stale = [f"{m[0]}: {m[1]}" for m in M if open(os.path.join(root, m[1])).read().count(m[2]) != 1]
+    print(f"{len(M)} probes, {len(stale)} whose text is not found once" + "".join("\n  " + s for s in stale))
+    sys.exit(1 if stale else 0)
 report, survived = [], []
 env = dict(os.environ, CHAINS_TEST_PYTHON=os.environ.get("CHAINS_TEST_PYTHON", os.path.join(root, ".venv-test/bin/python")))
 

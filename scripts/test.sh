@@ -57,6 +57,8 @@ python3 scripts/check-imports.py
 #    The public surface: only the products' API is `public`, each declaration documented.
 echo "== public API check"
 python3 scripts/check-public-api.py
+#    The mutation probes still find their text (the probes themselves run by hand).
+python3 scripts/mutation-probe.py --check
 
 # 4. The tests. The command-line tests run the `chains` executable, so build it first.
 echo "== swift build"
