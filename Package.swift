@@ -255,7 +255,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
-            exclude: ["Conformance"],
+            exclude: ["Conformance", "SigningConfigs"],
             swiftSettings: strict
         ),
         .testTarget(

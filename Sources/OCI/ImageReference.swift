@@ -38,18 +38,20 @@ package struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         self.digest = digest
     }
 
-    /// Parses `[registry/]repository[:tag][@sha256:hex]`.
+    /// Parses `[registry/]repository[:tag][@sha256:hex]`. Scans UTF-8 bytes, not Characters: every separator is
+    /// ASCII, and what is left is checked byte by byte anyway (a run's images are parsed several times per run).
     package init(parsing text: String) throws(ReferenceError) {
         var base = Substring(text)
         var digest: Digest?
-        let atParts = text.split(separator: "@", omittingEmptySubsequences: false)
-        if atParts.count > 2 {
-            throw ReferenceError(reference: text, reason: "a reference may contain at most one '@'")
-        }
-        if atParts.count == 2 {
-            base = atParts[0]
+        let utf8 = text.utf8
+        if let at = utf8.firstIndex(of: UInt8(ascii: "@")) {
+            let rest = text[utf8.index(after: at)...]
+            guard !rest.utf8.contains(UInt8(ascii: "@")) else {
+                throw ReferenceError(reference: text, reason: "a reference may contain at most one '@'")
+            }
+            base = text[..<at]
             do {
-                digest = try Digest(parsingSHA256: String(atParts[1]))
+                digest = try Digest(parsingSHA256: String(rest))
             } catch {
                 throw ReferenceError(reference: text, reason: error.reason)
             }
@@ -61,7 +63,7 @@ package struct ImageReference: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a reference that must carry a digest (`name.NewDigest`): exactly one `@` and a sha256 digest.
     package init(parsingDigest text: String) throws(ReferenceError) {
-        guard text.split(separator: "@", omittingEmptySubsequences: false).count == 2 else {
+        guard text.utf8.count(where: { $0 == UInt8(ascii: "@") }) == 1 else {
             throw ReferenceError(
                 reference: text,
                 reason: "a digest reference must contain exactly one '@' (registry/repository@sha256:hex)")
@@ -88,29 +90,36 @@ package struct ImageReference: Sendable, Hashable, CustomStringConvertible {
     package var repositoryOnly: ImageReference { ImageReference(registry: registry, repository: repository) }
 
     static func splitTag(_ base: Substring, whole: String) throws(ReferenceError) -> (Substring, String?) {
-        let parts = base.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count > 1, let last = parts.last, !last.contains("/") else { return (base, nil) }
+        guard let colon = base.utf8.lastIndex(of: UInt8(ascii: ":")) else { return (base, nil) }
+        let last = base[base.utf8.index(after: colon)...]
+        guard !last.utf8.contains(UInt8(ascii: "/")) else { return (base, nil) }
         let tag = String(last)
         guard isValidTag(tag) else {
             throw ReferenceError(
                 reference: whole, reason: "tag \"\(tag)\" must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
         }
-        return (base.dropLast(tag.count + 1), tag)
+        return (base[..<colon], tag)
     }
 
     static func splitRepository(_ name: Substring, whole: String) throws(ReferenceError) -> (String, String) {
         guard !name.isEmpty else { throw ReferenceError(reference: whole, reason: "a repository name must be given") }
         var registry = ""
         var repository = String(name)
-        let parts = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        if parts.count == 2, parts[0].contains(".") || parts[0].contains(":") {
-            registry = String(parts[0])
-            repository = String(parts[1])
+        if let slash = name.utf8.firstIndex(of: UInt8(ascii: "/")),
+            name.utf8[..<slash].contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+        {
+            registry = String(name[..<slash])
+            repository = String(name[name.utf8.index(after: slash)...])
         }
-        guard repository.utf8.count >= 2, repository.utf8.count <= 255 else {
+        let bytes = repository.utf8
+        guard bytes.count >= 2, bytes.count <= 255 else {
             throw ReferenceError(reference: whole, reason: "a repository must be 2 to 255 characters long")
         }
-        guard !repository.hasPrefix("/"), !repository.hasSuffix("/"), !repository.contains("//") else {
+        let slash = UInt8(ascii: "/")
+        let emptyComponent =
+            bytes.first == slash || bytes.last == slash
+            || zip(bytes, bytes.dropFirst()).contains { $0 == slash && $1 == slash }
+        guard !emptyComponent else {
             throw ReferenceError(reference: whole, reason: "repository \"\(repository)\" has an empty path component")
         }
         guard repository.utf8.allSatisfy(isRepositoryByte) else {
@@ -122,7 +131,7 @@ package struct ImageReference: Sendable, Hashable, CustomStringConvertible {
         guard isValidRegistry(registry) else {
             throw ReferenceError(reference: whole, reason: "registry \"\(registry)\" is not a valid host[:port]")
         }
-        if registry == dockerHub && !repository.contains("/") {
+        if registry == dockerHub && !repository.utf8.contains(slash) {
             repository = "library/" + repository
             // The name we print and push to must read back: `library/` must not take it past the limit (found by
             // the image-reference fuzz harness: a 250-character one-segment name printed as one that did not parse).

@@ -18,11 +18,34 @@ struct ImageReferenceTests {
             ("127.0.0.1:5000/app:latest", "127.0.0.1:5000/app", "latest"),
             ("localhost/foo", "index.docker.io/localhost/foo", nil),  // no '.' or ':' → Docker Hub, as ggcr does
             ("registry.example.com/a/b/c", "registry.example.com/a/b/c", nil),
+            ("localhost:5000/foo:v2", "localhost:5000/foo", "v2"),  // the last ':' is the tag's, not the port's
+            ("localhost:5000/a/b", "localhost:5000/a/b", nil),  // a port and no tag
         ])
     func normalise(input: String, name: String, tag: String?) throws {
         let ref = try ImageReference(parsing: input)
         #expect(ref.name == name)
         #expect(ref.tag == tag)
+    }
+
+    @Test(
+        "references without a digest: what is not a tag, and the reasons for what does not parse",
+        arguments: [
+            ("localhost:5000/team:x/app", "may contain only lowercase"),  // a ':' followed by a '/' is no tag
+            ("gcr.io/foo:bad tag", "tag \"bad tag\" must match"),
+            ("gcr.io/a//b:v1", "empty path component"),
+            ("gcr.io/a/:v1", "empty path component"),
+            ("a@b@c", "at most one '@'"),
+            ("gcr.io/foo@sha256:\(hexA)x", "64 lowercase hex"),
+            ("éé.example/x/y", "not a valid host[:port]"),
+            ("gcr.io/café", "only lowercase letters"),
+            (":v1", "a repository name must be given"),
+        ])
+    func invalidWithoutDigest(input: String, fragment: String) {
+        #expect {
+            _ = try ImageReference(parsing: input)
+        } throws: { error in
+            "\(error)".contains(fragment)
+        }
     }
 
     @Test("a tag before a digest is dropped")
