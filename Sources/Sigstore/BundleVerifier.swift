@@ -50,6 +50,8 @@ package enum BundleVerifier {
         now: Date = Date()
     ) async throws(CertificateCheckError) -> VerifiedBundle {
         let bundle = try ParsedBundle(data)
+        let timestamps = try await verifyTimestamps(
+            bundle.signedTimestamps, signature: bundle.signatureBytes, trustedRoot: trustedRoot)
         guard !bundle.entries.isEmpty else {
             throw CertificateCheckError("the bundle has no transparency-log entry (RFC 3161 timestamps are not served)")
         }
@@ -89,6 +91,7 @@ package enum BundleVerifier {
                 first = first ?? checked
             }
             let verified = first!
+            try checkTimestampsWithin(leaf, timestamps)
             key = verified.publicKey
             signer = "\(verified.identity) (\(verified.issuer))"
             verifiedLeaf = leaf
@@ -101,6 +104,47 @@ package enum BundleVerifier {
         return VerifiedBundle(
             mediaType: bundle.mediaType, signer: signer, integratedTime: entry.integratedDate,
             logIndex: entry.logIndex, statement: statement)
+    }
+
+    /// A bundle's RFC 3161 timestamps are a time source like a log entry's integrated time, and a verifier must
+    /// check every time source a bundle carries: ignored, a timestamp outside the certificate's validity went
+    /// through (the conformance case `intoto-tsa-timestamp-outside-cert-validity_fail` verified before this check).
+    /// Each must verify (`RFC3161.verify`) against the trusted root's timestamp authorities; with no root naming
+    /// one, the bundle is refused, not half-checked.
+    package static func verifyTimestamps(
+        _ timestamps: [Data], signature: Data?, trustedRoot: TrustedRoot?
+    ) async throws(CertificateCheckError) -> [VerifiedTimestamp] {
+        guard !timestamps.isEmpty else { return [] }
+        let count = "\(timestamps.count) RFC 3161 timestamp\(timestamps.count == 1 ? "" : "s")"
+        guard let trustedRoot, !trustedRoot.timestampAuthorities.isEmpty else {
+            throw CertificateCheckError(
+                "the bundle carries \(count), and no trusted root names a timestamp authority to check "
+                    + "\(timestamps.count == 1 ? "it" : "them") against (give a trusted root that lists them)")
+        }
+        guard let signature else { throw CertificateCheckError("the bundle's signature cannot be read") }
+        var verified: [VerifiedTimestamp] = []
+        for (index, der) in timestamps.enumerated() {
+            do {
+                verified.append(
+                    try await RFC3161.verify(
+                        response: der, signature: signature, authorities: trustedRoot.timestampAuthorities))
+            } catch {
+                throw CertificateCheckError("RFC 3161 timestamp \(index + 1) of \(timestamps.count): \(error.reason)")
+            }
+        }
+        return verified
+    }
+
+    /// A keyless signature must have been made while its certificate was valid: every verified timestamp's time
+    /// lies within the leaf's validity.
+    package static func checkTimestampsWithin(
+        _ leaf: Certificate, _ timestamps: [VerifiedTimestamp]
+    ) throws(CertificateCheckError) {
+        for stamp in timestamps where stamp.genTime < leaf.notValidBefore || stamp.genTime > leaf.notValidAfter {
+            throw CertificateCheckError(
+                "the RFC 3161 timestamp of \(stamp.authority) (\(stamp.genTime)) is outside the signing certificate's "
+                    + "validity (\(leaf.notValidBefore) to \(leaf.notValidAfter))")
+        }
     }
 
     /// The entry's time is not in the future, and its log key's validity has a start (`RekorClient.verify` holds
@@ -218,11 +262,25 @@ package struct ParsedBundle {
         case message(digest: Data?, signature: Data)
         case dsse(Data)
     }
+
+    /// The signature bytes a timestamp authority timestamps: the message signature, or the DSSE envelope's first
+    /// signature.
+    package var signatureBytes: Data? {
+        switch content {
+        case .message(_, let signature): return signature
+        case .dsse(let envelope):
+            let json = (try? JSONSerialization.jsonObject(with: envelope)) as? [String: Any]
+            let first = (json?["signatures"] as? [[String: Any]])?.first
+            return (first?["sig"] as? String).flatMap { Data(base64Encoded: $0) }
+        }
+    }
     let mediaType: String
     package let version: Int
     /// Leaf first; empty for a key-signed bundle.
     package let certificates: [Certificate]
     package let entries: [TransparencyLogEntry]
+    /// `timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: DER `TimeStampResponse`s.
+    package let signedTimestamps: [Data]
     let content: Content
 
     package init(_ data: Data) throws(CertificateCheckError) {
@@ -244,7 +302,28 @@ package struct ParsedBundle {
         } else {
             entries = []
         }
+        signedTimestamps = try Self.signedTimestamps(material)
         content = try Self.content(json)
+    }
+
+    package static func signedTimestamps(_ material: [String: Any]) throws(CertificateCheckError) -> [Data] {
+        guard let data = material["timestampVerificationData"] else { return [] }
+        guard let object = data as? [String: Any] else {
+            throw CertificateCheckError("the bundle's timestampVerificationData is malformed")
+        }
+        guard let list = object["rfc3161Timestamps"] else { return [] }
+        guard let entries = list as? [[String: Any]] else {
+            throw CertificateCheckError("the bundle's rfc3161Timestamps are malformed")
+        }
+        var out: [Data] = []
+        for entry in entries {
+            guard let text = entry["signedTimestamp"] as? String, let der = Data(base64Encoded: text), !der.isEmpty
+            else {
+                throw CertificateCheckError("an RFC 3161 timestamp of the bundle is not base64")
+            }
+            out.append(der)
+        }
+        return out
     }
 
     static func certificates(_ material: [String: Any], version: Int) throws(CertificateCheckError) -> [Certificate] {

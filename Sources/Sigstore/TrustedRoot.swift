@@ -32,6 +32,8 @@ package struct TrustedRoot: Sendable {
     }
 
     package var certificateAuthorities: [CertificateAuthority]
+    /// RFC 3161 timestamp authorities: each chain leaf first (the TSA's signing certificate), root last.
+    package var timestampAuthorities: [CertificateAuthority] = []
     package var tlogs: [LogInstance]
     package var ctlogs: [LogInstance]
 
@@ -61,17 +63,22 @@ package struct TrustedRoot: Sendable {
         guard Self.mediaTypes.contains(file.mediaType ?? "") else {
             throw bad("media type \(file.mediaType ?? "missing") is not a sigstore trusted root")
         }
-        var cas: [CertificateAuthority] = []
-        for ca in file.certificateAuthorities ?? [] {
-            var chain: [Certificate] = []
-            for raw in ca.certChain?.certificates ?? [] {
-                guard let der = Data(base64Encoded: raw.rawBytes),
-                    let certificate = try? Certificate(derEncoded: Array(der))
-                else { throw bad("a certificate of \(ca.uri ?? "a CA") does not parse") }
-                chain.append(certificate)
+        func authorities(_ list: [File.CA]?) throws(IdentityTokenError) -> [CertificateAuthority] {
+            var out: [CertificateAuthority] = []
+            for ca in list ?? [] {
+                var chain: [Certificate] = []
+                for raw in ca.certChain?.certificates ?? [] {
+                    guard let der = Data(base64Encoded: raw.rawBytes),
+                        let certificate = try? Certificate(derEncoded: Array(der))
+                    else { throw bad("a certificate of \(ca.uri ?? "a CA") does not parse") }
+                    chain.append(certificate)
+                }
+                out.append(CertificateAuthority(uri: ca.uri ?? "", chain: chain, validFor: ca.validFor))
             }
-            cas.append(CertificateAuthority(uri: ca.uri ?? "", chain: chain, validFor: ca.validFor))
+            return out
         }
+        let cas = try authorities(file.certificateAuthorities)
+        timestampAuthorities = try authorities(file.timestampAuthorities)
         func logs(_ list: [File.Log]?) throws(IdentityTokenError) -> [LogInstance] {
             var out: [LogInstance] = []
             for log in list ?? [] {
@@ -143,6 +150,7 @@ package struct TrustedRoot: Sendable {
         var mediaType: String?
         var tlogs: [Log]?
         var certificateAuthorities: [CA]?
+        var timestampAuthorities: [CA]?
         var ctlogs: [Log]?
     }
 }

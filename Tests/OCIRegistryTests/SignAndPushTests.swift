@@ -348,6 +348,31 @@ struct BundleModeTests {
             let checked = try await Python.run("verify_dsse.py", [pub.path, envelope.path])
             #expect(checked.status == 0, "\(checked.stderr)")
         }
+        // A bundle that carries an RFC 3161 timestamp is a time source the verifier must check: with a key and no
+        // trusted root naming a timestamp authority, it cannot be, and the bundle is refused — here the image
+        // signature's own bundle, with a timestamp added and attached again.
+        let signatureBundle = try #require(bundles.first { $0.predicateType == "https://sigstore.dev/cosign/sign/v1" })
+        var stamped = try JSONSerialization.jsonObject(with: signatureBundle.bundle) as! [String: Any]
+        var material = stamped["verificationMaterial"] as! [String: Any]
+        material["timestampVerificationData"] = [
+            "rfc3161Timestamps": [["signedTimestamp": Data("a TimeStampResponse".utf8).base64EncodedString()]]
+        ]
+        stamped["verificationMaterial"] = material
+        let writer = client.session(
+            repository: try ImageReference(parsingRepository: s.image),
+            credential: Credential(username: "chains", password: "s3cret-push"),
+            scopes: [Scope.pull("team-a/app"), Scope.push("team-a/app")])
+        _ = try await writer.attachBundle(
+            try JSONSerialization.data(withJSONObject: stamped), predicateType: "https://sigstore.dev/cosign/sign/v1",
+            to: try Digest(parsingSHA256: s.digest))
+        let rechecked = try await verifier.verifyBundles(image, predicateType: "https://sigstore.dev/cosign/sign/v1")
+        #expect(rechecked.checks.count == 3 && rechecked.valid.count == 1, "\(rechecked.checks.map(\.detail))")
+        #expect(
+            rechecked.checks.contains {
+                !$0.valid && $0.detail.contains("carries 1 RFC 3161 timestamp, and no trusted root names a timestamp")
+            },
+            "\(rechecked.checks.map(\.detail))")
+
         // No .sig / .att tags in this mode.
         let tags = try await session.tags()
         #expect(!tags.contains { $0.hasSuffix(".sig") || $0.hasSuffix(".att") })

@@ -69,8 +69,18 @@ struct ConformanceTests {
         }
     }
 
-    @Test("the vendored cases are all there (36 Rekor v1 cases)")
+    @Test("a timestamp outside the certificate's validity is not ignored: the bundle is refused for it")
+    func timestampNotIgnored() async throws {
+        let name = "intoto-tsa-timestamp-outside-cert-validity_fail"
+        for digestOnly in [false, true] {
+            let failure = try await run(name, digestOnly: digestOnly)
+            #expect(
+                failure?.contains("is outside the signing certificate's validity") == true, "\(failure ?? "verified")")
+        }
+    }
+
+    @Test("the vendored cases are all there (37 Rekor v1 cases)")
     func vendored() {
-        #expect(Self.cases.count == 36, "\(Self.cases.count)")
+        #expect(Self.cases.count == 37, "\(Self.cases.count)")
     }
 }

@@ -271,6 +271,16 @@ package struct AttachmentVerifier: Sendable {
                 problems.append("not a v0.3 sigstore bundle")
             }
             let (leaf, entries) = Self.bundleMaterial(bundle)
+            do throws(CertificateCheckError) {
+                let parsed = try ParsedBundle(entry.bundle)
+                var root: TrustedRoot?
+                if case .keyless(let policy) = authority { root = policy.trustedRoot }
+                let stamps = try await BundleVerifier.verifyTimestamps(
+                    parsed.signedTimestamps, signature: parsed.signatureBytes, trustedRoot: root)
+                if let leaf { try BundleVerifier.checkTimestampsWithin(leaf, stamps) }
+            } catch {
+                problems.append(error.description)
+            }
             let (key, note, keyProblems) = await signingKey(
                 certificate: leaf, chain: [],
                 entry: { () throws(CertificateCheckError) in

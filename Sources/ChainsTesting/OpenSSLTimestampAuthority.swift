@@ -1,0 +1,78 @@
+import Foundation
+
+/// A real RFC 3161 timestamp authority for tests: OpenSSL's `openssl ts -reply`, answering `TimeStampReq`s with a
+/// signing certificate under a test CA (both made with openssl). The certificate's extensions are chosen per
+/// authority, so tests can make one the RFC forbids (a non-critical or second extended key usage, a CA).
+package struct OpenSSLTimestampAuthority: Sendable {
+    /// The CA's certificate (PEM) and the TSA's signing certificate (PEM).
+    package let caPEM: String
+    package let signerPEM: String
+    let directory: URL
+
+    /// The RFC's profile: an end entity whose only extended key usage is a critical id-kp-timeStamping.
+    package static let rfcExtensions =
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n"
+
+    /// Makes the CA and the signing certificate in `directory` (under `name`), with `extensions` on the signer.
+    package init(directory: TemporaryDirectory, name: String = "tsa", extensions: String = rfcExtensions) throws {
+        let d = directory.url.appendingPathComponent(name).path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        func openssl(_ args: [String]) throws {
+            let r = try runProcessBlocking("/usr/bin/openssl", args)
+            guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
+        }
+        try openssl([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+            "\(d)/ca.key", "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test TSA Root",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        try openssl([
+            "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+            "\(d)/tsa.key", "-out", "\(d)/tsa.csr", "-subj", "/CN=Chains Test TSA",
+        ])
+        try Data(extensions.utf8).write(to: URL(fileURLWithPath: "\(d)/tsa.ext"))
+        try openssl([
+            "x509", "-req", "-in", "\(d)/tsa.csr", "-CA", "\(d)/ca.crt", "-CAkey", "\(d)/ca.key", "-CAcreateserial",
+            "-out", "\(d)/tsa.crt", "-days", "2", "-extfile", "\(d)/tsa.ext",
+        ])
+        let config = """
+            [tsa]
+            default_tsa = tsa_config
+            [tsa_config]
+            dir = \(d)
+            serial = \(d)/serial
+            signer_cert = \(d)/tsa.crt
+            certs = \(d)/ca.crt
+            signer_key = \(d)/tsa.key
+            signer_digest = sha256
+            default_policy = 1.3.6.1.4.1.57264.2
+            digests = sha256, sha384, sha512
+            ess_cert_id_alg = sha256
+            accuracy = secs:1
+            ordering = no
+            tsa_name = no
+            ess_cert_id_chain = no
+
+            """
+        try Data(config.utf8).write(to: URL(fileURLWithPath: "\(d)/tsa.cnf"))
+        try Data("01\n".utf8).write(to: URL(fileURLWithPath: "\(d)/serial"))
+        self.directory = URL(fileURLWithPath: d)
+        caPEM = try String(contentsOfFile: "\(d)/ca.crt", encoding: .utf8)
+        signerPEM = try String(contentsOfFile: "\(d)/tsa.crt", encoding: .utf8)
+    }
+
+    /// Answers a DER `TimeStampReq` with openssl's DER `TimeStampResp`.
+    package func reply(to request: Data) throws -> Data {
+        let query = directory.appendingPathComponent("query-\(UUID().uuidString).tsq")
+        let answer = directory.appendingPathComponent("reply-\(UUID().uuidString).tsr")
+        try request.write(to: query)
+        let r = try runProcessBlocking(
+            "/usr/bin/openssl",
+            [
+                "ts", "-reply", "-config", directory.appendingPathComponent("tsa.cnf").path, "-queryfile", query.path,
+                "-out", answer.path,
+            ])
+        guard r.status == 0 else { throw MissingTool(description: "openssl ts -reply: \(r.stderr)") }
+        return try Data(contentsOf: answer)
+    }
+}
