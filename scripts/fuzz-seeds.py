@@ -149,6 +149,15 @@ put("sigstore-bundle", "valid.json", json.dumps({"mediaType": "application/vnd.d
                          "signature": base64.b64encode(sign(payload)).decode()}}))
 for p in fixture_files("Tests/SigstoreTests/Conformance/bundle-verify/*/bundle.sigstore.json")[:24]:
     put("sigstore-bundle", os.path.basename(os.path.dirname(p)) + ".json", open(p, "rb").read())
+# RFC 3161 replies: the timestamps the conformance bundles carry (DER TimeStampResp), and a rejection.
+for p in fixture_files("Tests/SigstoreTests/Conformance/bundle-verify/*/bundle.sigstore.json"):
+    try:
+        material = json.load(open(p)).get("verificationMaterial", {})
+    except ValueError:  # some cases are malformed on purpose
+        continue
+    for i, t in enumerate(material.get("timestampVerificationData", {}).get("rfc3161Timestamps", [])):
+        put("rfc3161-response", f"{os.path.basename(os.path.dirname(p))}-{i}.der", base64.b64decode(t["signedTimestamp"]))
+put("rfc3161-response", "rejection.der", bytes([0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]))
 trusted = os.path.join(root, "Tests/SigstoreTests/Conformance/public-good-trusted_root.json")
 put("trusted-root", "public-good.json", open(trusted, "rb").read())
 tr = json.load(open(trusted))

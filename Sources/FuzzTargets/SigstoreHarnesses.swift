@@ -36,6 +36,13 @@ extension FuzzHarness {
             }
             return []
         },
+        FuzzHarness(
+            name: "rfc3161-response",
+            summary: "an RFC 3161 TimeStampResp as a bundle carries it: status, CMS SignedData, TSTInfo, signer info"
+        ) { data in
+            _ = try? RFC3161.parse(response: data)
+            return []
+        },
         FuzzHarness(name: "jwt", summary: "an OIDC identity token (a projected ServiceAccount token, a JWT-SVID)") {
             data in
             _ = try? IdentityToken(jwt: data.text, source: "fuzz")
