@@ -15,6 +15,12 @@ package struct TrustedRoot: Sendable {
         /// Intermediates then the trust anchor, as the file lists them.
         package var chain: [Certificate]
         package var validFor: ValidFor?
+
+        package init(uri: String, chain: [Certificate], validFor: ValidFor?) {
+            self.uri = uri
+            self.chain = chain
+            self.validFor = validFor
+        }
     }
     package struct LogInstance: Sendable {
         package var baseURL: String
