@@ -57,6 +57,9 @@ package struct ChainsConfig: Sendable, Equatable {
     package var trustedRootFile: String
     /// Ours: the TUF `root.json` to pin for `signers.x509.tuf.mirror.url` (`signers.x509.tuf.root.file`).
     package var tufRootFile: String
+    /// Ours: a sigstore signing config v0.2 naming Fulcio, Rekor and timestamp authorities
+    /// (`signers.x509.signing-config.file`).
+    package var signingConfigFile: String = ""
 
     package var builderID: String
     package var buildType: String
@@ -199,6 +202,7 @@ extension ChainsConfig {
         // Ours (Tekton Chains ignores keys it does not know, so a shared ConfigMap may carry them).
         Key(name: "signers.x509.trusted-root.file", defaultValue: "", kind: .free),
         Key(name: "signers.x509.tuf.root.file", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.signing-config.file", defaultValue: "", kind: .free),
         Key(name: "chains-in-swift.timeout.request", defaultValue: "60s", kind: .duration),
         Key(name: "chains-in-swift.timeout.run", defaultValue: "3m", kind: .duration),
     ]
@@ -235,7 +239,7 @@ extension ChainsConfig {
                 signer: SignerKind(rawValue: values["\(prefix).signer"]!)!)
         }
         let known = Set(keys.map(\.name))
-        let config = ChainsConfig(
+        var config = ChainsConfig(
             taskRun: artifact("artifacts.taskrun"),
             pipelineRun: artifact("artifacts.pipelinerun"),
             oci: artifact("artifacts.oci"),
@@ -272,6 +276,7 @@ extension ChainsConfig {
             requestTimeout: parseDuration(values["chains-in-swift.timeout.request"]!) ?? 60,
             runTimeout: parseDuration(values["chains-in-swift.timeout.run"]!) ?? 180,
             effective: effective)
+        config.signingConfigFile = values["signers.x509.signing-config.file"]!
         return .success(ParsedConfig(config: config, unknownKeys: data.keys.filter { !known.contains($0) }.sorted()))
     }
 

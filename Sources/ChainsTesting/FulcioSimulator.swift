@@ -141,7 +141,7 @@ package final class FulcioSimulator: Sendable {
     /// log; `tlogs` are the transparency logs' entries (`RekorSimulator.trustedRootLog`).
     package var trustedRootJSON: String { trustedRootJSON(tlogs: []) }
 
-    package func trustedRootJSON(tlogs: [String]) -> String {
+    package func trustedRootJSON(tlogs: [String], timestampAuthorities: [String] = []) -> String {
         func der(_ c: Certificate) -> String {
             var s = DER.Serializer()
             try? s.serialize(c)
@@ -154,7 +154,8 @@ package final class FulcioSimulator: Sendable {
         let ctlog = TrustedRootLog.json(url: url + "/ct", publicKeyDER: ctLogPublicKeyDER)
         return
             #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(tlogs.joined(separator: ", "))], "#
-            + #""certificateAuthorities": [\#(ca)], "ctlogs": [\#(ctlog)], "timestampAuthorities": []}"#
+            + #""certificateAuthorities": [\#(ca)], "ctlogs": [\#(ctlog)], "#
+            + #""timestampAuthorities": [\#(timestampAuthorities.joined(separator: ", "))]}"#
     }
 
     package func stop() async { await server.stop() }

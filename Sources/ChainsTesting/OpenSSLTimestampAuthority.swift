@@ -2,7 +2,9 @@ import Foundation
 
 /// A real RFC 3161 timestamp authority for tests: OpenSSL's `openssl ts -reply`, answering `TimeStampReq`s with a
 /// signing certificate under a test CA (both made with openssl). The certificate's extensions are chosen per
-/// authority, so tests can make one the RFC forbids (a non-critical or second extended key usage, a CA).
+/// authority, so tests can make one the RFC forbids (a non-critical or second extended key usage, a CA). The reply
+/// carries only the signing certificate: with the CA too, openssl writes the certificates SET unsorted, which is not
+/// DER, and sigstore-python (rfc3161-client) refuses it.
 package struct OpenSSLTimestampAuthority: Sendable {
     /// The CA's certificate (PEM) and the TSA's signing certificate (PEM).
     package let caPEM: String
@@ -42,7 +44,6 @@ package struct OpenSSLTimestampAuthority: Sendable {
             dir = \(d)
             serial = \(d)/serial
             signer_cert = \(d)/tsa.crt
-            certs = \(d)/ca.crt
             signer_key = \(d)/tsa.key
             signer_digest = sha256
             default_policy = 1.3.6.1.4.1.57264.2
@@ -59,6 +60,32 @@ package struct OpenSSLTimestampAuthority: Sendable {
         self.directory = URL(fileURLWithPath: d)
         caPEM = try String(contentsOfFile: "\(d)/ca.crt", encoding: .utf8)
         signerPEM = try String(contentsOfFile: "\(d)/tsa.crt", encoding: .utf8)
+    }
+
+    /// Serves this authority over HTTP as sigstore's timestamp-authority does (`POST` a DER query with
+    /// `Content-Type: application/timestamp-query`, 201 with the reply); `answer` may replace the reply (a fault),
+    /// `seen` counts the requests.
+    package func serve(
+        seen: (@Sendable () -> Void)? = nil, answer: (@Sendable (ServedRequest) -> ServedResponse?)? = nil
+    ) async throws -> TestHTTPServer {
+        try await TestHTTPServer { request in
+            seen?()
+            if let fault = answer?(request) { return fault }
+            guard request.method == "POST", request.header("Content-Type") == "application/timestamp-query",
+                let reply = try? self.reply(to: request.body)
+            else { return ServedResponse(status: 400, body: Data("bad request".utf8)) }
+            return ServedResponse(status: 201, headers: [("Content-Type", "application/timestamp-reply")], body: reply)
+        }
+    }
+
+    /// This authority as a trusted root's `timestampAuthorities` entry: its signing certificate, then the CA.
+    package func trustedRootEntry(uri: String) -> String {
+        func der(_ pem: String) -> String {
+            pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        }
+        return #"{"subject": {"organization": "chains.test", "commonName": "tsa"}, "uri": "\#(uri)", "#
+            + #""certChain": {"certificates": [{"rawBytes": "\#(der(signerPEM))"}, {"rawBytes": "\#(der(caPEM))"}]}, "#
+            + #""validFor": {"start": "2020-01-01T00:00:00Z"}}"#
     }
 
     /// Answers a DER `TimeStampReq` with openssl's DER `TimeStampResp`.

@@ -20,6 +20,8 @@ package struct ControllerOptions: Sendable {
     /// `--signing-secrets DIR` (default `/etc/signing-secrets`, where the Chains Deployment mounts them).
     package var signingSecrets = URL(fileURLWithPath: "/etc/signing-secrets")
     package var trustedRoot: URL?
+    /// `--signing-config FILE`: wins over `signers.x509.signing-config.file`.
+    package var signingConfig: URL?
     /// `--config FILE` instead of the `chains-config` ConfigMap in the controller's namespace.
     package var configFile: URL?
     /// `SYSTEM_NAMESPACE` (default `tekton-chains`): where `chains-config` is read.

@@ -69,6 +69,7 @@ package actor LiveConfiguration {
         env.spiffeTokenProvider = options.spiffeTokenProvider
         env.runTimeout = options.runTimeout
         env.trustedRoot = options.trustedRoot
+        env.signingConfig = options.signingConfig
         env.registries.destinations =
             options.kubeconfig == nil
             ? .inCluster(allowed: options.allowedRegistries) : .init(allowed: options.allowedRegistries)

@@ -33,6 +33,13 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(name: .customLong("trusted-root"), help: "A sigstore trusted_root.json (keyless and Rekor checks).")
     var trustedRoot: String?
 
+    @Option(
+        name: .customLong("signing-config"),
+        help:
+            "A sigstore signing config v0.2 (signing_config.json): Fulcio, Rekor and the RFC 3161 timestamp authority to use; a chains-config address that disagrees with it is an error. Wins over signers.x509.signing-config.file."
+    )
+    var signingConfig: String?
+
     @Option(help: "A chains-config file instead of the chains-config ConfigMap in $SYSTEM_NAMESPACE.")
     var config: String?
 
@@ -97,6 +104,7 @@ struct ControllerCommand: AsyncParsableCommand {
         options.burst = burst
         options.signingSecrets = URL(fileURLWithPath: signingSecrets)
         options.trustedRoot = trustedRoot.map { URL(fileURLWithPath: $0) }
+        options.signingConfig = signingConfig.map { URL(fileURLWithPath: $0) }
         options.configFile = config.map { URL(fileURLWithPath: $0) }
         options.leaseDuration = try durationFlag(leaseDuration, "lease-duration")
         options.renewDeadline = try durationFlag(renewDeadline, "renew-deadline")

@@ -60,6 +60,13 @@ struct Sign: AsyncParsableCommand {
     var trustedRoot: String?
 
     @Option(
+        name: .customLong("signing-config"),
+        help:
+            "A sigstore signing config v0.2 (signing_config.json): Fulcio, Rekor and the RFC 3161 timestamp authority to use; a chains-config address that disagrees with it is an error. Wins over signers.x509.signing-config.file."
+    )
+    var signingConfig: String?
+
+    @Option(
         name: .customLong("tuf-cache"),
         help: "Where TUF metadata is cached (default ~/.cache/chains/tuf/<mirror host>).")
     var tufCache: String?
@@ -84,6 +91,7 @@ struct Sign: AsyncParsableCommand {
             trustedRoot: trustedRoot.map { URL(fileURLWithPath: $0) },
             bundleOut: bundleOut.map { URL(fileURLWithPath: $0) },
             tufCache: tufCache.map { URL(fileURLWithPath: $0) })
+        setup.signingConfig = signingConfig.map { URL(fileURLWithPath: $0) }
         setup.spiffeTokenProvider = { (endpoint: String?, explicit: Bool) throws(IdentityTokenError) in
             try SPIFFETokenProvider(endpoint: endpoint, explicit: explicit)
         }

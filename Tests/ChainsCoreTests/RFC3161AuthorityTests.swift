@@ -29,14 +29,7 @@ struct RFC3161AuthorityTests {
         _ tsa: OpenSSLTimestampAuthority, requests: Requests = Requests(),
         answer: (@Sendable (ServedRequest) -> ServedResponse?)? = nil
     ) async throws -> TestHTTPServer {
-        try await TestHTTPServer { request in
-            requests.count.withLock { $0 += 1 }
-            if let fault = answer?(request) { return fault }
-            guard request.method == "POST", request.header("Content-Type") == "application/timestamp-query",
-                let reply = try? tsa.reply(to: request.body)
-            else { return ServedResponse(status: 400, body: Data("bad request".utf8)) }
-            return ServedResponse(status: 201, headers: [("Content-Type", "application/timestamp-reply")], body: reply)
-        }
+        try await tsa.serve(seen: { requests.count.withLock { $0 += 1 } }, answer: answer)
     }
 
     static func authority(_ tsa: OpenSSLTimestampAuthority) throws -> TrustedRoot.CertificateAuthority {

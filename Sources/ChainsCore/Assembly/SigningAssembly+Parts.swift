@@ -16,7 +16,7 @@ extension SigningAssembly {
     /// mirror (embedded root) when the Fulcio or Rekor in use is the public-good one. Else none: a keyless chain is
     /// then checked only for its links, Rekor's key is the one it serves, and the summary says so.
     static func resolveTrustedRoot(
-        _ env: AssemblyEnvironment, config: ChainsConfig, logger: Logger
+        _ env: AssemblyEnvironment, config: ChainsConfig, timestampAuthority: URL? = nil, logger: Logger
     ) async throws -> (root: TrustedRoot, source: String)? {
         let file =
             env.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
@@ -29,12 +29,13 @@ extension SigningAssembly {
                     key: env.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
             }
         }
-        guard config.fulcioEnabled || config.transparency.isEnabled else { return nil }
+        guard config.fulcioEnabled || config.transparency.isEnabled || timestampAuthority != nil else { return nil }
         let mirrorSet =
             config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false
         let publicGood =
             (config.fulcioEnabled && config.fulcioAddress == "https://fulcio.sigstore.dev")
             || (config.transparency.isEnabled && config.transparency.url == "https://rekor.sigstore.dev")
+            || timestampAuthority?.host == "timestamp.sigstore.dev"
         guard mirrorSet || !config.tufRootFile.isEmpty || publicGood else { return nil }
         let fetched = try await LocalTrust.viaTUF(
             mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,

@@ -30,6 +30,10 @@ package struct AssemblyEnvironment: Sendable {
     package var trustedRoot: URL?
     /// `--tuf-cache DIR` (default `~/.cache/chains/tuf/<mirror host>`).
     package var tufCache: URL?
+    /// `--signing-config FILE`; wins over `signers.x509.signing-config.file`.
+    package var signingConfig: URL?
+    /// The time a signing config's services are chosen for (their `validFor`); now unless a test says.
+    package var now: @Sendable () -> Date = { Date() }
     /// Makes the `spiffe` identity provider (the SPIFFE target, with gRPC, is linked only by the executable); nil:
     /// `spiffe` is named as not available.
     package var spiffeTokenProvider: SPIFFEProviderFactory?
@@ -106,15 +110,24 @@ package final class SigningAssembly: Sendable {
     /// Builds the service for `config` in `env`. Everything that keeps it from being served is an error naming the
     /// key, before anything is signed; the clients made before the failure are closed.
     package static func build(
-        _ config: ChainsConfig, _ env: AssemblyEnvironment
+        _ asked: ChainsConfig, _ env: AssemblyEnvironment
     ) async throws(AssemblyError) -> SigningAssembly {
         let logger = env.logger
         var diagnostics: [Diagnostic] = []
+        let plan: ServicePlan
+        do {
+            plan = try applySigningConfig(env, config: asked)
+        } catch {
+            throw AssemblyError(errors: [error], diagnostics: diagnostics)
+        }
+        let config = plan.config
+        diagnostics += plan.notes
         let signers: Signers
         let trustedRoot: TrustedRoot?
         let trustedRootSource: String?
         do {
-            let resolved = try await resolveTrustedRoot(env, config: config, logger: logger)
+            let resolved = try await resolveTrustedRoot(
+                env, config: config, timestampAuthority: plan.timestampAuthority, logger: logger)
             (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
             signers = try withKMS(
                 try await makeSigners(env, config: config, trustedRoot: trustedRoot, logger: logger), env: env,
@@ -126,10 +139,16 @@ package final class SigningAssembly: Sendable {
         var transports = signers.transport.map { [$0] } ?? []
         transports += signers.kmsTransport.map { [$0] } ?? []
         let transparency: RekorTransparencyLog?
+        let timestamps: RFC3161TimestampAuthority?
         do {
             let made = try makeTransparency(env, config: config, trustedRoot: trustedRoot, logger: logger)
             transparency = made?.0
             if let http = made?.1 { transports.append(http) }
+            let stamping = try makeTimestamps(
+                env, url: plan.timestampAuthority, config: config, trustedRoot: trustedRoot,
+                trustedRootSource: trustedRootSource, logger: logger)
+            timestamps = stamping?.0
+            if let http = stamping?.1 { transports.append(http) }
         } catch {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: [ChainsError.classify(error, stage: .transparency)], diagnostics: diagnostics)
@@ -149,7 +168,8 @@ package final class SigningAssembly: Sendable {
         do {
             let service = try SigningService(
                 config: config, signers: signers.source, backends: backends, cluster: env.cluster,
-                transparency: transparency, attempts: env.attempts, logger: logger, runBudget: env.runTimeout)
+                transparency: transparency, timestamps: timestamps, attempts: env.attempts, logger: logger,
+                runBudget: env.runTimeout)
             return SigningAssembly(
                 service: service, diagnostics: diagnostics, signers: signers, trustedRootSource: trustedRootSource,
                 transports: transports)

@@ -33,6 +33,9 @@ public struct LocalSetup: Sendable {
     public var bundleOut: URL?
     /// `--tuf-cache DIR`: where TUF metadata is kept (default `~/.cache/chains/tuf/<mirror host>`).
     public var tufCache: URL?
+    /// `--signing-config FILE`: a sigstore signing config v0.2 choosing Fulcio, Rekor and the timestamp authority;
+    /// wins over `signers.x509.signing-config.file`.
+    public var signingConfig: URL?
     /// Makes the `spiffe` identity provider. The SPIFFE target (gRPC) is not a dependency of ChainsCore, so a
     /// front door that links it passes it in; nil: `spiffe` is named as not available.
     package var spiffeTokenProvider: SPIFFEProviderFactory?
@@ -85,6 +88,7 @@ extension LocalSetup {
         env.runTimeout = runTimeout
         env.trustedRoot = trustedRoot
         env.tufCache = tufCache
+        env.signingConfig = signingConfig
         env.spiffeTokenProvider = spiffeTokenProvider
         env.processEnvironment = environment
         return env

@@ -1,0 +1,117 @@
+import ChainsConfig
+import Foundation
+import HTTPTransport
+import Logging
+import Sigstore
+
+/// A sigstore signing config (`--signing-config`, `signers.x509.signing-config.file`): the services it chooses
+/// become the Fulcio address, the Rekor URL and the timestamp authority the rest of the assembly uses.
+extension SigningAssembly {
+    /// What a signing config decided: chains-config with its Fulcio and Rekor, the timestamp authority's URL, and a
+    /// note per choice for the summary.
+    struct ServicePlan {
+        var config: ChainsConfig
+        var timestampAuthority: URL?
+        var notes: [Diagnostic] = []
+    }
+
+    /// API versions this build speaks, per kind (Rekor v2 comes with issue 23's log client).
+    static let spokenVersions: [SigningConfig.Kind: Set<UInt32>] = [
+        .certificateAuthority: [1], .transparencyLog: [1], .timestampAuthority: [1], .oidcProvider: [1],
+    ]
+
+    /// Applies the signing config, if one is given: Fulcio when keyless is on, Rekor when `transparency.enabled`,
+    /// and the timestamp authority it lists. A chains-config key that names a service the config also chooses
+    /// must agree with it — two answers are an error naming both, never a silent pick; so is a selection this build
+    /// cannot serve (several logs or authorities, an API version it does not speak).
+    static func applySigningConfig(
+        _ env: AssemblyEnvironment, config original: ChainsConfig
+    ) throws(ChainsError) -> ServicePlan {
+        let key = "signers.x509.signing-config.file"
+        let file =
+            env.signingConfig
+            ?? (original.signingConfigFile.isEmpty ? nil : URL(fileURLWithPath: original.signingConfigFile))
+        guard let file else { return ServicePlan(config: original) }
+        let fileKey = env.signingConfig == nil ? key : nil
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw ChainsError(.badInput, "the signing config cannot be read", file: file.path, key: fileKey)
+        }
+        let signingConfig: SigningConfig
+        do {
+            signingConfig = try SigningConfig(json: data, source: file.path)
+        } catch {
+            throw ChainsError(.badInput, error.description, file: file.path, key: fileKey, underlying: error)
+        }
+        var plan = ServicePlan(config: original)
+        let now = env.now()
+        func choose(_ kind: SigningConfig.Kind) throws(ChainsError) -> SigningConfig.Service {
+            let selection: SigningConfig.Selection
+            do {
+                selection = try signingConfig.select(kind, versions: spokenVersions[kind] ?? [1], at: now)
+            } catch {
+                throw ChainsError(.unsupported, error.description, file: file.path, key: fileKey, underlying: error)
+            }
+            guard selection.chosen.count == 1 else {
+                throw ChainsError(
+                    .unsupported,
+                    "the signing config's \(selection.selector) chooses \(selection.chosen.count) \(kind.noun)s; this "
+                        + "build uses one (\(selection.chosen.map(\.url).joined(separator: ", ")))",
+                    file: file.path, key: fileKey)
+            }
+            plan.notes.append(.note("signing config \(file.lastPathComponent): \(selection.summary)"))
+            return selection.chosen[0]
+        }
+        func agree(_ chosen: String, with configKey: String, current: String) throws(ChainsError) {
+            let explicit = original.effective.first { $0.key == configKey }.map { !$0.isDefault } ?? false
+            let same = { (a: String) in a.hasSuffix("/") ? String(a.dropLast()) : a }
+            guard !explicit || same(current) == same(chosen) else {
+                throw ChainsError(
+                    .badInput,
+                    "\(configKey) is \(current) but the signing config \(file.path) chooses \(chosen); remove one "
+                        + "of them or make them agree",
+                    key: configKey)
+            }
+        }
+        if original.fulcioEnabled {
+            let fulcio = try choose(.certificateAuthority)
+            try agree(fulcio.url, with: "signers.x509.fulcio.address", current: original.fulcioAddress)
+            plan.config.fulcioAddress = fulcio.url
+        }
+        if original.transparency.isEnabled {
+            let log = try choose(.transparencyLog)
+            try agree(log.url, with: "transparency.url", current: original.transparency.url)
+            plan.config.transparency.url = log.url
+        }
+        if !(signingConfig.services[.timestampAuthority] ?? []).isEmpty {
+            let tsa = try choose(.timestampAuthority)
+            guard let url = URL(string: tsa.url), url.scheme == "https" || url.scheme == "http" else {
+                throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: file.path)
+            }
+            plan.timestampAuthority = url
+        }
+        return plan
+    }
+
+    /// The timestamp authority a signing config chose, with its own HTTP client; its timestamps must verify against
+    /// the trusted root's `timestampAuthorities`, so a root that lists none is an error.
+    static func makeTimestamps(
+        _ env: AssemblyEnvironment, url: URL?, config: ChainsConfig, trustedRoot: TrustedRoot?,
+        trustedRootSource: String?, logger: Logger
+    ) throws -> (RFC3161TimestampAuthority, AsyncHTTPClientTransport)? {
+        guard let url else { return nil }
+        guard let trustedRoot, !trustedRoot.timestampAuthorities.isEmpty else {
+            throw ChainsError(
+                .badInput,
+                "the signing config names timestamp authority \(url.absoluteString), and "
+                    + (trustedRootSource.map { "the trusted root (\($0))" } ?? "no trusted root")
+                    + " lists a timestamp authority to verify its timestamps against: give a trusted root that does "
+                    + "(--trusted-root, signers.x509.trusted-root.file, or TUF)",
+                key: "signers.x509.signing-config.file")
+        }
+        let http = try AsyncHTTPClientTransport(
+            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
+        let client = TimestampClient(
+            address: url, transport: RetryingTransport(http), authorities: trustedRoot.timestampAuthorities)
+        return (RFC3161TimestampAuthority(client: client, authorities: trustedRoot.timestampAuthorities), http)
+    }
+}

@@ -1,0 +1,137 @@
+import ChainsCore
+import ChainsTesting
+import Foundation
+import Testing
+
+/// `chains sign` with a signing config (`--signing-config`): Fulcio, Rekor and an RFC 3161 timestamp authority chosen
+/// from it, the bundles carrying a timestamp that sigstore-python verifies offline; a chains-config address that
+/// disagrees with the signing config, a root without the authority, or a log this build cannot speak: errors naming
+/// them, before anything is signed.
+@Suite("Signing configs in chains sign: services chosen, timestamps in bundles, conflicts refused", .serialized)
+struct SigningConfigSignTests {
+    let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+    let identity = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+    let kaniko = PackagePaths.example("taskrun-kaniko.yaml")
+    let imageDigest = "c6cad725fced12b1e7594736b205ac4ca71d0f3a665e2e471f6e23b9f1debc86"
+
+    /// chains-config: keyless and Rekor on, addresses left to the signing config unless `extra` names them.
+    func config(_ dir: TemporaryDirectory, extra: String = "") throws -> URL {
+        _ = try dir.write(
+            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        return try dir.write(
+            "cm.yaml",
+            """
+            signers.x509.fulcio.enabled: "true"
+            signers.x509.identity.token.file: \(dir.file("token").path)
+            artifacts.oci.storage: tekton
+            artifacts.taskrun.format: slsa/v2alpha4
+            transparency.enabled: "true"
+            \(extra)
+            """)
+    }
+
+    @Test(
+        "Fulcio, Rekor and the timestamp authority come from the signing config; sigstore-python verifies the bundles")
+    func signsWithSigningConfig() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        let tsa = try OpenSSLTimestampAuthority(directory: dir)
+        let tsaServer = try await tsa.serve()
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await tsaServer.stop()
+            }
+        }
+        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
+        let root = try dir.write(
+            "trusted_root.json",
+            SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: (tsa, url: tsaURL)))
+        let signingConfig = try dir.write(
+            "signing_config.json", SigstoreTrust.signingConfig(fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL))
+        var setup = LocalSetup(
+            configFile: try config(dir), trustedRoot: root, bundleOut: dir.file("bundles"))
+        setup.signingConfig = signingConfig
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 0, "\(run.text)")
+        #expect(rekor.stats.created == 2)
+        // The summary says what was chosen and from where.
+        #expect(run.text.contains("transparency log (ANY): \(rekor.url) (API v1, test)"), "\(run.text)")
+        #expect(run.text.contains("timestamp authority (ANY): \(tsaURL)"), "\(run.text)")
+        let outcome = try #require(run.outcome)
+        #expect(outcome.artifacts.count == 2)
+
+        // sigstore-python, offline, with the authority in its trusted root: certificate, SCT, log entry, and the
+        // RFC 3161 timestamp (sigstore-python verifies every timestamp a bundle carries).
+        let trust = try dir.write(
+            "trust.json",
+            SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor, timestampAuthority: (tsa, url: tsaURL)))
+        let image = try #require(outcome.artifacts.first { $0.artifactType == .oci })
+        let payload = try dir.write("simplesigning.json", data: image.payload)
+        let bundle = dir.file("bundles").appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json")
+        let json = try JSONSerialization.jsonObject(with: try Data(contentsOf: bundle)) as? [String: Any]
+        let material = json?["verificationMaterial"] as? [String: Any]
+        #expect((material?["timestampVerificationData"] as? [String: Any])?["rfc3161Timestamps"] != nil)
+        let verified = try await Python.tool(
+            "sigstore",
+            [
+                "--trust-config", trust.path, "verify", "identity", "--offline", "--bundle", bundle.path,
+                "--cert-identity", identity, "--cert-oidc-issuer", issuer.url, payload.path,
+            ])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        // The same bundle with a trust config whose root lacks the authority: sigstore-python refuses it too.
+        let strangerRoot = try dir.write(
+            "trust-no-tsa.json", SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor))
+        let refused = try await Python.tool(
+            "sigstore",
+            [
+                "--trust-config", strangerRoot.path, "verify", "identity", "--offline", "--bundle", bundle.path,
+                "--cert-identity", identity, "--cert-oidc-issuer", issuer.url, payload.path,
+            ])
+        #expect(refused.status != 0)
+    }
+
+    @Test(
+        "a chains-config address that disagrees, a root without the authority, a Rekor v2 log: errors naming them",
+        arguments: ["fulcio-disagrees", "root-without-tsa", "rekor-v2"])
+    func refusals(case name: String) async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        let tsa = try OpenSSLTimestampAuthority(directory: dir)
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+            }
+        }
+        let tsaURL = "http://127.0.0.1:1/api/v1/timestamp"
+        let withTSA = name == "root-without-tsa" ? nil : (tsa, url: tsaURL)
+        let root = try dir.write(
+            "trusted_root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: withTSA))
+        let signingConfig = try dir.write(
+            "signing_config.json",
+            SigstoreTrust.signingConfig(
+                fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: name == "rekor-v2" ? 2 : 1))
+        let extra = name == "fulcio-disagrees" ? "signers.x509.fulcio.address: https://fulcio.elsewhere.example" : ""
+        var setup = LocalSetup(configFile: try config(dir, extra: extra), trustedRoot: root)
+        setup.signingConfig = signingConfig
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 2, "\(run.text)")
+        let expected: String
+        switch name {
+        case "fulcio-disagrees":
+            expected =
+                "signers.x509.fulcio.address is https://fulcio.elsewhere.example but the signing config "
+                + "\(signingConfig.path) chooses \(fulcio.url)"
+        case "root-without-tsa":
+            expected = "the signing config names timestamp authority \(tsaURL), and the trusted root"
+        default:
+            expected = "no transparency log is usable: \(rekor.url): API v2, not spoken here (v1)"
+        }
+        #expect(run.text.contains(expected), "\(run.text)")
+        #expect(rekor.stats.created == 0 && fulcio.stats.v1 + fulcio.stats.v2 == 0)
+    }
+}
