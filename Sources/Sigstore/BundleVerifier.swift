@@ -26,8 +26,12 @@ package enum BundleAuthority: Sendable {
 package struct VerifiedBundle: Sendable {
     package var mediaType: String
     package var signer: String
+    /// When the signature was made: the log entry's integrated time, else the first verified timestamp's.
     package var integratedTime: Date
+    /// The log entry's index; -1 for a bundle signed with no log (its time comes from a timestamp).
     package var logIndex: Int64
+    /// The authorities whose RFC 3161 timestamps the bundle carries, each verified.
+    package var timestampedBy: [String] = []
     package var statement: Data?
 }
 
@@ -52,8 +56,9 @@ package enum BundleVerifier {
         let bundle = try ParsedBundle(data)
         let timestamps = try await verifyTimestamps(
             bundle.signedTimestamps, signature: bundle.signatureBytes, trustedRoot: trustedRoot)
-        guard !bundle.entries.isEmpty else {
-            throw CertificateCheckError("the bundle has no transparency-log entry (RFC 3161 timestamps are not served)")
+        // A time source is required: a log entry, or (for a bundle signed with no log) a verified timestamp.
+        guard !bundle.entries.isEmpty || !timestamps.isEmpty else {
+            throw CertificateCheckError("the bundle has no transparency-log entry and no RFC 3161 timestamp")
         }
         var entries: [RekorEntry] = []
         for raw in bundle.entries {
@@ -66,7 +71,7 @@ package enum BundleVerifier {
             try RekorClient.verify(entry, logs: trustedRoot.tlogs, requireInclusionProof: bundle.version >= 2)
             entries.append(entry)
         }
-        let entry = entries[0]
+        let entry = entries.first
         let key: PublicKey
         let signer: String
         var verifiedLeaf: Certificate?
@@ -82,12 +87,13 @@ package enum BundleVerifier {
                 throw CertificateCheckError("the bundle has no certificate (it is signed with a key: give --key)")
             }
             let policy = KeylessPolicy(identity: identity, issuer: issuer, trustedRoot: trustedRoot)
-            // The certificate must hold at every entry's time; the first entry's answer is reported.
+            // The certificate must hold at every entry's time, or with no entry at every timestamp's; the first
+            // answer is reported.
             var first: VerifiedSigner?
-            for e in entries {
+            for e in entries.isEmpty ? [nil] : entries.map(Optional.some) {
                 let checked = try await KeylessVerifier.verify(
                     leaf: leaf, chain: Array(bundle.certificates.dropFirst()), entry: e, policy: policy,
-                    requireInclusionProof: bundle.version >= 2)
+                    requireInclusionProof: bundle.version >= 2, timestamps: timestamps)
                 first = first ?? checked
             }
             let verified = first!
@@ -102,8 +108,9 @@ package enum BundleVerifier {
             try checkBody(e, bundle: bundle, artifact: artifact, verifierPEM: verifierPEMs[0])
         }
         return VerifiedBundle(
-            mediaType: bundle.mediaType, signer: signer, integratedTime: entry.integratedDate,
-            logIndex: entry.logIndex, statement: statement)
+            mediaType: bundle.mediaType, signer: signer,
+            integratedTime: entry?.integratedDate ?? timestamps.first?.genTime ?? now, logIndex: entry?.logIndex ?? -1,
+            timestampedBy: timestamps.map(\.authority), statement: statement)
     }
 
     /// A bundle's RFC 3161 timestamps are a time source like a log entry's integrated time, and a verifier must

@@ -58,18 +58,27 @@ package struct VerifiedSigner: Sendable {
 /// to a Fulcio CA of the trusted root, the leaf must carry an SCT of its CT logs, and its identity and issuer must
 /// match the policy. The caller checks the signature with `publicKey` and the entry's body against the content.
 package enum KeylessVerifier {
+    /// `timestamps` are the bundle's verified RFC 3161 timestamps: with no log entry, they are the proof of when the
+    /// signature was made, and the certificate is judged at each of them (sigstore-go's signed-timestamp threshold).
     package static func verify(
         leaf: Certificate, chain: [Certificate], entry: RekorEntry?, policy: KeylessPolicy,
-        requireInclusionProof: Bool = true
+        requireInclusionProof: Bool = true, timestamps: [VerifiedTimestamp] = []
     ) async throws(CertificateCheckError) -> VerifiedSigner {
-        guard let entry else {
+        let time: Date
+        if let entry {
+            try RekorClient.verify(
+                entry, logs: policy.trustedRoot.tlogs, requireInclusionProof: requireInclusionProof)
+            time = entry.integratedDate
+        } else if let first = timestamps.first {
+            time = first.genTime
+            for later in timestamps.dropFirst() {
+                _ = try await validatedPath(leaf: leaf, chain: chain, at: later.genTime, root: policy.trustedRoot)
+            }
+        } else {
             throw CertificateCheckError(
-                "no transparency-log entry: a keyless certificate lives minutes, so only a log entry proves the signature was made while it was valid"
-            )
+                "no transparency-log entry and no signed timestamp: a keyless certificate lives minutes, so only a "
+                    + "log entry or an RFC 3161 timestamp proves the signature was made while it was valid")
         }
-        try RekorClient.verify(
-            entry, logs: policy.trustedRoot.tlogs, requireInclusionProof: requireInclusionProof)
-        let time = entry.integratedDate
         let path = try await validatedPath(leaf: leaf, chain: chain, at: time, root: policy.trustedRoot)
         if !policy.trustedRoot.ctlogs.isEmpty {
             _ = try SignedCertificateTimestamp.verifyEmbedded(
@@ -89,7 +98,7 @@ package enum KeylessVerifier {
             throw CertificateCheckError("the certificate's key is not a supported public key")
         }
         return VerifiedSigner(
-            identity: identity, issuer: issuer, integratedTime: time, logIndex: entry.logIndex, publicKey: key)
+            identity: identity, issuer: issuer, integratedTime: time, logIndex: entry?.logIndex ?? -1, publicKey: key)
     }
 
     /// RFC 5280 path validation at `time`, from the leaf through the given chain and the trusted root's

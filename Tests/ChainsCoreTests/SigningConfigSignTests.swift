@@ -1,6 +1,7 @@
 import ChainsCore
 import ChainsTesting
 import Foundation
+import Sigstore
 import Testing
 
 /// `chains sign` with a signing config (`--signing-config`): Fulcio, Rekor and an RFC 3161 timestamp authority chosen
@@ -15,7 +16,7 @@ struct SigningConfigSignTests {
     let imageDigest = "c6cad725fced12b1e7594736b205ac4ca71d0f3a665e2e471f6e23b9f1debc86"
 
     /// chains-config: keyless and Rekor on, addresses left to the signing config unless `extra` names them.
-    func config(_ dir: TemporaryDirectory, extra: String = "") throws -> URL {
+    func config(_ dir: TemporaryDirectory, extra: String = "", transparency: Bool = true) throws -> URL {
         _ = try dir.write(
             "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
         return try dir.write(
@@ -25,7 +26,7 @@ struct SigningConfigSignTests {
             signers.x509.identity.token.file: \(dir.file("token").path)
             artifacts.oci.storage: tekton
             artifacts.taskrun.format: slsa/v2alpha4
-            transparency.enabled: "true"
+            transparency.enabled: "\(transparency)"
             \(extra)
             """)
     }
@@ -91,6 +92,51 @@ struct SigningConfigSignTests {
                 "--cert-identity", identity, "--cert-oidc-issuer", issuer.url, payload.path,
             ])
         #expect(refused.status != 0)
+    }
+
+    @Test("no log, a timestamp: the keyless bundle carries no entry, and verifies by its RFC 3161 timestamp")
+    func timestampWithoutLog() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let tsa = try OpenSSLTimestampAuthority(directory: dir)
+        let tsaServer = try await tsa.serve()
+        defer {
+            Task {
+                await fulcio.stop()
+                await tsaServer.stop()
+            }
+        }
+        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
+        let rootJSON = SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: nil, timestampAuthority: (tsa, url: tsaURL))
+        let root = try dir.write("trusted_root.json", rootJSON)
+        var setup = LocalSetup(
+            configFile: try config(dir, transparency: false), trustedRoot: root, bundleOut: dir.file("bundles"))
+        setup.signingConfig = try dir.write(
+            "signing_config.json", SigstoreTrust.signingConfig(fulcio: fulcio.url, rekor: nil, tsa: tsaURL))
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 0, "\(run.text)")
+        let image = try #require(run.outcome?.artifacts.first { $0.artifactType == .oci })
+        let bundle = try Data(
+            contentsOf: dir.file("bundles").appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json"))
+        #expect(try ParsedBundle(bundle).entries.isEmpty)
+        let trusted = try TrustedRoot(json: Data(rootJSON.utf8), source: "root")
+        let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        let verified = try await BundleVerifier.verify(
+            bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: trusted)
+        #expect(verified.logIndex == -1 && verified.timestampedBy == [tsaURL], "\(verified)")
+        #expect(abs(verified.integratedTime.timeIntervalSinceNow) < 120)
+        // Another identity, or a root without the authority: refused.
+        await #expect(throws: CertificateCheckError.self) {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload),
+                authority: .keyless(identity: .exact(identity + "x"), issuer: .exact(issuer.url)), trustedRoot: trusted)
+        }
+        let noAuthority = try TrustedRoot(
+            json: Data(SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: nil).utf8), source: "root")
+        await #expect(throws: CertificateCheckError.self) {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: noAuthority)
+        }
     }
 
     @Test(
