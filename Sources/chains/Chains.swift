@@ -57,6 +57,11 @@ struct ConfigCommand: AsyncParsableCommand {
         @Argument(help: "The chains-config ConfigMap manifest, or a flat key: value file.")
         var file: String
 
+        @Option(
+            name: .customLong("signing-config"),
+            help: "A sigstore signing config v0.2 to check with it (default: signers.x509.signing-config.file).")
+        var signingConfig: String?
+
         func run() async throws {
             let loaded: LoadedConfig
             do {
@@ -73,6 +78,15 @@ struct ConfigCommand: AsyncParsableCommand {
                 )
             }
             for d in loaded.diagnostics { say(d.description) }
+            // The services a signing config chooses now, with what it left out and why.
+            do throws(ChainsError) {
+                let notes = try SigningAssembly.describeSigningConfig(
+                    flag: signingConfig.map { URL(fileURLWithPath: $0) }, config: loaded.config)
+                for note in notes { say(note.description) }
+            } catch {
+                say("error: \(error)")
+                throw ExitCode(2)
+            }
         }
     }
 }

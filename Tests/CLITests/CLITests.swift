@@ -174,6 +174,29 @@ struct CLITests {
         let bad = try await chains(["config", "check", badConfig.path])
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("transparency.enabled: invalid value \"on\""))
+        // config check with a signing config (sigstore's staging one): what it chooses now and what it leaves out.
+        let staging = PackagePaths.root.appendingPathComponent(
+            "Tests/SigstoreTests/SigningConfigs/staging.signing_config.v0.2.json")
+        let keyless = try dir.write(
+            "keyless.yaml", "signers.x509.fulcio.enabled: \"true\"\ntransparency.enabled: \"true\"\n")
+        let chosen = try await chains(["config", "check", keyless.path, "--signing-config", staging.path])
+        #expect(chosen.status == 0, "\(chosen.stderr)")
+        for line in [
+            "Fulcio CA (ANY): https://fulcio.sigstage.dev (API v1, sigstore.dev)",
+            "transparency log (ANY): https://rekor.sigstage.dev (API v1, sigstore.dev)",
+            "https://log2025-alpha3.rekor.sigstage.dev: API v2, not spoken here (v1)",
+            "timestamp authority (ANY): https://timestamp.sigstage.dev/api/v1/timestamp",
+        ] {
+            #expect(chosen.stderr.contains(line), "\(line)\n\(chosen.stderr)")
+        }
+        let conflicting = try dir.write(
+            "conflict.yaml", "transparency.enabled: \"true\"\ntransparency.url: https://rekor.example.com\n")
+        let refused = try await chains(["config", "check", conflicting.path, "--signing-config", staging.path])
+        #expect(refused.status == 2)
+        #expect(
+            refused.stderr.contains(
+                "transparency.url is https://rekor.example.com but the signing config \(staging.path) chooses "
+                    + "https://rekor.sigstage.dev"), "\(refused.stderr)")
         let usage = try await chains(["sign"])
         #expect(usage.status == 2)
         // The controller's flags and leader-election settings are checked before it connects anywhere.

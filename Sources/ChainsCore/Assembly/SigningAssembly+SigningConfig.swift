@@ -27,12 +27,23 @@ extension SigningAssembly {
     static func applySigningConfig(
         _ env: AssemblyEnvironment, config original: ChainsConfig
     ) throws(ChainsError) -> ServicePlan {
+        try applySigningConfig(flag: env.signingConfig, config: original, now: env.now())
+    }
+
+    /// What `chains config check` prints for a signing config: the services chosen now, or why none can be.
+    package static func describeSigningConfig(
+        flag: URL?, config: ChainsConfig
+    ) throws(ChainsError) -> [Diagnostic] {
+        try applySigningConfig(flag: flag, config: config, now: Date()).notes
+    }
+
+    static func applySigningConfig(
+        flag: URL?, config original: ChainsConfig, now: Date
+    ) throws(ChainsError) -> ServicePlan {
         let key = "signers.x509.signing-config.file"
-        let file =
-            env.signingConfig
-            ?? (original.signingConfigFile.isEmpty ? nil : URL(fileURLWithPath: original.signingConfigFile))
-        guard let file else { return ServicePlan(config: original) }
-        let fileKey = env.signingConfig == nil ? key : nil
+        let configured = original.signingConfigFile.isEmpty ? nil : URL(fileURLWithPath: original.signingConfigFile)
+        guard let file = flag ?? configured else { return ServicePlan(config: original) }
+        let fileKey = flag == nil ? key : nil
         guard let data = FileManager.default.contents(atPath: file.path) else {
             throw ChainsError(.badInput, "the signing config cannot be read", file: file.path, key: fileKey)
         }
@@ -43,7 +54,6 @@ extension SigningAssembly {
             throw ChainsError(.badInput, error.description, file: file.path, key: fileKey, underlying: error)
         }
         var plan = ServicePlan(config: original)
-        let now = env.now()
         func choose(_ kind: SigningConfig.Kind) throws(ChainsError) -> SigningConfig.Service {
             let selection: SigningConfig.Selection
             do {
