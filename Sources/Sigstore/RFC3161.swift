@@ -151,7 +151,7 @@ package enum RFC3161 {
                 if node.identifier == .integer { nonce = try integerBytes(node) }
             }
             return Token(
-                genTime: date(time), imprintAlgorithm: algorithm, imprint: Data(imprint), nonce: nonce,
+                genTime: try date(time), imprintAlgorithm: algorithm, imprint: Data(imprint), nonce: nonce,
                 policy: policy, content: der, digestAlgorithm: sha256, signedAttributes: [],
                 signatureOID: sha256, signature: [], certificates: certificates)
         }
@@ -214,13 +214,16 @@ package enum RFC3161 {
         }
     }
 
-    static func date(_ time: GeneralizedTime) -> Date {
+    static func date(_ time: GeneralizedTime) throws -> Date {
         var components = DateComponents()
         (components.year, components.month, components.day) = (time.year, time.month, time.day)
         (components.hour, components.minute, components.second) = (time.hours, time.minutes, time.seconds)
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: components)!.addingTimeInterval(time.fractionalSeconds)
+        calendar.timeZone = TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
+        guard let date = calendar.date(from: components) else {
+            throw CertificateCheckError("the timestamp's genTime is not a date")
+        }
+        return date.addingTimeInterval(time.fractionalSeconds)
     }
 }
 
