@@ -119,7 +119,7 @@ package enum BundleVerifier {
     /// Each must verify (`RFC3161.verify`) against the trusted root's timestamp authorities; with no root naming
     /// one, the bundle is refused, not half-checked.
     package static func verifyTimestamps(
-        _ timestamps: [Data], signature: Data?, trustedRoot: TrustedRoot?
+        _ timestamps: [Data], signature: Data, trustedRoot: TrustedRoot?
     ) async throws(CertificateCheckError) -> [VerifiedTimestamp] {
         guard !timestamps.isEmpty else { return [] }
         let count = "\(timestamps.count) RFC 3161 timestamp\(timestamps.count == 1 ? "" : "s")"
@@ -128,7 +128,6 @@ package enum BundleVerifier {
                 "the bundle carries \(count), and no trusted root names a timestamp authority to check "
                     + "\(timestamps.count == 1 ? "it" : "them") against (give a trusted root that lists them)")
         }
-        guard let signature else { throw CertificateCheckError("the bundle's signature cannot be read") }
         var verified: [VerifiedTimestamp] = []
         for (index, der) in timestamps.enumerated() {
             do {
@@ -270,17 +269,6 @@ package struct ParsedBundle {
         case dsse(Data)
     }
 
-    /// The signature bytes a timestamp authority timestamps: the message signature, or the DSSE envelope's first
-    /// signature.
-    package var signatureBytes: Data? {
-        switch content {
-        case .message(_, let signature): return signature
-        case .dsse(let envelope):
-            let json = (try? JSONSerialization.jsonObject(with: envelope)) as? [String: Any]
-            let first = (json?["signatures"] as? [[String: Any]])?.first
-            return (first?["sig"] as? String).flatMap { Data(base64Encoded: $0) }
-        }
-    }
     let mediaType: String
     package let version: Int
     /// Leaf first; empty for a key-signed bundle.
@@ -289,6 +277,9 @@ package struct ParsedBundle {
     /// `timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: DER `TimeStampResponse`s.
     package let signedTimestamps: [Data]
     let content: Content
+    /// The signature bytes a timestamp authority timestamps: the message signature, or the DSSE envelope's (its
+    /// only) signature.
+    package let signatureBytes: Data
 
     package init(_ data: Data) throws(CertificateCheckError) {
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -310,7 +301,7 @@ package struct ParsedBundle {
             entries = []
         }
         signedTimestamps = try Self.signedTimestamps(material)
-        content = try Self.content(json)
+        (content, signatureBytes) = try Self.content(json)
     }
 
     package static func signedTimestamps(_ material: [String: Any]) throws(CertificateCheckError) -> [Data] {
@@ -357,7 +348,7 @@ package struct ParsedBundle {
         return out
     }
 
-    static func content(_ json: [String: Any]) throws(CertificateCheckError) -> Content {
+    static func content(_ json: [String: Any]) throws(CertificateCheckError) -> (Content, signature: Data) {
         if let message = json["messageSignature"] as? [String: Any] {
             guard let signature = (message["signature"] as? String).flatMap({ Data(base64Encoded: $0) }) else {
                 throw CertificateCheckError("the bundle's message signature is not base64")
@@ -365,17 +356,17 @@ package struct ParsedBundle {
             let digest = ((message["messageDigest"] as? [String: Any])?["digest"] as? String).flatMap {
                 Data(base64Encoded: $0)
             }
-            return .message(digest: digest, signature: signature)
+            return (.message(digest: digest, signature: signature), signature)
         }
         if let envelope = json["dsseEnvelope"] as? [String: Any],
             let data = try? JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])
         {
             guard let env = try? JSONDecoder().decode(DSSE.Envelope.self, from: data), env.signatures.count == 1,
-                Data(base64Encoded: env.payload) != nil, Data(base64Encoded: env.signatures[0].sig) != nil
+                Data(base64Encoded: env.payload) != nil, let signature = Data(base64Encoded: env.signatures[0].sig)
             else {
                 throw CertificateCheckError("the bundle's DSSE envelope is malformed or has more than one signature")
             }
-            return .dsse(data)
+            return (.dsse(data), signature)
         }
         throw CertificateCheckError("the bundle has neither a message signature nor a DSSE envelope")
     }

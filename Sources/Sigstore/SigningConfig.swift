@@ -23,11 +23,6 @@ package struct SigningConfig: Sendable {
             self.end = end
             self.operatorName = operatorName
         }
-
-        /// Valid at `date`: not before its start, not after its end (both inclusive, as sigstore-go reads them).
-        package func isValid(at date: Date) -> Bool {
-            (start.map { date >= $0 } ?? true) && (end.map { date <= $0 } ?? true)
-        }
     }
 
     /// How many of a kind's services to use (`ServiceConfiguration`).
@@ -125,18 +120,13 @@ package struct SigningConfig: Sendable {
     }
 
     /// What `select` chose for one kind, and why, for `chains config check` and the `chains sign` summary.
-    package struct Selection: Sendable, Equatable {
+    package struct Selection: Sendable {
         package var kind: Kind
         package var chosen: [Service]
         /// Services left out, each with the reason (`expired 2025-09-22T11:00:00Z`, `API v2, not spoken here`,
-        /// `another of operator sigstore.dev is newer`).
+        /// `a newer one of operator sigstore.dev is chosen`).
         package var skipped: [(url: String, reason: String)]
         package var selector: Selector
-
-        package static func == (a: Selection, b: Selection) -> Bool {
-            a.kind == b.kind && a.chosen == b.chosen && a.selector == b.selector
-                && a.skipped.map(\.url) == b.skipped.map(\.url) && a.skipped.map(\.reason) == b.skipped.map(\.reason)
-        }
 
         /// One line: `transparency log (ANY): https://rekor.example (API v1, sigstore.dev); skipped …`.
         package var summary: String {
