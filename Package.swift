@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "ChainsTesting",
             dependencies: [
-                "ChainsCore", "KubeModels", "Signing", "OCI", "HTTPTransport",
+                "ChainsCore", "KubeModels", "Signing", "OCI", "HTTPTransport", "Sigstore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -1,4 +1,6 @@
 import Foundation
+import Sigstore
+import X509
 
 /// A real RFC 3161 timestamp authority for tests: OpenSSL's `openssl ts -reply`, answering `TimeStampReq`s with a
 /// signing certificate under a test CA (both made with openssl). The certificate's extensions are chosen per
@@ -19,15 +21,7 @@ package struct OpenSSLTimestampAuthority: Sendable {
     package init(directory: TemporaryDirectory, name: String = "tsa", extensions: String = rfcExtensions) throws {
         let d = directory.url.appendingPathComponent(name).path
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        func openssl(_ args: [String]) throws {
-            let r = try runProcessBlocking("/usr/bin/openssl", args)
-            guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
-        }
-        try openssl([
-            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
-            "\(d)/ca.key", "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test TSA Root",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ])
+        try makeOpenSSLCA(in: d, subject: "/CN=Chains Test TSA Root")
         try openssl([
             "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
             "\(d)/tsa.key", "-out", "\(d)/tsa.csr", "-subj", "/CN=Chains Test TSA",
@@ -78,6 +72,15 @@ package struct OpenSSLTimestampAuthority: Sendable {
         }
     }
 
+    /// This authority as a parsed trusted root's `timestampAuthorities` entry: its signing certificate, then the CA.
+    package func certificateAuthority(
+        uri: String, validFor: TrustedRoot.ValidFor? = nil
+    ) throws -> TrustedRoot.CertificateAuthority {
+        .init(
+            uri: uri, chain: [try Certificate(pemEncoded: signerPEM), try Certificate(pemEncoded: caPEM)],
+            validFor: validFor)
+    }
+
     /// This authority as a trusted root's `timestampAuthorities` entry: its signing certificate, then the CA.
     package func trustedRootEntry(uri: String) -> String {
         func der(_ pem: String) -> String {
@@ -93,13 +96,10 @@ package struct OpenSSLTimestampAuthority: Sendable {
         let query = directory.appendingPathComponent("query-\(UUID().uuidString).tsq")
         let answer = directory.appendingPathComponent("reply-\(UUID().uuidString).tsr")
         try request.write(to: query)
-        let r = try runProcessBlocking(
-            "/usr/bin/openssl",
-            [
-                "ts", "-reply", "-config", directory.appendingPathComponent("tsa.cnf").path, "-queryfile", query.path,
-                "-out", answer.path,
-            ])
-        guard r.status == 0 else { throw MissingTool(description: "openssl ts -reply: \(r.stderr)") }
+        try openssl([
+            "ts", "-reply", "-config", directory.appendingPathComponent("tsa.cnf").path, "-queryfile", query.path,
+            "-out", answer.path,
+        ])
         return try Data(contentsOf: answer)
     }
 }

@@ -120,17 +120,7 @@ package struct TestCA: Sendable {
 
     package init(directory: TemporaryDirectory, names: [String]) throws {
         let d = directory.url.path
-        func openssl(_ args: [String]) throws {
-            let r = try runProcessBlocking("/usr/bin/openssl", args)
-            guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
-        }
-        try openssl([
-            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
-            "\(d)/ca.key",
-            "-out", "\(d)/ca.crt", "-days", "2", "-subj", "/CN=Chains Test CA", "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ])
+        try makeOpenSSLCA(in: d, subject: "/CN=Chains Test CA")
         try openssl([
             "req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
             "\(d)/server.key",
@@ -150,18 +140,29 @@ package struct TestCA: Sendable {
     }
 }
 
+/// Runs `/usr/bin/openssl` with `args`; a failure names the subcommand and says what openssl printed.
+package func openssl(_ args: [String]) throws {
+    let r = try runProcessBlocking("/usr/bin/openssl", args)
+    guard r.status == 0 else { throw MissingTool(description: "openssl \(args.first ?? ""): \(r.stderr)") }
+}
+
+/// A self-signed P-256 test CA, `ca.key` and `ca.crt` in `directory`, valid two days.
+package func makeOpenSSLCA(in directory: String, subject: String) throws {
+    try openssl([
+        "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+        "\(directory)/ca.key", "-out", "\(directory)/ca.crt", "-days", "2", "-subj", subject,
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    ])
+}
+
 /// An ES256 key and self-signed certificate for a token server, made with openssl.
 package func makeTokenSigningKey(in directory: TemporaryDirectory) throws -> (keyPEM: String, certificatePEM: String) {
     let d = directory.url.path
-    let r = try runProcessBlocking(
-        "/usr/bin/openssl",
-        [
-            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
-            "\(d)/token.key",
-            "-out", "\(d)/token.crt", "-days", "2", "-subj", "/CN=chains-test-token", "-addext",
-            "basicConstraints=critical,CA:TRUE",
-        ])
-    guard r.status == 0 else { throw MissingTool(description: "openssl: \(r.stderr)") }
+    try openssl([
+        "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout",
+        "\(d)/token.key", "-out", "\(d)/token.crt", "-days", "2", "-subj", "/CN=chains-test-token", "-addext",
+        "basicConstraints=critical,CA:TRUE",
+    ])
     return (
         try String(contentsOf: directory.file("token.key"), encoding: .utf8),
         try String(contentsOf: directory.file("token.crt"), encoding: .utf8)

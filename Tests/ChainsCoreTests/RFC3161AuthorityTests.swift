@@ -33,10 +33,7 @@ struct RFC3161AuthorityTests {
     }
 
     static func authority(_ tsa: OpenSSLTimestampAuthority) throws -> TrustedRoot.CertificateAuthority {
-        .init(
-            uri: "tsa.test",
-            chain: [try Certificate(pemEncoded: tsa.signerPEM), try Certificate(pemEncoded: tsa.caPEM)],
-            validFor: nil)
+        try tsa.certificateAuthority(uri: "tsa.test")
     }
 
     @Test("each signature is timestamped by the authority, verified against the trusted root, and kept in its bundle")

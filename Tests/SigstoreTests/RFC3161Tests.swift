@@ -12,13 +12,8 @@ import X509
 struct RFC3161Tests {
     static func authority(
         _ tsa: OpenSSLTimestampAuthority, validFor: TrustedRoot.ValidFor? = nil
-    ) throws
-        -> TrustedRoot.CertificateAuthority
-    {
-        .init(
-            uri: "https://tsa.test",
-            chain: [try Certificate(pemEncoded: tsa.signerPEM), try Certificate(pemEncoded: tsa.caPEM)],
-            validFor: validFor)
+    ) throws -> TrustedRoot.CertificateAuthority {
+        try tsa.certificateAuthority(uri: "https://tsa.test", validFor: validFor)
     }
 
     static func expectRefusal(
