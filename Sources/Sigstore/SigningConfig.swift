@@ -209,9 +209,7 @@ package struct SigningConfig: Sendable {
 
     static func time(_ text: String?, _ field: String, source: String) throws(SigningConfigError) -> Date? {
         guard let text else { return nil }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard let date = fractional.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+        guard let date = TrustedRoot.protobufTime(text) else {
             throw SigningConfigError(source: source, field: field, reason: "\"\(text)\" is not an RFC 3339 time")
         }
         return date

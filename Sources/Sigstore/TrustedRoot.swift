@@ -55,9 +55,7 @@ package struct TrustedRoot: Sendable {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { d in
             let text = try d.singleValueContainer().decode(String.self)
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            if let date = formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text) { return date }
+            if let date = Self.protobufTime(text) { return date }
             throw DecodingError.dataCorrupted(.init(codingPath: d.codingPath, debugDescription: "not a time: \(text)"))
         }
         let file: File
@@ -100,6 +98,13 @@ package struct TrustedRoot: Sendable {
         certificateAuthorities = cas
         tlogs = try logs(file.tlogs)
         ctlogs = try logs(file.ctlogs)
+    }
+
+    /// A protobuf `Timestamp` in JSON: RFC 3339, with or without fractional seconds (trusted roots, signing configs).
+    static func protobufTime(_ text: String) -> Date? {
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text) ?? ISO8601DateFormatter().date(from: text)
     }
 
     /// A root of one CA, the issuers in `chain` (a chain Fulcio answered, leaf first): what a certificate read back
