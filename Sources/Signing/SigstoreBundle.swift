@@ -145,19 +145,21 @@ package struct TransparencyLogEntry: Codable, Sendable, Equatable {
     package var logIndex: String
     package var logId: LogID
     package var kindVersion: KindVersion
-    package var integratedTime: String
+    /// Rekor v1's integrated time (Unix seconds, as protojson writes int64); absent in a Rekor v2 entry, which gives
+    /// no time (protojson omits a zero).
+    package var integratedTime: String?
     package var inclusionPromise: InclusionPromise?
     package var inclusionProof: InclusionProof?
     package var canonicalizedBody: String
 
     package init(
-        logIndex: Int64, logID: Data, kind: String, version: String, integratedTime: Int64,
+        logIndex: Int64, logID: Data, kind: String, version: String, integratedTime: Int64?,
         signedEntryTimestamp: Data?, inclusionProof: InclusionProof?, canonicalizedBody: Data
     ) {
         self.logIndex = String(logIndex)
         self.logId = LogID(keyId: logID.base64EncodedString())
         self.kindVersion = KindVersion(kind: kind, version: version)
-        self.integratedTime = String(integratedTime)
+        self.integratedTime = integratedTime.map { String($0) }
         self.inclusionPromise = signedEntryTimestamp.map {
             InclusionPromise(signedEntryTimestamp: $0.base64EncodedString())
         }

@@ -36,11 +36,13 @@ package struct VerifiedBundle: Sendable {
 }
 
 /// Sigstore bundle verification (v0.1–v0.3; message signature or DSSE; `hashedrekord`, `dsse` and `intoto` log
-/// entries from Rekor v1), as sigstore-go does it: every log entry verifies with a trusted log key valid at its
-/// integrated time (SET; inclusion proof and checkpoint required from v0.2), the certificate is judged at that time
-/// (chain to a Fulcio CA, SCT, identity, issuer) or the key is the one given, the signature verifies over the
-/// artifact (or the DSSE envelope, whose statement must name the artifact's digest), and the log entry records this
-/// very signature, verifier and content. Rekor v2 entries and RFC 3161 timestamps are not served (refused).
+/// entries from Rekor v1, `hashedrekord` and `dsse` 0.0.2 entries from Rekor v2; RFC 3161 timestamps), as sigstore-go
+/// does it: every Rekor v1 entry verifies with a trusted log key valid at its integrated time (SET; inclusion proof and
+/// checkpoint required from v0.2); every Rekor v2 entry's checkpoint is signed by a trusted log and its inclusion proof
+/// leads to it (`RekorV2Entry`); every timestamp verifies against a trusted timestamp authority; the certificate is
+/// judged at every time these give (chain to a Fulcio CA, SCT, identity, issuer) or the key is the one given; the
+/// signature verifies over the artifact (or the DSSE envelope, whose statement must name the artifact's digest); and
+/// each log entry records this very signature, verifier and content.
 package enum BundleVerifier {
     static let mediaTypes: [String: Int] = [
         "application/vnd.dev.sigstore.bundle+json;version=0.1": 1,
@@ -56,21 +58,20 @@ package enum BundleVerifier {
         let bundle = try ParsedBundle(data)
         let timestamps = try await verifyTimestamps(
             bundle.signedTimestamps, signature: bundle.signatureBytes, trustedRoot: trustedRoot)
-        // A time source is required: a log entry, or (for a bundle signed with no log) a verified timestamp.
-        guard !bundle.entries.isEmpty || !timestamps.isEmpty else {
-            throw CertificateCheckError("the bundle has no transparency-log entry and no RFC 3161 timestamp")
-        }
         var entries: [RekorEntry] = []
+        var v2Entries: [RekorV2Entry.Verified] = []
         for raw in bundle.entries {
+            if RekorV2Entry.isV2(raw) {
+                v2Entries.append(try RekorV2Entry.verify(raw, logs: trustedRoot.tlogs))
+                continue
+            }
             let entry = try RekorEntry(bundled: raw)
             guard entry.logIndex >= 0 else { throw CertificateCheckError("a log entry has a negative log index") }
-            guard raw.kindVersion.version != "0.0.2" || raw.kindVersion.kind == "intoto" else {
-                throw CertificateCheckError("\(raw.kindVersion.kind) 0.0.2 entries (Rekor v2) are not served")
-            }
             try checkEntryTime(entry, logs: trustedRoot.tlogs, now: now)
             try RekorClient.verify(entry, logs: trustedRoot.tlogs, requireInclusionProof: bundle.version >= 2)
             entries.append(entry)
         }
+        try checkTimeSources(v1: entries, v2: v2Entries, timestamps: timestamps)
         let entry = entries.first
         let key: PublicKey
         let signer: String
@@ -107,9 +108,14 @@ package enum BundleVerifier {
         for e in entries {
             try checkBody(e, bundle: bundle, artifact: artifact, verifierPEM: verifierPEMs[0])
         }
+        let verifierDER = verifiedLeaf != nil ? bundle.leafDER ?? Data() : key.derRepresentation
+        for e in v2Entries {
+            try checkV2Body(e, bundle: bundle, artifact: artifact, verifierDER: verifierDER)
+        }
         return VerifiedBundle(
             mediaType: bundle.mediaType, signer: signer,
-            integratedTime: entry?.integratedDate ?? timestamps.first?.genTime ?? now, logIndex: entry?.logIndex ?? -1,
+            integratedTime: entry?.integratedDate ?? timestamps.first?.genTime ?? now,
+            logIndex: entry?.logIndex ?? v2Entries.first?.logIndex ?? -1,
             timestampedBy: timestamps.map(\.authority), statement: statement)
     }
 
@@ -139,6 +145,60 @@ package enum BundleVerifier {
             }
         }
         return verified
+    }
+
+    /// A bundle needs a time source: a Rekor v1 entry's integrated time, or a verified RFC 3161 timestamp. Rekor v2
+    /// entries give no time, so a bundle with one needs a timestamp (`rekor2-no-timestamp_fail`), and every timestamp
+    /// must fall within the validity the trusted root gives that log's key — which must have a start
+    /// (`trust-root-tlog-missing-validity-start_fail`: a missing bound is not an open one).
+    static func checkTimeSources(
+        v1: [RekorEntry], v2: [RekorV2Entry.Verified], timestamps: [VerifiedTimestamp]
+    ) throws(CertificateCheckError) {
+        if !v2.isEmpty && timestamps.isEmpty {
+            throw CertificateCheckError(
+                "the bundle's Rekor v2 entry gives no time, and the bundle carries no RFC 3161 timestamp: a Rekor v2 "
+                    + "entry must come with a signed timestamp")
+        }
+        guard !v1.isEmpty || !timestamps.isEmpty else {
+            throw CertificateCheckError("the bundle has no transparency-log entry and no RFC 3161 timestamp")
+        }
+        for entry in v2 {
+            guard let validity = entry.log.validFor, validity.start != nil else {
+                throw CertificateCheckError("the trusted root's log \(entry.log.baseURL) has no validity start")
+            }
+            for stamp in timestamps where !validity.contains(stamp.genTime) {
+                throw CertificateCheckError(
+                    "the RFC 3161 timestamp of \(stamp.authority) (\(stamp.genTime)) is outside the validity of log "
+                        + "\(entry.log.baseURL)'s key in the trusted root")
+            }
+        }
+    }
+
+    /// The Rekor v2 entry records this signature, by this signer, over this content: the artifact's digest for a
+    /// message signature; for a DSSE envelope, the digest of its PAE (`hashedrekord`, how Rekor v2 logs envelopes) or
+    /// of its payload (`dsse` 0.0.2 of older bundles).
+    static func checkV2Body(
+        _ entry: RekorV2Entry.Verified, bundle: ParsedBundle, artifact: BundleArtifact, verifierDER: Data
+    ) throws(CertificateCheckError) {
+        let digest: Data
+        switch (entry.body.kind, bundle.content) {
+        case ("hashedrekord", .message):
+            digest = artifact.digest
+        case ("hashedrekord", .dsse(let json)), ("dsse", .dsse(let json)):
+            guard let envelope = try? JSONDecoder().decode(DSSE.Envelope.self, from: json),
+                let payload = Data(base64Encoded: envelope.payload)
+            else { throw CertificateCheckError("the bundle's DSSE envelope is malformed") }
+            let hashed =
+                entry.body.kind == "dsse" ? payload : DSSE.pae(payloadType: envelope.payloadType, payload: payload)
+            digest = Data(SHA256.hash(data: hashed))
+        default:
+            throw CertificateCheckError("a \(entry.body.kind) 0.0.2 log entry does not match the bundle's content")
+        }
+        guard entry.body.records(digest: digest, signature: bundle.signatureBytes, verifierDER: verifierDER) else {
+            throw CertificateCheckError(
+                "the Rekor v2 entry \(entry.logIndex) of \(entry.log.baseURL) does not record this signature and content"
+            )
+        }
     }
 
     /// A keyless signature must have been made while its certificate was valid: every verified timestamp's time
@@ -273,6 +333,8 @@ package struct ParsedBundle {
     package let version: Int
     /// Leaf first; empty for a key-signed bundle.
     package let certificates: [Certificate]
+    /// The leaf's DER as the bundle gives it (what a Rekor v2 entry records).
+    package let leafDER: Data?
     package let entries: [TransparencyLogEntry]
     /// `timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: DER `TimeStampResponse`s.
     package let signedTimestamps: [Data]
@@ -291,7 +353,7 @@ package struct ParsedBundle {
         }
         self.version = version
         let material = json["verificationMaterial"] as? [String: Any] ?? [:]
-        certificates = try Self.certificates(material, version: version)
+        (certificates, leafDER) = try Self.certificates(material, version: version)
         if let list = material["tlogEntries"] {
             guard let decoded = TransparencyLogEntry.list(fromJSON: list) else {
                 throw CertificateCheckError("the bundle's tlogEntries are malformed")
@@ -315,7 +377,7 @@ package struct ParsedBundle {
         }
         var out: [Data] = []
         for entry in entries {
-            guard let text = entry["signedTimestamp"] as? String, let der = Data(base64Encoded: text), !der.isEmpty
+            guard let text = entry["signedTimestamp"] as? String, let der = protojsonBytes(text), !der.isEmpty
             else {
                 throw CertificateCheckError("an RFC 3161 timestamp of the bundle is not base64")
             }
@@ -324,7 +386,26 @@ package struct ParsedBundle {
         return out
     }
 
-    static func certificates(_ material: [String: Any], version: Int) throws(CertificateCheckError) -> [Certificate] {
+    /// Bytes as protojson reads them: base64, standard or URL-safe, padded or not, with line breaks skipped (Go's
+    /// decoder skips `\r` and `\n`; the conformance case `rekor2-timestamp-with-incorrect-time_fail` carries a
+    /// timestamp wrapped at 76 columns, and must fail for its time, not for its wrapping).
+    static func protojsonBytes(_ text: String) -> Data? {
+        var standard = String(
+            text.unicodeScalars.compactMap { scalar -> Character? in
+                switch scalar {
+                case "\r", "\n": return nil
+                case "-": return "+"
+                case "_": return "/"
+                default: return Character(scalar)
+                }
+            })
+        standard += String(repeating: "=", count: (4 - standard.utf8.count % 4) % 4)
+        return Data(base64Encoded: standard)
+    }
+
+    static func certificates(
+        _ material: [String: Any], version: Int
+    ) throws(CertificateCheckError) -> ([Certificate], leafDER: Data?) {
         var raws: [String] = []
         if let chain = material["x509CertificateChain"] as? [String: Any] {
             raws = (chain["certificates"] as? [[String: Any]] ?? []).compactMap { $0["rawBytes"] as? String }
@@ -335,17 +416,19 @@ package struct ParsedBundle {
             throw CertificateCheckError("the bundle has neither a certificate nor a public key")
         }
         var out: [Certificate] = []
+        var leafDER: Data?
         for raw in raws {
             guard let der = Data(base64Encoded: raw), let certificate = try? Certificate(derEncoded: Array(der)) else {
                 throw CertificateCheckError("a certificate of the bundle does not parse")
             }
+            leafDER = leafDER ?? der
             out.append(certificate)
         }
         // A root (self-signed CA) in the bundle would let the bundle choose its own trust; refused, as sigstore-go.
         if out.dropFirst().contains(where: { $0.subject == $0.issuer }) {
             throw CertificateCheckError("the bundle's certificate chain contains a root certificate")
         }
-        return out
+        return (out, leafDER)
     }
 
     static func content(_ json: [String: Any]) throws(CertificateCheckError) -> (Content, signature: Data) {

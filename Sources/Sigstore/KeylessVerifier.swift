@@ -106,6 +106,12 @@ package enum KeylessVerifier {
     static func validatedPath(
         leaf: Certificate, chain: [Certificate], at time: Date, root: TrustedRoot
     ) async throws(CertificateCheckError) -> [Certificate] {
+        // Said plainly here: the path validator's own message for this prints the whole certificate.
+        guard leaf.notValidBefore <= time, time <= leaf.notValidAfter else {
+            throw CertificateCheckError(
+                "the signing certificate was not valid at \(time), when the signature was made (it is valid from "
+                    + "\(leaf.notValidBefore) to \(leaf.notValidAfter))")
+        }
         let cas = root.certificateAuthorities.filter { $0.validFor?.contains(time) ?? true }
         let anchors = cas.compactMap(\.chain.last)
         guard !anchors.isEmpty else {
@@ -181,7 +187,7 @@ struct FulcioLeafPolicy: VerifierPolicy {
 extension RekorEntry {
     /// An entry as a sigstore bundle carries it (`verificationMaterial.tlogEntries[]`).
     package init(bundled entry: TransparencyLogEntry, logURL: String = "") throws(CertificateCheckError) {
-        guard let index = Int64(entry.logIndex), let time = Int64(entry.integratedTime),
+        guard let index = Int64(entry.logIndex), let time = Int64(entry.integratedTime ?? "0"),
             let logID = Data(base64Encoded: entry.logId.keyId),
             let body = Data(base64Encoded: entry.canonicalizedBody)
         else { throw CertificateCheckError("the bundle's log entry is malformed") }
