@@ -26,13 +26,25 @@ package enum BundleAuthority: Sendable {
 package struct VerifiedBundle: Sendable {
     package var mediaType: String
     package var signer: String
-    /// When the signature was made: the log entry's integrated time, else the first verified timestamp's.
+    /// When the signature was made: the Rekor v1 entry's integrated time, else the first verified timestamp's.
     package var integratedTime: Date
     /// The log entry's index; -1 for a bundle signed with no log (its time comes from a timestamp).
     package var logIndex: Int64
+    /// Whether `integratedTime` is a log's (Rekor v1) rather than a timestamp authority's.
+    package var timeFromLog = false
     /// The authorities whose RFC 3161 timestamps the bundle carries, each verified.
     package var timestampedBy: [String] = []
     package var statement: Data?
+
+    /// How the signature's time is known, for a report: "logged at T as entry N", or for a bundle whose time is a
+    /// timestamp's, "logged as entry N (a log that gives no time)" or "not logged", then "timestamped at T"; and the
+    /// timestamp authorities.
+    package var when: String {
+        let stamped = timestampedBy.isEmpty ? "" : " (RFC 3161: \(timestampedBy.joined(separator: ", ")))"
+        if timeFromLog { return "logged at \(integratedTime) as entry \(logIndex)\(stamped)" }
+        let logged = logIndex >= 0 ? "logged as entry \(logIndex) (a log that gives no time)" : "not logged"
+        return "\(logged), timestamped at \(integratedTime)\(stamped)"
+    }
 }
 
 /// Sigstore bundle verification (v0.1–v0.3; message signature or DSSE; `hashedrekord`, `dsse` and `intoto` log
@@ -115,7 +127,7 @@ package enum BundleVerifier {
         return VerifiedBundle(
             mediaType: bundle.mediaType, signer: signer,
             integratedTime: entry?.integratedDate ?? timestamps.first?.genTime ?? now,
-            logIndex: entry?.logIndex ?? v2Entries.first?.logIndex ?? -1,
+            logIndex: entry?.logIndex ?? v2Entries.first?.logIndex ?? -1, timeFromLog: entry != nil,
             timestampedBy: timestamps.map(\.authority), statement: statement)
     }
 
@@ -339,6 +351,11 @@ package struct ParsedBundle {
     /// `timestampVerificationData.rfc3161Timestamps[].signedTimestamp`: DER `TimeStampResponse`s.
     package let signedTimestamps: [Data]
     let content: Content
+    /// The DSSE envelope's JSON, for a DSSE bundle.
+    package var dsseEnvelope: Data? {
+        if case .dsse(let envelope) = content { return envelope }
+        return nil
+    }
     /// The signature bytes a timestamp authority timestamps: the message signature, or the DSSE envelope's (its
     /// only) signature.
     package let signatureBytes: Data

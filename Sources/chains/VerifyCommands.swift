@@ -33,14 +33,7 @@ struct VerifyBlob: AsyncParsableCommand {
             let verified = try await LocalVerification.verifyBlob(
                 artifact: artifact, bundle: bundle, authority: authority, trustedRoot: root)
             if let statement = verified.statement { print(String(decoding: statement, as: UTF8.self)) }
-            say(
-                "verified \(artifact): \(verified.mediaType), signed by \(verified.signer), "
-                    + (verified.logIndex >= 0
-                        ? "logged at \(verified.integratedTime) as entry \(verified.logIndex)"
-                        : "not logged, timestamped at \(verified.integratedTime)")
-                    + (verified.timestampedBy.isEmpty
-                        ? "" : " (RFC 3161: \(verified.timestampedBy.joined(separator: ", ")))")
-            )
+            say("verified \(artifact): \(verified.mediaType), signed by \(verified.signer), \(verified.when)")
         } catch {
             say("error: \(error)")
             throw ExitCode(1)

@@ -265,42 +265,35 @@ package struct AttachmentVerifier: Sendable {
         for entry in found {
             var problems: [String] = []
             var statementBytes = Data()
+            var note = ""
             let bundle = try? JSONSerialization.jsonObject(with: entry.bundle) as? [String: Any]
-            let envelope = bundle?["dsseEnvelope"] as? [String: Any]
             if bundle?["mediaType"] as? String != MediaType.sigstoreBundle {
                 problems.append("not a v0.3 sigstore bundle")
             }
-            let (leaf, entries) = Self.bundleMaterial(bundle)
-            do throws(CertificateCheckError) {
-                let parsed = try ParsedBundle(entry.bundle)
-                var root: TrustedRoot?
-                if case .keyless(let policy) = authority { root = policy.trustedRoot }
-                let stamps = try await BundleVerifier.verifyTimestamps(
-                    parsed.signedTimestamps, signature: parsed.signatureBytes, trustedRoot: root)
-                if let leaf { try BundleVerifier.checkTimestampsWithin(leaf, stamps) }
-            } catch {
-                problems.append(error.description)
-            }
-            let (key, note, keyProblems) = await signingKey(
-                certificate: leaf, chain: [],
-                entry: { () throws(CertificateCheckError) in
-                    guard let first = entries.first else { return nil }
-                    return try RekorEntry(bundled: first)
-                }, requireInclusionProof: true)
-            problems += keyProblems
-            if let envelope, let data = try? JSONSerialization.data(withJSONObject: envelope) {
-                if let key {
-                    let (payload, found) = checkEnvelope(data, key: key, predicateType: predicateType, digest: digest)
-                    statementBytes = payload
-                    problems += found
+            switch authority {
+            case .keyless(let policy):
+                // The same verification as `verify-blob` (Rekor v1 and v2 entries, RFC 3161 timestamps), over the
+                // image digest the statement must name.
+                do {
+                    let verified = try await BundleVerifier.verify(
+                        entry.bundle, artifact: .sha256(Data(hex: digest.hex) ?? Data()),
+                        authority: .keyless(identity: policy.identity, issuer: policy.issuer),
+                        trustedRoot: policy.trustedRoot)
+                    note = "; signed by \(verified.signer), \(verified.when)"
+                    if let statement = verified.statement {
+                        statementBytes = statement
+                        problems += Self.predicateProblems(statement, predicateType: predicateType)
+                    } else {
+                        problems.append("the bundle has no DSSE envelope")
+                    }
+                } catch {
+                    problems.append(error.description)
                 }
-                if case .keyless = authority {
-                    problems += Self.entryMatches(
-                        entries.first.flatMap { try? RekorEntry(bundled: $0) },
-                        { .dsse(envelope: data, verifierPEM: $0) }, leaf: leaf)
-                }
-            } else {
-                problems.append("the bundle has no DSSE envelope")
+            case .key(let key):
+                let (payload, found) = await checkKeyBundle(
+                    entry.bundle, key: key, predicateType: predicateType, digest: digest)
+                statementBytes = payload
+                problems += found
             }
             if !problems.isEmpty { statementBytes = Data() }
             checks.append(
@@ -313,17 +306,38 @@ package struct AttachmentVerifier: Sendable {
         return Report(image: resolved, location: "\(resolved.name) referrers of \(digest)", checks: checks)
     }
 
-    /// A bundle's leaf certificate (v0.3 `certificate`, or the first of a v0.1/v0.2 `x509CertificateChain`) and
-    /// its log entries.
-    static func bundleMaterial(_ bundle: [String: Any]?) -> (Certificate?, [TransparencyLogEntry]) {
-        let material = bundle?["verificationMaterial"] as? [String: Any]
-        let raw =
-            (material?["certificate"] as? [String: Any])?["rawBytes"] as? String
-            ?? ((material?["x509CertificateChain"] as? [String: Any])?["certificates"] as? [[String: Any]])?.first?[
-                "rawBytes"] as? String
-        let leaf = raw.flatMap { Data(base64Encoded: $0) }.flatMap { try? Certificate(derEncoded: Array($0)) }
-        let entries = material?["tlogEntries"].flatMap(TransparencyLogEntry.list(fromJSON:)) ?? []
-        return (leaf, entries)
+    /// A key-signed bundle: its DSSE envelope verifies with the key and its statement names the digest with the
+    /// predicate type asked for. A timestamp it carries cannot be checked without a trusted root, so it is a problem,
+    /// not ignored.
+    func checkKeyBundle(
+        _ data: Data, key: PublicKey, predicateType: String?, digest: Digest
+    ) async -> (statement: Data, problems: [String]) {
+        let parsed: ParsedBundle
+        do throws(CertificateCheckError) {
+            parsed = try ParsedBundle(data)
+        } catch {
+            return (Data(), [error.description])
+        }
+        var problems: [String] = []
+        do throws(CertificateCheckError) {
+            // With no trusted root this refuses any timestamp, naming why.
+            _ = try await BundleVerifier.verifyTimestamps(
+                parsed.signedTimestamps, signature: parsed.signatureBytes, trustedRoot: nil)
+        } catch {
+            problems.append(error.description)
+        }
+        guard let envelope = parsed.dsseEnvelope else {
+            return (Data(), problems + ["the bundle has no DSSE envelope"])
+        }
+        let (payload, found) = checkEnvelope(envelope, key: key, predicateType: predicateType, digest: digest)
+        return (payload, problems + found)
+    }
+
+    /// The statement's predicate type is the one asked for, when one is.
+    static func predicateProblems(_ statement: Data, predicateType: String?) -> [String] {
+        guard let predicateType else { return [] }
+        let type = (try? JSONSerialization.jsonObject(with: statement) as? [String: Any])?["predicateType"] as? String
+        return type == predicateType ? [] : ["predicate type is \(type ?? "missing"), not \(predicateType)"]
     }
 
     func read(
