@@ -1,14 +1,22 @@
 import Foundation
 
-/// Trust material for the simulated Fulcio and Rekor, in the shapes sigstore clients read.
+/// Trust material for the simulated Fulcio and Rekor (v1 or v2), in the shapes sigstore clients read.
 package enum SigstoreTrust {
     /// `trusted_root.json`: the Fulcio CA chain and CT log, and the Rekor log.
     package static func trustedRoot(
         fulcio: FulcioSimulator, rekor: RekorSimulator?,
         timestampAuthority: (OpenSSLTimestampAuthority, url: String)? = nil
     ) -> String {
+        trustedRoot(
+            fulcio: fulcio, tlogs: rekor.map { [$0.trustedRootLog] } ?? [], timestampAuthority: timestampAuthority)
+    }
+
+    /// `trusted_root.json` with these `tlogs` entries (`RekorSimulator.trustedRootLog`, `RekorV2Simulator.trustedRootLog`).
+    package static func trustedRoot(
+        fulcio: FulcioSimulator, tlogs: [String], timestampAuthority: (OpenSSLTimestampAuthority, url: String)? = nil
+    ) -> String {
         fulcio.trustedRootJSON(
-            tlogs: rekor.map { [$0.trustedRootLog] } ?? [],
+            tlogs: tlogs,
             timestampAuthorities: timestampAuthority.map { [$0.0.trustedRootEntry(uri: $0.url)] } ?? [])
     }
 
@@ -30,12 +38,14 @@ package enum SigstoreTrust {
         fulcio: FulcioSimulator, rekor: RekorSimulator,
         timestampAuthority: (OpenSSLTimestampAuthority, url: String)? = nil
     ) -> String {
-        let start = #"{"start": "2020-01-01T00:00:00Z"}"#
-        return #"{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", "trustedRoot": "#
-            + trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: timestampAuthority)
-            + #", "signingConfig": {"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "#
-            + #""caUrls": [{"url": "\#(fulcio.url)", "majorApiVersion": 1, "validFor": \#(start), "operator": "test"}], "#
-            + #""oidcUrls": [], "rekorTlogUrls": [{"url": "\#(rekor.url)", "majorApiVersion": 1, "validFor": \#(start), "operator": "test"}], "#
-            + #""tsaUrls": [], "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}}"#
+        clientTrustConfig(
+            trustedRoot: trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: timestampAuthority),
+            signingConfig: signingConfig(fulcio: fulcio.url, rekor: rekor.url, tsa: nil))
+    }
+
+    /// A ClientTrustConfig of a trusted root and a signing config (both JSON).
+    package static func clientTrustConfig(trustedRoot: String, signingConfig: String) -> String {
+        #"{"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", "trustedRoot": "#
+            + trustedRoot + #", "signingConfig": "# + signingConfig + "}"
     }
 }

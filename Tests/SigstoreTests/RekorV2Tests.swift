@@ -1,0 +1,175 @@
+import ChainsTesting
+import Crypto
+import Foundation
+import HTTPTransport
+import Signing
+import Testing
+
+@testable import Sigstore
+
+/// The Rekor v2 simulator, proven by sigstore-python (a real Rekor v2 client: it signs through it and verifies what
+/// it made offline), and our Rekor v2 client against it: entries checked as a verifier checks them, a duplicate read
+/// back from the log's tiles, refusals before anything is sent.
+@Suite("Rekor v2: the simulator checked by sigstore-python, our client against it", .serialized)
+struct RekorV2Tests {
+    let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+    let identity = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+
+    @Test("sigstore-python signs a blob and a DSSE statement through Fulcio, Rekor v2 and a TSA; both verify offline")
+    func sigstorePythonSignsThroughRekorV2() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorV2Simulator()
+        let tsa = try OpenSSLTimestampAuthority(directory: dir)
+        let tsaServer = try await tsa.serve()
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await tsaServer.stop()
+            }
+        }
+        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
+        let rootJSON = SigstoreTrust.trustedRoot(
+            fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL))
+        let trust = try dir.write(
+            "trust.json",
+            SigstoreTrust.clientTrustConfig(
+                trustedRoot: rootJSON,
+                signingConfig: SigstoreTrust.signingConfig(
+                    fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: 2)))
+        let token = try dir.write(
+            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let artifact = try dir.write("artifact.txt", "built by a pipeline\n")
+        let bytes = try Data(contentsOf: artifact)
+        let root = try TrustedRoot(json: Data(rootJSON.utf8), source: "test")
+        let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        for dsse in [false, true] {
+            let out = dir.file(dsse ? "dsse.sigstore.json" : "blob.sigstore.json")
+            let signed = try await Python.run(
+                "sigstore_sign.py", [trust.path, token.path, artifact.path, out.path] + (dsse ? ["--dsse"] : []))
+            #expect(signed.status == 0, "\(signed.stderr)")
+            // sigstore-python verifies what it made with the simulator (checkpoint, inclusion proof, timestamp).
+            let digest = "sha256:" + Data(SHA256.hash(data: bytes)).hexString
+            let checked = try await Python.run(
+                "sigstore_verify.py", [trust.path, out.path, identity, issuer.url, dsse ? digest : artifact.path])
+            #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+            // So do we; the entry is hashedrekord 0.0.2 (for DSSE over its PAE), and time is the timestamp's.
+            let bundle = try Data(contentsOf: out)
+            let entry = try #require(try ParsedBundle(bundle).entries.first)
+            #expect(entry.kindVersion.kind == "hashedrekord" && entry.kindVersion.version == "0.0.2")
+            #expect(entry.integratedTime == nil)
+            let verified = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(bytes), authority: authority, trustedRoot: root)
+            #expect(!verified.timeFromLog && verified.timestampedBy == [tsaURL] && verified.logIndex >= 0)
+        }
+        #expect(rekor.stats.created == 2)
+    }
+
+    /// A key and a trusted root naming the simulator, and our client for it.
+    func client(
+        _ rekor: RekorV2Simulator, _ transport: AsyncHTTPClientTransport
+    ) throws -> (RekorV2Client, KeySigner, TrustedRoot) {
+        let key = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "test")
+        let root = try TrustedRoot(
+            json: Data(
+                #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(rekor.trustedRootLog)], "certificateAuthorities": [], "ctlogs": []}"#
+                    .utf8),
+            source: "test")
+        let client = try #require(
+            RekorV2Client(address: URL(string: rekor.url)!, transport: transport, logs: root.tlogs))
+        return (client, key, root)
+    }
+
+    @Test("our client: entries verify; the same entry again is read back from the tiles, at the same index")
+    func clientAddsAndRecovers() async throws {
+        let rekor = try await RekorV2Simulator()
+        let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
+        defer {
+            Task {
+                await rekor.stop()
+                try? await transport.shutdown()
+            }
+        }
+        let (client, key, root) = try client(rekor, transport)
+        var proposals: [RekorV2Proposal] = []
+        var entries: [TransparencyLogEntry] = []
+        // 300 entries: a proof for an early one needs a level-1 tile (the hash of the first 256).
+        for n in 0..<300 {
+            let payload = Data("payload \(n)".utf8)
+            let proposal = try RekorV2Proposal(
+                signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+            proposals.append(proposal)
+            entries.append(try await client.add(proposal))
+        }
+        #expect(entries.map(\.logIndex) == (0..<300).map(String.init))
+        for index in [0, 5, 255, 256, 299] {
+            let again = try await client.add(proposals[index])
+            #expect(again.logIndex == String(index))
+            #expect(again.inclusionProof?.treeSize == "300")
+            _ = try RekorV2Entry.verify(again, logs: root.tlogs)
+        }
+        #expect(rekor.stats.created == 300 && rekor.stats.duplicates == 5 && rekor.stats.tileReads > 0)
+    }
+
+    @Test("a write whose answer was lost: the retry finds the entry the log took, and the log holds it once")
+    func lostAnswer() async throws {
+        let rekor = try await RekorV2Simulator()
+        let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
+        defer {
+            Task {
+                await rekor.stop()
+                try? await transport.shutdown()
+            }
+        }
+        let (client, key, _) = try client(rekor, transport)
+        let payload = Data("payload".utf8)
+        let proposal = try RekorV2Proposal(
+            signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+        rekor.dropAnswers(count: 1)
+        do {
+            _ = try await client.add(proposal)
+            Issue.record("a 504 must fail the write")
+        } catch let error as RekorError {
+            #expect(error.isRetryable && error.status == 504, "\(error)")
+        }
+        let entry = try await client.add(proposal)
+        #expect(entry.logIndex == "0" && rekor.entryCount == 1 && rekor.stats.duplicates == 1)
+    }
+
+    @Test(
+        "refused before sending: pure Ed25519; refused after: a log outside the trusted root, an answer for another entry"
+    )
+    func refusals() async throws {
+        let ed = KeySigner(key: try PrivateKey.generate(.ed25519), hash: .sha256Always, origin: "test")
+        #expect(throws: RekorError.self) {
+            _ = try RekorV2Proposal(
+                signed: Data("x".utf8), signature: try ed.sign(Data("x".utf8)), publicKey: ed.publicKey,
+                certificateDER: nil)
+        }
+        let rekor = try await RekorV2Simulator()
+        let other = try await RekorV2Simulator()
+        let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
+        defer {
+            Task {
+                await rekor.stop()
+                await other.stop()
+                try? await transport.shutdown()
+            }
+        }
+        let (client, key, _) = try client(rekor, transport)
+        #expect(RekorV2Client(address: URL(string: other.url)!, transport: transport, logs: client.logs) == nil)
+        // A log that answers with an entry other than the one proposed (here: another payload's, at another log
+        // with the same key in the root) — checked, refused.
+        var pointed = client
+        pointed.address = URL(string: other.url)!
+        let payload = Data("payload".utf8)
+        let proposal = try RekorV2Proposal(
+            signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+        await #expect(throws: RekorError.self) { _ = try await pointed.add(proposal) }
+        let entry = try await client.add(proposal)
+        var forged = proposal
+        forged.body.spec.hashedRekordV002?.data = .init(sha256: Data(repeating: 1, count: 32))
+        #expect(throws: RekorError.self) { _ = try client.check(entry, proposal: forged) }
+    }
+}
