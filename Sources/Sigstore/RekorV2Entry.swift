@@ -198,7 +198,9 @@ package enum RekorV2Entry {
 
     /// The checkpoint is signed by `log`: its origin is a name whose checkpoint key id for the log's key is the log's
     /// id, and a signature line under that name with that key hint verifies over the note's text.
-    package static func checkSigned(_ checkpoint: Checkpoint, by log: TrustedRoot.LogInstance) throws(CertificateCheckError) {
+    package static func checkSigned(
+        _ checkpoint: Checkpoint, by log: TrustedRoot.LogInstance
+    ) throws(CertificateCheckError) {
         guard checkpointKeyID(name: checkpoint.origin, publicKeyDER: log.publicKey) == log.keyID,
             let key = try? PublicKey(der: log.publicKey)
         else {
