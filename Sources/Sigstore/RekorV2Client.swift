@@ -73,16 +73,21 @@ package struct RekorV2Client: Sendable {
 
     /// Nil when the trusted root does not list a log at `address` (a Rekor v2 log has no key endpoint to fall back on).
     package init?(address: URL, transport: any HTTPTransport, logs: [TrustedRoot.LogInstance]) {
-        let name = Self.trimmed(address.absoluteString)
-        guard let log = logs.first(where: { Self.trimmed($0.baseURL) == name }) else { return nil }
+        guard let log = Self.trustedLog(at: address, in: logs) else { return nil }
         self.address = address
         self.transport = transport
         self.log = log
         self.logs = logs
     }
 
+    /// The trusted root's log at `address` (its `baseUrl`, a trailing slash aside).
+    package static func trustedLog(at address: URL, in logs: [TrustedRoot.LogInstance]) -> TrustedRoot.LogInstance? {
+        let name = trimmed(address.absoluteString)
+        return logs.first { trimmed($0.baseURL) == name }
+    }
+
     static func trimmed(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
-    var name: String { Self.trimmed(address.absoluteString) }
+    package var name: String { Self.trimmed(address.absoluteString) }
 
     func error(_ reason: String, status: Int? = nil, malformed: Bool = false) -> RekorError {
         RekorError(address: name, status: status, reason: reason, malformedAnswer: malformed)

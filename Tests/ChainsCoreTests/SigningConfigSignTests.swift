@@ -94,6 +94,72 @@ struct SigningConfigSignTests {
         #expect(refused.status != 0)
     }
 
+    @Test("Fulcio, Rekor v2 and a TSA from the signing config: both bundles verify with sigstore-python and with us")
+    func signsWithRekorV2() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorV2Simulator()
+        let tsa = try OpenSSLTimestampAuthority(directory: dir)
+        let tsaServer = try await tsa.serve()
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await tsaServer.stop()
+            }
+        }
+        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
+        let rootJSON = SigstoreTrust.trustedRoot(
+            fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL))
+        let root = try dir.write("trusted_root.json", rootJSON)
+        let signingConfigJSON = SigstoreTrust.signingConfig(
+            fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: 2)
+        var setup = LocalSetup(configFile: try config(dir), trustedRoot: root, bundleOut: dir.file("bundles"))
+        setup.signingConfig = try dir.write("signing_config.json", signingConfigJSON)
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 0, "\(run.text)")
+        #expect(run.text.contains("transparency log (ANY): \(rekor.url) (API v2, test)"), "\(run.text)")
+        #expect(rekor.stats.created == 2 && rekor.entryCount == 2)
+        let outcome = try #require(run.outcome)
+        let annotation = try #require(outcome.annotations.all["chains.tekton.dev/transparency"])
+        #expect(annotation.hasPrefix("\(rekor.url)?logIndex="), "\(annotation)")
+
+        let trust = try dir.write(
+            "trust.json", SigstoreTrust.clientTrustConfig(trustedRoot: rootJSON, signingConfig: signingConfigJSON))
+        let trusted = try TrustedRoot(json: Data(rootJSON.utf8), source: "root")
+        let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        let bundles = try FileManager.default.contentsOfDirectory(
+            at: dir.file("bundles"), includingPropertiesForKeys: nil)
+        #expect(bundles.count == 2, "\(bundles)")
+        for artifact in outcome.artifacts {
+            let isImage = artifact.artifactType == .oci
+            let bundleFile = try #require(
+                bundles.first { $0.lastPathComponent.hasPrefix(isImage ? String(imageDigest.prefix(12)) : "taskrun") },
+                "\(bundles)")
+            let bundle = try Data(contentsOf: bundleFile)
+            let entry = try #require(try ParsedBundle(bundle).entries.first)
+            #expect(entry.kindVersion.kind == "hashedrekord" && entry.kindVersion.version == "0.0.2")
+            #expect(try ParsedBundle(bundle).signedTimestamps.count == 1)
+            // sigstore-python, offline: the image signature over its payload, the provenance by a subject.
+            let subject: String
+            if isImage {
+                subject = try dir.write("simplesigning.json", data: artifact.payload).path
+            } else {
+                let statement = try JSONSerialization.jsonObject(with: artifact.payload) as? [String: Any]
+                let digests = (statement?["subject"] as? [[String: Any]])?.first?["digest"] as? [String: String]
+                subject = "sha256:" + (try #require(digests?["sha256"]))
+            }
+            let checked = try await Python.run(
+                "sigstore_verify.py", [trust.path, bundleFile.path, identity, issuer.url, subject])
+            #expect(checked.status == 0, "\(bundleFile.lastPathComponent): \(checked.stdout) \(checked.stderr)")
+            let input: BundleArtifact =
+                isImage ? .bytes(artifact.payload) : .sha256(Data(hex: String(subject.dropFirst(7)))!)
+            let verified = try await BundleVerifier.verify(
+                bundle, artifact: input, authority: authority, trustedRoot: trusted)
+            #expect(!verified.timeFromLog && verified.timestampedBy == [tsaURL] && verified.logIndex >= 0)
+        }
+    }
+
     @Test("no log, a timestamp: the keyless bundle carries no entry, and verifies by its RFC 3161 timestamp")
     func timestampWithoutLog() async throws {
         let dir = try TemporaryDirectory()
@@ -140,8 +206,8 @@ struct SigningConfigSignTests {
     }
 
     @Test(
-        "a chains-config address that disagrees, a root without the authority, a Rekor v2 log: errors naming them",
-        arguments: ["fulcio-disagrees", "root-without-tsa", "rekor-v2"])
+        "refused, naming why: an address that disagrees, a root without the TSA, Rekor v2 outside the root or without a TSA",
+        arguments: ["fulcio-disagrees", "root-without-tsa", "rekor-v2-not-in-root", "rekor-v2-without-tsa"])
     func refusals(case name: String) async throws {
         let dir = try TemporaryDirectory()
         let fulcio = try await FulcioSimulator(issuers: [issuer])
@@ -157,10 +223,13 @@ struct SigningConfigSignTests {
         let withTSA = name == "root-without-tsa" ? nil : (tsa, url: tsaURL)
         let root = try dir.write(
             "trusted_root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: withTSA))
+        let v2 = name.hasPrefix("rekor-v2")
+        let v2URL = "http://127.0.0.1:2"
         let signingConfig = try dir.write(
             "signing_config.json",
             SigstoreTrust.signingConfig(
-                fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: name == "rekor-v2" ? 2 : 1))
+                fulcio: fulcio.url, rekor: name == "rekor-v2-not-in-root" ? v2URL : rekor.url,
+                tsa: name == "rekor-v2-without-tsa" ? nil : tsaURL, rekorVersion: v2 ? 2 : 1))
         let extra = name == "fulcio-disagrees" ? "signers.x509.fulcio.address: https://fulcio.elsewhere.example" : ""
         var setup = LocalSetup(configFile: try config(dir, extra: extra), trustedRoot: root)
         setup.signingConfig = signingConfig
@@ -174,8 +243,12 @@ struct SigningConfigSignTests {
                 + "\(signingConfig.path) chooses \(fulcio.url)"
         case "root-without-tsa":
             expected = "the signing config names timestamp authority \(tsaURL), and the trusted root"
+        case "rekor-v2-not-in-root":
+            expected = "Rekor v2 log \(v2URL) is not in the trusted root (file \(root.path))"
         default:
-            expected = "no transparency log is usable: \(rekor.url): API v2, not spoken here (v1)"
+            expected =
+                "the signing config chooses Rekor v2 log \(rekor.url), whose entries carry no time, and lists no "
+                + "timestamp authority"
         }
         #expect(run.text.contains(expected), "\(run.text)")
         #expect(rekor.stats.created == 0 && fulcio.stats.v1 + fulcio.stats.v2 == 0)

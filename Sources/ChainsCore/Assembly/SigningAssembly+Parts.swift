@@ -46,18 +46,38 @@ extension SigningAssembly {
     /// `transparency.enabled`: a Rekor client for `transparency.url`, its own HTTP client (TLS always verified),
     /// entries checked with the trusted root's log keys when there is one.
     static func makeTransparency(
-        _ env: AssemblyEnvironment, config: ChainsConfig, trustedRoot: TrustedRoot?, logger: Logger
-    ) throws -> (RekorTransparencyLog, AsyncHTTPClientTransport)? {
+        _ env: AssemblyEnvironment, config: ChainsConfig, version: UInt32 = 1, trustedRoot: TrustedRoot?,
+        trustedRootSource: String?, logger: Logger
+    ) throws -> ((any TransparencyLog), AsyncHTTPClientTransport)? {
         guard config.transparency.isEnabled else { return nil }
         guard let address = URL(string: config.transparency.url), let host = address.host, !host.isEmpty,
             address.scheme == "https" || address.scheme == "http"
         else {
             throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
         }
+        guard version == 2 else {
+            let http = try AsyncHTTPClientTransport(
+                timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
+            let client = RekorClient(
+                address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
+            return (RekorTransparencyLog(client: client), http)
+        }
+        guard RekorV2Client.trustedLog(at: address, in: trustedRoot?.tlogs ?? []) != nil else {
+            throw ChainsError(
+                .badInput,
+                "Rekor v2 log \(address.absoluteString) is not in "
+                    + (trustedRootSource.map { "the trusted root (\($0))" } ?? "a trusted root")
+                    + ": a Rekor v2 log publishes no key to fall back on; give a trusted root that lists it "
+                    + "(--trusted-root, signers.x509.trusted-root.file, or TUF)",
+                key: "signers.x509.signing-config.file")
+        }
+        // Rekor v2 answers a write once a checkpoint covers it: at least 20 s, whatever the request timeout says.
         let http = try AsyncHTTPClientTransport(
-            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
-        let client = RekorClient(address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
-        return (RekorTransparencyLog(client: client), http)
+            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(max(config.requestTimeout, 20))),
+            logger: logger)
+        let client = RekorV2Client(
+            address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])!
+        return (RekorV2TransparencyLog(client: client), http)
     }
 
     static func makeOCIStorage(

@@ -12,12 +12,14 @@ extension SigningAssembly {
     struct ServicePlan {
         var config: ChainsConfig
         var timestampAuthority: URL?
+        /// The chosen log's major API version: 1 (Rekor), 2 (Rekor v2, rekor-tiles).
+        var transparencyVersion: UInt32 = 1
         var notes: [Diagnostic] = []
     }
 
-    /// API versions this build speaks, per kind (Rekor v2 comes with issue 23's log client).
+    /// API versions this build speaks, per kind: Rekor v1 and v2 (the highest listed wins, as the spec says).
     static let spokenVersions: [SigningConfig.Kind: Set<UInt32>] = [
-        .certificateAuthority: [1], .transparencyLog: [1], .timestampAuthority: [1], .oidcProvider: [1],
+        .certificateAuthority: [1], .transparencyLog: [1, 2], .timestampAuthority: [1], .oidcProvider: [1],
     ]
 
     /// Applies the signing config, if one is given: Fulcio when keyless is on, Rekor when `transparency.enabled`,
@@ -91,6 +93,7 @@ extension SigningAssembly {
             let log = try choose(.transparencyLog)
             try agree(log.url, with: "transparency.url", current: original.transparency.url)
             plan.config.transparency.url = log.url
+            plan.transparencyVersion = log.majorAPIVersion
         }
         if !(signingConfig.services[.timestampAuthority] ?? []).isEmpty {
             let tsa = try choose(.timestampAuthority)
@@ -98,6 +101,16 @@ extension SigningAssembly {
                 throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: file.path)
             }
             plan.timestampAuthority = url
+        }
+        // A Rekor v2 entry carries no time: without a timestamp, no verifier accepts the bundle (sigstore-go,
+        // sigstore-python and ours refuse `rekor2-no-timestamp_fail`), so signing would make unverifiable bundles.
+        if original.transparency.isEnabled, plan.transparencyVersion == 2, plan.timestampAuthority == nil {
+            throw ChainsError(
+                .badInput,
+                "the signing config chooses Rekor v2 log \(plan.config.transparency.url), whose entries carry no time, "
+                    + "and lists no timestamp authority (tsaUrls): a bundle with a Rekor v2 entry verifies only with "
+                    + "an RFC 3161 timestamp; add one, or choose a Rekor v1 log",
+                file: file.path, key: fileKey)
         }
         return plan
     }

@@ -138,10 +138,12 @@ package final class SigningAssembly: Sendable {
         var backends: [any StorageBackend] = [TektonStorage()]
         var transports = signers.transport.map { [$0] } ?? []
         transports += signers.kmsTransport.map { [$0] } ?? []
-        let transparency: RekorTransparencyLog?
+        let transparency: (any TransparencyLog)?
         let timestamps: RFC3161TimestampAuthority?
         do {
-            let made = try makeTransparency(env, config: config, trustedRoot: trustedRoot, logger: logger)
+            let made = try makeTransparency(
+                env, config: config, version: plan.transparencyVersion, trustedRoot: trustedRoot,
+                trustedRootSource: trustedRootSource, logger: logger)
             transparency = made?.0
             if let http = made?.1 { transports.append(http) }
             let stamping = try makeTimestamps(
