@@ -155,14 +155,21 @@ package final class ChainsController: Sendable {
         for key in keys.sorted() { await queue.add(key, priority: .backlog) }
     }
 
-    /// Notes whether the run wants attention; queues it when it does and is ours.
+    /// Notes whether the run wants attention; queues it when it does and is ours. Only a run that just came to want
+    /// attention (it finished) is fresh: an update to one already waiting (a finalizer or annotation written while it
+    /// is retried) keeps it where it was — else runs retrying through an outage, each touched by every attempt, would
+    /// jump ahead of the backlog for as long as the outage lasts, and the backlog would never be tried.
     func noted(
         _ key: RunKey, wants: Bool, completed: Date?, priority: WorkQueue.Priority, queue enqueue: Bool = true
     ) async {
-        known.withLock { keys in keys[key] = wants ? .some(completed) : nil }
+        let wasWaiting = known.withLock { keys in
+            let was = keys[key] != nil
+            keys[key] = wants ? .some(completed) : nil
+            return was
+        }
         guard wants, enqueue else { return }
         if let elector, await !elector.leads(key) { return }
-        await queue.add(key, priority: priority)
+        await queue.add(key, priority: wasWaiting ? .backlog : priority)
     }
 
     func watch(_ resource: KubeResource) async {

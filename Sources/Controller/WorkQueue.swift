@@ -2,7 +2,10 @@ import Foundation
 
 /// The controller's work queue: each key at most once (a key changed while it is being worked on runs again after),
 /// newly finished runs before the backlog found at start-up (turning Chains on over thousands of old runs must not
-/// starve new ones, tektoncd/chains#979), and per-key exponential backoff with jitter for retries.
+/// starve new ones, tektoncd/chains#979), and per-key exponential backoff with jitter for retries. A retried key
+/// comes back with its own priority: a backlog run that keeps failing (a peer down) returns to the end of the
+/// backlog, so it cannot starve the backlog runs behind it — as every retry once came back fresh, twenty runs found
+/// at start-up with a timestamp authority down left two never tried while the rest took turns.
 package actor WorkQueue {
     package enum Priority: Sendable { case fresh, backlog }
 
@@ -13,6 +16,8 @@ package actor WorkQueue {
     /// Changed while processing: queued again when done.
     var dirty: [RunKey: Priority] = [:]
     var failures: [RunKey: Int] = [:]
+    /// Each key's priority as last added (fresh wins), for its retries.
+    var priorities: [RunKey: Priority] = [:]
     var waiters: [CheckedContinuation<RunKey?, Never>] = []
     var shuttingDown = false
     let baseDelay: Duration
@@ -33,6 +38,7 @@ package actor WorkQueue {
 
     package func add(_ key: RunKey, priority: Priority = .fresh) {
         guard !shuttingDown else { return }
+        if priority == .fresh || priorities[key] == nil { priorities[key] = priority }
         if processing.contains(key) {
             dirty[key] = priority == .fresh ? .fresh : (dirty[key] ?? .backlog)
             return
@@ -81,6 +87,7 @@ package actor WorkQueue {
     package func done(_ key: RunKey) {
         processing.remove(key)
         failures[key] = nil
+        priorities[key] = nil
         if let again = dirty.removeValue(forKey: key) { add(key, priority: again) }
     }
 
@@ -94,9 +101,10 @@ package actor WorkQueue {
         let exponential = baseDelay * Int(min(pow(2, Double(n)), 1e6))
         let delay = min(exponential, maxDelay) * jitter()
         let clock = self.clock
+        let priority = priorities[key] ?? .fresh
         Task {
             try? await clock.sleep(delay)
-            self.add(key, priority: .fresh)
+            self.add(key, priority: priority)
         }
         return delay
     }

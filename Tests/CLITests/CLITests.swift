@@ -183,8 +183,8 @@ struct CLITests {
         #expect(chosen.status == 0, "\(chosen.stderr)")
         for line in [
             "Fulcio CA (ANY): https://fulcio.sigstage.dev (API v1, sigstore.dev)",
-            "transparency log (ANY): https://rekor.sigstage.dev (API v1, sigstore.dev)",
-            "https://log2025-alpha3.rekor.sigstage.dev: API v2, not spoken here (v1)",
+            "transparency log (ANY): https://log2025-alpha3.rekor.sigstage.dev (API v2, sigstore.dev)",
+            "https://rekor.sigstage.dev: API v2 is preferred",
             "timestamp authority (ANY): https://timestamp.sigstage.dev/api/v1/timestamp",
         ] {
             #expect(chosen.stderr.contains(line), "\(line)\n\(chosen.stderr)")
@@ -196,7 +196,7 @@ struct CLITests {
         #expect(
             refused.stderr.contains(
                 "transparency.url is https://rekor.example.com but the signing config \(staging.path) chooses "
-                    + "https://rekor.sigstage.dev"), "\(refused.stderr)")
+                    + "https://log2025-alpha3.rekor.sigstage.dev"), "\(refused.stderr)")
         let usage = try await chains(["sign"])
         #expect(usage.status == 2)
         // The controller's flags and leader-election settings are checked before it connects anywhere.

@@ -109,12 +109,19 @@ struct TimestampSeamTests {
         let elsewhere = try await tsa.timestamp(signature: Data("another signature".utf8))
         try await refused(
             try rewritten { $0.timestamps = [elsewhere.der.base64EncodedString()] }, tsa, "over another signature")
-        // None, while an authority is configured; one, while none is.
-        try await refused(try rewritten { $0.timestamps = nil }, tsa, "it has no timestamp, and a timestamp authority")
+        // One, while none is configured.
         try await refused(genuine, nil, "it carries a timestamp, and this configuration has no timestamp authority")
+        // None, while an authority is configured: a signature whose timestamp an earlier attempt could not get — its
+        // signature is reused (checked as always) and timestamped now.
+        let before = tsa.made
+        let stampedNow = try await service(tsa).sign(try run(annotations: try rewritten { $0.timestamps = nil }))
+        #expect(stampedNow.succeeded && stampedNow.artifacts.allSatisfy(\.reused), "\(stampedNow.diagnostics)")
+        #expect(stampedNow.artifacts.allSatisfy { $0.timestamps.count == 1 } && tsa.made == before + 2)
     }
 
-    @Test("the authority down: the artifact fails retryable at signing, nothing is stored or recorded")
+    @Test(
+        "the authority down: retryable at signing, nothing stored, the signatures kept; the retry reuses and stamps them"
+    )
     func authorityDown() async throws {
         let tsa = TimestampDouble()
         tsa.fail(true)
@@ -122,6 +129,39 @@ struct TimestampSeamTests {
         let outcome = try await service(tsa, oci: oci).sign(try run())
         #expect(!outcome.succeeded && outcome.isRetryable, "\(outcome.failures)")
         #expect(outcome.failures.allSatisfy { $0.stage == .signing && "\($0.error)".contains(tsa.address) })
-        #expect(oci.items.isEmpty && outcome.artifacts.isEmpty && outcome.annotations.attempts.isEmpty)
+        #expect(oci.items.isEmpty && outcome.artifacts.allSatisfy { $0.receipts.isEmpty })
+        #expect(outcome.annotations.attempts.count == 2, "the signatures are kept for the retry")
+        tsa.fail(false)
+        let retry = try await service(tsa, oci: oci).sign(try run(annotations: outcome.annotations.attempts))
+        #expect(retry.succeeded && retry.artifacts.allSatisfy(\.reused), "\(retry.diagnostics)")
+        #expect(retry.artifacts.allSatisfy { $0.timestamps.count == 1 } && oci.items.count == 1)
+        for artifact in retry.artifacts {
+            let kept = try #require(outcome.artifacts.first { $0.shortKey == artifact.shortKey })
+            #expect(artifact.signed.signature == kept.signed.signature, "the retry stored a new signature")
+        }
+    }
+}
+
+@Suite("An attempt record without a timestamp, while an authority is configured")
+struct UnstampedRecordTests {
+    @Test("reusable (to be stamped now) while its certificate is valid; refused once it has expired")
+    func certificateMustStillBeValid() async throws {
+        let made = try SelfMadeChain(identity: "https://example.com/ci", lifetime: 600)
+        let record = AttemptRecord(
+            format: .simpleSigning, payload: Data("payload".utf8), signature: Data("signature".utf8),
+            chain: made.chain, bundleEnvelope: nil)
+        let tsa = TimestampDouble()
+        let leaf = made.chain[0]
+        let stamps = try await record.checkTimestamps(
+            signature: Data("signature".utf8), authority: tsa, leaf: leaf, now: leaf.notValidBefore + 60)
+        #expect(stamps.isEmpty)
+        await #expect(throws: RecordRefusal.self) {
+            _ = try await record.checkTimestamps(
+                signature: Data("signature".utf8), authority: tsa, leaf: leaf, now: leaf.notValidAfter + 1)
+        }
+        // A key-signed record (no certificate) is always stampable.
+        let keyed = try await record.checkTimestamps(
+            signature: Data("signature".utf8), authority: tsa, leaf: nil, now: leaf.notValidAfter + 3600)
+        #expect(keyed.isEmpty)
     }
 }

@@ -119,6 +119,39 @@ struct WorkQueueTests {
         #expect(consecutive == [.seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
     }
 
+    @Test("a retried backlog key returns to the end of the backlog: keys that keep failing cannot starve the rest")
+    func retriesKeepTheirPriority() async throws {
+        let manual = ManualClock()
+        let queue = WorkQueue(baseDelay: .seconds(1), maxDelay: .seconds(1), clock: manual.clock, jitter: { 1.0 })
+        await queue.add(a, priority: .backlog)
+        await queue.add(b, priority: .backlog)
+        await queue.add(c, priority: .backlog)
+        // a fails and comes back while b and c wait: it must queue behind them, not ahead (as it did when every retry
+        // came back fresh); a fresh key still goes first.
+        #expect(await queue.next() == a)
+        await queue.retry(a)
+        try #require(try await settle { manual.sleeping == 1 })
+        manual.advance(by: .seconds(1))
+        try #require(try await settle { await queue.depth == 3 })
+        let d = RunKey(.taskRun, namespace: "team-a", name: "d")
+        await queue.add(d)
+        #expect(await queue.next() == d)
+        #expect(await queue.next() == b)
+        #expect(await queue.next() == c)
+        #expect(await queue.next() == a)
+        // A fresh key that fails stays fresh.
+        await queue.done(a)
+        await queue.done(d)
+        await queue.add(d)
+        #expect(await queue.next() == d)
+        await queue.add(a, priority: .backlog)
+        await queue.retry(d)
+        try #require(try await settle { manual.sleeping == 1 })
+        manual.advance(by: .seconds(1))
+        try #require(try await settle { await queue.depth == 2 })
+        #expect(await queue.next() == d)
+    }
+
     @Test("jitter is applied to the delay it says: the factor the queue is given")
     func jitter() async {
         let queue = WorkQueue(baseDelay: .seconds(10), clock: ManualClock().clock, jitter: { 0.8 })

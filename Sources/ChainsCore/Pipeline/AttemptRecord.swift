@@ -81,8 +81,10 @@ package struct AttemptRecord: Codable, Sendable, Equatable {
     /// - the payload is byte for byte `planned`, the payload this attempt would sign (for in-toto, inside an
     ///   envelope of the in-toto payload type);
     /// - the bundle statement is there exactly when this attempt would make one, over `bundleStatement`.
-    /// - its timestamps are there exactly when a timestamp authority is configured, and that authority verifies
-    ///   each over the signature a bundle carries.
+    /// - its timestamps are there only when a timestamp authority is configured, and that authority verifies each
+    ///   over the signature a bundle carries; none, with an authority configured, is a signature whose timestamp an
+    ///   earlier attempt could not get (the authority was down): reused and timestamped now, as long as its
+    ///   certificate is still valid now (a timestamp outside it would make a bundle no verifier accepts).
     func reusable(
         for item: PlannedArtifact, planned: Data, bundleStatement: Data?, current: any Signer, now: Date,
         timestampAuthority: (any TimestampAuthority)? = nil,
@@ -124,16 +126,17 @@ package struct AttemptRecord: Codable, Sendable, Equatable {
         let stamps = try await checkTimestamps(
             signature: SignedArtifact.bundleSignature(
                 format: item.setting.format, signature: signature, bundleEnvelope: envelope),
-            authority: timestampAuthority)
+            authority: timestampAuthority, leaf: certificates?.first, now: now)
         return ReusableSignature(
             payload: planned, signature: signature, chain: certificates, publicKey: key, bundleEnvelope: envelope,
             timestamps: stamps)
     }
 
     /// The record's timestamps, when they are what this configuration makes: none without a timestamp authority;
-    /// with one, at least one, each verified by it over `signature`.
+    /// with one, each verified by it over `signature` — or none yet (the service then asks for one), if the
+    /// certificate, when there is one, is valid `now`.
     func checkTimestamps(
-        signature: Data?, authority: (any TimestampAuthority)?
+        signature: Data?, authority: (any TimestampAuthority)?, leaf: Certificate? = nil, now: Date = Date()
     ) async throws(RecordRefusal) -> [SignedTimestamp] {
         let encoded = timestamps ?? []
         guard let authority else {
@@ -141,7 +144,12 @@ package struct AttemptRecord: Codable, Sendable, Equatable {
             throw RecordRefusal("it carries a timestamp, and this configuration has no timestamp authority")
         }
         guard !encoded.isEmpty else {
-            throw RecordRefusal("it has no timestamp, and a timestamp authority (\(authority.address)) is configured")
+            if let leaf, !(leaf.notValidBefore <= now && now <= leaf.notValidAfter) {
+                throw RecordRefusal(
+                    "it has no timestamp, and its certificate (valid until \(leaf.notValidAfter)) can no longer get "
+                        + "one from \(authority.address)")
+            }
+            return []
         }
         guard let signature else { throw RecordRefusal("the signature its timestamp is over cannot be read") }
         var out: [SignedTimestamp] = []

@@ -111,12 +111,12 @@ package struct SigningService: Sendable {
                 prepared.append(ready)
             }
         }
-        let fresh = prepared.filter { !($0.signer is ReusedSigner) }
+        let fresh = prepared.filter(\.isNew)
         do {
             try await keep(fresh.map(\.signed), context: context)
         } catch {
             for ready in fresh { outcome.fail(.storage, .cluster, error, item: ready.item, run: context.displayName) }
-            prepared.removeAll { !($0.signer is ReusedSigner) }
+            prepared.removeAll(where: \.isNew)
         }
         for ready in prepared {
             await finish(ready, context: context, log: log, into: &outcome)
@@ -137,6 +137,11 @@ package struct SigningService: Sendable {
         var payload: Payload
         var signed: SignedArtifact
         var signer: any Signer
+        /// This attempt made something the run's attempt record lacks: a signature, or a timestamp for one.
+        var isNew: Bool
+        /// The timestamp authority failed: the signature is kept (the retry reuses it and asks again), and nothing
+        /// is logged or stored.
+        var timestampFailure: (any Error)?
     }
 
     /// Payload → signature (or an earlier attempt's) → timestamp, for one artifact; nil (and the failure recorded)
@@ -151,14 +156,25 @@ package struct SigningService: Sendable {
             outcome.fail(.payloadCreation, .payload, error, item: item, run: context.displayName)
             return nil
         }
+        var ready: Prepared
         do {
             let (signed, signer) = try await signOrReuse(
                 item, payload: payload, context: context, previous: previous, into: &outcome.diagnostics)
-            return Prepared(item: item, payload: payload, signed: signed, signer: signer)
+            ready = Prepared(
+                item: item, payload: payload, signed: signed, signer: signer, isNew: !(signer is ReusedSigner))
         } catch {
             outcome.fail(.signing, .signing, error, item: item, run: context.displayName)
             return nil
         }
+        if let timestamps, ready.signed.timestamps.isEmpty {
+            do {
+                ready.signed.timestamps = [try await Self.timestamp(ready.signed, by: timestamps)]
+                ready.isNew = true
+            } catch {
+                ready.timestampFailure = error
+            }
+        }
+        return ready
     }
 
     /// Log entry → storage, for one signed artifact whose record is kept. A log that fails does not stop storage:
@@ -171,6 +187,16 @@ package struct SigningService: Sendable {
         func fail(_ stage: SigningFailure.Stage, _ code: ChainsError.Code, _ error: any Error) {
             outcome.fail(stage, code, error, item: item, run: context.displayName)
         }
+        var artifact = ArtifactOutcome(
+            signed: signed, object: item.object, keyID: signer.keyID,
+            keyAlgorithm: signer.publicKey.algorithmName, signerOrigin: signer.origin, reused: signer is ReusedSigner,
+            receipts: [], subjects: payload.subjects)
+        if let failure = ready.timestampFailure {
+            // Listed with no receipt, so that a run without an attempt recorder (`chains sign`) keeps its record too.
+            fail(.signing, .signing, failure)
+            outcome.artifacts.append(artifact)
+            return
+        }
         if let log = choice?.log(reused: signer is ReusedSigner) {
             do {
                 signed.transparency = try await log.record(signed)
@@ -179,10 +205,7 @@ package struct SigningService: Sendable {
                 fail(.tlog, .transparency, error)
             }
         }
-        var artifact = ArtifactOutcome(
-            signed: signed, object: item.object, keyID: signer.keyID,
-            keyAlgorithm: signer.publicKey.algorithmName, signerOrigin: signer.origin, reused: signer is ReusedSigner,
-            receipts: [], subjects: payload.subjects)
+        artifact.signed = signed
         for kind in item.setting.storage {
             guard let backend = backends[kind] else {
                 fail(.storage, .unsupported, ChainsError(.unsupported, "storage backend \"\(kind)\" is not available"))
@@ -202,7 +225,7 @@ package struct SigningService: Sendable {
 
     /// The signed artifact for `item`: an earlier attempt's signature when its record is reusable, else a new one
     /// from the configured signer — asked once: a record is held to it, and it signs when there is none to reuse (a
-    /// keyless source may fetch a certificate here) — timestamped when an authority is configured.
+    /// keyless source may fetch a certificate here). `prepare` timestamps it.
     func signOrReuse(
         _ item: PlannedArtifact, payload: Payload, context: RunContext, previous: [String: String],
         into diagnostics: inout [Diagnostic]
@@ -211,9 +234,7 @@ package struct SigningService: Sendable {
         if let reused = await reuse(item, payload: payload, previous: previous, current: current, into: &diagnostics) {
             return reused
         }
-        var (signed, signer) = try await signature(item, payload: payload, signer: current)
-        if let timestamps { signed.timestamps = [try await Self.timestamp(signed, by: timestamps)] }
-        return (signed, signer)
+        return try await signature(item, payload: payload, signer: current)
     }
 
     /// Keeps the new signatures' attempt records on the run, in one write, before anything is logged or pushed:
