@@ -3,6 +3,8 @@
 #   scripts/bench.sh [seconds-per-line]   throughput and cold start
 #   scripts/bench.sh push                 200 .sig/.att pushes to a local token-auth registry (needs docker-registry)
 #   scripts/bench.sh keyless              100 runs signed keylessly against the Fulcio simulator: tokens, certificates
+#   scripts/bench.sh rekor-v2 [N]         N (default 600) keyless runs through Fulcio, Rekor v2 (0, 200 ms, 2 s of write
+#                                         latency) and an RFC 3161 authority, 64 (then 128) at a time
 #   scripts/bench.sh controller [N]       N (default 1000) runs signed by chains controller processes: 1 replica, then
 #                                         1 vs 3 replicas with 50 ms of registry latency (docs/performance.md)
 set -euo pipefail
@@ -16,6 +18,11 @@ if [ "${1:-}" = "controller" ]; then
     for r in 1 3; do
         "$bin/chains-bench" --controller "$n" --replicas "$r" --latency 50 --kube-api-qps 1000 --chains "$bin/chains"
     done
+    exit 0
+fi
+if [ "${1:-}" = "rekor-v2" ]; then
+    "$bin/chains-bench" --rekor-v2 "${2:-600}" --log-latency 0,200,2000 --concurrency 64
+    "$bin/chains-bench" --rekor-v2 "${2:-600}" --log-latency 2000 --concurrency 128
     exit 0
 fi
 if [ "${1:-}" = "keyless" ]; then

@@ -1,5 +1,6 @@
 import Foundation
 import Sigstore
+import Synchronization
 import X509
 
 /// A real RFC 3161 timestamp authority for tests: OpenSSL's `openssl ts -reply`, answering `TimeStampReq`s with a
@@ -91,15 +92,21 @@ package struct OpenSSLTimestampAuthority: Sendable {
             + #""validFor": {"start": "2020-01-01T00:00:00Z"}}"#
     }
 
-    /// Answers a DER `TimeStampReq` with openssl's DER `TimeStampResp`.
+    /// Answers a DER `TimeStampReq` with openssl's DER `TimeStampResp`. One at a time: `openssl ts -reply` reads and
+    /// rewrites its serial-number file, and two at once answer with a rejection (PKIStatus 2).
     package func reply(to request: Data) throws -> Data {
         let query = directory.appendingPathComponent("query-\(UUID().uuidString).tsq")
         let answer = directory.appendingPathComponent("reply-\(UUID().uuidString).tsr")
         try request.write(to: query)
-        try openssl([
-            "ts", "-reply", "-config", directory.appendingPathComponent("tsa.cnf").path, "-queryfile", query.path,
-            "-out", answer.path,
-        ])
+        try openSSLReplies.withLock { _ in
+            try openssl([
+                "ts", "-reply", "-config", directory.appendingPathComponent("tsa.cnf").path, "-queryfile", query.path,
+                "-out", answer.path,
+            ])
+        }
         return try Data(contentsOf: answer)
     }
 }
+
+/// Serialises `openssl ts -reply` (its serial file).
+let openSSLReplies = Mutex(())

@@ -22,6 +22,8 @@ package final class RekorV2Simulator: Sendable {
     }
     struct State {
         var leaves: [Data] = []
+        /// Hashes of complete, aligned subtrees (they never change in an append-only tree), by "start/size".
+        var subtrees: [String: Data] = [:]
         var byLeaf: [Data: Int] = [:]
         var stats = Stats()
         var failures: [(status: Int, remaining: Int)] = []
@@ -138,24 +140,55 @@ package final class RekorV2Simulator: Sendable {
                 return (s.leaves, drop)
             }
             if drop { return Self.error(504, 4, "deadline exceeded") }
-            let proof = TestMerkleTree.pathOfLeaves(index, leaves)
+            let (proof, root) = state.withLock { s in
+                (Self.path(index, 0, leaves.count, &s), Self.hash(0, leaves.count, &s))
+            }
             let entry: [String: Any] = [
                 "logIndex": String(index), "logId": ["keyId": keyID(origin: origin).base64EncodedString()],
                 "kindVersion": ["kind": "hashedrekord", "version": "0.0.2"],
                 "inclusionProof": [
-                    "logIndex": String(index),
-                    "rootHash": TestMerkleTree.rootOfLeaves(leaves).base64EncodedString(),
+                    "logIndex": String(index), "rootHash": root.base64EncodedString(),
                     "treeSize": String(leaves.count), "hashes": proof.map { $0.base64EncodedString() },
-                    "checkpoint": ["envelope": checkpoint(leaves, origin: origin)],
+                    "checkpoint": ["envelope": checkpoint(size: leaves.count, root: root, origin: origin)],
                 ],
                 "canonicalizedBody": body.base64EncodedString(),
             ]
             return .json(201, object: entry)
         }
 
-        /// A C2SP signed note over `origin\nsize\nroot\n`, signed under the origin with the key hint of the key id.
+        /// RFC 6962 MTH of leaves `low ..< high` of the current tree, complete aligned subtrees cached.
+        static func hash(_ low: Int, _ high: Int, _ s: inout State) -> Data {
+            let count = high - low
+            if count == 1 { return s.leaves[low] }
+            let complete = count & (count - 1) == 0
+            if complete, let cached = s.subtrees["\(low)/\(count)"] { return cached }
+            var k = 1
+            while k << 1 < count { k <<= 1 }
+            let left = hash(low, low + k, &s)
+            let value = TestMerkleTree.node(left, hash(low + k, high, &s))
+            if complete { s.subtrees["\(low)/\(count)"] = value }
+            return value
+        }
+
+        /// RFC 6962 PATH of leaf `m` in leaves `low ..< high`.
+        static func path(_ m: Int, _ low: Int, _ high: Int, _ s: inout State) -> [Data] {
+            guard high - low > 1 else { return [] }
+            var k = 1
+            while k << 1 < high - low { k <<= 1 }
+            if m - low < k { return path(m, low, low + k, &s) + [hash(low + k, high, &s)] }
+            return path(m, low + k, high, &s) + [hash(low, low + k, &s)]
+        }
+
         func checkpoint(_ leaves: [Data], origin: String) -> String {
-            let text = "\(origin)\n\(leaves.count)\n\(TestMerkleTree.rootOfLeaves(leaves).base64EncodedString())\n"
+            let root = state.withLock { s in
+                leaves.isEmpty ? TestMerkleTree.rootOfLeaves([]) : Self.hash(0, leaves.count, &s)
+            }
+            return checkpoint(size: leaves.count, root: root, origin: origin)
+        }
+
+        /// A C2SP signed note over `origin\nsize\nroot\n`, signed under the origin with the key hint of the key id.
+        func checkpoint(size: Int, root: Data, origin: String) -> String {
+            let text = "\(origin)\n\(size)\n\(root.base64EncodedString())\n"
             let signature = (try? key.signature(for: Data(text.utf8))) ?? Data()
             let line = (keyID(origin: origin).prefix(4) + signature).base64EncodedString()
             return text + "\n\u{2014} \(origin) \(line)\n"

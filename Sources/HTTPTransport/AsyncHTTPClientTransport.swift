@@ -33,11 +33,15 @@ package final class AsyncHTTPClientTransport: HTTPTransport, Sendable {
         ([:], [], [:]))
     let maxPinnedClients = 32
 
+    /// `connectionsPerHost`: HTTP/1.1 connections kept open to one host at once (async-http-client's soft limit;
+    /// 8 by default). A peer whose answers take seconds — Rekor v2 answers a write once a checkpoint covers it — needs
+    /// more, or concurrent requests queue for a connection until they time out.
     package init(
         policy: ConnectionPolicy = .init(), timeouts: HTTPTimeouts = .init(), userAgent: String = "chains-in-swift/0.1",
-        logger: Logger? = nil, rules: ConnectionRules? = nil
+        logger: Logger? = nil, rules: ConnectionRules? = nil, connectionsPerHost: Int = 8
     ) throws {
         var config = HTTPClient.Configuration()
+        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         config.redirectConfiguration = .disallow
         config.timeout = .init(
             connect: timeouts.connect.timeAmount, read: timeouts.request.timeAmount)

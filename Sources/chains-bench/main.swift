@@ -14,6 +14,7 @@ import Sigstore
 // Benchmarks for docs/performance.md. Numbers, not assertions: run `scripts/bench.sh` (release build).
 //   chains-bench [--seconds S] [--only TEXT] [--chains PATH_TO_CHAINS_BINARY] [--cold-runs N]
 //   --only TEXT: only the throughput lines whose label contains TEXT (for a profiler: `perf record … --only Service`).
+//   --rekor-v2 N [--log-latency MS,MS] [--concurrency C]: keyless runs/s through Fulcio, Rekor v2 and a TSA.
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -48,6 +49,81 @@ func measure(_ label: String, _ body: () throws -> Void) rethrows {
     print(pad(label) + String(format: "%10.0f /s  %8.1f µs/op", perSecond, 1e6 / perSecond))
 }
 
+// Keyless with a signing config's services: Fulcio, Rekor v2 (which answers a write only once a checkpoint covers it:
+// `--log-latency MS` of it) and an RFC 3161 authority (openssl ts). N runs through the signing service, C at a time:
+// throughput comes from overlapping writes — both artifacts of a run at once, and C runs at once.
+if let n = option("--rekor-v2").flatMap(Int.init) {
+    let concurrency = Int(option("--concurrency") ?? "64") ?? 64
+    let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+    let fulcio = try await FulcioSimulator(issuers: [issuer])
+    let rekor = try await RekorV2Simulator()
+    let dir = try TemporaryDirectory()
+    let tsa = try OpenSSLTimestampAuthority(directory: dir)
+    let tsaServer = try await tsa.serve()
+    let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
+    let tokenFile = try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:controller"))
+    let root = try TrustedRoot(
+        json: Data(
+            SigstoreTrust.trustedRoot(
+                fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL)
+            ).utf8), source: "bench")
+    let http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)), connectionsPerHost: 256)
+    let certificates = KeylessCertificates(
+        fulcio: FulcioClient(address: URL(string: fulcio.url)!, transport: http, trustedRoot: root),
+        providers: [FileTokenProvider(path: tokenFile.path)])
+    guard
+        case .success(let parsed) = ChainsConfig.parse([
+            "artifacts.oci.storage": "tekton", "transparency.enabled": "true",
+        ])
+    else { fatalError() }
+    let log = RekorV2TransparencyLog(
+        client: RekorV2Client(address: URL(string: rekor.url)!, transport: http, logs: root.tlogs)!)
+    let stamps = RFC3161TimestampAuthority(
+        client: TimestampClient(address: URL(string: tsaURL)!, transport: http, authorities: root.timestampAuthorities),
+        authorities: root.timestampAuthorities)
+    let service = try SigningService(
+        config: parsed.config, signers: KeylessSignerSource(certificates: certificates), backends: [TektonStorage()],
+        cluster: ObjectStore(), transparency: log, timestamps: stamps)
+    print("")
+    print(
+        "Rekor v2 benchmark: \(n) keyless runs (provenance + image each), \(concurrency) at a time: simulated Fulcio "
+            + "and Rekor v2 (every answer's checkpoint and inclusion proof verified), openssl TSA (every timestamp "
+            + "verified), on loopback")
+    for latency in (option("--log-latency") ?? "200,2000").split(separator: ",").compactMap({ Int($0) }) {
+        rekor.setWriteLatency(.milliseconds(latency))
+        let runs = try (0..<n).map { i -> AnyRun in
+            let doc = try ManifestReader.parse(Data(Synthetic.taskRunYAML(index: i).utf8), source: "bench").documents[0]
+            return try AnyRun(json: doc, source: "bench")
+        }
+        let entriesBefore = rekor.entryCount
+        let start = now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func add() {
+                let run = runs[next]
+                next += 1
+                group.addTask {
+                    let outcome = await service.sign(run)
+                    guard outcome.succeeded else { fatalError("\(outcome.failures)") }
+                }
+            }
+            while next < min(concurrency, runs.count) { add() }
+            while try await group.next() != nil { if next < runs.count { add() } }
+        }
+        let seconds = now() - start
+        print(
+            pad("runs/s at \(latency) ms of log write latency")
+                + String(
+                    format: "%8.1f runs/s  (%d entries, %.1f s)", Double(n) / seconds,
+                    rekor.entryCount - entriesBefore, seconds))
+    }
+    print(pad("Fulcio certificates requested") + "\(await certificates.fulcioCalls)")
+    try? await http.shutdown()
+    await fulcio.stop()
+    await rekor.stop()
+    await tsaServer.stop()
+}
+
 let yaml = Synthetic.taskRunYAML(results: 20, steps: 5)
 let parsed = try ManifestReader.parse(Data(yaml.utf8), source: "bench").documents[0]
 guard case .taskRun(let taskRun) = try AnyRun(json: parsed, source: "bench") else { fatalError("not a TaskRun") }
@@ -61,7 +137,9 @@ if let n = option("--controller").flatMap(Int.init) {
         qps: Int(option("--kube-api-qps") ?? "50") ?? 50)
     exit(0)
 }
-let throughput = (option("--push") == nil && option("--keyless") == nil) || arguments.contains("--all")
+let throughput =
+    (option("--push") == nil && option("--keyless") == nil && option("--rekor-v2") == nil)
+    || arguments.contains("--all")
 if throughput {
     print("chains-bench: one core, typical TaskRun (20 results, 5 steps), ECDSA P-256; \(seconds) s per line")
 }
@@ -127,7 +205,11 @@ struct BenchSigners: SignerSource {
 
 if throughput {
     // The whole pipeline as the controller calls it: decide, payloads, sign, store (tekton), mark.
-    guard case .success(let parsed) = ChainsConfig.parse(["artifacts.oci.storage": "tekton"]) else { fatalError() }
+    guard
+        case .success(let parsed) = ChainsConfig.parse([
+            "artifacts.oci.storage": "tekton", "transparency.enabled": "true",
+        ])
+    else { fatalError() }
     let service = try SigningService(
         config: parsed.config, signers: BenchSigners(signer: signer), backends: [TektonStorage()],
         cluster: ObjectStore())

@@ -72,9 +72,10 @@ extension SigningAssembly {
                 key: "signers.x509.signing-config.file")
         }
         // Rekor v2 answers a write once a checkpoint covers it: at least 20 s, whatever the request timeout says.
+        // Writes overlap (every artifact of every run being signed), and each holds its connection for seconds.
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(max(config.requestTimeout, 20))),
-            logger: logger)
+            logger: logger, connectionsPerHost: 256)
         let client = RekorV2Client(
             address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])!
         return (RekorV2TransparencyLog(client: client), http)

@@ -118,8 +118,10 @@ package struct SigningService: Sendable {
             for ready in fresh { outcome.fail(.storage, .cluster, error, item: ready.item, run: context.displayName) }
             prepared.removeAll(where: \.isNew)
         }
-        for ready in prepared {
-            await finish(ready, context: context, log: log, into: &outcome)
+        // Logged all at once (a Rekor v2 write waits seconds for its checkpoint), then stored in order.
+        let logged = await record(prepared, log: log)
+        for (index, ready) in prepared.enumerated() {
+            await finish(ready, logged: logged[index], context: context, into: &outcome)
         }
         outcome.annotations = Self.patch(for: outcome, annotations: meta.metadata.annotations ?? [:])
         logger.info(
@@ -177,10 +179,34 @@ package struct SigningService: Sendable {
         return ready
     }
 
-    /// Log entry → storage, for one signed artifact whose record is kept. A log that fails does not stop storage:
-    /// the signature is kept, and the outcome records the (retryable) log failure.
+    /// Storage, for one signed artifact whose record is kept, with its log entry. A log that failed does not stop
+    /// storage: the signature is kept, and the outcome records the (retryable) log failure.
+    /// Each artifact that is to be logged, logged concurrently: its entry or the log's error, by position.
+    func record(
+        _ prepared: [Prepared], log choice: LogChoice?
+    ) async -> [Int: Swift.Result<TransparencyRecord, any Error>] {
+        guard let choice else { return [:] }
+        return await withTaskGroup(of: (Int, Swift.Result<TransparencyRecord, any Error>).self) { group in
+            for (index, ready) in prepared.enumerated() where ready.timestampFailure == nil {
+                guard let log = choice.log(reused: ready.signer is ReusedSigner) else { continue }
+                let signed = ready.signed
+                group.addTask {
+                    do {
+                        return (index, .success(try await log.record(signed)))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+            }
+            var out: [Int: Swift.Result<TransparencyRecord, any Error>] = [:]
+            for await (index, result) in group { out[index] = result }
+            return out
+        }
+    }
+
     func finish(
-        _ ready: Prepared, context: RunContext, log choice: LogChoice?, into outcome: inout RunOutcome
+        _ ready: Prepared, logged: Swift.Result<TransparencyRecord, any Error>?, context: RunContext,
+        into outcome: inout RunOutcome
     ) async {
         let (item, payload, signer) = (ready.item, ready.payload, ready.signer)
         var signed = ready.signed
@@ -197,13 +223,12 @@ package struct SigningService: Sendable {
             outcome.artifacts.append(artifact)
             return
         }
-        if let log = choice?.log(reused: signer is ReusedSigner) {
-            do {
-                signed.transparency = try await log.record(signed)
-            } catch {
-                signed.logPending = true
-                fail(.tlog, .transparency, error)
-            }
+        switch logged {
+        case .success(let record): signed.transparency = record
+        case .failure(let error):
+            signed.logPending = true
+            fail(.tlog, .transparency, error)
+        case nil: break
         }
         artifact.signed = signed
         for kind in item.setting.storage {
