@@ -49,3 +49,70 @@ package enum SigstoreTrust {
             + trustedRoot + #", "signingConfig": "# + signingConfig + "}"
     }
 }
+
+/// Fulcio, a Rekor log (v1, v2 or none) and an RFC 3161 authority (`openssl ts`, or none) on loopback, with the trust
+/// material that names them: what a private Sigstore deployment gives its clients. `stop()` ends them all.
+package struct SigstoreStack: Sendable {
+    package enum Log: Sendable { case none, v1, v2 }
+
+    package let issuer: TestOIDCIssuer
+    package let fulcio: FulcioSimulator
+    package let rekor: RekorSimulator?
+    package let rekorV2: RekorV2Simulator?
+    package let tsa: OpenSSLTimestampAuthority?
+    let tsaServer: TestHTTPServer?
+
+    /// The authority's `POST` address.
+    package var tsaURL: String? { tsaServer.map { "http://127.0.0.1:\($0.port)/api/v1/timestamp" } }
+    package var rekorURL: String? { rekor?.url ?? rekorV2?.url }
+
+    /// `tsaAnswer` may replace the authority's reply (a fault), as `OpenSSLTimestampAuthority.serve` takes it.
+    package init(
+        directory: TemporaryDirectory, log: Log, timestampAuthority: Bool = true,
+        issuer: TestOIDCIssuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes),
+        tsaAnswer: (@Sendable (ServedRequest) -> ServedResponse?)? = nil
+    ) async throws {
+        self.issuer = issuer
+        fulcio = try await FulcioSimulator(issuers: [issuer])
+        rekor = log == .v1 ? try await RekorSimulator() : nil
+        rekorV2 = log == .v2 ? try await RekorV2Simulator() : nil
+        if timestampAuthority {
+            let tsa = try OpenSSLTimestampAuthority(directory: directory)
+            self.tsa = tsa
+            tsaServer = try await tsa.serve(answer: tsaAnswer)
+        } else {
+            tsa = nil
+            tsaServer = nil
+        }
+    }
+
+    package func stop() async {
+        await fulcio.stop()
+        await rekor?.stop()
+        await rekorV2?.stop()
+        await tsaServer?.stop()
+    }
+
+    /// `trusted_root.json` naming all of them.
+    package var trustedRootJSON: String {
+        let tlogs = [rekor?.trustedRootLog, rekorV2?.trustedRootLog].compactMap { $0 }
+        let authority = tsa.flatMap { tsa in tsaURL.map { (tsa, url: $0) } }
+        return SigstoreTrust.trustedRoot(fulcio: fulcio, tlogs: tlogs, timestampAuthority: authority)
+    }
+
+    /// A signing config v0.2 choosing them.
+    package var signingConfigJSON: String {
+        SigstoreTrust.signingConfig(
+            fulcio: fulcio.url, rekor: rekorURL, tsa: tsaURL, rekorVersion: rekorV2 == nil ? 1 : 2)
+    }
+
+    /// sigstore-python's `--trust-config`: both of the above.
+    package var clientTrustConfigJSON: String {
+        SigstoreTrust.clientTrustConfig(trustedRoot: trustedRootJSON, signingConfig: signingConfigJSON)
+    }
+
+    /// An identity token for the controller's ServiceAccount, from the issuer Fulcio trusts.
+    package func token() -> String {
+        issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller")
+    }
+}

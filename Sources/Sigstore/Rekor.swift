@@ -213,13 +213,7 @@ package struct RekorClient: Sendable {
     }
 
     func failure(_ response: HTTPResponse) -> RekorError {
-        var reason = "the entry was refused"
-        if let json = try? JSONSerialization.jsonObject(with: response.body.prefix(65536)) as? [String: Any],
-            let message = json["message"] as? String
-        {
-            reason = message
-        }
-        return error(reason, status: response.status)
+        error(RekorError.message(in: response) ?? "the entry was refused", status: response.status)
     }
 
     package func parseEntries(_ data: Data) throws(RekorError) -> [RekorEntry] {
@@ -392,4 +386,9 @@ package struct RekorClient: Sendable {
     }
 }
 
-extension RekorError: RetryClassifiable {}
+extension RekorError: RetryClassifiable {
+    /// The `message` of a log's JSON error answer (Rekor v1's and grpc-gateway's alike), from its first 64 KiB.
+    static func message(in response: HTTPResponse) -> String? {
+        (try? JSONSerialization.jsonObject(with: response.body.prefix(65536)) as? [String: Any])?["message"] as? String
+    }
+}

@@ -111,13 +111,7 @@ package struct RekorV2Client: Sendable {
             }
             return try await existing(index: index, proposal: proposal)
         default:
-            var reason = "the entry was refused"
-            if let json = try? JSONSerialization.jsonObject(with: response.body.prefix(65536)) as? [String: Any],
-                let message = json["message"] as? String
-            {
-                reason = message
-            }
-            throw error(reason, status: response.status)
+            throw error(RekorError.message(in: response) ?? "the entry was refused", status: response.status)
         }
     }
 

@@ -35,23 +35,12 @@ struct SigningConfigSignTests {
         "Fulcio, Rekor and the timestamp authority come from the signing config; sigstore-python verifies the bundles")
     func signsWithSigningConfig() async throws {
         let dir = try TemporaryDirectory()
-        let fulcio = try await FulcioSimulator(issuers: [issuer])
-        let rekor = try await RekorSimulator()
-        let tsa = try OpenSSLTimestampAuthority(directory: dir)
-        let tsaServer = try await tsa.serve()
-        defer {
-            Task {
-                await fulcio.stop()
-                await rekor.stop()
-                await tsaServer.stop()
-            }
-        }
-        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
-        let root = try dir.write(
-            "trusted_root.json",
-            SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor, timestampAuthority: (tsa, url: tsaURL)))
-        let signingConfig = try dir.write(
-            "signing_config.json", SigstoreTrust.signingConfig(fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL))
+        let stack = try await SigstoreStack(directory: dir, log: .v1, issuer: issuer)
+        defer { Task { await stack.stop() } }
+        let (fulcio, rekor, tsa) = (stack.fulcio, try #require(stack.rekor), try #require(stack.tsa))
+        let tsaURL = try #require(stack.tsaURL)
+        let root = try dir.write("trusted_root.json", stack.trustedRootJSON)
+        let signingConfig = try dir.write("signing_config.json", stack.signingConfigJSON)
         var setup = LocalSetup(
             configFile: try config(dir), trustedRoot: root, bundleOut: dir.file("bundles"))
         setup.signingConfig = signingConfig
@@ -97,23 +86,12 @@ struct SigningConfigSignTests {
     @Test("Fulcio, Rekor v2 and a TSA from the signing config: both bundles verify with sigstore-python and with us")
     func signsWithRekorV2() async throws {
         let dir = try TemporaryDirectory()
-        let fulcio = try await FulcioSimulator(issuers: [issuer])
-        let rekor = try await RekorV2Simulator()
-        let tsa = try OpenSSLTimestampAuthority(directory: dir)
-        let tsaServer = try await tsa.serve()
-        defer {
-            Task {
-                await fulcio.stop()
-                await rekor.stop()
-                await tsaServer.stop()
-            }
-        }
-        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
-        let rootJSON = SigstoreTrust.trustedRoot(
-            fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL))
+        let stack = try await SigstoreStack(directory: dir, log: .v2, issuer: issuer)
+        defer { Task { await stack.stop() } }
+        let (rekor, tsaURL) = (try #require(stack.rekorV2), try #require(stack.tsaURL))
+        let rootJSON = stack.trustedRootJSON
         let root = try dir.write("trusted_root.json", rootJSON)
-        let signingConfigJSON = SigstoreTrust.signingConfig(
-            fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: 2)
+        let signingConfigJSON = stack.signingConfigJSON
         var setup = LocalSetup(configFile: try config(dir), trustedRoot: root, bundleOut: dir.file("bundles"))
         setup.signingConfig = try dir.write("signing_config.json", signingConfigJSON)
         let run = await signRunFile(kaniko, setup: setup)
@@ -124,8 +102,7 @@ struct SigningConfigSignTests {
         let annotation = try #require(outcome.annotations.all["chains.tekton.dev/transparency"])
         #expect(annotation.hasPrefix("\(rekor.url)?logIndex="), "\(annotation)")
 
-        let trust = try dir.write(
-            "trust.json", SigstoreTrust.clientTrustConfig(trustedRoot: rootJSON, signingConfig: signingConfigJSON))
+        let trust = try dir.write("trust.json", stack.clientTrustConfigJSON)
         let trusted = try TrustedRoot(json: Data(rootJSON.utf8), source: "root")
         let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
         let bundles = try FileManager.default.contentsOfDirectory(

@@ -12,36 +12,26 @@ extension ControllerTests {
     )
     func timestampOutage() async throws {
         let api = try await KubeAPIServer()
-        let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
-        let fulcio = try await FulcioSimulator(issuers: [issuer])
-        let rekor = try await RekorV2Simulator()
         let dir = try TemporaryDirectory()
-        let tsa = try OpenSSLTimestampAuthority(directory: dir)
         let down = Mutex(true)
         let stamped = Mutex(0)
-        let tsaServer = try await tsa.serve(answer: { _ in
-            if down.withLock({ $0 }) { return ServedResponse(status: 503, body: Data("down".utf8)) }
-            stamped.withLock { $0 += 1 }
-            return nil
-        })
+        let stack = try await SigstoreStack(
+            directory: dir, log: .v2,
+            tsaAnswer: { _ in
+                if down.withLock({ $0 }) { return ServedResponse(status: 503, body: Data("down".utf8)) }
+                stamped.withLock { $0 += 1 }
+                return nil
+            })
         defer {
             Task {
                 await api.stop()
-                await fulcio.stop()
-                await rekor.stop()
-                await tsaServer.stop()
+                await stack.stop()
             }
         }
-        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
-        let root = try dir.write(
-            "trusted_root.json",
-            SigstoreTrust.trustedRoot(
-                fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL)))
-        let signingConfig = try dir.write(
-            "signing_config.json",
-            SigstoreTrust.signingConfig(fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: 2))
-        let token = try dir.write(
-            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let (fulcio, rekor) = (stack.fulcio, try #require(stack.rekorV2))
+        let root = try dir.write("trusted_root.json", stack.trustedRootJSON)
+        let signingConfig = try dir.write("signing_config.json", stack.signingConfigJSON)
+        let token = try dir.write("token", stack.token())
         let uids = (0..<20).map { String(format: "44444444-0000-4000-8000-%012d", $0) }
         for (n, uid) in uids.enumerated() { api.put(try kaniko(name: "run-\(n)", uid: uid), as: .taskRuns) }
         let running = try await startController(

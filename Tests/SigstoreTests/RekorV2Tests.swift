@@ -18,28 +18,12 @@ struct RekorV2Tests {
     @Test("sigstore-python signs a blob and a DSSE statement through Fulcio, Rekor v2 and a TSA; both verify offline")
     func sigstorePythonSignsThroughRekorV2() async throws {
         let dir = try TemporaryDirectory()
-        let fulcio = try await FulcioSimulator(issuers: [issuer])
-        let rekor = try await RekorV2Simulator()
-        let tsa = try OpenSSLTimestampAuthority(directory: dir)
-        let tsaServer = try await tsa.serve()
-        defer {
-            Task {
-                await fulcio.stop()
-                await rekor.stop()
-                await tsaServer.stop()
-            }
-        }
-        let tsaURL = "http://127.0.0.1:\(tsaServer.port)/api/v1/timestamp"
-        let rootJSON = SigstoreTrust.trustedRoot(
-            fulcio: fulcio, tlogs: [rekor.trustedRootLog], timestampAuthority: (tsa, url: tsaURL))
-        let trust = try dir.write(
-            "trust.json",
-            SigstoreTrust.clientTrustConfig(
-                trustedRoot: rootJSON,
-                signingConfig: SigstoreTrust.signingConfig(
-                    fulcio: fulcio.url, rekor: rekor.url, tsa: tsaURL, rekorVersion: 2)))
-        let token = try dir.write(
-            "token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        let stack = try await SigstoreStack(directory: dir, log: .v2, issuer: issuer)
+        defer { Task { await stack.stop() } }
+        let (rekor, tsaURL) = (try #require(stack.rekorV2), try #require(stack.tsaURL))
+        let rootJSON = stack.trustedRootJSON
+        let trust = try dir.write("trust.json", stack.clientTrustConfigJSON)
+        let token = try dir.write("token", stack.token())
         let artifact = try dir.write("artifact.txt", "built by a pipeline\n")
         let bytes = try Data(contentsOf: artifact)
         let root = try TrustedRoot(json: Data(rootJSON.utf8), source: "test")
@@ -81,8 +65,10 @@ struct RekorV2Tests {
         return (client, key, root)
     }
 
-    @Test("our client: entries verify; the same entry again is read back from the tiles, at the same index")
-    func clientAddsAndRecovers() async throws {
+    /// A Rekor v2 simulator and our client for it, for `body`; both stopped after.
+    func withLog(
+        _ body: (RekorV2Simulator, RekorV2Client, KeySigner, TrustedRoot) async throws -> Void
+    ) async throws {
         let rekor = try await RekorV2Simulator()
         let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
         defer {
@@ -92,49 +78,49 @@ struct RekorV2Tests {
             }
         }
         let (client, key, root) = try client(rekor, transport)
-        var proposals: [RekorV2Proposal] = []
-        var entries: [TransparencyLogEntry] = []
-        // 300 entries: a proof for an early one needs a level-1 tile (the hash of the first 256).
-        for n in 0..<300 {
-            let payload = Data("payload \(n)".utf8)
-            let proposal = try RekorV2Proposal(
-                signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
-            proposals.append(proposal)
-            entries.append(try await client.add(proposal))
+        try await body(rekor, client, key, root)
+    }
+
+    @Test("our client: entries verify; the same entry again is read back from the tiles, at the same index")
+    func clientAddsAndRecovers() async throws {
+        try await withLog { rekor, client, key, root in
+            var proposals: [RekorV2Proposal] = []
+            var entries: [TransparencyLogEntry] = []
+            // 300 entries: a proof for an early one needs a level-1 tile (the hash of the first 256).
+            for n in 0..<300 {
+                let payload = Data("payload \(n)".utf8)
+                let proposal = try RekorV2Proposal(
+                    signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+                proposals.append(proposal)
+                entries.append(try await client.add(proposal))
+            }
+            #expect(entries.map(\.logIndex) == (0..<300).map(String.init))
+            for index in [0, 5, 255, 256, 299] {
+                let again = try await client.add(proposals[index])
+                #expect(again.logIndex == String(index))
+                #expect(again.inclusionProof?.treeSize == "300")
+                _ = try RekorV2Entry.verify(again, logs: root.tlogs)
+            }
+            #expect(rekor.stats.created == 300 && rekor.stats.duplicates == 5 && rekor.stats.tileReads > 0)
         }
-        #expect(entries.map(\.logIndex) == (0..<300).map(String.init))
-        for index in [0, 5, 255, 256, 299] {
-            let again = try await client.add(proposals[index])
-            #expect(again.logIndex == String(index))
-            #expect(again.inclusionProof?.treeSize == "300")
-            _ = try RekorV2Entry.verify(again, logs: root.tlogs)
-        }
-        #expect(rekor.stats.created == 300 && rekor.stats.duplicates == 5 && rekor.stats.tileReads > 0)
     }
 
     @Test("a write whose answer was lost: the retry finds the entry the log took, and the log holds it once")
     func lostAnswer() async throws {
-        let rekor = try await RekorV2Simulator()
-        let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
-        defer {
-            Task {
-                await rekor.stop()
-                try? await transport.shutdown()
+        try await withLog { rekor, client, key, _ in
+            let payload = Data("payload".utf8)
+            let proposal = try RekorV2Proposal(
+                signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+            rekor.dropAnswers(count: 1)
+            do {
+                _ = try await client.add(proposal)
+                Issue.record("a 504 must fail the write")
+            } catch let error as RekorError {
+                #expect(error.isRetryable && error.status == 504, "\(error)")
             }
+            let entry = try await client.add(proposal)
+            #expect(entry.logIndex == "0" && rekor.entryCount == 1 && rekor.stats.duplicates == 1)
         }
-        let (client, key, _) = try client(rekor, transport)
-        let payload = Data("payload".utf8)
-        let proposal = try RekorV2Proposal(
-            signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
-        rekor.dropAnswers(count: 1)
-        do {
-            _ = try await client.add(proposal)
-            Issue.record("a 504 must fail the write")
-        } catch let error as RekorError {
-            #expect(error.isRetryable && error.status == 504, "\(error)")
-        }
-        let entry = try await client.add(proposal)
-        #expect(entry.logIndex == "0" && rekor.entryCount == 1 && rekor.stats.duplicates == 1)
     }
 
     @Test(
