@@ -226,7 +226,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig", "Signing"],
+            dependencies: [
+                "ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig", "Signing",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ControllerTests",

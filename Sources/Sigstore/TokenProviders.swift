@@ -33,6 +33,17 @@ package struct FileTokenProvider: IdentityTokenProvider {
     }
 }
 
+/// A token given on the command line (`sign-bundle --identity-token`, as the conformance suite passes it).
+package struct GivenTokenProvider: IdentityTokenProvider {
+    package let name = "--identity-token"
+    let jwt: String
+    package init(jwt: String) { self.jwt = jwt }
+
+    package func token(audience: String) async throws -> IdentityToken? {
+        try IdentityToken(jwt: jwt, source: name)
+    }
+}
+
 /// `SIGSTORE_ID_TOKEN`, as cosign's `envvar` provider reads it.
 package struct EnvironmentTokenProvider: IdentityTokenProvider {
     package let name = "envvar"

@@ -14,7 +14,8 @@ struct Chains: AsyncParsableCommand {
         discussion: "Keys, annotations and chains-config are Tekton Chains' own; see docs/ for the details.",
         subcommands: [
             Sign.self, Verify.self, VerifyAttestation.self, Auth.self, Provenance.self, ConfigCommand.self, Keys.self,
-            VerifyBlob.self, VerifyRun.self, TrustedRootCommand.self, ControllerCommand.self,
+            VerifyBlob.self, VerifyRun.self, TrustedRootCommand.self, ControllerCommand.self, SignBundle.self,
+            VerifyBundle.self,
         ])
 
     /// As ArgumentParser's, but bad usage exits with 2 (the project's convention) instead of 64.
