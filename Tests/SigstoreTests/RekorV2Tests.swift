@@ -158,4 +158,69 @@ struct RekorV2Tests {
         forged.body.spec.hashedRekordV002?.data = .init(sha256: Data(repeating: 1, count: 32))
         #expect(throws: RekorError.self) { _ = try client.check(entry, proposal: forged) }
     }
+
+    @Test("each check of a Rekor v2 entry refuses what it exists for")
+    func entryChecks() async throws {
+        try await withLog { rekor, client, key, root in
+            for n in 0..<3 {
+                let payload = Data("earlier \(n)".utf8)
+                _ = try await client.add(
+                    try RekorV2Proposal(
+                        signed: payload, signature: try key.sign(payload), publicKey: key.publicKey,
+                        certificateDER: nil))
+            }
+            let payload = Data("payload".utf8)
+            let entry = try await client.add(
+                try RekorV2Proposal(
+                    signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil))
+            _ = try RekorV2Entry.verify(entry, logs: root.tlogs)
+            func refused(_ reason: String, _ change: (inout TransparencyLogEntry) -> Void) {
+                var altered = entry
+                change(&altered)
+                #expect(throws: CertificateCheckError.self) { _ = try RekorV2Entry.verify(altered, logs: root.tlogs) }
+                do {
+                    _ = try RekorV2Entry.verify(altered, logs: root.tlogs)
+                } catch {
+                    #expect(error.reason.contains(reason), "\(error.reason)")
+                }
+            }
+            let envelope = try #require(entry.inclusionProof?.checkpoint?.envelope)
+            // The log named by its Rekor v1-style id (SHA-256 of the key): not the checkpoint key id.
+            refused("not a log of the trusted root") {
+                $0.logId.keyId = Data(SHA256.hash(data: root.tlogs[0].publicKey)).base64EncodedString()
+            }
+            refused("says dsse, its body hashedrekord") { $0.kindVersion.kind = "dsse" }
+            // Another origin: the Ed25519 key id binds the log's name.
+            refused("is not the name of log") {
+                $0.inclusionProof?.checkpoint?.envelope = envelope.replacingOccurrences(
+                    of: "\(rekor.origin)\n", with: "elsewhere.example\n")
+            }
+            // The log's signature line under another name (a witness's line, say): not the log's.
+            refused("no valid signature of log") {
+                $0.inclusionProof?.checkpoint?.envelope = envelope.replacingOccurrences(
+                    of: "\u{2014} \(rekor.origin) ", with: "\u{2014} witness.example ")
+            }
+            refused("does not lead to the checkpoint's root") { $0.logIndex = "1" }
+            refused("does not lead to the checkpoint's root") {
+                $0.inclusionProof?.hashes.append(Data(repeating: 7, count: 32).base64EncodedString())
+            }
+            refused("not a hashedrekord or dsse 0.0.2 entry") {
+                $0.canonicalizedBody = Data(#"{"apiVersion":"0.0.3","kind":"hashedrekord","spec":{}}"#.utf8)
+                    .base64EncodedString()
+            }
+            // A timestamp outside the log key's validity: refused in the bundle's time check.
+            var late = root.tlogs[0]
+            late.validFor = .init(start: Date(timeIntervalSinceNow: 86400), end: nil)
+            let verified = try RekorV2Entry.verify(entry, logs: [late])
+            #expect(throws: CertificateCheckError.self) {
+                try BundleVerifier.checkTimeSources(
+                    v1: [], v2: [verified], timestamps: [VerifiedTimestamp(genTime: Date(), authority: "tsa")])
+            }
+            #expect(throws: Never.self) {
+                try BundleVerifier.checkTimeSources(
+                    v1: [], v2: [try RekorV2Entry.verify(entry, logs: root.tlogs)],
+                    timestamps: [VerifiedTimestamp(genTime: Date(), authority: "tsa")])
+            }
+        }
+    }
 }

@@ -179,8 +179,6 @@ package struct SigningService: Sendable {
         return ready
     }
 
-    /// Storage, for one signed artifact whose record is kept, with its log entry. A log that failed does not stop
-    /// storage: the signature is kept, and the outcome records the (retryable) log failure.
     /// Each artifact that is to be logged, logged concurrently: its entry or the log's error, by position.
     func record(
         _ prepared: [Prepared], log choice: LogChoice?
@@ -204,6 +202,8 @@ package struct SigningService: Sendable {
         }
     }
 
+    /// Storage, for one signed artifact whose record is kept, with its log entry. A log that failed does not stop
+    /// storage: the signature is kept, and the outcome records the (retryable) log failure.
     func finish(
         _ ready: Prepared, logged: Swift.Result<TransparencyRecord, any Error>?, context: RunContext,
         into outcome: inout RunOutcome
