@@ -97,6 +97,7 @@ struct SigningConfigSignTests {
         let run = await signRunFile(kaniko, setup: setup)
         #expect(run.exitCode == 0, "\(run.text)")
         #expect(run.text.contains("transparency log (ANY): \(rekor.url) (API v2, test)"), "\(run.text)")
+        #expect(run.text.contains("raise it (64 workers cost 64 tasks, not threads)"), "\(run.text)")
         #expect(rekor.stats.created == 2 && rekor.entryCount == 2)
         let outcome = try #require(run.outcome)
         let annotation = try #require(outcome.annotations.all["chains.tekton.dev/transparency"])

@@ -102,6 +102,13 @@ extension SigningAssembly {
             }
             plan.timestampAuthority = url
         }
+        if original.transparency.isEnabled, plan.transparencyVersion == 2 {
+            plan.notes.append(
+                .note(
+                    "Rekor v2 answers a write only once a checkpoint covers it (seconds): a worker waits that long per "
+                        + "run, so the controller's throughput is about --threads-per-controller runs per write time; "
+                        + "raise it (64 workers cost 64 tasks, not threads) — docs/performance.md"))
+        }
         // A Rekor v2 entry carries no time: without a timestamp, no verifier accepts the bundle (sigstore-go,
         // sigstore-python and ours refuse `rekor2-no-timestamp_fail`), so signing would make unverifiable bundles.
         if original.transparency.isEnabled, plan.transparencyVersion == 2, plan.timestampAuthority == nil {
