@@ -55,30 +55,47 @@ extension SigningAssembly {
         else {
             throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
         }
-        guard version == 2 else {
-            let http = try AsyncHTTPClientTransport(
-                timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
-            let client = RekorClient(
-                address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])
-            return (RekorTransparencyLog(client: client), http)
-        }
-        guard RekorV2Client.trustedLog(at: address, in: trustedRoot?.tlogs ?? []) != nil else {
-            throw ChainsError(
-                .badInput,
-                "Rekor v2 log \(address.absoluteString) is not in "
-                    + (trustedRootSource.map { "the trusted root (\($0))" } ?? "a trusted root")
-                    + ": a Rekor v2 log publishes no key to fall back on; give a trusted root that lists it "
-                    + "(--trusted-root, signers.x509.trusted-root.file, or TUF)",
-                key: "signers.x509.signing-config.file")
+        // Checked before an HTTP client is made: one that is not used must be shut down, which takes a wait.
+        if version == 2, RekorV2Client.trustedLog(at: address, in: trustedRoot?.tlogs ?? []) == nil {
+            throw rekorV2NotInRoot(address, trustedRootSource)
         }
         // Rekor v2 answers a write once a checkpoint covers it: at least 20 s, whatever the request timeout says.
         // Writes overlap (every artifact of every run being signed), and each holds its connection for seconds.
+        let seconds = version == 2 ? max(config.requestTimeout, 20) : config.requestTimeout
         let http = try AsyncHTTPClientTransport(
-            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(max(config.requestTimeout, 20))),
-            logger: logger, connectionsPerHost: 256)
-        let client = RekorV2Client(
-            address: address, transport: RetryingTransport(http), logs: trustedRoot?.tlogs ?? [])!
-        return (RekorV2TransparencyLog(client: client), http)
+            timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(seconds)), logger: logger,
+            connectionsPerHost: version == 2 ? 256 : 8)
+        let log = try transparencyLog(
+            at: address, version: version, transport: RetryingTransport(http), trustedRoot: trustedRoot,
+            trustedRootSource: trustedRootSource)
+        return (log, http)
+    }
+
+    /// The log at `address` speaking API `version` (1: Rekor, 2: Rekor v2), over `transport` — for the assembly and
+    /// `chains sign-bundle` alike. A Rekor v2 log must be in the trusted root; a Rekor v1 log without one is checked
+    /// with the key it serves.
+    static func transparencyLog(
+        at address: URL, version: UInt32, transport: any HTTPTransport, trustedRoot: TrustedRoot?,
+        trustedRootSource: String?
+    ) throws(ChainsError) -> any TransparencyLog {
+        let logs = trustedRoot?.tlogs ?? []
+        guard version == 2 else {
+            return RekorTransparencyLog(client: RekorClient(address: address, transport: transport, logs: logs))
+        }
+        guard let client = RekorV2Client(address: address, transport: transport, logs: logs) else {
+            throw rekorV2NotInRoot(address, trustedRootSource)
+        }
+        return RekorV2TransparencyLog(client: client)
+    }
+
+    static func rekorV2NotInRoot(_ address: URL, _ trustedRootSource: String?) -> ChainsError {
+        ChainsError(
+            .badInput,
+            "Rekor v2 log \(address.absoluteString) is not in "
+                + (trustedRootSource.map { "the trusted root (\($0))" } ?? "a trusted root")
+                + ": a Rekor v2 log publishes no key to fall back on; give a trusted root that lists it "
+                + "(--trusted-root, signers.x509.trusted-root.file, or TUF)",
+            key: "signers.x509.signing-config.file")
     }
 
     static func makeOCIStorage(

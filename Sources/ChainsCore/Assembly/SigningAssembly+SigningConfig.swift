@@ -102,16 +102,17 @@ extension SigningAssembly {
             }
             plan.timestampAuthority = url
         }
-        if original.transparency.isEnabled, plan.transparencyVersion == 2 {
-            plan.notes.append(
-                .note(
-                    "Rekor v2 answers a write only once a checkpoint covers it (seconds): a worker waits that long per "
-                        + "run, so the controller's throughput is about --threads-per-controller runs per write time; "
-                        + "raise it (64 workers cost 64 tasks, not threads) — docs/performance.md"))
-        }
-        // A Rekor v2 entry carries no time: without a timestamp, no verifier accepts the bundle (sigstore-go,
-        // sigstore-python and ours refuse `rekor2-no-timestamp_fail`), so signing would make unverifiable bundles.
-        if original.transparency.isEnabled, plan.transparencyVersion == 2, plan.timestampAuthority == nil {
+        try checkRekorV2(&plan, file: file, fileKey: fileKey)
+        return plan
+    }
+
+    /// A chosen Rekor v2 log (only ever chosen with `transparency.enabled`): its entries carry no time, so without a
+    /// timestamp no verifier accepts the bundle (sigstore-go, sigstore-python and ours refuse
+    /// `rekor2-no-timestamp_fail`) and signing would make unverifiable bundles — an error; and its writes take
+    /// seconds, which the summary says bounds the controller's throughput.
+    static func checkRekorV2(_ plan: inout ServicePlan, file: URL, fileKey: String?) throws(ChainsError) {
+        guard plan.transparencyVersion == 2 else { return }
+        guard plan.timestampAuthority != nil else {
             throw ChainsError(
                 .badInput,
                 "the signing config chooses Rekor v2 log \(plan.config.transparency.url), whose entries carry no time, "
@@ -119,7 +120,11 @@ extension SigningAssembly {
                     + "an RFC 3161 timestamp; add one, or choose a Rekor v1 log",
                 file: file.path, key: fileKey)
         }
-        return plan
+        plan.notes.append(
+            .note(
+                "Rekor v2 answers a write only once a checkpoint covers it (seconds): a worker waits that long per "
+                    + "run, so the controller's throughput is about --threads-per-controller runs per write time; "
+                    + "raise it (64 workers cost 64 tasks, not threads) — docs/performance.md"))
     }
 
     /// The timestamp authority a signing config chose, with its own HTTP client; its timestamps must verify against

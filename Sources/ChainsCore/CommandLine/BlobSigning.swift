@@ -3,7 +3,6 @@ import Foundation
 import HTTPTransport
 import Signing
 import Sigstore
-import SwiftASN1
 import X509
 
 /// `chains sign-bundle`: the sigstore-conformance suite's signing protocol (`docs/cli_protocol.md`) — a file (or, with
@@ -70,6 +69,9 @@ package enum BlobSigning {
         return plan.notes
     }
 
+    /// The artifact as `chains sign` makes one — so that logging (`TransparencyLog`), timestamping and the bundle
+    /// (`SignedArtifact.sigstoreBundle`) are the same code: a message signature over the file, or a DSSE envelope of
+    /// the statement.
     static func make(
         _ request: Request, content: Data, plan: SigningAssembly.ServicePlan, root: TrustedRoot,
         transport: any HTTPTransport
@@ -77,60 +79,27 @@ package enum BlobSigning {
         guard let fulcioURL = URL(string: plan.config.fulcioAddress),
             let logURL = URL(string: plan.config.transparency.url)
         else { throw ChainsError(.badInput, "the signing config's Fulcio or Rekor URL is not a URL") }
+        let log = try SigningAssembly.transparencyLog(
+            at: logURL, version: plan.transparencyVersion, transport: transport, trustedRoot: root,
+            trustedRootSource: "file \(request.trustedRoot.path)")
         let signer = try await KeylessCertificates(
             fulcio: FulcioClient(address: fulcioURL, transport: transport, trustedRoot: root),
             providers: [GivenTokenProvider(jwt: request.identityToken)]
         ).signer()
-        guard let leaf = signer.certificateChain?.first else {
-            throw ChainsError(.signing, "Fulcio \(fulcioURL.absoluteString) gave no certificate")
-        }
-        var serializer = DER.Serializer()
-        try serializer.serialize(leaf)
-        let leafDER = Data(serializer.serializedBytes)
-        let publicKey = signer.publicKey
-        // What is signed, and the signature bytes a timestamp and a log entry are over.
-        let signed: Data
-        let signature: Data
-        let envelope: Data?
-        if request.inToto {
-            let pae = DSSE.pae(payloadType: DSSE.inTotoPayloadType, payload: content)
-            signature = try signer.sign(pae)
-            envelope = DSSE.envelope(
-                payload: content, payloadType: DSSE.inTotoPayloadType, keyID: "", signature: signature)
-            signed = pae
-        } else {
-            signature = try signer.sign(content)
-            envelope = nil
-            signed = content
-        }
-        var timestamps: [Data] = []
+        var artifact = SignedArtifact(
+            artifactType: .oci, shortKey: request.file.lastPathComponent, fullKey: request.file.path,
+            format: request.inToto ? .inToto : .simpleSigning, payload: content,
+            signature: request.inToto
+                ? try await DSSE.sign(payload: content, signer: signer) : try signer.sign(content),
+            publicKey: signer.publicKey, certificateChain: signer.certificateChain, bundleEnvelope: nil,
+            transparency: nil)
         if let tsa = plan.timestampAuthority {
-            let client = TimestampClient(address: tsa, transport: transport, authorities: root.timestampAuthorities)
-            timestamps = [try await client.timestamp(signature: signature).der]
+            let authority = RFC3161TimestampAuthority(
+                client: TimestampClient(address: tsa, transport: transport, authorities: root.timestampAuthorities),
+                authorities: root.timestampAuthorities)
+            artifact.timestamps = [try await SigningService.timestamp(artifact, by: authority)]
         }
-        let entry: TransparencyLogEntry
-        if plan.transparencyVersion == 2 {
-            guard let client = RekorV2Client(address: logURL, transport: transport, logs: root.tlogs) else {
-                throw ChainsError(.badInput, "Rekor v2 log \(logURL.absoluteString) is not in the trusted root")
-            }
-            entry = try await client.add(
-                try RekorV2Proposal(signed: signed, signature: signature, publicKey: publicKey, certificateDER: leafDER)
-            )
-        } else {
-            let pem = try leaf.serializeAsPEM().pemString + "\n"
-            let proposal: RekorProposal =
-                envelope.map { .dsse(envelope: $0, verifierPEM: pem) }
-                ?? .hashedRekord(payload: content, signature: signature, verifierPEM: pem)
-            entry = try await RekorClient(address: logURL, transport: transport, logs: root.tlogs).add(proposal)
-                .bundleEntry
-        }
-        if let envelope {
-            return try SigstoreBundle(
-                envelope: envelope, publicKeyDER: publicKey.derRepresentation, certificateDER: leafDER,
-                tlogEntries: [entry], timestamps: timestamps)
-        }
-        return SigstoreBundle(
-            message: content, signature: signature, publicKeyDER: publicKey.derRepresentation,
-            certificateDER: leafDER, tlogEntries: [entry], timestamps: timestamps)
+        artifact.transparency = try await log.record(artifact)
+        return try artifact.sigstoreBundle()
     }
 }

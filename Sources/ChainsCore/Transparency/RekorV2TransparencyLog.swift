@@ -1,7 +1,6 @@
 import Foundation
 import Signing
 import Sigstore
-import SwiftASN1
 import X509
 
 /// Rekor v2 through `RekorV2Client`: every signature as a `hashedrekord` 0.0.2 — a simplesigning signature over the
@@ -16,10 +15,9 @@ package struct RekorV2TransparencyLog: TransparencyLog {
     package init(client: RekorV2Client) { self.client = client }
 
     package func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
-        let certificate = try artifact.certificateChain?.first.map { leaf in
-            var serializer = DER.Serializer()
-            try serializer.serialize(leaf)
-            return Data(serializer.serializedBytes)
+        let certificate = CertificatePEM.leafDER(artifact.certificateChain)
+        guard artifact.certificateChain == nil || certificate != nil else {
+            throw RekorError(address: address, status: nil, reason: "the signing certificate cannot be encoded")
         }
         let signed: (content: Data, signature: Data) =
             artifact.format == .simpleSigning
