@@ -60,6 +60,9 @@ package struct ChainsConfig: Sendable, Equatable {
     /// Ours: a sigstore signing config v0.2 naming Fulcio, Rekor and timestamp authorities
     /// (`signers.x509.signing-config.file`).
     package var signingConfigFile: String = ""
+    /// Ours: the TUF target of `signers.x509.tuf.mirror.url` to read the signing config from
+    /// (`signers.x509.signing-config.tuf-target`, e.g. `signing_config.v0.2.json`); empty: none.
+    package var signingConfigTUFTarget: String = ""
 
     package var builderID: String
     package var buildType: String
@@ -203,6 +206,7 @@ extension ChainsConfig {
         Key(name: "signers.x509.trusted-root.file", defaultValue: "", kind: .free),
         Key(name: "signers.x509.tuf.root.file", defaultValue: "", kind: .free),
         Key(name: "signers.x509.signing-config.file", defaultValue: "", kind: .free),
+        Key(name: "signers.x509.signing-config.tuf-target", defaultValue: "", kind: .free),
         Key(name: "chains-in-swift.timeout.request", defaultValue: "60s", kind: .duration),
         Key(name: "chains-in-swift.timeout.run", defaultValue: "3m", kind: .duration),
     ]
@@ -277,6 +281,7 @@ extension ChainsConfig {
             runTimeout: parseDuration(values["chains-in-swift.timeout.run"]!) ?? 180,
             effective: effective)
         config.signingConfigFile = values["signers.x509.signing-config.file"]!
+        config.signingConfigTUFTarget = values["signers.x509.signing-config.tuf-target"]!
         return .success(ParsedConfig(config: config, unknownKeys: data.keys.filter { !known.contains($0) }.sorted()))
     }
 

@@ -64,10 +64,22 @@ package struct TUFClient: Sendable {
 
     /// Runs the update workflow and returns the target's bytes.
     package func target(_ name: String) async throws -> Data {
+        try await targets([name])[0]
+    }
+
+    /// Runs the update workflow once and returns each named target's bytes, in order.
+    package func targets(_ names: [String]) async throws -> [Data] {
         let root = try await updatedRoot()
         let timestamp = try await updateTimestamp(root: root)
         let snapshot = try await updateSnapshot(root: root, timestamp: timestamp)
         let targets = try await updateTargets(root: root, snapshot: snapshot)
+        var found: [Data] = []
+        for name in names { found.append(try await target(name, root: root, targets: targets)) }
+        return found
+    }
+
+    /// One target the verified targets metadata lists: from the cache when its hashes match, else fetched.
+    func target(_ name: String, root: TUFMetadata, targets: TUFMetadata) async throws -> Data {
         guard let info = targets.signed["targets"]?[name], let length = info["length"]?.integer else {
             throw fail("targets", "the repository lists no target \(name)")
         }

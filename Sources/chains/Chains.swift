@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChainsCore
 import Foundation
+import Logging
 import OCI
 import OCIRegistry
 import Signing
@@ -81,8 +82,9 @@ struct ConfigCommand: AsyncParsableCommand {
             for d in loaded.diagnostics { say(d.description) }
             // The services a signing config chooses now, with what it left out and why.
             do throws(ChainsError) {
-                let notes = try SigningAssembly.describeSigningConfig(
-                    flag: signingConfig.map { URL(fileURLWithPath: $0) }, config: loaded.config)
+                let notes = try await SigningAssembly.describeSigningConfig(
+                    flag: signingConfig.map { URL(fileURLWithPath: $0) }, config: loaded.config,
+                    logger: Logger(label: "chains", factory: { _ in SwiftLogNoOpLogHandler() }))
                 for note in notes { say(note.description) }
             } catch {
                 say("error: \(error)")

@@ -27,7 +27,7 @@ struct TrustedRootCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "chains", factory: { _ in SwiftLogNoOpLogHandler() })
-        let fetched: (root: TrustedRoot, json: Data, source: String)
+        let fetched: (root: TrustedRoot, json: Data, source: String, extra: [Data])
         do throws(ChainsError) {
             fetched = try await LocalTrust.viaTUF(
                 mirror: mirror, rootFile: root, cache: cache.map { URL(fileURLWithPath: $0) }, timeout: .seconds(30),

@@ -490,6 +490,64 @@ struct CLITests {
         #expect(!sign.stderr.contains("checked for its key and chain links only"))
     }
 
+    @Test(
+        "TUF: the signing config is a target of the mirror (signers.x509.signing-config.tuf-target), read in one update with the trusted root"
+    )
+    func signingConfigThroughTUF() async throws {
+        let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
+        let dir = try TemporaryDirectory()
+        let stack = try await SigstoreStack(directory: dir, log: .v2, issuer: issuer)
+        defer { Task { await stack.stop() } }
+        let (rekor, tsaURL) = (try #require(stack.rekorV2), try #require(stack.tsaURL))
+        let target = try dir.write("target.json", stack.trustedRootJSON)
+        let signingConfig = try dir.write("signing-config.json", stack.signingConfigJSON)
+        let made = try await Python.run(
+            "tuf_repo.py",
+            [dir.file("tuf").path, target.path, "good", "signing_config.v0.2.json=\(signingConfig.path)"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let mirror = try await StaticFileServer(root: dir.file("tuf/repo"))
+        defer { Task { await mirror.stop() } }
+        try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
+        func sign(_ extra: String) async throws -> ProcessResult {
+            let cm = try dir.write(
+                "cm.yaml",
+                "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.identity.token.file: \(dir.file("token").path)\n"
+                    + "artifacts.oci.storage: tekton\ntransparency.enabled: \"true\"\n"
+                    + "signers.x509.tuf.mirror.url: \(mirror.url)\n"
+                    + "signers.x509.tuf.root.file: \(dir.file("tuf/1.root.json").path)\n" + extra)
+            return try await chains([
+                "sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path, "--tuf-cache",
+                dir.file("cache").path, "--output", dir.file("signed.yaml").path, "--bundle-out",
+                dir.file("bundles").path,
+            ])
+        }
+        let signed = try await sign("signers.x509.signing-config.tuf-target: signing_config.v0.2.json\n")
+        #expect(signed.status == 0, "\(signed.stderr)")
+        #expect(signed.stderr.contains("trusted root: TUF \(mirror.url)"), "\(signed.stderr)")
+        #expect(
+            signed.stderr.contains("signing config signing_config.v0.2.json: transparency log (ANY): \(rekor.url)"),
+            "\(signed.stderr)")
+        #expect(signed.stderr.contains("timestamp authority (ANY): \(tsaURL)"), "\(signed.stderr)")
+        #expect(rekor.stats.created == 2)
+        // `chains config check` reads it the same way.
+        let checked = try await chains(["config", "check", dir.file("cm.yaml").path])
+        #expect(checked.status == 0 && checked.stderr.contains("transparency log (ANY): \(rekor.url)"))
+
+        // A target the repository does not list, and both keys at once: errors naming them, nothing signed.
+        let missing = try await sign("signers.x509.signing-config.tuf-target: signing_config_rekor_v2.v0.2.json\n")
+        #expect(missing.status == 2, "\(missing.stderr)")
+        #expect(missing.stderr.contains("lists no target signing_config_rekor_v2.v0.2.json"), "\(missing.stderr)")
+        let both = try await sign(
+            "signers.x509.signing-config.tuf-target: signing_config.v0.2.json\n"
+                + "signers.x509.signing-config.file: \(signingConfig.path)\n")
+        #expect(both.status == 2, "\(both.stderr)")
+        #expect(
+            both.stderr.contains(
+                "signers.x509.signing-config.file (\(signingConfig.path)) and signers.x509.signing-config.tuf-target "
+                    + "(signing_config.v0.2.json) both name a signing config"), "\(both.stderr)")
+        #expect(rekor.stats.created == 2)
+    }
+
     @Test("verify-blob on sigstore-conformance bundles: a GitHub Actions identity under the public-good root")
     func verifyBlobConformance() async throws {
         let base = PackagePaths.root.appendingPathComponent("Tests/SigstoreTests/Conformance")

@@ -1,6 +1,6 @@
 """Make a TUF repository with python-tuf (an independent implementation) for Chains in Swift's TUF client.
 
-usage: tuf_repo.py OUT TARGET_FILE [SCENARIO]
+usage: tuf_repo.py OUT TARGET_FILE [SCENARIO [NAME=FILE ...]]
 
 Writes OUT/1.root.json (the root to pin) and OUT/repo/ (what the mirror serves), consistent snapshots:
 root v1 → v2 → v3 (v3's root role has two keys, threshold 2), timestamp, snapshot, targets (threshold 2: an ECDSA
@@ -11,6 +11,7 @@ timestamp-by-snapshot-key (the timestamp signed only by the key the root lists f
 snapshot-reformatted (the served snapshot is the same signed metadata in other bytes of the same length: its
 signature holds, its hashes are not those the timestamp names); snapshot-length-only (the timestamp names the
 snapshot's length and no hashes, and the served snapshot is written compactly).
+NAME=FILE: more targets (a signing config: signing_config.v0.2.json=FILE).
 """
 import datetime
 import hashlib
@@ -80,11 +81,12 @@ def main() -> None:
         md.sign(keys["root4"])
         write("4.root.json", md)
 
-    data = open(target_path, "rb").read()
     targets = Targets(expires=future)
-    targets.targets["trusted_root.json"] = TargetFile.from_data("trusted_root.json", data, ["sha256", "sha512"])
-    with open(os.path.join(repo, "targets", hashlib.sha256(data).hexdigest() + ".trusted_root.json"), "wb") as f:
-        f.write(data)
+    for name, path in [("trusted_root.json", target_path)] + [a.split("=", 1) for a in sys.argv[4:]]:
+        data = open(path, "rb").read()
+        targets.targets[name] = TargetFile.from_data(name, data, ["sha256", "sha512"])
+        with open(os.path.join(repo, "targets", hashlib.sha256(data).hexdigest() + "." + name), "wb") as f:
+            f.write(data)
     tmd = Metadata(targets)
     tmd.sign(keys["tgt"])
     tmd.sign(tgt_ed, append=True)

@@ -14,9 +14,11 @@ extension SigningAssembly {
     /// `--trusted-root`, else `signers.x509.trusted-root.file`, else — when keyless or Rekor is on — TUF: from
     /// `signers.x509.tuf.mirror.url` when it or `signers.x509.tuf.root.file` is set, or from sigstore's public-good
     /// mirror (embedded root) when the Fulcio or Rekor in use is the public-good one. Else none: a keyless chain is
-    /// then checked only for its links, Rekor's key is the one it serves, and the summary says so.
+    /// then checked only for its links, Rekor's key is the one it serves, and the summary says so. `fromTUF`: the
+    /// root the signing config's TUF update already gave (used unless a file is named).
     static func resolveTrustedRoot(
-        _ env: AssemblyEnvironment, config: ChainsConfig, timestampAuthority: URL? = nil, logger: Logger
+        _ env: AssemblyEnvironment, config: ChainsConfig, timestampAuthority: URL? = nil,
+        fromTUF: (root: TrustedRoot, source: String)? = nil, logger: Logger
     ) async throws -> (root: TrustedRoot, source: String)? {
         let file =
             env.trustedRoot ?? (config.trustedRootFile.isEmpty ? nil : URL(fileURLWithPath: config.trustedRootFile))
@@ -29,6 +31,7 @@ extension SigningAssembly {
                     key: env.trustedRoot == nil ? "signers.x509.trusted-root.file" : nil, underlying: error)
             }
         }
+        if let fromTUF { return fromTUF }
         guard config.fulcioEnabled || config.transparency.isEnabled || timestampAuthority != nil else { return nil }
         let mirrorSet =
             config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false

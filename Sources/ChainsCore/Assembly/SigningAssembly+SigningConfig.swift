@@ -15,6 +15,21 @@ extension SigningAssembly {
         /// The chosen log's major API version: 1 (Rekor), 2 (Rekor v2, rekor-tiles).
         var transparencyVersion: UInt32 = 1
         var notes: [Diagnostic] = []
+        /// The trusted root the same TUF update gave, when the signing config is a TUF target.
+        var tufRoot: (root: TrustedRoot, source: String)?
+    }
+
+    /// A signing config's bytes and where they came from: a file (`--signing-config`,
+    /// `signers.x509.signing-config.file`) or a TUF target (`signers.x509.signing-config.tuf-target`).
+    struct SigningConfigInput {
+        var data: Data
+        /// The file's path, or `TUF <mirror> target <name>`: what errors name.
+        var source: String
+        /// The file's or target's name, for the summary.
+        var name: String
+        /// The chains-config key that named it; nil for the flag.
+        var key: String?
+        var tufRoot: (root: TrustedRoot, source: String)?
     }
 
     /// API versions this build speaks, per kind: Rekor v1 and v2 (the highest listed wins, as the spec says).
@@ -28,49 +43,85 @@ extension SigningAssembly {
     /// cannot serve (several logs or authorities, an API version it does not speak).
     static func applySigningConfig(
         _ env: AssemblyEnvironment, config original: ChainsConfig
-    ) throws(ChainsError) -> ServicePlan {
-        try applySigningConfig(flag: env.signingConfig, config: original, now: env.now())
+    ) async throws(ChainsError) -> ServicePlan {
+        let input = try await signingConfigInput(
+            flag: env.signingConfig, config: original, tufCache: env.tufCache,
+            timeout: env.requestTimeout ?? .seconds(30), logger: env.logger)
+        return try applySigningConfig(input, config: original, now: env.now())
     }
 
     /// What `chains config check` prints for a signing config: the services chosen now, or why none can be.
     package static func describeSigningConfig(
-        flag: URL?, config: ChainsConfig
-    ) throws(ChainsError) -> [Diagnostic] {
-        try applySigningConfig(flag: flag, config: config, now: Date()).notes
+        flag: URL?, config: ChainsConfig, logger: Logger
+    ) async throws(ChainsError) -> [Diagnostic] {
+        let input = try await signingConfigInput(
+            flag: flag, config: config, tufCache: nil, timeout: .seconds(30), logger: logger)
+        return try applySigningConfig(input, config: config, now: Date()).notes
+    }
+
+    /// The signing config to apply: the flag's file, else `signers.x509.signing-config.file`, else the TUF target
+    /// `signers.x509.signing-config.tuf-target` of `signers.x509.tuf.mirror.url` (one update with the trusted root,
+    /// which is then used too unless a trusted-root file is given); none when nothing names one. The two keys
+    /// together are an error naming both.
+    static func signingConfigInput(
+        flag: URL?, config: ChainsConfig, tufCache: URL?, timeout: Duration, logger: Logger
+    ) async throws(ChainsError) -> SigningConfigInput? {
+        let (fileKey, targetKey) = ("signers.x509.signing-config.file", "signers.x509.signing-config.tuf-target")
+        let target = config.signingConfigTUFTarget
+        if flag == nil, !config.signingConfigFile.isEmpty, !target.isEmpty {
+            throw ChainsError(
+                .badInput,
+                "\(fileKey) (\(config.signingConfigFile)) and \(targetKey) (\(target)) both name a signing config; "
+                    + "keep one",
+                key: targetKey)
+        }
+        let configured = config.signingConfigFile.isEmpty ? nil : URL(fileURLWithPath: config.signingConfigFile)
+        if let file = flag ?? configured {
+            let key = flag == nil ? fileKey : nil
+            guard let data = FileManager.default.contents(atPath: file.path) else {
+                throw ChainsError(.badInput, "the signing config cannot be read", file: file.path, key: key)
+            }
+            return SigningConfigInput(data: data, source: file.path, name: file.lastPathComponent, key: key)
+        }
+        guard !target.isEmpty else { return nil }
+        guard !target.contains("/"), !target.hasPrefix(".") else {
+            throw ChainsError(.badInput, "\"\(target)\" is not a TUF target name", key: targetKey)
+        }
+        let fetched = try await LocalTrust.viaTUF(
+            mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,
+            cache: tufCache, timeout: timeout, logger: logger, extra: [target])
+        return SigningConfigInput(
+            data: fetched.extra[0], source: "TUF \(config.tufMirrorURL) target \(target)", name: target,
+            key: targetKey, tufRoot: (fetched.root, fetched.source))
     }
 
     static func applySigningConfig(
-        flag: URL?, config original: ChainsConfig, now: Date
+        _ input: SigningConfigInput?, config original: ChainsConfig, now: Date
     ) throws(ChainsError) -> ServicePlan {
-        let key = "signers.x509.signing-config.file"
-        let configured = original.signingConfigFile.isEmpty ? nil : URL(fileURLWithPath: original.signingConfigFile)
-        guard let file = flag ?? configured else { return ServicePlan(config: original) }
-        let fileKey = flag == nil ? key : nil
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw ChainsError(.badInput, "the signing config cannot be read", file: file.path, key: fileKey)
-        }
+        guard let input else { return ServicePlan(config: original) }
+        let (fileKey, source) = (input.key, input.source)
         let signingConfig: SigningConfig
         do {
-            signingConfig = try SigningConfig(json: data, source: file.path)
+            signingConfig = try SigningConfig(json: input.data, source: source)
         } catch {
-            throw ChainsError(.badInput, error.description, file: file.path, key: fileKey, underlying: error)
+            throw ChainsError(.badInput, error.description, file: source, key: fileKey, underlying: error)
         }
-        var plan = ServicePlan(config: original)
+        var plan = ServicePlan(config: original, tufRoot: input.tufRoot)
         func choose(_ kind: SigningConfig.Kind) throws(ChainsError) -> SigningConfig.Service {
             let selection: SigningConfig.Selection
             do {
                 selection = try signingConfig.select(kind, versions: spokenVersions[kind] ?? [1], at: now)
             } catch {
-                throw ChainsError(.unsupported, error.description, file: file.path, key: fileKey, underlying: error)
+                throw ChainsError(.unsupported, error.description, file: source, key: fileKey, underlying: error)
             }
             guard selection.chosen.count == 1 else {
                 throw ChainsError(
                     .unsupported,
                     "the signing config's \(selection.selector) chooses \(selection.chosen.count) \(kind.noun)s; this "
                         + "build uses one (\(selection.chosen.map(\.url).joined(separator: ", ")))",
-                    file: file.path, key: fileKey)
+                    file: source, key: fileKey)
             }
-            plan.notes.append(.note("signing config \(file.lastPathComponent): \(selection.summary)"))
+            plan.notes.append(.note("signing config \(input.name): \(selection.summary)"))
             return selection.chosen[0]
         }
         func agree(_ chosen: String, with configKey: String, current: String) throws(ChainsError) {
@@ -79,7 +130,7 @@ extension SigningAssembly {
             guard !explicit || same(current) == same(chosen) else {
                 throw ChainsError(
                     .badInput,
-                    "\(configKey) is \(current) but the signing config \(file.path) chooses \(chosen); remove one "
+                    "\(configKey) is \(current) but the signing config \(source) chooses \(chosen); remove one "
                         + "of them or make them agree",
                     key: configKey)
             }
@@ -98,11 +149,11 @@ extension SigningAssembly {
         if !(signingConfig.services[.timestampAuthority] ?? []).isEmpty {
             let tsa = try choose(.timestampAuthority)
             guard let url = URL(string: tsa.url), url.scheme == "https" || url.scheme == "http" else {
-                throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: file.path)
+                throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: source)
             }
             plan.timestampAuthority = url
         }
-        try checkRekorV2(&plan, file: file, fileKey: fileKey)
+        try checkRekorV2(&plan, source: source, fileKey: fileKey)
         return plan
     }
 
@@ -110,7 +161,7 @@ extension SigningAssembly {
     /// timestamp no verifier accepts the bundle (sigstore-go, sigstore-python and ours refuse
     /// `rekor2-no-timestamp_fail`) and signing would make unverifiable bundles — an error; and its writes take
     /// seconds, which the summary says bounds the controller's throughput.
-    static func checkRekorV2(_ plan: inout ServicePlan, file: URL, fileKey: String?) throws(ChainsError) {
+    static func checkRekorV2(_ plan: inout ServicePlan, source: String, fileKey: String?) throws(ChainsError) {
         guard plan.transparencyVersion == 2 else { return }
         guard plan.timestampAuthority != nil else {
             throw ChainsError(
@@ -118,7 +169,7 @@ extension SigningAssembly {
                 "the signing config chooses Rekor v2 log \(plan.config.transparency.url), whose entries carry no time, "
                     + "and lists no timestamp authority (tsaUrls): a bundle with a Rekor v2 entry verifies only with "
                     + "an RFC 3161 timestamp; add one, or choose a Rekor v1 log",
-                file: file.path, key: fileKey)
+                file: source, key: fileKey)
         }
         plan.notes.append(
             .note(

@@ -116,7 +116,7 @@ package final class SigningAssembly: Sendable {
         var diagnostics: [Diagnostic] = []
         let plan: ServicePlan
         do {
-            plan = try applySigningConfig(env, config: asked)
+            plan = try await applySigningConfig(env, config: asked)
         } catch {
             throw AssemblyError(errors: [error], diagnostics: diagnostics)
         }
@@ -127,7 +127,8 @@ package final class SigningAssembly: Sendable {
         let trustedRootSource: String?
         do {
             let resolved = try await resolveTrustedRoot(
-                env, config: config, timestampAuthority: plan.timestampAuthority, logger: logger)
+                env, config: config, timestampAuthority: plan.timestampAuthority, fromTUF: plan.tufRoot,
+                logger: logger)
             (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
             signers = try withKMS(
                 try await makeSigners(env, config: config, trustedRoot: trustedRoot, logger: logger), env: env,

@@ -49,8 +49,13 @@ package enum BlobSigning {
                 "signers.x509.fulcio.enabled": "true", "transparency.enabled": "true",
             ])
         else { throw ChainsError(.badInput, "internal: the keyless chains-config does not parse") }
+        guard let signingConfig = FileManager.default.contents(atPath: request.signingConfig.path) else {
+            throw ChainsError(.badInput, "the signing config cannot be read", file: request.signingConfig.path)
+        }
         let plan = try SigningAssembly.applySigningConfig(
-            flag: request.signingConfig, config: parsed.config, now: Date())
+            .init(
+                data: signingConfig, source: request.signingConfig.path, name: request.signingConfig.lastPathComponent),
+            config: parsed.config, now: Date())
         let http: AsyncHTTPClientTransport
         do {
             http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))

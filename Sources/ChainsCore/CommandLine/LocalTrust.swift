@@ -7,11 +7,11 @@ import Sigstore
 /// `chains trusted-root`.
 package enum LocalTrust {
     /// Runs the TUF update against `mirror`, from the pinned `rootFile` or — for sigstore's public-good mirror —
-    /// the embedded root, and returns the checked `trusted_root.json` (parsed and as bytes) and where it came from.
-    /// Errors name the chains-config key to fix.
+    /// the embedded root, and returns the checked `trusted_root.json` (parsed and as bytes), the checked bytes of
+    /// each of `extra` targets (a signing config), and where they came from. Errors name the chains-config key to fix.
     package static func viaTUF(
-        mirror text: String, rootFile: String?, cache: URL?, timeout: Duration, logger: Logger
-    ) async throws(ChainsError) -> (root: TrustedRoot, json: Data, source: String) {
+        mirror text: String, rootFile: String?, cache: URL?, timeout: Duration, logger: Logger, extra: [String] = []
+    ) async throws(ChainsError) -> (root: TrustedRoot, json: Data, source: String, extra: [Data]) {
         guard let mirror = URL(string: text), mirror.scheme == "https" || mirror.scheme == "http", mirror.host != nil
         else {
             throw ChainsError(.badInput, "\"\(text)\" is not an https URL", key: "signers.x509.tuf.mirror.url")
@@ -40,10 +40,11 @@ package enum LocalTrust {
         let client = TUFClient(
             mirror: mirror, transport: RetryingTransport(http), cache: location, initialRoot: initial)
         do {
-            let json = try await client.target("trusted_root.json")
+            let fetched = try await client.targets(["trusted_root.json"] + extra)
             try? await http.shutdown()
-            let root = try TrustedRoot(json: json, source: "\(text) target trusted_root.json")
-            return (root, json, "TUF \(mirror.absoluteString) (target trusted_root.json, cached in \(location.path))")
+            let root = try TrustedRoot(json: fetched[0], source: "\(text) target trusted_root.json")
+            let source = "TUF \(mirror.absoluteString) (target trusted_root.json, cached in \(location.path))"
+            return (root, fetched[0], source, Array(fetched.dropFirst()))
         } catch {
             try? await http.shutdown()
             let retryable = (error as? TUFError)?.isRetryable ?? (error is TransportError)
