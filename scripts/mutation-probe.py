@@ -306,6 +306,22 @@ M = [
      "UnstampedRecordTests", "a record whose certificate expired is stamped now (a bundle no verifier accepts)"),
     ("queue-retry-priority", "Sources/Controller/WorkQueue.swift", "let priority = priorities[key] ?? .fresh",
      "let priority = WorkQueue.Priority.fresh", "WorkQueueTests", "runs retrying through an outage starve the backlog"),
+    ("tlog-threshold", "Sources/Sigstore/BundleVerifier.swift", "if logEntries < thresholds.logEntries {",
+     "if false && logEntries < thresholds.logEntries {", "timestampWithoutLog|verifyBlobConformance",
+     "a bundle signed with no log verifies by default (cosign, sigstore-go and sigstore-python refuse it)"),
+    ("timestamp-threshold", "Sources/Sigstore/BundleVerifier.swift", "if timestamps < thresholds.signedTimestamps {",
+     "if false && timestamps < thresholds.signedTimestamps {", "timestampWithoutLog|verifyBlobConformance",
+     "--timestamp-threshold is not held"),
+    ("layer-entry-trusted-log", "Sources/ChainsCore/Verification/AttachmentVerifier.swift",
+     "try RekorClient.verify(entry, logs: logRoot.tlogs, requireInclusionProof: false)", "", "keyThresholds",
+     "with --key --tlog-threshold, a cosign layer's entry from a log outside the trusted root counts"),
+    ("run-key-entry-records", "Sources/ChainsCore/Verification/RunVerifier.swift",
+     "try RekorClient.check(entry, matches: proposal, log: entry.logURL)\n                    detail = \"; logged at",
+     "detail = \"; logged at", "keyThresholds",
+     "verify-run --key accepts a run whose log entry records another signature"),
+    ("signing-config-tuf", "Sources/ChainsCore/Assembly/SigningAssembly+SigningConfig.swift",
+     "guard !target.isEmpty else { return nil }", "return nil", "signingConfigThroughTUF",
+     "signers.x509.signing-config.tuf-target is silently ignored"),
 ]
 
 only = set(a for a in sys.argv[1:] if not a.startswith("--"))

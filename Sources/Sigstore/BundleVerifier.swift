@@ -47,6 +47,23 @@ package struct VerifiedBundle: Sendable {
     }
 }
 
+/// How many independent proofs a bundle must carry, as sigstore-go's verifier options count them
+/// (`WithTransparencyLog(n)`, `WithSignedTimestamps(n)`): verified transparency-log entries (Rekor v1 or v2) and
+/// verified RFC 3161 timestamps. Whatever the thresholds, every entry and timestamp a bundle carries must verify, and
+/// a keyless bundle needs a time to judge its certificate at (a Rekor v1 integrated time or a timestamp).
+package struct VerificationThresholds: Sendable, Equatable {
+    /// Verified log entries required; sigstore-go, cosign and sigstore-python require one. 0 accepts a bundle signed
+    /// with no log (cosign's `--insecure-ignore-tlog`).
+    package var logEntries: Int
+    /// Verified RFC 3161 timestamps required (cosign v3's `--use-signed-timestamps` asks for one).
+    package var signedTimestamps: Int
+
+    package init(logEntries: Int = 1, signedTimestamps: Int = 0) {
+        self.logEntries = logEntries
+        self.signedTimestamps = signedTimestamps
+    }
+}
+
 /// Sigstore bundle verification (v0.1–v0.3; message signature or DSSE; `hashedrekord`, `dsse` and `intoto` log
 /// entries from Rekor v1, `hashedrekord` and `dsse` 0.0.2 entries from Rekor v2; RFC 3161 timestamps), as sigstore-go
 /// does it: every Rekor v1 entry verifies with a trusted log key valid at its integrated time (SET; inclusion proof and
@@ -65,7 +82,7 @@ package enum BundleVerifier {
 
     package static func verify(
         _ data: Data, artifact: BundleArtifact, authority: BundleAuthority, trustedRoot: TrustedRoot,
-        now: Date = Date()
+        thresholds: VerificationThresholds = .init(), now: Date = Date()
     ) async throws(CertificateCheckError) -> VerifiedBundle {
         let bundle = try ParsedBundle(data)
         let timestamps = try await verifyTimestamps(
@@ -84,6 +101,7 @@ package enum BundleVerifier {
             entries.append(entry)
         }
         try checkTimeSources(v1: entries, v2: v2Entries, timestamps: timestamps)
+        try checkThresholds(thresholds, logEntries: entries.count + v2Entries.count, timestamps: timestamps.count)
         let entry = entries.first
         let key: PublicKey
         let signer: String
@@ -183,6 +201,25 @@ package enum BundleVerifier {
                     "the RFC 3161 timestamp of \(stamp.authority) (\(stamp.genTime)) is outside the validity of log "
                         + "\(entry.log.baseURL)'s key in the trusted root")
             }
+        }
+    }
+
+    /// At least as many verified log entries and timestamps as asked; each shortfall says which flag sets it.
+    static func checkThresholds(
+        _ thresholds: VerificationThresholds, logEntries: Int, timestamps: Int
+    ) throws(CertificateCheckError) {
+        func required(_ n: Int) -> String { "\(n) \(n == 1 ? "is" : "are") required" }
+        if logEntries < thresholds.logEntries {
+            let carried = logEntries == 1 ? "1 verified log entry" : "\(logEntries) verified log entries"
+            throw CertificateCheckError(
+                "the bundle carries \(carried), and \(required(thresholds.logEntries)) (--tlog-threshold; 0 accepts "
+                    + "a bundle signed with no transparency log, dated by its timestamps alone)")
+        }
+        if timestamps < thresholds.signedTimestamps {
+            let carried =
+                timestamps == 1 ? "1 verified RFC 3161 timestamp" : "\(timestamps) verified RFC 3161 timestamps"
+            throw CertificateCheckError(
+                "the bundle carries \(carried), and \(required(thresholds.signedTimestamps)) (--timestamp-threshold)")
         }
     }
 

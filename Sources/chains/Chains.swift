@@ -255,7 +255,9 @@ struct VerifyOptions: ParsableArguments {
             // The keychain `sign` composes, without a run: the docker config and its helpers, the cloud keychains
             // (an ECR, GCR or ACR image is read with the workload identity it was pushed with), anonymous.
             reports = try await LocalRegistryAccess.withVerifier(
-                try registry.settings(), dockerConfig: registry.dockerConfig, image: target ?? ref, authority: authority
+                try registry.settings(), dockerConfig: registry.dockerConfig, image: target ?? ref,
+                authority: authority,
+                thresholds: signer.thresholds, logRoot: try signer.logRoot()
             ) { verifier, notes in
                 for n in notes { say(n.description) }
                 return try await checks(verifier, ref, target)

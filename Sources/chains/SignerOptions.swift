@@ -34,7 +34,37 @@ struct SignerOptions: ParsableArguments {
         help: "Keyless: the sigstore trusted_root.json (Fulcio CAs, CT logs, Rekor keys) to verify against.")
     var trustedRoot: String?
 
+    @Option(
+        name: .customLong("tlog-threshold"),
+        help: ArgumentHelp(
+            "Verified transparency-log entries (Rekor v1 or v2) a signature must have (bundles: default 1, as cosign and sigstore-go; 0 accepts one signed with no log). With --key, give --trusted-root to check them.",
+            valueName: "n"))
+    var tlogThreshold: Int?
+
+    @Option(
+        name: .customLong("timestamp-threshold"),
+        help: ArgumentHelp(
+            "Verified RFC 3161 timestamps a signature must have (default 0; every one present is verified anyway).",
+            valueName: "n"))
+    var timestampThreshold: Int?
+
+    /// The thresholds given on the command line; nil when neither is (each path's defaults).
+    var thresholds: VerificationThresholds? {
+        guard tlogThreshold != nil || timestampThreshold != nil else { return nil }
+        return VerificationThresholds(logEntries: tlogThreshold ?? 1, signedTimestamps: timestampThreshold ?? 0)
+    }
+
+    /// With `--key`, the trusted root that checks log entries and timestamps (`--trusted-root`), if given.
+    func logRoot() throws -> TrustedRoot? {
+        guard key != nil, let trustedRoot else { return nil }
+        return try LocalRegistryAccess.readTrustedRoot(trustedRoot)
+    }
+
     func validate() throws {
+        for (flag, value) in [("--tlog-threshold", tlogThreshold), ("--timestamp-threshold", timestampThreshold)]
+        where (value ?? 0) < 0 {
+            throw ValidationError("\(flag) must be 0 or more")
+        }
         let identity = [certificateIdentity, certificateIdentityRegexp].compactMap { $0 }
         let issuer = [certificateOIDCIssuer, certificateOIDCIssuerRegexp].compactMap { $0 }
         if key != nil {

@@ -31,7 +31,8 @@ struct VerifyBlob: AsyncParsableCommand {
         guard let root else { throw ValidationError("verify-blob needs --trusted-root FILE") }
         do throws(ChainsError) {
             let verified = try await LocalVerification.verifyBlob(
-                artifact: artifact, bundle: bundle, authority: authority, trustedRoot: root)
+                artifact: artifact, bundle: bundle, authority: authority, trustedRoot: root,
+                thresholds: signer.thresholds ?? .init())
             if let statement = verified.statement { print(String(decoding: statement, as: UTF8.self)) }
             say("verified \(artifact): \(verified.mediaType), signed by \(verified.signer), \(verified.when)")
         } catch {
@@ -55,7 +56,8 @@ struct VerifyRun: AsyncParsableCommand {
         let (authority, by) = try signer.authority()
         let report: RunVerifier.Report
         do throws(ChainsError) {
-            report = try await LocalVerification.verifyRun(file: URL(fileURLWithPath: run), authority: authority)
+            report = try await LocalVerification.verifyRun(
+                file: URL(fileURLWithPath: run), authority: authority, thresholds: signer.thresholds)
         } catch {
             say("error: \(error)")
             throw ExitCode(2)

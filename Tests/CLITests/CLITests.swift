@@ -302,6 +302,13 @@ struct CLITests {
         outputs.append(wrong)
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("does not verify"))
+        // Signed with no log: asking for a log entry refuses it, naming the flag.
+        let unlogged = try await chains([
+            "verify", ref, "--key", "\(secrets)/x509.pub", "--docker-config", dir.file("docker").path,
+            "--tlog-threshold", "1",
+        ])
+        #expect(
+            unlogged.status == 1 && unlogged.stderr.contains("and --tlog-threshold asks for one"), "\(unlogged.stderr)")
 
         let explain = try await chains([
             "auth", "explain", image, "--run", run.path, "--objects", dir.file("objects").path, "--docker-config",
@@ -326,6 +333,79 @@ struct CLITests {
                     !output.stdout.contains(secret) && !output.stderr.contains(secret), "a secret appeared in output")
             }
         }
+    }
+
+    @Test("a key and a log: --tlog-threshold checks the layers' and the run's entries with the trusted root")
+    func keyThresholds() async throws {
+        let rekor = try await RekorSimulator()
+        let other = try await RekorSimulator()
+        let reg = try await TokenRegistry()
+        defer {
+            Task {
+                await rekor.stop()
+                await other.stop()
+                await reg.stop()
+            }
+        }
+        let dir = try TemporaryDirectory()
+        let (image, digest, run) = try await imageAndRun(reg, dir)
+        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
+        try dir.write(
+            "objects/b.yaml",
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
+        try dir.write(
+            "docker/config.json",
+            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        func logsOnly(_ log: RekorSimulator) -> String {
+            #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(log.trustedRootLog)], "#
+                + #""certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []}"#
+        }
+        let root = try dir.write("trusted_root.json", logsOnly(rekor))
+        let stranger = try dir.write("stranger.json", logsOnly(other))
+        let cm = try dir.write(
+            "cm.yaml", RunFixtures.ociConfig + "  transparency.enabled: \"true\"\n  transparency.url: \(rekor.url)\n")
+        let secrets = dir.file("secrets").path
+        _ = try await chains(["keys", "generate", "--dir", secrets])
+        let sign = try await chains([
+            "sign", run.path, "--config", cm.path, "--objects", dir.file("objects").path, "--signing-secrets", secrets,
+            "--docker-config", dir.file("no-docker").path, "--output", dir.file("signed.yaml").path,
+        ])
+        #expect(sign.status == 0, "\(sign.stderr)")
+        let key = ["--key", "\(secrets)/x509.pub", "--docker-config", dir.file("docker").path]
+        let ref = "\(image)@\(digest)"
+        for command in [["verify", ref], ["verify-attestation", ref, "--type", "slsaprovenance"]] {
+            let plain = try await chains(command + key)
+            #expect(plain.status == 0, "\(command[0]): \(plain.stderr)")
+            let logged = try await chains(command + key + ["--tlog-threshold", "1", "--trusted-root", root.path])
+            #expect(logged.status == 0, "\(command[0]): \(logged.stderr)")
+            let noRoot = try await chains(command + key + ["--tlog-threshold", "1"])
+            #expect(noRoot.status == 1 && noRoot.stderr.contains("give --trusted-root"), "\(noRoot.stderr)")
+            let foreign = try await chains(command + key + ["--tlog-threshold", "1", "--trusted-root", stranger.path])
+            #expect(foreign.status == 1 && foreign.stderr.contains("which is not a trusted log"), "\(foreign.stderr)")
+            let stamps = try await chains(command + key + ["--timestamp-threshold", "1"])
+            #expect(
+                stamps.status == 1 && stamps.stderr.contains("--timestamp-threshold 1 cannot be met"),
+                "\(stamps.stderr)")
+        }
+        // verify-run: the run's log entry records its provenance's signature by this key.
+        let runKey = ["verify-run", dir.file("signed.yaml").path, "--key", "\(secrets)/x509.pub"]
+        let checked = try await chains(runKey + ["--tlog-threshold", "1"])
+        #expect(checked.status == 0 && checked.stderr.contains("logged at"), "\(checked.stderr)")
+        let stamped = try await chains(runKey + ["--timestamp-threshold", "1"])
+        #expect(stamped.status == 1 && stamped.stderr.contains("a run's annotations carry no RFC 3161 timestamp"))
+        // The run's entry swapped for another entry of the log (the image signature's): refused.
+        let text = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
+        #expect(rekor.stats.created == 2)
+        let own = text.contains("log/entries?logIndex=1") ? 1 : 0
+        #expect(text.contains("log/entries?logIndex=\(own)"), "\(text)")
+        let swapped = try dir.write(
+            "swapped.yaml",
+            text.replacingOccurrences(of: "log/entries?logIndex=\(own)", with: "log/entries?logIndex=\(1 - own)"))
+        let mismatch = try await chains(["verify-run", swapped.path, "--key", "\(secrets)/x509.pub"])
+        #expect(
+            mismatch.status == 1 && mismatch.stderr.contains("does not record this signature and key"),
+            "\(mismatch.stderr)")
     }
 
     @Test(
@@ -553,19 +633,38 @@ struct CLITests {
         let base = PackagePaths.root.appendingPathComponent("Tests/SigstoreTests/Conformance")
         let identity =
             "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
-        func verify(_ name: String) async throws -> ProcessResult {
-            try await chains([
-                "verify-blob", base.appendingPathComponent("a.txt").path, "--bundle",
-                base.appendingPathComponent("bundle-verify/\(name)/bundle.sigstore.json").path,
-                "--certificate-identity", identity, "--certificate-oidc-issuer",
-                "https://token.actions.githubusercontent.com", "--trusted-root",
-                base.appendingPathComponent("public-good-trusted_root.json").path,
-            ])
+        func verify(_ name: String, _ extra: [String] = []) async throws -> ProcessResult {
+            let own = base.appendingPathComponent("bundle-verify/\(name)/trusted_root.json")
+            let root =
+                FileManager.default.fileExists(atPath: own.path)
+                ? own : base.appendingPathComponent("public-good-trusted_root.json")
+            return try await chains(
+                [
+                    "verify-blob", base.appendingPathComponent("a.txt").path, "--bundle",
+                    base.appendingPathComponent("bundle-verify/\(name)/bundle.sigstore.json").path,
+                    "--certificate-identity", identity, "--certificate-oidc-issuer",
+                    "https://token.actions.githubusercontent.com", "--trusted-root", root.path,
+                ] + extra)
         }
         let good = try await verify("happy-path-v0.3")
         #expect(good.status == 0 && good.stderr.contains("verified") && good.stderr.contains("signed by \(identity)"))
         let bad = try await verify("set-invalid-signature_fail")
         #expect(bad.status == 1 && bad.stderr.contains("signed entry timestamp"), "\(bad.stderr)")
+        // Thresholds: a Rekor v1 bundle has one entry and no timestamp; a Rekor v2 one an entry and a timestamp.
+        let noStamp = try await verify("happy-path-v0.3", ["--timestamp-threshold", "1"])
+        #expect(
+            noStamp.status == 1
+                && noStamp.stderr.contains("carries 0 verified RFC 3161 timestamps, and 1 is required"),
+            "\(noStamp.stderr)")
+        let twoEntries = try await verify("happy-path-v0.3", ["--tlog-threshold", "2"])
+        #expect(
+            twoEntries.status == 1 && twoEntries.stderr.contains("carries 1 verified log entry, and 2 are required"))
+        let stamped = try await verify("rekor2-happy-path", ["--timestamp-threshold", "1"])
+        #expect(stamped.status == 0, "\(stamped.stderr)")
+        let twoStamps = try await verify("rekor2-happy-path", ["--timestamp-threshold", "2"])
+        #expect(twoStamps.status == 1 && twoStamps.stderr.contains("carries 1 verified RFC 3161 timestamp, and 2"))
+        let negative = try await verify("rekor2-happy-path", ["--tlog-threshold=-1"])
+        #expect(negative.status != 0 && negative.stderr.contains("--tlog-threshold must be 0 or more"))
     }
 
     @Test(

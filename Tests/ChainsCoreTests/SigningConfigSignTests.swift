@@ -165,21 +165,41 @@ struct SigningConfigSignTests {
         #expect(try ParsedBundle(bundle).entries.isEmpty)
         let trusted = try TrustedRoot(json: Data(rootJSON.utf8), source: "root")
         let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        // By default a log entry is required, as cosign, sigstore-go and sigstore-python require one: refused,
+        // naming the flag that accepts it.
+        do {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: trusted)
+            Issue.record("a bundle with no log entry verified under the default thresholds")
+        } catch {
+            #expect(
+                error.description.contains("carries 0 verified log entries, and 1 is required (--tlog-threshold"),
+                "\(error)")
+        }
+        let noLog = VerificationThresholds(logEntries: 0)
         let verified = try await BundleVerifier.verify(
-            bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: trusted)
+            bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: trusted, thresholds: noLog)
         #expect(verified.logIndex == -1 && verified.timestampedBy == [tsaURL], "\(verified)")
         #expect(abs(verified.integratedTime.timeIntervalSinceNow) < 120)
+        // Two timestamps asked for, one carried: refused.
+        await #expect(throws: CertificateCheckError.self) {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: trusted,
+                thresholds: VerificationThresholds(logEntries: 0, signedTimestamps: 2))
+        }
         // Another identity, or a root without the authority: refused.
         await #expect(throws: CertificateCheckError.self) {
             _ = try await BundleVerifier.verify(
                 bundle, artifact: .bytes(image.payload),
-                authority: .keyless(identity: .exact(identity + "x"), issuer: .exact(issuer.url)), trustedRoot: trusted)
+                authority: .keyless(identity: .exact(identity + "x"), issuer: .exact(issuer.url)), trustedRoot: trusted,
+                thresholds: noLog)
         }
         let noAuthority = try TrustedRoot(
             json: Data(SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: nil).utf8), source: "root")
         await #expect(throws: CertificateCheckError.self) {
             _ = try await BundleVerifier.verify(
-                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: noAuthority)
+                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: noAuthority,
+                thresholds: noLog)
         }
     }
 

@@ -68,14 +68,16 @@ package enum LocalRegistryAccess {
     /// worth saying is passed to `body` with it.
     package static func withVerifier<T: Sendable>(
         _ settings: RegistrySettings, dockerConfig: String?, image: ImageReference,
-        authority: AttachmentVerifier.Authority,
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
+        logRoot: TrustedRoot? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
         _ body: (AttachmentVerifier, [Diagnostic]) async throws -> T
     ) async throws -> T {
         try await withCredentialSearch(settings, dockerConfig: dockerConfig, environment: environment) {
             client, search, notes in
             let found = await search.keychain().resolve(image)
-            let verifier = AttachmentVerifier(client: client, credentials: found.candidates, authority: authority)
+            var verifier = AttachmentVerifier(client: client, credentials: found.candidates, authority: authority)
+            verifier.thresholds = thresholds
+            verifier.logRoot = logRoot
             return try await body(verifier, notes + found.warnings.map { .warning("\($0)") })
         }
     }

@@ -18,6 +18,11 @@ package struct AttachmentVerifier: Sendable {
     package var client: RegistryClient
     package var credentials: [SourcedCredential]
     package var authority: Authority
+    /// `--tlog-threshold` / `--timestamp-threshold`; nil: the defaults (bundles: one verified log entry; cosign
+    /// layers: keyless needs its entry, a key none).
+    package var thresholds: VerificationThresholds?
+    /// With a key and `--tlog-threshold`: the trusted root whose log keys check a cosign layer's entry.
+    package var logRoot: TrustedRoot?
 
     package init(client: RegistryClient, credentials: [SourcedCredential], key: PublicKey) {
         self.init(client: client, credentials: credentials, authority: .key(key))
@@ -72,6 +77,48 @@ package struct AttachmentVerifier: Sendable {
     static func layerEntry(_ annotations: [String: String]?) throws(CertificateCheckError) -> RekorEntry? {
         guard let json = annotations?[CosignAnnotation.bundle], !json.isEmpty else { return nil }
         return try RekorEntry(cosignBundle: json)
+    }
+
+    /// The thresholds asked for, on a cosign layer, which carries one Rekor v1 entry at most
+    /// (`dev.sigstore.cosign/bundle`) and no timestamp this build reads. Keyless needs its entry anyway (the
+    /// certificate is judged at its time); with a key, `--tlog-threshold 1` makes the entry required, checked with
+    /// the trusted root's log keys, and recording this signature by this key (`proposal` of the key's PEM).
+    func layerThresholdProblems(
+        _ annotations: [String: String]?, proposal: (String) -> RekorProposal
+    ) -> [String] {
+        guard let thresholds else { return [] }
+        var problems: [String] = []
+        if thresholds.signedTimestamps > 0 {
+            problems.append(
+                "--timestamp-threshold \(thresholds.signedTimestamps) cannot be met: a cosign layer carries no RFC 3161 "
+                    + "timestamp this build reads (sigstore bundle referrers do: storage.oci.format sigstore-bundle)")
+        }
+        if thresholds.logEntries > 1 {
+            problems.append(
+                "--tlog-threshold \(thresholds.logEntries) cannot be met: a cosign layer carries one log entry at most")
+        }
+        guard thresholds.logEntries >= 1, case .key(let key) = authority else { return problems }
+        do throws(CertificateCheckError) {
+            guard let entry = try Self.layerEntry(annotations) else {
+                return problems + [
+                    "no log entry on the layer (\(CosignAnnotation.bundle)), and --tlog-threshold asks for one"
+                ]
+            }
+            guard let logRoot else {
+                return problems + [
+                    "--tlog-threshold with --key: give --trusted-root, whose log keys check the layer's entry"
+                ]
+            }
+            try RekorClient.verify(entry, logs: logRoot.tlogs, requireInclusionProof: false)
+            do {
+                try RekorClient.check(entry, matches: proposal(key.pem), log: entry.logURL)
+            } catch {
+                problems.append("the log entry does not record this signature and key")
+            }
+        } catch {
+            problems.append("the layer's log entry: \(error.description)")
+        }
+        return problems
     }
 
     /// Keyless: the log entry must record this very content, signed by this certificate.
@@ -157,6 +204,9 @@ package struct AttachmentVerifier: Sendable {
                     try? Self.layerEntry(descriptor.annotations),
                     { .hashedRekord(payload: payload, signature: signature, verifierPEM: $0) }, leaf: leaf)
             }
+            problems += layerThresholdProblems(descriptor.annotations) {
+                .hashedRekord(payload: payload, signature: signature ?? Data(), verifierPEM: $0)
+            }
             if let json = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
                 let critical = json["critical"] as? [String: Any]
             {
@@ -216,6 +266,7 @@ package struct AttachmentVerifier: Sendable {
                     try? Self.layerEntry(descriptor.annotations), { .dsse(envelope: envelope, verifierPEM: $0) },
                     leaf: leaf)
             }
+            problems += layerThresholdProblems(descriptor.annotations) { .dsse(envelope: envelope, verifierPEM: $0) }
             if !problems.isEmpty { statementBytes = Data() }
             checks.append(
                 Check(
@@ -278,7 +329,7 @@ package struct AttachmentVerifier: Sendable {
                     let verified = try await BundleVerifier.verify(
                         entry.bundle, artifact: .sha256(Data(hex: digest.hex) ?? Data()),
                         authority: .keyless(identity: policy.identity, issuer: policy.issuer),
-                        trustedRoot: policy.trustedRoot)
+                        trustedRoot: policy.trustedRoot, thresholds: thresholds ?? .init())
                     note = "; signed by \(verified.signer), \(verified.when)"
                     if let statement = verified.statement {
                         statementBytes = statement
@@ -307,11 +358,29 @@ package struct AttachmentVerifier: Sendable {
     }
 
     /// A key-signed bundle: its DSSE envelope verifies with the key and its statement names the digest with the
-    /// predicate type asked for. A timestamp it carries cannot be checked without a trusted root, so it is a problem,
-    /// not ignored.
+    /// predicate type asked for; with a trusted root (`logRoot`), the whole bundle verification and its thresholds.
+    /// Without one, a timestamp it carries cannot be checked, so it is a problem, not ignored.
     func checkKeyBundle(
         _ data: Data, key: PublicKey, predicateType: String?, digest: Digest
     ) async -> (statement: Data, problems: [String]) {
+        if let logRoot {
+            // With a trusted root (`--trusted-root` beside `--key`): the whole bundle verification — log entries,
+            // timestamps and the thresholds — with the key as the signer.
+            do {
+                let verified = try await BundleVerifier.verify(
+                    data, artifact: .sha256(Data(hex: digest.hex) ?? Data()), authority: .key(key),
+                    trustedRoot: logRoot, thresholds: thresholds ?? .init())
+                guard let statement = verified.statement else { return (Data(), ["the bundle has no DSSE envelope"]) }
+                return (statement, Self.predicateProblems(statement, predicateType: predicateType))
+            } catch {
+                return (Data(), [error.description])
+            }
+        }
+        if let thresholds, thresholds.logEntries > 0 || thresholds.signedTimestamps > 0 {
+            return (
+                Data(), ["--tlog-threshold / --timestamp-threshold with --key: give --trusted-root to check them with"]
+            )
+        }
         let parsed: ParsedBundle
         do throws(CertificateCheckError) {
             parsed = try ParsedBundle(data)

@@ -30,7 +30,8 @@ package enum RunVerifier {
     }
 
     package static func verify(
-        file: URL, authority: AttachmentVerifier.Authority, transport: (any HTTPTransport)?
+        file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
+        transport: (any HTTPTransport)?
     ) async throws(ChainsError) -> Report {
         let runFile: RunFile
         do throws(ManifestError) {
@@ -51,10 +52,45 @@ package enum RunVerifier {
         if shortKeys.isEmpty { report.notes.append("the run carries no chains.tekton.dev/signature-* annotation") }
         let entry = await logEntry(annotations, transport: transport, notes: &report.notes)
         for short in shortKeys.sorted() {
-            report.checks.append(
-                await check(short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry))
+            var checked = await check(
+                short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry)
+            if checked.result == .verified,
+                let shortfall = shortfall(thresholds, short: short, uid: meta.uid, entry: entry)
+            {
+                checked = Check(key: checked.key, result: shortfall.result, detail: shortfall.detail)
+            }
+            report.checks.append(checked)
         }
         return report
+    }
+
+    /// What `--tlog-threshold` / `--timestamp-threshold` ask that a verified signature on the run does not have: the
+    /// annotations carry no RFC 3161 timestamp, and one log entry (`chains.tekton.dev/transparency`, the run's own
+    /// provenance's — `check` holds it to this signature). Keyless signatures need that entry anyway; with a
+    /// key, `--tlog-threshold 1` asks for it. Others' entries are not on the run: skipped, as keyless does.
+    static func shortfall(
+        _ thresholds: VerificationThresholds?, short: String, uid: String, entry: RekorEntry?
+    ) -> (result: Check.Result, detail: String)? {
+        guard let thresholds else { return nil }
+        if thresholds.signedTimestamps > 0 {
+            return (
+                .failed,
+                "--timestamp-threshold \(thresholds.signedTimestamps) cannot be met: a run's annotations carry no RFC "
+                    + "3161 timestamp (the sigstore bundles do: chains verify-blob, chains verify)"
+            )
+        }
+        guard thresholds.logEntries > 0 else { return nil }
+        if thresholds.logEntries > 1 {
+            return (.failed, "--tlog-threshold \(thresholds.logEntries) cannot be met: a run names one log entry")
+        }
+        let ownKey = short == "taskrun-\(uid)" || short == "pipelinerun-\(uid)"
+        guard ownKey else {
+            return (
+                .skipped,
+                "only the run's provenance has its log entry on the run; check this one with chains verify IMAGE"
+            )
+        }
+        return entry == nil ? (.failed, "no transparency-log entry on the run, and --tlog-threshold asks for one") : nil
     }
 
     /// The log entry `chains.tekton.dev/transparency` names, fetched (keyless needs it to judge the certificate).
@@ -99,6 +135,19 @@ package enum RunVerifier {
         switch authority {
         case .key(let given):
             key = given
+            // The run's own log entry, when it names one, records this signature by this key.
+            if ownKey, let entry {
+                let proposal: RekorProposal =
+                    isEnvelope
+                    ? .dsse(envelope: signature, verifierPEM: given.pem)
+                    : .hashedRekord(payload: payload, signature: signature, verifierPEM: given.pem)
+                do {
+                    try RekorClient.check(entry, matches: proposal, log: entry.logURL)
+                    detail = "; logged at \(entry.integratedDate) as entry \(entry.logIndex)"
+                } catch {
+                    return fail("the run's log entry does not record this signature and key: \(error)")
+                }
+            }
         case .keyless(let policy):
             guard let leaf else { return fail("no certificate stored: not a keyless signature") }
             guard ownKey, let entry else {
@@ -139,7 +188,7 @@ package enum RunVerifier {
 package enum LocalVerification {
     /// `verify-run`, with its own HTTP client (TLS verified) to fetch the run's log entry.
     package static func verifyRun(
-        file: URL, authority: AttachmentVerifier.Authority
+        file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil
     ) async throws(ChainsError) -> RunVerifier.Report {
         let http: AsyncHTTPClientTransport
         do {
@@ -148,7 +197,8 @@ package enum LocalVerification {
             throw ChainsError(.badInput, "\(error)")
         }
         do throws(ChainsError) {
-            let report = try await RunVerifier.verify(file: file, authority: authority, transport: http)
+            let report = try await RunVerifier.verify(
+                file: file, authority: authority, thresholds: thresholds, transport: http)
             try? await http.shutdown()
             return report
         } catch {
@@ -159,7 +209,8 @@ package enum LocalVerification {
 
     /// `verify-blob`: `artifact` is a file or `sha256:<hex>`.
     package static func verifyBlob(
-        artifact: String, bundle: String, authority: BundleAuthority, trustedRoot: TrustedRoot
+        artifact: String, bundle: String, authority: BundleAuthority, trustedRoot: TrustedRoot,
+        thresholds: VerificationThresholds = .init()
     ) async throws(ChainsError) -> VerifiedBundle {
         let input: BundleArtifact
         if artifact.hasPrefix("sha256:") {
@@ -178,7 +229,7 @@ package enum LocalVerification {
         }
         do {
             return try await BundleVerifier.verify(
-                data, artifact: input, authority: authority, trustedRoot: trustedRoot)
+                data, artifact: input, authority: authority, trustedRoot: trustedRoot, thresholds: thresholds)
         } catch {
             throw ChainsError(.badInput, "verification failed: \(error)", file: bundle, underlying: error)
         }
