@@ -10,7 +10,7 @@ import X509
 /// `{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":…}}` in an RFC 6962 tree, and answers —
 /// after `writeLatency`, as the real log answers only once a checkpoint covers the entry — 201 with a
 /// `TransparencyLogEntry` (no integrated time, no promise; an inclusion proof against a C2SP checkpoint signed with
-/// the log's Ed25519 key under its origin, the URL without scheme; `logId.keyId` the full checkpoint key id). The same
+/// the log's Ed25519 or ECDSA P-256 key under its origin, the URL without scheme; `logId.keyId` the full checkpoint key id). The same
 /// entry again is deduplicated as Tessera does: 409 with `x-log-index`. Reads are C2SP tlog-tiles:
 /// `GET /api/v2/checkpoint`, `GET /api/v2/tile/<L>/<N>[.p/<W>]`.
 package final class RekorV2Simulator: Sendable {
@@ -49,17 +49,27 @@ package final class RekorV2Simulator: Sendable {
     /// While down, every request gets 503.
     package func setDown(_ down: Bool) { log.state.withLock { $0.down = down } }
 
-    /// The checkpoint key id (C2SP signed-note, Ed25519): SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ public key).
+    /// The checkpoint key id (C2SP signed-note): Ed25519 SHA-256(origin ‖ 0x0A ‖ 0x01 ‖ public key); ECDSA
+    /// SHA-256(SubjectPublicKeyInfo), as rekor-tiles computes them.
     package var keyID: Data { log.keyID(origin: origin) }
+
+    /// The log's checkpoint key: Ed25519 (sigstore's public Rekor v2 logs) or ECDSA P-256 (rekor-tiles takes both).
+    package enum LogKey: Sendable {
+        case ed25519
+        case ecdsaP256
+    }
+
+    /// The log key's SubjectPublicKeyInfo, DER.
+    package var publicKeyDER: Data { log.key.publicKeyDER }
 
     /// This log in a `trusted_root.json`'s `tlogs`.
     package var trustedRootLog: String {
-        #"{"baseUrl": "\#(url)", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": "\#(log.key.publicKey.derRepresentation.base64EncodedString())", "#
-            + #""keyDetails": "PKIX_ED25519", "validFor": {"start": "2020-01-01T00:00:00Z"}}, "logId": {"keyId": "\#(keyID.base64EncodedString())"}}"#
+        #"{"baseUrl": "\#(url)", "hashAlgorithm": "SHA2_256", "publicKey": {"rawBytes": "\#(publicKeyDER.base64EncodedString())", "#
+            + #""keyDetails": "\#(log.key.keyDetails)", "validFor": {"start": "2020-01-01T00:00:00Z"}}, "logId": {"keyId": "\#(keyID.base64EncodedString())"}}"#
     }
 
-    package init() async throws {
-        let log = Log()
+    package init(logKey: LogKey = .ed25519) async throws {
+        let log = Log(key: logKey == .ed25519 ? .ed25519(Curve25519.Signing.PrivateKey()) : .p256(P256.Signing.PrivateKey()))
         self.log = log
         let origin = Mutex("")
         server = try await TestHTTPServer { request in await log.handle(request, origin: origin.withLock { $0 }) }
@@ -69,13 +79,47 @@ package final class RekorV2Simulator: Sendable {
 
     package func stop() async { await server.stop() }
 
+    /// A checkpoint signing key.
+    enum Key: Sendable {
+        case ed25519(Curve25519.Signing.PrivateKey)
+        case p256(P256.Signing.PrivateKey)
+
+        var publicKeyDER: Data {
+            switch self {
+            case .ed25519(let k): return k.publicKey.derRepresentation
+            case .p256(let k): return k.publicKey.derRepresentation
+            }
+        }
+        var keyDetails: String {
+            switch self {
+            case .ed25519: return "PKIX_ED25519"
+            case .p256: return "PKIX_ECDSA_P256_SHA_256"
+            }
+        }
+        func keyID(origin: String) -> Data {
+            switch self {
+            case .ed25519(let k):
+                return Data(SHA256.hash(data: Data(origin.utf8) + [0x0A, 0x01] + k.publicKey.rawRepresentation))
+            case .p256(let k):
+                return Data(SHA256.hash(data: k.publicKey.derRepresentation))
+            }
+        }
+        /// Ed25519 over the text; ECDSA P-256 with SHA-256, ASN.1 DER.
+        func sign(_ text: Data) -> Data {
+            switch self {
+            case .ed25519(let k): return (try? k.signature(for: text)) ?? Data()
+            case .p256(let k): return (try? k.signature(for: text).derRepresentation) ?? Data()
+            }
+        }
+    }
+
     final class Log: Sendable {
-        let key = Curve25519.Signing.PrivateKey()
+        let key: Key
         let state = Mutex(State())
 
-        func keyID(origin: String) -> Data {
-            Data(SHA256.hash(data: Data(origin.utf8) + [0x0A, 0x01] + key.publicKey.rawRepresentation))
-        }
+        init(key: Key) { self.key = key }
+
+        func keyID(origin: String) -> Data { key.keyID(origin: origin) }
 
         func handle(_ request: ServedRequest, origin: String) async -> ServedResponse {
             if state.withLock({ $0.down }) { return Self.error(503, 14, "service unavailable") }
@@ -189,7 +233,7 @@ package final class RekorV2Simulator: Sendable {
         /// A C2SP signed note over `origin\nsize\nroot\n`, signed under the origin with the key hint of the key id.
         func checkpoint(size: Int, root: Data, origin: String) -> String {
             let text = "\(origin)\n\(size)\n\(root.base64EncodedString())\n"
-            let signature = (try? key.signature(for: Data(text.utf8))) ?? Data()
+            let signature = key.sign(Data(text.utf8))
             let line = (keyID(origin: origin).prefix(4) + signature).base64EncodedString()
             return text + "\n\u{2014} \(origin) \(line)\n"
         }

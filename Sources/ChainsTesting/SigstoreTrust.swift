@@ -68,14 +68,15 @@ package struct SigstoreStack: Sendable {
 
     /// `tsaAnswer` may replace the authority's reply (a fault), as `OpenSSLTimestampAuthority.serve` takes it.
     package init(
-        directory: TemporaryDirectory, log: Log, timestampAuthority: Bool = true,
+        directory: TemporaryDirectory, log: Log, logKey: RekorV2Simulator.LogKey = .ed25519,
+        timestampAuthority: Bool = true,
         issuer: TestOIDCIssuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes),
         tsaAnswer: (@Sendable (ServedRequest) -> ServedResponse?)? = nil
     ) async throws {
         self.issuer = issuer
         fulcio = try await FulcioSimulator(issuers: [issuer])
         rekor = log == .v1 ? try await RekorSimulator() : nil
-        rekorV2 = log == .v2 ? try await RekorV2Simulator() : nil
+        rekorV2 = log == .v2 ? try await RekorV2Simulator(logKey: logKey) : nil
         if timestampAuthority {
             let tsa = try OpenSSLTimestampAuthority(directory: directory)
             self.tsa = tsa

@@ -201,11 +201,18 @@ package enum RekorV2Entry {
     package static func checkSigned(
         _ checkpoint: Checkpoint, by log: TrustedRoot.LogInstance
     ) throws(CertificateCheckError) {
-        guard checkpointKeyID(name: checkpoint.origin, publicKeyDER: log.publicKey) == log.keyID,
-            let key = try? PublicKey(der: log.publicKey)
-        else {
-            throw CertificateCheckError(
-                "the checkpoint's origin \"\(checkpoint.origin.prefix(100))\" is not the name of log \(log.baseURL)")
+        guard let key = try? PublicKey(der: log.publicKey) else {
+            throw CertificateCheckError("the trusted root's key for log \(log.baseURL) cannot be read")
+        }
+        guard checkpointKeyID(name: checkpoint.origin, publicKeyDER: log.publicKey) == log.keyID else {
+            // An Ed25519 or RSA key id depends on the name; an ECDSA one is the key's alone.
+            switch key {
+            case .ed25519, .rsa:
+                throw CertificateCheckError(
+                    "the checkpoint's origin \"\(checkpoint.origin.prefix(100))\" is not the name of log \(log.baseURL)")
+            default:
+                throw CertificateCheckError("the trusted root's key for log \(log.baseURL) is not the key its log id names")
+            }
         }
         let hint = log.keyID.prefix(4)
         let text = Data(checkpoint.text.utf8)

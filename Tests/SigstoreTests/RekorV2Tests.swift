@@ -15,10 +15,12 @@ struct RekorV2Tests {
     let issuer = TestOIDCIssuer(url: "https://oidc.example.com/cluster", kind: .kubernetes)
     let identity = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
 
-    @Test("sigstore-python signs a blob and a DSSE statement through Fulcio, Rekor v2 and a TSA; both verify offline")
-    func sigstorePythonSignsThroughRekorV2() async throws {
+    @Test(
+        "sigstore-python signs a blob and a DSSE statement through Fulcio, Rekor v2 (Ed25519 or ECDSA log key) and a TSA; both verify offline",
+        arguments: [RekorV2Simulator.LogKey.ed25519, .ecdsaP256])
+    func sigstorePythonSignsThroughRekorV2(logKey: RekorV2Simulator.LogKey) async throws {
         let dir = try TemporaryDirectory()
-        let stack = try await SigstoreStack(directory: dir, log: .v2, issuer: issuer)
+        let stack = try await SigstoreStack(directory: dir, log: .v2, logKey: logKey, issuer: issuer)
         defer { Task { await stack.stop() } }
         let (rekor, tsaURL) = (try #require(stack.rekorV2), try #require(stack.tsaURL))
         let rootJSON = stack.trustedRootJSON
@@ -67,9 +69,10 @@ struct RekorV2Tests {
 
     /// A Rekor v2 simulator and our client for it, for `body`; both stopped after.
     func withLog(
+        logKey: RekorV2Simulator.LogKey = .ed25519,
         _ body: (RekorV2Simulator, RekorV2Client, KeySigner, TrustedRoot) async throws -> Void
     ) async throws {
-        let rekor = try await RekorV2Simulator()
+        let rekor = try await RekorV2Simulator(logKey: logKey)
         let transport = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
         defer {
             Task {
@@ -220,6 +223,44 @@ struct RekorV2Tests {
                 try BundleVerifier.checkTimeSources(
                     v1: [], v2: [try RekorV2Entry.verify(entry, logs: root.tlogs)],
                     timestamps: [VerifiedTimestamp(genTime: Date(), authority: "tsa")])
+            }
+        }
+    }
+
+    @Test("an ECDSA P-256 log key: key id SHA-256(SPKI), DER signatures; entries and read-backs verify; others refused")
+    func ecdsaLogKey() async throws {
+        try await withLog(logKey: .ecdsaP256) { rekor, client, key, root in
+            #expect(rekor.keyID == Data(SHA256.hash(data: rekor.publicKeyDER)))
+            var proposals: [RekorV2Proposal] = []
+            for n in 0..<20 {
+                let payload = Data("payload \(n)".utf8)
+                let proposal = try RekorV2Proposal(
+                    signed: payload, signature: try key.sign(payload), publicKey: key.publicKey, certificateDER: nil)
+                proposals.append(proposal)
+                _ = try await client.add(proposal)
+            }
+            let again = try await client.add(proposals[7])
+            #expect(again.logIndex == "7" && rekor.stats.duplicates == 1)
+            let entry = try await client.add(proposals[19])
+            _ = try RekorV2Entry.verify(entry, logs: root.tlogs)
+            // The checkpoint's signature altered (its hint kept): no valid signature of the log.
+            let envelope = try #require(entry.inclusionProof?.checkpoint?.envelope)
+            let line = try #require(envelope.split(separator: "\n").last { $0.hasPrefix("\u{2014} ") })
+            let blob = try #require(Data(base64Encoded: String(line.split(separator: " ")[2])))
+            var forged = blob
+            forged[forged.count - 1] ^= 0x01
+            var altered = entry
+            altered.inclusionProof?.checkpoint?.envelope = envelope.replacingOccurrences(
+                of: blob.base64EncodedString(), with: forged.base64EncodedString())
+            #expect(throws: CertificateCheckError.self) { _ = try RekorV2Entry.verify(altered, logs: root.tlogs) }
+            // A root naming the log's id with another ECDSA key: refused, saying so (an ECDSA id has no name in it).
+            var other = root.tlogs[0]
+            other.publicKey = P256.Signing.PrivateKey().publicKey.derRepresentation
+            do throws(CertificateCheckError) {
+                _ = try RekorV2Entry.verify(entry, logs: [other])
+                Issue.record("a checkpoint verified with a key that is not the log's")
+            } catch {
+                #expect(error.reason.contains("is not the key its log id names"), "\(error.reason)")
             }
         }
     }
