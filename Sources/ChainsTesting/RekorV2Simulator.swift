@@ -68,8 +68,17 @@ package final class RekorV2Simulator: Sendable {
             + #""keyDetails": "\#(log.key.keyDetails)", "validFor": {"start": "2020-01-01T00:00:00Z"}}, "logId": {"keyId": "\#(keyID.base64EncodedString())"}}"#
     }
 
+    /// Logs `canonicalBody` as it is, of `kind` — as rekor-tiles logged `dsse` 0.0.2 requests before it dropped the
+    /// type, so tests can make the entries older bundles carry. Returns the answer's status and body (a
+    /// `TransparencyLogEntry` for 201).
+    package func append(canonicalBody: Data, kind: String) async -> (status: Int, body: Data) {
+        let answer = await log.store(canonicalBody, kind: kind, origin: origin)
+        return (answer.status, answer.body)
+    }
+
     package init(logKey: LogKey = .ed25519) async throws {
-        let log = Log(key: logKey == .ed25519 ? .ed25519(Curve25519.Signing.PrivateKey()) : .p256(P256.Signing.PrivateKey()))
+        let log = Log(
+            key: logKey == .ed25519 ? .ed25519(Curve25519.Signing.PrivateKey()) : .p256(P256.Signing.PrivateKey()))
         self.log = log
         let origin = Mutex("")
         server = try await TestHTTPServer { request in await log.handle(request, origin: origin.withLock { $0 }) }
@@ -161,6 +170,12 @@ package final class RekorV2Simulator: Sendable {
                 state.withLock { $0.stats.refused += 1 }
                 return Self.error(400, 3, "invalid hashedrekord request")
             }
+            return await store(body, kind: "hashedrekord", origin: origin)
+        }
+
+        /// Appends a canonical body (deduplicated by its leaf hash) and answers with its entry, once "a checkpoint
+        /// covers it".
+        func store(_ body: Data, kind: String, origin: String) async -> ServedResponse {
             let leaf = TestMerkleTree.leafHash(body)
             let (index, duplicate, latency): (Int, Bool, Duration) = state.withLock { s in
                 if let index = s.byLeaf[leaf] {
@@ -189,7 +204,7 @@ package final class RekorV2Simulator: Sendable {
             }
             let entry: [String: Any] = [
                 "logIndex": String(index), "logId": ["keyId": keyID(origin: origin).base64EncodedString()],
-                "kindVersion": ["kind": "hashedrekord", "version": "0.0.2"],
+                "kindVersion": ["kind": kind, "version": "0.0.2"],
                 "inclusionProof": [
                     "logIndex": String(index), "rootHash": root.base64EncodedString(),
                     "treeSize": String(leaves.count), "hashes": proof.map { $0.base64EncodedString() },

@@ -264,4 +264,71 @@ struct RekorV2Tests {
             }
         }
     }
+
+    @Test(
+        "dsse 0.0.2 entries of older bundles: verified over the payload's digest; another signature, key or digest refused"
+    )
+    func dsseEntries() async throws {
+        let dir = try TemporaryDirectory()
+        let stack = try await SigstoreStack(directory: dir, log: .v2, issuer: issuer)
+        defer { Task { await stack.stop() } }
+        let (rekor, tsa) = (try #require(stack.rekorV2), try #require(stack.tsa))
+        let root = try TrustedRoot(json: Data(stack.trustedRootJSON.utf8), source: "test")
+        let key = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "test")
+        let subject = Data(SHA256.hash(data: Data("the image".utf8)))
+        let statement = Data(
+            (#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"img","digest":{"sha256":""#
+                + subject.hexString + #""}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}"#).utf8)
+        let envelope = try await DSSE.sign(payload: statement, signer: key)
+        let decoded = try JSONDecoder().decode(DSSE.Envelope.self, from: envelope)
+        let signature = try #require(Data(base64Encoded: decoded.signatures[0].sig))
+        let stamp = try tsa.reply(to: RFC3161.request(signature: signature, nonce: [1, 2, 3, 4, 5, 6, 7, 8]))
+        let otherKey = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "test")
+
+        /// A bundle whose entry is a dsse 0.0.2 body over `payloadDigest`, recording `recorded` by `verifier`.
+        func bundle(payloadDigest: Data, recorded: Data, verifier: PublicKey) async throws -> Data {
+            let json =
+                #"{"apiVersion":"0.0.2","kind":"dsse","spec":{"dsseV002":{"payloadHash":{"algorithm":"SHA2_256","digest":"\#(payloadDigest.base64EncodedString())"},"#
+                + #""signatures":[{"content":"\#(recorded.base64EncodedString())","verifier":{"publicKey":{"rawBytes":"\#(verifier.derRepresentation.base64EncodedString())"},"#
+                + #""keyDetails":"PKIX_ECDSA_P256_SHA_256"}}]}}}"#
+            let canonical = try RekorV2Body(parsing: Data(json.utf8)).canonical
+            let answer = await rekor.append(canonicalBody: canonical, kind: "dsse")
+            #expect(answer.status == 201)
+            let entry = try JSONDecoder().decode(TransparencyLogEntry.self, from: answer.body)
+            return try SigstoreBundle(
+                envelope: envelope, publicKeyDER: key.publicKey.derRepresentation, certificateDER: nil,
+                tlogEntries: [entry], timestamps: [stamp]
+            ).serialized()
+        }
+        func verify(_ data: Data) async throws(CertificateCheckError) -> VerifiedBundle {
+            try await BundleVerifier.verify(
+                data, artifact: .sha256(subject), authority: .key(key.publicKey), trustedRoot: root)
+        }
+        let payloadDigest = Data(SHA256.hash(data: statement))
+        let good = try await bundle(payloadDigest: payloadDigest, recorded: signature, verifier: key.publicKey)
+        #expect(try ParsedBundle(good).entries.first?.kindVersion.kind == "dsse")
+        let verified = try await verify(good)
+        #expect(verified.logIndex == 0 && verified.timestampedBy.count == 1)
+        // The entry over the PAE's digest (hashedrekord's convention, not dsse's), another signature, another key.
+        let pae = Data(SHA256.hash(data: DSSE.pae(payloadType: decoded.payloadType, payload: statement)))
+        for (what, bad) in [
+            ("the PAE's digest", try await bundle(payloadDigest: pae, recorded: signature, verifier: key.publicKey)),
+            (
+                "another signature",
+                try await bundle(
+                    payloadDigest: payloadDigest, recorded: try key.sign(Data("x".utf8)), verifier: key.publicKey)
+            ),
+            (
+                "another key",
+                try await bundle(payloadDigest: payloadDigest, recorded: signature, verifier: otherKey.publicKey)
+            ),
+        ] {
+            do {
+                _ = try await verify(bad)
+                Issue.record("a dsse entry over \(what) vouched for the bundle")
+            } catch {
+                #expect(error.reason.contains("does not record this signature and content"), "\(what): \(error.reason)")
+            }
+        }
+    }
 }
