@@ -209,9 +209,11 @@ package enum RekorV2Entry {
             switch key {
             case .ed25519, .rsa:
                 throw CertificateCheckError(
-                    "the checkpoint's origin \"\(checkpoint.origin.prefix(100))\" is not the name of log \(log.baseURL)")
+                    "the checkpoint's origin \"\(checkpoint.origin.prefix(100))\" is not the name of log \(log.baseURL)"
+                )
             default:
-                throw CertificateCheckError("the trusted root's key for log \(log.baseURL) is not the key its log id names")
+                throw CertificateCheckError(
+                    "the trusted root's key for log \(log.baseURL) is not the key its log id names")
             }
         }
         let hint = log.keyID.prefix(4)
