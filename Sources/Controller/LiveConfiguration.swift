@@ -7,7 +7,8 @@ import KubeModels
 import Logging
 
 /// Keeps the signing service in step with what it is built from: the `chains-config` ConfigMap (watched), or the
-/// `--config` file, and the signing secrets directory (Kubernetes updates a mounted Secret by swapping a symlink,
+/// `--config` file, the `--signing-config` file and its `validFor` windows (chosen again when one opens or closes),
+/// and the signing secrets directory (Kubernetes updates a mounted Secret by swapping a symlink,
 /// so its files are compared by content every `interval`). A change builds a new service; one that does not build
 /// (an invalid key, a configuration asking for what cannot be served) keeps the previous one, and a log line and
 /// an Event on the ConfigMap name the key.
@@ -22,6 +23,8 @@ package actor LiveConfiguration {
     /// The last `data` that did not build: not tried again until the ConfigMap changes.
     var rejected: JSONValue??
     var fingerprint: [String: SHA256Digest]
+    /// The signing config's `validFor` boundary last chosen again at.
+    var windowTried: Date?
 
     init(
         client: KubeAPIClient, options: ControllerOptions, supply: ServiceSupply, applied: JSONValue?,
@@ -116,10 +119,17 @@ package actor LiveConfiguration {
         while !Task.isCancelled {
             try? await Task.sleep(for: options.reloadInterval)
             let now = Self.fingerprint(options)
-            guard now != fingerprint else { continue }
-            fingerprint = now
-            rejected = nil
-            await rebuild(applied, why: "the signing secrets or the configuration file changed", map: nil)
+            if now != fingerprint {
+                fingerprint = now
+                rejected = nil
+                await rebuild(
+                    applied, why: "the signing secrets, the configuration file or the signing config changed", map: nil)
+            } else if let change = supply.nextServiceChange, Date() >= change, change != windowTried {
+                // Tried once per boundary: a selection that no longer builds is said once, not every interval.
+                windowTried = change
+                await rebuild(
+                    applied, why: "a validFor window of the signing config opened or closed at \(change)", map: nil)
+            }
         }
     }
 
@@ -157,6 +167,9 @@ package actor LiveConfiguration {
         }
         if let file = options.configFile, let data = try? Data(contentsOf: file) {
             out["--config"] = SHA256.hash(data: data)
+        }
+        if let file = options.signingConfig, let data = try? Data(contentsOf: file) {
+            out["--signing-config"] = SHA256.hash(data: data)
         }
         return out
     }

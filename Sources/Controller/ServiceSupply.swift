@@ -1,4 +1,5 @@
 import ChainsCore
+import Foundation
 import Synchronization
 
 /// The signing service the workers use now. A new chains-config or new signing secrets replace it while runs are
@@ -22,6 +23,11 @@ package final class ServiceSupply: Sendable {
     /// The service in use now.
     package var current: SigningService {
         state.withLock { $0.entries[$0.current]!.assembly.service }
+    }
+
+    /// When the current service's signing config may choose other services (a `validFor` window opens or closes).
+    package var nextServiceChange: Date? {
+        state.withLock { $0.entries[$0.current]!.assembly.nextServiceChange }
     }
 
     /// How many times the service was replaced (0 at start).

@@ -67,6 +67,15 @@ package struct SigningConfig: Sendable {
     /// `rekorTlogConfig` and `tsaConfig`; Fulcio and the OIDC issuer are always one service.
     package var selectors: [Kind: Selector]
 
+    /// The first time after `now` when a service of `kinds` starts or stops being valid (its `validFor` start, or
+    /// just after its inclusive end): when the selection may change and a long-running signer should choose again.
+    package func nextChange(after now: Date, kinds: Set<Kind>) -> Date? {
+        let edges = services.filter { kinds.contains($0.key) }.values.flatMap { $0 }.flatMap { service in
+            [service.start, service.end.map { $0.addingTimeInterval(1) }].compactMap { $0 }
+        }
+        return edges.filter { $0 > now }.min()
+    }
+
     package init(source: String, services: [Kind: [Service]], selectors: [Kind: Selector] = [:]) {
         self.source = source
         self.services = services

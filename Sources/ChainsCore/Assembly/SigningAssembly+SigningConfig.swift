@@ -17,6 +17,8 @@ extension SigningAssembly {
         var notes: [Diagnostic] = []
         /// The trusted root the same TUF update gave, when the signing config is a TUF target.
         var tufRoot: (root: TrustedRoot, source: String)?
+        /// When a `validFor` window of a service in use opens or closes (the controller chooses again then).
+        var nextChange: Date?
     }
 
     /// A signing config's bytes and where they came from: a file (`--signing-config`,
@@ -154,6 +156,10 @@ extension SigningAssembly {
             plan.timestampAuthority = url
         }
         try checkRekorV2(&plan, source: source, fileKey: fileKey)
+        var kinds: Set<SigningConfig.Kind> = [.timestampAuthority]
+        if original.fulcioEnabled { kinds.insert(.certificateAuthority) }
+        if original.transparency.isEnabled { kinds.insert(.transparencyLog) }
+        plan.nextChange = signingConfig.nextChange(after: now, kinds: kinds)
         return plan
     }
 

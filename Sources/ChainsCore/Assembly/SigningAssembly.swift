@@ -78,12 +78,15 @@ package final class SigningAssembly: Sendable {
     package let keyless: KeylessCertificates?
     /// Where the trusted root came from (a file, TUF), for the summary; nil when there is none.
     package let trustedRootSource: String?
+    /// When the signing config's choice may change (a `validFor` window of a service in use opens or closes).
+    package let nextServiceChange: Date?
     let transports: [AsyncHTTPClientTransport]
 
     init(
         service: SigningService, diagnostics: [Diagnostic], signers: Signers, trustedRootSource: String?,
-        transports: [AsyncHTTPClientTransport]
+        transports: [AsyncHTTPClientTransport], nextServiceChange: Date? = nil
     ) {
+        self.nextServiceChange = nextServiceChange
         self.service = service
         self.diagnostics = diagnostics
         self.keys = signers.keys
@@ -175,7 +178,7 @@ package final class SigningAssembly: Sendable {
                 runBudget: env.runTimeout)
             return SigningAssembly(
                 service: service, diagnostics: diagnostics, signers: signers, trustedRootSource: trustedRootSource,
-                transports: transports)
+                transports: transports, nextServiceChange: plan.nextChange)
         } catch {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: error.errors, diagnostics: diagnostics)

@@ -1,0 +1,56 @@
+import ChainsTesting
+import Foundation
+import Testing
+
+@testable import Controller
+
+extension ControllerTests {
+    @Test(
+        "a signing config's log leaves its validFor window while the controller runs: the next runs go to the log whose window opened, without a restart"
+    )
+    func signingConfigWindows() async throws {
+        let api = try await KubeAPIServer()
+        let (first, second) = (try await RekorSimulator(), try await RekorSimulator())
+        defer {
+            Task {
+                await api.stop()
+                await first.stop()
+                await second.stop()
+            }
+        }
+        let dir = try TemporaryDirectory()
+        let format = ISO8601DateFormatter()
+        let switchAt = Date().addingTimeInterval(8).rounded
+        func log(_ url: String, _ window: String, _ owner: String) -> String {
+            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {\#(window)}, "operator": "\#(owner)"}"#
+        }
+        // The first log's window ends at switchAt (inclusive), the second's opens a second later.
+        let signingConfig = try dir.write(
+            "signing_config.json",
+            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [], "oidcUrls": [], "#
+                + #""rekorTlogUrls": [\#(log(first.url, #""start": "2020-01-01T00:00:00Z", "end": "\#(format.string(from: switchAt))""#, "a")), "#
+                + #"\#(log(second.url, #""start": "\#(format.string(from: switchAt.addingTimeInterval(1)))""#, "b"))], "#
+                + #""tsaUrls": [], "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}"#)
+        let running = try await startController(
+            api, config: "transparency.enabled: \"true\"\nartifacts.oci.storage: tekton\n", namespace: nil, threads: 2,
+            reloadInterval: .milliseconds(300), election: { $0.signingConfig = signingConfig })
+        defer { running.stop() }
+        api.put(try kaniko(name: "before", uid: "55555555-0000-4000-8000-000000000001"), as: .taskRuns)
+        try await waitUntil("the first run signed") { annotations(api, "before")["chains.tekton.dev/signed"] == "true" }
+        #expect(Date() < switchAt, "the first run was signed too late for this test to mean anything")
+        #expect(first.stats.created == 2 && second.stats.created == 0)
+        #expect(annotations(api, "before")["chains.tekton.dev/transparency"]?.hasPrefix(first.url) == true)
+
+        // After the switch, with no change to chains-config or the file: the second log.
+        while Date() < switchAt.addingTimeInterval(2) { try await Task.sleep(for: .milliseconds(200)) }
+        api.put(try kaniko(name: "after", uid: "55555555-0000-4000-8000-000000000002"), as: .taskRuns)
+        try await waitUntil("the second run signed") { annotations(api, "after")["chains.tekton.dev/signed"] == "true" }
+        #expect(first.stats.created == 2 && second.stats.created == 2, "\(first.stats) \(second.stats)")
+        #expect(annotations(api, "after")["chains.tekton.dev/transparency"]?.hasPrefix(second.url) == true)
+    }
+}
+
+extension Date {
+    /// Whole seconds: what a signing config's RFC 3339 times hold.
+    fileprivate var rounded: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.up)) }
+}
