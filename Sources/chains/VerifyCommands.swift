@@ -54,10 +54,12 @@ struct VerifyRun: AsyncParsableCommand {
 
     func run() async throws {
         let (authority, by) = try signer.authority()
+        let logRoot = try signer.logRoot()
         let report: RunVerifier.Report
         do throws(ChainsError) {
             report = try await LocalVerification.verifyRun(
-                file: URL(fileURLWithPath: run), authority: authority, thresholds: signer.thresholds)
+                file: URL(fileURLWithPath: run), authority: authority, thresholds: signer.thresholds,
+                logRoot: logRoot)
         } catch {
             say("error: \(error)")
             throw ExitCode(2)

@@ -390,8 +390,13 @@ struct CLITests {
         }
         // verify-run: the run's log entry records its provenance's signature by this key.
         let runKey = ["verify-run", dir.file("signed.yaml").path, "--key", "\(secrets)/x509.pub"]
-        let checked = try await chains(runKey + ["--tlog-threshold", "1"])
+        let checked = try await chains(runKey + ["--tlog-threshold", "1", "--trusted-root", root.path])
         #expect(checked.status == 0 && checked.stderr.contains("logged at"), "\(checked.stderr)")
+        let runNoRoot = try await chains(runKey + ["--tlog-threshold", "1"])
+        #expect(runNoRoot.status == 1 && runNoRoot.stderr.contains("give --trusted-root"), "\(runNoRoot.stderr)")
+        let runForeign = try await chains(runKey + ["--tlog-threshold", "1", "--trusted-root", stranger.path])
+        #expect(
+            runForeign.status == 1 && runForeign.stderr.contains("which is not a trusted log"), "\(runForeign.stderr)")
         let stamped = try await chains(runKey + ["--timestamp-threshold", "1"])
         #expect(stamped.status == 1 && stamped.stderr.contains("a run's annotations carry no RFC 3161 timestamp"))
         // The run's entry swapped for another entry of the log (the image signature's): refused.

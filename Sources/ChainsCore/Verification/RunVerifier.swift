@@ -31,7 +31,7 @@ package enum RunVerifier {
 
     package static func verify(
         file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
-        transport: (any HTTPTransport)?
+        logRoot: TrustedRoot? = nil, transport: (any HTTPTransport)?
     ) async throws(ChainsError) -> Report {
         let runFile: RunFile
         do throws(ManifestError) {
@@ -53,9 +53,10 @@ package enum RunVerifier {
         let entry = await logEntry(annotations, transport: transport, notes: &report.notes)
         for short in shortKeys.sorted() {
             var checked = await check(
-                short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry)
+                short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry, logRoot: logRoot)
             if checked.result == .verified,
-                let shortfall = shortfall(thresholds, short: short, uid: meta.uid, entry: entry)
+                let shortfall = shortfall(
+                    thresholds, short: short, uid: meta.uid, entry: entry, authority: authority, logRoot: logRoot)
             {
                 checked = Check(key: checked.key, result: shortfall.result, detail: shortfall.detail)
             }
@@ -69,7 +70,8 @@ package enum RunVerifier {
     /// provenance's — `check` holds it to this signature). Keyless signatures need that entry anyway; with a
     /// key, `--tlog-threshold 1` asks for it. Others' entries are not on the run: skipped, as keyless does.
     static func shortfall(
-        _ thresholds: VerificationThresholds?, short: String, uid: String, entry: RekorEntry?
+        _ thresholds: VerificationThresholds?, short: String, uid: String, entry: RekorEntry?,
+        authority: AttachmentVerifier.Authority, logRoot: TrustedRoot?
     ) -> (result: Check.Result, detail: String)? {
         guard let thresholds else { return nil }
         if thresholds.signedTimestamps > 0 {
@@ -90,7 +92,13 @@ package enum RunVerifier {
                 "only the run's provenance has its log entry on the run; check this one with chains verify IMAGE"
             )
         }
-        return entry == nil ? (.failed, "no transparency-log entry on the run, and --tlog-threshold asks for one") : nil
+        if entry == nil {
+            return (.failed, "no transparency-log entry on the run, and --tlog-threshold asks for one")
+        }
+        if case .key = authority, logRoot == nil {
+            return (.failed, "--tlog-threshold with --key: give --trusted-root, whose log keys check the run's entry")
+        }
+        return nil
     }
 
     /// The log entry `chains.tekton.dev/transparency` names, fetched (keyless needs it to judge the certificate).
@@ -116,7 +124,7 @@ package enum RunVerifier {
 
     static func check(
         _ short: String, annotations: [String: String], uid: String, authority: AttachmentVerifier.Authority,
-        entry: RekorEntry?
+        entry: RekorEntry?, logRoot: TrustedRoot? = nil
     ) async -> Check {
         let keys = ChainsAnnotations.storageKeys(shortKey: short)
         func fail(_ why: String) -> Check { Check(key: keys.signature, result: .failed, detail: why) }
@@ -142,6 +150,8 @@ package enum RunVerifier {
                     ? .dsse(envelope: signature, verifierPEM: given.pem)
                     : .hashedRekord(payload: payload, signature: signature, verifierPEM: given.pem)
                 do {
+                    // With a trusted root (`--trusted-root` beside `--key`), the entry is the root's log's (SET).
+                    if let logRoot { try RekorClient.verify(entry, logs: logRoot.tlogs, requireInclusionProof: false) }
                     try RekorClient.check(entry, matches: proposal, log: entry.logURL)
                     detail = "; logged at \(entry.integratedDate) as entry \(entry.logIndex)"
                 } catch {
@@ -188,7 +198,8 @@ package enum RunVerifier {
 package enum LocalVerification {
     /// `verify-run`, with its own HTTP client (TLS verified) to fetch the run's log entry.
     package static func verifyRun(
-        file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil
+        file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
+        logRoot: TrustedRoot? = nil
     ) async throws(ChainsError) -> RunVerifier.Report {
         let http: AsyncHTTPClientTransport
         do {
@@ -198,7 +209,7 @@ package enum LocalVerification {
         }
         do throws(ChainsError) {
             let report = try await RunVerifier.verify(
-                file: file, authority: authority, thresholds: thresholds, transport: http)
+                file: file, authority: authority, thresholds: thresholds, logRoot: logRoot, transport: http)
             try? await http.shutdown()
             return report
         } catch {
