@@ -220,6 +220,21 @@ struct CLITests {
     }
 
     /// `team-a/app:v1` pushed to `reg`, and a finished TaskRun that built it, written as `run.yaml` in `dir`.
+    /// `imageAndRun`, with the run's ServiceAccount holding a push credential for the registry (`--objects
+    /// objects`) and a read-only docker config (`--docker-config docker`) for verifying.
+    func imageAndPushingRun(_ reg: TokenRegistry, _ dir: TemporaryDirectory) async throws -> (String, String, URL) {
+        let made = try await imageAndRun(reg, dir)
+        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
+        try dir.write(
+            "objects/b.yaml",
+            RunFixtures.dockerConfigSecret(
+                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
+        try dir.write(
+            "docker/config.json",
+            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        return made
+    }
+
     func imageAndRun(_ reg: TokenRegistry, _ dir: TemporaryDirectory) async throws -> (String, String, URL) {
         let transport = try ChainsTestingHTTP.transport()
         let digest = try await pushTestImage(
@@ -348,15 +363,7 @@ struct CLITests {
             }
         }
         let dir = try TemporaryDirectory()
-        let (image, digest, run) = try await imageAndRun(reg, dir)
-        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
-        try dir.write(
-            "objects/b.yaml",
-            RunFixtures.dockerConfigSecret(
-                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
-        try dir.write(
-            "docker/config.json",
-            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        let (image, digest, run) = try await imageAndPushingRun(reg, dir)
         func logsOnly(_ log: RekorSimulator) -> String {
             #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(log.trustedRootLog)], "#
                 + #""certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []}"#
@@ -429,15 +436,7 @@ struct CLITests {
             }
         }
         let dir = try TemporaryDirectory()
-        let (image, digest, run) = try await imageAndRun(reg, dir)
-        try dir.write("objects/sa.yaml", RunFixtures.serviceAccount(secrets: ["push-creds"]))
-        try dir.write(
-            "objects/b.yaml",
-            RunFixtures.dockerConfigSecret(
-                name: "push-creds", registry: reg.address, username: "chains", password: "s3cret-push"))
-        try dir.write(
-            "docker/config.json",
-            #"{"auths":{"\#(reg.address)":{"auth":"\#(Data("reader:r3ad-only".utf8).base64EncodedString())"}}}"#)
+        let (image, digest, run) = try await imageAndPushingRun(reg, dir)
         try dir.write("token", issuer.token(subject: "system:serviceaccount:tekton-chains:tekton-chains-controller"))
         let root = try dir.write("trusted_root.json", SigstoreTrust.trustedRoot(fulcio: fulcio, rekor: rekor))
         let cm = try dir.write(
