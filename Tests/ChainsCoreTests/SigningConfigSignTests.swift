@@ -1,5 +1,6 @@
 import ChainsCore
 import ChainsTesting
+import Crypto
 import Foundation
 import Sigstore
 import Testing
@@ -71,6 +72,18 @@ struct SigningConfigSignTests {
                 "--cert-identity", identity, "--cert-oidc-issuer", issuer.url, payload.path,
             ])
         #expect(verified.status == 0, "\(verified.stderr)")
+        // The provenance's bundle (DSSE, Rekor v1 + timestamp), for a subject of its statement.
+        let provenance = try #require(outcome.artifacts.first { $0.artifactType != .oci })
+        let statement = try JSONSerialization.jsonObject(with: provenance.payload) as? [String: Any]
+        let subjectDigest = try #require(
+            ((statement?["subject"] as? [[String: Any]])?.first?["digest"] as? [String: String])?["sha256"])
+        let provenanceBundle = try #require(
+            try FileManager.default.contentsOfDirectory(at: dir.file("bundles"), includingPropertiesForKeys: nil)
+                .first { $0.lastPathComponent.hasPrefix("taskrun") })
+        let dsse = try await Python.run(
+            "sigstore_verify.py",
+            [trust.path, provenanceBundle.path, identity, issuer.url, "sha256:" + subjectDigest])
+        #expect(dsse.status == 0, "\(dsse.stdout) \(dsse.stderr)")
         // The same bundle with a trust config whose root lacks the authority: sigstore-python refuses it too.
         let strangerRoot = try dir.write(
             "trust-no-tsa.json", SigstoreTrust.clientTrustConfig(fulcio: fulcio, rekor: rekor))
@@ -175,6 +188,32 @@ struct SigningConfigSignTests {
             #expect(
                 error.description.contains("carries 0 verified log entries, and 1 is required (--tlog-threshold"),
                 "\(error)")
+        }
+        // sigstore-python's own checks, those that need no log entry (its Bundle type requires one): timestamp,
+        // chain at the timestamp's time, identity, signature. Refused for another identity and without the authority.
+        let payload = try dir.write("simplesigning.json", data: image.payload)
+        let bundleFile = dir.file("bundles").appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json")
+        // sigstore-python's Verifier will not start without a log in its root: one no entry names.
+        let unusedLog = TrustedRootLog.json(
+            url: "https://unused.example", publicKeyDER: P256.Signing.PrivateKey().publicKey.derRepresentation)
+        func trust(_ name: String, authority: Bool) throws -> URL {
+            try dir.write(
+                name,
+                SigstoreTrust.clientTrustConfig(
+                    trustedRoot: SigstoreTrust.trustedRoot(
+                        fulcio: fulcio, tlogs: [unusedLog], timestampAuthority: authority ? (tsa, url: tsaURL) : nil),
+                    signingConfig: SigstoreTrust.signingConfig(fulcio: fulcio.url, rekor: nil, tsa: tsaURL)))
+        }
+        let withAuthority = try trust("trust.json", authority: true)
+        let withoutAuthority = try trust("stranger.json", authority: false)
+        for (who, root, passes) in [
+            (identity, withAuthority, true), (identity + "x", withAuthority, false),
+            (identity, withoutAuthority, false),
+        ] {
+            let checked = try await Python.run(
+                "tsa_only_verify.py", [root.path, bundleFile.path, who, issuer.url, payload.path])
+            #expect((checked.status == 0) == passes, "\(who): \(checked.stdout) \(checked.stderr)")
+            #expect(passes || checked.stderr.hasPrefix("FAIL:"), "\(checked.stderr)")
         }
         let noLog = VerificationThresholds(logEntries: 0)
         let verified = try await BundleVerifier.verify(
