@@ -151,6 +151,74 @@ struct SigningConfigSignTests {
         }
     }
 
+    @Test(
+        "two timestamp authorities (tsaConfig ALL): each timestamps every signature; both verified, by us and sigstore-python"
+    )
+    func twoTimestampAuthorities() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let rekor = try await RekorSimulator()
+        let (tsaA, tsaB) = (
+            try OpenSSLTimestampAuthority(directory: dir, name: "tsa-a"),
+            try OpenSSLTimestampAuthority(directory: dir, name: "tsa-b")
+        )
+        let (serverA, serverB) = (try await tsaA.serve(), try await tsaB.serve())
+        defer {
+            Task {
+                await fulcio.stop()
+                await rekor.stop()
+                await serverA.stop()
+                await serverB.stop()
+            }
+        }
+        let (urlA, urlB) = (
+            "http://127.0.0.1:\(serverA.port)/api/v1/timestamp", "http://127.0.0.1:\(serverB.port)/api/v1/timestamp"
+        )
+        func root(_ authorities: [String]) -> String {
+            fulcio.trustedRootJSON(tlogs: [rekor.trustedRootLog], timestampAuthorities: authorities)
+        }
+        let bothJSON = root([tsaA.trustedRootEntry(uri: urlA), tsaB.trustedRootEntry(uri: urlB)])
+        func service(_ url: String, _ owner: String) -> String {
+            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
+        }
+        let signingConfigJSON =
+            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [\#(service(fulcio.url, "f"))], "#
+            + #""oidcUrls": [], "rekorTlogUrls": [\#(service(rekor.url, "r"))], "#
+            + #""tsaUrls": [\#(service(urlA, "a")), \#(service(urlB, "b"))], "#
+            + #""rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ALL"}}"#
+        var setup = LocalSetup(
+            configFile: try config(dir), trustedRoot: try dir.write("trusted_root.json", bothJSON),
+            bundleOut: dir.file("bundles"))
+        setup.signingConfig = try dir.write("signing_config.json", signingConfigJSON)
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 0, "\(run.text)")
+        #expect(run.text.contains("timestamp authority (ALL): \(urlA)"), "\(run.text)")
+        #expect(run.text.contains(urlB))
+        let image = try #require(run.outcome?.artifacts.first { $0.artifactType == .oci })
+        #expect(image.signed.timestamps.count == 2)
+        let bundleFile = dir.file("bundles").appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json")
+        let bundle = try Data(contentsOf: bundleFile)
+        #expect(try ParsedBundle(bundle).signedTimestamps.count == 2)
+        let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        let verified = try await BundleVerifier.verify(
+            bundle, artifact: .bytes(image.payload), authority: authority,
+            trustedRoot: try TrustedRoot(json: Data(bothJSON.utf8), source: "root"),
+            thresholds: VerificationThresholds(logEntries: 1, signedTimestamps: 2))
+        #expect(Set(verified.timestampedBy) == [urlA, urlB], "\(verified.timestampedBy)")
+        // A root that knows only the first authority: the second's timestamp cannot be checked, so refused.
+        await #expect(throws: CertificateCheckError.self) {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload), authority: authority,
+                trustedRoot: try TrustedRoot(json: Data(root([tsaA.trustedRootEntry(uri: urlA)]).utf8), source: "root"))
+        }
+        let trust = try dir.write(
+            "trust.json", SigstoreTrust.clientTrustConfig(trustedRoot: bothJSON, signingConfig: signingConfigJSON))
+        let payload = try dir.write("simplesigning.json", data: image.payload)
+        let checked = try await Python.run(
+            "sigstore_verify.py", [trust.path, bundleFile.path, identity, issuer.url, payload.path])
+        #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+    }
+
     @Test("no log, a timestamp: the keyless bundle carries no entry, and verifies by its RFC 3161 timestamp")
     func timestampWithoutLog() async throws {
         let dir = try TemporaryDirectory()

@@ -164,4 +164,33 @@ struct UnstampedRecordTests {
             signature: Data("signature".utf8), authority: tsa, leaf: nil, now: leaf.notValidAfter + 3600)
         #expect(keyed.isEmpty)
     }
+
+    @Test("several authorities: one timestamp from each, all or none; a record with fewer, or one twice, is refused")
+    func severalAuthorities() async throws {
+        let (a, b) = (TimestampDouble(address: "https://a.example"), TimestampDouble(address: "https://b.example"))
+        let both = TimestampAuthorities([a, b])
+        let signature = Data("signature".utf8)
+        let stamps = try await both.timestamps(signature: signature)
+        #expect(stamps.map(\.authority) == ["https://a.example", "https://b.example"] && a.made == 1 && b.made == 1)
+        func record(_ stamps: [SignedTimestamp]) -> AttemptRecord {
+            AttemptRecord(
+                format: .simpleSigning, payload: Data("payload".utf8), signature: signature, chain: nil,
+                bundleEnvelope: nil, timestamps: stamps)
+        }
+        let kept = try await record(stamps).checkTimestamps(signature: signature, authority: both)
+        #expect(kept.count == 2)
+        for (why, planted) in [("one of two", [stamps[0]]), ("the same twice", [stamps[0], stamps[0]])] {
+            await #expect(throws: RecordRefusal.self, "\(why)") {
+                _ = try await record(planted).checkTimestamps(signature: signature, authority: both)
+            }
+        }
+        // Another authority's timestamp in the set: neither of ours verifies it.
+        let stranger = try await TimestampDouble().timestamp(signature: signature)
+        await #expect(throws: RecordRefusal.self) {
+            _ = try await record([stamps[0], stranger]).checkTimestamps(signature: signature, authority: both)
+        }
+        // One authority down: the call fails, retryable, and keeps nothing.
+        b.fail(true)
+        await #expect(throws: TimestampDouble.Unavailable.self) { _ = try await both.timestamps(signature: signature) }
+    }
 }

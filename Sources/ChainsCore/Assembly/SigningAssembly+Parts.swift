@@ -17,7 +17,7 @@ extension SigningAssembly {
     /// then checked only for its links, Rekor's key is the one it serves, and the summary says so. `fromTUF`: the
     /// root the signing config's TUF update already gave (used unless a file is named).
     static func resolveTrustedRoot(
-        _ env: AssemblyEnvironment, config: ChainsConfig, timestampAuthority: URL? = nil,
+        _ env: AssemblyEnvironment, config: ChainsConfig, timestampAuthorities: [URL] = [],
         fromTUF: (root: TrustedRoot, source: String)? = nil, logger: Logger
     ) async throws -> (root: TrustedRoot, source: String)? {
         let file =
@@ -32,13 +32,15 @@ extension SigningAssembly {
             }
         }
         if let fromTUF { return fromTUF }
-        guard config.fulcioEnabled || config.transparency.isEnabled || timestampAuthority != nil else { return nil }
+        guard config.fulcioEnabled || config.transparency.isEnabled || !timestampAuthorities.isEmpty else {
+            return nil
+        }
         let mirrorSet =
             config.effective.first { $0.key == "signers.x509.tuf.mirror.url" }.map { !$0.isDefault } ?? false
         let publicGood =
             (config.fulcioEnabled && config.fulcioAddress == "https://fulcio.sigstore.dev")
             || (config.transparency.isEnabled && config.transparency.url == "https://rekor.sigstore.dev")
-            || timestampAuthority?.host == "timestamp.sigstore.dev"
+            || timestampAuthorities.contains { $0.host == "timestamp.sigstore.dev" }
         guard mirrorSet || !config.tufRootFile.isEmpty || publicGood else { return nil }
         let fetched = try await LocalTrust.viaTUF(
             mirror: config.tufMirrorURL, rootFile: config.tufRootFile.isEmpty ? nil : config.tufRootFile,

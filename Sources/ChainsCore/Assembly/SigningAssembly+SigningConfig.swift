@@ -11,7 +11,9 @@ extension SigningAssembly {
     /// note per choice for the summary.
     struct ServicePlan {
         var config: ChainsConfig
-        var timestampAuthority: URL?
+        /// The timestamp authorities chosen (several when `tsaConfig` selects `ALL` or `EXACT n`): each timestamps
+        /// every signature.
+        var timestampAuthorities: [URL] = []
         /// The chosen log's major API version: 1 (Rekor), 2 (Rekor v2, rekor-tiles).
         var transparencyVersion: UInt32 = 1
         var notes: [Diagnostic] = []
@@ -109,14 +111,14 @@ extension SigningAssembly {
             throw ChainsError(.badInput, error.description, file: source, key: fileKey, underlying: error)
         }
         var plan = ServicePlan(config: original, tufRoot: input.tufRoot)
-        func choose(_ kind: SigningConfig.Kind) throws(ChainsError) -> SigningConfig.Service {
+        func choose(_ kind: SigningConfig.Kind, several: Bool = false) throws(ChainsError) -> [SigningConfig.Service] {
             let selection: SigningConfig.Selection
             do {
                 selection = try signingConfig.select(kind, versions: spokenVersions[kind] ?? [1], at: now)
             } catch {
                 throw ChainsError(.unsupported, error.description, file: source, key: fileKey, underlying: error)
             }
-            guard selection.chosen.count == 1 else {
+            guard selection.chosen.count == 1 || several else {
                 throw ChainsError(
                     .unsupported,
                     "the signing config's \(selection.selector) chooses \(selection.chosen.count) \(kind.noun)s; this "
@@ -124,7 +126,7 @@ extension SigningAssembly {
                     file: source, key: fileKey)
             }
             plan.notes.append(.note("signing config \(input.name): \(selection.summary)"))
-            return selection.chosen[0]
+            return selection.chosen
         }
         func agree(_ chosen: String, with configKey: String, current: String) throws(ChainsError) {
             let explicit = original.effective.first { $0.key == configKey }.map { !$0.isDefault } ?? false
@@ -138,22 +140,23 @@ extension SigningAssembly {
             }
         }
         if original.fulcioEnabled {
-            let fulcio = try choose(.certificateAuthority)
+            let fulcio = try choose(.certificateAuthority)[0]
             try agree(fulcio.url, with: "signers.x509.fulcio.address", current: original.fulcioAddress)
             plan.config.fulcioAddress = fulcio.url
         }
         if original.transparency.isEnabled {
-            let log = try choose(.transparencyLog)
+            let log = try choose(.transparencyLog)[0]
             try agree(log.url, with: "transparency.url", current: original.transparency.url)
             plan.config.transparency.url = log.url
             plan.transparencyVersion = log.majorAPIVersion
         }
         if !(signingConfig.services[.timestampAuthority] ?? []).isEmpty {
-            let tsa = try choose(.timestampAuthority)
-            guard let url = URL(string: tsa.url), url.scheme == "https" || url.scheme == "http" else {
-                throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: source)
+            for tsa in try choose(.timestampAuthority, several: true) {
+                guard let url = URL(string: tsa.url), url.scheme == "https" || url.scheme == "http" else {
+                    throw ChainsError(.badInput, "timestamp authority \(tsa.url) is not an http(s) URL", file: source)
+                }
+                plan.timestampAuthorities.append(url)
             }
-            plan.timestampAuthority = url
         }
         try checkRekorV2(&plan, source: source, fileKey: fileKey)
         var kinds: Set<SigningConfig.Kind> = [.timestampAuthority]
@@ -169,7 +172,7 @@ extension SigningAssembly {
     /// seconds, which the summary says bounds the controller's throughput.
     static func checkRekorV2(_ plan: inout ServicePlan, source: String, fileKey: String?) throws(ChainsError) {
         guard plan.transparencyVersion == 2 else { return }
-        guard plan.timestampAuthority != nil else {
+        guard !plan.timestampAuthorities.isEmpty else {
             throw ChainsError(
                 .badInput,
                 "the signing config chooses Rekor v2 log \(plan.config.transparency.url), whose entries carry no time, "
@@ -184,26 +187,30 @@ extension SigningAssembly {
                     + "raise it (64 workers cost 64 tasks, not threads) — docs/performance.md"))
     }
 
-    /// The timestamp authority a signing config chose, with its own HTTP client; its timestamps must verify against
-    /// the trusted root's `timestampAuthorities`, so a root that lists none is an error.
+    /// The timestamp authorities a signing config chose, with one HTTP client for them; their timestamps must verify
+    /// against the trusted root's `timestampAuthorities`, so a root that lists none is an error.
     static func makeTimestamps(
-        _ env: AssemblyEnvironment, url: URL?, config: ChainsConfig, trustedRoot: TrustedRoot?,
+        _ env: AssemblyEnvironment, urls: [URL], config: ChainsConfig, trustedRoot: TrustedRoot?,
         trustedRootSource: String?, logger: Logger
-    ) throws -> (RFC3161TimestampAuthority, AsyncHTTPClientTransport)? {
-        guard let url else { return nil }
+    ) throws -> (any TimestampAuthority, AsyncHTTPClientTransport)? {
+        guard !urls.isEmpty else { return nil }
         guard let trustedRoot, !trustedRoot.timestampAuthorities.isEmpty else {
             throw ChainsError(
                 .badInput,
-                "the signing config names timestamp authority \(url.absoluteString), and "
-                    + (trustedRootSource.map { "the trusted root (\($0))" } ?? "no trusted root")
+                "the signing config names timestamp authority \(urls.map(\.absoluteString).joined(separator: ", ")), "
+                    + "and " + (trustedRootSource.map { "the trusted root (\($0))" } ?? "no trusted root")
                     + " lists a timestamp authority to verify its timestamps against: give a trusted root that does "
                     + "(--trusted-root, signers.x509.trusted-root.file, or TUF)",
                 key: "signers.x509.signing-config.file")
         }
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
-        let client = TimestampClient(
-            address: url, transport: RetryingTransport(http), authorities: trustedRoot.timestampAuthorities)
-        return (RFC3161TimestampAuthority(client: client, authorities: trustedRoot.timestampAuthorities), http)
+        let authorities = urls.map { url in
+            RFC3161TimestampAuthority(
+                client: TimestampClient(
+                    address: url, transport: RetryingTransport(http), authorities: trustedRoot.timestampAuthorities),
+                authorities: trustedRoot.timestampAuthorities)
+        }
+        return (authorities.count == 1 ? authorities[0] : TimestampAuthorities(authorities), http)
     }
 }

@@ -130,7 +130,7 @@ package final class SigningAssembly: Sendable {
         let trustedRootSource: String?
         do {
             let resolved = try await resolveTrustedRoot(
-                env, config: config, timestampAuthority: plan.timestampAuthority, fromTUF: plan.tufRoot,
+                env, config: config, timestampAuthorities: plan.timestampAuthorities, fromTUF: plan.tufRoot,
                 logger: logger)
             (trustedRoot, trustedRootSource) = (resolved?.root, resolved?.source)
             signers = try withKMS(
@@ -143,7 +143,7 @@ package final class SigningAssembly: Sendable {
         var transports = signers.transport.map { [$0] } ?? []
         transports += signers.kmsTransport.map { [$0] } ?? []
         let transparency: (any TransparencyLog)?
-        let timestamps: RFC3161TimestampAuthority?
+        let timestamps: (any TimestampAuthority)?
         do {
             let made = try makeTransparency(
                 env, config: config, version: plan.transparencyVersion, trustedRoot: trustedRoot,
@@ -151,7 +151,7 @@ package final class SigningAssembly: Sendable {
             transparency = made?.0
             if let http = made?.1 { transports.append(http) }
             let stamping = try makeTimestamps(
-                env, url: plan.timestampAuthority, config: config, trustedRoot: trustedRoot,
+                env, urls: plan.timestampAuthorities, config: config, trustedRoot: trustedRoot,
                 trustedRootSource: trustedRootSource, logger: logger)
             timestamps = stamping?.0
             if let http = stamping?.1 { transports.append(http) }

@@ -98,11 +98,13 @@ package enum BlobSigning {
                 ? try await DSSE.sign(payload: content, signer: signer) : try signer.sign(content),
             publicKey: signer.publicKey, certificateChain: signer.certificateChain, bundleEnvelope: nil,
             transparency: nil)
-        if let tsa = plan.timestampAuthority {
-            let authority = RFC3161TimestampAuthority(
-                client: TimestampClient(address: tsa, transport: transport, authorities: root.timestampAuthorities),
-                authorities: root.timestampAuthorities)
-            artifact.timestamps = [try await SigningService.timestamp(artifact, by: authority)]
+        if !plan.timestampAuthorities.isEmpty {
+            let authorities = plan.timestampAuthorities.map { tsa in
+                RFC3161TimestampAuthority(
+                    client: TimestampClient(address: tsa, transport: transport, authorities: root.timestampAuthorities),
+                    authorities: root.timestampAuthorities)
+            }
+            artifact.timestamps = try await SigningService.timestamps(artifact, by: TimestampAuthorities(authorities))
         }
         artifact.transparency = try await log.record(artifact)
         return try artifact.sigstoreBundle()

@@ -152,6 +152,12 @@ package struct AttemptRecord: Codable, Sendable, Equatable {
             return []
         }
         guard let signature else { throw RecordRefusal("the signature its timestamp is over cannot be read") }
+        // One per authority, none twice (all or none are kept: a partial set is not ours).
+        guard encoded.count == authority.authorityCount, Set(encoded).count == encoded.count else {
+            throw RecordRefusal(
+                "it carries \(encoded.count) timestamp(s), and this configuration makes \(authority.authorityCount), "
+                    + "one from each of \(authority.address)")
+        }
         var out: [SignedTimestamp] = []
         for text in encoded {
             guard let der = Data(base64Encoded: text) else { throw RecordRefusal("a timestamp is not base64") }

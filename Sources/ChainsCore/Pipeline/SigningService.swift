@@ -170,7 +170,7 @@ package struct SigningService: Sendable {
         }
         if let timestamps, ready.signed.timestamps.isEmpty {
             do {
-                ready.signed.timestamps = [try await Self.timestamp(ready.signed, by: timestamps)]
+                ready.signed.timestamps = try await Self.timestamps(ready.signed, by: timestamps)
                 ready.isNew = true
             } catch {
                 ready.timestampFailure = error
@@ -352,14 +352,14 @@ package struct SigningService: Sendable {
 
     /// A timestamp over the signature a bundle of `signed` carries. A failure names the authority and is as
     /// retryable as its cause: nothing is stored without the timestamp that was asked for.
-    static func timestamp(
+    static func timestamps(
         _ signed: SignedArtifact, by authority: any TimestampAuthority
-    ) async throws(ChainsError) -> SignedTimestamp {
+    ) async throws(ChainsError) -> [SignedTimestamp] {
         guard let bytes = signed.bundleSignature else {
             throw ChainsError(.signing, "the signature of \(signed.fullKey) cannot be read for a timestamp")
         }
         do {
-            return try await authority.timestamp(signature: bytes)
+            return try await authority.timestamps(signature: bytes)
         } catch {
             throw ChainsError(
                 .signing, "timestamp authority \(authority.address): \(error)", underlying: error,

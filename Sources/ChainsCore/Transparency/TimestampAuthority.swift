@@ -28,6 +28,61 @@ package protocol TimestampAuthority: Sendable {
     /// Whether `timestamp` is one this authority issued over `signature`: an attempt record's, read back from the
     /// run, where anyone who may write its annotations could have put it. Throws why not.
     func verify(_ timestamp: SignedTimestamp, signature: Data) async throws
+    /// How many timestamps `timestamps(signature:)` makes: one per authority (1 unless several were chosen).
+    var authorityCount: Int { get }
+    /// A timestamp from each authority over `signature` (all or none: one failing fails the call).
+    func timestamps(signature: Data) async throws -> [SignedTimestamp]
+}
+
+extension TimestampAuthority {
+    package var authorityCount: Int { 1 }
+    package func timestamps(signature: Data) async throws -> [SignedTimestamp] {
+        [try await timestamp(signature: signature)]
+    }
+}
+
+/// Several timestamp authorities at once (a signing config's `tsaConfig` selecting `ALL` or `EXACT n` of several):
+/// each timestamps every signature, concurrently, and the bundle carries all of them. All or none: one authority
+/// failing fails the artifact's timestamping (retryable as its error says), and the retry asks them all again.
+package struct TimestampAuthorities: TimestampAuthority {
+    package let members: [any TimestampAuthority]
+
+    package init(_ members: [any TimestampAuthority]) {
+        precondition(!members.isEmpty, "TimestampAuthorities needs one authority at least")
+        self.members = members
+    }
+
+    package var address: String { members.map(\.address).joined(separator: ", ") }
+    package var authorityCount: Int { members.count }
+
+    /// The first authority's timestamp; callers wanting all of them use `timestamps(signature:)`.
+    package func timestamp(signature: Data) async throws -> SignedTimestamp {
+        try await members[0].timestamp(signature: signature)
+    }
+
+    package func timestamps(signature: Data) async throws -> [SignedTimestamp] {
+        try await withThrowingTaskGroup(of: (Int, SignedTimestamp).self) { group in
+            for (index, member) in members.enumerated() {
+                group.addTask { (index, try await member.timestamp(signature: signature)) }
+            }
+            var found: [Int: SignedTimestamp] = [:]
+            for try await (index, stamp) in group { found[index] = stamp }
+            return members.indices.map { found[$0]! }
+        }
+    }
+
+    /// Verified when one of the authorities verifies it (each checks against the trusted root's authorities).
+    package func verify(_ timestamp: SignedTimestamp, signature: Data) async throws {
+        var last: (any Error)?
+        for member in members {
+            do {
+                return try await member.verify(timestamp, signature: signature)
+            } catch {
+                last = error
+            }
+        }
+        throw last!
+    }
 }
 
 extension SignedArtifact {
