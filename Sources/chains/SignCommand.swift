@@ -279,10 +279,12 @@ enum SignSummary {
                     + (a.storedIn.isEmpty
                         ? " (not stored)" : " → \(a.storedIn.map(\.rawValue).joined(separator: ", "))"))
             for subject in a.subjects { lines.append("  subject \(subject)") }
-            if let record = a.transparency {
-                lines.append(
-                    "  logged: \(record.entry.annotationValue) (\(record.entry.kind), checked with \(record.keySource))"
-                )
+            if let first = a.transparency {
+                for record in [first] + first.others {
+                    lines.append(
+                        "  logged: \(record.entry.annotationValue) (\(record.entry.kind), checked with \(record.keySource))"
+                    )
+                }
             }
         }
         if outcome.nothingEnabled {

@@ -219,6 +219,64 @@ struct SigningConfigSignTests {
         #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
     }
 
+    @Test(
+        "two transparency logs (rekorTlogConfig ALL): every signature in both; bundles carry both entries; a log failing fails the run, retryable"
+    )
+    func twoTransparencyLogs() async throws {
+        let dir = try TemporaryDirectory()
+        let fulcio = try await FulcioSimulator(issuers: [issuer])
+        let (first, second) = (try await RekorSimulator(), try await RekorSimulator())
+        defer {
+            Task {
+                await fulcio.stop()
+                await first.stop()
+                await second.stop()
+            }
+        }
+        let bothJSON = fulcio.trustedRootJSON(tlogs: [first.trustedRootLog, second.trustedRootLog])
+        func service(_ url: String, _ owner: String) -> String {
+            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
+        }
+        // transparency.url names the second: it is the first written to, whose entry the run's annotation names.
+        let signingConfig = try dir.write(
+            "signing_config.json",
+            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [\#(service(fulcio.url, "f"))], "#
+                + #""oidcUrls": [], "rekorTlogUrls": [\#(service(first.url, "a")), \#(service(second.url, "b"))], "#
+                + #""tsaUrls": [], "rekorTlogConfig": {"selector": "ALL"}, "tsaConfig": {"selector": "ANY"}}"#)
+        var setup = LocalSetup(
+            configFile: try config(dir, extra: "transparency.url: \(second.url)"),
+            trustedRoot: try dir.write("trusted_root.json", bothJSON), bundleOut: dir.file("bundles"))
+        setup.signingConfig = signingConfig
+        let run = await signRunFile(kaniko, setup: setup)
+        #expect(run.exitCode == 0, "\(run.text)")
+        #expect(run.text.contains("transparency log (ALL): "), "\(run.text)")
+        #expect(first.stats.created == 2 && second.stats.created == 2, "\(first.stats) \(second.stats)")
+        let outcome = try #require(run.outcome)
+        #expect(outcome.annotations.all["chains.tekton.dev/transparency"]?.hasPrefix(second.url) == true)
+        let image = try #require(outcome.artifacts.first { $0.artifactType == .oci })
+        let bundle = try Data(
+            contentsOf: dir.file("bundles").appendingPathComponent("\(imageDigest.prefix(12)).sigstore.json"))
+        #expect(try ParsedBundle(bundle).entries.count == 2)
+        let authority = BundleAuthority.keyless(identity: .exact(identity), issuer: .exact(issuer.url))
+        let verified = try await BundleVerifier.verify(
+            bundle, artifact: .bytes(image.payload), authority: authority,
+            trustedRoot: try TrustedRoot(json: Data(bothJSON.utf8), source: "root"),
+            thresholds: VerificationThresholds(logEntries: 2))
+        #expect(verified.timeFromLog)
+        // A root that trusts only one of the logs: the other's entry is not trusted, so the bundle is refused.
+        let oneLog = try TrustedRoot(
+            json: Data(fulcio.trustedRootJSON(tlogs: [first.trustedRootLog]).utf8), source: "root")
+        await #expect(throws: CertificateCheckError.self) {
+            _ = try await BundleVerifier.verify(
+                bundle, artifact: .bytes(image.payload), authority: authority, trustedRoot: oneLog)
+        }
+        // One log answering 503 (past the transport's retries): the run fails retryable, naming that log.
+        second.fail(status: 503, count: 100)
+        let failed = await signRunFile(kaniko, setup: setup)
+        #expect(failed.exitCode == 1, "\(failed.text)")
+        #expect(failed.text.contains(second.url), "\(failed.text)")
+    }
+
     @Test("no log, a timestamp: the keyless bundle carries no entry, and verifies by its RFC 3161 timestamp")
     func timestampWithoutLog() async throws {
         let dir = try TemporaryDirectory()

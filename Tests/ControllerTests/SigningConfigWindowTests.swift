@@ -1,3 +1,4 @@
+import ChainsCore
 import ChainsTesting
 import Foundation
 import Testing
@@ -47,6 +48,57 @@ extension ControllerTests {
         try await waitUntil("the second run signed") { annotations(api, "after")["chains.tekton.dev/signed"] == "true" }
         #expect(first.stats.created == 2 && second.stats.created == 2, "\(first.stats) \(second.stats)")
         #expect(annotations(api, "after")["chains.tekton.dev/transparency"]?.hasPrefix(second.url) == true)
+    }
+}
+
+extension ControllerTests {
+    @Test(
+        "two logs (rekorTlogConfig ALL), one down while a run is signed: the retry reuses the signatures, and neither log gets a second entry"
+    )
+    func twoLogsOneDown() async throws {
+        let api = try await KubeAPIServer()
+        let (first, second) = (try await RekorSimulator(), try await RekorSimulator())
+        defer {
+            Task {
+                await api.stop()
+                await first.stop()
+                await second.stop()
+            }
+        }
+        let dir = try TemporaryDirectory()
+        func log(_ url: String, _ owner: String) -> String {
+            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
+        }
+        let signingConfig = try dir.write(
+            "signing_config.json",
+            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [], "oidcUrls": [], "#
+                + #""rekorTlogUrls": [\#(log(first.url, "a")), \#(log(second.url, "b"))], "tsaUrls": [], "#
+                + #""rekorTlogConfig": {"selector": "ALL"}, "tsaConfig": {"selector": "ANY"}}"#)
+        second.setDown(true)
+        let running = try await startController(
+            api, config: "transparency.enabled: \"true\"\nartifacts.oci.storage: tekton\n", namespace: nil, threads: 2,
+            queue: WorkQueue(baseDelay: .milliseconds(200), maxDelay: .seconds(1)),
+            election: { $0.signingConfig = signingConfig })
+        defer { running.stop() }
+        api.put(try kaniko(name: "run", uid: "66666666-0000-4000-8000-000000000001"), as: .taskRuns)
+        try await waitUntil("the signatures kept on the run while a log is down") {
+            annotations(api, "run").keys.filter { $0.hasPrefix("chains-in-swift.dev/attempt-") }.count == 2
+        }
+        let kept = annotations(api, "run")
+        #expect(kept["chains.tekton.dev/signed"] == nil)
+        second.setDown(false)
+        try await waitUntil("the run signed once the log is back") {
+            annotations(api, "run")["chains.tekton.dev/signed"] == "true"
+        }
+        // Each log holds each signature once (a write the first log took before the outage failed the call is
+        // answered on the retry with the entry it has: 409).
+        #expect(first.entryCount == 2 && second.entryCount == 2, "\(first.stats) \(second.stats)")
+        #expect(first.stats.created == 2 && second.stats.created == 2, "\(first.stats) \(second.stats)")
+        // The provenance stored is the signature kept during the outage.
+        let uid = "66666666-0000-4000-8000-000000000001"
+        let record = try #require(kept["chains-in-swift.dev/attempt-taskrun-\(uid)"])
+        let signature = try JSONDecoder().decode(AttemptRecord.self, from: Data(record.utf8)).signature
+        #expect(annotations(api, "run")["chains.tekton.dev/signature-taskrun-\(uid)"] == signature)
     }
 }
 

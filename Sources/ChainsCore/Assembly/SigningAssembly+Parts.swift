@@ -48,17 +48,41 @@ extension SigningAssembly {
         return (fetched.root, fetched.source)
     }
 
-    /// `transparency.enabled`: a Rekor client for `transparency.url`, its own HTTP client (TLS always verified),
-    /// entries checked with the trusted root's log keys when there is one.
+    /// `transparency.enabled`: a Rekor client for `transparency.url` (and one for each of `more`, the other logs a
+    /// signing config chose: then every signature goes to all of them), each with its own HTTP client (TLS always
+    /// verified), entries checked with the trusted root's log keys when there is one.
     static func makeTransparency(
-        _ env: AssemblyEnvironment, config: ChainsConfig, version: UInt32 = 1, trustedRoot: TrustedRoot?,
-        trustedRootSource: String?, logger: Logger
-    ) throws -> ((any TransparencyLog), AsyncHTTPClientTransport)? {
+        _ env: AssemblyEnvironment, config: ChainsConfig, version: UInt32 = 1,
+        more: [(url: String, version: UInt32)] = [], trustedRoot: TrustedRoot?, trustedRootSource: String?,
+        logger: Logger
+    ) async throws -> ((any TransparencyLog), [AsyncHTTPClientTransport])? {
         guard config.transparency.isEnabled else { return nil }
-        guard let address = URL(string: config.transparency.url), let host = address.host, !host.isEmpty,
+        var logs: [any TransparencyLog] = []
+        var made: [AsyncHTTPClientTransport] = []
+        do {
+            for (url, version) in [(config.transparency.url, version)] + more {
+                let (log, http) = try makeLog(
+                    env, url: url, version: version, config: config, trustedRoot: trustedRoot,
+                    trustedRootSource: trustedRootSource, logger: logger)
+                logs.append(log)
+                made.append(http)
+            }
+        } catch {
+            for http in made { try? await http.shutdown() }
+            throw error
+        }
+        return (logs.count == 1 ? logs[0] : TransparencyLogs(logs), made)
+    }
+
+    /// One log's client over its own HTTP client.
+    static func makeLog(
+        _ env: AssemblyEnvironment, url: String, version: UInt32, config: ChainsConfig, trustedRoot: TrustedRoot?,
+        trustedRootSource: String?, logger: Logger
+    ) throws -> ((any TransparencyLog), AsyncHTTPClientTransport) {
+        guard let address = URL(string: url), let host = address.host, !host.isEmpty,
             address.scheme == "https" || address.scheme == "http"
         else {
-            throw ChainsError(.badInput, "is not an https URL", key: "transparency.url")
+            throw ChainsError(.badInput, "\(url) is not an https URL", key: "transparency.url")
         }
         // Checked before an HTTP client is made: one that is not used must be shut down, which takes a wait.
         if version == 2, RekorV2Client.trustedLog(at: address, in: trustedRoot?.tlogs ?? []) == nil {
@@ -70,10 +94,15 @@ extension SigningAssembly {
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(seconds)), logger: logger,
             connectionsPerHost: version == 2 ? 256 : 8)
-        let log = try transparencyLog(
-            at: address, version: version, transport: RetryingTransport(http), trustedRoot: trustedRoot,
-            trustedRootSource: trustedRootSource)
-        return (log, http)
+        do {
+            let log = try transparencyLog(
+                at: address, version: version, transport: RetryingTransport(http), trustedRoot: trustedRoot,
+                trustedRootSource: trustedRootSource)
+            return (log, http)
+        } catch {
+            Task { try? await http.shutdown() }
+            throw error
+        }
     }
 
     /// The log at `address` speaking API `version` (1: Rekor, 2: Rekor v2), over `transport` — for the assembly and

@@ -16,6 +16,8 @@ extension SigningAssembly {
         var timestampAuthorities: [URL] = []
         /// The chosen log's major API version: 1 (Rekor), 2 (Rekor v2, rekor-tiles).
         var transparencyVersion: UInt32 = 1
+        /// The other logs chosen (`rekorTlogConfig` `ALL` or `EXACT n` of several), each written to as well.
+        var moreLogs: [(url: String, version: UInt32)] = []
         var notes: [Diagnostic] = []
         /// The trusted root the same TUF update gave, when the signing config is a TUF target.
         var tufRoot: (root: TrustedRoot, source: String)?
@@ -128,10 +130,10 @@ extension SigningAssembly {
             plan.notes.append(.note("signing config \(input.name): \(selection.summary)"))
             return selection.chosen
         }
+        let trimmed = { (a: String) in a.hasSuffix("/") ? String(a.dropLast()) : a }
         func agree(_ chosen: String, with configKey: String, current: String) throws(ChainsError) {
             let explicit = original.effective.first { $0.key == configKey }.map { !$0.isDefault } ?? false
-            let same = { (a: String) in a.hasSuffix("/") ? String(a.dropLast()) : a }
-            guard !explicit || same(current) == same(chosen) else {
+            guard !explicit || trimmed(current) == trimmed(chosen) else {
                 throw ChainsError(
                     .badInput,
                     "\(configKey) is \(current) but the signing config \(source) chooses \(chosen); remove one "
@@ -145,10 +147,16 @@ extension SigningAssembly {
             plan.config.fulcioAddress = fulcio.url
         }
         if original.transparency.isEnabled {
-            let log = try choose(.transparencyLog)[0]
-            try agree(log.url, with: "transparency.url", current: original.transparency.url)
-            plan.config.transparency.url = log.url
-            plan.transparencyVersion = log.majorAPIVersion
+            // Several logs: the one transparency.url names (if it names one of them) is the first, whose entry the
+            // run's annotation names.
+            var logs = try choose(.transparencyLog, several: true)
+            if let named = logs.firstIndex(where: { trimmed($0.url) == trimmed(original.transparency.url) }) {
+                logs.swapAt(0, named)
+            }
+            try agree(logs[0].url, with: "transparency.url", current: original.transparency.url)
+            plan.config.transparency.url = logs[0].url
+            plan.transparencyVersion = logs[0].majorAPIVersion
+            plan.moreLogs = logs.dropFirst().map { ($0.url, $0.majorAPIVersion) }
         }
         if !(signingConfig.services[.timestampAuthority] ?? []).isEmpty {
             for tsa in try choose(.timestampAuthority, several: true) {
@@ -171,7 +179,7 @@ extension SigningAssembly {
     /// `rekor2-no-timestamp_fail`) and signing would make unverifiable bundles — an error; and its writes take
     /// seconds, which the summary says bounds the controller's throughput.
     static func checkRekorV2(_ plan: inout ServicePlan, source: String, fileKey: String?) throws(ChainsError) {
-        guard plan.transparencyVersion == 2 else { return }
+        guard plan.transparencyVersion == 2 || plan.moreLogs.contains(where: { $0.version == 2 }) else { return }
         guard !plan.timestampAuthorities.isEmpty else {
             throw ChainsError(
                 .badInput,

@@ -145,11 +145,11 @@ package final class SigningAssembly: Sendable {
         let transparency: (any TransparencyLog)?
         let timestamps: (any TimestampAuthority)?
         do {
-            let made = try makeTransparency(
-                env, config: config, version: plan.transparencyVersion, trustedRoot: trustedRoot,
+            let made = try await makeTransparency(
+                env, config: config, version: plan.transparencyVersion, more: plan.moreLogs, trustedRoot: trustedRoot,
                 trustedRootSource: trustedRootSource, logger: logger)
             transparency = made?.0
-            if let http = made?.1 { transports.append(http) }
+            transports += made?.1 ?? []
             let stamping = try makeTimestamps(
                 env, urls: plan.timestampAuthorities, config: config, trustedRoot: trustedRoot,
                 trustedRootSource: trustedRootSource, logger: logger)

@@ -114,11 +114,12 @@ extension SignedArtifact {
         if format == .simpleSigning && bundleEnvelope == nil {
             return SigstoreBundle(
                 message: payload, signature: signature, publicKeyDER: publicKey.derRepresentation,
-                certificateDER: certificate, tlogEntries: transparency.map { [$0.entry.bundleEntry] } ?? [],
+                certificateDER: certificate,
+                tlogEntries: transparency.map { [$0.entry.bundleEntry] + $0.others.map(\.entry.bundleEntry) } ?? [],
                 timestamps: stamps)
         }
         return try SigstoreBundle(
             envelope: bundleEnvelope ?? signature, publicKeyDER: publicKey.derRepresentation,
-            certificateDER: certificate, tlogEntries: transparency.map { [$0.bundleEntry] } ?? [], timestamps: stamps)
+            certificateDER: certificate, tlogEntries: transparency?.bundleEntries ?? [], timestamps: stamps)
     }
 }

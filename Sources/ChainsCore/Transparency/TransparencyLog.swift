@@ -13,9 +13,44 @@ package struct TransparencyRecord: Sendable {
     package var bundleEnvelopeEntry: LogEntry?
     /// Where the log's key came from, for the summary.
     package var keySource: String
+    /// The same signature in the other logs, when several are written to (`TransparencyLogs`); this record is the
+    /// first log's, the one the run's annotation and cosign's layer annotation name.
+    package var others: [TransparencyRecord] = []
 
     /// The entry a sigstore bundle of this artifact carries.
     package var bundleEntry: TransparencyLogEntry { (bundleEnvelopeEntry ?? entry).bundleEntry }
+    /// Every log's entry a sigstore bundle of this artifact carries, this log's first.
+    package var bundleEntries: [TransparencyLogEntry] { [bundleEntry] + others.map(\.bundleEntry) }
+}
+
+/// Several transparency logs at once (a signing config's `rekorTlogConfig` selecting `ALL` or `EXACT n` of several):
+/// every signature is logged in each, concurrently; the bundle carries every entry, the run's annotation names the
+/// first log's. All or none: one log failing fails the artifact's logging, and the retry writes to them all again —
+/// each log answers a signature it already holds with that entry (Rekor's 409, Rekor v2's deduplication), so no
+/// log gets a second entry of ours.
+package struct TransparencyLogs: TransparencyLog {
+    package let members: [any TransparencyLog]
+
+    package init(_ members: [any TransparencyLog]) {
+        precondition(!members.isEmpty, "TransparencyLogs needs one log at least")
+        self.members = members
+    }
+
+    package var address: String { members.map(\.address).joined(separator: ", ") }
+
+    package func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
+        let records = try await withThrowingTaskGroup(of: (Int, TransparencyRecord).self) { group in
+            for (index, member) in members.enumerated() {
+                group.addTask { (index, try await member.record(artifact)) }
+            }
+            var found: [Int: TransparencyRecord] = [:]
+            for try await (index, record) in group { found[index] = record }
+            return members.indices.map { found[$0]! }
+        }
+        var first = records[0]
+        first.others = Array(records.dropFirst())
+        return first
+    }
 }
 
 /// Where signatures are logged (Rekor). The service calls it after signing and before storing.
