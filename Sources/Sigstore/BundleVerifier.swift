@@ -52,13 +52,14 @@ package struct VerifiedBundle: Sendable {
 /// verified RFC 3161 timestamps. Whatever the thresholds, every entry and timestamp a bundle carries must verify, and
 /// a keyless bundle needs a time to judge its certificate at (a Rekor v1 integrated time or a timestamp).
 package struct VerificationThresholds: Sendable, Equatable {
-    /// Verified log entries required; sigstore-go, cosign and sigstore-python require one. 0 accepts a bundle signed
-    /// with no log (cosign's `--insecure-ignore-tlog`).
-    package var logEntries: Int
+    /// Verified log entries required; nil: the path's default — a bundle needs one (sigstore-go, cosign and
+    /// sigstore-python require one), a cosign layer or a run's annotations what its signer needs. 0 accepts a bundle
+    /// signed with no log (cosign's `--insecure-ignore-tlog`).
+    package var logEntries: Int?
     /// Verified RFC 3161 timestamps required (cosign v3's `--use-signed-timestamps` asks for one).
     package var signedTimestamps: Int
 
-    package init(logEntries: Int = 1, signedTimestamps: Int = 0) {
+    package init(logEntries: Int? = nil, signedTimestamps: Int = 0) {
         self.logEntries = logEntries
         self.signedTimestamps = signedTimestamps
     }
@@ -209,10 +210,11 @@ package enum BundleVerifier {
         _ thresholds: VerificationThresholds, logEntries: Int, timestamps: Int
     ) throws(CertificateCheckError) {
         func required(_ n: Int) -> String { "\(n) \(n == 1 ? "is" : "are") required" }
-        if logEntries < thresholds.logEntries {
+        let neededEntries = thresholds.logEntries ?? 1
+        if logEntries < neededEntries {
             let carried = logEntries == 1 ? "1 verified log entry" : "\(logEntries) verified log entries"
             throw CertificateCheckError(
-                "the bundle carries \(carried), and \(required(thresholds.logEntries)) (--tlog-threshold; 0 accepts "
+                "the bundle carries \(carried), and \(required(neededEntries)) (--tlog-threshold; 0 accepts "
                     + "a bundle signed with no transparency log, dated by its timestamps alone)")
         }
         if timestamps < thresholds.signedTimestamps {

@@ -232,6 +232,11 @@ package struct VerifiedTimestamp: Sendable, Equatable {
     package var genTime: Date
     /// The authority's URI in the trusted root, or its signing certificate's subject.
     package var authority: String
+
+    package init(genTime: Date, authority: String) {
+        self.genTime = genTime
+        self.authority = authority
+    }
 }
 
 extension RFC3161 {

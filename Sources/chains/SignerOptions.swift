@@ -51,7 +51,7 @@ struct SignerOptions: ParsableArguments {
     /// The thresholds given on the command line; nil when neither is (each path's defaults).
     var thresholds: VerificationThresholds? {
         guard tlogThreshold != nil || timestampThreshold != nil else { return nil }
-        return VerificationThresholds(logEntries: tlogThreshold ?? 1, signedTimestamps: timestampThreshold ?? 0)
+        return VerificationThresholds(logEntries: tlogThreshold, signedTimestamps: timestampThreshold ?? 0)
     }
 
     /// With `--key`, the trusted root that checks log entries and timestamps (`--trusted-root`), if given.

@@ -405,7 +405,11 @@ struct CLITests {
         #expect(
             runForeign.status == 1 && runForeign.stderr.contains("which is not a trusted log"), "\(runForeign.stderr)")
         let stamped = try await chains(runKey + ["--timestamp-threshold", "1"])
-        #expect(stamped.status == 1 && stamped.stderr.contains("a run's annotations carry no RFC 3161 timestamp"))
+        #expect(
+            stamped.status == 1
+                && stamped.stderr.contains(
+                    "the run carries 0 verified RFC 3161 timestamp(s) for this signature, and 1 required")
+        )
         // The run's entry swapped for another entry of the log (the image signature's): refused.
         let text = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
         #expect(rekor.stats.created == 2)
@@ -630,6 +634,60 @@ struct CLITests {
                 "signers.x509.signing-config.file (\(signingConfig.path)) and signers.x509.signing-config.tuf-target "
                     + "(signing_config.v0.2.json) both name a signing config"), "\(both.stderr)")
         #expect(rekor.stats.created == 2)
+    }
+
+    @Test(
+        "verify-run on a run signed through Rekor v2 and a TSA: each certificate judged at the timestamps stored beside its signature"
+    )
+    func verifyRunByTimestamps() async throws {
+        let dir = try TemporaryDirectory()
+        let stack = try await SigstoreStack(directory: dir, log: .v2)
+        defer { Task { await stack.stop() } }
+        let root = try dir.write("trusted_root.json", stack.trustedRootJSON)
+        let token = try dir.write("token", stack.token())
+        let cm = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.identity.token.file: \(token.path)\n"
+                + "artifacts.oci.storage: tekton\nartifacts.taskrun.format: slsa/v2alpha4\ntransparency.enabled: \"true\"\n"
+        )
+        let sign = try await chains([
+            "sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path, "--signing-config",
+            try dir.write("signing_config.json", stack.signingConfigJSON).path, "--trusted-root", root.path,
+            "--output", dir.file("signed.yaml").path,
+        ])
+        #expect(sign.status == 0, "\(sign.stderr)")
+        let signed = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
+        #expect(signed.contains("chains-in-swift.dev/timestamps-taskrun-"), "\(signed)")
+        let sa = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        func verifyRun(_ file: URL, _ extra: [String] = [], root: URL) async throws -> ProcessResult {
+            try await chains(
+                [
+                    "verify-run", file.path, "--certificate-identity", sa, "--certificate-oidc-issuer",
+                    stack.issuer.url, "--trusted-root", root.path,
+                ] + extra)
+        }
+        let good = try await verifyRun(dir.file("signed.yaml"), ["--timestamp-threshold", "1"], root: root)
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.stderr.components(separatedBy: "✓").count == 3, "\(good.stderr)")
+        #expect(good.stderr.contains("timestamped at"), "\(good.stderr)")
+        #expect(good.stderr.contains("names a Rekor v2 entry, which a Rekor v2 log does not serve"), "\(good.stderr)")
+        let two = try await verifyRun(dir.file("signed.yaml"), ["--timestamp-threshold", "2"], root: root)
+        #expect(two.status == 1 && two.stderr.contains("and 2 required (--timestamp-threshold)"), "\(two.stderr)")
+        // The provenance's timestamps swapped for the image signature's: over another signature, refused.
+        let lines = signed.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let stampLines = lines.filter { $0.contains("chains-in-swift.dev/timestamps-") }
+        #expect(stampLines.count == 2, "\(stampLines)")
+        func value(_ line: String) -> String { String(line.split(separator: ":", maxSplits: 1)[1]) }
+        let swapped = try dir.write(
+            "swapped.yaml",
+            signed.replacingOccurrences(of: value(stampLines[0]), with: value(stampLines[1])))
+        let refused = try await verifyRun(swapped, root: root)
+        #expect(refused.status == 1 && refused.stderr.contains("RFC 3161 timestamp 1 of 1"), "\(refused.stderr)")
+        // A root that does not name the authority: the timestamps cannot be checked, so nothing verifies.
+        let noTSA = try dir.write(
+            "no-tsa.json", SigstoreTrust.trustedRoot(fulcio: stack.fulcio, tlogs: [stack.rekorV2!.trustedRootLog]))
+        let unchecked = try await verifyRun(dir.file("signed.yaml"), root: noTSA)
+        #expect(unchecked.status == 1, "\(unchecked.stderr)")
     }
 
     @Test("verify-blob on sigstore-conformance bundles: a GitHub Actions identity under the public-good root")

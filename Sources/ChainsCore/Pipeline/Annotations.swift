@@ -33,6 +33,11 @@ package enum ChainsAnnotations {
     /// The annotations to write after success.
     package static func afterSuccess() -> [String: String] { [signed: "true"] }
 
+    /// Ours: the RFC 3161 timestamps over a stored item's signature (base64 DER `TimeStampResponse`s, comma
+    /// separated), beside the `tekton` backend's four annotations — what `verify-run` judges a keyless certificate by
+    /// when the log gives no time (Rekor v2) or there is no log.
+    package static func timestampsKey(shortKey: String) -> String { "chains-in-swift.dev/timestamps-" + shortKey }
+
     /// Annotation keys the tekton backend writes for one stored item.
     package static func storageKeys(
         shortKey: String

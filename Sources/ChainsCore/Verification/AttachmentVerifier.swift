@@ -93,11 +93,12 @@ package struct AttachmentVerifier: Sendable {
                 "--timestamp-threshold \(thresholds.signedTimestamps) cannot be met: a cosign layer carries no RFC 3161 "
                     + "timestamp this build reads (sigstore bundle referrers do: storage.oci.format sigstore-bundle)")
         }
-        if thresholds.logEntries > 1 {
+        let neededEntries = thresholds.logEntries ?? 0
+        if neededEntries > 1 {
             problems.append(
-                "--tlog-threshold \(thresholds.logEntries) cannot be met: a cosign layer carries one log entry at most")
+                "--tlog-threshold \(neededEntries) cannot be met: a cosign layer carries one log entry at most")
         }
-        guard thresholds.logEntries >= 1, case .key(let key) = authority else { return problems }
+        guard neededEntries >= 1, case .key(let key) = authority else { return problems }
         do throws(CertificateCheckError) {
             guard let entry = try Self.layerEntry(annotations) else {
                 return problems + [
@@ -376,7 +377,7 @@ package struct AttachmentVerifier: Sendable {
                 return (Data(), [error.description])
             }
         }
-        if let thresholds, thresholds.logEntries > 0 || thresholds.signedTimestamps > 0 {
+        if let thresholds, (thresholds.logEntries ?? 1) > 0 || thresholds.signedTimestamps > 0 {
             return (
                 Data(), ["--tlog-threshold / --timestamp-threshold with --key: give --trusted-root to check them with"]
             )

@@ -17,6 +17,8 @@ package enum RunVerifier {
         package var key: String
         package var result: Result
         package var detail: String
+        /// The RFC 3161 timestamps stored beside this signature that verified.
+        package var timestamps = 0
     }
 
     package struct Report: Sendable {
@@ -56,7 +58,8 @@ package enum RunVerifier {
                 short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry, logRoot: logRoot)
             if checked.result == .verified,
                 let shortfall = shortfall(
-                    thresholds, short: short, uid: meta.uid, entry: entry, authority: authority, logRoot: logRoot)
+                    thresholds, short: short, uid: meta.uid, entry: entry, stamped: checked.timestamps,
+                    authority: authority, logRoot: logRoot)
             {
                 checked = Check(key: checked.key, result: shortfall.result, detail: shortfall.detail)
             }
@@ -65,25 +68,27 @@ package enum RunVerifier {
         return report
     }
 
-    /// What `--tlog-threshold` / `--timestamp-threshold` ask that a verified signature on the run does not have: the
-    /// annotations carry no RFC 3161 timestamp, and one log entry (`chains.tekton.dev/transparency`, the run's own
-    /// provenance's — `check` holds it to this signature). Keyless signatures need that entry anyway; with a
-    /// key, `--tlog-threshold 1` asks for it. Others' entries are not on the run: skipped, as keyless does.
+    /// What `--tlog-threshold` / `--timestamp-threshold` ask that a verified signature on the run does not have:
+    /// `stamped` verified RFC 3161 timestamps (`chains-in-swift.dev/timestamps-<key>`), and one log entry
+    /// (`chains.tekton.dev/transparency`, the run's own provenance's — `check` holds it to this signature). Keyless
+    /// signatures need the entry or a timestamp anyway; with a key, `--tlog-threshold 1` asks for the entry, checked
+    /// with `--trusted-root`. Others' entries are not on the run: skipped, as keyless does.
     static func shortfall(
-        _ thresholds: VerificationThresholds?, short: String, uid: String, entry: RekorEntry?,
+        _ thresholds: VerificationThresholds?, short: String, uid: String, entry: RekorEntry?, stamped: Int,
         authority: AttachmentVerifier.Authority, logRoot: TrustedRoot?
     ) -> (result: Check.Result, detail: String)? {
         guard let thresholds else { return nil }
-        if thresholds.signedTimestamps > 0 {
+        if stamped < thresholds.signedTimestamps {
             return (
                 .failed,
-                "--timestamp-threshold \(thresholds.signedTimestamps) cannot be met: a run's annotations carry no RFC "
-                    + "3161 timestamp (the sigstore bundles do: chains verify-blob, chains verify)"
+                "the run carries \(stamped) verified RFC 3161 timestamp(s) for this signature, and "
+                    + "\(thresholds.signedTimestamps) required (--timestamp-threshold)"
             )
         }
-        guard thresholds.logEntries > 0 else { return nil }
-        if thresholds.logEntries > 1 {
-            return (.failed, "--tlog-threshold \(thresholds.logEntries) cannot be met: a run names one log entry")
+        let neededEntries = thresholds.logEntries ?? 0
+        guard neededEntries > 0 else { return nil }
+        if neededEntries > 1 {
+            return (.failed, "--tlog-threshold \(neededEntries) cannot be met: a run names one log entry")
         }
         let ownKey = short == "taskrun-\(uid)" || short == "pipelinerun-\(uid)"
         guard ownKey else {
@@ -110,7 +115,11 @@ package enum RunVerifier {
             let index = url.queryItems?.first(where: { $0.name == "logIndex" })?.value.flatMap(Int64.init),
             let range = text.range(of: "/api/v1/log/entries"), let base = URL(string: String(text[..<range.lowerBound]))
         else {
-            notes.append("chains.tekton.dev/transparency is not a Rekor entry URL (…/api/v1/log/entries?logIndex=N)")
+            notes.append(
+                text.contains("?logIndex=")
+                    ? "chains.tekton.dev/transparency names a Rekor v2 entry, which a Rekor v2 log does not serve: "
+                        + "the signatures are judged by the RFC 3161 timestamps beside them"
+                    : "chains.tekton.dev/transparency is not a Rekor entry URL (…/api/v1/log/entries?logIndex=N)")
             return nil
         }
         guard let transport else { return nil }
@@ -138,59 +147,120 @@ package enum RunVerifier {
         let pem = annotations[keys.cert].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
         let leaf = pem.flatMap { try? PEMDocument(pemString: $0) }.flatMap { try? Certificate(derEncoded: $0.derBytes) }
         let isEnvelope = (try? JSONDecoder().decode(DSSE.Envelope.self, from: signature)) != nil
+        let signed = Signed(
+            signature: signature, payload: payload, isEnvelope: isEnvelope,
+            stamps: annotations[ChainsAnnotations.timestampsKey(shortKey: short)])
         let key: PublicKey
         var detail = ""
-        switch authority {
-        case .key(let given):
-            key = given
-            // The run's own log entry, when it names one, records this signature by this key.
-            if ownKey, let entry {
-                let proposal: RekorProposal =
-                    isEnvelope
-                    ? .dsse(envelope: signature, verifierPEM: given.pem)
-                    : .hashedRekord(payload: payload, signature: signature, verifierPEM: given.pem)
-                do {
-                    // With a trusted root (`--trusted-root` beside `--key`), the entry is the root's log's (SET).
-                    if let logRoot { try RekorClient.verify(entry, logs: logRoot.tlogs, requireInclusionProof: false) }
-                    try RekorClient.check(entry, matches: proposal, log: entry.logURL)
-                    detail = "; logged at \(entry.integratedDate) as entry \(entry.logIndex)"
-                } catch {
-                    return fail("the run's log entry does not record this signature and key: \(error)")
+        var stamped = 0
+        do throws(CertificateCheckError) {
+            switch authority {
+            case .key(let given):
+                key = given
+                var stamps: [VerifiedTimestamp] = []
+                if let logRoot { stamps = try await signed.verifiedTimestamps(trustedRoot: logRoot) }
+                detail = try keyEntryDetail(given, signed, entry: ownKey ? entry : nil, root: logRoot)
+                stamped = stamps.count
+                if logRoot == nil, signed.stampCount > 0 {
+                    detail += "; \(signed.stampCount) RFC 3161 timestamp(s) not checked (give --trusted-root)"
                 }
-            }
-        case .keyless(let policy):
-            guard let leaf else { return fail("no certificate stored: not a keyless signature") }
-            guard ownKey, let entry else {
-                return Check(
-                    key: keys.signature, result: .skipped,
-                    detail: ownKey
-                        ? "no transparency-log entry on the run to judge the certificate by"
-                        : "only the run's provenance has its log entry on the run; check this one with chains verify IMAGE"
-                )
-            }
-            do {
-                let signer = try await KeylessVerifier.verify(leaf: leaf, chain: [], entry: entry, policy: policy)
+            case .keyless(let policy):
+                guard let leaf else { return fail("no certificate stored: not a keyless signature") }
+                let stamps = try await signed.verifiedTimestamps(trustedRoot: policy.trustedRoot)
+                let ownEntry = ownKey ? entry : nil
+                guard ownEntry != nil || !stamps.isEmpty else {
+                    return Check(
+                        key: keys.signature, result: .skipped,
+                        detail: ownKey
+                            ? "no transparency-log entry and no RFC 3161 timestamp on the run to judge the certificate by"
+                            : "only the run's provenance has its log entry on the run, and this signature no "
+                                + "timestamp; check it with chains verify IMAGE")
+                }
+                let signer = try await KeylessVerifier.verify(
+                    leaf: leaf, chain: [], entry: ownEntry, policy: policy, timestamps: stamps)
+                try BundleVerifier.checkTimestampsWithin(leaf, stamps)
                 key = signer.publicKey
-                detail =
-                    "; signed by \(signer.identity) (\(signer.issuer)), logged at \(signer.integratedTime) as entry \(signer.logIndex)"
-                let proposal: RekorProposal =
-                    isEnvelope
-                    ? .dsse(envelope: signature, verifierPEM: pem ?? "")
-                    : .hashedRekord(payload: payload, signature: signature, verifierPEM: pem ?? "")
-                try RekorClient.check(entry, matches: proposal, log: entry.logURL)
-            } catch {
-                return fail("\(error)")
+                detail = "; signed by \(signer.identity) (\(signer.issuer)), " + Self.when(ownEntry, stamps)
+                stamped = stamps.count
+                if let ownEntry { try Self.checkRecords(ownEntry, signed, verifierPEM: pem ?? "") }
             }
+        } catch {
+            return fail(error.description)
         }
         if isEnvelope {
-            guard let signed = DSSE.verify(envelope: signature, publicKey: key) else {
+            guard let opened = DSSE.verify(envelope: signature, publicKey: key) else {
                 return fail("the DSSE envelope does not verify")
             }
-            guard signed == payload else { return fail("the envelope's payload is not the stored payload") }
+            guard opened == payload else { return fail("the envelope's payload is not the stored payload") }
         } else if !key.isValidSignature(signature, for: payload) {
             return fail("the signature does not verify over the stored payload")
         }
-        return Check(key: keys.signature, result: .verified, detail: "signature verified\(detail)")
+        return Check(key: keys.signature, result: .verified, detail: "signature verified\(detail)", timestamps: stamped)
+    }
+
+    /// One stored signature, its payload, and the timestamps stored beside it.
+    struct Signed {
+        var signature: Data
+        var payload: Data
+        var isEnvelope: Bool
+        /// `chains-in-swift.dev/timestamps-<key>`, as stored.
+        var stamps: String?
+
+        var stampCount: Int { stamps.map { $0.split(separator: ",").count } ?? 0 }
+
+        /// The bytes a timestamp is over: the envelope's signature, or the raw signature.
+        var timestampedBytes: Data? {
+            SignedArtifact.bundleSignature(
+                format: isEnvelope ? .inToto : .simpleSigning, signature: signature, bundleEnvelope: nil)
+        }
+
+        /// Every stored timestamp, verified against the trusted root's timestamp authorities (one that does not
+        /// verify fails the check: it is not ignored).
+        func verifiedTimestamps(trustedRoot: TrustedRoot) async throws(CertificateCheckError) -> [VerifiedTimestamp] {
+            guard let stamps, !stamps.isEmpty else { return [] }
+            let ders = stamps.split(separator: ",").map { Data(base64Encoded: String($0)) }
+            guard let bytes = timestampedBytes, ders.allSatisfy({ $0 != nil }) else {
+                throw CertificateCheckError("the run's RFC 3161 timestamps for this signature are not base64 DER")
+            }
+            return try await BundleVerifier.verifyTimestamps(
+                ders.compactMap { $0 }, signature: bytes, trustedRoot: trustedRoot)
+        }
+    }
+
+    /// With a key: the run's own log entry, when it names one, records this signature by this key (and, with a
+    /// trusted root, is the root's log's).
+    static func keyEntryDetail(
+        _ key: PublicKey, _ signed: Signed, entry: RekorEntry?, root: TrustedRoot?
+    ) throws(CertificateCheckError) -> String {
+        guard let entry else { return "" }
+        if let root { try RekorClient.verify(entry, logs: root.tlogs, requireInclusionProof: false) }
+        do {
+            try checkRecords(entry, signed, verifierPEM: key.pem)
+        } catch {
+            throw CertificateCheckError("the run's log entry does not record this signature and key: \(error)")
+        }
+        return "; logged at \(entry.integratedDate) as entry \(entry.logIndex)"
+    }
+
+    static func checkRecords(_ entry: RekorEntry, _ signed: Signed, verifierPEM: String) throws(CertificateCheckError) {
+        let proposal: RekorProposal =
+            signed.isEnvelope
+            ? .dsse(envelope: signed.signature, verifierPEM: verifierPEM)
+            : .hashedRekord(payload: signed.payload, signature: signed.signature, verifierPEM: verifierPEM)
+        do {
+            try RekorClient.check(entry, matches: proposal, log: entry.logURL)
+        } catch {
+            throw CertificateCheckError("\(error)")
+        }
+    }
+
+    /// "logged at T as entry N", "timestamped at T (RFC 3161: …)", or both.
+    static func when(_ entry: RekorEntry?, _ stamps: [VerifiedTimestamp]) -> String {
+        let stamped = stamps.first.map {
+            "timestamped at \($0.genTime) (RFC 3161: \(stamps.map(\.authority).joined(separator: ", ")))"
+        }
+        let logged = entry.map { "logged at \($0.integratedDate) as entry \($0.logIndex)" }
+        return [logged, stamped].compactMap { $0 }.joined(separator: ", ")
     }
 }
 
