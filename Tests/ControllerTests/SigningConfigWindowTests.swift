@@ -21,7 +21,7 @@ extension ControllerTests {
         }
         let dir = try TemporaryDirectory()
         let format = ISO8601DateFormatter()
-        let switchAt = Date().addingTimeInterval(8).rounded
+        let switchAt = Date().addingTimeInterval(15).rounded
         func log(_ url: String, _ window: String, _ owner: String) -> String {
             #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {\#(window)}, "operator": "\#(owner)"}"#
         }
