@@ -158,6 +158,23 @@ for p in fixture_files("Tests/SigstoreTests/Conformance/bundle-verify/*/bundle.s
     for i, t in enumerate(material.get("timestampVerificationData", {}).get("rfc3161Timestamps", [])):
         put("rfc3161-response", f"{os.path.basename(os.path.dirname(p))}-{i}.der", base64.b64decode(t["signedTimestamp"]))
 put("rfc3161-response", "rejection.der", bytes([0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]))
+# Rekor v2: the conformance suite's rekor2-* bundles (checkpoints signed by sigstore staging's logs, whose keys the
+# harness trusts), and their bodies alone.
+for p in fixture_files("Tests/SigstoreTests/Conformance/bundle-verify/rekor2-*/bundle.sigstore.json"):
+    name = os.path.basename(os.path.dirname(p))
+    put("rekor-v2-entry", name + ".json", open(p, "rb").read())
+    try:
+        for i, e in enumerate(json.load(open(p)).get("verificationMaterial", {}).get("tlogEntries", [])):
+            put("rekor-v2-entry", f"{name}-body-{i}.json", base64.b64decode(e["canonicalizedBody"]))
+    except (ValueError, KeyError):
+        pass
+for p in fixture_files("Tests/SigstoreTests/SigningConfigs/*.json"):
+    put("signing-config", os.path.basename(p), open(p, "rb").read())
+put("signing-config", "exact.json", json.dumps({"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+    "caUrls": [{"url": "https://fulcio.example", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "a"}],
+    "rekorTlogUrls": [{"url": "https://a.example", "majorApiVersion": 2, "validFor": {"start": "2020-01-01T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "operator": "a"},
+                      {"url": "https://b.example", "majorApiVersion": 2, "validFor": {"start": "2021-01-01T00:00:00Z"}, "operator": "b"}],
+    "tsaUrls": [], "rekorTlogConfig": {"selector": "EXACT", "count": 2}, "tsaConfig": {"selector": "ALL"}}))
 trusted = os.path.join(root, "Tests/SigstoreTests/Conformance/public-good-trusted_root.json")
 put("trusted-root", "public-good.json", open(trusted, "rb").read())
 tr = json.load(open(trusted))

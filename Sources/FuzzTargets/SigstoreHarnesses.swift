@@ -96,5 +96,52 @@ extension FuzzHarness {
             _ = try? TrustedRoot(json: data, source: "fuzz")
             return []
         },
+        FuzzHarness(
+            name: "rekor-v2-entry",
+            summary: "a bundle's Rekor v2 entries: body (rebuilt canonical JSON), C2SP checkpoint, inclusion proof"
+        ) { data in
+            var findings = Findings()
+            guard let bundle = try? ParsedBundle(data) else {
+                _ = try? Checkpoint(parsing: data.text)
+                if let body = try? RekorV2Body(parsing: data) {
+                    // What was parsed rebuilds to canonical JSON that parses back to the same body.
+                    findings.check(
+                        (try? RekorV2Body(parsing: body.canonical)) == body, "a Rekor v2 body does not round-trip")
+                }
+                return findings.list
+            }
+            for raw in bundle.entries.prefix(4) where RekorV2Entry.isV2(raw) {
+                _ = try? RekorV2Entry.verify(raw, logs: FuzzKeys.rekorV2Logs)
+            }
+            return findings.list
+        },
+        FuzzHarness(
+            name: "signing-config",
+            summary: "a sigstore signing config v0.2 and the selection of each kind of service at a fixed time"
+        ) { data in
+            guard let config = try? SigningConfig(json: data, source: "fuzz") else { return [] }
+            let when = Date(timeIntervalSince1970: 1_765_000_000)
+            for kind in [SigningConfig.Kind.certificateAuthority, .transparencyLog, .timestampAuthority, .oidcProvider] {
+                _ = try? config.select(kind, versions: [1, 2], at: when)
+            }
+            _ = config.nextChange(after: when, kinds: [.transparencyLog, .timestampAuthority])
+            return []
+        },
     ]
+}
+
+extension FuzzKeys {
+    /// sigstore staging's Rekor v2 log (Ed25519, from the conformance suite's `rekor2-happy-path` trusted root) and its
+    /// Rekor v1 log (ECDSA): the keys the conformance seeds' checkpoints are signed with.
+    package static let rekorV2Logs: [TrustedRoot.LogInstance] = [
+        ("https://log2025-alpha1.rekor.sigstage.dev", "MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=",
+         "8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck="),
+        ("https://rekor.sigstage.dev",
+         "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDODRU688UYGuy54mNUlaEBiQdTE9nYLr0lg6RXowI/QV/RE1azBn4Eg5/2uTOMbhB1/gfcHzijzFi9Tk+g1Prg==",
+         "0y8wo8MtY5wrdiIFohx7sHeI5oKDpK5vQhGHI6G+pJY="),
+    ].map { url, key, id in
+        TrustedRoot.LogInstance(
+            baseURL: url, publicKey: Data(base64Encoded: key)!, keyID: Data(base64Encoded: id)!,
+            validFor: .init(start: Date(timeIntervalSince1970: 1_600_000_000), end: nil))
+    }
 }

@@ -8,6 +8,10 @@ package struct TrustedRoot: Sendable {
     package struct ValidFor: Codable, Sendable {
         package var start: Date?
         package var end: Date?
+        package init(start: Date?, end: Date?) {
+            self.start = start
+            self.end = end
+        }
         func contains(_ date: Date) -> Bool { (start.map { $0 <= date } ?? true) && (end.map { date <= $0 } ?? true) }
     }
     package struct CertificateAuthority: Sendable {
