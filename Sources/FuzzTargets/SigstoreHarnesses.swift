@@ -121,7 +121,8 @@ extension FuzzHarness {
         ) { data in
             guard let config = try? SigningConfig(json: data, source: "fuzz") else { return [] }
             let when = Date(timeIntervalSince1970: 1_765_000_000)
-            for kind in [SigningConfig.Kind.certificateAuthority, .transparencyLog, .timestampAuthority, .oidcProvider] {
+            for kind in [SigningConfig.Kind.certificateAuthority, .transparencyLog, .timestampAuthority, .oidcProvider]
+            {
                 _ = try? config.select(kind, versions: [1, 2], at: when)
             }
             _ = config.nextChange(after: when, kinds: [.transparencyLog, .timestampAuthority])
@@ -134,11 +135,16 @@ extension FuzzKeys {
     /// sigstore staging's Rekor v2 log (Ed25519, from the conformance suite's `rekor2-happy-path` trusted root) and its
     /// Rekor v1 log (ECDSA): the keys the conformance seeds' checkpoints are signed with.
     package static let rekorV2Logs: [TrustedRoot.LogInstance] = [
-        ("https://log2025-alpha1.rekor.sigstage.dev", "MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=",
-         "8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck="),
-        ("https://rekor.sigstage.dev",
-         "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDODRU688UYGuy54mNUlaEBiQdTE9nYLr0lg6RXowI/QV/RE1azBn4Eg5/2uTOMbhB1/gfcHzijzFi9Tk+g1Prg==",
-         "0y8wo8MtY5wrdiIFohx7sHeI5oKDpK5vQhGHI6G+pJY="),
+        (
+            "https://log2025-alpha1.rekor.sigstage.dev", "MCowBQYDK2VwAyEAPn+AREHoBaZ7wgS1zBqpxmLSGnyhxXj4lFxSdWVB8o8=",
+            "8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck="
+        ),
+        (
+            "https://rekor.sigstage.dev",
+            "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDODRU688UYGuy54mNUlaEBiQdTE9nYLr0lg6RXowI/QV/RE1azBn4Eg5"
+                + "/2uTOMbhB1/gfcHzijzFi9Tk+g1Prg==",
+            "0y8wo8MtY5wrdiIFohx7sHeI5oKDpK5vQhGHI6G+pJY="
+        ),
     ].map { url, key, id in
         TrustedRoot.LogInstance(
             baseURL: url, publicKey: Data(base64Encoded: key)!, keyID: Data(base64Encoded: id)!,
