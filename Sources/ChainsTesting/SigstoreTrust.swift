@@ -22,14 +22,28 @@ package enum SigstoreTrust {
 
     /// A signing config v0.2 naming the simulators (and a timestamp authority), valid since 2020, operator `test`.
     package static func signingConfig(fulcio: String?, rekor: String?, tsa: String?, rekorVersion: Int = 1) -> String {
-        func service(_ url: String?, version: Int = 1) -> String {
-            url.map {
-                #"[{"url": "\#($0)", "majorApiVersion": \#(version), "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]"#
-            } ?? "[]"
-        }
-        return #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": \#(service(fulcio)), "#
-            + #""oidcUrls": [], "rekorTlogUrls": \#(service(rekor, version: rekorVersion)), "tsaUrls": \#(service(tsa)), "#
-            + #""rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}"#
+        signingConfig(
+            ca: fulcio.map { [service($0, operator: "test")] } ?? [],
+            tlogs: rekor.map { [service($0, operator: "test", version: rekorVersion)] } ?? [],
+            tsas: tsa.map { [service($0, operator: "test")] } ?? [])
+    }
+
+    /// One service of a signing config: `url` of `owner`, API `version`, valid in `window` (the `validFor` members;
+    /// default: since 2020).
+    package static func service(
+        _ url: String, operator owner: String, version: Int = 1, window: String = #""start": "2020-01-01T00:00:00Z""#
+    ) -> String {
+        #"{"url": "\#(url)", "majorApiVersion": \#(version), "validFor": {\#(window)}, "operator": "\#(owner)"}"#
+    }
+
+    /// A signing config v0.2 of these services (each `service(…)`), with these selectors (`ANY`, `ALL`).
+    package static func signingConfig(
+        ca: [String], tlogs: [String], tsas: [String], tlogSelector: String = "ANY", tsaSelector: String = "ANY"
+    ) -> String {
+        func list(_ services: [String]) -> String { "[" + services.joined(separator: ", ") + "]" }
+        return #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": \#(list(ca)), "#
+            + #""oidcUrls": [], "rekorTlogUrls": \#(list(tlogs)), "tsaUrls": \#(list(tsas)), "#
+            + #""rekorTlogConfig": {"selector": "\#(tlogSelector)"}, "tsaConfig": {"selector": "\#(tsaSelector)"}}"#
     }
 
     /// sigstore-python's `--trust-config` (a ClientTrustConfig): the trusted root and a signing config naming the

@@ -178,14 +178,11 @@ struct SigningConfigSignTests {
             fulcio.trustedRootJSON(tlogs: [rekor.trustedRootLog], timestampAuthorities: authorities)
         }
         let bothJSON = root([tsaA.trustedRootEntry(uri: urlA), tsaB.trustedRootEntry(uri: urlB)])
-        func service(_ url: String, _ owner: String) -> String {
-            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
-        }
-        let signingConfigJSON =
-            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [\#(service(fulcio.url, "f"))], "#
-            + #""oidcUrls": [], "rekorTlogUrls": [\#(service(rekor.url, "r"))], "#
-            + #""tsaUrls": [\#(service(urlA, "a")), \#(service(urlB, "b"))], "#
-            + #""rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ALL"}}"#
+        let signingConfigJSON = SigstoreTrust.signingConfig(
+            ca: [SigstoreTrust.service(fulcio.url, operator: "f")],
+            tlogs: [SigstoreTrust.service(rekor.url, operator: "r")],
+            tsas: [SigstoreTrust.service(urlA, operator: "a"), SigstoreTrust.service(urlB, operator: "b")],
+            tsaSelector: "ALL")
         var setup = LocalSetup(
             configFile: try config(dir), trustedRoot: try dir.write("trusted_root.json", bothJSON),
             bundleOut: dir.file("bundles"))
@@ -234,15 +231,15 @@ struct SigningConfigSignTests {
             }
         }
         let bothJSON = fulcio.trustedRootJSON(tlogs: [first.trustedRootLog, second.trustedRootLog])
-        func service(_ url: String, _ owner: String) -> String {
-            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
-        }
         // transparency.url names the second: it is the first written to, whose entry the run's annotation names.
         let signingConfig = try dir.write(
             "signing_config.json",
-            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [\#(service(fulcio.url, "f"))], "#
-                + #""oidcUrls": [], "rekorTlogUrls": [\#(service(first.url, "a")), \#(service(second.url, "b"))], "#
-                + #""tsaUrls": [], "rekorTlogConfig": {"selector": "ALL"}, "tsaConfig": {"selector": "ANY"}}"#)
+            SigstoreTrust.signingConfig(
+                ca: [SigstoreTrust.service(fulcio.url, operator: "f")],
+                tlogs: [
+                    SigstoreTrust.service(first.url, operator: "a"), SigstoreTrust.service(second.url, operator: "b"),
+                ],
+                tsas: [], tlogSelector: "ALL"))
         var setup = LocalSetup(
             configFile: try config(dir, extra: "transparency.url: \(second.url)"),
             trustedRoot: try dir.write("trusted_root.json", bothJSON), bundleOut: dir.file("bundles"))

@@ -22,16 +22,17 @@ extension ControllerTests {
         let dir = try TemporaryDirectory()
         let format = ISO8601DateFormatter()
         let switchAt = Date().addingTimeInterval(15).rounded
-        func log(_ url: String, _ window: String, _ owner: String) -> String {
-            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {\#(window)}, "operator": "\#(owner)"}"#
-        }
         // The first log's window ends at switchAt (inclusive), the second's opens a second later.
+        let until = #""start": "2020-01-01T00:00:00Z", "end": "\#(format.string(from: switchAt))""#
+        let from = #""start": "\#(format.string(from: switchAt.addingTimeInterval(1)))""#
         let signingConfig = try dir.write(
             "signing_config.json",
-            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [], "oidcUrls": [], "#
-                + #""rekorTlogUrls": [\#(log(first.url, #""start": "2020-01-01T00:00:00Z", "end": "\#(format.string(from: switchAt))""#, "a")), "#
-                + #"\#(log(second.url, #""start": "\#(format.string(from: switchAt.addingTimeInterval(1)))""#, "b"))], "#
-                + #""tsaUrls": [], "rekorTlogConfig": {"selector": "ANY"}, "tsaConfig": {"selector": "ANY"}}"#)
+            SigstoreTrust.signingConfig(
+                ca: [],
+                tlogs: [
+                    SigstoreTrust.service(first.url, operator: "a", window: until),
+                    SigstoreTrust.service(second.url, operator: "b", window: from),
+                ], tsas: []))
         let running = try await startController(
             api, config: "transparency.enabled: \"true\"\nartifacts.oci.storage: tekton\n", namespace: nil, threads: 2,
             reloadInterval: .milliseconds(300), election: { $0.signingConfig = signingConfig })
@@ -66,14 +67,14 @@ extension ControllerTests {
             }
         }
         let dir = try TemporaryDirectory()
-        func log(_ url: String, _ owner: String) -> String {
-            #"{"url": "\#(url)", "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "\#(owner)"}"#
-        }
         let signingConfig = try dir.write(
             "signing_config.json",
-            #"{"mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json", "caUrls": [], "oidcUrls": [], "#
-                + #""rekorTlogUrls": [\#(log(first.url, "a")), \#(log(second.url, "b"))], "tsaUrls": [], "#
-                + #""rekorTlogConfig": {"selector": "ALL"}, "tsaConfig": {"selector": "ANY"}}"#)
+            SigstoreTrust.signingConfig(
+                ca: [],
+                tlogs: [
+                    SigstoreTrust.service(first.url, operator: "a"), SigstoreTrust.service(second.url, operator: "b"),
+                ],
+                tsas: [], tlogSelector: "ALL"))
         second.setDown(true)
         let running = try await startController(
             api, config: "transparency.enabled: \"true\"\nartifacts.oci.storage: tekton\n", namespace: nil, threads: 2,

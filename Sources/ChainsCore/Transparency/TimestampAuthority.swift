@@ -61,14 +61,7 @@ package struct TimestampAuthorities: TimestampAuthority {
     }
 
     package func timestamps(signature: Data) async throws -> [SignedTimestamp] {
-        try await withThrowingTaskGroup(of: (Int, SignedTimestamp).self) { group in
-            for (index, member) in members.enumerated() {
-                group.addTask { (index, try await member.timestamp(signature: signature)) }
-            }
-            var found: [Int: SignedTimestamp] = [:]
-            for try await (index, stamp) in group { found[index] = stamp }
-            return members.indices.map { found[$0]! }
-        }
+        try await eachConcurrently(members) { try await $0.timestamp(signature: signature) }
     }
 
     /// Verified when one of the authorities verifies it (each checks against the trusted root's authorities).
@@ -121,5 +114,20 @@ extension SignedArtifact {
         return try SigstoreBundle(
             envelope: bundleEnvelope ?? signature, publicKeyDER: publicKey.derRepresentation,
             certificateDER: certificate, tlogEntries: transparency?.bundleEntries ?? [], timestamps: stamps)
+    }
+}
+
+/// `body` for each of `members` at once; the results in `members`' order, or the first error (the others are then
+/// cancelled). For the sets of authorities and logs: all or none.
+func eachConcurrently<Member: Sendable, Output: Sendable>(
+    _ members: [Member], _ body: @escaping @Sendable (Member) async throws -> Output
+) async throws -> [Output] {
+    try await withThrowingTaskGroup(of: (Int, Output).self) { group in
+        for (index, member) in members.enumerated() {
+            group.addTask { (index, try await body(member)) }
+        }
+        var found: [Int: Output] = [:]
+        for try await (index, output) in group { found[index] = output }
+        return members.indices.map { found[$0]! }
     }
 }

@@ -39,14 +39,7 @@ package struct TransparencyLogs: TransparencyLog {
     package var address: String { members.map(\.address).joined(separator: ", ") }
 
     package func record(_ artifact: SignedArtifact) async throws -> TransparencyRecord {
-        let records = try await withThrowingTaskGroup(of: (Int, TransparencyRecord).self) { group in
-            for (index, member) in members.enumerated() {
-                group.addTask { (index, try await member.record(artifact)) }
-            }
-            var found: [Int: TransparencyRecord] = [:]
-            for try await (index, record) in group { found[index] = record }
-            return members.indices.map { found[$0]! }
-        }
+        let records = try await eachConcurrently(members) { try await $0.record(artifact) }
         var first = records[0]
         first.others = Array(records.dropFirst())
         return first
