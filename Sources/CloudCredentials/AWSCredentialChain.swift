@@ -224,10 +224,7 @@ package enum AWSXML {
     }
 
     package static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let d = formatter.date(from: text) { return d }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        Timestamps.rfc3339(text)
     }
 }
 

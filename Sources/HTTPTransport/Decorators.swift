@@ -54,10 +54,7 @@ package struct RetryingTransport: HTTPTransport {
             if let seconds = Double(retryAfter.trimmingCharacters(in: .whitespaces)) {
                 return min(max(seconds, 0), maxDelay)
             }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-            if let date = formatter.date(from: retryAfter) { return min(max(date.timeIntervalSinceNow, 0), maxDelay) }
+            if let date = Timestamps.httpDate(retryAfter) { return min(max(date.timeIntervalSinceNow, 0), maxDelay) }
         }
         let ceiling = min(maxDelay, initialDelay * pow(2, Double(attempt - 1)))
         return ceiling * random()

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPTransport
 import Signing
 
 /// A JSON value that keeps what TUF's canonical form needs: integers apart from other numbers, booleans apart from
@@ -152,7 +153,7 @@ package struct TUFMetadata: Sendable {
     package init(_ data: Data, role: String, source: String) throws(TUFError) {
         guard let envelope = TUFJSON.parse(data), let signed = envelope["signed"],
             let type = signed["_type"]?.string, let version = signed["version"]?.integer,
-            let expiresText = signed["expires"]?.string, let expires = ISO8601DateFormatter().date(from: expiresText)
+            let expiresText = signed["expires"]?.string, let expires = Timestamps.rfc3339(expiresText)
         else {
             throw TUFError(source: source, role: role, reason: "not TUF metadata (signed, _type, version, expires)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTransport
 import SwiftASN1
 import X509
 
@@ -106,9 +107,7 @@ package struct TrustedRoot: Sendable {
 
     /// A protobuf `Timestamp` in JSON: RFC 3339, with or without fractional seconds (trusted roots, signing configs).
     static func protobufTime(_ text: String) -> Date? {
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+        Timestamps.rfc3339(text)
     }
 
     /// A root of one CA, the issuers in `chain` (a chain Fulcio answered, leaf first): what a certificate read back

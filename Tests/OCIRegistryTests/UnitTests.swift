@@ -85,6 +85,40 @@ struct ProtocolUnitTests {
         #expect(half.delay(attempt: 2, retryAfter: nil) == 0.2)
     }
 
+    @Test(
+        "timestamps parsed without ICU: the same instants as Foundation's formatter on good text; nil (no crash) on the fuzzer's 40-digit fraction and other bad text"
+    )
+    func timestampParsing() throws {
+        let iso = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for text in [
+            "2025-07-04T00:00:00Z", "2022-04-13T20:06:15.000Z", "2024-02-29T23:59:59Z", "1970-01-01T00:00:00Z",
+            "2021-01-12T11:53:27+02:00", "2030-12-31T06:07:08-05:30", "2022-04-13T20:06:15.123Z",
+        ] {
+            // (Foundation keeps milliseconds, rounded its own way: the same instant to a microsecond.)
+            let expected = try #require(iso.date(from: text) ?? fractional.date(from: text), "\(text)")
+            let parsed = try #require(Timestamps.rfc3339(text), "\(text)")
+            #expect(abs(parsed.timeIntervalSince(expected)) < 0.000_001, "\(text)")
+        }
+        let nine = try #require(Timestamps.rfc3339("2022-04-13T20:06:15.123456789Z"))
+        #expect(abs(nine.timeIntervalSince1970 - 1_649_880_375.123456789) < 0.000_001)
+        for bad in [
+            "2022-04-13T20:06:15.003333333333333333333333333333333333333333333", "2022-04-13T20:06:15.0000000001Z",
+            "2023-02-29T00:00:00Z", "2022-13-01T00:00:00Z", "2022-04-13T24:00:00Z", "2022-04-13T20:06:60Z",
+            "2022-04-13 20:06:15", "2022-04-13T20:06:15", "2022-04-13T20:06:15Zjunk", "", "２０２２-04-13T20:06:15Z",
+        ] {
+            #expect(Timestamps.rfc3339(bad) == nil, "\(bad)")
+        }
+        #expect(Timestamps.httpDate("Sun, 06 Nov 1994 08:49:37 GMT")?.timeIntervalSince1970 == 784_111_777)
+        #expect(Timestamps.httpDate("Sun, 06 Nov 1994 08:49:37 PST") == nil)
+        #expect(Timestamps.httpDate("Sun, 06 Nov 19944444444444444444444 08:49:37 GMT") == nil)
+        let t = RetryingTransport(NoTransport(), initialDelay: 0.2, maxDelay: 10, random: { 1 })
+        let soon = Date().addingTimeInterval(5)
+        let header = Timestamps.httpDateString(soon)
+        #expect((3...5.01).contains(t.delay(attempt: 1, retryAfter: header)), "\(header)")
+    }
+
     @Test("retries 429 and 5xx, not 4xx; gives the last answer after the attempts")
     func retryPolicy() async throws {
         let script = ScriptedTransport([503, 429, 200])
