@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig", "Signing",
+                "ChainsTesting", "KubeModels", "HTTPTransport", "Controller", "ChainsConfig", "Signing", "Sigstore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),

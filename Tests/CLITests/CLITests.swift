@@ -2,6 +2,8 @@ import ChainsTesting
 import Foundation
 import HTTPTransport
 import KubeModels
+import Signing
+import Sigstore
 import Testing
 
 #if canImport(Glibc)
@@ -688,6 +690,58 @@ struct CLITests {
             "no-tsa.json", SigstoreTrust.trustedRoot(fulcio: stack.fulcio, tlogs: [stack.rekorV2!.trustedRootLog]))
         let unchecked = try await verifyRun(dir.file("signed.yaml"), root: noTSA)
         #expect(unchecked.status == 1, "\(unchecked.stderr)")
+    }
+
+    @Test(
+        "verify-run, Rekor v1 and a TSA: a timestamp over the provenance's signature made after its certificate expired is refused"
+    )
+    func verifyRunTimestampOutsideCertificate() async throws {
+        let dir = try TemporaryDirectory()
+        let stack = try await SigstoreStack(directory: dir, log: .v1)
+        defer { Task { await stack.stop() } }
+        stack.fulcio.setLifetime(8)
+        let tsa = try #require(stack.tsa)
+        let root = try dir.write("trusted_root.json", stack.trustedRootJSON)
+        let cm = try dir.write(
+            "cm.yaml",
+            "signers.x509.fulcio.enabled: \"true\"\nsigners.x509.identity.token.file: "
+                + "\(try dir.write("token", stack.token()).path)\nartifacts.oci.storage: tekton\n"
+                + "artifacts.taskrun.format: slsa/v2alpha4\ntransparency.enabled: \"true\"\n")
+        let sign = try await chains([
+            "sign", PackagePaths.example("taskrun-kaniko.yaml").path, "--config", cm.path, "--signing-config",
+            try dir.write("signing_config.json", stack.signingConfigJSON).path, "--trusted-root", root.path,
+            "--output", dir.file("signed.yaml").path,
+        ])
+        #expect(sign.status == 0, "\(sign.stderr)")
+        let signed = try String(contentsOf: dir.file("signed.yaml"), encoding: .utf8)
+        let sa = "https://kubernetes.io/namespaces/tekton-chains/serviceaccounts/tekton-chains-controller"
+        func verifyRun(_ file: URL) async throws -> ProcessResult {
+            try await chains([
+                "verify-run", file.path, "--certificate-identity", sa, "--certificate-oidc-issuer", stack.issuer.url,
+                "--trusted-root", root.path,
+            ])
+        }
+        let good = try await verifyRun(dir.file("signed.yaml"))
+        #expect(good.status == 0 && good.stderr.contains("logged at"), "\(good.stderr)")
+        // The provenance's signature (its DSSE envelope's), timestamped again once the 8-second certificate expired:
+        // a real timestamp over the right signature, at a time the certificate no longer covers.
+        let lines = signed.split(separator: "\n").map(String.init)
+        func value(_ prefix: String) throws -> String {
+            let line = try #require(lines.first { $0.contains(prefix) }, "\(prefix)")
+            return line.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+        }
+        let envelope = try #require(Data(base64Encoded: try value("chains.tekton.dev/signature-taskrun-")))
+        let decoded = try JSONDecoder().decode(DSSE.Envelope.self, from: envelope)
+        let signature = try #require(Data(base64Encoded: decoded.signatures[0].sig))
+        try await Task.sleep(for: .seconds(9))
+        let late = try tsa.reply(to: RFC3161.request(signature: signature, nonce: [9, 8, 7, 6, 5, 4, 3, 2]))
+        let stamped = try value("chains-in-swift.dev/timestamps-taskrun-")
+        let replaced = try dir.write(
+            "late.yaml", signed.replacingOccurrences(of: stamped, with: late.base64EncodedString()))
+        let refused = try await verifyRun(replaced)
+        #expect(
+            refused.status == 1 && refused.stderr.contains("is outside the signing certificate's validity"),
+            "\(refused.stderr)")
     }
 
     @Test("verify-blob on sigstore-conformance bundles: a GitHub Actions identity under the public-good root")
