@@ -1,5 +1,6 @@
 import ChainsCore
 import Foundation
+import HTTPTransport
 import KubeClient
 import KubeModels
 import Logging
@@ -109,12 +110,8 @@ package struct Reconciler: Sendable {
             about: .init(apiVersion: "tekton.dev/v1", kind: kind, namespace: namespace, name: name, uid: uid))
     }
 
-    static func date(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let d = formatter.date(from: text) { return d }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
-    }
+    /// A run's `completionTime` (RFC 3339), read without ICU as every timestamp in untrusted text is.
+    static func date(_ text: String) -> Date? { Timestamps.rfc3339(text) }
 
     /// Chains' finalizer names.
     static func finalizer(_ resource: KubeResource) -> String {

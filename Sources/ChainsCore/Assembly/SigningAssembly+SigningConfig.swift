@@ -213,12 +213,20 @@ extension SigningAssembly {
         }
         let http = try AsyncHTTPClientTransport(
             timeouts: HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout)), logger: logger)
+        return (timestampAuthority(urls, transport: RetryingTransport(http), trustedRoot: trustedRoot), http)
+    }
+
+    /// The authorities at `urls` over `transport`, their timestamps verified against the trusted root's: one, or a
+    /// set that asks each (for the assembly and `chains sign-bundle` alike).
+    static func timestampAuthority(
+        _ urls: [URL], transport: any HTTPTransport, trustedRoot: TrustedRoot
+    ) -> any TimestampAuthority {
         let authorities = urls.map { url in
             RFC3161TimestampAuthority(
                 client: TimestampClient(
-                    address: url, transport: RetryingTransport(http), authorities: trustedRoot.timestampAuthorities),
+                    address: url, transport: transport, authorities: trustedRoot.timestampAuthorities),
                 authorities: trustedRoot.timestampAuthorities)
         }
-        return (authorities.count == 1 ? authorities[0] : TimestampAuthorities(authorities), http)
+        return authorities.count == 1 ? authorities[0] : TimestampAuthorities(authorities)
     }
 }

@@ -99,12 +99,9 @@ package enum BlobSigning {
             publicKey: signer.publicKey, certificateChain: signer.certificateChain, bundleEnvelope: nil,
             transparency: nil)
         if !plan.timestampAuthorities.isEmpty {
-            let authorities = plan.timestampAuthorities.map { tsa in
-                RFC3161TimestampAuthority(
-                    client: TimestampClient(address: tsa, transport: transport, authorities: root.timestampAuthorities),
-                    authorities: root.timestampAuthorities)
-            }
-            artifact.timestamps = try await SigningService.timestamps(artifact, by: TimestampAuthorities(authorities))
+            let authority = SigningAssembly.timestampAuthority(
+                plan.timestampAuthorities, transport: transport, trustedRoot: root)
+            artifact.timestamps = try await SigningService.timestamps(artifact, by: authority)
         }
         artifact.transparency = try await log.record(artifact)
         return try artifact.sigstoreBundle()
