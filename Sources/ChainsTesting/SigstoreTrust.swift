@@ -20,6 +20,12 @@ package enum SigstoreTrust {
             timestampAuthorities: timestampAuthority.map { [$0.0.trustedRootEntry(uri: $0.url)] } ?? [])
     }
 
+    /// `trusted_root.json` with these `tlogs` entries only (no Fulcio, CT log or timestamp authority): for key signing.
+    package static func trustedRoot(tlogs: [String]) -> String {
+        #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(tlogs.joined(separator: ", "))], "#
+            + #""certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []}"#
+    }
+
     /// A signing config v0.2 naming the simulators (and a timestamp authority), valid since 2020, operator `test`.
     package static func signingConfig(fulcio: String?, rekor: String?, tsa: String?, rekorVersion: Int = 1) -> String {
         signingConfig(

@@ -366,12 +366,8 @@ struct CLITests {
         }
         let dir = try TemporaryDirectory()
         let (image, digest, run) = try await imageAndPushingRun(reg, dir)
-        func logsOnly(_ log: RekorSimulator) -> String {
-            #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(log.trustedRootLog)], "#
-                + #""certificateAuthorities": [], "ctlogs": [], "timestampAuthorities": []}"#
-        }
-        let root = try dir.write("trusted_root.json", logsOnly(rekor))
-        let stranger = try dir.write("stranger.json", logsOnly(other))
+        let root = try dir.write("trusted_root.json", SigstoreTrust.trustedRoot(tlogs: [rekor.trustedRootLog]))
+        let stranger = try dir.write("stranger.json", SigstoreTrust.trustedRoot(tlogs: [other.trustedRootLog]))
         let cm = try dir.write(
             "cm.yaml", RunFixtures.ociConfig + "  transparency.enabled: \"true\"\n  transparency.url: \(rekor.url)\n")
         let secrets = dir.file("secrets").path

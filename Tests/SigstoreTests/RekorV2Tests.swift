@@ -58,9 +58,7 @@ struct RekorV2Tests {
     ) throws -> (RekorV2Client, KeySigner, TrustedRoot) {
         let key = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Always, origin: "test")
         let root = try TrustedRoot(
-            json: Data(
-                #"{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1", "tlogs": [\#(rekor.trustedRootLog)], "certificateAuthorities": [], "ctlogs": []}"#
-                    .utf8),
+            json: Data(SigstoreTrust.trustedRoot(tlogs: [rekor.trustedRootLog]).utf8),
             source: "test")
         let client = try #require(
             RekorV2Client(address: URL(string: rekor.url)!, transport: transport, logs: root.tlogs))
