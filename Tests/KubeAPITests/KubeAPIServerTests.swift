@@ -162,7 +162,11 @@ struct KubeAPIServerTests {
         let http = try AsyncHTTPClientTransport()
         defer { Task { try? await http.shutdown() } }
         let task = Task { try await http.send(HTTPRequest(method: "GET", url: url)).body }
-        try await Task.sleep(for: .milliseconds(300))
+        // The history and the first bookmark are sent when the watch is registered (under one lock): wait for that,
+        // not for a fixed time — on a loaded machine the request can arrive after "three" is stored.
+        let registered = ContinuousClock.now + .seconds(10)
+        while api.watchCount == 0 && ContinuousClock.now < registered { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(api.watchCount == 1, "the watch request never reached the server")
         var three = taskRun("three")
         three = .object((three.objectValue ?? [:]).merging(["status": .object(["podName": "p"])]) { $1 })
         api.put(three, as: .taskRuns)
