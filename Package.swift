@@ -117,6 +117,7 @@ let package = Package(
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
                 "HTTPTransport", "CloudCredentials", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
@@ -265,7 +266,7 @@ let package = Package(
             name: "ChainsCoreTests",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry", "Sigstore",
-                "HTTPTransport", "OCI",
+                "HTTPTransport", "OCI", "CloudCredentials",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -148,6 +148,11 @@ package enum Python {
             try aws(), [PackagePaths.interop.appendingPathComponent(script).path] + arguments, stdin: stdin)
     }
 
+    /// Runs the verifier venv's python with `arguments` (`-c CODE`).
+    package static func runPython(_ arguments: [String]) async throws -> ProcessResult {
+        try await runProcess(try executable(), arguments)
+    }
+
     /// Runs `Tests/Interop/<script>` with the verifier venv.
     package static func run(_ script: String, _ arguments: [String], stdin: Data? = nil) async throws -> ProcessResult {
         try await runProcess(

@@ -172,6 +172,14 @@ package final class SigningAssembly: Sendable {
             }
         }
         do {
+            let (others, made) = try await makeOtherBackends(env, config: config, logger: logger)
+            backends += others
+            transports += made
+        } catch {
+            for t in transports { try? await t.shutdown() }
+            throw AssemblyError(errors: error.errors, diagnostics: diagnostics)
+        }
+        do {
             let service = try SigningService(
                 config: config, signers: signers.source, backends: backends, cluster: env.cluster,
                 transparency: transparency, timestamps: timestamps, attempts: env.attempts, logger: logger,

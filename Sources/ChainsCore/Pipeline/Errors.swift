@@ -110,6 +110,15 @@ extension ChainsError {
         case let e as TokenError:
             let kind: Code = e.isAuthorizationFailure ? .storageRefused : (e.isRetryable ? .storageUnavailable : code)
             return ChainsError(kind, e.description, registry: e.registry, underlying: e, isRetryable: e.isRetryable)
+        case let e as BackendError:
+            let kind: Code =
+                switch e.kind {
+                case .refused: .storageRefused
+                case .unavailable: .storageUnavailable
+                case .timeout: .timeout
+                case .failed: .storage
+                }
+            return ChainsError(kind, e.description, underlying: e, isRetryable: e.isRetryable)
         case let e as NoUsableCredential:
             return ChainsError(.storageRefused, e.description, registry: e.target, underlying: e)
         case let e as RekorError:

@@ -424,7 +424,7 @@ enum Capabilities {
                 out.append(
                     ChainsError(
                         .unsupported,
-                        "storage backend \"\(kind)\" is not built yet in Chains in Swift; use tekton or oci, or remove it",
+                        "storage backend \"\(kind)\" \(Self.unavailable(kind))",
                         key: "\(prefix).storage"))
             }
         }
@@ -445,5 +445,18 @@ enum Capabilities {
                     key: "transparency.enabled"))
         }
         return out
+    }
+
+    /// Why a backend is not there, for the refusal.
+    static func unavailable(_ kind: StorageKind) -> String {
+        switch kind {
+        case .kafka:
+            return
+                "cannot be served: Tekton Chains itself never stores there (its pubsub backend is unreachable by configuration); remove it"
+        case .tekton, .oci, .gcs:
+            return "was not given to this signing service (SigningAssembly builds it); build the service with it"
+        default:
+            return "is not built yet in Chains in Swift; use tekton, oci or gcs, or remove it"
+        }
     }
 }

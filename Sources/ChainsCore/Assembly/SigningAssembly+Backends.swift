@@ -1,0 +1,62 @@
+import ChainsConfig
+import CloudCredentials
+import Foundation
+import HTTPTransport
+import Logging
+
+extension SigningAssembly {
+    /// The storage kinds an enabled artifact type stores in.
+    static func storageInUse(_ config: ChainsConfig) -> Set<StorageKind> {
+        Set(config.artifacts.filter(\.setting.isEnabled).flatMap(\.setting.storage))
+    }
+
+    /// The backends besides `tekton` and `oci` that chains-config uses (`gcs`, `docdb`, `archivista`), each with its
+    /// HTTP client (TLS verified; the request deadline of `chains-in-swift.timeout.request`). Every problem is an error
+    /// naming the key; none is skipped.
+    static func makeOtherBackends(
+        _ env: AssemblyEnvironment, config: ChainsConfig, logger: Logger
+    ) async throws(AssemblyError) -> (backends: [any StorageBackend], transports: [AsyncHTTPClientTransport]) {
+        let inUse = storageInUse(config)
+        var backends: [any StorageBackend] = []
+        var transports: [AsyncHTTPClientTransport] = []
+        var errors: [ChainsError] = []
+        let timeouts = HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout))
+        if inUse.contains(.gcs) {
+            do {
+                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
+                transports.append(http)
+                backends.append(try makeGCS(env, config: config, transport: http))
+            } catch {
+                errors.append(ChainsError.classify(error, stage: .storage))
+            }
+        }
+        guard errors.isEmpty else {
+            for t in transports { try? await t.shutdown() }
+            throw AssemblyError(errors: errors, diagnostics: [])
+        }
+        return (backends, transports)
+    }
+
+    static func makeGCS(
+        _ env: AssemblyEnvironment, config: ChainsConfig, transport: AsyncHTTPClientTransport
+    ) throws(ChainsError) -> GCSStorage {
+        guard !config.gcsBucket.isEmpty else {
+            throw ChainsError(
+                .badInput, "is empty, and an artifact type stores in \"gcs\"; name the bucket",
+                key: "storage.gcs.bucket")
+        }
+        let endpoint = try GCSStorage.endpoint(environment: env.processEnvironment)
+        let retrying = RetryingTransport(transport)
+        var tokens: (any GoogleTokenSource)?
+        if !endpoint.emulator {
+            do {
+                tokens = try GoogleCredentials.applicationDefault(
+                    environment: env.processEnvironment, transport: retrying,
+                    metadata: GCRKeychain(environment: env.processEnvironment, transport: retrying))
+            } catch {
+                throw ChainsError(.badInput, error.description, key: "storage.gcs.bucket")
+            }
+        }
+        return GCSStorage(bucket: config.gcsBucket, endpoint: endpoint, tokens: tokens, transport: retrying)
+    }
+}

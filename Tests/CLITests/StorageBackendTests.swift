@@ -1,0 +1,145 @@
+import ChainsTesting
+import Crypto
+import Foundation
+import KubeModels
+import Signing
+import Testing
+
+/// The storage backends beside `tekton` and `oci`, each against a real peer or one checked on its own, read back
+/// with an independent client, through the `chains` executable as users run it.
+@Suite("storage backends against their peers", .serialized)
+struct StorageBackendTests {
+    let cli = CLITests()
+    let kaniko = PackagePaths.example("taskrun-kaniko.yaml").path
+    static let taskRunKey = "taskrun-4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11"
+    static let imageKey = "c6cad725fced"
+    static let folder = "taskrun-team-a-build-app-kaniko-x7k2p"
+
+    func config(_ dir: TemporaryDirectory, _ data: String) throws -> URL {
+        try dir.write("cm.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n" + data)
+    }
+
+    /// A key in `dir/secrets`, and its public half in `dir/pub.pem`.
+    func key(_ dir: TemporaryDirectory) throws -> (secrets: String, pub: URL) {
+        let key = try PrivateKey.generate(.ecdsaP256)
+        _ = try SigningSecrets.writeX509(key, to: dir.file("secrets"))
+        return (dir.file("secrets").path, try dir.write("pub.pem", key.publicKey.pem))
+    }
+
+    /// Every object in `bucket`, as Google's own client lists and downloads it.
+    func readBucket(_ gcs: FakeGCSServer, _ bucket: String) async throws -> [String: Data] {
+        let result = try await runProcess(
+            try Python.executable(), [PackagePaths.interop.appendingPathComponent("gcs_read.py").path, bucket],
+            environment: ProcessInfo.processInfo.environment.merging(["STORAGE_EMULATOR_HOST": gcs.url]) { $1 })
+        try #require(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: String])
+        return object.compactMapValues { Data(base64Encoded: $0) }
+    }
+
+    @Test(
+        "gcs: chains sign writes Chains' four objects per payload to fake-gcs-server; Google's client reads them back; the signatures verify; a re-sign overwrites"
+    )
+    func gcsRoundTrip() async throws {
+        let gcs = try await FakeGCSServer(buckets: ["chains-prov"])
+        defer { gcs.stop() }
+        let dir = try TemporaryDirectory()
+        let (secrets, pub) = try key(dir)
+        let cm = try config(
+            dir,
+            "  artifacts.taskrun.storage: gcs\n  artifacts.oci.storage: tekton,gcs\n  storage.gcs.bucket: chains-prov\n"
+        )
+        let env = ["STORAGE_EMULATOR_HOST": gcs.host]
+        let out = dir.file("signed.yaml").path
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("gs://chains-prov/\(Self.folder)/\(Self.taskRunKey).{signature,payload,cert,chain}"))
+
+        let objects = try await readBucket(gcs, "chains-prov")
+        var expected: Set<String> = []
+        for key in [Self.taskRunKey, Self.imageKey] {
+            for suffix in ["signature", "payload", "cert", "chain"] {
+                expected.insert("\(Self.folder)/\(key).\(suffix)")
+            }
+        }
+        #expect(Set(objects.keys) == expected)
+        // Key-signed: the certificate and chain are there, empty, as Chains writes them.
+        #expect(objects["\(Self.folder)/\(Self.taskRunKey).cert"] == Data())
+        #expect(objects["\(Self.folder)/\(Self.imageKey).chain"] == Data())
+
+        // The provenance's envelope verifies with securesystemslib over the payload object; the image's raw
+        // signature with cryptography.
+        let envelope = try dir.write(
+            "env.json", data: try #require(objects["\(Self.folder)/\(Self.taskRunKey).signature"]))
+        let payload = try #require(objects["\(Self.folder)/\(Self.taskRunKey).payload"])
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, envelope.path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+        #expect(
+            dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined())
+        let simple = try dir.write(
+            "simple.json", data: try #require(objects["\(Self.folder)/\(Self.imageKey).payload"]))
+        let sig = try dir.write("simple.sig", data: try #require(objects["\(Self.folder)/\(Self.imageKey).signature"]))
+        let checked = try await Python.run("verify_signature.py", [pub.path, simple.path, sig.path])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        // The image's signature went to both of its backends: the same bytes in the annotation and the object.
+        let signed = try String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)
+        #expect(
+            signed.contains((try #require(objects["\(Self.folder)/\(Self.imageKey).signature"])).base64EncodedString()))
+        #expect(signed.contains("chains.tekton.dev/signed: \"true\""))
+
+        // Signed again (forced): the same eight objects, overwritten, none added.
+        let again = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out], env: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        let after = try await readBucket(gcs, "chains-prov")
+        #expect(Set(after.keys) == expected)
+        #expect(after["\(Self.folder)/\(Self.taskRunKey).payload"] != nil)
+    }
+
+    @Test(
+        "gcs failures: a missing bucket is named and not retryable; an emulator that is down is retryable; neither run is marked signed; an empty bucket key is refused before signing"
+    )
+    func gcsFailures() async throws {
+        let gcs = try await FakeGCSServer(buckets: ["chains-prov"])
+        let dir = try TemporaryDirectory()
+        let (secrets, _) = try key(dir)
+        let missing = try dir.write(
+            "missing.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: gcs\n  artifacts.oci.storage: \"\"\n  storage.gcs.bucket: no-such-bucket\n"
+        )
+        let env = ["STORAGE_EMULATOR_HOST": gcs.url]
+        let out = dir.file("out.yaml").path
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", missing.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("GCS bucket no-such-bucket (the emulator at \(gcs.url))"), "\(r.stderr)")
+        #expect(r.stderr.contains("HTTP 404") && r.stderr.contains("does the bucket exist"), "\(r.stderr)")
+        #expect(!r.stderr.contains("(retryable"), "a missing bucket does not come back by itself")
+        #expect(
+            !((try? String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)) ?? "").contains("signed: \"true\""))
+
+        gcs.stop()
+        let down = try dir.write(
+            "down.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: gcs\n  artifacts.oci.storage: \"\"\n  storage.gcs.bucket: chains-prov\n"
+        )
+        let unreachable = try await cli.chains(
+            [
+                "sign", kaniko, "--config", down.path, "--signing-secrets", secrets, "--output", out, "--run-timeout",
+                "10s",
+            ], env: env)
+        #expect(unreachable.status == 1, "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("GCS bucket chains-prov"), "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("retryable"), "\(unreachable.stderr)")
+        #expect(
+            !((try? String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)) ?? "").contains("signed: \"true\""))
+
+        let empty = try dir.write(
+            "empty.yaml", "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,gcs\n")
+        let refused = try await cli.chains(
+            ["sign", kaniko, "--config", empty.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(refused.status == 2, "\(refused.stderr)")
+        #expect(refused.stderr.contains("storage.gcs.bucket"), "\(refused.stderr)")
+    }
+}
