@@ -94,7 +94,7 @@ package final class AWSCredentialChain: Sendable {
     }
 
     /// A service's endpoint: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else `standard`.
-    func endpoint(service: String, standard: String) -> URL? {
+    package func endpoint(service: String, standard: String) -> URL? {
         let key = "AWS_ENDPOINT_URL_" + service.uppercased().replacingOccurrences(of: " ", with: "_")
         let text = [environment[key], environment["AWS_ENDPOINT_URL"]].compactMap { $0 }.first { !$0.isEmpty }
         return URL(string: text ?? standard)

@@ -161,7 +161,7 @@ package struct AWSKMSSigner: Signer {
 
 extension AWSCredentialChain {
     /// `AWS_REGION`, else `AWS_DEFAULT_REGION`, else nil.
-    var configuredRegion: String? {
+    package var configuredRegion: String? {
         environment["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 }
     }

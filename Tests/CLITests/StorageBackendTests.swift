@@ -142,4 +142,141 @@ struct StorageBackendTests {
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("storage.gcs.bucket"), "\(refused.stderr)")
     }
+
+    /// moto with an IAM user allowed the DynamoDB calls (SigV4 and IAM checked after set-up), a table keyed by
+    /// `Name` and one keyed by `name`; the user's keys as the environment gives them.
+    func dynamo() async throws -> (MotoServer, [String: String]) {
+        let moto = try await MotoServer(unauthenticatedActions: 7)
+        let setup = try await moto.setUp(["--user", "--dynamodb", "chains-signed", "--dynamodb", "lowercase:name"])
+        let env = [
+            "AWS_ACCESS_KEY_ID": try #require(setup["access_key"]),
+            "AWS_SECRET_ACCESS_KEY": try #require(setup["secret_key"]), "AWS_REGION": "us-east-1",
+        ]
+        return (moto, env)
+    }
+
+    func docdbConfig(_ dir: TemporaryDirectory, _ url: String, name: String = "cm.yaml") throws -> URL {
+        try dir.write(
+            name,
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: docdb\n  artifacts.oci.storage: tekton,docdb\n  storage.docdb.url: \"\(url)\"\n"
+        )
+    }
+
+    /// Every item of `table`, as boto3 scans and gets it.
+    func readTable(_ moto: MotoServer, _ table: String, env: [String: String]) async throws -> [String: [String: Any]] {
+        let result = try await runProcess(
+            try Python.aws(),
+            [PackagePaths.interop.appendingPathComponent("dynamodb_read.py").path, moto.endpoint, table],
+            environment: ProcessInfo.processInfo.environment.merging(env) { $1 })
+        try #require(result.status == 0, "\(result.stderr)")
+        return try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]])
+    }
+
+    @Test(
+        "docdb dynamodb://: chains sign puts Chains' SignedDocument per payload (SigV4, IAM-checked by moto); boto3 reads back Name, Signed, Signature, Cert/Chain NULL and Object; the signatures verify; a re-sign overwrites"
+    )
+    func dynamoRoundTrip() async throws {
+        let (moto, env) = try await dynamo()
+        defer { moto.stop() }
+        let dir = try TemporaryDirectory()
+        let (secrets, pub) = try key(dir)
+        let cm = try docdbConfig(
+            dir, "dynamodb://chains-signed?partition_key=Name&region=us-east-1&endpoint=\(moto.endpoint)")
+        let out = dir.file("signed.yaml").path
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("dynamodb://chains-signed Name=\(Self.taskRunKey)"), "\(r.stderr)")
+
+        let items = try await readTable(moto, "chains-signed", env: env)
+        #expect(Set(items.keys) == [Self.taskRunKey, Self.imageKey])
+        let provenance = try #require(items[Self.taskRunKey])
+        #expect(Set(provenance.keys) == ["Name", "Signed", "Signature", "Cert", "Chain", "Object"])
+        #expect(
+            (provenance["Cert"] as? [String: Any])?["NULL"] as? Bool == true,
+            "an empty string is NULL, as go-cloud writes it")
+        #expect((provenance["Chain"] as? [String: Any])?["NULL"] as? Bool == true)
+        let payload = try #require(
+            ((provenance["Signed"] as? [String: Any])?["B"] as? String).flatMap { Data(base64Encoded: $0) })
+        let signature = try #require(
+            ((provenance["Signature"] as? [String: Any])?["S"] as? String).flatMap { Data(base64Encoded: $0) })
+        let envelope = try dir.write("env.json", data: signature)
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, envelope.path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+        #expect(
+            dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined())
+        let object = try #require((provenance["Object"] as? [String: Any])?["M"] as? [String: Any])
+        #expect((object["_type"] as? [String: Any])?["S"] as? String == "https://in-toto.io/Statement/v0.1")
+        #expect((object["predicateType"] as? [String: Any])?["S"] as? String == "https://slsa.dev/provenance/v0.2")
+
+        let image = try #require(items[Self.imageKey])
+        let simplePayload = try #require(
+            ((image["Signed"] as? [String: Any])?["B"] as? String).flatMap { Data(base64Encoded: $0) })
+        let simpleSig = try #require(
+            ((image["Signature"] as? [String: Any])?["S"] as? String).flatMap { Data(base64Encoded: $0) })
+        let checked = try await Python.run(
+            "verify_signature.py",
+            [pub.path, try dir.write("s.json", data: simplePayload).path, try dir.write("s.sig", data: simpleSig).path])
+        #expect(checked.status == 0, "\(checked.stderr)")
+        let critical = ((image["Object"] as? [String: Any])?["M"] as? [String: Any])?["critical"] as? [String: Any]
+        let type = ((critical?["M"] as? [String: Any])?["type"] as? [String: Any])?["S"] as? String
+        #expect(type == "cosign container image signature")
+
+        let again = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out], env: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(Set(try await readTable(moto, "chains-signed", env: env).keys) == [Self.taskRunKey, Self.imageKey])
+    }
+
+    @Test(
+        "docdb failures: a missing table, a table keyed otherwise, refused credentials (named, not retryable), an item over 400 KB (said before sending); partition_key=name, firestore:// and mongo:// refused by name before signing"
+    )
+    func dynamoFailures() async throws {
+        let (moto, env) = try await dynamo()
+        defer { moto.stop() }
+        let dir = try TemporaryDirectory()
+        let (secrets, _) = try key(dir)
+        let base = "region=us-east-1&endpoint=\(moto.endpoint)"
+        func sign(_ url: String, env: [String: String], run: String? = nil) async throws -> ProcessResult {
+            let cm = try docdbConfig(dir, url, name: "cm-\(UUID().uuidString).yaml")
+            return try await cli.chains(
+                [
+                    "sign", run ?? kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output",
+                    dir.file("o.yaml").path,
+                ],
+                env: env)
+        }
+        let missing = try await sign("dynamodb://absent?partition_key=Name&\(base)", env: env)
+        #expect(missing.status == 1 && missing.stderr.contains("DynamoDB table absent"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("ResourceNotFoundException") && !missing.stderr.contains("(retryable"))
+        let lower = try await sign("dynamodb://lowercase?partition_key=Name&\(base)", env: env)
+        #expect(lower.status == 1 && lower.stderr.contains("not the partition key Name"), "\(lower.stderr)")
+        var wrong = env
+        wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+        let refused = try await sign("dynamodb://chains-signed?partition_key=Name&\(base)", env: wrong)
+        #expect(refused.status == 1 && refused.stderr.contains("DynamoDB table chains-signed"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("DescribeTable: HTTP 403"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("(retryable") && !refused.stderr.contains("not-the-secret"))
+
+        // A run whose provenance passes 100 KB: stored four times over, the item would pass DynamoDB's limit.
+        let text = try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
+            of: "\n  params:\n",
+            with: "\n  params:\n    - name: BIG\n      value: \"\(String(repeating: "x", count: 120_000))\"\n")
+        let big = try dir.write("big.yaml", text)
+        let large = try await sign("dynamodb://chains-signed?partition_key=Name&\(base)", env: env, run: big.path)
+        #expect(large.status == 1 && large.stderr.contains("over DynamoDB's 400 KB item limit"), "\(large.stderr)")
+
+        for (url, words) in [
+            ("dynamodb://chains-signed?partition_key=name&\(base)", "partition_key=name"),
+            ("dynamodb://chains-signed?partition_key=Name&sort_key=Signature&\(base)", "sort_key"),
+            ("firestore://projects/p/databases/(default)/documents/c?name_field=name", "firestore:// is not served"),
+            ("mongo://tekton-chains/attestations?id_field=name", "mongo:// is not built yet"),
+        ] {
+            let r = try await sign(url, env: env)
+            #expect(r.status == 2, "\(url): \(r.stderr)")
+            #expect(r.stderr.contains("storage.docdb.url") && r.stderr.contains(words), "\(r.stderr)")
+        }
+    }
 }

@@ -231,3 +231,56 @@ struct GCSStorageTests {
         }
     }
 }
+
+@Suite("docdb: storage.docdb.url, go-cloud's DynamoDB encoding")
+struct DocDBEncodingTests {
+    @Test(
+        "dynamodb://, mongo:// and firestore:// read as go-cloud reads them; what cannot be honoured is refused naming it"
+    )
+    func urls() throws {
+        #expect(
+            try DocDBURL.parse("dynamodb://t?partition_key=Name&region=eu-west-1&endpoint=http://127.0.0.1:4566")
+                == .dynamodb(table: "t", region: "eu-west-1", endpoint: URL(string: "http://127.0.0.1:4566")))
+        #expect(
+            try DocDBURL.parse("dynamodb://t?partition_key=Name&allow_scans=true")
+                == .dynamodb(table: "t", region: nil, endpoint: nil))
+        #expect(
+            try DocDBURL.parse("mongo://db/coll?id_field=name")
+                == .mongo(database: "db", collection: "coll", idField: "name"))
+        for (text, words) in [
+            ("dynamodb://t", "has no partition_key"), ("dynamodb://t?partition_key=name", "case-sensitively"),
+            ("dynamodb://t?partition_key=Name&profile=x", "profiles are not read"),
+            ("dynamodb://t?partition_key=Name&endpoint=http://dynamo.example", "plain http to another host"),
+            ("dynamodb://t/extra?partition_key=Name", "one table name"), ("mongo://db", "DATABASE/COLLECTION"),
+            ("mongo://db/c?foo=1", "foo"),
+            ("firestore://projects/p/databases/d/documents/c", "firestore:// is not served"),
+            ("s3://b", "not a docstore driver"), ("dynamodb://t?partition_key=Name&partition_key=Name", "twice"),
+        ] {
+            do {
+                _ = try DocDBURL.parse(text)
+                Issue.record("\(text) accepted")
+            } catch {
+                #expect(error.key == "storage.docdb.url" && error.description.contains(words), "\(text): \(error)")
+            }
+        }
+    }
+
+    @Test("numbers as Go's FormatFloat(f, 'f', -1, 64); an item's size; the read-back compares numbers as decimals")
+    func encoding() throws {
+        let cases: [(Double, String)] = [
+            (5, "5"), (1.5, "1.5"), (0.1, "0.1"), (1e21, "1000000000000000000000"), (1e-7, "0.0000001"), (-2.5, "-2.5"),
+            (123_456_789_012, "123456789012"), (0, "0"), (1.0000000000000002, "1.0000000000000002"),
+            (1e16, "10000000000000000"), (3.14e-10, "0.000000000314"), (100, "100"), (-0.0, "-0"),
+        ]
+        for (value, go) in cases { #expect(DynamoDBDocument.goFixed(value) == go, "\(value)") }
+        let item: [String: Any] = [
+            "Name": ["S": "abc"], "Signed": ["B": Data([1, 2, 3]).base64EncodedString()],
+            "Object": ["M": ["n": ["N": "12345"], "l": ["L": [["BOOL": true], ["NULL": true]]]]],
+        ]
+        // 4+3, 6+3, 6 + (3 + (1+1+4) + (1+1+(3+1+1+1+1))): names and values as DynamoDB counts them.
+        #expect(DynamoDBDocument.size(of: item) == 7 + 9 + 6 + 3 + 6 + 9)
+        #expect(DynamoDBDocument.same(["a": ["N": "1.50"]], ["a": ["N": "1.5"]]))
+        #expect(!DynamoDBDocument.same(["a": ["N": "1.51"]], ["a": ["N": "1.5"]]))
+        #expect(!DynamoDBDocument.same(["a": ["S": "x"]], ["a": ["S": "x"], "b": ["NULL": true]]))
+    }
+}

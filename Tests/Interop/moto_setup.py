@@ -2,6 +2,7 @@
 access key too; with "--kms KEYSPEC" (ECC_NIST_P256, RSA_2048, …), a signing key aliased alias/chains. Prints {"role":
 ARN[, "access_key", "secret_key"][, "key_id", "public_key" (PEM)]}. Every call here is one of moto's
 unauthenticated set-up actions (INITIAL_NO_AUTH_ACTION_COUNT): 2 for the role, 3 more for the user, 3 for the key.
+With "--dynamodb TABLE[:KEY]" (repeatable), a table keyed by KEY (default Name, a string): one action each.
 """
 import json
 import sys
@@ -11,7 +12,9 @@ from cryptography.hazmat.primitives import serialization
 
 POLICY = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "kms:Sign", "kms:GetPublicKey"],
+    "Statement": [{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "kms:Sign", "kms:GetPublicKey",
+                                                  "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:GetItem",
+                                                  "dynamodb:Scan"],
                    "Resource": "*"}],
 }
 
@@ -41,6 +44,14 @@ def main() -> None:
         pem = serialization.load_der_public_key(der).public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         out.update(key_id=key_id, public_key=pem)
+    dynamodb = boto3.client("dynamodb", **kw)
+    for i, arg in enumerate(sys.argv):
+        if arg == "--dynamodb":
+            table, _, key = sys.argv[i + 1].partition(":")
+            key = key or "Name"
+            dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  BillingMode="PAY_PER_REQUEST")
     json.dump(out, sys.stdout)
 
 

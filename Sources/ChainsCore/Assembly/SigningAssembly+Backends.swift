@@ -30,6 +30,15 @@ extension SigningAssembly {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
         }
+        if inUse.contains(.docdb) {
+            do {
+                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
+                transports.append(http)
+                backends.append(try makeDocDB(env, config: config, transport: http))
+            } catch {
+                errors.append(ChainsError.classify(error, stage: .storage))
+            }
+        }
         guard errors.isEmpty else {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: errors, diagnostics: [])
@@ -58,5 +67,40 @@ extension SigningAssembly {
             }
         }
         return GCSStorage(bucket: config.gcsBucket, endpoint: endpoint, tokens: tokens, transport: retrying)
+    }
+
+    static func makeDocDB(
+        _ env: AssemblyEnvironment, config: ChainsConfig, transport: AsyncHTTPClientTransport
+    ) throws(ChainsError) -> any StorageBackend {
+        let key = "storage.docdb.url"
+        guard !config.docdbURL.isEmpty else {
+            throw ChainsError(
+                .badInput,
+                "is empty, and an artifact type stores in \"docdb\"; give dynamodb://TABLE?partition_key=Name",
+                key: key)
+        }
+        switch try DocDBURL.parse(config.docdbURL) {
+        case .mongo:
+            throw ChainsError(
+                .unsupported,
+                "mongo:// is not built yet in Chains in Swift (no MongoDB driver or server here to test one against); use dynamodb://, gcs or oci",
+                key: key)
+        case .dynamodb(let table, let region, let endpoint):
+            let retrying = RetryingTransport(transport)
+            guard let chain = AWSCredentialChain(environment: env.processEnvironment, transport: retrying) else {
+                throw ChainsError(
+                    .badInput,
+                    "dynamodb:// needs AWS credentials, and the environment has none: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) or EKS Pod Identity",
+                    key: key)
+            }
+            guard let region = region ?? chain.configuredRegion else {
+                throw ChainsError(.badInput, "dynamodb:// has no region: add &region=R, or set AWS_REGION", key: key)
+            }
+            let standard = "https://dynamodb.\(region).amazonaws.com\(region.hasPrefix("cn-") ? ".cn" : "")"
+            guard let url = endpoint ?? chain.endpoint(service: "DynamoDB", standard: standard) else {
+                throw ChainsError(.badInput, "AWS_ENDPOINT_URL_DYNAMODB is not a URL", key: key)
+            }
+            return DynamoDBStorage(table: table, region: region, endpoint: url, chain: chain, transport: retrying)
+        }
     }
 }

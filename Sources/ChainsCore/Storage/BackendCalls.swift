@@ -29,11 +29,12 @@ extension BackendError: RetryClassifiable {}
 
 /// One HTTP call of a storage backend: sent within the transport's deadline; a failure to connect or a timeout is
 /// `unavailable`/`timeout`; an answer outside 2xx is typed by its status (401/403: refused; 408/429/5xx: unavailable;
-/// any other: failed) with the service's own message, cut to 300 characters.
+/// any other: failed, unless `kindOf` says otherwise from the answer) with the service's own message, cut to 300
+/// characters.
 enum BackendHTTP {
     static func send(
         _ request: HTTPRequest, via transport: any HTTPTransport, backend: StorageKind, peer: String, what: String,
-        message: (Data) -> String? = { _ in nil }
+        message: (Data) -> String? = { _ in nil }, kindOf: (Int, Data) -> BackendError.Kind? = { _, _ in nil }
     ) async throws(BackendError) -> HTTPResponse {
         let response: HTTPResponse
         do {
@@ -51,8 +52,9 @@ enum BackendHTTP {
                 ?? String(decoding: response.body.prefix(300), as: UTF8.self).trimmingCharacters(
                     in: .whitespacesAndNewlines)
             let kind: BackendError.Kind =
-                HTTPStatusRule.isRetryable(response.status)
-                ? .unavailable : ([401, 403].contains(response.status) ? .refused : .failed)
+                kindOf(response.status, response.body)
+                ?? (HTTPStatusRule.isRetryable(response.status)
+                    ? .unavailable : ([401, 403].contains(response.status) ? .refused : .failed))
             throw BackendError(
                 kind, backend: backend, peer: peer,
                 reason: "\(what): HTTP \(response.status)\(text.isEmpty ? "" : ": " + String(text.prefix(300)))")
