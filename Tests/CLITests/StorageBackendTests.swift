@@ -1,6 +1,7 @@
 import ChainsTesting
 import Crypto
 import Foundation
+import HTTPTransport
 import KubeModels
 import Signing
 import Testing
@@ -20,8 +21,8 @@ struct StorageBackendTests {
     }
 
     /// A key in `dir/secrets`, and its public half in `dir/pub.pem`.
-    func key(_ dir: TemporaryDirectory) throws -> (secrets: String, pub: URL) {
-        let key = try PrivateKey.generate(.ecdsaP256)
+    func key(_ dir: TemporaryDirectory, _ algorithm: KeyAlgorithm = .ecdsaP256) throws -> (secrets: String, pub: URL) {
+        let key = try PrivateKey.generate(algorithm)
         _ = try SigningSecrets.writeX509(key, to: dir.file("secrets"))
         return (dir.file("secrets").path, try dir.write("pub.pem", key.publicKey.pem))
     }
@@ -278,5 +279,130 @@ struct StorageBackendTests {
             #expect(r.status == 2, "\(url): \(r.stderr)")
             #expect(r.stderr.contains("storage.docdb.url") && r.stderr.contains(words), "\(r.stderr)")
         }
+    }
+
+    @Test(
+        "the Archivista simulator on its own: gitoids are git's blob ids (git hash-object in a SHA-256 repository; go-gitoid's SHA-1 vector for the framing); the real server's answers to re-uploads, other methods, unknown gitoids and non-statements"
+    )
+    func archivistaSimulator() async throws {
+        let dir = try TemporaryDirectory()
+        let repo = dir.file("repo").path
+        let made = try await runProcess("/usr/bin/git", ["init", "-q", "--object-format=sha256", repo])
+        try #require(made.status == 0, "\(made.stderr)")
+        let statement = Data(#"{"_type":"https://in-toto.io/Statement/v1","subject":[]}"#.utf8).base64EncodedString()
+        let envelope = Data(
+            #"{"payload":"\#(statement)","payloadType":"application/vnd.in-toto+json","signatures":[]}"#.utf8)
+        for body in [Data(), Data("example".utf8), envelope] {
+            let file = try dir.write("body-\(body.count)", data: body)
+            let git = try await runProcess("/usr/bin/git", ["-C", repo, "hash-object", file.path])
+            #expect(ArchivistaSimulator.gitoid(body) == git.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        // go-gitoid's gitoid_test.go: "example" with SHA-1 is 96236f81…: the same "blob <len>\0" framing.
+        let sha1 = Insecure.SHA1.hash(data: Data("blob 7\u{0}example".utf8)).map { String(format: "%02x", $0) }.joined()
+        #expect(sha1 == "96236f8158b12701d5e75c14fb876c4a0f31b963")
+
+        let sim = try await ArchivistaSimulator()
+        defer { Task { await sim.stop() } }
+        let http = try ChainsTestingHTTP.transport()
+        defer { Task { try? await http.shutdown() } }
+        func send(_ method: String, _ path: String, _ body: Data? = nil) async throws -> (Int, Data) {
+            let r = try await http.send(HTTPRequest(method: method, url: URL(string: sim.url + path)!, body: body))
+            return (r.status, r.body)
+        }
+        let (status, answer) = try await send("POST", "/upload", envelope)
+        #expect(
+            status == 200
+                && String(decoding: answer, as: UTF8.self)
+                    == "{\"gitoid\":\"\(ArchivistaSimulator.gitoid(envelope))\"}\n"
+        )
+        #expect(try await send("POST", "/v1/upload", envelope).0 == 500, "an identical body again")
+        #expect(try await send("GET", "/download/\(ArchivistaSimulator.gitoid(envelope))") == (200, envelope))
+        #expect(try await send("GET", "/v1/download/\(ArchivistaSimulator.gitoid(envelope))").1 == envelope)
+        #expect(try await send("GET", "/download/\(String(repeating: "0", count: 64))").0 == 500)
+        #expect(try await send("GET", "/upload").0 == 400)
+        #expect(
+            try await send("POST", "/upload", Data(#"{"payload":"e30=","payloadType":"x","signatures":[]}"#.utf8)).0
+                == 500)
+        #expect(
+            try await send(
+                "POST", "/upload", Data(#"{"payload":"\#(statement)","payloadType":"","signatures":[]}"#.utf8)
+            ).0 == 500)
+    }
+
+    @Test(
+        "archivista: chains sign uploads the provenance's envelope as go-witness encodes it; the gitoid is checked, read back, kept on the run; securesystemslib verifies the stored bytes; a re-sign's 500 counts as stored"
+    )
+    func archivistaRoundTrip() async throws {
+        let sim = try await ArchivistaSimulator()
+        defer { Task { await sim.stop() } }
+        let dir = try TemporaryDirectory()
+        // Ed25519 signs deterministically: the forced re-sign below uploads the very same envelope again.
+        let (secrets, pub) = try key(dir, .ed25519)
+        let cm = try config(
+            dir,
+            "  artifacts.taskrun.storage: tekton,archivista\n  artifacts.oci.storage: tekton\n  storage.archivista.url: \(sim.url)\n"
+        )
+        let out = dir.file("signed.yaml").path
+        let r = try await cli.chains([
+            "sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let objects = sim.objects
+        try #require(objects.count == 1)
+        let (gitoid, body) = try #require(objects.first)
+        #expect(r.stderr.contains("archivista: \(sim.url) gitoid \(gitoid): uploaded; read back"), "\(r.stderr)")
+        let signed = try String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)
+        #expect(signed.contains("chains-in-swift.dev/archivista-\(Self.taskRunKey): \(gitoid)"), "\(signed)")
+        let text = String(decoding: body, as: UTF8.self)
+        #expect(
+            text.hasPrefix("{\"payload\":\"")
+                && text.contains("\",\"payloadType\":\"application/vnd.in-toto+json\",\"signatures\":[{\"keyid\":"))
+        #expect(text.hasSuffix("}]}\n"))
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, try dir.write("env.json", data: body).path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+
+        let again = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(
+            again.stderr.contains("already there (Archivista refused the identical upload); read back"),
+            "\(again.stderr)")
+        #expect(sim.objects.count == 1 && sim.received.count == 2)
+    }
+
+    @Test(
+        "archivista failures: simplesigning routed there and an empty URL are refused before signing naming the key; a server that is down is retryable and nothing is marked"
+    )
+    func archivistaFailures() async throws {
+        let dir = try TemporaryDirectory()
+        let (secrets, _) = try key(dir)
+        let out = dir.file("out.yaml").path
+        for (data, key) in [
+            (
+                "  artifacts.oci.storage: archivista\n  storage.archivista.url: http://127.0.0.1:1\n",
+                "artifacts.oci.storage"
+            ),
+            ("  artifacts.taskrun.storage: archivista\n", "storage.archivista.url"),
+        ] {
+            let cm = try config(dir, data)
+            let r = try await cli.chains([
+                "sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out,
+            ])
+            #expect(r.status == 2 && r.stderr.contains(key), "\(r.stderr)")
+        }
+        let sim = try await ArchivistaSimulator()
+        let url = sim.url
+        await sim.stop()
+        let cm = try config(
+            dir,
+            "  artifacts.taskrun.storage: archivista\n  artifacts.oci.storage: \"\"\n  storage.archivista.url: \(url)\n"
+        )
+        let r = try await cli.chains([
+            "sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out,
+        ])
+        #expect(
+            r.status == 1 && r.stderr.contains("Archivista \(url)") && r.stderr.contains("(retryable"), "\(r.stderr)")
+        #expect(
+            !((try? String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)) ?? "").contains("signed: \"true\""))
     }
 }

@@ -39,6 +39,16 @@ extension SigningAssembly {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
         }
+        if inUse.contains(.archivista) {
+            do {
+                let base = try archivistaURL(config)
+                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
+                transports.append(http)
+                backends.append(ArchivistaStorage(base: base, transport: http))
+            } catch {
+                errors.append(ChainsError.classify(error, stage: .storage))
+            }
+        }
         guard errors.isEmpty else {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: errors, diagnostics: [])
@@ -102,5 +112,29 @@ extension SigningAssembly {
             }
             return DynamoDBStorage(table: table, region: region, endpoint: url, chain: chain, transport: retrying)
         }
+    }
+
+    /// `storage.archivista.url`, and no simplesigning artifact type routed there (Archivista keeps DSSE envelopes;
+    /// Tekton Chains fails such a store at every run).
+    static func archivistaURL(_ config: ChainsConfig) throws(ChainsError) -> URL {
+        for artifact in config.artifacts
+        where artifact.setting.isEnabled && artifact.setting.storage.contains(.archivista)
+            && !artifact.setting.format.isInToto
+        {
+            throw ChainsError(
+                .badInput,
+                "stores \(artifact.type) payloads (\(artifact.setting.format)) in archivista, which keeps only DSSE envelopes (in-toto formats); remove archivista there",
+                key: "\(artifact.type.configPrefix).storage")
+        }
+        let text = config.archivistaURL
+        guard !text.isEmpty else {
+            throw ChainsError(
+                .badInput, "is empty, and an artifact type stores in \"archivista\"; give Archivista's base URL",
+                key: "storage.archivista.url")
+        }
+        guard let url = URL(string: text), url.scheme == "https" || url.scheme == "http", url.host != nil else {
+            throw ChainsError(.badInput, "\(text) is not an http(s) URL", key: "storage.archivista.url")
+        }
+        return url
     }
 }

@@ -66,7 +66,7 @@ package final class DynamoDBStorage: StorageBackend {
         receipt.locations = [
             .init(
                 target: "dynamodb://\(table) Name=\(item.shortKey)", credential: chain.identity,
-                detail: endpoint.absoluteString, alreadyPresent: false)
+                detail: "PutItem through \(endpoint.absoluteString); read back", alreadyPresent: false)
         ]
         return receipt
     }

@@ -101,7 +101,9 @@ package struct GCSStorage: StorageBackend {
         receipt.locations = [
             .init(
                 target: "gs://\(bucket)/\(prefix).{signature,payload,cert,chain}",
-                credential: tokens?.identity ?? "", detail: endpoint.label, alreadyPresent: false)
+                credential: endpoint.emulator ? "no credentials (emulator)" : tokens?.identity ?? "",
+                detail: "uploaded through \(endpoint.label); each object's size and hash confirmed",
+                alreadyPresent: false)
         ]
         return receipt
     }
