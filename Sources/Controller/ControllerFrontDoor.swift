@@ -52,6 +52,9 @@ package struct ControllerOptions: Sendable {
     package var metricsAddress = ":9090"
     /// The Lease holder identity: `POD_NAME`, else the host name and a random suffix.
     package var identity = LeaderElectionSettings.identity()
+    /// Where backends, cloud keychains and KMS clients read their variables (`AWS_*`, `STORAGE_EMULATOR_HOST`,
+    /// `GOOGLE_APPLICATION_CREDENTIALS`, …): the process environment unless a caller (a test) gives its own.
+    package var environment = ProcessInfo.processInfo.environment
 
     package init() {}
 }

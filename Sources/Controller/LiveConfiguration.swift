@@ -77,6 +77,7 @@ package actor LiveConfiguration {
             options.kubeconfig == nil
             ? .inCluster(allowed: options.allowedRegistries) : .init(allowed: options.allowedRegistries)
         env.registries.resolve = options.resolve
+        env.processEnvironment = options.environment
         let assembly = try await SigningAssembly.build(loaded.config, env)
         return (assembly, loaded.diagnostics + assembly.diagnostics)
     }

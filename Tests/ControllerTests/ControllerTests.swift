@@ -67,6 +67,7 @@ struct ControllerTests {
         _ api: KubeAPIServer, token: BearerToken = .none, config: String = "artifacts.oci.storage: tekton\n",
         runTimeout: Duration? = nil, namespace: String?, threads: Int, queue: WorkQueue = WorkQueue(),
         reloadInterval: Duration = .seconds(10), election: ((inout ControllerOptions) -> Void)? = nil,
+        environment: [String: String]? = nil,
         logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws -> Running {
         let client = try KubeAPIClient(
@@ -82,6 +83,7 @@ struct ControllerTests {
         options.systemNamespace = "tekton-chains"
         options.reloadInterval = reloadInterval
         election?(&options)
+        if let environment { options.environment = environment }
         let running = try await ControllerFrontDoor.start(
             client: client, options: options, logger: logger, queue: queue)
         return Running(directory: dir, client: client, running: running, task: Task { await running.run() })
