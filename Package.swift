@@ -168,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "chains",
             dependencies: [
-                "ChainsCore", "OCI", "OCIRegistry", "Signing", "Sigstore", "SPIFFE", "Controller",
+                "ChainsCore", "ChainsConfig", "OCI", "OCIRegistry", "Signing", "Sigstore", "SPIFFE", "Controller",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,7 @@
 #   scripts/bench.sh keyless              100 runs signed keylessly against the Fulcio simulator: tokens, certificates
 #   scripts/bench.sh rekor-v2 [N]         N (default 600) keyless runs through Fulcio, Rekor v2 (0, 200 ms, 2 s of write
 #                                         latency) and an RFC 3161 authority, 64 (then 128) at a time
+#   scripts/bench.sh gcs [N]              N (default 300) runs by one controller storing in oci, then in oci,gcs
 #   scripts/bench.sh controller [N]       N (default 1000) runs signed by chains controller processes: 1 replica, then
 #                                         1 vs 3 replicas with 50 ms of registry latency (docs/performance.md)
 set -euo pipefail
@@ -18,6 +19,13 @@ if [ "${1:-}" = "controller" ]; then
     for r in 1 3; do
         "$bin/chains-bench" --controller "$n" --replicas "$r" --latency 50 --kube-api-qps 1000 --chains "$bin/chains"
     done
+    exit 0
+fi
+if [ "${1:-}" = "gcs" ]; then
+    # oci alone, then oci,gcs: the same N runs' kind, one replica, the same machine (needs .venv-test's emulator).
+    n="${2:-300}"
+    "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains"
+    "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains" --also-gcs
     exit 0
 fi
 if [ "${1:-}" = "rekor-v2" ]; then

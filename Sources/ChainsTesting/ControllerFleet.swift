@@ -19,6 +19,8 @@ package final class ControllerFleet: @unchecked Sendable {
     package let directory: TemporaryDirectory
     let binary: String
     let arguments: [String]
+    /// More variables for every replica (a backend's emulator, cloud credentials).
+    let environment: [String: String]
     let processes = Mutex<[String: Process]>([:])
     let http: AsyncHTTPClientTransport
     package let namespace = "team-a"
@@ -26,9 +28,11 @@ package final class ControllerFleet: @unchecked Sendable {
     /// `flags`: more `chains controller` flags (leader election by default: short Leases for tests).
     package init(
         binary: String, transparency: Bool, latency: Duration = .zero, threads: Int = 2,
-        flags: [String] = ["--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms"]
+        flags: [String] = ["--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period", "200ms"],
+        config: [String: String] = [:], environment: [String: String] = [:]
     ) async throws {
         self.binary = binary
+        self.environment = environment
         api = try await KubeAPIServer()
         registry = try await RegistryServer()
         proxy = try await RegistryProxy(upstream: registry.address)
@@ -39,6 +43,7 @@ package final class ControllerFleet: @unchecked Sendable {
             "artifacts.taskrun.format": "slsa/v1", "artifacts.taskrun.storage": "oci", "artifacts.oci.storage": "oci",
             "storage.oci.repository.insecure": "true",
         ]
+        for (key, value) in config { data[key] = .string(value) }
         if let rekor {
             data["transparency.enabled"] = "true"
             data["transparency.url"] = .string(rekor.url)
@@ -113,7 +118,7 @@ package final class ControllerFleet: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
         environment["POD_NAME"] = name
         environment["SYSTEM_NAMESPACE"] = "tekton-chains"
         process.environment = environment

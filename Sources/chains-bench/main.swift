@@ -15,6 +15,8 @@ import Sigstore
 //   chains-bench [--seconds S] [--only TEXT] [--chains PATH_TO_CHAINS_BINARY] [--cold-runs N]
 //   --only TEXT: only the throughput lines whose label contains TEXT (for a profiler: `perf record … --only Service`).
 //   --rekor-v2 N [--log-latency MS,MS] [--concurrency C]: keyless runs/s through Fulcio, Rekor v2 and a TSA.
+//   --controller N [--replicas R] [--latency MS] [--also-gcs]: `chains controller` processes; --also-gcs stores in
+//   oci and gcs (fake-gcs-server) instead of oci alone.
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
@@ -131,10 +133,12 @@ let signer = KeySigner(key: try PrivateKey.generate(.ecdsaP256), hash: .sha256Al
 let options = FormatOptions()
 
 if let n = option("--controller").flatMap(Int.init) {
+    let gcs = arguments.contains("--also-gcs") ? try await FakeGCSServer(buckets: ["bench"]) : nil
     try await controllerBench(
         chains: option("--chains") ?? "chains", runs: n, replicas: Int(option("--replicas") ?? "1") ?? 1,
         latencyMilliseconds: Int(option("--latency") ?? "0") ?? 0, idle: Int(option("--idle") ?? "0") ?? 0,
-        qps: Int(option("--kube-api-qps") ?? "50") ?? 50)
+        qps: Int(option("--kube-api-qps") ?? "50") ?? 50, gcs: gcs)
+    gcs?.stop()
     exit(0)
 }
 let throughput =

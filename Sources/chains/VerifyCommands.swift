@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChainsConfig
 import ChainsCore
 import Foundation
 import Sigstore
@@ -52,14 +53,32 @@ struct VerifyRun: AsyncParsableCommand {
 
     @OptionGroup var signer: SignerOptions
 
+    @Option(
+        help: ArgumentHelp(
+            "Where to read the signatures: a comma list of tekton (the run's annotations), gcs, docdb, archivista.",
+            discussion: "gcs, docdb and archivista are read with --config's settings and the environment's credentials."
+        ))
+    var storage = "tekton"
+
+    @Option(help: "The chains-config ConfigMap (or flat key: value file) naming the backends' bucket, table or URL.")
+    var config: String?
+
     func run() async throws {
         let (authority, by) = try signer.authority()
         let logRoot = try signer.logRoot()
+        var kinds: [StorageKind] = []
+        for name in storage.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard let kind = StorageKind(rawValue: name), [.tekton, .gcs, .docdb, .archivista].contains(kind) else {
+                say("error: --storage \(name): read back from tekton, gcs, docdb or archivista")
+                throw ExitCode(2)
+            }
+            kinds.append(kind)
+        }
         let report: RunVerifier.Report
         do throws(ChainsError) {
             report = try await LocalVerification.verifyRun(
                 file: URL(fileURLWithPath: run), authority: authority, thresholds: signer.thresholds,
-                logRoot: logRoot)
+                logRoot: logRoot, storage: kinds, configFile: config.map { URL(fileURLWithPath: $0) })
         } catch {
             say("error: \(error)")
             throw ExitCode(2)

@@ -89,6 +89,26 @@ struct StorageBackendTests {
             signed.contains((try #require(objects["\(Self.folder)/\(Self.imageKey).signature"])).base64EncodedString()))
         #expect(signed.contains("chains.tekton.dev/signed: \"true\""))
 
+        // verify-run reads the objects back and checks them; a payload replaced in the bucket fails.
+        let verify = ["verify-run", out, "--key", pub.path, "--storage", "gcs", "--config", cm.path]
+        let verified = try await cli.chains(verify, env: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(
+            verified.stderr.contains("✓ gcs: \(Self.taskRunKey)") && verified.stderr.contains("✓ gcs: \(Self.imageKey)")
+        )
+        let http = try ChainsTestingHTTP.transport()
+        defer { Task { try? await http.shutdown() } }
+        let object = "\(Self.folder)/\(Self.imageKey).payload".addingPercentEncoding(
+            withAllowedCharacters: .alphanumerics)!
+        let tamper = try await http.send(
+            HTTPRequest(
+                method: "POST",
+                url: URL(string: "\(gcs.url)/upload/storage/v1/b/chains-prov/o?uploadType=media&name=\(object)")!,
+                body: Data(#"{"critical":{"identity":{"docker-reference":"evil"}}}"#.utf8)))
+        #expect(tamper.status == 200)
+        let refused = try await cli.chains(verify, env: env)
+        #expect(refused.status == 1 && refused.stderr.contains("✗ gcs: \(Self.imageKey)"), "\(refused.stderr)")
+
         // Signed again (forced): the same eight objects, overwritten, none added.
         let again = try await cli.chains(
             ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out], env: env)
@@ -225,6 +245,17 @@ struct StorageBackendTests {
         let type = ((critical?["M"] as? [String: Any])?["type"] as? [String: Any])?["S"] as? String
         #expect(type == "cosign container image signature")
 
+        // verify-run reads the run's document and the image's its provenance names; another key fails both.
+        let verify = ["verify-run", out, "--storage", "docdb", "--config", cm.path, "--key"]
+        let verified = try await cli.chains(verify + [pub.path], env: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(
+            verified.stderr.contains("✓ docdb: \(Self.taskRunKey)")
+                && verified.stderr.contains("✓ docdb: \(Self.imageKey)"))
+        let other = try dir.write("other.pem", try PrivateKey.generate(.ecdsaP256).publicKey.pem)
+        let refused = try await cli.chains(verify + [other.path], env: env)
+        #expect(refused.status == 1 && refused.stderr.contains("✗ docdb: \(Self.taskRunKey)"), "\(refused.stderr)")
+
         let again = try await cli.chains(
             ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out], env: env)
         #expect(again.status == 0, "\(again.stderr)")
@@ -360,6 +391,14 @@ struct StorageBackendTests {
         #expect(text.hasSuffix("}]}\n"))
         let dsse = try await Python.run("verify_dsse.py", [pub.path, try dir.write("env.json", data: body).path])
         #expect(dsse.status == 0, "\(dsse.stderr)")
+
+        // verify-run fetches the envelope the run's annotation names and checks it.
+        let verified = try await cli.chains(
+            ["verify-run", out, "--key", pub.path, "--storage", "archivista,tekton", "--config", cm.path])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(
+            verified.stderr.contains("✓ archivista: \(Self.taskRunKey)")
+                && verified.stderr.contains("✓ tekton: \(Self.taskRunKey)"))
 
         let again = try await cli.chains(
             ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out])

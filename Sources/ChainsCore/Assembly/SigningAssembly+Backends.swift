@@ -25,7 +25,7 @@ extension SigningAssembly {
             do {
                 let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
                 transports.append(http)
-                backends.append(try makeGCS(env, config: config, transport: http))
+                backends.append(try makeGCS(env.processEnvironment, config: config, transport: http))
             } catch {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
@@ -34,7 +34,7 @@ extension SigningAssembly {
             do {
                 let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
                 transports.append(http)
-                backends.append(try makeDocDB(env, config: config, transport: http))
+                backends.append(try makeDocDB(env.processEnvironment, config: config, transport: http))
             } catch {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
@@ -56,22 +56,22 @@ extension SigningAssembly {
         return (backends, transports)
     }
 
-    static func makeGCS(
-        _ env: AssemblyEnvironment, config: ChainsConfig, transport: AsyncHTTPClientTransport
+    package static func makeGCS(
+        _ environment: [String: String], config: ChainsConfig, transport: any HTTPTransport
     ) throws(ChainsError) -> GCSStorage {
         guard !config.gcsBucket.isEmpty else {
             throw ChainsError(
                 .badInput, "is empty, and an artifact type stores in \"gcs\"; name the bucket",
                 key: "storage.gcs.bucket")
         }
-        let endpoint = try GCSStorage.endpoint(environment: env.processEnvironment)
+        let endpoint = try GCSStorage.endpoint(environment: environment)
         let retrying = RetryingTransport(transport)
         var tokens: (any GoogleTokenSource)?
         if !endpoint.emulator {
             do {
                 tokens = try GoogleCredentials.applicationDefault(
-                    environment: env.processEnvironment, transport: retrying,
-                    metadata: GCRKeychain(environment: env.processEnvironment, transport: retrying))
+                    environment: environment, transport: retrying,
+                    metadata: GCRKeychain(environment: environment, transport: retrying))
             } catch {
                 throw ChainsError(.badInput, error.description, key: "storage.gcs.bucket")
             }
@@ -79,9 +79,9 @@ extension SigningAssembly {
         return GCSStorage(bucket: config.gcsBucket, endpoint: endpoint, tokens: tokens, transport: retrying)
     }
 
-    static func makeDocDB(
-        _ env: AssemblyEnvironment, config: ChainsConfig, transport: AsyncHTTPClientTransport
-    ) throws(ChainsError) -> any StorageBackend {
+    package static func makeDocDB(
+        _ environment: [String: String], config: ChainsConfig, transport: any HTTPTransport
+    ) throws(ChainsError) -> DynamoDBStorage {
         let key = "storage.docdb.url"
         guard !config.docdbURL.isEmpty else {
             throw ChainsError(
@@ -97,7 +97,7 @@ extension SigningAssembly {
                 key: key)
         case .dynamodb(let table, let region, let endpoint):
             let retrying = RetryingTransport(transport)
-            guard let chain = AWSCredentialChain(environment: env.processEnvironment, transport: retrying) else {
+            guard let chain = AWSCredentialChain(environment: environment, transport: retrying) else {
                 throw ChainsError(
                     .badInput,
                     "dynamodb:// needs AWS credentials, and the environment has none: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use IRSA (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) or EKS Pod Identity",
@@ -116,7 +116,7 @@ extension SigningAssembly {
 
     /// `storage.archivista.url`, and no simplesigning artifact type routed there (Archivista keeps DSSE envelopes;
     /// Tekton Chains fails such a store at every run).
-    static func archivistaURL(_ config: ChainsConfig) throws(ChainsError) -> URL {
+    package static func archivistaURL(_ config: ChainsConfig) throws(ChainsError) -> URL {
         for artifact in config.artifacts
         where artifact.setting.isEnabled && artifact.setting.storage.contains(.archivista)
             && !artifact.setting.format.isInToto

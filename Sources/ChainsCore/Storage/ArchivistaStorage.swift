@@ -69,20 +69,26 @@ package struct ArchivistaStorage: StorageBackend {
             guard error.kind == .unavailable, error.reason.contains("HTTP 500") else { throw error }
             sent = error
         }
-        let read: HTTPResponse
+        let read: Data
         do throws(BackendError) {
-            read = try await BackendHTTP.send(
-                HTTPRequest(method: "GET", url: base.appendingPathComponent("download").appendingPathComponent(gitoid)),
-                via: transport, backend: kind, peer: peer, what: "read-back of \(gitoid)")
+            read = try await download(gitoid)
         } catch {
             throw sent ?? error  // after a refused upload, the upload's error says more than "unknown gitoid"
         }
-        if let sent, read.body != body { throw sent }
-        guard read.body == body else {
+        if let sent, read != body { throw sent }
+        guard read == body else {
             throw BackendError(
                 .failed, backend: kind, peer: peer, reason: "the read-back of \(gitoid) is not the envelope uploaded")
         }
         return sent != nil
+    }
+
+    /// The envelope stored under `gitoid`.
+    package func download(_ gitoid: String) async throws(BackendError) -> Data {
+        try await BackendHTTP.send(
+            HTTPRequest(method: "GET", url: base.appendingPathComponent("download").appendingPathComponent(gitoid)),
+            via: transport, backend: kind, peer: peer, what: "download of \(gitoid)"
+        ).body
     }
 
     /// The envelope as go-witness's `dsse.Envelope` marshals it, with `json.Encoder`'s trailing newline.

@@ -71,6 +71,14 @@ package final class DynamoDBStorage: StorageBackend {
         return receipt
     }
 
+    /// The item stored under `shortKey` (a consistent read), nil when there is none.
+    package func item(_ shortKey: String) async throws(BackendError) -> [String: Any]? {
+        let read = try await call(
+            "GetItem", ["TableName": table, "Key": ["Name": ["S": shortKey]], "ConsistentRead": true],
+            what: "GetItem of document \(shortKey)")
+        return read["Item"] as? [String: Any]
+    }
+
     /// DescribeTable, once per process: the table must exist and be keyed by `Name` (a string) alone.
     func describeOnce() async throws(BackendError) {
         guard !described.withLock({ $0 }) else { return }

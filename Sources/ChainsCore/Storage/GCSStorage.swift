@@ -121,10 +121,8 @@ package struct GCSStorage: StorageBackend {
 
     /// One object, uploaded whole; the answer must show that exactly these bytes are stored under that name.
     func upload(_ name: String, _ body: Data, token: String?) async throws(BackendError) {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let encodedBucket = bucket.addingPercentEncoding(withAllowedCharacters: allowed) ?? bucket
-        let encodedName = name.addingPercentEncoding(withAllowedCharacters: allowed) ?? name
+        let encodedBucket = Self.encode(bucket)
+        let encodedName = Self.encode(name)
         guard
             let url = URL(
                 string:
@@ -192,5 +190,50 @@ enum CRC32C {
         let c = checksum(data)
         return Data([UInt8(c >> 24), UInt8((c >> 16) & 0xFF), UInt8((c >> 8) & 0xFF), UInt8(c & 0xFF)])
             .base64EncodedString()
+    }
+}
+
+extension GCSStorage {
+    /// The names of the objects under `prefix` (the JSON API's list, every page).
+    package func objects(under prefix: String) async throws(BackendError) -> [String] {
+        let token = try await bearerToken()
+        var names: [String] = []
+        var page: String?
+        repeat {
+            var query = "prefix=\(Self.encode(prefix))"
+            if let page { query += "&pageToken=\(Self.encode(page))" }
+            let answer = try await get("/storage/v1/b/\(Self.encode(bucket))/o?\(query)", token: token, what: "list")
+            let json = (try? JSONSerialization.jsonObject(with: answer) as? [String: Any]) ?? [:]
+            names += ((json["items"] as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }
+            page = json["nextPageToken"] as? String
+        } while page != nil
+        return names
+    }
+
+    /// One object's bytes.
+    package func download(_ name: String) async throws(BackendError) -> Data {
+        let token = try await bearerToken()
+        return try await get(
+            "/storage/v1/b/\(Self.encode(bucket))/o/\(Self.encode(name))?alt=media", token: token,
+            what: "download of \(name)")
+    }
+
+    func get(_ path: String, token: String?, what: String) async throws(BackendError) -> Data {
+        guard let url = URL(string: endpoint.base.absoluteString + path) else {
+            throw BackendError(.failed, backend: kind, peer: peer, reason: "no URL for \(what)")
+        }
+        var headers: HTTPHeaders = [:]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        return try await BackendHTTP.send(
+            HTTPRequest(method: "GET", url: url, headers: headers), via: transport, backend: kind, peer: peer,
+            what: what, message: BackendHTTP.googleMessage
+        ).body
+    }
+
+    /// Percent-encoding for a path segment or query value (`/` encoded too).
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 }

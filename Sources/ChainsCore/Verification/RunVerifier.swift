@@ -1,3 +1,4 @@
+import ChainsConfig
 import Foundation
 import HTTPTransport
 import KubeModels
@@ -31,9 +32,12 @@ package enum RunVerifier {
         }
     }
 
+    /// `storage`: where the signatures are read (`tekton`: the run's annotations; `gcs`, `docdb`, `archivista`: read
+    /// back from there with `config`'s settings and `environment`'s credentials). Each check names where it read.
     package static func verify(
         file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
-        logRoot: TrustedRoot? = nil, transport: (any HTTPTransport)?
+        logRoot: TrustedRoot? = nil, transport: (any HTTPTransport)?, storage: [StorageKind] = [.tekton],
+        config: ChainsConfig = ChainsConfig.defaults, environment: [String: String] = [:]
     ) async throws(ChainsError) -> Report {
         let runFile: RunFile
         do throws(ManifestError) {
@@ -49,21 +53,43 @@ package enum RunVerifier {
                 "the run is not marked chains.tekton.dev/signed=true (it is \(annotations[ChainsAnnotations.signed] ?? "unmarked"))"
             )
         }
-        let prefix = ChainsAnnotations.prefix + "signature-"
-        let shortKeys = annotations.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
-        if shortKeys.isEmpty { report.notes.append("the run carries no chains.tekton.dev/signature-* annotation") }
         let entry = await logEntry(annotations, transport: transport, notes: &report.notes)
-        for short in shortKeys.sorted() {
-            var checked = await check(
-                short, annotations: annotations, uid: meta.uid, authority: authority, entry: entry, logRoot: logRoot)
-            if checked.result == .verified,
-                let shortfall = shortfall(
-                    thresholds, short: short, uid: meta.uid, entry: entry, stamped: checked.timestamps,
-                    authority: authority, logRoot: logRoot)
-            {
-                checked = Check(key: checked.key, result: shortfall.result, detail: shortfall.detail)
+        for kind in storage {
+            var held = annotations
+            if kind != .tekton {
+                guard let transport else {
+                    throw ChainsError(.badInput, "reading back from \(kind) needs an HTTP client", key: "--storage")
+                }
+                held = try await StoredReadBack.annotations(
+                    from: kind, run: runFile.run, config: config, environment: environment, transport: transport,
+                    notes: &report.notes)
             }
-            report.checks.append(checked)
+            let prefix = ChainsAnnotations.prefix + "signature-"
+            let shortKeys = held.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            if shortKeys.isEmpty, kind == .tekton {
+                report.notes.append("the run carries no chains.tekton.dev/signature-* annotation")
+            }
+            for short in shortKeys.sorted() {
+                if kind == .archivista, case .keyless = authority {
+                    report.checks.append(
+                        Check(
+                            key: "\(kind): \(short)", result: .skipped,
+                            detail: "Archivista keeps no certificate; check keyless signatures through another backend")
+                    )
+                    continue
+                }
+                var checked = await check(
+                    short, annotations: held, uid: meta.uid, authority: authority, entry: entry, logRoot: logRoot)
+                if checked.result == .verified,
+                    let shortfall = shortfall(
+                        thresholds, short: short, uid: meta.uid, entry: entry, stamped: checked.timestamps,
+                        authority: authority, logRoot: logRoot)
+                {
+                    checked = Check(key: checked.key, result: shortfall.result, detail: shortfall.detail)
+                }
+                if storage != [.tekton] { checked.key = "\(kind): \(short)" }
+                report.checks.append(checked)
+            }
         }
         return report
     }
@@ -269,8 +295,9 @@ package enum LocalVerification {
     /// `verify-run`, with its own HTTP client (TLS verified) to fetch the run's log entry.
     package static func verifyRun(
         file: URL, authority: AttachmentVerifier.Authority, thresholds: VerificationThresholds? = nil,
-        logRoot: TrustedRoot? = nil
+        logRoot: TrustedRoot? = nil, storage: [StorageKind] = [.tekton], configFile: URL? = nil
     ) async throws(ChainsError) -> RunVerifier.Report {
+        let config = try LoadedConfig.load(configFile).config
         let http: AsyncHTTPClientTransport
         do {
             http = try AsyncHTTPClientTransport(timeouts: HTTPTimeouts(request: .seconds(30)))
@@ -279,7 +306,8 @@ package enum LocalVerification {
         }
         do throws(ChainsError) {
             let report = try await RunVerifier.verify(
-                file: file, authority: authority, thresholds: thresholds, logRoot: logRoot, transport: http)
+                file: file, authority: authority, thresholds: thresholds, logRoot: logRoot, transport: http,
+                storage: storage, config: config, environment: ProcessInfo.processInfo.environment)
             try? await http.shutdown()
             return report
         } catch {
