@@ -374,6 +374,14 @@ M = [
      "&& !artifact.setting.format.isInToto",
      "&& !artifact.setting.format.isInToto && artifact.setting.format != .simpleSigning", "archivistaFailures",
      "simplesigning routed to archivista is accepted (it fails at every run)"),
+    ("grafeas-readback", "Sources/ChainsCore/Storage/GrafeasStorage.swift",
+     "guard let name = made[\"name\"]?.stringValue, Self.sameEnvelope(made[\"envelope\"], occurrence[\"envelope\"]),",
+     "guard let name = made[\"name\"]?.stringValue,", "LyingBackendTests",
+     "a Grafeas occurrence answered without the envelope sent counts as stored"),
+    ("grafeas-dedupe", "Sources/ChainsCore/Storage/GrafeasStorage.swift",
+     "            Self.sameEnvelope($0[\"envelope\"], occurrence[\"envelope\"])\n",
+     "            Self.sameEnvelope($0[\"envelope\"], occurrence[\"envelope\"]) && false\n", "grafeasRoundTrip",
+     "a retry adds a second Grafeas occurrence for the same signature"),
 ]
 
 only = set(a for a in sys.argv[1:] if not a.startswith("--"))

@@ -3,7 +3,7 @@ import KubeModels
 import Synchronization
 
 /// Grafeas v1 (Container Analysis) over its REST mapping (`google.api.http` of grafeas.proto), the part Tekton Chains
-/// uses and reads: `POST /v1/projects/{p}/notes?noteId=`, `GET …/notes/{n}`, `POST /v1/projects/{p}/occurrences`,
+/// uses and reads: `POST /v1/projects/{p}/notes?noteId=`, `GET …/notes/{n}`, `GET …/notes`, `POST /v1/projects/{p}/occurrences`,
 /// `GET …/occurrences/{o}`, `GET /v1/projects/{p}/occurrences?filter=` and `GET …/notes/{n}/occurrences?filter=`
 /// (`pageSize`, `pageToken`). The server fills `name`, `kind` (from the details oneof: `attestation` → ATTESTATION,
 /// `build` → BUILD, …), `createTime` and `updateTime`; occurrence ids are UUIDs. JSON as proto3's mapping writes it
@@ -52,6 +52,10 @@ package final class GrafeasSimulator: Sendable {
         let id = rest.count > 1 ? rest[1] : ""
         switch (request.method, rest.count, rest[0], rest.count == 3 ? rest[2] : "") {
         case ("POST", 1, "notes", _): return createNote(request, project: project, state: state)
+        case ("GET", 1, "notes", _):
+            let notes = state.notes.withLock { $0 }.filter { $0.key.hasPrefix("projects/\(project)/") }
+                .sorted { $0.key < $1.key }.map { JSONValue.object($0.value) }
+            return json(200, notes.isEmpty ? .object([:]) : .object(["notes": .array(notes)]))
         case ("GET", 2, "notes", _):
             guard let note = state.notes.withLock({ $0["projects/\(project)/notes/\(id)"] }) else {
                 return error(404, "NOT_FOUND", "note projects/\(project)/notes/\(id) not found")

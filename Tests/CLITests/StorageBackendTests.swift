@@ -4,6 +4,7 @@ import Foundation
 import HTTPTransport
 import KubeModels
 import Signing
+import Synchronization
 import Testing
 
 /// The storage backends beside `tekton` and `oci`, each against a real peer or one checked on its own, read back
@@ -443,5 +444,156 @@ struct StorageBackendTests {
             r.status == 1 && r.stderr.contains("Archivista \(url)") && r.stderr.contains("(retryable"), "\(r.stderr)")
         #expect(
             !((try? String(contentsOf: URL(fileURLWithPath: out), encoding: .utf8)) ?? "").contains("signed: \"true\""))
+    }
+
+    /// A token endpoint for a service account key file, answering `token` to any assertion (the JWT itself is
+    /// checked by PyJWT in GCSStorageTests); the tests set what it answers.
+    final class TokenEndpoint: Sendable {
+        final class Current: Sendable { let value: Mutex<String>; init(_ v: String) { value = Mutex(v) } }
+        let server: TestHTTPServer
+        let current: Current
+        var token: String {
+            get { current.value.withLock { $0 } }
+            set { current.value.withLock { $0 = newValue } }
+        }
+        init(token: String) async throws {
+            let current = Current(token)
+            self.current = current
+            server = try await TestHTTPServer { request in
+                guard request.body.starts(with: Data("grant_type=".utf8)) else { return .json(400, "{}") }
+                return .json(200, #"{"access_token":"\#(current.value.withLock { $0 })","expires_in":3600}"#)
+            }
+        }
+        var url: String { "http://127.0.0.1:\(server.port)/token" }
+    }
+
+    /// The Grafeas simulator requiring a token, a service account key file whose token endpoint gives it, and the
+    /// environment naming that file (nothing from the machine's own gcloud).
+    func grafeas(_ dir: TemporaryDirectory) async throws -> (GrafeasSimulator, TokenEndpoint, [String: String]) {
+        let token = "ya29.grafeas-\(UUID().uuidString)"
+        let endpoint = try await TokenEndpoint(token: token)
+        let sim = try await GrafeasSimulator(token: token)
+        let file = try dir.write(
+            "sa.json",
+            data: try JSONSerialization.data(withJSONObject: [
+                "type": "service_account", "client_email": "chains@chains-test.iam.gserviceaccount.com",
+                "private_key": try PrivateKey.generate(.rsa2048).pkcs8PEM, "token_uri": endpoint.url,
+            ]))
+        return (sim, endpoint, ["GOOGLE_APPLICATION_CREDENTIALS": file.path])
+    }
+
+    func grafeasConfig(_ dir: TemporaryDirectory, _ sim: GrafeasSimulator, extra: String = "") throws -> URL {
+        try config(
+            dir,
+            "  artifacts.taskrun.storage: grafeas\n  artifacts.oci.storage: grafeas\n  storage.grafeas.projectid: chains-test\n"
+                + "  storage.grafeas.endpoint: \(sim.url)\n" + extra)
+    }
+
+    @Test(
+        "grafeas: chains sign creates Chains' notes and occurrences (a service account's token); Google's grafeas client reads them back; the signatures verify; a retry adds no occurrence"
+    )
+    func grafeasRoundTrip() async throws {
+        let dir = try TemporaryDirectory()
+        let (sim, tokens, env) = try await grafeas(dir)
+        defer {
+            Task {
+                await sim.stop()
+                await tokens.server.stop()
+            }
+        }
+        // Ed25519 signs deterministically: the forced re-sign below is the retry of the same signature.
+        let (secrets, pub) = try key(dir, .ed25519)
+        let cm = try grafeasConfig(dir, sim, extra: "  storage.grafeas.notehint: made by chains\n")
+        let out = dir.file("signed.yaml").path
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let read = try await Python.run("grafeas_read.py", [sim.url, tokens.token, "chains-test"])
+        try #require(read.status == 0, "\(read.stderr)")
+        let project = try #require(try JSONValue(parsing: Data(read.stdout.utf8)).objectValue)
+        let notes = project["notes"]?.arrayValue ?? []
+        #expect(
+            Set(notes.compactMap { $0["name"]?.stringValue }) == [
+                "projects/chains-test/notes/tekton-team-a-simplesigning",
+                "projects/chains-test/notes/tekton-team-a-taskrun-intoto",
+            ])
+        #expect(notes.contains { $0["attestation"]?["hint"]?["humanReadableName"] == "made by chains" })
+        #expect(notes.contains { $0["build"]?["builderVersion"] == "tekton.dev/v1/TaskRun" })
+        let occurrences = project["occurrences"]?.arrayValue ?? []
+        try #require(occurrences.count == 2, "\(occurrences)")
+        let image =
+            "registry.example.com/team-a/app@sha256:c6cad725fced12b1e7594736b205ac4ca71d0f3a665e2e471f6e23b9f1debc86"
+        let attestation = try #require(occurrences.first { $0["kind"] == "ATTESTATION" })
+        #expect(attestation["resourceUri"]?.stringValue == image)
+        let build = try #require(occurrences.first { $0["kind"] == "BUILD" })
+        #expect(build["resourceUri"]?.stringValue == image)
+        #expect(build["build"]?["intotoStatement"]?["predicateType"] == "https://slsa.dev/provenance/v0.2")
+        #expect(
+            build["build"]?["intotoStatement"]?["slsaProvenanceZeroTwo"]?["builder"]?["id"]
+                == "https://tekton.dev/chains/v2")
+        // `_type` is on the wire (the Python client drops it when it parses: its proto-plus name is "type").
+        #expect(
+            sim.occurrences.contains {
+                $0["build"]?["intotoStatement"]?["_type"] == "https://in-toto.io/Statement/v0.1"
+            })
+        // The signatures: the DSSE envelope in the BUILD occurrence (securesystemslib), the raw signature over the
+        // serialized payload in the ATTESTATION one (cryptography).
+        let envelope = try #require(
+            build["envelope"]?["signatures"]?.arrayValue?.first?["sig"]?.stringValue.flatMap { Data(base64Encoded: $0) }
+        )
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, try dir.write("env.json", data: envelope).path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+        let payload = try #require(
+            attestation["attestation"]?["serializedPayload"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+        let signature = try #require(
+            attestation["attestation"]?["signatures"]?.arrayValue?.first?["signature"]?.stringValue.flatMap {
+                Data(base64Encoded: $0)
+            })
+        let checked = try await Python.run(
+            "verify_signature.py",
+            [pub.path, try dir.write("p.json", data: payload).path, try dir.write("p.sig", data: signature).path])
+        #expect(checked.status == 0, "\(checked.stderr)")
+
+        let again = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out], env: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("already there (an earlier attempt's occurrence)"), "\(again.stderr)")
+        #expect(sim.occurrences.count == 2, "the retry added no occurrence")
+    }
+
+    @Test(
+        "grafeas failures: no project or a plain-http remote endpoint refused before signing; a token the server refuses is named, not retryable"
+    )
+    func grafeasFailures() async throws {
+        let dir = try TemporaryDirectory()
+        let (sim, tokens, env) = try await grafeas(dir)
+        defer {
+            Task {
+                await sim.stop()
+                await tokens.server.stop()
+            }
+        }
+        let (secrets, _) = try key(dir)
+        let out = dir.file("out.yaml").path
+        for (data, key) in [
+            ("  artifacts.taskrun.storage: grafeas\n", "storage.grafeas.projectid"),
+            (
+                "  artifacts.taskrun.storage: grafeas\n  storage.grafeas.projectid: p\n  storage.grafeas.endpoint: http://grafeas.example\n",
+                "storage.grafeas.endpoint"
+            ),
+        ] {
+            let cm = try config(dir, data)
+            let r = try await cli.chains(
+                ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out], env: env)
+            #expect(r.status == 2 && r.stderr.contains(key), "\(r.stderr)")
+        }
+        tokens.token = "ya29.not-the-one"
+        let cm = try grafeasConfig(dir, sim)
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out], env: env)
+        #expect(
+            r.status == 1 && r.stderr.contains("Grafeas project chains-test") && r.stderr.contains("HTTP 401"),
+            "\(r.stderr)")
+        #expect(!r.stderr.contains("(retryable") && !r.stderr.contains("ya29.not-the-one"))
     }
 }

@@ -132,4 +132,33 @@ struct LyingBackendTests {
         read.withLock { $0 = same }
         _ = try await storage.store(item, for: context)
     }
+
+    @Test("grafeas: an occurrence answered without the envelope sent fails the store, not retryable")
+    func grafeas() async throws {
+        let server = try await TestHTTPServer { request in
+            switch (request.method, request.path.hasSuffix("/occurrences")) {
+            case ("POST", true):
+                return .json(
+                    200,
+                    #"{"name":"projects/p/occurrences/1","resourceUri":"r.test/app@sha256:aa","envelope":{"payload":"b3RoZXI="}}"#
+                )
+            case ("GET", _): return .json(200, "{}")
+            default: return .json(200, #"{"name":"projects/p/notes/n"}"#)
+            }
+        }
+        defer { Task { await server.stop() } }
+        let http = try AsyncHTTPClientTransport()
+        defer { Task { try? await http.shutdown() } }
+        let storage = GrafeasStorage(
+            base: URL(string: "http://127.0.0.1:\(server.port)")!, project: "p", noteID: "", noteHint: "h", keyID: "",
+            tokens: nil, transport: http)
+        var image = item
+        image.payload = Data(
+            #"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"r.test/app","digest":{"sha256":"aa"}}]}"#
+                .utf8)
+        let error = await failure { _ = try await storage.store(image, for: context) }
+        #expect(
+            error?.kind == .failed && error?.description.contains("without the envelope sent") == true,
+            "\(String(describing: error))")
+    }
 }

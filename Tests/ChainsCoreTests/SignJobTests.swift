@@ -119,12 +119,12 @@ struct SignJobTests {
         _ = try SigningSecrets.writeX509(try PrivateKey.generate(.ecdsaP256), to: dir.url)
         let config = try dir.write(
             "cm.yaml",
-            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,grafeas\n  artifacts.oci.storage: tekton\n"
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: tekton,kafka\n  artifacts.oci.storage: tekton\n"
         )
         let report = await signRunFile(kaniko, setup: LocalSetup(configFile: config, signingSecrets: dir.url))
         #expect(report.exitCode == 2)
         #expect(report.setupError?.errors.map(\.key) == ["artifacts.taskrun.storage"])
-        #expect(report.text.contains("storage backend \"grafeas\" is not built yet"))
+        #expect(report.text.contains("storage backend \"kafka\" cannot be served"))
         #expect(report.document == nil)
     }
 

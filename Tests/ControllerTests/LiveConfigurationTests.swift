@@ -50,10 +50,10 @@ extension ControllerTests {
         #expect(try payload(api, "two", uid: uid(2))["predicateType"] == "https://slsa.dev/provenance/v0.2")
 
         // Asking for a backend that is not served is refused the same way (never weaker than asked).
-        api.put(try configMap("artifacts.taskrun.storage: grafeas\n"), as: .configMaps)
+        api.put(try configMap("artifacts.taskrun.storage: kafka\n"), as: .configMaps)
         try await waitUntil("a second InvalidConfiguration event") { invalid().count == 2 }
         let messages = invalid().compactMap { $0["message"]?.stringValue }
-        #expect(messages.contains { $0.contains("grafeas") && $0.contains("artifacts.taskrun.storage") }, "\(messages)")
+        #expect(messages.contains { $0.contains("kafka") && $0.contains("artifacts.taskrun.storage") }, "\(messages)")
 
         // A valid change: the next run is signed with it.
         api.put(

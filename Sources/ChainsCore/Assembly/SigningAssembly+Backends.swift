@@ -49,6 +49,15 @@ extension SigningAssembly {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
         }
+        if inUse.contains(.grafeas) {
+            do {
+                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
+                transports.append(http)
+                backends.append(try makeGrafeas(env.processEnvironment, config: config, transport: http))
+            } catch {
+                errors.append(ChainsError.classify(error, stage: .storage))
+            }
+        }
         guard errors.isEmpty else {
             for t in transports { try? await t.shutdown() }
             throw AssemblyError(errors: errors, diagnostics: [])
@@ -136,5 +145,38 @@ extension SigningAssembly {
             throw ChainsError(.badInput, "\(text) is not an http(s) URL", key: "storage.archivista.url")
         }
         return url
+    }
+
+    /// `storage.grafeas.projectid` (required), `storage.grafeas.endpoint` (https, or plain http to loopback only: a
+    /// token is sent), the token from Application Default Credentials.
+    package static func makeGrafeas(
+        _ environment: [String: String], config: ChainsConfig, transport: any HTTPTransport
+    ) throws(ChainsError) -> GrafeasStorage {
+        guard !config.grafeasProjectID.isEmpty else {
+            throw ChainsError(
+                .badInput, "is empty, and an artifact type stores in \"grafeas\"; name the project",
+                key: "storage.grafeas.projectid")
+        }
+        let text = config.grafeasEndpoint
+        guard let url = URL(string: text), let host = url.host,
+            url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host))
+        else {
+            throw ChainsError(
+                .badInput, "\(text) is not an https URL (plain http only to loopback: a token is sent)",
+                key: "storage.grafeas.endpoint")
+        }
+        let base = text.hasSuffix("/") ? String(text.dropLast()) : text
+        let retrying = RetryingTransport(transport)
+        let tokens: any GoogleTokenSource
+        do {
+            tokens = try GoogleCredentials.applicationDefault(
+                environment: environment, transport: retrying,
+                metadata: GCRKeychain(environment: environment, transport: retrying))
+        } catch {
+            throw ChainsError(.badInput, error.description, key: "storage.grafeas.projectid")
+        }
+        return GrafeasStorage(
+            base: URL(string: base)!, project: config.grafeasProjectID, noteID: config.grafeasNoteID,
+            noteHint: config.grafeasNoteHint, keyID: config.kmsRef, tokens: tokens, transport: transport)
     }
 }

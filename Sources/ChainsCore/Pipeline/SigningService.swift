@@ -453,11 +453,8 @@ enum Capabilities {
         case .kafka:
             return
                 "cannot be served: Tekton Chains itself never stores there (its pubsub backend is unreachable by configuration); remove it"
-        case .tekton, .oci, .gcs, .docdb, .archivista:
+        case .tekton, .oci, .gcs, .docdb, .archivista, .grafeas:
             return "was not given to this signing service (SigningAssembly builds it); build the service with it"
-        default:
-            return
-                "is not built yet in Chains in Swift; use tekton, oci, gcs, docdb (dynamodb://) or archivista, or remove it"
         }
     }
 }
