@@ -111,21 +111,23 @@ package enum DSSE {
         return Data(json.utf8)
     }
 
-    static func quoted(_ s: String) -> String {
+    /// A JSON string as Go's `encoding/json` writes it (what Tekton Chains and go-witness send): `"` and `\\`
+    /// escaped, `\n` `\r` `\t` by name, other control characters and the HTML-sensitive `<` `>` `&`, U+2028 and
+    /// U+2029 as `\\u00XX`.
+    package static func quoted(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case "<": out += "\\u003c"
-            case ">": out += "\\u003e"
-            case "&": out += "\\u0026"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}",
+                _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
             default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+                out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""

@@ -148,3 +148,13 @@ struct PAELengthTests {
         }
     }
 }
+
+@Suite("JSON strings as Go's encoding/json writes them")
+struct GoQuotedTests {
+    @Test("quotes, backslashes, \\n \\r \\t by name, other control characters and <, >, &, U+2028, U+2029 as \\u00XX")
+    func goEscaping() {
+        #expect(
+            DSSE.quoted("a\"b\\c\n\r\t\u{1}<>&\u{2028}\u{2029}é/")
+                == #""a\"b\\c\n\r\t\u0001\u003c\u003e\u0026\u2028\u2029é/""#)
+    }
+}

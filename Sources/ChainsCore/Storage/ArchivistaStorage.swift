@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import HTTPTransport
 import KubeModels
+import Signing
 
 /// The `archivista` backend: each DSSE envelope `POST`ed to `<storage.archivista.url>/upload` as Tekton Chains
 /// sends it (re-encoded as go-witness's envelope: `payload`, `payloadType`, `signatures` with `keyid`, `sig`; Go's
@@ -102,34 +103,11 @@ package struct ArchivistaStorage: StorageBackend {
                 reason: "the signature is not a DSSE envelope; only in-toto formats can be stored in archivista")
         }
         let sigs = signatures.map {
-            "{\"keyid\":\(goString($0["keyid"]?.stringValue ?? "")),\"sig\":\(goString($0["sig"]?.stringValue ?? ""))}"
+            "{\"keyid\":\(DSSE.quoted($0["keyid"]?.stringValue ?? "")),\"sig\":\(DSSE.quoted($0["sig"]?.stringValue ?? ""))}"
         }
         let text =
-            "{\"payload\":\(goString(payload)),\"payloadType\":\(goString(type)),\"signatures\":[\(sigs.joined(separator: ","))]}\n"
+            "{\"payload\":\(DSSE.quoted(payload)),\"payloadType\":\(DSSE.quoted(type)),\"signatures\":[\(sigs.joined(separator: ","))]}\n"
         return Data(text.utf8)
-    }
-
-    /// A JSON string as Go's `encoding/json` writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped too.
-    static func goString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += String(format: "\\u%04x", scalar.value)
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     /// gitoid (go-gitoid, SHA-256): `hex(sha256("blob <decimal length>\0" + body))`, the git blob id of `body`.

@@ -1,4 +1,5 @@
 import ChainsConfig
+import CloudCredentials
 import Foundation
 import HTTPTransport
 
@@ -68,5 +69,20 @@ enum BackendHTTP {
             let error = json["error"] as? [String: Any]
         else { return nil }
         return [error["status"] as? String, error["message"] as? String].compactMap { $0 }.joined(separator: ": ")
+    }
+
+    /// A Google access token from `tokens` (none without a source): a source that cannot answer is refused, or
+    /// unavailable when it may recover.
+    static func bearerToken(
+        _ tokens: (any GoogleTokenSource)?, backend: StorageKind, peer: String
+    ) async throws(BackendError) -> String? {
+        guard let tokens else { return nil }
+        do {
+            return try await tokens.bearerToken()
+        } catch {
+            throw BackendError(
+                error.isRetryable ? .unavailable : .refused, backend: backend, peer: peer,
+                reason: "no access token: \(error.description)")
+        }
     }
 }

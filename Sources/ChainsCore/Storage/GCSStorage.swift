@@ -109,14 +109,7 @@ package struct GCSStorage: StorageBackend {
     }
 
     func bearerToken() async throws(BackendError) -> String? {
-        guard !endpoint.emulator, let tokens else { return nil }
-        do {
-            return try await tokens.bearerToken()
-        } catch {
-            throw BackendError(
-                error.isRetryable ? .unavailable : .refused, backend: kind, peer: peer,
-                reason: "no access token: \(error.description)")
-        }
+        try await BackendHTTP.bearerToken(endpoint.emulator ? nil : tokens, backend: kind, peer: peer)
     }
 
     /// One object, uploaded whole; the answer must show that exactly these bytes are stored under that name.

@@ -64,14 +64,7 @@ package final class GrafeasStorage: StorageBackend {
     }
 
     func bearerToken() async throws(BackendError) -> String? {
-        guard let tokens else { return nil }
-        do {
-            return try await tokens.bearerToken()
-        } catch {
-            throw BackendError(
-                error.isRetryable ? .unavailable : .refused, backend: kind, peer: peer,
-                reason: "no access token: \(error.description)")
-        }
+        try await BackendHTTP.bearerToken(tokens, backend: kind, peer: peer)
     }
 
     func send(
