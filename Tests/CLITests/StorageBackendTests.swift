@@ -596,4 +596,35 @@ struct StorageBackendTests {
             "\(r.stderr)")
         #expect(!r.stderr.contains("(retryable") && !r.stderr.contains("ya29.not-the-one"))
     }
+
+    @Test(
+        "grafeas with SLSA v1.0 provenance: the statement goes in inTotoSlsaProvenanceV1, whose fields Google's grafeas client parses (buildDefinition, runDetails)"
+    )
+    func grafeasSLSAv1() async throws {
+        let dir = try TemporaryDirectory()
+        let (sim, tokens, env) = try await grafeas(dir)
+        defer {
+            Task {
+                await sim.stop()
+                await tokens.server.stop()
+            }
+        }
+        let (secrets, _) = try key(dir)
+        let cm = try grafeasConfig(dir, sim, extra: "  artifacts.taskrun.format: slsa/v2alpha4\n")
+        let r = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", dir.file("o.yaml").path],
+            env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let read = try await Python.run("grafeas_read.py", [sim.url, tokens.token, "chains-test"])
+        try #require(read.status == 0, "\(read.stderr)")
+        let project = try JSONValue(parsing: Data(read.stdout.utf8))
+        let build = try #require(project["occurrences"]?.arrayValue?.first { $0["kind"] == "BUILD" })
+        let v1 = try #require(build["build"]?["inTotoSlsaProvenanceV1"], "\(build)")
+        #expect(v1["predicateType"] == "https://slsa.dev/provenance/v1")
+        // Parsed by the client (it drops what it does not know): SLSA v1.0's names are the proto's.
+        #expect(v1["predicate"]?["buildDefinition"]?["buildType"]?.stringValue?.isEmpty == false, "\(v1)")
+        #expect(v1["predicate"]?["runDetails"]?["builder"]?["id"]?.stringValue?.isEmpty == false, "\(v1)")
+        #expect(v1["predicate"]?["buildDefinition"]?["externalParameters"] != nil, "\(v1)")
+        #expect(build["build"]?["intotoStatement"] == nil)
+    }
 }
