@@ -10,7 +10,7 @@ extension SigningAssembly {
         Set(config.artifacts.filter(\.setting.isEnabled).flatMap(\.setting.storage))
     }
 
-    /// The backends besides `tekton` and `oci` that chains-config uses (`gcs`, `docdb`, `archivista`), each with its
+    /// The backends besides `tekton` and `oci` that chains-config uses (`gcs`, `docdb`, `grafeas`, `archivista`), each with its
     /// HTTP client (TLS verified; the request deadline of `chains-in-swift.timeout.request`). Every problem is an error
     /// naming the key; none is skipped.
     static func makeOtherBackends(
@@ -21,39 +21,13 @@ extension SigningAssembly {
         var transports: [AsyncHTTPClientTransport] = []
         var errors: [ChainsError] = []
         let timeouts = HTTPTimeouts(request: env.requestTimeout ?? .seconds(config.requestTimeout))
-        if inUse.contains(.gcs) {
+        for kind in inUse.sorted() where ![StorageKind.tekton, .oci, .kafka].contains(kind) {
             do {
                 let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
                 transports.append(http)
-                backends.append(try makeGCS(env.processEnvironment, config: config, transport: http))
-            } catch {
-                errors.append(ChainsError.classify(error, stage: .storage))
-            }
-        }
-        if inUse.contains(.docdb) {
-            do {
-                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
-                transports.append(http)
-                backends.append(try makeDocDB(env.processEnvironment, config: config, transport: http))
-            } catch {
-                errors.append(ChainsError.classify(error, stage: .storage))
-            }
-        }
-        if inUse.contains(.archivista) {
-            do {
-                let base = try archivistaURL(config)
-                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
-                transports.append(http)
-                backends.append(ArchivistaStorage(base: base, transport: http))
-            } catch {
-                errors.append(ChainsError.classify(error, stage: .storage))
-            }
-        }
-        if inUse.contains(.grafeas) {
-            do {
-                let http = try AsyncHTTPClientTransport(timeouts: timeouts, logger: logger)
-                transports.append(http)
-                backends.append(try makeGrafeas(env.processEnvironment, config: config, transport: http))
+                if let backend = try makeBackend(kind, env.processEnvironment, config: config, transport: http) {
+                    backends.append(backend)
+                }
             } catch {
                 errors.append(ChainsError.classify(error, stage: .storage))
             }
@@ -63,6 +37,20 @@ extension SigningAssembly {
             throw AssemblyError(errors: errors, diagnostics: [])
         }
         return (backends, transports)
+    }
+
+    /// One of the backends `makeOtherBackends` builds (and `verify-run` reads back from), from chains-config's keys and
+    /// the environment's credentials; nil for those built elsewhere (`tekton`, `oci`) or not at all (`kafka`).
+    package static func makeBackend(
+        _ kind: StorageKind, _ environment: [String: String], config: ChainsConfig, transport: any HTTPTransport
+    ) throws(ChainsError) -> (any StorageBackend)? {
+        switch kind {
+        case .gcs: return try makeGCS(environment, config: config, transport: transport)
+        case .docdb: return try makeDocDB(environment, config: config, transport: transport)
+        case .grafeas: return try makeGrafeas(environment, config: config, transport: transport)
+        case .archivista: return ArchivistaStorage(base: try archivistaURL(config), transport: transport)
+        case .tekton, .oci, .kafka: return nil
+        }
     }
 
     package static func makeGCS(

@@ -13,21 +13,16 @@ package enum StoredReadBack {
         transport: any HTTPTransport, notes: inout [String]
     ) async throws(ChainsError) -> [String: String] {
         let meta = run.run
+        if kind == .tekton { return meta.metadata.annotations ?? [:] }
         var out = (meta.metadata.annotations ?? [:]).filter { !isStorageKey($0.key) }
         let found: [String: Stored]
         do {
-            switch kind {
-            case .tekton:
-                return meta.metadata.annotations ?? [:]
-            case .gcs:
-                let gcs = try SigningAssembly.makeGCS(environment, config: config, transport: transport)
+            switch try SigningAssembly.makeBackend(kind, environment, config: config, transport: transport) {
+            case let gcs as GCSStorage:
                 found = try await fromGCS(gcs, context: RunContext(run: meta))
-            case .docdb:
-                let docdb = try SigningAssembly.makeDocDB(environment, config: config, transport: transport)
+            case let docdb as DynamoDBStorage:
                 found = try await fromDocDB(docdb, run: meta, notes: &notes)
-            case .archivista:
-                let archivista = ArchivistaStorage(
-                    base: try SigningAssembly.archivistaURL(config), transport: transport)
+            case let archivista as ArchivistaStorage:
                 found = try await fromArchivista(archivista, annotations: meta.metadata.annotations ?? [:])
             default:
                 throw ChainsError(.unsupported, "reading back from \(kind) is not built", key: "--storage")
