@@ -80,6 +80,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A small MongoDB client (BSON, OP_MSG, SCRAM-SHA-256, TLS): no Swift MongoDB driver is among our packages.
+        .target(
+            name: "MongoWire",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Signing",
             dependencies: [
@@ -116,7 +128,7 @@ let package = Package(
             name: "ChainsCore",
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "Signing", "Sigstore", "RegistryAuth", "OCIRegistry",
-                "HTTPTransport", "CloudCredentials", .product(name: "Logging", package: "swift-log"),
+                "HTTPTransport", "CloudCredentials", "MongoWire", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -152,7 +164,7 @@ let package = Package(
         .target(
             name: "ChainsTesting",
             dependencies: [
-                "ChainsCore", "KubeModels", "Signing", "OCI", "HTTPTransport", "Sigstore",
+                "ChainsCore", "KubeModels", "Signing", "OCI", "HTTPTransport", "Sigstore", "MongoWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -191,6 +203,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "OCITests", dependencies: ["OCI"], swiftSettings: strict),
+        .testTarget(name: "MongoWireTests", dependencies: ["MongoWire", "ChainsTesting"], swiftSettings: strict),
         .testTarget(
             name: "KubeModelsTests", dependencies: ["KubeModels", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
