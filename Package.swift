@@ -279,7 +279,7 @@ let package = Package(
             name: "ChainsCoreTests",
             dependencies: [
                 "ChainsCore", "ChainsTesting", "Signing", "KubeModels", "ChainsConfig", "OCIRegistry", "Sigstore",
-                "HTTPTransport", "OCI", "CloudCredentials",
+                "HTTPTransport", "OCI", "CloudCredentials", "MongoWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -44,6 +44,11 @@ package struct ChainsConfig: Sendable, Equatable {
     package var grafeasNoteHint: String
     /// `storage.grafeas.endpoint` (ours): where the Grafeas / Container Analysis REST API is.
     package var grafeasEndpoint = "https://containeranalysis.googleapis.com"
+    /// `storage.docdb.mongo-server-url`, `-dir` and `-path`: where a `mongo://` URL's server comes from (Chains'
+    /// precedence: path, then dir, then the value, then the `MONGO_SERVER_URL` environment variable).
+    package var mongoServerURL = ""
+    package var mongoServerURLDir = ""
+    package var mongoServerURLPath = ""
     package var archivistaURL: String
 
     package var kmsRef: String
@@ -286,6 +291,9 @@ extension ChainsConfig {
         config.signingConfigFile = values["signers.x509.signing-config.file"]!
         config.signingConfigTUFTarget = values["signers.x509.signing-config.tuf-target"]!
         config.grafeasEndpoint = values["storage.grafeas.endpoint"]!
+        config.mongoServerURL = values["storage.docdb.mongo-server-url"]!
+        config.mongoServerURLDir = values["storage.docdb.mongo-server-url-dir"]!
+        config.mongoServerURLPath = values["storage.docdb.mongo-server-url-path"]!
         return .success(ParsedConfig(config: config, unknownKeys: data.keys.filter { !known.contains($0) }.sorted()))
     }
 

@@ -7,7 +7,7 @@ import NIOSSL
 /// while it works and opened again after a network failure. Commands are serialized by the actor's callers only as
 /// far as they await; replies are paired by request id, so concurrent commands share the connection.
 package actor MongoClient {
-    package let url: MongoConnectionString
+    package nonisolated let url: MongoConnectionString
     let timeout: Duration
     let driver: String
     let tls: NIOSSLContext?

@@ -264,7 +264,7 @@ struct StorageBackendTests {
     }
 
     @Test(
-        "docdb failures: a missing table, a table keyed otherwise, refused credentials (named, not retryable), an item over 400 KB (said before sending); partition_key=name, firestore:// and mongo:// refused by name before signing"
+        "docdb failures: a missing table, a table keyed otherwise, refused credentials (named, not retryable), an item over 400 KB (said before sending); partition_key=name, firestore://, a mongo:// without a server or id_field refused by name before signing"
     )
     func dynamoFailures() async throws {
         let (moto, env) = try await dynamo()
@@ -305,7 +305,8 @@ struct StorageBackendTests {
             ("dynamodb://chains-signed?partition_key=name&\(base)", "partition_key=name"),
             ("dynamodb://chains-signed?partition_key=Name&sort_key=Signature&\(base)", "sort_key"),
             ("firestore://projects/p/databases/(default)/documents/c?name_field=name", "firestore:// is not served"),
-            ("mongo://tekton-chains/attestations?id_field=name", "mongo:// is not built yet"),
+            ("mongo://tekton-chains/attestations?id_field=name", "mongo:// needs a server"),
+            ("mongo://tekton-chains/attestations", "has no id_field"),
         ] {
             let r = try await sign(url, env: env)
             #expect(r.status == 2, "\(url): \(r.stderr)")

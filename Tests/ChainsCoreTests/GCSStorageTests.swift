@@ -246,7 +246,7 @@ struct DocDBEncodingTests {
                 == .dynamodb(table: "t", region: nil, endpoint: nil))
         #expect(
             try DocDBURL.parse("mongo://db/coll?id_field=name")
-                == .mongo(database: "db", collection: "coll", idField: "name"))
+                == .mongo(database: "db", collection: "coll", idField: "name", revisionField: "DocstoreRevision"))
         for (text, words) in [
             ("dynamodb://t", "has no partition_key"), ("dynamodb://t?partition_key=name", "case-sensitively"),
             ("dynamodb://t?partition_key=Name&profile=x", "profiles are not read"),

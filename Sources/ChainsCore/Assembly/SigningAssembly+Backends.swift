@@ -3,6 +3,7 @@ import CloudCredentials
 import Foundation
 import HTTPTransport
 import Logging
+import MongoWire
 
 extension SigningAssembly {
     /// The storage kinds an enabled artifact type stores in.
@@ -78,20 +79,28 @@ extension SigningAssembly {
 
     package static func makeDocDB(
         _ environment: [String: String], config: ChainsConfig, transport: any HTTPTransport
-    ) throws(ChainsError) -> DynamoDBStorage {
+    ) throws(ChainsError) -> any StorageBackend {
         let key = "storage.docdb.url"
         guard !config.docdbURL.isEmpty else {
             throw ChainsError(
                 .badInput,
-                "is empty, and an artifact type stores in \"docdb\"; give dynamodb://TABLE?partition_key=Name",
+                "is empty, and an artifact type stores in \"docdb\"; give dynamodb://TABLE?partition_key=Name or mongo://DB/COLLECTION?id_field=name",
                 key: key)
         }
         switch try DocDBURL.parse(config.docdbURL) {
-        case .mongo:
-            throw ChainsError(
-                .unsupported,
-                "mongo:// is not built yet in Chains in Swift (no MongoDB driver or server here to test one against); use dynamodb://, gcs or oci",
-                key: key)
+        case .mongo(let database, let collection, let idField, let revisionField):
+            let server = MongoServerURL(config: config, environment: environment)
+            // Checked now, so that a missing or malformed URL stops `chains sign` before signing (and is read again at
+            // every store, so a rotated Secret takes effect).
+            let text = try server.resolve()
+            do {
+                _ = try MongoConnectionString.parse(text)
+            } catch {
+                throw ChainsError(.badInput, "the MongoDB URL \(error.description)", key: server.sourceKey)
+            }
+            return MongoStorage(
+                database: database, collection: collection, idField: idField, revisionField: revisionField,
+                server: server, timeout: .seconds(config.requestTimeout))
         case .dynamodb(let table, let region, let endpoint):
             let retrying = RetryingTransport(transport)
             guard let chain = AWSCredentialChain(environment: environment, transport: retrying) else {

@@ -6,8 +6,9 @@ import Foundation
 package enum DocDBURL: Sendable, Equatable {
     /// `dynamodb://TABLE?partition_key=Name[&region=R][&endpoint=URL]`.
     case dynamodb(table: String, region: String?, endpoint: URL?)
-    /// `mongo://DB/COLLECTION[?id_field=F]`; the server from `MONGO_SERVER_URL`.
-    case mongo(database: String, collection: String, idField: String?)
+    /// `mongo://DB/COLLECTION?id_field=name[&revision_field=F]`; the server from `MONGO_SERVER_URL` (or the
+    /// `storage.docdb.mongo-server-url*` keys). `idField` as given (go-cloud deletes that spelling from the document).
+    case mongo(database: String, collection: String, idField: String, revisionField: String)
 
     static let key = "storage.docdb.url"
 
@@ -32,10 +33,21 @@ package enum DocDBURL: Sendable, Equatable {
             guard !host.isEmpty, !collection.isEmpty, !collection.contains("/") else {
                 throw ChainsError(.badInput, "\(text) is not mongo://DATABASE/COLLECTION", key: key)
             }
-            for name in query.keys where !["id_field", "revision_field"].contains(name) {
-                throw ChainsError(.badInput, "the mongo parameter \(name) is not one go-cloud knows", key: key)
+            for name in query.keys.sorted() where !["id_field", "revision_field"].contains(name) {
+                throw ChainsError(
+                    .badInput, "the mongo parameter \(name) is not one go-cloud knows (id_field, revision_field)", key: key)
             }
-            return .mongo(database: host, collection: collection, idField: query["id_field"])
+            // go-cloud finds the key by this field, case-insensitively, in Chains' document: only Name holds it.
+            guard let idField = query["id_field"], idField.lowercased() == "name" else {
+                throw ChainsError(
+                    .badInput,
+                    query["id_field"] == nil
+                        ? "has no id_field: go-cloud then looks for a field _id, which Chains' documents lack, and Tekton Chains fails every store; add ?id_field=name"
+                        : "id_field=\(query["id_field"]!): Chains' documents are keyed by their Name field; use id_field=name",
+                    key: key)
+            }
+            let revision = query["revision_field"].flatMap { $0.isEmpty ? nil : $0 } ?? "DocstoreRevision"
+            return .mongo(database: host, collection: collection, idField: idField, revisionField: revision)
         case "firestore":
             throw ChainsError(
                 .unsupported,

@@ -2,6 +2,7 @@ import ChainsConfig
 import Foundation
 import HTTPTransport
 import KubeModels
+import MongoWire
 
 /// What a storage backend holds for a run, read back and written as the `tekton` backend's annotations would hold
 /// it (`chains.tekton.dev/{signature,payload,cert,chain}-<key>`, base64), so `verify-run` checks every backend the
@@ -20,7 +21,7 @@ package enum StoredReadBack {
             switch try SigningAssembly.makeBackend(kind, environment, config: config, transport: transport) {
             case let gcs as GCSStorage:
                 found = try await fromGCS(gcs, context: RunContext(run: meta))
-            case let docdb as DynamoDBStorage:
+            case let docdb as any DocumentReadBack:
                 found = try await fromDocDB(docdb, run: meta, notes: &notes)
             case let archivista as ArchivistaStorage:
                 found = try await fromArchivista(archivista, annotations: meta.metadata.annotations ?? [:])
@@ -74,12 +75,12 @@ package enum StoredReadBack {
     /// The run's own document, then one per image its provenance names as a subject (and any the run's
     /// annotations name).
     static func fromDocDB(
-        _ docdb: DynamoDBStorage, run: any TektonRun, notes: inout [String]
+        _ docdb: any DocumentReadBack, run: any TektonRun, notes: inout [String]
     ) async throws(BackendError) -> [String: Stored] {
         let own = "\(run is PipelineRun ? "pipelinerun" : "taskrun")-\(run.uid)"
         var out: [String: Stored] = [:]
-        guard let item = try await docdb.item(own), let stored = Self.stored(item) else {
-            notes.append("DynamoDB has no document \(own)")
+        guard let stored = try await docdb.stored(own) else {
+            notes.append("\(docdb.label) has no document \(own)")
             return out
         }
         out[own] = stored
@@ -93,8 +94,8 @@ package enum StoredReadBack {
         }
         keys.remove(own)
         for key in keys.sorted() {
-            guard let item = try await docdb.item(key), let image = Self.stored(item) else {
-                notes.append("DynamoDB has no document \(key), which the run's provenance names")
+            guard let image = try await docdb.stored(key) else {
+                notes.append("\(docdb.label) has no document \(key), which the run's provenance names")
                 continue
             }
             out[key] = image
@@ -102,7 +103,7 @@ package enum StoredReadBack {
         return out
     }
 
-    /// An item as go-cloud wrote it: `Signed` B, `Signature` S (base64), `Cert`/`Chain` S or NULL.
+    /// A DynamoDB item as go-cloud wrote it: `Signed` B, `Signature` S (base64), `Cert`/`Chain` S or NULL.
     static func stored(_ item: [String: Any]) -> Stored? {
         func string(_ name: String) -> String? { (item[name] as? [String: Any])?["S"] as? String }
         guard let payload = ((item["Signed"] as? [String: Any])?["B"] as? String).flatMap({ Data(base64Encoded: $0) }),
@@ -125,5 +126,32 @@ package enum StoredReadBack {
             out[String(key.dropFirst(prefix.count))] = Stored(signature: envelope, payload: payload ?? Data())
         }
         return out
+    }
+}
+
+/// A `docdb` backend that reads a document back by its key, as `verify-run` needs.
+protocol DocumentReadBack: StorageBackend {
+    var label: String { get }
+    /// The document under `key`, nil when there is none or it is not a Chains document.
+    func stored(_ key: String) async throws(BackendError) -> StoredReadBack.Stored?
+}
+
+extension DynamoDBStorage: DocumentReadBack {
+    var label: String { "DynamoDB" }
+    func stored(_ key: String) async throws(BackendError) -> StoredReadBack.Stored? {
+        try await item(key).flatMap(StoredReadBack.stored)
+    }
+}
+
+extension MongoStorage: DocumentReadBack {
+    var label: String { "MongoDB" }
+    /// A document as go-cloud wrote it: `Signed` binary, `Signature` string (base64), `Cert`/`Chain` strings.
+    func stored(_ key: String) async throws(BackendError) -> StoredReadBack.Stored? {
+        guard let document = try await document(key), case .binary(_, let payload) = document["Signed"],
+            let signature = document["Signature"]?.string.flatMap({ Data(base64Encoded: $0) })
+        else { return nil }
+        return StoredReadBack.Stored(
+            signature: signature, payload: payload, cert: document["Cert"]?.string ?? "",
+            chain: document["Chain"]?.string ?? "")
     }
 }
