@@ -314,6 +314,122 @@ struct StorageBackendTests {
         }
     }
 
+    /// Every document of `database.collection`, as pymongo reads it.
+    func readCollection(_ url: String, _ database: String, _ collection: String) async throws -> [String: [String: Any]]
+    {
+        let result = try await Python.run("mongo_read.py", [url, database, collection])
+        try #require(result.status == 0, "\(result.stderr)")
+        return try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]])
+    }
+
+    @Test(
+        "docdb mongo://: chains sign replaces-with-upsert Chains' SignedDocument over SCRAM-SHA-256 (URL from a mounted Secret file); pymongo reads back _id, Signed binary, Signature, Cert/Chain \"\", Object, Name, DocstoreRevision; the signatures verify; verify-run reads them back; a re-sign overwrites"
+    )
+    func mongoRoundTrip() async throws {
+        let sim = try await MongoSimulator(users: [.init("chains", password: "mongo-pw-9c1f")])
+        defer { Task { await sim.stop() } }
+        let dir = try TemporaryDirectory()
+        let (secrets, pub) = try key(dir)
+        let secret = try dir.write("mongo-url", sim.url + "\n")
+        let cm = try dir.write(
+            "cm.yaml",
+            "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: docdb\n  artifacts.oci.storage: tekton,docdb\n  storage.docdb.url: mongo://tekton-chains/attestations?id_field=name\n  storage.docdb.mongo-server-url-path: \(secret.path)\n"
+        )
+        let out = dir.file("signed.yaml").path
+        let r = try await cli.chains([
+            "sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", out,
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("mongo://tekton-chains/attestations _id=\(Self.taskRunKey)"), "\(r.stderr)")
+        #expect(!r.stderr.contains("mongo-pw-9c1f"))
+
+        let documents = try await readCollection(sim.url, "tekton-chains", "attestations")
+        #expect(Set(documents.keys) == [Self.taskRunKey, Self.imageKey])
+        let provenance = try #require(documents[Self.taskRunKey])
+        #expect(
+            provenance["keys"] as? [String]
+                == ["_id", "Signed", "Signature", "Cert", "Chain", "Object", "Name", "DocstoreRevision"])
+        let types = try #require(provenance["types"] as? [String: String])
+        #expect(types["Signed"] == "bytes" && types["Object"] == "dict" && types["Cert"] == "str")
+        let values = try #require(provenance["values"] as? [String: Any])
+        #expect(values["Name"] as? String == Self.taskRunKey && values["Cert"] as? String == "")
+        let payload = try #require((values["Signed"] as? String).flatMap { Data(base64Encoded: $0) })
+        let signature = try #require((values["Signature"] as? String).flatMap { Data(base64Encoded: $0) })
+        let dsse = try await Python.run("verify_dsse.py", [pub.path, try dir.write("env.json", data: signature).path])
+        #expect(dsse.status == 0, "\(dsse.stderr)")
+        #expect(
+            dsse.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined())
+        let object = try #require(values["Object"] as? [String: Any])
+        #expect(object["_type"] as? String == "https://in-toto.io/Statement/v0.1")
+        #expect(object["predicateType"] as? String == "https://slsa.dev/provenance/v0.2")
+        let image = try #require(documents[Self.imageKey]?["values"] as? [String: Any])
+        let checked = try await Python.run(
+            "verify_signature.py",
+            [
+                pub.path,
+                try dir.write("s.json", data: try #require(Data(base64Encoded: image["Signed"] as? String ?? ""))).path,
+                try dir.write("s.sig", data: try #require(Data(base64Encoded: image["Signature"] as? String ?? "")))
+                    .path,
+            ])
+        #expect(checked.status == 0, "\(checked.stderr)")
+
+        let verify = ["verify-run", out, "--storage", "docdb", "--config", cm.path, "--key"]
+        let verified = try await cli.chains(verify + [pub.path])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(
+            verified.stderr.contains("✓ docdb: \(Self.taskRunKey)")
+                && verified.stderr.contains("✓ docdb: \(Self.imageKey)"))
+        let other = try dir.write("other.pem", try PrivateKey.generate(.ecdsaP256).publicKey.pem)
+        let refused = try await cli.chains(verify + [other.path])
+        #expect(refused.status == 1 && refused.stderr.contains("✗ docdb: \(Self.taskRunKey)"), "\(refused.stderr)")
+
+        let revision = values["DocstoreRevision"] as? String
+        let again = try await cli.chains(
+            ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--force", "--output", out])
+        #expect(again.status == 0, "\(again.stderr)")
+        let after = try await readCollection(sim.url, "tekton-chains", "attestations")
+        #expect(Set(after.keys) == [Self.taskRunKey, Self.imageKey])
+        #expect((after[Self.taskRunKey]?["values"] as? [String: Any])?["DocstoreRevision"] as? String != revision)
+    }
+
+    @Test(
+        "docdb mongo:// failures: a wrong password refused (named, not retryable, never printed); no server reachable is unavailable naming it; a bad URL names its key before signing"
+    )
+    func mongoFailures() async throws {
+        let sim = try await MongoSimulator(users: [.init("chains", password: "right-pw")])
+        defer { Task { await sim.stop() } }
+        let dir = try TemporaryDirectory()
+        let (secrets, _) = try key(dir)
+        func sign(_ extra: String, env: [String: String] = [:]) async throws -> ProcessResult {
+            let cm = try dir.write(
+                "cm-\(UUID().uuidString).yaml",
+                "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: docdb\n  artifacts.oci.storage: tekton\n  storage.docdb.url: mongo://tekton-chains/attestations?id_field=name\n  chains-in-swift.timeout.request: 3s\n\(extra)"
+            )
+            return try await cli.chains(
+                [
+                    "sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output",
+                    dir.file("o.yaml").path,
+                ],
+                env: env)
+        }
+        let wrong = try await sign(
+            "  storage.docdb.mongo-server-url: mongodb://chains:wrong-pw@127.0.0.1:\(sim.port)/\n")
+        #expect(wrong.status == 1 && wrong.stderr.contains("authentication of user chains on admin"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains("wrong-pw") && !wrong.stderr.contains("(retryable"), "\(wrong.stderr)")
+        let down = try await sign("", env: ["MONGO_SERVER_URL": "mongodb://chains:right-pw@127.0.0.1:1/"])
+        #expect(down.status == 1 && down.stderr.contains("127.0.0.1:1"), "\(down.stderr)")
+        #expect(!down.stderr.contains("right-pw"))
+        let bad = try await sign("  storage.docdb.mongo-server-url: mongodb://h/?authMechanism=PLAIN\n")
+        #expect(bad.status == 2 && bad.stderr.contains("storage.docdb.mongo-server-url"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("authMechanism=PLAIN"))
+        let missing = try await sign("  storage.docdb.mongo-server-url-dir: \(dir.file("absent").path)\n")
+        #expect(
+            missing.status == 2 && missing.stderr.contains("storage.docdb.mongo-server-url-dir"), "\(missing.stderr)")
+        #expect(sim.documents("tekton-chains", "attestations").isEmpty)
+    }
+
     @Test(
         "the Archivista simulator on its own: gitoids are git's blob ids (git hash-object in a SHA-256 repository; go-gitoid's SHA-1 vector for the framing); the real server's answers to re-uploads, other methods, unknown gitoids and non-statements"
     )

@@ -17,7 +17,8 @@ struct MongoStorageTests {
 
     init() throws {
         let key = try PrivateKey.generate(.ecdsaP256)
-        let payload = Data(#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"n":1,"x":[true,null,"s"]}"#.utf8)
+        let payload = Data(
+            #"{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"n":1,"x":[true,null,"s"]}"#.utf8)
         let envelope = try DSSE.sign(payload: payload, signer: KeySigner(key: key, hash: .sha256Always, origin: "t"))
         item = SignedArtifact(
             artifactType: .taskRun, shortKey: "taskrun-u1", fullKey: "x", format: .slsaV1, payload: payload,
@@ -56,7 +57,9 @@ struct MongoStorageTests {
         }
     }
 
-    @Test("go-cloud's document: _id, Signed binary, Signature base64, Cert/Chain \"\" kept, Object with doubles, Name, a fresh revision per write")
+    @Test(
+        "go-cloud's document: _id, Signed binary, Signature base64, Cert/Chain \"\" kept, Object with doubles, Name, a fresh revision per write"
+    )
     func document() async throws {
         let sim = try await MongoSimulator(users: [.init("chains", password: "pw")])
         defer { Task { await sim.stop() } }
@@ -94,7 +97,9 @@ struct MongoStorageTests {
         let storage = storage(server(value: sim.url))
         sim.inject(.dropWrite)
         let dropped = await failure { _ = try await storage.store(item, for: context) }
-        #expect(dropped?.kind == .failed && dropped?.description.contains("0 documents") == true, "\(String(describing: dropped))")
+        #expect(
+            dropped?.kind == .failed && dropped?.description.contains("0 documents") == true,
+            "\(String(describing: dropped))")
         sim.inject(.alterFound(field: "Signature", value: "b3RoZXI="))
         let altered = await failure { _ = try await storage.store(item, for: context) }
         #expect(altered?.kind == .failed && altered?.description.contains("another document") == true)
@@ -111,7 +116,9 @@ struct MongoStorageTests {
         #expect(stalled?.kind == .timeout && stalled?.description.contains("did not answer find") == true)
     }
 
-    @Test("the URL is read at every store: a rewritten Secret file moves the next store to the new server; precedence path > dir > value > MONGO_SERVER_URL")
+    @Test(
+        "the URL is read at every store: a rewritten Secret file moves the next store to the new server; precedence path > dir > value > MONGO_SERVER_URL"
+    )
     func rotation() async throws {
         let a = try await MongoSimulator(users: [.init("a", password: "pa")])
         let b = try await MongoSimulator(users: [.init("b", password: "pb")])
@@ -131,7 +138,8 @@ struct MongoStorageTests {
         #expect(b.documents("tekton-chains", "attestations").count == 1)
         try FileManager.default.removeItem(at: file)
         let gone = await failure { _ = try await storage.store(item, for: context) }
-        #expect(gone?.description.contains("storage.docdb.mongo-server-url-path") == true, "\(String(describing: gone))")
+        #expect(
+            gone?.description.contains("storage.docdb.mongo-server-url-path") == true, "\(String(describing: gone))")
 
         try FileManager.default.createDirectory(at: dir.file("d"), withIntermediateDirectories: true)
         _ = try dir.write("d/MONGO_SERVER_URL", "mongodb://from-dir\n")

@@ -35,7 +35,8 @@ package enum DocDBURL: Sendable, Equatable {
             }
             for name in query.keys.sorted() where !["id_field", "revision_field"].contains(name) {
                 throw ChainsError(
-                    .badInput, "the mongo parameter \(name) is not one go-cloud knows (id_field, revision_field)", key: key)
+                    .badInput, "the mongo parameter \(name) is not one go-cloud knows (id_field, revision_field)",
+                    key: key)
             }
             // go-cloud finds the key by this field, case-insensitively, in Chains' document: only Name holds it.
             guard let idField = query["id_field"], idField.lowercased() == "name" else {

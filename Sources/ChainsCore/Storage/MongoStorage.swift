@@ -114,7 +114,8 @@ package final class MongoStorage: StorageBackend {
             throw BackendError(
                 .unavailable, backend: kind, peer: peer(client),
                 reason:
-                    "document \(key) was written but not to the write concern asked: \(error["errmsg"]?.string ?? "no message")")
+                    "document \(key) was written but not to the write concern asked: \(error["errmsg"]?.string ?? "no message")"
+            )
         }
         guard reply["n"]?.int == 1 else {
             throw BackendError(
@@ -193,7 +194,8 @@ package struct MongoServerURL: Sendable {
         if !path.isEmpty { return try read(path, key: "storage.docdb.mongo-server-url-path") }
         if !directory.isEmpty {
             return try read(
-                (directory as NSString).appendingPathComponent("MONGO_SERVER_URL"), key: "storage.docdb.mongo-server-url-dir")
+                (directory as NSString).appendingPathComponent("MONGO_SERVER_URL"),
+                key: "storage.docdb.mongo-server-url-dir")
         }
         if !value.isEmpty { return value }
         guard let environment, !environment.isEmpty else {
@@ -227,7 +229,8 @@ package enum MongoDocument {
     ) throws(BackendError) -> BSONDocument {
         guard let object = try? JSONValue(parsing: artifact.payload), case .object = object else {
             throw BackendError(
-                .failed, backend: .docdb, peer: peer, reason: "the payload is not a JSON object; a document needs its Object")
+                .failed, backend: .docdb, peer: peer,
+                reason: "the payload is not a JSON object; a document needs its Object")
         }
         var document: BSONDocument = [
             "_id": .string(artifact.shortKey), "Signed": .binary(subtype: 0, artifact.payload),
@@ -247,7 +250,8 @@ package enum MongoDocument {
         case .number(let number): return .double(number)
         case .array(let array): return .array(array.map(value))
         case .object(let object):
-            return .document(BSONDocument(object.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: value($0.value)) }))
+            return .document(
+                BSONDocument(object.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: value($0.value)) }))
         case .null: return .null
         }
     }
