@@ -89,7 +89,12 @@ package actor MongoClient {
     /// Tries the hosts in order; the first writable primary is authenticated and kept.
     func findPrimary() async throws(MongoError) -> MongoConnection {
         var queue = url.hosts
-        if let seeds { queue = try await seeds() }
+        if let seeds {
+            queue = try await seeds()
+        } else if url.srv {
+            throw MongoError(
+                .failed, "mongodb+srv://\(url.hosts[0].name) needs a DNS seed list lookup, which is not built")
+        }
         if url.directConnection { queue = Array(queue.prefix(1)) }
         var tried: [String] = []
         var reasons: [String] = []

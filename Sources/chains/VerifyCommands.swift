@@ -55,12 +55,15 @@ struct VerifyRun: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Where to read the signatures: a comma list of tekton (the run's annotations), gcs, docdb, archivista.",
-            discussion: "gcs, docdb and archivista are read with --config's settings and the environment's credentials."
+            "Where to read the signatures: a comma list of tekton (the run's annotations), gcs, docdb, grafeas, archivista.",
+            discussion:
+                "gcs, docdb, grafeas and archivista are read with --config's settings and the environment's credentials."
         ))
     var storage = "tekton"
 
-    @Option(help: "The chains-config ConfigMap (or flat key: value file) naming the backends' bucket, table or URL.")
+    @Option(
+        help:
+            "The chains-config ConfigMap (or flat key: value file) naming the backends' bucket, table, project or URL.")
     var config: String?
 
     func run() async throws {
@@ -68,8 +71,9 @@ struct VerifyRun: AsyncParsableCommand {
         let logRoot = try signer.logRoot()
         var kinds: [StorageKind] = []
         for name in storage.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            guard let kind = StorageKind(rawValue: name), [.tekton, .gcs, .docdb, .archivista].contains(kind) else {
-                say("error: --storage \(name): read back from tekton, gcs, docdb or archivista")
+            guard let kind = StorageKind(rawValue: name), [.tekton, .gcs, .docdb, .grafeas, .archivista].contains(kind)
+            else {
+                say("error: --storage \(name): read back from tekton, gcs, docdb, grafeas or archivista")
                 throw ExitCode(2)
             }
             kinds.append(kind)

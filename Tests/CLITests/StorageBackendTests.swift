@@ -424,6 +424,8 @@ struct StorageBackendTests {
         let bad = try await sign("  storage.docdb.mongo-server-url: mongodb://h/?authMechanism=PLAIN\n")
         #expect(bad.status == 2 && bad.stderr.contains("storage.docdb.mongo-server-url"), "\(bad.stderr)")
         #expect(bad.stderr.contains("authMechanism=PLAIN"))
+        let srv = try await sign("  storage.docdb.mongo-server-url: mongodb+srv://u:p@cluster0.example.net/\n")
+        #expect(srv.status == 2 && srv.stderr.contains("DNS seed lists are not built yet"), "\(srv.stderr)")
         let missing = try await sign("  storage.docdb.mongo-server-url-dir: \(dir.file("absent").path)\n")
         #expect(
             missing.status == 2 && missing.stderr.contains("storage.docdb.mongo-server-url-dir"), "\(missing.stderr)")
@@ -676,6 +678,31 @@ struct StorageBackendTests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("already there (an earlier attempt's occurrence)"), "\(again.stderr)")
         #expect(sim.occurrences.count == 2, "the retry added no occurrence")
+
+        // Another run builds the same image, signed with another key: its BUILD occurrence sits on the same resource.
+        let otherKey = try PrivateKey.generate(.ecdsaP256)
+        _ = try SigningSecrets.writeX509(otherKey, to: dir.file("other-secrets"))
+        let second = try dir.write(
+            "second.yaml",
+            try String(contentsOfFile: kaniko, encoding: .utf8).replacingOccurrences(
+                of: "4b1c7d2e-6f3a-4c8b-9e21-5a7d3c9b0f11", with: "99999999-6f3a-4c8b-9e21-5a7d3c9b0f11"
+            ).replacingOccurrences(of: "build-app-kaniko-x7k2p", with: "build-app-kaniko-q9z4w"))
+        let signed2 = try await cli.chains(
+            [
+                "sign", second.path, "--config", cm.path, "--signing-secrets", dir.file("other-secrets").path,
+                "--output",
+                dir.file("signed2.yaml").path,
+            ], env: env)
+        #expect(signed2.status == 0, "\(signed2.stderr)")
+        #expect(sim.occurrences.count == 4)
+        // verify-run finds this run's provenance among the image's occurrences (SLSA v0.2 names no uid: by the run's
+        // labels and times), and of the image's two signatures the one stored with it.
+        let verify = ["verify-run", out, "--storage", "grafeas", "--config", cm.path, "--key"]
+        let verified = try await cli.chains(verify + [pub.path], env: env)
+        #expect(verified.stderr.contains("✓ grafeas: \(Self.taskRunKey)"), "\(verified.stderr)")
+        #expect(!verified.stderr.contains("✗ grafeas: \(Self.taskRunKey)"), "\(verified.stderr)")
+        let byOther = try await cli.chains(verify + [try dir.write("other.pem", otherKey.publicKey.pem).path], env: env)
+        #expect(byOther.status == 1 && byOther.stderr.contains("✗ grafeas: \(Self.taskRunKey)"), "\(byOther.stderr)")
     }
 
     @Test(
@@ -726,12 +753,17 @@ struct StorageBackendTests {
                 await tokens.server.stop()
             }
         }
-        let (secrets, _) = try key(dir)
+        let (secrets, pub) = try key(dir)
         let cm = try grafeasConfig(dir, sim, extra: "  artifacts.taskrun.format: slsa/v2alpha4\n")
         let r = try await cli.chains(
             ["sign", kaniko, "--config", cm.path, "--signing-secrets", secrets, "--output", dir.file("o.yaml").path],
             env: env)
         #expect(r.status == 0, "\(r.stderr)")
+        // verify-run tells this run's SLSA v1.0 provenance by its invocationId, the run's uid.
+        let verified = try await cli.chains(
+            ["verify-run", dir.file("o.yaml").path, "--storage", "grafeas", "--config", cm.path, "--key", pub.path],
+            env: env)
+        #expect(verified.status == 0 && verified.stderr.contains("✓ grafeas: \(Self.taskRunKey)"), "\(verified.stderr)")
         let read = try await Python.run("grafeas_read.py", [sim.url, tokens.token, "chains-test"])
         try #require(read.status == 0, "\(read.stderr)")
         let project = try JSONValue(parsing: Data(read.stdout.utf8))

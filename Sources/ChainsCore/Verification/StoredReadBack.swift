@@ -23,6 +23,8 @@ package enum StoredReadBack {
                 found = try await fromGCS(gcs, context: RunContext(run: meta))
             case let docdb as any DocumentReadBack:
                 found = try await fromDocDB(docdb, run: meta, notes: &notes)
+            case let grafeas as GrafeasStorage:
+                found = try await fromGrafeas(grafeas, run: run, config: config, notes: &notes)
             case let archivista as ArchivistaStorage:
                 found = try await fromArchivista(archivista, annotations: meta.metadata.annotations ?? [:])
             default:
@@ -153,5 +155,126 @@ extension MongoStorage: DocumentReadBack {
         return StoredReadBack.Stored(
             signature: signature, payload: payload, cert: document["Cert"]?.string ?? "",
             chain: document["Chain"]?.string ?? "")
+    }
+}
+
+extension GrafeasStorage {
+    /// The occurrences of note `noteID` on `resourceURI` (ListNoteOccurrences with a `resourceUrl` filter, every page).
+    func occurrences(note noteID: String, on resourceURI: String) async throws(BackendError) -> [JSONValue] {
+        let token = try await bearerToken()
+        let filter = "resourceUrl=\"\(resourceURI)\"".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        var out: [JSONValue] = []
+        var page = ""
+        for _ in 0..<100 {
+            let listed = try await send(
+                "GET",
+                "/v1/projects/\(project)/notes/\(noteID)/occurrences?filter=\(filter)&pageSize=100"
+                    + (page.isEmpty ? "" : "&pageToken=\(page)"),
+                nil, token: token, what: "ListNoteOccurrences of \(noteID) on \(resourceURI)")
+            out += listed["occurrences"]?.arrayValue ?? []
+            page = listed["nextPageToken"]?.stringValue ?? ""
+            if page.isEmpty { break }
+        }
+        return out
+    }
+
+    /// The note-name prefix a run's occurrences go under (`storage.grafeas.noteid`, else `tekton-<namespace>`).
+    func notePrefix(_ run: RunContext) -> String { noteID.isEmpty ? "tekton-\(run.namespace)" : noteID }
+}
+
+extension StoredReadBack {
+    /// The run's provenance and its images' signatures, found through the subjects of the provenance this run makes
+    /// (the statement rebuilt from the run, as `chains provenance` prints it): on each subject, the BUILD occurrence
+    /// whose statement is this run's (`belongs`), and the image's ATTESTATION occurrence — when other runs signed the
+    /// same image too, the one stored closest in time to this run's provenance (a note says so).
+    static func fromGrafeas(
+        _ grafeas: GrafeasStorage, run: AnyRun, config: ChainsConfig, notes: inout [String]
+    ) async throws(BackendError) -> [String: Stored] {
+        let meta = run.run
+        let context = RunContext(run: meta)
+        let isPipeline = meta is PipelineRun
+        let format = isPipeline ? config.pipelineRun.format : config.taskRun.format
+        let own = "\(isPipeline ? "pipelinerun" : "taskrun")-\(meta.uid)"
+        let rebuilt: JSONValue
+        do {
+            rebuilt = try SigningService.statement(
+                for: run, children: [], config: config, format: format.isInToto ? format : .slsaV1
+            ).0.json
+        } catch {
+            notes.append("the run's subjects cannot be rebuilt (\(error.description)); grafeas not read")
+            return [:]
+        }
+        let prefix = grafeas.notePrefix(context)
+        var out: [String: Stored] = [:]
+        var ownTime: Date?
+        var images: [(key: String, uri: String, candidates: [(Stored, Date?)])] = []
+        for subject in rebuilt["subject"]?.arrayValue ?? [] {
+            guard let name = subject["name"]?.stringValue, let hex = subject["digest"]?["sha256"]?.stringValue else {
+                continue
+            }
+            let uri = "\(name)@sha256:\(hex)"
+            for occurrence in try await grafeas.occurrences(
+                note: "\(prefix)-\(context.kind.lowercased())-intoto", on: uri)
+            {
+                guard let stored = envelope(occurrence), belongs(stored.payload, uid: meta.uid, rebuilt: rebuilt) else {
+                    continue
+                }
+                out[own] = stored
+                ownTime = ownTime ?? created(occurrence)
+            }
+            let candidates = try await grafeas.occurrences(note: "\(prefix)-simplesigning", on: uri).compactMap {
+                occurrence in envelope(occurrence).map { ($0, created(occurrence)) }
+            }
+            if !candidates.isEmpty { images.append((String(hex.prefix(12)), uri, candidates)) }
+        }
+        if out[own] == nil { notes.append("Grafeas has no BUILD occurrence of \(own) on the run's subjects") }
+        for image in images {
+            let distance = { (time: Date?) in abs((time ?? .distantPast).timeIntervalSince(ownTime ?? .distantFuture)) }
+            let chosen = image.candidates.min { distance($0.1) < distance($1.1) } ?? image.candidates[0]
+            if image.candidates.count > 1 {
+                notes.append(
+                    "Grafeas holds \(image.candidates.count) signatures of \(image.uri) (other runs signed it too); checked the one stored closest in time to this run's provenance"
+                )
+            }
+            out[image.key] = chosen.0
+        }
+        return out
+    }
+
+    /// The envelope of an occurrence as stored: the payload, and the signature (the DSSE envelope for provenance).
+    static func envelope(_ occurrence: JSONValue) -> Stored? {
+        guard let envelope = occurrence["envelope"],
+            let payload = envelope["payload"]?.stringValue.flatMap({ Data(base64Encoded: $0) }),
+            let signature = envelope["signatures"]?.arrayValue?.first?["sig"]?.stringValue.flatMap({
+                Data(base64Encoded: $0)
+            })
+        else { return nil }
+        return Stored(signature: signature, payload: payload)
+    }
+
+    static func created(_ occurrence: JSONValue) -> Date? {
+        guard let text = occurrence["createTime"]?.stringValue else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text) ?? ISO8601DateFormatter().date(from: text)
+    }
+
+    /// Whether a stored statement is this run's provenance: SLSA v1.0 names the run's uid
+    /// (`runDetails.metadata.invocationId`); Chains' SLSA v0.2 names no uid, so its run labels
+    /// (`invocation.environment.labels`, which name the run) and start and finish times must be the rebuilt ones.
+    static func belongs(_ payload: Data, uid: String, rebuilt: JSONValue) -> Bool {
+        guard let statement = try? JSONValue(parsing: payload), let predicate = statement["predicate"] else {
+            return false
+        }
+        if let invocation = predicate["runDetails"]?["metadata"]?["invocationId"]?.stringValue {
+            return invocation == uid
+        }
+        let mine = rebuilt["predicate"]
+        guard let labels = predicate["invocation"]?["environment"]?["labels"],
+            let started = predicate["metadata"]?["buildStartedOn"]
+        else { return false }
+        return labels == mine?["invocation"]?["environment"]?["labels"]
+            && started == mine?["metadata"]?["buildStartedOn"]
+            && predicate["metadata"]?["buildFinishedOn"] == mine?["metadata"]?["buildFinishedOn"]
     }
 }
