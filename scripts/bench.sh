@@ -6,6 +6,8 @@
 #   scripts/bench.sh rekor-v2 [N]         N (default 600) keyless runs through Fulcio, Rekor v2 (0, 200 ms, 2 s of write
 #                                         latency) and an RFC 3161 authority, 64 (then 128) at a time
 #   scripts/bench.sh gcs [N]              N (default 300) runs by one controller storing in oci, then in oci,gcs
+#   scripts/bench.sh mongo [N]            N (default 300) runs by one controller storing in oci, then in oci,docdb
+#                                         on mongo:// (the MongoDB simulator, SCRAM-SHA-256, one connection)
 #   scripts/bench.sh controller [N]       N (default 1000) runs signed by chains controller processes: 1 replica, then
 #                                         1 vs 3 replicas with 50 ms of registry latency (docs/performance.md)
 set -euo pipefail
@@ -26,6 +28,12 @@ if [ "${1:-}" = "gcs" ]; then
     n="${2:-300}"
     "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains"
     "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains" --also-gcs
+    exit 0
+fi
+if [ "${1:-}" = "mongo" ]; then
+    n="${2:-300}"
+    "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains"
+    "$bin/chains-bench" --controller "$n" --replicas 1 --kube-api-qps 1000 --chains "$bin/chains" --also-mongo
     exit 0
 fi
 if [ "${1:-}" = "rekor-v2" ]; then

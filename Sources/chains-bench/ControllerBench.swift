@@ -5,22 +5,43 @@ import Foundation
 /// the in-process API server, signed by R `chains controller` processes with a key and pushed (.sig and .att) to the
 /// real registry behind a proxy that adds MS of waiting per request. Prints runs/s, done→signed percentiles, each
 /// replica's peak RSS and runs signed, API requests per run; with K, first K runs one at a time (idle latency).
-/// `--also-gcs`: both artifact types stored in oci and gcs.
-let gcsConfig = [
-    "artifacts.taskrun.storage": "oci,gcs", "artifacts.oci.storage": "oci,gcs", "storage.gcs.bucket": "bench",
-]
+/// `--also-gcs` / `--also-mongo`: both artifact types stored in oci and gcs (fake-gcs-server, the emulator) or in
+/// oci and docdb on mongo:// (the MongoDB simulator, SCRAM-SHA-256), on loopback.
+struct BenchStorage {
+    var label: String
+    var config: [String: String]
+    var environment: [String: String]
+
+    static func gcs(_ server: FakeGCSServer) -> BenchStorage {
+        BenchStorage(
+            label: "oci,gcs",
+            config: [
+                "artifacts.taskrun.storage": "oci,gcs", "artifacts.oci.storage": "oci,gcs",
+                "storage.gcs.bucket": "bench",
+            ], environment: ["STORAGE_EMULATOR_HOST": server.host])
+    }
+
+    static func mongo(_ server: MongoSimulator) -> BenchStorage {
+        BenchStorage(
+            label: "oci,docdb (mongo://)",
+            config: [
+                "artifacts.taskrun.storage": "oci,docdb", "artifacts.oci.storage": "oci,docdb",
+                "storage.docdb.url": "mongo://bench/attestations?id_field=name",
+            ], environment: ["MONGO_SERVER_URL": server.url])
+    }
+}
 
 func controllerBench(
-    chains: String, runs: Int, replicas: Int, latencyMilliseconds: Int, idle: Int, qps: Int, gcs: FakeGCSServer? = nil
+    chains: String, runs: Int, replicas: Int, latencyMilliseconds: Int, idle: Int, qps: Int,
+    also: BenchStorage? = nil
 ) async throws {
-    // With `gcs`, both artifact types are stored in oci and gcs (fake-gcs-server, the emulator, on loopback).
     let fleet = try await ControllerFleet(
         binary: chains, transparency: false, latency: .milliseconds(latencyMilliseconds), threads: 4,
         flags: [
             "--lease-duration", "15s", "--renew-deadline", "10s", "--retry-period", "2s", "--buckets",
             String(max(1, min(10, replicas * 2))), "--kube-api-qps", String(qps), "--kube-api-burst", String(qps),
         ],
-        config: gcs == nil ? [:] : gcsConfig, environment: gcs.map { ["STORAGE_EMULATOR_HOST": $0.host] } ?? [:])
+        config: also?.config ?? [:], environment: also?.environment ?? [:])
     fleet.proxy.setRecording(false)
     do {
         // The backlog first, as when the controller is turned on over runs that finished before.
@@ -50,7 +71,7 @@ func controllerBench(
         let requests = fleet.api.stats.total - requestsBefore
         let signed = runs - pending.count
         out(
-            "storage \(gcs == nil ? "oci" : "oci,gcs"): "
+            "storage \(also?.label ?? "oci"): "
                 + String(
                     format: "%d replica(s), registry latency %d ms: %d runs in %.1f s from start = %.1f runs/s",
                     replicas, latencyMilliseconds, signed, elapsed, Double(signed) / elapsed))

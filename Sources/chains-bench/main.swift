@@ -134,11 +134,19 @@ let options = FormatOptions()
 
 if let n = option("--controller").flatMap(Int.init) {
     let gcs = arguments.contains("--also-gcs") ? try await FakeGCSServer(buckets: ["bench"]) : nil
+    let mongo =
+        arguments.contains("--also-mongo")
+        ? try await MongoSimulator(users: [.init("bench", password: "bench-pw")]) : nil
     try await controllerBench(
         chains: option("--chains") ?? "chains", runs: n, replicas: Int(option("--replicas") ?? "1") ?? 1,
         latencyMilliseconds: Int(option("--latency") ?? "0") ?? 0, idle: Int(option("--idle") ?? "0") ?? 0,
-        qps: Int(option("--kube-api-qps") ?? "50") ?? 50, gcs: gcs)
+        qps: Int(option("--kube-api-qps") ?? "50") ?? 50,
+        also: gcs.map(BenchStorage.gcs) ?? mongo.map(BenchStorage.mongo))
     gcs?.stop()
+    if let mongo {
+        out("MongoDB: \(mongo.documents("bench", "attestations").count) documents, \(mongo.connections) connection(s)")
+        await mongo.stop()
+    }
     exit(0)
 }
 let throughput =
