@@ -248,7 +248,7 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "ChainsCore", "ChainsConfig", "ChainsTesting", "KubeClient", "KubeModels", "Signing",
+                "Controller", "ChainsCore", "ChainsConfig", "ChainsTesting", "KubeClient", "KubeModels", "Signing", "MongoWire",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

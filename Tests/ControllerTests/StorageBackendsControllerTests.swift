@@ -1,6 +1,7 @@
 import ChainsCore
 import ChainsTesting
 import Foundation
+import MongoWire
 import Testing
 
 @testable import Controller
@@ -81,5 +82,62 @@ extension ControllerTests {
             #expect(objects["taskrun-team-a-\(name)/\(key).signature"] == signature.base64EncodedString())
         }
         #expect(archivista.objects.count == names.count, "no second signature of any run reached Archivista")
+    }
+}
+
+extension ControllerTests {
+    @Test(
+        "docdb on mongo:// in the controller: while the server refuses writes as not primary, runs wait unmarked; the URL's Secret file rewritten to another server: every run stored there once, marked signed"
+    )
+    func mongoBackend() async throws {
+        let api = try await KubeAPIServer()
+        let first = try await MongoSimulator(users: [.init("chains", password: "pw1")])
+        let second = try await MongoSimulator(users: [.init("chains", password: "pw2")])
+        defer {
+            Task {
+                await api.stop()
+                await first.stop()
+                await second.stop()
+            }
+        }
+        for _ in 0..<1000 {
+            first.inject(.error(command: "update", code: 10107, codeName: "NotWritablePrimary", message: "not primary"))
+        }
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(at: dir.file("mongo"), withIntermediateDirectories: true)
+        let secret = try dir.write("mongo/MONGO_SERVER_URL", first.url + "\n")
+        let names = (1...3).map { "build-\($0)" }
+        for (n, name) in names.enumerated() {
+            api.put(try kaniko(name: name, uid: "66666666-0000-4000-8000-00000000000\(n)"), as: .taskRuns)
+        }
+        let running = try await startController(
+            api,
+            config: """
+                artifacts.taskrun.storage: tekton,docdb
+                artifacts.oci.storage: docdb
+                storage.docdb.url: mongo://tekton-chains/attestations?id_field=name
+                storage.docdb.mongo-server-url-dir: \(dir.file("mongo").path)
+
+                """, namespace: nil, threads: 2)
+        defer { running.stop() }
+        // Every run is tried against the first server and fails there (retryable): nothing is marked meanwhile.
+        try await waitUntil("each run tried on the first server", state: { "\(first.commands)" }) {
+            first.commands.filter { $0.hasPrefix("update") }.count >= names.count + 1
+        }
+        #expect(names.allSatisfy { annotations(api, $0)["chains.tekton.dev/signed"] == nil })
+        #expect(first.documents("tekton-chains", "attestations").isEmpty)
+        // The Secret is rotated (as the kubelet does, replacing the file): the next store goes to the second server.
+        try (second.url + "\n").write(to: secret, atomically: true, encoding: .utf8)
+        try await waitUntil("every run signed") {
+            names.allSatisfy { annotations(api, $0)["chains.tekton.dev/signed"] == "true" }
+        }
+        let stored = second.documents("tekton-chains", "attestations")
+        #expect(stored.count == names.count + 1, "each run's provenance and the one image: \(stored.map(\.keys))")
+        for (n, name) in names.enumerated() {
+            let key = "taskrun-66666666-0000-4000-8000-00000000000\(n)"
+            let document = try #require(stored.first { $0["_id"] == .string(key) })
+            // The document holds the signature the run's annotation holds: one signature per run, stored once.
+            #expect(document["Signature"]?.string == annotations(api, name)["chains.tekton.dev/signature-\(key)"])
+        }
     }
 }
