@@ -404,6 +404,12 @@ M = [
      "a mongo:// URL without id_field is accepted (Tekton Chains fails every store with it)"),
     ("mongo-name-kept", "Sources/ChainsCore/Storage/MongoStorage.swift", 'if idField != "Name" {',
      'if idField == "Name" {', "MongoStorageTests", "the Name field is dropped or kept unlike go-cloud"),
+    ("mongo-srv-domain", "Sources/MongoWire/MongoSRV.swift", 'guard host.hasSuffix("." + parent), host.count > parent.count + 1 else {',
+     'guard host.hasSuffix(parent) else {', "MongoSRVTests",
+     "a seed list's SRV record sends the client (and its password) to a host outside the domain"),
+    ("mongo-srv-txt-options", "Sources/MongoWire/MongoConnectionString.swift",
+     'guard ["authsource", "replicaset", "loadbalanced"].contains(name), parts.count == 2,',
+     'guard parts.count == 2,', "MongoSRVTests", "a DNS TXT record turns off TLS or sets other options"),
 ]
 
 only = set(a for a in sys.argv[1:] if not a.startswith("--"))

@@ -11,21 +11,26 @@ package actor MongoClient {
     let timeout: Duration
     let driver: String
     let tls: NIOSSLContext?
-    /// The hosts of a `mongodb+srv://` name, from DNS (`MongoSRV`); the string's own hosts otherwise.
-    let seeds: (@Sendable () async throws(MongoError) -> [MongoConnectionString.Host])?
+    /// Where a `mongodb+srv://` name's seed list is looked up.
+    let resolver: DNSResolver
+    /// Host names connected to at another address (the name still used for TLS): as `curl --resolve`.
+    let pinned: [String: String]
+    /// The string with a seed list's hosts and TXT options, once looked up.
+    var resolved: MongoConnectionString?
     var connection: MongoConnection?
     var connecting: Task<Result<MongoConnection, MongoError>, Never>?
 
     /// `timeout`: each command's deadline (and the connection's, unless the string's `connectTimeoutMS` says).
     package init(
-        url: MongoConnectionString, timeout: Duration, driver: String,
-        seeds: (@Sendable () async throws(MongoError) -> [MongoConnectionString.Host])? = nil
+        url: MongoConnectionString, timeout: Duration, driver: String, resolver: DNSResolver? = nil,
+        pinned: [String: String] = [:]
     ) throws(MongoError) {
         self.url = url
         self.timeout = url.socketTimeout ?? timeout
         self.driver = driver
         self.tls = url.tls ? try Self.tlsContext(url) : nil
-        self.seeds = seeds
+        self.resolver = resolver ?? .system(timeout: timeout)
+        self.pinned = pinned
     }
 
     static func tlsContext(_ url: MongoConnectionString) throws(MongoError) -> NIOSSLContext {
@@ -88,13 +93,9 @@ package actor MongoClient {
 
     /// Tries the hosts in order; the first writable primary is authenticated and kept.
     func findPrimary() async throws(MongoError) -> MongoConnection {
-        var queue = url.hosts
-        if let seeds {
-            queue = try await seeds()
-        } else if url.srv {
-            throw MongoError(
-                .failed, "mongodb+srv://\(url.hosts[0].name) needs a DNS seed list lookup, which is not built")
-        }
+        // A seed list is looked up again for each new connection: its hosts may have moved.
+        if url.srv { resolved = try await MongoSRV.resolve(url, resolver: resolver) }
+        var queue = (resolved ?? url).hosts
         if url.directConnection { queue = Array(queue.prefix(1)) }
         var tried: [String] = []
         var reasons: [String] = []
@@ -142,14 +143,17 @@ package actor MongoClient {
     /// Connects and says `hello` (falling back to `isMaster` on servers older than 4.4.2).
     func handshake(_ host: MongoConnectionString.Host) async throws(MongoError) -> (MongoConnection, BSONDocument) {
         let connection = try await MongoConnection.open(
-            host, tls: tls, verifyHostname: !url.tlsAllowInvalidHostnames, timeout: url.connectTimeout ?? timeout)
+            host, address: pinned[host.name], tls: tls, verifyHostname: !url.tlsAllowInvalidHostnames,
+            timeout: url.connectTimeout ?? timeout)
         var client: BSONDocument = [
             "driver": ["name": .string("chains-in-swift"), "version": .string(driver)],
             "os": ["type": .string(Self.osType)],
         ]
         if let appName = url.appName { client["application"] = ["name": .string(appName)] }
         var hello: BSONDocument = ["hello": 1, "client": .document(client)]
-        if let user = url.user { hello["saslSupportedMechs"] = .string("\(url.authDatabase).\(user)") }
+        if let user = url.user {
+            hello["saslSupportedMechs"] = .string("\((resolved ?? url).authDatabase).\(user)")
+        }
         do throws(MongoError) {
             var reply: BSONDocument
             do throws(MongoError) {
@@ -164,7 +168,7 @@ package actor MongoClient {
                     "\(host) speaks wire version \(reply["maxWireVersion"]?.int ?? 0); OP_MSG needs MongoDB 3.6 or later"
                 )
             }
-            if let wanted = url.replicaSet, reply["setName"]?.string != wanted {
+            if let wanted = (resolved ?? url).replicaSet, reply["setName"]?.string != wanted {
                 throw MongoError(
                     .failed,
                     "\(host) is in replica set \(reply["setName"]?.string ?? "(none)"), not replicaSet=\(wanted)")
@@ -187,7 +191,7 @@ package actor MongoClient {
     /// SCRAM-SHA-256 with the user and password of the connection string, on its authentication database.
     func authenticate(_ connection: MongoConnection, hello: BSONDocument) async throws(MongoError) {
         guard let user = url.user else { return }
-        let database = url.authDatabase
+        let database = (resolved ?? url).authDatabase
         if let offered = hello["saslSupportedMechs"]?.array?.compactMap(\.string),
             !offered.contains("SCRAM-SHA-256")
         {

@@ -16,9 +16,11 @@ package final class MongoConnection: Sendable {
         self.channel = channel
     }
 
-    /// Connects (TLS when `tls` is given; SNI with the host name unless it is an IP address).
+    /// Connects to `host` (at `address` when given; TLS when `tls` is given, with SNI and the certificate checked
+    /// for the host name unless it is an IP address).
     package static func open(
-        _ host: MongoConnectionString.Host, tls: NIOSSLContext?, verifyHostname: Bool, timeout: Duration
+        _ host: MongoConnectionString.Host, address: String? = nil, tls: NIOSSLContext?, verifyHostname: Bool,
+        timeout: Duration
     ) async throws(MongoError) -> MongoConnection {
         let isAddress = (try? SocketAddress(ipAddress: host.name, port: 0)) != nil
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -38,7 +40,7 @@ package final class MongoConnection: Sendable {
                 }
             }
         do {
-            let channel = try await bootstrap.connect(host: host.name, port: host.port).get()
+            let channel = try await bootstrap.connect(host: address ?? host.name, port: host.port).get()
             return MongoConnection(host: host, channel: channel)
         } catch let error as ChannelError {
             if case .connectTimeout = error {
@@ -86,8 +88,9 @@ package final class MongoConnection: Sendable {
 
     func exchange(_ bytes: [UInt8], id: Int32, name: String, timeout: Duration) async throws(MongoError) -> [UInt8] {
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
-        channel.writeAndFlush(
-            ReplyHandler.Pending(bytes: ByteBuffer(bytes: bytes), id: id, reply: promise), promise: nil)
+        // A write that never reaches the handler (the channel already closed) fails the reply too.
+        channel.writeAndFlush(ReplyHandler.Pending(bytes: ByteBuffer(bytes: bytes), id: id, reply: promise))
+            .whenFailure { promise.fail($0) }
         let channel = self.channel
         let host = self.host
         let result: Result<[UInt8], MongoError> = await withTaskGroup(of: Result<[UInt8], MongoError>?.self) { group in
@@ -108,8 +111,12 @@ package final class MongoConnection: Sendable {
                 break
             }
             group.cancelAll()
-            // A timed-out call closes the connection, which fails the waiting reply: the group can end.
-            if case .failure(let error) = first, error.kind == .timeout { channel.close(promise: nil) }
+            // A timed-out call closes the connection and fails the waiting reply (a completed promise ignores it), so
+            // the group always ends.
+            if case .failure(let error) = first, error.kind == .timeout {
+                channel.close(promise: nil)
+                promise.fail(ChannelError.ioOnClosedChannel)
+            }
             return first ?? .failure(MongoError(.timeout, "\(host) did not answer \(name)"))
         }
         return try result.get()

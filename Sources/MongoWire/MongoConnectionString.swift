@@ -34,13 +34,17 @@ package struct MongoConnectionString: Sendable, Equatable {
     package var serverSelectionTimeout: Duration?
     /// The write concern's fields (`w`, `j`, `wtimeout`), as the server reads them.
     package var writeConcern = BSONDocument()
+    /// `srvServiceName`: the SRV record looked up is `_<name>._tcp.<host>`.
+    package var srvServiceName = "mongodb"
+    /// The options the string gives itself (lowercased): a seed list's TXT record does not override them.
+    var given: Set<String> = []
 
     /// Options that only tune a multi-connection driver's pools, monitors and retries: accepted, with no effect here.
     package static let harmless: Set<String> = [
         "retrywrites", "retryreads", "maxpoolsize", "minpoolsize", "maxidletimems", "maxconnecting",
         "waitqueuetimeoutms", "heartbeatfrequencyms", "localthresholdms", "compressors", "zlibcompressionlevel",
         "readpreference", "readpreferencetags", "maxstalenessseconds", "readconcernlevel", "srvmaxhosts",
-        "srvservicename", "servermonitoringmode", "timeoutms", "uuidrepresentation",
+        "servermonitoringmode", "timeoutms", "uuidrepresentation",
     ]
 
     /// The authentication database: `authSource`, else the path's database, else `admin`.
@@ -162,6 +166,28 @@ package struct MongoConnectionString: Sendable, Equatable {
         if tlsAllowInvalidCertificates && tlsCAFile != nil {
             throw MongoError(.failed, "gives both tlsCAFile and tlsInsecure/tlsAllowInvalidCertificates")
         }
+        if srv && directConnection {
+            throw MongoError(.failed, "is mongodb+srv:// with directConnection=true, which the seed list forbids")
+        }
+        given = seen
+    }
+
+    /// A seed list's TXT record (`authSource=…&replicaSet=…`): only those two (and `loadBalanced`, refused as in the
+    /// string) may be there; options the string gives win.
+    package mutating func applyTXT(_ text: String) throws(MongoError) {
+        for pair in text.split(separator: "&") where !pair.isEmpty {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).lowercased()
+            guard ["authsource", "replicaset", "loadbalanced"].contains(name), parts.count == 2,
+                let value = String(parts[1]).removingPercentEncoding
+            else {
+                throw MongoError(
+                    .failed,
+                    "has a DNS TXT record with the option \(parts[0]); a seed list may only give authSource and replicaSet"
+                )
+            }
+            if !given.contains(name) { try apply(name, String(parts[0]), value) }
+        }
     }
 
     mutating func apply(_ name: String, _ given: String, _ value: String) throws(MongoError) {
@@ -194,6 +220,11 @@ package struct MongoConnectionString: Sendable, Equatable {
             if name == "tlsinsecure" { tlsAllowInvalidHostnames = tlsAllowInvalidCertificates }
         case "tlsallowinvalidhostnames": tlsAllowInvalidHostnames = try flag()
         case "replicaset": replicaSet = value
+        case "srvservicename":
+            guard srv, !value.isEmpty, value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
+                throw MongoError(.failed, "has srvServiceName=\(value), which needs mongodb+srv:// and a service name")
+            }
+            srvServiceName = value
         case "directconnection": directConnection = try flag()
         case "appname": appName = value
         case "connecttimeoutms": connectTimeout = try milliseconds()

@@ -93,17 +93,10 @@ extension SigningAssembly {
             // Checked now, so that a missing or malformed URL stops `chains sign` before signing (and is read again at
             // every store, so a rotated Secret takes effect).
             let text = try server.resolve()
-            let url: MongoConnectionString
             do {
-                url = try MongoConnectionString.parse(text)
+                _ = try MongoConnectionString.parse(text)
             } catch {
                 throw ChainsError(.badInput, "the MongoDB URL \(error.description)", key: server.sourceKey)
-            }
-            guard !url.srv else {
-                throw ChainsError(
-                    .unsupported,
-                    "the MongoDB URL is mongodb+srv://\(url.hosts[0].name): DNS seed lists are not built yet; give the hosts themselves, mongodb://HOST1,HOST2,HOST3/?replicaSet=NAME&tls=true (Atlas shows this form as the standard connection string)",
-                    key: server.sourceKey)
             }
             return MongoStorage(
                 database: database, collection: collection, idField: idField, revisionField: revisionField,
