@@ -156,7 +156,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "OCI", "KubeModels", "ChainsConfig", "Provenance", "RegistryAuth", "OCIRegistry", "HTTPTransport",
-                "Signing", "Sigstore", "KubeClient", "SPIFFE", "CloudCredentials",
+                "Signing", "Sigstore", "KubeClient", "SPIFFE", "CloudCredentials", "MongoWire",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict

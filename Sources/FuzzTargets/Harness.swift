@@ -23,7 +23,7 @@ extension FuzzHarness {
     /// Every harness, by name; `scripts/fuzz.sh` and the replay test take them from here.
     public static let all: [FuzzHarness] =
         FuzzHarness.runs + FuzzHarness.credentials + FuzzHarness.registry + FuzzHarness.signing
-        + FuzzHarness.sigstore + FuzzHarness.cluster + FuzzHarness.cloud
+        + FuzzHarness.sigstore + FuzzHarness.cluster + FuzzHarness.cloud + FuzzHarness.mongo
 
     /// The harness called `name`, or nil.
     public static func named(_ name: String) -> FuzzHarness? { all.first { $0.name == name } }
