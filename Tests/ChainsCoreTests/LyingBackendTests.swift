@@ -18,32 +18,13 @@ struct LyingBackendTests {
     let context: RunContext
 
     init() throws {
-        let key = try PrivateKey.generate(.ecdsaP256)
-        let payload = Data(#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"n":1.5}"#.utf8)
-        let envelope = try DSSE.sign(payload: payload, signer: KeySigner(key: key, hash: .sha256Always, origin: "t"))
-        item = SignedArtifact(
-            artifactType: .taskRun, shortKey: "taskrun-u1", fullKey: "x", format: .slsaV1, payload: payload,
-            signature: envelope, publicKey: key.publicKey, certificateChain: nil)
-        let run = try AnyRun(
-            json: try ManifestReader.parse(
-                Data(
-                    RunFixtures.taskRun(image: "r.test/app", digest: "sha256:" + String(repeating: "a", count: 64)).utf8
-                ),
-                source: "run.yaml"
-            ).documents[0], source: "run")
-        context = RunContext(run: run.run)
+        let fixture = try BackendFixture(
+            payload: Data(#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"n":1.5}"#.utf8))
+        item = fixture.item
+        context = fixture.context
     }
 
-    func failure(_ body: () async throws -> Void) async -> BackendError? {
-        do {
-            try await body()
-            return nil
-        } catch let error as StorageError {
-            return error.underlying as? BackendError
-        } catch {
-            return nil
-        }
-    }
+    func failure(_ body: () async throws -> Void) async -> BackendError? { await BackendFixture.failure(body) }
 
     @Test("gcs: an answer with another object's MD5 or size fails the store, not retryable")
     func gcs() async throws {
