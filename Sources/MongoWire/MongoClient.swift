@@ -56,10 +56,13 @@ package actor MongoClient {
 
     /// Runs `body` on `database` against the primary. A network failure drops the connection (the next call opens
     /// another) and is thrown as unavailable; the caller decides whether to retry.
-    package func command(_ body: BSONDocument, database: String) async throws(MongoError) -> BSONDocument {
+    /// `timeout`: this command's deadline, when not the client's.
+    package func command(
+        _ body: BSONDocument, database: String, timeout: Duration? = nil
+    ) async throws(MongoError) -> BSONDocument {
         let connection = try await connected()
         do {
-            return try await connection.run(body, database: database, timeout: timeout)
+            return try await connection.run(body, database: database, timeout: timeout ?? self.timeout)
         } catch {
             if error.kind != .failed || error.code == nil || !connection.isActive {
                 drop(connection)

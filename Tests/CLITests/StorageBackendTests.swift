@@ -405,7 +405,7 @@ struct StorageBackendTests {
         func sign(_ extra: String, env: [String: String] = [:]) async throws -> ProcessResult {
             let cm = try dir.write(
                 "cm-\(UUID().uuidString).yaml",
-                "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: docdb\n  artifacts.oci.storage: tekton\n  storage.docdb.url: mongo://tekton-chains/attestations?id_field=name\n  chains-in-swift.timeout.request: 3s\n\(extra)"
+                "kind: ConfigMap\napiVersion: v1\ndata:\n  artifacts.taskrun.storage: docdb\n  artifacts.oci.storage: tekton\n  storage.docdb.url: mongo://tekton-chains/attestations?id_field=name\n  chains-in-swift.timeout.request: 30s\n\(extra)"
             )
             return try await cli.chains(
                 [

@@ -25,7 +25,7 @@ struct MongoStorageTests {
 
     func storage(
         _ server: MongoServerURL, idField: String = "name", revision: String = "DocstoreRevision",
-        timeout: Duration = .seconds(5)
+        timeout: Duration = .seconds(60)
     ) -> MongoStorage {
         MongoStorage(
             database: "tekton-chains", collection: "attestations", idField: idField, revisionField: revision,
@@ -92,7 +92,7 @@ struct MongoStorageTests {
         #expect(stepDown?.kind == .unavailable, "a primary stepping down is retryable")
         sim.inject(.stall(command: "find"))
         let stalled = await failure {
-            _ = try await self.storage(server(value: sim.url), timeout: .milliseconds(400)).store(item, for: context)
+            _ = try await self.storage(server(value: sim.url), timeout: .seconds(3)).store(item, for: context)
         }
         #expect(stalled?.kind == .timeout && stalled?.description.contains("did not answer find") == true)
     }

@@ -22,7 +22,8 @@ checks = 0
 
 
 def client(**kw):
-    options = dict(serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, directConnection=True, **tls)
+    # Generous: the test suite runs everything at once on two cores, and the simulator shares them.
+    options = dict(serverSelectionTimeoutMS=60000, connectTimeoutMS=60000, socketTimeoutMS=60000, directConnection=True, **tls)
     options.update(kw)
     return pymongo.MongoClient("127.0.0.1", port, **options)
 

@@ -10,7 +10,7 @@ import sys
 
 import pymongo
 
-client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000, directConnection=True)
+client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=60000, connectTimeoutMS=60000, socketTimeoutMS=60000, directConnection=True)
 out = {}
 
 

@@ -9,7 +9,7 @@ import Testing
 @Suite("MongoDB seed lists (mongodb+srv://)")
 struct MongoSRVTests {
     func resolver(_ dns: DNSServer) -> DNSResolver {
-        DNSResolver(servers: [("127.0.0.1", dns.port)], timeout: .seconds(3))
+        DNSResolver(servers: [("127.0.0.1", dns.port)], timeout: .seconds(60))
     }
 
     /// pymongo's reading of `uri` through `dns`.
@@ -100,7 +100,7 @@ struct MongoSRVTests {
         let url = try MongoConnectionString.parse(
             "mongodb+srv://chains:pw@cluster0.chains.test/?tlsCAFile=\(ca.certificate.path)")
         let client = try MongoClient(
-            url: url, timeout: .seconds(5), driver: "test", resolver: resolver(dns),
+            url: url, timeout: .seconds(60), driver: "test", resolver: resolver(dns),
             pinned: ["node-a.chains.test": "127.0.0.1", "node-b.chains.test": "127.0.0.1"])
         _ = try await client.command(["insert": "c", "documents": [["_id": 1]]], database: "db")
         #expect(primary.documents("db", "c").count == 1)
@@ -115,7 +115,7 @@ struct MongoSRVTests {
         let refused = try MongoClient(
             url: try MongoConnectionString.parse(
                 "mongodb+srv://cluster1.chains.test/?tlsCAFile=\(other.certificate.path)"),
-            timeout: .seconds(5), driver: "test", resolver: resolver(dns), pinned: ["node-c.chains.test": "127.0.0.1"])
+            timeout: .seconds(60), driver: "test", resolver: resolver(dns), pinned: ["node-c.chains.test": "127.0.0.1"])
         await #expect(throws: MongoError.self) { try await refused.command(["ping": 1], database: "db") }
     }
 
