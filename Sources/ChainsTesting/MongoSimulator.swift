@@ -39,6 +39,8 @@ package final class MongoSimulator: Sendable {
         case alterFound(field: String, value: BSON)
         /// Answers `update` with `ok: 1` and `n: 0`, storing nothing.
         case dropWrite
+        /// Answers `update` as mongod does when a document breaks a unique index: `ok: 1`, `n: 0` and a write error.
+        case writeError(code: Int, message: String)
         /// Ends the next SCRAM exchange with a server signature made from another password (a server that does not
         /// know the user's keys).
         case forgeServerSignature
@@ -225,7 +227,7 @@ final class MongoSession: @unchecked Sendable {
                 case .error(let command, _, _, _), .stall(let command), .close(let command):
                     return command == name || command == "*"
                 case .alterFound, .forgeServerSignature, .iterations: return false
-                case .dropWrite: return name == "update"
+                case .dropWrite, .writeError: return name == "update"
                 }
             }
             return index.map { faults.remove(at: $0) }
@@ -235,6 +237,12 @@ final class MongoSession: @unchecked Sendable {
         case .stall: return .some(nil)
         case .close: return .some(.close)
         case .dropWrite: return .some(.answer(["n": 0, "nModified": 0, "ok": 1.0]))
+        case .writeError(let code, let message):
+            return .some(
+                .answer([
+                    "n": 0, "nModified": 0,
+                    "writeErrors": [["index": 0, "code": .int32(Int32(code)), "errmsg": .string(message)]], "ok": 1.0,
+                ]))
         case .alterFound, .forgeServerSignature, .iterations, nil: return nil
         }
     }

@@ -87,6 +87,15 @@ struct MongoStorageTests {
         sim.inject(.error(command: "update", code: 11000, codeName: "DuplicateKey", message: "E11000 duplicate key"))
         let refused = await failure { _ = try await storage.store(item, for: context) }
         #expect(refused?.kind == .failed && refused?.description.contains("E11000") == true)
+        // A unique index on Name that another document holds: mongod answers ok with a write error, named to the user.
+        sim.inject(
+            .writeError(
+                code: 11000,
+                message: "E11000 duplicate key error collection: tekton-chains.attestations index: Name_1 dup key"))
+        let unique = await failure { _ = try await storage.store(item, for: context) }
+        #expect(
+            unique?.kind == .failed && unique?.description.contains("index: Name_1") == true,
+            "\(String(describing: unique))")
         sim.inject(.error(command: "update", code: 10107, codeName: "NotWritablePrimary", message: "not primary"))
         let stepDown = await failure { _ = try await storage.store(item, for: context) }
         #expect(stepDown?.kind == .unavailable, "a primary stepping down is retryable")
