@@ -214,28 +214,9 @@ package struct DNSResolver: Sendable {
         }
         defer { channel.close(promise: nil) }
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: query)), promise: nil)
-        let timeout = self.timeout
-        let result: Result<[UInt8], MongoError> = await withTaskGroup(of: Result<[UInt8], MongoError>?.self) { group in
-            group.addTask {
-                do { return .success(try await answer.futureResult.get()) } catch {
-                    return .failure(MongoError(.unavailable, "\(error)"))
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(MongoError(.timeout, "no answer within \(timeout)"))
-            }
-            var first: Result<[UInt8], MongoError>?
-            while let next = await group.next() {
-                guard let next else { continue }
-                first = next
-                break
-            }
-            answer.fail(ChannelError.ioOnClosedChannel)
-            group.cancelAll()
-            return first ?? .failure(MongoError(.timeout, "no answer within \(timeout)"))
-        }
-        return try result.get()
+        return try await answer.bytes(
+            within: timeout, timedOut: MongoError(.timeout, "no answer within \(timeout)"),
+            failed: { MongoError(.unavailable, "\($0)") })
     }
 }
 

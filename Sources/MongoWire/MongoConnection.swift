@@ -93,33 +93,10 @@ package final class MongoConnection: Sendable {
             .whenFailure { promise.fail($0) }
         let channel = self.channel
         let host = self.host
-        let result: Result<[UInt8], MongoError> = await withTaskGroup(of: Result<[UInt8], MongoError>?.self) { group in
-            group.addTask {
-                do { return .success(try await promise.futureResult.get()) } catch {
-                    return .failure(MongoError(.unavailable, "\(host) closed the connection during \(name): \(error)"))
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled
-                    ? nil : .failure(MongoError(.timeout, "\(host) did not answer \(name) within \(timeout)"))
-            }
-            var first: Result<[UInt8], MongoError>?
-            while let next = await group.next() {
-                guard let next else { continue }
-                first = next
-                break
-            }
-            group.cancelAll()
-            // A timed-out call closes the connection and fails the waiting reply (a completed promise ignores it), so
-            // the group always ends.
-            if case .failure(let error) = first, error.kind == .timeout {
-                channel.close(promise: nil)
-                promise.fail(ChannelError.ioOnClosedChannel)
-            }
-            return first ?? .failure(MongoError(.timeout, "\(host) did not answer \(name)"))
-        }
-        return try result.get()
+        return try await promise.bytes(
+            within: timeout, timedOut: MongoError(.timeout, "\(host) did not answer \(name) within \(timeout)"),
+            failed: { MongoError(.unavailable, "\(host) closed the connection during \(name): \($0)") },
+            onTimeout: { channel.close(promise: nil) })
     }
 
     package var isActive: Bool { channel.isActive }

@@ -174,29 +174,26 @@ package struct MongoServerURL: Sendable {
         self.environment = environment
     }
 
-    /// Which setting gives the URL, for messages (never the URL: it may hold a password).
-    package var source: String {
-        if !path.isEmpty { return "storage.docdb.mongo-server-url-path (\(path))" }
-        if !directory.isEmpty { return "storage.docdb.mongo-server-url-dir (\(directory)/MONGO_SERVER_URL)" }
-        if !value.isEmpty { return "storage.docdb.mongo-server-url" }
-        return "MONGO_SERVER_URL"
+    /// The setting that gives the URL, in Chains' precedence: its key (or the variable) and the file to read, if any.
+    var chosen: (key: String, file: String?) {
+        if !path.isEmpty { return ("storage.docdb.mongo-server-url-path", path) }
+        if !directory.isEmpty {
+            return (
+                "storage.docdb.mongo-server-url-dir", (directory as NSString).appendingPathComponent("MONGO_SERVER_URL")
+            )
+        }
+        return (value.isEmpty ? "MONGO_SERVER_URL" : "storage.docdb.mongo-server-url", nil)
     }
+
+    /// Which setting gives the URL, for messages (never the URL: it may hold a password).
+    package var source: String { chosen.file.map { "\(chosen.key) (\($0))" } ?? chosen.key }
 
     /// The chains-config key (or the variable) that gives the URL.
-    package var sourceKey: String {
-        if !path.isEmpty { return "storage.docdb.mongo-server-url-path" }
-        if !directory.isEmpty { return "storage.docdb.mongo-server-url-dir" }
-        if !value.isEmpty { return "storage.docdb.mongo-server-url" }
-        return "MONGO_SERVER_URL"
-    }
+    package var sourceKey: String { chosen.key }
 
     package func resolve() throws(ChainsError) -> String {
-        if !path.isEmpty { return try read(path, key: "storage.docdb.mongo-server-url-path") }
-        if !directory.isEmpty {
-            return try read(
-                (directory as NSString).appendingPathComponent("MONGO_SERVER_URL"),
-                key: "storage.docdb.mongo-server-url-dir")
-        }
+        let chosen = self.chosen
+        if let file = chosen.file { return try read(file, key: chosen.key) }
         if !value.isEmpty { return value }
         guard let environment, !environment.isEmpty else {
             throw ChainsError(
